@@ -1,0 +1,103 @@
+using System.Buffers.Binary;
+
+namespace Dva.Shared.Wire;
+
+/// <summary>
+/// Builds a tunnel header in place, in front of a frame already in a buffer, so encapsulation never
+/// copies the frame. Buffers keep headroom before the frame for this (128 bytes in the node engine,
+/// at least <see cref="TunnelLayout.MaxHeaderLength"/>).
+/// </summary>
+public static class TunnelWriter
+{
+    /// <summary>
+    /// Writes the header for <paramref name="fields"/> and <paramref name="nids"/> so that it ends exactly at
+    /// <paramref name="frameOffset"/>. In secure mode SEQ is written from <see cref="TunnelFields.Seq"/> and the
+    /// TAG room after the frame is zeroed for the sealer to fill (the caller leaves 16 bytes there).
+    /// The datagram is then <c>buffer[headerStart..(headerStart + datagramLength)]</c>.
+    /// Validates with the reader's rules, so whatever it writes <see cref="TunnelHeader.TryRead"/> accepts.
+    /// </summary>
+    public static WireError TryWriteInFront(
+        Span<byte> buffer,
+        int frameOffset,
+        int frameLength,
+        in TunnelFields fields,
+        ReadOnlySpan<ushort> nids,
+        out int headerStart,
+        out int datagramLength)
+    {
+        headerStart = -1;
+        datagramLength = 0;
+        var error = TunnelLayout.Check(fields, nids.Length);
+        if (error != WireError.None)
+        {
+            return error;
+        }
+
+        foreach (var nid in nids)
+        {
+            error = TunnelLayout.CheckRequiredNodeId(nid);
+            if (error != WireError.None)
+            {
+                return error;
+            }
+        }
+
+        if (fields.Type == TunnelType.Control)
+        {
+            if (fields.VlanTci != 0)
+            {
+                return WireError.ReservedBitSet;
+            }
+        }
+        else if (frameLength < TunnelLayout.MinInnerFrameLength)
+        {
+            return WireError.InnerFrameTooShort;
+        }
+
+        var secure = (fields.Flags & TunnelFlags.Secure) != 0;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length);
+        var tail = secure ? TunnelLayout.TagLength : 0;
+        if (frameOffset < headerLength || frameLength < 0 || (long)frameOffset + frameLength + tail > buffer.Length)
+        {
+            return WireError.NoRoom;
+        }
+
+        var start = frameOffset - headerLength;
+        var header = buffer.Slice(start, headerLength);
+        BinaryPrimitives.WriteUInt32BigEndian(header, L1(fields.Flags, fields.DNode, fields.HNode));
+        var l2 = TunnelLayout.L2Offset(fields.Flags);
+        if (secure)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(header[TunnelLayout.L1Length..], fields.Seq);
+            buffer.Slice(frameOffset + frameLength, TunnelLayout.TagLength).Clear();
+        }
+
+        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length)
+            | (fields.Trr ? TunnelLayout.TrrBit : 0u)
+            | (fields.Era != 0 ? TunnelLayout.EraBit : 0u);
+        var word0 = ((uint)fields.Type << 28) | ((uint)fields.Handoff << 24) | ((uint)fields.Hook << 20)
+            | ((uint)fields.Table << 16) | (trrEraHdrSize << 8) | fields.Ttl;
+        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.TypeHandoffOffset)..], word0);
+        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length));
+
+        var slots = header[(l2 + TunnelLayout.NidListOffset)..^TunnelLayout.VlanTciLength];
+        for (var i = 0; i < nids.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(slots[(2 * i)..], nids[i]);
+        }
+
+        // Padding slot after an odd NIDS must go out as zero (receivers reject it otherwise).
+        slots[(2 * nids.Length)..].Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(header[^TunnelLayout.VlanTciLength..], fields.VlanTci);
+
+        headerStart = start;
+        datagramLength = headerLength + frameLength + tail;
+        return WireError.None;
+    }
+
+    internal static uint L1(TunnelFlags flags, ushort dnode, ushort hnode) =>
+        ((uint)TunnelLayout.Version << 28) | ((uint)flags << 24) | ((uint)dnode << 12) | hnode;
+
+    internal static uint Word1(ushort snode, byte ifId, int nidCount) =>
+        ((uint)snode << 20) | ((uint)ifId << 12) | ((uint)nidCount << 8);
+}
