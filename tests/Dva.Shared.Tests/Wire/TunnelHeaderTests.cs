@@ -1,0 +1,308 @@
+using Dva.Shared.Wire;
+using static Dva.Shared.Tests.Wire.GoldenVectors;
+
+namespace Dva.Shared.Tests.Wire;
+
+public class TunnelHeaderTests
+{
+    public static TheoryData<string, string> Vectors => new()
+    {
+        { nameof(Dispatch), Dispatch },
+        { nameof(Punt), Punt },
+        { nameof(Broadcast), Broadcast },
+        { nameof(EgressResolve), EgressResolve },
+        { nameof(SecureDispatch), SecureDispatch },
+    };
+
+    private static TunnelHeader ReadOk(byte[] datagram)
+    {
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+        return header;
+    }
+
+    private static byte[] With(string hex, int offset, byte value)
+    {
+        var bytes = Bytes(hex);
+        bytes[offset] = value;
+        return bytes;
+    }
+
+    [Fact]
+    public void TryRead_GoldenDispatch_DecodesEveryField()
+    {
+        var datagram = Bytes(Dispatch);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(DispatchFields, header.Fields);
+        Assert.Equal(1, header.Version);
+        Assert.Equal(0, header.NidCount);
+        Assert.Equal(12, header.NidsOffset);
+        Assert.Equal(14, header.InnerOffset);
+        Assert.Equal(14, header.HeaderLength);
+        Assert.Equal(16, header.InnerLength);
+        Assert.Equal(-1, header.TagOffset);
+        Assert.Equal(Frame.Replace(" ", "", StringComparison.Ordinal), Hex(datagram.AsSpan(header.InnerOffset, header.InnerLength)));
+    }
+
+    [Fact]
+    public void TryRead_GoldenPunt_DecodesThreeNidsAndVlan()
+    {
+        var datagram = Bytes(Punt);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(PuntFields, header.Fields);
+        Assert.Equal(3, header.NidCount);
+        Assert.Equal(10, header.GetNid(datagram, 0));
+        Assert.Equal(11, header.GetNid(datagram, 1));
+        Assert.Equal(12, header.GetNid(datagram, 2));
+        Assert.Equal(0, header.GetNid(datagram, 3));
+        Assert.Equal(0, header.GetNid(datagram, -1));
+        Assert.Equal(22, header.InnerOffset);
+        Assert.Equal(16, header.InnerLength);
+        Assert.Equal(100, header.VlanTci);
+    }
+
+    [Fact]
+    public void TryRead_GoldenBroadcast_DecodesChainSoFar()
+    {
+        var datagram = Bytes(Broadcast);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(BroadcastFields, header.Fields);
+        var nids = new ushort[4];
+        Assert.Equal(2, header.CopyNids(datagram, nids));
+        Assert.Equal(BroadcastNids, nids[..2]);
+        Assert.Equal(18, header.InnerOffset);
+    }
+
+    [Fact]
+    public void TryRead_GoldenEgressResolve_DecodesEgressFields()
+    {
+        var datagram = Bytes(EgressResolve);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(EgressResolveFields, header.Fields);
+        Assert.Equal(1, header.NidCount);
+        Assert.Equal(12, header.GetNid(datagram, 0));
+        Assert.Equal(18, header.InnerOffset);
+    }
+
+    [Fact]
+    public void TryRead_GoldenSecure_PositionsSeqAadPayloadAndTag()
+    {
+        var datagram = Bytes(SecureDispatch);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(SecureDispatchFields, header.Fields);
+        Assert.True(header.IsSecure);
+        Assert.Equal(54, header.DatagramLength);
+        Assert.Equal(20, header.NidsOffset);
+        Assert.Equal(20, header.AadLength);
+        Assert.Equal(20, header.PayloadOffset);
+        Assert.Equal(18, header.PayloadLength);
+        Assert.Equal(22, header.InnerOffset);
+        Assert.Equal(16, header.InnerLength);
+        Assert.Equal(38, header.TagOffset);
+        Assert.Equal("1c005001" + "0000000000000102" + "000041ff" + "00102000", Hex(TunnelSecurity.Aad(datagram, header)));
+        Assert.Equal("0000" + Frame.Replace(" ", "", StringComparison.Ordinal), Hex(TunnelSecurity.Payload(datagram, header)));
+        Assert.Equal(SecureTag.Replace(" ", "", StringComparison.Ordinal), Hex(TunnelSecurity.Tag(datagram, header)));
+        Assert.True(TunnelSecurity.Tag(Bytes(Dispatch), ReadOk(Bytes(Dispatch))).IsEmpty);
+    }
+
+    [Theory]
+    [MemberData(nameof(Vectors))]
+    public void TryRead_EveryTruncationPoint_RejectedWithTheRightReason(string name, string hex)
+    {
+        var full = Bytes(hex);
+        var header = ReadOk(full);
+        var tail = header.IsSecure ? TunnelLayout.TagLength : 0;
+        for (var length = 0; length < full.Length; length++)
+        {
+            var error = TunnelHeader.TryRead(full.AsSpan(0, length), out _);
+            // Cut inside the frame, a datagram is a valid shorter frame; the reader cannot tell and must not.
+            var expected = length < header.InnerOffset + tail ? WireError.Truncated
+                : length - header.InnerOffset - tail < TunnelLayout.MinInnerFrameLength ? WireError.InnerFrameTooShort
+                : WireError.None;
+            Assert.True(expected == error, $"{name} cut at {length}: expected {expected}, got {error}");
+        }
+    }
+
+    [Fact]
+    public void TryRead_EveryReservedBitFlipped_RejectedWithReservedBitSet()
+    {
+        // PUNT: 3 nids, so it has nid high nibbles and a padding slot.
+        var reserved = new List<(int Offset, byte Mask)> { (0, 0x01) };
+        for (var bit = 0; bit < 8; bit++)
+        {
+            reserved.Add((11, (byte)(1 << bit)));   // RESERVED
+            reserved.Add((18, (byte)(1 << bit)));   // padding slot, high byte
+            reserved.Add((19, (byte)(1 << bit)));   // padding slot, low byte
+        }
+
+        foreach (var nidByte in new[] { 12, 14, 16 })
+        {
+            for (var bit = 4; bit < 8; bit++)
+            {
+                reserved.Add((nidByte, (byte)(1 << bit)));
+            }
+        }
+
+        Assert.Equal(1 + 24 + 12, reserved.Count);
+        foreach (var (offset, mask) in reserved)
+        {
+            var datagram = Bytes(Punt);
+            datagram[offset] ^= mask;
+            var error = TunnelHeader.TryRead(datagram, out _);
+            Assert.True(error == WireError.ReservedBitSet, $"byte {offset} mask 0x{mask:x2}: {error}");
+        }
+    }
+
+    [Theory]
+    [InlineData(0, 0x00, WireError.BadVersion)]
+    [InlineData(0, 0x20, WireError.BadVersion)]
+    [InlineData(0, 0xf0, WireError.BadVersion)]
+    [InlineData(0, 0x14, WireError.EncryptedWithoutSecure)]
+    [InlineData(0, 0x12, WireError.KeyPhaseWithoutSecure)]
+    [InlineData(4, 0x40, WireError.UnknownType)]
+    [InlineData(4, 0xf0, WireError.UnknownType)]
+    [InlineData(4, 0x01, WireError.UnknownHandoff)]
+    [InlineData(4, 0x05, WireError.UnknownHandoff)]
+    [InlineData(4, 0x10, WireError.UnknownHandoff)]
+    [InlineData(4, 0x15, WireError.UnknownHandoff)]
+    [InlineData(4, 0x21, WireError.UnknownHandoff)]
+    [InlineData(4, 0x24, WireError.UnknownHandoff)]
+    [InlineData(4, 0x31, WireError.UnknownHandoff)]
+    [InlineData(5, 0x60, WireError.UnknownHook)]
+    [InlineData(5, 0xf0, WireError.UnknownHook)]
+    [InlineData(5, 0x05, WireError.UnknownTable)]
+    [InlineData(5, 0x0f, WireError.UnknownTable)]
+    [InlineData(6, 0x40, WireError.HdrSizeMismatch)]
+    [InlineData(6, 0x42, WireError.HdrSizeMismatch)]
+    [InlineData(6, 0x7f, WireError.HdrSizeMismatch)]
+    [InlineData(7, 0x00, WireError.TtlZero)]
+    [InlineData(9, 0x00, WireError.NodeIdZero)]
+    public void TryRead_InvalidFieldInDispatch_RejectedWithItsReason(int offset, byte value, WireError expected)
+    {
+        Assert.Equal(expected, TunnelHeader.TryRead(With(Dispatch, offset, value), out _));
+    }
+
+    [Theory]
+    [InlineData("10 00 00 01", WireError.NodeIdZero)]
+    [InlineData("10 ff f0 01", WireError.NodeIdOutOfRange)]
+    [InlineData("10 00 50 00", WireError.NodeIdZero)]
+    [InlineData("10 00 5f ff", WireError.NodeIdOutOfRange)]
+    public void TryRead_BadDNodeOrHNode_Rejected(string l1, WireError expected)
+    {
+        var datagram = Bytes(Dispatch);
+        Bytes(l1).CopyTo(datagram, 0);
+        Assert.Equal(expected, TunnelHeader.TryRead(datagram, out _));
+    }
+
+    [Theory]
+    [InlineData(12, "00 00", WireError.NodeIdZero)]
+    [InlineData(14, "0f ff", WireError.NodeIdOutOfRange)]
+    public void TryRead_BadNidInPunt_Rejected(int offset, string slot, WireError expected)
+    {
+        var datagram = Bytes(Punt);
+        Bytes(slot).CopyTo(datagram, offset);
+        Assert.Equal(expected, TunnelHeader.TryRead(datagram, out _));
+    }
+
+    [Fact]
+    public void TryRead_NidsWithTraceClear_RejectedWithNidsWithoutTrace()
+    {
+        Assert.Equal(WireError.NidsWithoutTrace, TunnelHeader.TryRead(With(Punt, 6, 0x03), out _));
+    }
+
+    [Fact]
+    public void TryRead_SNodeZero_RequiredForHandoffButNotForEgress()
+    {
+        Assert.Equal(WireError.NodeIdZero, TunnelHeader.TryRead(With(Punt, 9, 0x00), out _));
+
+        var egress = With(EgressResolve, 9, 0x00);
+        var header = ReadOk(egress);
+        Assert.Equal(0, header.SNode);
+        Assert.Equal(3, header.IfId);
+    }
+
+    [Fact]
+    public void TryRead_SNode4095_RejectedWithNodeIdOutOfRange()
+    {
+        var datagram = Bytes(EgressResolve);
+        datagram[8] = 0xff;
+        datagram[9] = 0xf1;
+        Assert.Equal(WireError.NodeIdOutOfRange, TunnelHeader.TryRead(datagram, out _));
+    }
+
+    [Fact]
+    public void TryRead_EgressFinal_Accepted()
+    {
+        var header = ReadOk(With(EgressResolve, 4, 0x20));
+        Assert.Equal(Handoff.None, header.Handoff);
+    }
+
+    [Fact]
+    public void TryRead_KeyPhaseWithSecure_Accepted()
+    {
+        var header = ReadOk(With(SecureDispatch, 0, 0x1e));
+        Assert.Equal(TunnelFlags.Secure | TunnelFlags.Encrypted | TunnelFlags.KeyPhase, header.Flags);
+    }
+
+    [Fact]
+    public void TryRead_RandomBitFlips_NeverThrowAndAcceptOnlyCanonicalHeaders()
+    {
+        // Whatever the reader accepts, the writer must reproduce bit for bit: there is one encoding per header.
+        var random = new Random(20261126);
+        string[] seeds = [Dispatch, Punt, Broadcast, EgressResolve, SecureDispatch, Control];
+        var nids = new ushort[TunnelLayout.MaxNids];
+        var accepted = 0;
+        for (var i = 0; i < 20000; i++)
+        {
+            var datagram = Bytes(seeds[random.Next(seeds.Length)]);
+            for (var flips = random.Next(1, 3); flips > 0; flips--)
+            {
+                datagram[random.Next(Math.Min(datagram.Length, 24))] ^= (byte)(1 << random.Next(8));
+            }
+
+            if (TunnelHeader.TryRead(datagram, out var header) != WireError.None)
+            {
+                continue;
+            }
+
+            accepted++;
+            var count = header.CopyNids(datagram, nids);
+            var copy = new byte[datagram.Length + 64];
+            datagram.CopyTo(copy, 64);
+            Array.Clear(copy, 0, 64 + header.InnerOffset);
+            var tail = header.IsSecure ? TunnelLayout.TagLength : 0;
+            Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(copy, 64 + header.InnerOffset, header.InnerLength, header.Fields, nids.AsSpan(0, count), out var start, out var length));
+            Assert.Equal(64, start);
+            Assert.Equal(Hex(datagram.AsSpan(0, datagram.Length - tail)), Hex(copy.AsSpan(start, length - tail)));
+        }
+
+        Assert.InRange(accepted, 100, 20000);
+    }
+
+    [Fact]
+    public void TryRead_ManyPackets_AllocatesNothing()
+    {
+        var datagram = Bytes(Punt);
+        var total = 0;
+        for (var i = 0; i < 100; i++)
+        {
+            TunnelHeader.TryRead(datagram, out var warm);
+            total += warm.GetNid(datagram, 1);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10000; i++)
+        {
+            TunnelHeader.TryRead(datagram, out var header);
+            total += header.GetNid(datagram, 1) + header.InnerLength;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.NotEqual(0, total);
+    }
+}

@@ -1,0 +1,236 @@
+using Dva.Shared.Wire;
+using static Dva.Shared.Tests.Wire.GoldenVectors;
+
+namespace Dva.Shared.Tests.Wire;
+
+public class TunnelWriterTests
+{
+    private const int Headroom = 128;
+
+    /// <summary>A node-engine-like buffer: headroom, the frame, room for a TAG.</summary>
+    private static byte[] BufferWithFrame(string frameHex, out int frameLength)
+    {
+        var frame = Bytes(frameHex);
+        var buffer = new byte[Headroom + frame.Length + TunnelLayout.TagLength + 7];
+        buffer.AsSpan().Fill(0xee);
+        frame.CopyTo(buffer, Headroom);
+        frameLength = frame.Length;
+        return buffer;
+    }
+
+    public static TheoryData<string, string, string, TunnelFields, ushort[]> Golden => new()
+    {
+        { nameof(Dispatch), Dispatch, Frame, DispatchFields, [] },
+        { nameof(Punt), Punt, Frame, PuntFields, PuntNids },
+        { nameof(Broadcast), Broadcast, BroadcastFrame, BroadcastFields, BroadcastNids },
+        { nameof(EgressResolve), EgressResolve, ResolveFrame, EgressResolveFields, EgressResolveNids },
+        { nameof(SecureDispatch), SecureDispatch, Frame, SecureDispatchFields, [] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Golden))]
+    public void TryWriteInFront_GoldenFields_ProducesGoldenBytes(string name, string expected, string frame, TunnelFields fields, ushort[] nids)
+    {
+        var buffer = BufferWithFrame(frame, out var frameLength);
+
+        var error = TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, nids, out var start, out var length);
+
+        Assert.Equal(WireError.None, error);
+        Assert.Equal(Headroom + frameLength + (fields.Flags.HasFlag(TunnelFlags.Secure) ? TunnelLayout.TagLength : 0), start + length);
+        Assert.True(Hex(Bytes(expected)) == Hex(buffer.AsSpan(start, length)), name);
+        Assert.Equal(0xee, buffer[start - 1]);
+        Assert.Equal(0xee, buffer[start + length]);
+    }
+
+    [Fact]
+    public void TryWriteInFront_RandomHeaders_RoundTripThroughReader()
+    {
+        var random = new Random(42);
+        TunnelFlags[] flagChoices =
+        [
+            TunnelFlags.None, TunnelFlags.Secure, TunnelFlags.Secure | TunnelFlags.Encrypted,
+            TunnelFlags.Secure | TunnelFlags.KeyPhase, TunnelFlags.Secure | TunnelFlags.Encrypted | TunnelFlags.KeyPhase,
+        ];
+        Handoff[][] handoffsByType = [[Handoff.None], [Handoff.Punt, Handoff.Claim, Handoff.Broadcast, Handoff.Steer], [Handoff.None, Handoff.Resolve], [Handoff.None]];
+        var buffer = new byte[Headroom + 300 + TunnelLayout.TagLength];
+        var again = new byte[buffer.Length];
+        var readNids = new ushort[TunnelLayout.MaxNids];
+        for (var i = 0; i < 5000; i++)
+        {
+            var type = (TunnelType)random.Next(4);
+            var trr = random.Next(2) == 1;
+            var nids = new ushort[trr ? random.Next(TunnelLayout.MaxNids + 1) : 0];
+            for (var n = 0; n < nids.Length; n++)
+            {
+                nids[n] = (ushort)random.Next(1, 4095);
+            }
+
+            var flags = flagChoices[random.Next(flagChoices.Length)];
+            var fields = new TunnelFields
+            {
+                Flags = flags,
+                DNode = (ushort)random.Next(1, 4095),
+                HNode = (ushort)random.Next(1, 4095),
+                Seq = flags.HasFlag(TunnelFlags.Secure) ? (ulong)random.NextInt64() * 3 : 0,
+                Type = type,
+                Handoff = handoffsByType[(int)type][random.Next(handoffsByType[(int)type].Length)],
+                Hook = (Hook)random.Next(6),
+                Table = (NetfilterTable)random.Next(5),
+                Trr = trr,
+                Era = (byte)random.Next(2),
+                Ttl = (byte)random.Next(1, 256),
+                SNode = (ushort)(type is TunnelType.Egress or TunnelType.Control && random.Next(4) == 0 ? 0 : random.Next(1, 4095)),
+                IfId = (byte)random.Next(256),
+                VlanTci = type == TunnelType.Control ? (ushort)0 : (ushort)random.Next(65536),
+            };
+            var frame = new byte[random.Next(TunnelLayout.MinInnerFrameLength, 300)];
+            random.NextBytes(frame);
+            frame.CopyTo(buffer, Headroom);
+
+            Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frame.Length, fields, nids, out var start, out var length));
+            var datagram = buffer.AsSpan(start, length);
+            Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+
+            Assert.Equal(fields, header.Fields);
+            Assert.Equal(nids, readNids.AsSpan(0, header.CopyNids(datagram, readNids)).ToArray());
+            Assert.Equal(Headroom - start, header.InnerOffset);
+            Assert.Equal(frame, datagram.Slice(header.InnerOffset, header.InnerLength).ToArray());
+            Assert.Equal(fields.Flags.HasFlag(TunnelFlags.Secure) ? header.InnerOffset + frame.Length : -1, header.TagOffset);
+
+            // Writing the decoded header again gives the same bytes: forwarding by re-encoding is lossless.
+            frame.CopyTo(again, Headroom);
+            Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(again, Headroom, frame.Length, header.Fields, nids, out var start2, out var length2));
+            Assert.True(datagram.SequenceEqual(again.AsSpan(start2, length2)));
+        }
+    }
+
+    public static TheoryData<TunnelFields, int, WireError> InvalidFields => new()
+    {
+        { DispatchFields with { Flags = (TunnelFlags)1 }, 0, WireError.ReservedBitSet },
+        { DispatchFields with { Flags = (TunnelFlags)0x18 }, 0, WireError.ReservedBitSet },
+        { DispatchFields with { Flags = TunnelFlags.Encrypted }, 0, WireError.EncryptedWithoutSecure },
+        { DispatchFields with { Flags = TunnelFlags.KeyPhase }, 0, WireError.KeyPhaseWithoutSecure },
+        { DispatchFields with { DNode = 0 }, 0, WireError.NodeIdZero },
+        { DispatchFields with { HNode = 4095 }, 0, WireError.NodeIdOutOfRange },
+        { DispatchFields with { DNode = 5000 }, 0, WireError.NodeIdOutOfRange },
+        { DispatchFields with { Type = (TunnelType)4 }, 0, WireError.UnknownType },
+        { DispatchFields with { Handoff = Handoff.Punt }, 0, WireError.UnknownHandoff },
+        { PuntFields with { Handoff = Handoff.Resolve }, 3, WireError.UnknownHandoff },
+        { EgressResolveFields with { Handoff = Handoff.Steer }, 1, WireError.UnknownHandoff },
+        { DispatchFields with { Hook = (Hook)6 }, 0, WireError.UnknownHook },
+        { DispatchFields with { Table = (NetfilterTable)5 }, 0, WireError.UnknownTable },
+        { DispatchFields with { Era = 2 }, 0, WireError.BadEra },
+        { DispatchFields with { Ttl = 0 }, 0, WireError.TtlZero },
+        { PuntFields, 16, WireError.TooManyNids },
+        { DispatchFields, 1, WireError.NidsWithoutTrace },
+        { DispatchFields with { SNode = 0 }, 0, WireError.NodeIdZero },
+        { DispatchFields with { SNode = 4095 }, 0, WireError.NodeIdOutOfRange },
+        { ControlFields with { VlanTci = 1 }, 0, WireError.ReservedBitSet },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidFields))]
+    public void TryWriteInFront_InvalidFields_RejectedAndBufferUntouched(TunnelFields fields, int nidCount, WireError expected)
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var before = (byte[])buffer.Clone();
+        var nids = Enumerable.Repeat((ushort)7, nidCount).ToArray();
+
+        Assert.Equal(expected, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, nids, out var start, out _));
+        Assert.Equal(-1, start);
+        Assert.Equal(before, buffer);
+    }
+
+    [Theory]
+    [InlineData(0, WireError.NodeIdZero)]
+    [InlineData(4095, WireError.NodeIdOutOfRange)]
+    [InlineData(0x1001, WireError.NodeIdOutOfRange)]
+    public void TryWriteInFront_BadNid_Rejected(ushort nid, WireError expected)
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        Assert.Equal(expected, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, PuntFields, [10, nid], out _, out _));
+    }
+
+    [Fact]
+    public void TryWriteInFront_FrameShorterThanEthernetHeader_Rejected()
+    {
+        var buffer = BufferWithFrame(Frame, out _);
+        Assert.Equal(WireError.InnerFrameTooShort, TunnelWriter.TryWriteInFront(buffer, Headroom, 13, DispatchFields, [], out _, out _));
+    }
+
+    [Fact]
+    public void TryWriteInFront_NotEnoughHeadroom_RejectedWithNoRoom()
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var frame = buffer.AsSpan(Headroom, frameLength).ToArray();
+        frame.CopyTo(buffer, 13);
+
+        Assert.Equal(WireError.NoRoom, TunnelWriter.TryWriteInFront(buffer, 13, frameLength, DispatchFields, [], out _, out _));
+        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, 14, frameLength, DispatchFields, [], out var start, out _));
+        Assert.Equal(0, start);
+    }
+
+    [Fact]
+    public void TryWriteInFront_SecureWithoutRoomForTag_RejectedWithNoRoom()
+    {
+        var buffer = new byte[Headroom + 16 + TunnelLayout.TagLength - 1];
+        Assert.Equal(WireError.NoRoom, TunnelWriter.TryWriteInFront(buffer, Headroom, 16, SecureDispatchFields, [], out _, out _));
+        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, 16, DispatchFields, [], out _, out _));
+    }
+
+    [Fact]
+    public void TryWriteInFront_LongestHeader_FitsMaxHeaderLength()
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var nids = Enumerable.Range(1, TunnelLayout.MaxNids).Select(n => (ushort)n).ToArray();
+        var fields = PuntFields with { Flags = TunnelFlags.Secure };
+
+        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, TunnelLayout.MaxHeaderLength, frameLength, fields, nids, out var start, out _));
+        Assert.Equal(0, start);
+        Assert.Equal(54, TunnelLayout.MaxHeaderLength);
+    }
+
+    [Fact]
+    public void TryWriteInFront_ManyPackets_AllocatesNothing()
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        ReadOnlySpan<ushort> nids = [10, 11, 12];
+        var fields = PuntFields;
+        for (var i = 0; i < 100; i++)
+        {
+            TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, nids, out _, out _);
+        }
+
+        var total = 0;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10000; i++)
+        {
+            TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, nids, out var start, out var length);
+            total += start + length;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.NotEqual(0, total);
+    }
+
+    [Theory]
+    [InlineData(0UL, 49152)]
+    [InlineData(1UL << 50, 49153)]
+    [InlineData((1UL << 50) - 1, 49152)]
+    [InlineData(ulong.MaxValue, 65535)]
+    [InlineData(0x8000_0000_0000_0000UL, 57344)]
+    public void UdpSourcePort_FlowHash_TopFourteenBitsAboveEphemeralBase(ulong hash, int expected)
+    {
+        Assert.Equal(expected, TunnelLayout.UdpSourcePort(hash));
+    }
+
+    [Fact]
+    public void TryWriteNonce_HNodeAndSeq_TwelveBytesBigEndian()
+    {
+        Span<byte> nonce = stackalloc byte[TunnelSecurity.NonceLength];
+        Assert.True(TunnelSecurity.TryWriteNonce(nonce, 0x0abc, 0x0102030405060708));
+        Assert.Equal("00000abc0102030405060708", Hex(nonce));
+        Assert.False(TunnelSecurity.TryWriteNonce(nonce[..11], 1, 1));
+    }
+}
