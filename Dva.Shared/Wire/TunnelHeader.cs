@@ -198,6 +198,11 @@ public readonly record struct TunnelHeader
             return WireError.ReservedBitSet;
         }
 
+        // The TCI is read now, if present, so the fields are built once; its truncation is still reported in order below.
+        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount);
+        var vlanTci = datagram.Length >= innerOffset
+            ? BinaryPrimitives.ReadUInt16BigEndian(datagram[(innerOffset - TunnelLayout.VlanTciLength)..])
+            : (ushort)0;
         var fields = new TunnelFields
         {
             Flags = flags,
@@ -213,6 +218,7 @@ public readonly record struct TunnelHeader
             Ttl = (byte)word0,
             SNode = (ushort)(word1 >> 20),
             IfId = (byte)(word1 >> 12),
+            VlanTci = vlanTci,
         };
 
         var error = TunnelLayout.Check(fields, nidCount);
@@ -221,7 +227,6 @@ public readonly record struct TunnelHeader
             return error;
         }
 
-        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount);
         if (datagram.Length < innerOffset)
         {
             return WireError.Truncated;
@@ -233,7 +238,6 @@ public readonly record struct TunnelHeader
             return error;
         }
 
-        fields = fields with { VlanTci = BinaryPrimitives.ReadUInt16BigEndian(datagram[(innerOffset - TunnelLayout.VlanTciLength)..]) };
         var tail = (flags & TunnelFlags.Secure) != 0 ? TunnelLayout.TagLength : 0;
         if (datagram.Length < innerOffset + tail)
         {
