@@ -25,19 +25,19 @@ public static class TunnelSecurity
         return true;
     }
 
-    /// <summary>Associated data of a secure datagram: L1 ‖ SEQ ‖ L2 with its nid list (everything before the VLAN TCI).</summary>
+    /// <summary>Associated data of a secure datagram: L1 ‖ SEQ ‖ L2 with its nid list (everything before the VLAN TCI); empty when not secure.</summary>
     public static ReadOnlySpan<byte> Aad(ReadOnlySpan<byte> datagram, in TunnelHeader header) =>
-        datagram[..Math.Min(header.AadLength, datagram.Length)];
+        header.IsSecure ? datagram[..Math.Clamp(header.AadLength, 0, datagram.Length)] : default;
 
-    /// <summary>Sealed payload of a secure datagram: VLAN TCI and inner frame, up to the TAG.</summary>
+    /// <summary>Sealed payload of a secure datagram: VLAN TCI and inner frame, up to the TAG; empty when not secure.</summary>
     public static Span<byte> Payload(Span<byte> datagram, in TunnelHeader header) =>
-        header.PayloadOffset + header.PayloadLength <= datagram.Length && header.PayloadOffset >= 0
+        header.IsSecure && header.PayloadOffset >= 0 && header.PayloadOffset + header.PayloadLength <= datagram.Length
             ? datagram.Slice(header.PayloadOffset, header.PayloadLength)
             : default;
 
     /// <summary>TAG of a secure datagram (empty when not secure).</summary>
     public static Span<byte> Tag(Span<byte> datagram, in TunnelHeader header) =>
-        header.TagOffset >= 0 && header.TagOffset + TunnelLayout.TagLength <= datagram.Length
+        header.IsSecure && header.TagOffset >= 0 && header.TagOffset + TunnelLayout.TagLength <= datagram.Length
             ? datagram.Slice(header.TagOffset, TunnelLayout.TagLength)
             : default;
 }

@@ -106,7 +106,21 @@ public class TunnelHeaderTests
         Assert.Equal("1c005001" + "0000000000000102" + "000041ff" + "00102000", Hex(TunnelSecurity.Aad(datagram, header)));
         Assert.Equal("0000" + Frame.Replace(" ", "", StringComparison.Ordinal), Hex(TunnelSecurity.Payload(datagram, header)));
         Assert.Equal(SecureTag.Replace(" ", "", StringComparison.Ordinal), Hex(TunnelSecurity.Tag(datagram, header)));
-        Assert.True(TunnelSecurity.Tag(Bytes(Dispatch), ReadOk(Bytes(Dispatch))).IsEmpty);
+    }
+
+    [Fact]
+    public void SecureRanges_PlainOrUnreadHeader_EmptyInsteadOfThrowing()
+    {
+        var datagram = Bytes(Dispatch);
+        var plain = ReadOk(datagram);
+        TunnelHeader unread = default;
+
+        Assert.True(TunnelSecurity.Aad(datagram, plain).IsEmpty);
+        Assert.True(TunnelSecurity.Payload(datagram, plain).IsEmpty);
+        Assert.True(TunnelSecurity.Aad(datagram, unread).IsEmpty);
+        Assert.True(TunnelSecurity.Payload(datagram, unread).IsEmpty);
+        Assert.True(TunnelSecurity.Tag(datagram, unread).IsEmpty);
+        Assert.Equal(0, unread.GetNid(datagram, 0));
     }
 
     [Theory]
