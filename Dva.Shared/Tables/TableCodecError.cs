@@ -18,12 +18,17 @@ public enum TableCodecError
     /// <summary>M is not a power of two in 256..65536.</summary>
     BadBucketCount,
     BadNodeId,
+
+    /// <summary>More peers than node ids, or peers not strictly ascending by node id.</summary>
+    TooManyPeers,
     DuplicatePeer,
     BadPeerRole,
     BadPeerWeight,
 
     /// <summary>Address family not 4 or 6, or port 0.</summary>
     BadPeerEndpoint,
+    /// <summary>More chain entries than peers.</summary>
+    ChainTooLong,
     ChainNodeNotDataPlane,
     DuplicateChainNode,
 
@@ -36,6 +41,9 @@ public enum TableCodecError
     /// <summary>History depth 0 or above 4.</summary>
     BadHistoryDepth,
     HistoryNodeNotDataPlane,
+
+    /// <summary>A move time outside the range of <see cref="DateTimeOffset"/>.</summary>
+    BadMoveTime,
     DuplicateHistoryNode,
     OwnerInOwnHistory,
     CauseTooLong,
