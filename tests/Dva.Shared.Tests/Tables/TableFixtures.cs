@@ -29,7 +29,8 @@ internal static class TableFixtures
         TableVersion table = TableVersion.CreateFirst(Guid.NewGuid(), seed, bucketCount, peers.Values, "first", (ulong)random.Next(1, 1000));
         for (int step = 0; step < random.Next(1, 5); step++)
         {
-            ushort[] dataPlanes = [.. peers.Values.Where(p => p.Role == PeerRole.DataPlane).Select(p => p.NodeId)];
+            // Only weighted data planes are removed or drained, and never the last one.
+            ushort[] dataPlanes = [.. peers.Values.Where(p => p.Role == PeerRole.DataPlane && p.Weight > 0).Select(p => p.NodeId)];
             switch (random.Next(3))
             {
                 case 0:
@@ -37,6 +38,9 @@ internal static class TableFixtures
                     break;
                 case 1 when dataPlanes.Length > 1:
                     peers.Remove(dataPlanes[random.Next(dataPlanes.Length)]);
+                    break;
+                case 1:
+                    AddDataPlanes(random, peers, 1);
                     break;
                 default:
                     ushort drained = dataPlanes[random.Next(dataPlanes.Length)];
