@@ -83,8 +83,7 @@ public static class BucketAssignment
         }
 
         var excess = new int[n];
-        var phase = new long[n];
-        var seen = new int[n];
+        var phase = new int[n];
         var deficit = new int[n];
         for (int i = 0; i < n; i++)
         {
@@ -92,7 +91,7 @@ public static class BucketAssignment
             deficit[i] = Math.Max(0, targets[i] - oldCount[i]);
             // A per-node phase, so that nodes each freeing one bucket do not all free their first
             // (or middle) one, which would cluster the freed buckets in one part of the index space.
-            phase[i] = oldCount[i] == 0 ? 0 : (long)(Mix(ids[i]) % (ulong)oldCount[i]);
+            phase[i] = oldCount[i] == 0 ? 0 : (int)(Mix(ids[i]) % (ulong)oldCount[i]);
         }
 
         var owners = new ushort[bucketCount];
@@ -114,12 +113,12 @@ public static class BucketAssignment
             }
             else
             {
-                // Free `excess` of this node's `oldCount` buckets, evenly spaced along its buckets in index
-                // order (Bresenham): the j-th is freed when ⌊(j·e + phase)/k⌋ steps. Exactly e steps occur.
-                long j = seen[idx]++;
-                long e = excess[idx];
-                long k = oldCount[idx];
-                free = ((j + 1) * e + phase[idx]) / k != ((j * e) + phase[idx]) / k;
+                // Free `excess` (e) of this node's `oldCount` (k) buckets, evenly spaced along its buckets in
+                // index order (Bresenham): the j-th is freed when ⌊(j·e + phase)/k⌋ steps, exactly e times.
+                // phase[idx] carries (j·e + phase) mod k, so no division per bucket (e ≤ k).
+                int acc = phase[idx] + excess[idx];
+                free = acc >= oldCount[idx];
+                phase[idx] = free ? acc - oldCount[idx] : acc;
             }
 
             if (free)
@@ -251,10 +250,9 @@ public static class BucketAssignment
         Array.Clear(start, 0, freedCount + 1);
         for (int i = 0; i < deficit.Length; i++)
         {
-            long d = deficit[i];
-            for (long k = 0; k < d; k++)
+            for (SlotWalk walk = new(freedCount, deficit[i]); walk.Remaining > 0; walk.Step())
             {
-                start[(int)(((2 * k) + 1) * freedCount / (2 * d)) + 1]++;
+                start[walk.Slot + 1]++;
             }
         }
 
@@ -265,15 +263,57 @@ public static class BucketAssignment
 
         for (int i = 0; i < deficit.Length; i++)
         {
-            long d = deficit[i];
-            for (long k = 0; k < d; k++)
+            for (SlotWalk walk = new(freedCount, deficit[i]); walk.Remaining > 0; walk.Step())
             {
-                order[start[(int)(((2 * k) + 1) * freedCount / (2 * d))]++] = i;
+                order[start[walk.Slot]++] = i;
             }
         }
 
         ArrayPool<int>.Shared.Return(start);
         return order;
+    }
+
+    /// <summary>
+    /// Walks slot_k = ⌊(2k + 1)·F / 2d⌋ for k = 0..d−1 with a quotient and a remainder, not a division per
+    /// slot: divisions made the interleave the slowest part of a 65 536-bucket first table (TableBenchmarks).
+    /// </summary>
+    private struct SlotWalk
+    {
+        private readonly int _quotientStep;
+        private readonly long _remainderStep;
+        private readonly long _denominator;
+        private long _remainder;
+
+        public SlotWalk(int freedCount, int deficit)
+        {
+            Remaining = deficit;
+            if (deficit == 0)
+            {
+                return;
+            }
+
+            _denominator = 2L * deficit;
+            Slot = (int)(freedCount / _denominator);
+            _remainder = freedCount % _denominator;
+            _quotientStep = (int)(2L * freedCount / _denominator);
+            _remainderStep = 2L * freedCount % _denominator;
+        }
+
+        public int Slot { get; private set; }
+
+        public int Remaining { get; private set; }
+
+        public void Step()
+        {
+            Remaining--;
+            Slot += _quotientStep;
+            _remainder += _remainderStep;
+            if (_remainder >= _denominator)
+            {
+                _remainder -= _denominator;
+                Slot++;
+            }
+        }
     }
 
     private static int IndexOf(ReadOnlySpan<short> indexOf, ushort nodeId) => nodeId < indexOf.Length ? indexOf[nodeId] : -1;
