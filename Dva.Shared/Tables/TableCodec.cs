@@ -397,30 +397,23 @@ public static class TableCodec
         return TableCodecError.None;
     }
 
-    // Owners are the bulk of a table: a vectorised byte swap instead of one read per bucket.
-    private static void ReadUInt16s(ReadOnlySpan<byte> source, Span<ushort> destination)
-    {
-        ReadOnlySpan<ushort> raw = MemoryMarshal.Cast<byte, ushort>(source);
-        if (BitConverter.IsLittleEndian)
-        {
-            BinaryPrimitives.ReverseEndianness(raw, destination);
-        }
-        else
-        {
-            raw.CopyTo(destination);
-        }
-    }
+    // Owners are the bulk of a table: a vectorised byte swap instead of one read or write per bucket.
+    private static void ReadUInt16s(ReadOnlySpan<byte> source, Span<ushort> destination) =>
+        CopyBigEndian(MemoryMarshal.Cast<byte, ushort>(source), destination);
 
-    private static void WriteUInt16s(ReadOnlySpan<ushort> source, Span<byte> destination)
+    private static void WriteUInt16s(ReadOnlySpan<ushort> source, Span<byte> destination) =>
+        CopyBigEndian(source, MemoryMarshal.Cast<byte, ushort>(destination));
+
+    /// <summary>Copies between host order and big-endian (the same swap both ways).</summary>
+    private static void CopyBigEndian(ReadOnlySpan<ushort> source, Span<ushort> destination)
     {
-        Span<ushort> raw = MemoryMarshal.Cast<byte, ushort>(destination);
         if (BitConverter.IsLittleEndian)
         {
-            BinaryPrimitives.ReverseEndianness(source, raw);
+            BinaryPrimitives.ReverseEndianness(source, destination);
         }
         else
         {
-            source.CopyTo(raw);
+            source.CopyTo(destination);
         }
     }
 }
