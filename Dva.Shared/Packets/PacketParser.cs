@@ -104,10 +104,8 @@ public static class PacketParser
 
     public static ParseError TryParse(ReadOnlySpan<byte> frame, out PacketInfo info)
     {
-        var fields = default(PacketFields);
-        ParseError error = ParseFrame(frame, ref fields);
-        info = new PacketInfo(in fields);
-        return error;
+        info = default;
+        return ParseFrame(frame, ref PacketInfo.FieldsOf(ref info));
     }
 
     private static ParseError ParseFrame(ReadOnlySpan<byte> frame, ref PacketFields f)
