@@ -117,8 +117,7 @@ public static class Checksum
         Span<byte> segment = frame.Slice(info.L4Offset, length);
         segment[checksumOffset] = 0;
         segment[checksumOffset + 1] = 0;
-        ulong sum = info.Protocol == PacketConstants.ProtocolIcmp ? 0 : PseudoHeader(frame, info, length);
-        ushort value = Compute(segment, sum);
+        ushort value = Compute(segment, TransportPseudoHeader(frame, info, length));
         if (value == 0 && info.Protocol == PacketConstants.ProtocolUdp)
         {
             value = 0xFFFF; // RFC 768: a computed zero is sent as all ones; zero means "no checksum".
@@ -145,9 +144,12 @@ public static class Checksum
             return true;
         }
 
-        ulong sum = info.Protocol == PacketConstants.ProtocolIcmp ? 0 : PseudoHeader(frame, info, length);
-        return Verify(segment, sum);
+        return Verify(segment, TransportPseudoHeader(frame, info, length));
     }
+
+    // ICMPv4 is the one upper layer whose checksum covers no pseudo-header.
+    private static ulong TransportPseudoHeader(ReadOnlySpan<byte> frame, in PacketInfo info, int length) =>
+        info.Protocol == PacketConstants.ProtocolIcmp ? 0 : PseudoHeader(frame, info, length);
 
     /// <summary>Offset of the checksum field within the upper-layer header, or -1.</summary>
     internal static int TransportChecksumOffset(in PacketInfo info)

@@ -198,15 +198,12 @@ public static class PacketParser
             return ParseError.Ipv4BadVersion;
         }
 
-        int headerLength = (ip[0] & 0x0F) * 4;
-        if (headerLength < Ipv4MinHeaderLength)
+        switch (CheckIpv4HeaderLength(ip, out int headerLength))
         {
-            return ParseError.Ipv4BadHeaderLength;
-        }
-
-        if (ip.Length < headerLength)
-        {
-            return ParseError.Ipv4Truncated;
+            case Ipv4HeaderCheck.BadLength:
+                return ParseError.Ipv4BadHeaderLength;
+            case Ipv4HeaderCheck.Truncated:
+                return ParseError.Ipv4Truncated;
         }
 
         int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4TotalLengthOffset..]);
@@ -235,6 +232,30 @@ public static class PacketParser
         f.Source = IpAddr.FromV4(BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4SourceOffset..]));
         f.Destination = IpAddr.FromV4(BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4DestinationOffset..]));
         return ParseUpperLayer(frame, l3 + headerLength, totalLength - headerLength, ref f);
+    }
+
+    private enum Ipv4HeaderCheck
+    {
+        Ok,
+        Truncated,
+        BadLength,
+    }
+
+    // The IHL checks shared by the outer header and an ICMP quote, which name their failures differently.
+    private static Ipv4HeaderCheck CheckIpv4HeaderLength(ReadOnlySpan<byte> ip, out int headerLength)
+    {
+        headerLength = ip.Length < Ipv4MinHeaderLength ? 0 : (ip[0] & 0x0F) * 4;
+        if (ip.Length < Ipv4MinHeaderLength)
+        {
+            return Ipv4HeaderCheck.Truncated;
+        }
+
+        if (headerLength < Ipv4MinHeaderLength)
+        {
+            return Ipv4HeaderCheck.BadLength;
+        }
+
+        return ip.Length < headerLength ? Ipv4HeaderCheck.Truncated : Ipv4HeaderCheck.Ok;
     }
 
     private static ParseError ParseIpv6(ReadOnlySpan<byte> frame, int l3, ref PacketFields f)
@@ -542,20 +563,12 @@ public static class PacketParser
         int l4;
         if (version == 4)
         {
-            if (quote.Length < Ipv4MinHeaderLength)
+            switch (CheckIpv4HeaderLength(quote, out int headerLength))
             {
-                return ParseError.IcmpQuoteTruncated;
-            }
-
-            int headerLength = (quote[0] & 0x0F) * 4;
-            if (headerLength < Ipv4MinHeaderLength)
-            {
-                return ParseError.IcmpQuoteBadHeaderLength;
-            }
-
-            if (quote.Length < headerLength)
-            {
-                return ParseError.IcmpQuoteTruncated;
+                case Ipv4HeaderCheck.BadLength:
+                    return ParseError.IcmpQuoteBadHeaderLength;
+                case Ipv4HeaderCheck.Truncated:
+                    return ParseError.IcmpQuoteTruncated;
             }
 
             ushort flagsFragment = BinaryPrimitives.ReadUInt16BigEndian(quote[Ipv4FlagsFragmentOffset..]);
