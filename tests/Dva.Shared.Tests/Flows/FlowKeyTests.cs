@@ -214,4 +214,25 @@ public class FlowKeyTests
         Assert.NotEqual(FlowKey.FromTuple(a, b, 1, 2, PacketConstants.ProtocolTcp), FlowKey.FromTuple(a, b, 1, 2, PacketConstants.ProtocolUdp));
         Assert.NotEqual(FlowKey.FromTuple(a, b, 1, 2, PacketConstants.ProtocolTcp), FlowKey.FromTuple(Parse("::c000:201"), Parse("::c000:202"), 1, 2, PacketConstants.ProtocolTcp));
     }
+
+    [Theory]
+    [InlineData(PacketConstants.ProtocolSctp, FlowKeyKind.Ports)]
+    [InlineData(47, FlowKeyKind.Addresses)]
+    public void TryFrom_SctpAndOtherProtocols_KeyByPortsOrAddresses(byte protocol, FlowKeyKind kind)
+    {
+        byte[] frame = GoldenFrames.UdpIpv4Options;
+        frame[23] = protocol; // IPv4 protocol byte; the 13 bytes behind the header hold an SCTP common header
+
+        var there = KeyOf(frame);
+        byte[] back = (byte[])frame.Clone();
+        frame.AsSpan(26, 4).CopyTo(back.AsSpan(30));
+        frame.AsSpan(30, 4).CopyTo(back.AsSpan(26));
+        frame.AsSpan(38, 2).CopyTo(back.AsSpan(40));
+        frame.AsSpan(40, 2).CopyTo(back.AsSpan(38));
+
+        Assert.Equal(kind, there.Key.Kind);
+        Assert.Equal(protocol, there.Key.Protocol);
+        Assert.Equal(there.Key, KeyOf(back).Key);
+        Assert.Equal(FlowKey.FromTuple(Parse("192.0.2.1"), Parse("198.51.100.2"), 5353, 53, protocol), there.Key);
+    }
 }
