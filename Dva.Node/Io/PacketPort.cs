@@ -30,6 +30,9 @@ internal abstract class PacketPort : IDisposable
     /// <summary>Buffers waiting for the engine's end-of-turn flush; owned by the engine thread.</summary>
     internal SendQueue SendQueue { get; } = new(MaxBatch);
 
+    /// <summary>The engine this port is registered with; a port is served by one engine thread only.</summary>
+    internal object? Owner { get; set; }
+
     /// <summary>
     /// Fills up to <see cref="MaxBatch"/> of <paramref name="buffers"/> with received packets and returns
     /// how many; 0 when nothing is waiting. Filled buffers are moved to the front of the span.
@@ -38,6 +41,20 @@ internal abstract class PacketPort : IDisposable
 
     /// <summary>Sends the frames of <paramref name="buffers"/>; returns how many the kernel took, the rest are counted drops.</summary>
     public abstract int Send(ReadOnlySpan<PacketBuffer> buffers);
+
+    /// <summary>Blocks until the port is readable or <paramref name="timeoutMs"/> passes; for threads outside an engine (sinks, tests).</summary>
+    public unsafe bool WaitReadable(int timeoutMs)
+    {
+        var fd = new PollFd { Fd = Fd, Events = Libc.POLLIN };
+        int ready;
+        do
+        {
+            ready = Libc.poll(&fd, 1, timeoutMs);
+        }
+        while (ready < 0 && Libc.LastErrno == Errno.EINTR);
+
+        return ready > 0;
+    }
 
     public override string ToString() => Name;
 
