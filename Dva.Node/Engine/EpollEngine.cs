@@ -532,7 +532,9 @@ internal sealed unsafe class EpollEngine : IDisposable
                     continue;
                 }
 
-                if (buffer.Queued)
+                // Queued: waits in a send batch. InPool: a full send batch was flushed (and released)
+                // while the handler was still running. Either way the slot no longer owns it.
+                if (buffer.Queued || buffer.InPool)
                 {
                     Slots[i] = null!;
                 }

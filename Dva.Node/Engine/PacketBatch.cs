@@ -31,16 +31,28 @@ internal sealed class PacketBatch
 
     public int Count { get; internal set; }
 
+    /// <summary>Packet <paramref name="index"/>; null once it was sent or taken.</summary>
     public PacketBuffer this[int index] => _slots[index];
 
     /// <summary>
     /// Queues packet <paramref name="index"/> on <paramref name="to"/>'s send batch (flushed at the end of
     /// this loop turn). False, with the packet left to be recycled, if it was already queued or taken.
     /// </summary>
+    /// <remarks>
+    /// The slot is emptied on success: a full send batch may be flushed (and its buffers recycled) before
+    /// the handler returns, so the handler must not touch the packet after sending it. Buffers the handler
+    /// owns (taken or rented) go through <see cref="EpollEngine.Send"/> instead.
+    /// </remarks>
     public bool Send(int index, PacketPort to)
     {
         var buffer = _slots[index];
-        return buffer is not null && Engine.Send(to, buffer);
+        if (buffer is null || !Engine.Send(to, buffer))
+        {
+            return false;
+        }
+
+        _slots[index] = null!;
+        return true;
     }
 
     /// <summary>Takes ownership of packet <paramref name="index"/> (e.g. to hold it); the caller must release or send it later.</summary>

@@ -19,6 +19,7 @@ internal sealed class BufferPool
     private readonly ConcurrentQueue<PacketBuffer> _free = new();
     private int _created;
     private long _exhausted;
+    private long _doubleReturns;
 
     public BufferPool(int maxBuffers, int frameSize = DefaultFrameSize, int headroom = DefaultHeadroom)
     {
@@ -52,6 +53,7 @@ internal sealed class BufferPool
     {
         if (_free.TryDequeue(out buffer))
         {
+            buffer.InPool = false;
             return true;
         }
 
@@ -73,6 +75,9 @@ internal sealed class BufferPool
         return false;
     }
 
+    /// <summary>Times a buffer was returned while already in the pool (a caller bug; the second return is ignored).</summary>
+    public long DoubleReturns => Interlocked.Read(ref _doubleReturns);
+
     public void Return(PacketBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
@@ -81,7 +86,14 @@ internal sealed class BufferPool
             throw new ArgumentException("buffer belongs to another pool", nameof(buffer));
         }
 
+        if (buffer.InPool)
+        {
+            Interlocked.Increment(ref _doubleReturns);
+            return;
+        }
+
         buffer.Reset();
+        buffer.InPool = true;
         _free.Enqueue(buffer);
     }
 }

@@ -50,6 +50,9 @@ internal sealed unsafe class PacketBuffer
     /// <summary>Set while the buffer waits in a send batch, so the engine does not recycle it under the handler.</summary>
     internal bool Queued { get; set; }
 
+    /// <summary>Set while the buffer sits in its pool's free list; guards against a second release.</summary>
+    internal bool InPool { get; set; }
+
     public Span<byte> Frame => new(_base + FrameOffset, FrameLength);
 
     /// <summary>Everything after <see cref="FrameOffset"/>: where a frame is built before <see cref="SetFrameLength"/>.</summary>
