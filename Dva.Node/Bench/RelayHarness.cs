@@ -179,3 +179,48 @@ internal static class RelayHarness
             $"{result.Name,-32} sent {result.Sent,10:N0}  relayed {result.Relayed,10:N0}  received {result.Received,10:N0}  loss {result.LossPercent,5:F1}%  {result.PacketsPerSecond,12:N0} pps  {ratio:F2}x baseline"));
     }
 }
+
+/// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
+internal static class RelayHarnessCommand
+{
+    public const string Usage = "relay [--seconds N] [--packets N] [--payload BYTES]";
+
+    /// <summary>Parses the options and runs the baseline; returns a process exit code (2 on a bad option).</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        var options = new RelayOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var value = i + 1 < args.Count ? args[i + 1] : null;
+            if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number <= 0)
+            {
+                error.WriteLine($"relay: option '{args[i]}' needs a positive number; usage: {Usage}");
+                return 2;
+            }
+
+            switch (args[i])
+            {
+                case "--seconds":
+                    options = options with { Duration = TimeSpan.FromSeconds(number) };
+                    break;
+                case "--packets":
+                    options = options with { Packets = number };
+                    break;
+                case "--payload" when number <= 65507:
+                    options = options with { PayloadBytes = (int)number };
+                    break;
+                default:
+                    error.WriteLine($"relay: unknown or out-of-range option '{args[i]} {value}'; usage: {Usage}");
+                    return 2;
+            }
+
+            i++;
+        }
+
+        RelayHarness.Compare([], options, output);
+        return 0;
+    }
+}

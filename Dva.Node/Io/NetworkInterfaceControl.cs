@@ -39,11 +39,13 @@ internal static unsafe class NetworkInterfaceControl
         return new PhysicalAddress(new ReadOnlySpan<byte>(request.HwAddress, 6).ToArray());
     }
 
-    public static bool IsUp(string name)
+    public static bool IsUp(string name) => (GetFlags(name) & Libc.IFF_UP) != 0;
+
+    private static short GetFlags(string name)
     {
         var request = Request(name);
         Ioctl(name, Libc.SIOCGIFFLAGS, "SIOCGIFFLAGS", ref request);
-        return (request.Flags & Libc.IFF_UP) != 0;
+        return request.Flags;
     }
 
     /// <summary>Sets IFF_UP (a TAP device is created down; writes to a down device fail with EIO).</summary>

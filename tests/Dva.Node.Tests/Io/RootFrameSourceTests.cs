@@ -93,6 +93,22 @@ public sealed class RootFrameSourceTests : IDisposable
     }
 
     [Fact]
+    public void AfPacket_Promiscuous_HeldWhileSourceIsOpen()
+    {
+        CreateVethPair();
+        Assert.True(FrameSourceSpec.TryParse("afpacket:dvaveth0", out var spec, out var error), error);
+
+        var source = _namespace.Enter(() => spec.Open(promiscuous: true));
+        var during = _namespace.Exec("ip -d link show dvaveth0");
+        source.Dispose();
+        var after = _namespace.Exec("ip -d link show dvaveth0");
+
+        // A PACKET_MR_PROMISC membership shows in the promiscuity count, not in SIOCGIFFLAGS.
+        Assert.Contains("promiscuity 1", during, StringComparison.Ordinal);
+        Assert.Contains("promiscuity 0", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AfPacket_UnknownInterface_FailsNamingInterface()
     {
         var error = Assert.Throws<InvalidOperationException>(() => _namespace.Enter(() => Open("afpacket:nosuchif0")));

@@ -39,7 +39,7 @@ internal sealed class TestNetworkNamespace : IDisposable
     public static void Ip(string arguments) => Run("ip", arguments);
 
     /// <summary>Runs a command inside the namespace (<c>ip netns exec</c>).</summary>
-    public void Exec(string command) => Run("ip", $"netns exec {Name} {command}");
+    public string Exec(string command) => Run("ip", $"netns exec {Name} {command}");
 
     /// <summary>
     /// Runs <paramref name="work"/> on a fresh thread that has entered the namespace, so interface lookups
@@ -95,7 +95,7 @@ internal sealed class TestNetworkNamespace : IDisposable
         process?.WaitForExit(10_000);
     }
 
-    private static void Run(string file, string arguments)
+    private static string Run(string file, string arguments)
     {
         using var process = Process.Start(new ProcessStartInfo(file, arguments)
         {
@@ -103,7 +103,9 @@ internal sealed class TestNetworkNamespace : IDisposable
             RedirectStandardOutput = true,
         })!;
         var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
         Assert.True(process.WaitForExit(10_000), $"'{file} {arguments}' did not finish");
         Assert.True(process.ExitCode == 0, $"'{file} {arguments}' failed ({process.ExitCode}): {stderr.Result}");
+        return stdout.Result;
     }
 }
