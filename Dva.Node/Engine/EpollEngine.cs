@@ -379,17 +379,22 @@ internal sealed unsafe class EpollEngine : IDisposable
     {
         while (_posted.TryDequeue(out var action))
         {
-            try
-            {
-                action();
-            }
+            RunGuarded(action);
+        }
+    }
+
+    private void RunGuarded(Action action)
+    {
+        try
+        {
+            action();
+        }
 #pragma warning disable CA1031 // Same as handlers: count and keep the loop alive.
-            catch (Exception ex)
+        catch (Exception ex)
 #pragma warning restore CA1031
-            {
-                _handlerFaults++;
-                LastFault = ex;
-            }
+        {
+            _handlerFaults++;
+            LastFault = ex;
         }
     }
 
@@ -411,17 +416,7 @@ internal sealed unsafe class EpollEngine : IDisposable
 
             // After a stall the timer runs once, not once per missed period.
             timer.Due = Math.Max(timer.Due + timer.Period, now + 1);
-            try
-            {
-                timer.Callback();
-            }
-#pragma warning disable CA1031 // Same as handlers: count and keep the loop alive.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                _handlerFaults++;
-                LastFault = ex;
-            }
+            RunGuarded(timer.Callback);
         }
     }
 
