@@ -153,9 +153,11 @@ internal sealed unsafe class EpollEngine : IDisposable
             return false;
         }
 
+        // Listed once per turn even if an early flush (full batch) emptied the queue in between.
         var queue = port.SendQueue;
-        if (queue.Count == 0)
+        if (!queue.Listed)
         {
+            queue.Listed = true;
             _dirty[_dirtyCount++] = port;
         }
 
@@ -457,7 +459,9 @@ internal sealed unsafe class EpollEngine : IDisposable
     {
         for (var i = 0; i < _dirtyCount; i++)
         {
-            FlushPort(_dirty[i]);
+            var port = _dirty[i];
+            FlushPort(port);
+            port.SendQueue.Listed = false;
             _dirty[i] = null!;
         }
 

@@ -165,6 +165,9 @@ internal sealed class SendQueue
 
     public int Count { get; private set; }
 
+    /// <summary>True while the port is on its engine's list of ports to flush this turn.</summary>
+    internal bool Listed { get; set; }
+
     public bool IsFull => Count == _items.Length;
 
     public ReadOnlySpan<PacketBuffer> Items => _items.AsSpan(0, Count);

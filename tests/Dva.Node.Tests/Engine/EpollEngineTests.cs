@@ -80,6 +80,39 @@ public class EpollEngineTests
     }
 
     [Fact]
+    public void Send_TenFullBatchesInOneTurn_EveryPacketReachesTheSink()
+    {
+        var pool = new BufferPool(1024);
+        using var engine = new EpollEngine(pool);
+        using var input = UdpTunnelSocket.Open(AnyLoopback);
+        using var output = UdpTunnelSocket.Open(AnyLoopback);
+        using var sink = UdpTunnelSocket.Open(AnyLoopback);
+        using var generator = UdpTunnelSocket.Open(AnyLoopback);
+        var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
+        engine.Register(input, batch =>
+        {
+            // Each packet fans out to ten copies: 640 sends, ten early flushes of a full batch in one turn.
+            for (var i = 0; i < batch.Count; i++)
+            {
+                for (var copy = 0; copy < 10 && pool.TryRent(out var buffer); copy++)
+                {
+                    buffer.TrySetFrame(batch[i].Frame);
+                    buffer.Peer = sinkAddress;
+                    engine.Send(output, buffer);
+                }
+            }
+        });
+        engine.RegisterSendOnly(output);
+        engine.Start();
+
+        generator.Send([.. Enumerable.Range(0, 64).Select(i => PortHelpers.Frame(PortHelpers.Pattern(i, 80), input.LocalEndPoint))]);
+        var received = PortHelpers.ReceiveMatching(sink, 640);
+
+        Assert.Equal(640, received.Count);
+        Assert.Equal(0, engine.HandlerFaults);
+    }
+
+    [Fact]
     public async Task Send_ToPortOfNoEngine_RejectedAndCounted()
     {
         var pool = new BufferPool(8);
