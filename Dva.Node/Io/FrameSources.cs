@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.NetworkInformation;
 using Dva.Node.Interop;
 
 namespace Dva.Node.Io;
@@ -10,6 +11,12 @@ internal abstract class FrameSource : PacketPort
         : base(spec.ToString(), fd) => Spec = spec;
 
     public FrameSourceSpec Spec { get; }
+
+    /// <summary>The interface MTU read when the source opened (afpacket, tap); null for a udp: wire.</summary>
+    public int? Mtu { get; protected init; }
+
+    /// <summary>The interface MAC read when the source opened (afpacket, tap); null for a udp: wire.</summary>
+    public PhysicalAddress? MacAddress { get; protected init; }
 }
 
 /// <summary>
@@ -69,7 +76,11 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
                 }
             }
 
-            return new AfPacketFrameSource(spec, fd, ifIndex);
+            return new AfPacketFrameSource(spec, fd, ifIndex)
+            {
+                Mtu = NetworkInterfaceControl.GetMtu(name),
+                MacAddress = NetworkInterfaceControl.GetMacAddress(name),
+            };
         }
         catch
         {
@@ -124,7 +135,11 @@ internal sealed unsafe class TapFrameSource : FrameSource
             }
 
             NetworkInterfaceControl.SetUp(name, up: true);
-            return new TapFrameSource(spec, fd);
+            return new TapFrameSource(spec, fd)
+            {
+                Mtu = NetworkInterfaceControl.GetMtu(name),
+                MacAddress = NetworkInterfaceControl.GetMacAddress(name),
+            };
         }
         catch
         {

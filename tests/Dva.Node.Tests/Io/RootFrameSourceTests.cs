@@ -58,14 +58,17 @@ public sealed class RootFrameSourceTests : IDisposable
         CreateVethPair();
         _namespace.Exec("ip link set dvaveth0 mtu 1400 address 02:00:00:00:00:01");
 
-        var (mtu, mac, up) = _namespace.Enter(() => (
+        var (mtu, mac, up, source) = _namespace.Enter(() => (
             NetworkInterfaceControl.GetMtu("dvaveth0"),
             NetworkInterfaceControl.GetMacAddress("dvaveth0"),
-            NetworkInterfaceControl.IsUp("dvaveth0")));
+            NetworkInterfaceControl.IsUp("dvaveth0"),
+            Open("afpacket:dvaveth0")));
 
         Assert.Equal(1400, mtu);
         Assert.Equal(PhysicalAddress.Parse("02-00-00-00-00-01"), mac);
         Assert.True(up);
+        Assert.Equal(1400, source.Mtu);
+        Assert.Equal(mac, source.MacAddress);
     }
 
     [Fact]
@@ -89,6 +92,8 @@ public sealed class RootFrameSourceTests : IDisposable
         Assert.Equal(inbound, captured[0].Frame);
         Assert.Equal(outbound, read[0].Frame);
         Assert.Equal(1500, mtu);
+        Assert.Equal(1500, tap.Mtu);
+        Assert.NotNull(tap.MacAddress);
         Assert.Equal(PhysicalAddress.Parse("02-00-00-00-00-0A"), mac);
     }
 
