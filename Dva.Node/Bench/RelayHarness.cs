@@ -28,7 +28,7 @@ internal sealed record RelayOptions
     public int GeneratorYieldEveryBatches { get; init; }
 }
 
-internal sealed record RelayResult(string Name, long Sent, long Relayed, long Received, TimeSpan Window)
+internal sealed record RelayResult(string Name, long Sent, long Relayed, long Received, TimeSpan Window, double MeanReceiveBatch)
 {
     /// <summary>Datagrams the sink received per second, between its first and last datagram.</summary>
     public double PacketsPerSecond => Window > TimeSpan.Zero ? Received / Window.TotalSeconds : 0;
@@ -101,7 +101,9 @@ internal static class RelayHarness
         engine.Stop();
 
         var window = sinkResult.Received > 1 ? Stopwatch.GetElapsedTime(sinkResult.First, sinkResult.Last) : TimeSpan.Zero;
-        return new RelayResult(name, sent, Volatile.Read(ref relayed), sinkResult.Received, window);
+        var batches = relayPort.Counters.ReceiveBatches;
+        var meanBatch = batches == 0 ? 0 : (double)relayPort.Counters.ReceivedPackets / batches;
+        return new RelayResult(name, sent, Volatile.Read(ref relayed), sinkResult.Received, window, meanBatch);
     }
 
     private static long Generate(UdpTunnelSocket generator, IPEndPoint target, RelayOptions options)
@@ -176,7 +178,7 @@ internal static class RelayHarness
         var ratio = baseline.PacketsPerSecond > 0 ? result.PacketsPerSecond / baseline.PacketsPerSecond : 0;
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{result.Name,-32} sent {result.Sent,10:N0}  relayed {result.Relayed,10:N0}  received {result.Received,10:N0}  loss {result.LossPercent,5:F1}%  {result.PacketsPerSecond,12:N0} pps  {ratio:F2}x baseline"));
+            $"{result.Name,-32} sent {result.Sent,10:N0}  relayed {result.Relayed,10:N0}  received {result.Received,10:N0}  loss {result.LossPercent,5:F1}%  {result.PacketsPerSecond,12:N0} pps  {ratio:F2}x baseline  mean batch {result.MeanReceiveBatch:F1}"));
     }
 }
 

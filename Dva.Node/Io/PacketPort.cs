@@ -5,7 +5,8 @@ namespace Dva.Node.Io;
 /// <summary>
 /// A non-blocking file descriptor that moves packets in batches: a UDP tunnel socket or a frame source.
 /// <see cref="Receive"/> and <see cref="Send"/> never throw and never allocate; failures are counted in
-/// <see cref="Counters"/> under a named reason. A port belongs to one engine thread.
+/// <see cref="Counters"/> under a named reason. A port belongs to one engine thread; stop (or dispose)
+/// that engine before disposing the port, since the engine may be inside a receive call on it.
 /// </summary>
 internal abstract class PacketPort : IDisposable
 {
@@ -79,6 +80,7 @@ internal sealed class PortCounters
 {
     private long _receivedPackets;
     private long _receivedBytes;
+    private long _receiveBatches;
     private long _sentPackets;
     private long _sentBytes;
     private long _receiveErrors;
@@ -92,6 +94,9 @@ internal sealed class PortCounters
     public long ReceivedPackets => Volatile.Read(ref _receivedPackets);
 
     public long ReceivedBytes => Volatile.Read(ref _receivedBytes);
+
+    /// <summary>Receive calls that returned at least one packet; ReceivedPackets / ReceiveBatches is the mean batch.</summary>
+    public long ReceiveBatches => Volatile.Read(ref _receiveBatches);
 
     public long SentPackets => Volatile.Read(ref _sentPackets);
 
@@ -120,6 +125,12 @@ internal sealed class PortCounters
 
     internal void AddReceived(int packets, long bytes)
     {
+        if (packets == 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _receiveBatches, _receiveBatches + 1);
         Volatile.Write(ref _receivedPackets, _receivedPackets + packets);
         Volatile.Write(ref _receivedBytes, _receivedBytes + bytes);
     }

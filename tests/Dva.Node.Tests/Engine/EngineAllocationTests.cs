@@ -12,10 +12,10 @@ public class EngineAllocationTests
     public async Task EngineLoop_100kDatagramsEchoedToSink_AllocatesNoMoreThanFor10k()
     {
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
-        using var engine = new EpollEngine(new BufferPool(1024));
         using var input = UdpTunnelSocket.Open(loopback);
         using var sink = UdpTunnelSocket.Open(loopback);
         using var generator = UdpTunnelSocket.Open(loopback);
+        using var engine = new EpollEngine(new BufferPool(1024));
         var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
         long handled = 0;
         engine.Register(input, batch =>

@@ -24,9 +24,9 @@ public class EpollEngineTests
     [Fact]
     public void Register_UdpEcho_EveryDatagramReturnsToItsSender()
     {
-        using var engine = new EpollEngine(new BufferPool(256));
         using var port = UdpTunnelSocket.Open(AnyLoopback);
         using var client = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(new BufferPool(256));
         engine.Register(port, batch =>
         {
             for (var i = 0; i < batch.Count; i++)
@@ -52,11 +52,11 @@ public class EpollEngineTests
     public void Register_RelayToSendOnlyPort_SinkReceivesFromRelayAddressAndNoBufferLeaks()
     {
         var pool = new BufferPool(256);
-        using var engine = new EpollEngine(pool);
         using var input = UdpTunnelSocket.Open(AnyLoopback);
         using var output = UdpTunnelSocket.Open(AnyLoopback);
         using var sink = UdpTunnelSocket.Open(AnyLoopback);
         using var generator = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(pool);
         var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
         engine.Register(input, batch =>
         {
@@ -83,11 +83,11 @@ public class EpollEngineTests
     public void Send_TenFullBatchesInOneTurn_EveryPacketReachesTheSink()
     {
         var pool = new BufferPool(1024);
-        using var engine = new EpollEngine(pool);
         using var input = UdpTunnelSocket.Open(AnyLoopback);
         using var output = UdpTunnelSocket.Open(AnyLoopback);
         using var sink = UdpTunnelSocket.Open(AnyLoopback);
         using var generator = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(pool);
         var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
         engine.Register(input, batch =>
         {
@@ -116,8 +116,8 @@ public class EpollEngineTests
     public async Task Send_ToPortOfNoEngine_RejectedAndCounted()
     {
         var pool = new BufferPool(8);
-        using var engine = new EpollEngine(pool);
         using var stray = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(pool);
         engine.Start();
 
         var accepted = await OnEngineAsync(engine, () => pool.TryRent(out var buffer) && engine.Send(stray, buffer));
@@ -173,9 +173,9 @@ public class EpollEngineTests
     [Fact]
     public async Task Handler_Throws_CountedAndLoopKeepsServing()
     {
-        using var engine = new EpollEngine(new BufferPool(256));
         using var port = UdpTunnelSocket.Open(AnyLoopback);
         using var client = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(new BufferPool(256));
         var calls = 0;
         engine.Register(port, batch =>
         {
@@ -200,8 +200,8 @@ public class EpollEngineTests
     [Fact]
     public void Register_WhileRunningFromOtherThread_ThrowsPointingToPost()
     {
-        using var engine = new EpollEngine(new BufferPool(8));
         using var port = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(new BufferPool(8));
         engine.Start();
 
         var error = Assert.Throws<InvalidOperationException>(() => engine.Register(port, _ => { }));

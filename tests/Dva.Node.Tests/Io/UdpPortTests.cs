@@ -26,6 +26,7 @@ public class UdpPortTests
         Assert.Equal(bytes, sender.Counters.SentBytes);
         Assert.Equal(bytes, receiver.Counters.ReceivedBytes);
         Assert.Equal(64, receiver.Counters.ReceivedPackets);
+        Assert.InRange(receiver.Counters.ReceiveBatches, 1, 64);
     }
 
     [Fact]
