@@ -51,65 +51,49 @@ public class EpollEngineTests
     [Fact]
     public void Register_RelayToSendOnlyPort_SinkReceivesFromRelayAddressAndNoBufferLeaks()
     {
-        var pool = new BufferPool(256);
-        using var input = UdpTunnelSocket.Open(AnyLoopback);
-        using var output = UdpTunnelSocket.Open(AnyLoopback);
-        using var sink = UdpTunnelSocket.Open(AnyLoopback);
-        using var generator = UdpTunnelSocket.Open(AnyLoopback);
-        using var engine = new EpollEngine(pool);
-        var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
-        engine.Register(input, batch =>
+        using var rig = new RelayRig(new BufferPool(256));
+        rig.Start(batch =>
         {
             for (var i = 0; i < batch.Count; i++)
             {
-                batch[i].Peer = sinkAddress;
-                batch.Send(i, output);
+                batch[i].Peer = rig.SinkAddress;
+                batch.Send(i, rig.Output);
             }
         });
-        engine.RegisterSendOnly(output);
-        engine.Start();
 
-        generator.Send([.. Enumerable.Range(0, 64).Select(i => PortHelpers.Frame(PortHelpers.Pattern(i, 100), input.LocalEndPoint))]);
-        var relayed = PortHelpers.ReceiveMatching(sink, 64);
+        rig.Generate(64, 100);
+        var relayed = PortHelpers.ReceiveMatching(rig.Sink, 64);
 
         Assert.Equal(Enumerable.Range(0, 64).Select(i => PortHelpers.Pattern(i, 100)), relayed.Select(r => r.Frame));
-        Assert.All(relayed, r => Assert.Equal(PacketAddress.FromEndPoint(output.LocalEndPoint), r.Peer));
-        engine.Dispose();
-        Assert.Equal(pool.Created, pool.Available);
-        Assert.Equal(0, pool.DoubleReturns);
+        Assert.All(relayed, r => Assert.Equal(PacketAddress.FromEndPoint(rig.Output.LocalEndPoint), r.Peer));
+        rig.Engine.Dispose();
+        Assert.Equal(rig.Pool.Created, rig.Pool.Available);
+        Assert.Equal(0, rig.Pool.DoubleReturns);
     }
 
     [Fact]
     public void Send_TenFullBatchesInOneTurn_EveryPacketReachesTheSink()
     {
-        var pool = new BufferPool(1024);
-        using var input = UdpTunnelSocket.Open(AnyLoopback);
-        using var output = UdpTunnelSocket.Open(AnyLoopback);
-        using var sink = UdpTunnelSocket.Open(AnyLoopback);
-        using var generator = UdpTunnelSocket.Open(AnyLoopback);
-        using var engine = new EpollEngine(pool);
-        var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
-        engine.Register(input, batch =>
+        using var rig = new RelayRig(new BufferPool(1024));
+        rig.Start(batch =>
         {
             // Each packet fans out to ten copies: 640 sends, ten early flushes of a full batch in one turn.
             for (var i = 0; i < batch.Count; i++)
             {
-                for (var copy = 0; copy < 10 && pool.TryRent(out var buffer); copy++)
+                for (var copy = 0; copy < 10 && rig.Pool.TryRent(out var buffer); copy++)
                 {
                     buffer.TrySetFrame(batch[i].Frame);
-                    buffer.Peer = sinkAddress;
-                    engine.Send(output, buffer);
+                    buffer.Peer = rig.SinkAddress;
+                    rig.Engine.Send(rig.Output, buffer);
                 }
             }
         });
-        engine.RegisterSendOnly(output);
-        engine.Start();
 
-        generator.Send([.. Enumerable.Range(0, 64).Select(i => PortHelpers.Frame(PortHelpers.Pattern(i, 80), input.LocalEndPoint))]);
-        var received = PortHelpers.ReceiveMatching(sink, 640);
+        rig.Generate(64, 80);
+        var received = PortHelpers.ReceiveMatching(rig.Sink, 640);
 
         Assert.Equal(640, received.Count);
-        Assert.Equal(0, engine.HandlerFaults);
+        Assert.Equal(0, rig.Engine.HandlerFaults);
     }
 
     [Fact]
@@ -236,6 +220,50 @@ public class EpollEngineTests
         {
             timeout.Token.ThrowIfCancellationRequested();
             await Task.Yield();
+        }
+    }
+
+    /// <summary>generator → input (engine, handler) → output (send-only) → sink, all on loopback.</summary>
+    private sealed class RelayRig : IDisposable
+    {
+        public RelayRig(BufferPool pool)
+        {
+            Pool = pool;
+            Engine = new EpollEngine(pool);
+            SinkAddress = PacketAddress.FromEndPoint(Sink.LocalEndPoint);
+        }
+
+        public BufferPool Pool { get; }
+
+        public EpollEngine Engine { get; }
+
+        public UdpTunnelSocket Input { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public UdpTunnelSocket Output { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public UdpTunnelSocket Sink { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public UdpTunnelSocket Generator { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public PacketAddress SinkAddress { get; }
+
+        public void Start(PacketBatchHandler handler)
+        {
+            Engine.Register(Input, handler);
+            Engine.RegisterSendOnly(Output);
+            Engine.Start();
+        }
+
+        public void Generate(int count, int length) =>
+            Generator.Send([.. Enumerable.Range(0, count).Select(i => PortHelpers.Frame(PortHelpers.Pattern(i, length), Input.LocalEndPoint))]);
+
+        public void Dispose()
+        {
+            Engine.Dispose();
+            Input.Dispose();
+            Output.Dispose();
+            Sink.Dispose();
+            Generator.Dispose();
         }
     }
 }
