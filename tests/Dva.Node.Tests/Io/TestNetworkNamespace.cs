@@ -17,6 +17,7 @@ internal sealed class TestNetworkNamespace : IDisposable
         Assert.True(
             Libc.geteuid() == 0,
             "this test needs root (it creates a network namespace, veth and TAP devices); run it as root as CI does, or exclude it with --filter Requires!=root");
+        RemoveOrphans();
         Name = $"dvatest-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
         Ip($"netns add {Name}");
         try
@@ -89,10 +90,30 @@ internal sealed class TestNetworkNamespace : IDisposable
         return result;
     }
 
-    public void Dispose()
+    public void Dispose() => Delete(Name);
+
+    private static void Delete(string name)
     {
-        using var process = Process.Start(new ProcessStartInfo("ip", $"netns del {Name}") { RedirectStandardError = true });
+        using var process = Process.Start(new ProcessStartInfo("ip", $"netns del {name}") { RedirectStandardError = true });
         process?.WaitForExit(10_000);
+    }
+
+    /// <summary>Deletes namespaces a crashed earlier test run left behind (their process is gone).</summary>
+    private static void RemoveOrphans()
+    {
+        if (!Directory.Exists("/run/netns"))
+        {
+            return;
+        }
+
+        foreach (var path in Directory.GetFiles("/run/netns", "dvatest-*"))
+        {
+            var parts = Path.GetFileName(path).Split('-');
+            if (parts.Length == 3 && int.TryParse(parts[1], out var pid) && !Directory.Exists($"/proc/{pid}"))
+            {
+                Delete(Path.GetFileName(path));
+            }
+        }
     }
 
     private static string Run(string file, string arguments)
