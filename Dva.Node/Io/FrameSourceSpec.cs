@@ -1,0 +1,240 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Dva.Node.Io;
+
+internal enum FrameSourceKind
+{
+    AfPacket,
+    Tap,
+    Udp,
+}
+
+/// <summary>
+/// A parsed frame source: <c>afpacket:IFNAME</c>, <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port</c>
+/// (IPv6 in brackets: <c>[2001:db8::1]:7000</c>). <see cref="TryParse"/> names what is wrong.
+/// </summary>
+internal sealed record FrameSourceSpec
+{
+    public const string Syntax = "afpacket:IFNAME, tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
+
+    /// <summary>IFNAMSIZ - 1.</summary>
+    public const int MaxInterfaceNameLength = 15;
+
+    public required FrameSourceKind Kind { get; init; }
+
+    /// <summary>The interface (afpacket) or device (tap) name.</summary>
+    public string? InterfaceName { get; init; }
+
+    public IPEndPoint? Local { get; init; }
+
+    public IPEndPoint? Peer { get; init; }
+
+    public static bool TryParse(string? text, [NotNullWhen(true)] out FrameSourceSpec? spec, out string error)
+    {
+        spec = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            error = $"frame source is empty; expected {Syntax}";
+            return false;
+        }
+
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0)
+        {
+            error = $"frame source '{text}' has no kind; expected {Syntax}";
+            return false;
+        }
+
+        var kind = text[..colon];
+        var rest = text[(colon + 1)..];
+        switch (kind)
+        {
+            case "afpacket":
+            case "tap":
+                if (!TryParseInterfaceName(kind, rest, out error))
+                {
+                    return false;
+                }
+
+                spec = new FrameSourceSpec { Kind = kind == "tap" ? FrameSourceKind.Tap : FrameSourceKind.AfPacket, InterfaceName = rest };
+                return true;
+            case "udp":
+                return TryParseUdp(rest, out spec, out error);
+            default:
+                error = $"unknown frame source kind '{kind}' in '{text}'; expected afpacket, tap or udp";
+                return false;
+        }
+    }
+
+    /// <summary>Opens the source this spec names. Setup path: throws a readable error if the system refuses.</summary>
+    public FrameSource Open(bool promiscuous = false) => Kind switch
+    {
+        FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous),
+        FrameSourceKind.Tap => TapFrameSource.Open(this),
+        _ => UdpFrameSource.Open(this),
+    };
+
+    public override string ToString() => Kind switch
+    {
+        FrameSourceKind.AfPacket => $"afpacket:{InterfaceName}",
+        FrameSourceKind.Tap => $"tap:{InterfaceName}",
+        _ => $"udp:LOCAL={Local},PEER={Peer}",
+    };
+
+    private static bool TryParseInterfaceName(string kind, string name, out string error)
+    {
+        if (name.Length == 0)
+        {
+            error = $"{kind}: interface name is missing; expected {kind}:NAME";
+            return false;
+        }
+
+        if (name.Length > MaxInterfaceNameLength)
+        {
+            error = $"{kind}: interface name '{name}' is {name.Length} characters; Linux allows at most {MaxInterfaceNameLength}";
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (c <= ' ' || c > '~' || c is '/' or ':' or ',' or '=')
+            {
+                error = $"{kind}: interface name '{name}' contains '{c}', which an interface name cannot have";
+                return false;
+            }
+        }
+
+        error = string.Empty;
+        return true;
+    }
+
+    private static bool TryParseUdp(string rest, [NotNullWhen(true)] out FrameSourceSpec? spec, out string error)
+    {
+        spec = null;
+        IPEndPoint? local = null;
+        IPEndPoint? peer = null;
+        if (rest.Length == 0)
+        {
+            error = "udp: LOCAL and PEER are missing; expected udp:LOCAL=ip:port,PEER=ip:port";
+            return false;
+        }
+
+        foreach (var item in rest.Split(','))
+        {
+            var equals = item.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                error = $"udp: '{item}' is not KEY=ip:port; expected udp:LOCAL=ip:port,PEER=ip:port";
+                return false;
+            }
+
+            var key = item[..equals].ToUpperInvariant();
+            var value = item[(equals + 1)..];
+            if (key is not ("LOCAL" or "PEER"))
+            {
+                error = $"udp: unknown key '{item[..equals]}'; only LOCAL and PEER are allowed";
+                return false;
+            }
+
+            if ((key == "LOCAL" ? local : peer) is not null)
+            {
+                error = $"udp: {key} is given twice";
+                return false;
+            }
+
+            if (!TryParseEndPoint(value, out var endPoint, out var why))
+            {
+                error = $"udp: {key} '{value}' {why}";
+                return false;
+            }
+
+            if (key == "LOCAL")
+            {
+                local = endPoint;
+            }
+            else
+            {
+                peer = endPoint;
+            }
+        }
+
+        if (local is null || peer is null)
+        {
+            error = $"udp: {(local is null ? "LOCAL" : "PEER")} is missing; expected udp:LOCAL=ip:port,PEER=ip:port";
+            return false;
+        }
+
+        if (local.AddressFamily != peer.AddressFamily)
+        {
+            error = $"udp: LOCAL {local} and PEER {peer} are of different address families";
+            return false;
+        }
+
+        if (peer.Port == 0 || peer.Address.Equals(IPAddress.Any) || peer.Address.Equals(IPAddress.IPv6Any))
+        {
+            error = $"udp: PEER {peer} must be a concrete address and a non-zero port";
+            return false;
+        }
+
+        spec = new FrameSourceSpec { Kind = FrameSourceKind.Udp, Local = local, Peer = peer };
+        error = string.Empty;
+        return true;
+    }
+
+    private static bool TryParseEndPoint(string text, [NotNullWhen(true)] out IPEndPoint? endPoint, out string why)
+    {
+        endPoint = null;
+        string host;
+        string port;
+        if (text.StartsWith('['))
+        {
+            var close = text.IndexOf("]:", StringComparison.Ordinal);
+            if (close < 0)
+            {
+                why = "is not [ipv6]:port";
+                return false;
+            }
+
+            host = text[1..close];
+            port = text[(close + 2)..];
+        }
+        else
+        {
+            var colon = text.LastIndexOf(':');
+            if (colon < 0)
+            {
+                why = "has no port; expected ip:port";
+                return false;
+            }
+
+            host = text[..colon];
+            port = text[(colon + 1)..];
+            if (host.Contains(':', StringComparison.Ordinal))
+            {
+                why = "is an IPv6 address without brackets; write [address]:port";
+                return false;
+            }
+        }
+
+        if (!IPAddress.TryParse(host, out var address) ||
+            address.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) ||
+            (address.AddressFamily == AddressFamily.InterNetwork && host.Count(c => c == '.') != 3))
+        {
+            why = $"has '{host}', which is not an IP address";
+            return false;
+        }
+
+        if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number > 65535)
+        {
+            why = $"has port '{port}', which is not a number from 0 to 65535";
+            return false;
+        }
+
+        endPoint = new IPEndPoint(address, number);
+        why = string.Empty;
+        return true;
+    }
+}

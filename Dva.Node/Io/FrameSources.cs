@@ -1,0 +1,266 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using Dva.Node.Interop;
+
+namespace Dva.Node.Io;
+
+/// <summary>Where a shared interface's Ethernet frames come from and go to (DESIGN.md §9).</summary>
+internal abstract class FrameSource : PacketPort
+{
+    protected FrameSource(FrameSourceSpec spec, int fd)
+        : base(spec.ToString(), fd) => Spec = spec;
+
+    public FrameSourceSpec Spec { get; }
+
+    /// <summary>The interface MTU read when the source opened (afpacket, tap); null for a udp: wire.</summary>
+    public int? Mtu { get; protected init; }
+
+    /// <summary>The interface MAC read when the source opened (afpacket, tap); null for a udp: wire.</summary>
+    public PhysicalAddress? MacAddress { get; protected init; }
+}
+
+/// <summary>
+/// <c>afpacket:IFNAME</c>: an AF_PACKET SOCK_RAW socket bound to one interface, all ethertypes. It
+/// ignores its own transmissions (PACKET_IGNORE_OUTGOING), so what the dispatcher sends out is not read
+/// back as ingress.
+/// </summary>
+internal sealed unsafe class AfPacketFrameSource : FrameSource
+{
+    private readonly MessageBatch _batch = new(SendAddressing.None);
+
+    private AfPacketFrameSource(FrameSourceSpec spec, int fd, int ifIndex)
+        : base(spec, fd) => InterfaceIndex = ifIndex;
+
+    public int InterfaceIndex { get; }
+
+    public static AfPacketFrameSource Open(FrameSourceSpec spec, bool promiscuous, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var name = spec.InterfaceName ?? throw new ArgumentException("afpacket source needs an interface name", nameof(spec));
+        var ifIndex = NetworkInterfaceControl.GetIndex(name);
+
+        // Protocol 0 at creation: the socket receives nothing until bind() names the interface, so no
+        // frame of another interface slips in between socket() and bind().
+        var fd = Libc.socket(Libc.AF_PACKET, Libc.SOCK_RAW | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw InteropException.FromLastError($"socket(AF_PACKET for {name})");
+        }
+
+        try
+        {
+            if (!Libc.TrySetInt(fd, Libc.SOL_PACKET, Libc.PACKET_IGNORE_OUTGOING, 1))
+            {
+                throw InteropException.FromLastError($"setsockopt(PACKET_IGNORE_OUTGOING, {name})");
+            }
+
+            UdpSockets.SetBufferSizes(fd, socketBufferBytes);
+            var address = new SockAddrLl
+            {
+                Family = Libc.AF_PACKET,
+                Protocol = (ushort)IPAddress.HostToNetworkOrder((short)Libc.ETH_P_ALL),
+                IfIndex = ifIndex,
+            };
+            if (Libc.bind(fd, &address, (uint)sizeof(SockAddrLl)) != 0)
+            {
+                throw InteropException.FromLastError($"bind(AF_PACKET, {name})");
+            }
+
+            if (promiscuous)
+            {
+                // A membership, not IFF_PROMISC: the kernel drops it when the socket closes, even on a crash.
+                var request = new PacketMreq { IfIndex = ifIndex, Type = Libc.PACKET_MR_PROMISC };
+                if (Libc.setsockopt(fd, Libc.SOL_PACKET, Libc.PACKET_ADD_MEMBERSHIP, &request, (uint)sizeof(PacketMreq)) != 0)
+                {
+                    throw InteropException.FromLastError($"setsockopt(PACKET_ADD_MEMBERSHIP promiscuous, {name})");
+                }
+            }
+
+            return new AfPacketFrameSource(spec, fd, ifIndex)
+            {
+                Mtu = NetworkInterfaceControl.GetMtu(name),
+                MacAddress = NetworkInterfaceControl.GetMacAddress(name),
+            };
+        }
+        catch
+        {
+            _ = Libc.close(fd);
+            throw;
+        }
+    }
+
+    public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters);
+
+    public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        _batch.Dispose();
+    }
+}
+
+/// <summary>
+/// <c>tap:NAME</c>: a TAP device (IFF_TAP | IFF_NO_PI), one frame per read/write, up to
+/// <see cref="PacketPort.MaxBatch"/> per turn. The device exists while the source is open and is brought up on open.
+/// </summary>
+internal sealed unsafe class TapFrameSource : FrameSource
+{
+    private TapFrameSource(FrameSourceSpec spec, int fd)
+        : base(spec, fd)
+    {
+    }
+
+    public static TapFrameSource Open(FrameSourceSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var name = spec.InterfaceName ?? throw new ArgumentException("tap source needs a device name", nameof(spec));
+        if (!IfReq.TryCreate(name, out var request))
+        {
+            throw new ArgumentException($"'{name}' is not a valid interface name", nameof(spec));
+        }
+
+        var fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw InteropException.FromLastError("open(/dev/net/tun)");
+        }
+
+        try
+        {
+            request.Flags = Libc.IFF_TAP | Libc.IFF_NO_PI;
+            if (Libc.ioctl(fd, Libc.TUNSETIFF, &request) != 0)
+            {
+                throw InteropException.FromLastError($"ioctl(TUNSETIFF, tap {name})");
+            }
+
+            NetworkInterfaceControl.SetUp(name, up: true);
+            return new TapFrameSource(spec, fd)
+            {
+                Mtu = NetworkInterfaceControl.GetMtu(name),
+                MacAddress = NetworkInterfaceControl.GetMacAddress(name),
+            };
+        }
+        catch
+        {
+            _ = Libc.close(fd);
+            throw;
+        }
+    }
+
+    public override int Receive(Span<PacketBuffer> buffers)
+    {
+        var n = Math.Min(buffers.Length, MaxBatch);
+        var count = 0;
+        long bytes = 0;
+        while (count < n)
+        {
+            var buffer = buffers[count];
+            var read = Libc.read(Fd, buffer.ReceivePointer, (nuint)buffer.ReceiveCapacity);
+            if (read < 0)
+            {
+                var errno = Libc.LastErrno;
+                if (errno == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno != Errno.EAGAIN)
+                {
+                    Counters.ReceiveFailed(errno);
+                }
+
+                break;
+            }
+
+            if (read == 0)
+            {
+                break;
+            }
+
+            // A TAP read returns at most the buffer size and silently cuts the rest; a frame that fills
+            // the whole buffer may have been cut, so it is dropped as truncated.
+            if (read >= buffer.ReceiveCapacity)
+            {
+                Counters.AddTruncated();
+                continue;
+            }
+
+            buffer.SetReceived((int)read);
+            buffer.Peer.SetLength(0);
+            bytes += read;
+            count++;
+        }
+
+        Counters.AddReceived(count, bytes);
+        return count;
+    }
+
+    public override int Send(ReadOnlySpan<PacketBuffer> buffers)
+    {
+        var sent = 0;
+        long bytes = 0;
+        for (var i = 0; i < buffers.Length; i++)
+        {
+            var buffer = buffers[i];
+            nint written;
+            do
+            {
+                written = Libc.write(Fd, buffer.FramePointer, (nuint)buffer.FrameLength);
+            }
+            while (written < 0 && Libc.LastErrno == Errno.EINTR);
+
+            if (written < 0)
+            {
+                Counters.SendFailed(1, Libc.LastErrno);
+                continue;
+            }
+
+            sent++;
+            bytes += written;
+        }
+
+        Counters.AddSent(sent, bytes);
+        return sent;
+    }
+}
+
+/// <summary>
+/// <c>udp:LOCAL=ip:port,PEER=ip:port</c>: a virtual wire carrying one Ethernet frame per UDP datagram,
+/// for the embedded demo and tests; needs no privileges. Datagrams from anyone but PEER are dropped.
+/// </summary>
+internal sealed class UdpFrameSource : FrameSource
+{
+    private readonly MessageBatch _batch;
+
+    private UdpFrameSource(FrameSourceSpec spec, int fd, IPEndPoint local, IPEndPoint peer)
+        : base(spec, fd)
+    {
+        LocalEndPoint = local;
+        _batch = new MessageBatch(SendAddressing.Fixed, PacketAddress.FromEndPoint(peer));
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public static UdpFrameSource Open(FrameSourceSpec spec, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Local is null || spec.Peer is null)
+        {
+            throw new ArgumentException("udp source needs LOCAL and PEER", nameof(spec));
+        }
+
+        var fd = UdpSockets.OpenBound(spec.Local, socketBufferBytes, out var bound);
+        return new UdpFrameSource(spec, fd, bound, spec.Peer);
+    }
+
+    public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters, onlyFrom: true);
+
+    public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        _batch.Dispose();
+    }
+}

@@ -1,0 +1,229 @@
+using System.Runtime.InteropServices;
+using Dva.Node.Interop;
+
+namespace Dva.Node.Io;
+
+/// <summary>How a datagram port addresses what it sends.</summary>
+internal enum SendAddressing
+{
+    /// <summary>Each buffer's <see cref="PacketBuffer.Peer"/> (the UDP tunnel socket).</summary>
+    PerBuffer,
+
+    /// <summary>One fixed peer for every datagram (the udp: wire).</summary>
+    Fixed,
+
+    /// <summary>No address: the socket is bound to its destination (AF_PACKET bound to an ifindex).</summary>
+    None,
+}
+
+/// <summary>
+/// The native mmsghdr/iovec/sockaddr arrays for one socket's recvmmsg and sendmmsg, allocated once so a
+/// batch costs one system call and no managed allocation.
+/// </summary>
+internal sealed unsafe class MessageBatch : IDisposable
+{
+    private readonly MMsgHdr* _messages;
+    private readonly IoVec* _iovecs;
+    private readonly byte* _addresses;
+    private readonly SendAddressing _addressing;
+    private readonly PacketAddress _fixedPeer;
+    private int _disposed;
+
+    public MessageBatch(SendAddressing addressing, PacketAddress fixedPeer = default)
+    {
+        _addressing = addressing;
+        _fixedPeer = fixedPeer;
+        _messages = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * sizeof(MMsgHdr)));
+        _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * sizeof(IoVec)));
+        _addresses = (byte*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * PacketAddress.Capacity));
+    }
+
+    /// <summary>
+    /// recvmmsg into <paramref name="buffers"/>. When <paramref name="onlyFrom"/> is true, datagrams from
+    /// any address but the fixed peer are counted as <see cref="PortCounters.ForeignPeer"/> and dropped.
+    /// </summary>
+    public int Receive(int fd, Span<PacketBuffer> buffers, PortCounters counters, bool onlyFrom = false)
+    {
+        var n = Math.Min(buffers.Length, PacketPort.MaxBatch);
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            var buffer = buffers[i];
+            _iovecs[i].Base = buffer.ReceivePointer;
+            _iovecs[i].Length = (nuint)buffer.ReceiveCapacity;
+            ref var header = ref _messages[i].Header;
+            header.Name = _addresses + (i * PacketAddress.Capacity);
+            header.NameLength = PacketAddress.Capacity;
+            header.Iov = &_iovecs[i];
+            header.IovLength = 1;
+            header.Control = null;
+            header.ControlLength = 0;
+            header.Flags = 0;
+            _messages[i].Length = 0;
+        }
+
+        int received;
+        do
+        {
+            received = Libc.recvmmsg(fd, _messages, (uint)n, 0, null);
+        }
+        while (received < 0 && Libc.LastErrno == Errno.EINTR);
+
+        if (received <= 0)
+        {
+            if (received < 0 && Libc.LastErrno != Errno.EAGAIN)
+            {
+                counters.ReceiveFailed(Libc.LastErrno);
+            }
+
+            return 0;
+        }
+
+        var kept = 0;
+        long bytes = 0;
+        for (var i = 0; i < received; i++)
+        {
+            ref var message = ref _messages[i];
+            if ((message.Header.Flags & Libc.MSG_TRUNC) != 0)
+            {
+                counters.AddTruncated();
+                continue;
+            }
+
+            var nameLength = (int)Math.Min(message.Header.NameLength, (uint)PacketAddress.Capacity);
+            var name = new ReadOnlySpan<byte>(_addresses + (i * PacketAddress.Capacity), nameLength);
+            if (onlyFrom && !name.SequenceEqual(_fixedPeer.Used))
+            {
+                counters.AddForeignPeer();
+                continue;
+            }
+
+            var buffer = buffers[i];
+            buffer.SetReceived((int)message.Length);
+            name.CopyTo(buffer.Peer.Bytes);
+            buffer.Peer.SetLength(nameLength);
+            bytes += message.Length;
+            if (i != kept)
+            {
+                (buffers[kept], buffers[i]) = (buffers[i], buffers[kept]);
+            }
+
+            kept++;
+        }
+
+        counters.AddReceived(kept, bytes);
+        return kept;
+    }
+
+    /// <summary>sendmmsg of every buffer's frame, in chunks of <see cref="PacketPort.MaxBatch"/>.</summary>
+    public int Send(int fd, ReadOnlySpan<PacketBuffer> buffers, PortCounters counters)
+    {
+        var total = 0;
+        while (!buffers.IsEmpty)
+        {
+            var chunk = buffers[..Math.Min(buffers.Length, PacketPort.MaxBatch)];
+            buffers = buffers[chunk.Length..];
+            total += SendChunk(fd, chunk, counters);
+        }
+
+        return total;
+    }
+
+    private int SendChunk(int fd, ReadOnlySpan<PacketBuffer> buffers, PortCounters counters)
+    {
+        var n = 0;
+        for (var i = 0; i < buffers.Length; i++)
+        {
+            var buffer = buffers[i];
+            ref var header = ref _messages[n].Header;
+            var name = _addresses + (n * PacketAddress.Capacity);
+            switch (_addressing)
+            {
+                case SendAddressing.PerBuffer:
+                    if (buffer.Peer.IsEmpty)
+                    {
+                        counters.AddNoPeer();
+                        continue;
+                    }
+
+                    buffer.Peer.Used.CopyTo(new Span<byte>(name, PacketAddress.Capacity));
+                    header.Name = name;
+                    header.NameLength = (uint)buffer.Peer.Length;
+                    break;
+                case SendAddressing.Fixed:
+                    _fixedPeer.Used.CopyTo(new Span<byte>(name, PacketAddress.Capacity));
+                    header.Name = name;
+                    header.NameLength = (uint)_fixedPeer.Length;
+                    break;
+                default:
+                    header.Name = null;
+                    header.NameLength = 0;
+                    break;
+            }
+
+            _iovecs[n].Base = buffer.FramePointer;
+            _iovecs[n].Length = (nuint)buffer.FrameLength;
+            header.Iov = &_iovecs[n];
+            header.IovLength = 1;
+            header.Control = null;
+            header.ControlLength = 0;
+            header.Flags = 0;
+            n++;
+        }
+
+        var done = 0;
+        var accepted = 0;
+        while (done < n)
+        {
+            var sent = Libc.sendmmsg(fd, _messages + done, (uint)(n - done), 0);
+            if (sent > 0)
+            {
+                long bytes = 0;
+                for (var i = done; i < done + sent; i++)
+                {
+                    bytes += _messages[i].Length;
+                }
+
+                counters.AddSent(sent, bytes);
+                done += sent;
+                accepted += sent;
+                continue;
+            }
+
+            var errno = Libc.LastErrno;
+            if (errno == Errno.EINTR)
+            {
+                continue;
+            }
+
+            if (errno == Errno.EAGAIN || sent == 0)
+            {
+                // The send buffer is full: UDP semantics, drop the rest rather than stall the loop.
+                counters.SendFailed(n - done, Errno.EAGAIN);
+                break;
+            }
+
+            // The first message itself failed (unreachable peer, frame too big): drop it, keep the rest.
+            counters.SendFailed(1, errno);
+            done++;
+        }
+
+        return accepted;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        NativeMemory.Free(_messages);
+        NativeMemory.Free(_iovecs);
+        NativeMemory.Free(_addresses);
+    }
+}

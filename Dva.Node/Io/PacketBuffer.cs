@@ -1,0 +1,138 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Dva.Node.Io;
+
+/// <summary>
+/// One pinned packet buffer from a <see cref="BufferPool"/>. A received frame starts at
+/// <see cref="BufferPool.Headroom"/> so a dispatcher can write the tunnel header in place in front of it
+/// (<see cref="TryPrepend"/>) and a data plane can strip and grow headers without copying the frame.
+/// <code>
+/// 0                 FrameOffset                FrameOffset+FrameLength        Capacity
+/// +-----------------+--------------------------+------------------------------+
+/// |  headroom       |  frame (or header+frame) |  tailroom                    |
+/// +-----------------+--------------------------+------------------------------+
+/// </code>
+/// </summary>
+internal sealed unsafe class PacketBuffer
+{
+    private readonly byte[] _memory;
+    private readonly byte* _base;
+
+    internal PacketBuffer(BufferPool? pool, int capacity, int headroom)
+    {
+        // Pinned on the POH: the kernel reads and writes these bytes through raw pointers in iovecs.
+        _memory = GC.AllocateUninitializedArray<byte>(capacity, pinned: true);
+        _base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_memory));
+        Pool = pool;
+        Headroom = headroom;
+        FrameOffset = headroom;
+    }
+
+    /// <summary>A buffer outside any pool, for tests and control paths.</summary>
+    public static PacketBuffer CreateUnpooled(int frameSize = BufferPool.DefaultFrameSize, int headroom = BufferPool.DefaultHeadroom) =>
+        new(null, frameSize + headroom, headroom);
+
+    public BufferPool? Pool { get; }
+
+    public int Capacity => _memory.Length;
+
+    public int Headroom { get; }
+
+    /// <summary>Start of the frame (or of the outermost header written in front of it).</summary>
+    public int FrameOffset { get; private set; }
+
+    public int FrameLength { get; private set; }
+
+    /// <summary>The peer the datagram came from, or goes to (UDP sockets); the sockaddr_ll of AF_PACKET.</summary>
+    public PacketAddress Peer;
+
+    /// <summary>Set while the buffer waits in a send batch, so the engine does not recycle it under the handler.</summary>
+    internal bool Queued { get; set; }
+
+    /// <summary>Set while the buffer sits in its pool's free list; guards against a second release.</summary>
+    internal bool InPool { get; set; }
+
+    public Span<byte> Frame => new(_base + FrameOffset, FrameLength);
+
+    /// <summary>Everything after <see cref="FrameOffset"/>: where a frame is built before <see cref="SetFrameLength"/>.</summary>
+    public Span<byte> Writable => new(_base + FrameOffset, Capacity - FrameOffset);
+
+    internal byte* FramePointer => _base + FrameOffset;
+
+    internal byte* ReceivePointer => _base + Headroom;
+
+    internal int ReceiveCapacity => Capacity - Headroom;
+
+    /// <summary>Grows the frame by <paramref name="count"/> bytes at the front; false if the headroom is used up.</summary>
+    public bool TryPrepend(int count, out Span<byte> header)
+    {
+        if ((uint)count > (uint)FrameOffset)
+        {
+            header = default;
+            return false;
+        }
+
+        FrameOffset -= count;
+        FrameLength += count;
+        header = new Span<byte>(_base + FrameOffset, count);
+        return true;
+    }
+
+    /// <summary>Removes <paramref name="count"/> bytes from the front (a tunnel header); false if the frame is shorter.</summary>
+    public bool TryTrimFront(int count)
+    {
+        if ((uint)count > (uint)FrameLength)
+        {
+            return false;
+        }
+
+        FrameOffset += count;
+        FrameLength -= count;
+        return true;
+    }
+
+    /// <summary>Sets the frame length from <see cref="FrameOffset"/>; false if it would pass the end of the buffer.</summary>
+    public bool SetFrameLength(int length)
+    {
+        if ((uint)length > (uint)(Capacity - FrameOffset))
+        {
+            return false;
+        }
+
+        FrameLength = length;
+        return true;
+    }
+
+    /// <summary>Copies <paramref name="frame"/> in at the headroom; false if it does not fit.</summary>
+    public bool TrySetFrame(ReadOnlySpan<byte> frame)
+    {
+        FrameOffset = Headroom;
+        if (!SetFrameLength(frame.Length))
+        {
+            FrameLength = 0;
+            return false;
+        }
+
+        frame.CopyTo(Frame);
+        return true;
+    }
+
+    /// <summary>Records a received frame of <paramref name="length"/> bytes at the headroom.</summary>
+    internal void SetReceived(int length)
+    {
+        FrameOffset = Headroom;
+        FrameLength = length;
+    }
+
+    internal void Reset()
+    {
+        FrameOffset = Headroom;
+        FrameLength = 0;
+        Peer.SetLength(0);
+        Queued = false;
+    }
+
+    /// <summary>Gives the buffer back to its pool; unpooled buffers are left to the GC.</summary>
+    public void Release() => Pool?.Return(this);
+}

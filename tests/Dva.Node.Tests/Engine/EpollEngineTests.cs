@@ -1,0 +1,269 @@
+using System.Net;
+using Dva.Node.Engine;
+using Dva.Node.Io;
+using Dva.Node.Tests.Io;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dva.Node.Tests.Engine;
+
+public class EpollEngineTests
+{
+    private static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
+
+    [Fact]
+    public async Task Post_FromTestThread_RunsOnNamedEngineThread()
+    {
+        using var engine = new EpollEngine(new BufferPool(128), id: 7);
+        engine.Start();
+
+        var name = await OnEngineAsync(engine, () => Thread.CurrentThread.Name);
+
+        Assert.Equal("dva-engine-7", name);
+    }
+
+    [Fact]
+    public void Register_UdpEcho_EveryDatagramReturnsToItsSender()
+    {
+        using var port = UdpTunnelSocket.Open(AnyLoopback);
+        using var client = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(new BufferPool(256));
+        engine.Register(port, batch =>
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch.Send(i, batch.Port);
+            }
+        });
+        engine.Start();
+        var payloads = Enumerable.Range(0, 200).Select(i => PortHelpers.Pattern(i, 40 + i)).ToArray();
+
+        foreach (var chunk in payloads.Chunk(50))
+        {
+            Assert.Equal(chunk.Length, client.Send(chunk.Select(p => PortHelpers.Frame(p, port.LocalEndPoint)).ToArray()));
+        }
+
+        var echoed = PortHelpers.ReceiveMatching(client, payloads.Length);
+
+        Assert.Equal(payloads, echoed.Select(e => e.Frame));
+        Assert.All(echoed, e => Assert.Equal(PacketAddress.FromEndPoint(port.LocalEndPoint), e.Peer));
+    }
+
+    [Fact]
+    public void Register_RelayToSendOnlyPort_SinkReceivesFromRelayAddressAndNoBufferLeaks()
+    {
+        using var rig = new RelayRig(new BufferPool(256));
+        rig.Start(batch =>
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Peer = rig.SinkAddress;
+                batch.Send(i, rig.Output);
+            }
+        });
+
+        rig.Generate(64, 100);
+        var relayed = PortHelpers.ReceiveMatching(rig.Sink, 64);
+
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => PortHelpers.Pattern(i, 100)), relayed.Select(r => r.Frame));
+        Assert.All(relayed, r => Assert.Equal(PacketAddress.FromEndPoint(rig.Output.LocalEndPoint), r.Peer));
+        rig.Engine.Dispose();
+        Assert.Equal(rig.Pool.Created, rig.Pool.Available);
+        Assert.Equal(0, rig.Pool.DoubleReturns);
+    }
+
+    [Fact]
+    public void Send_TenFullBatchesInOneTurn_EveryPacketReachesTheSink()
+    {
+        using var rig = new RelayRig(new BufferPool(1024));
+        rig.Start(batch =>
+        {
+            // Each packet fans out to ten copies: 640 sends, ten early flushes of a full batch in one turn.
+            for (var i = 0; i < batch.Count; i++)
+            {
+                for (var copy = 0; copy < 10 && rig.Pool.TryRent(out var buffer); copy++)
+                {
+                    buffer.TrySetFrame(batch[i].Frame);
+                    buffer.Peer = rig.SinkAddress;
+                    rig.Engine.Send(rig.Output, buffer);
+                }
+            }
+        });
+
+        rig.Generate(64, 80);
+        var received = PortHelpers.ReceiveMatching(rig.Sink, 640);
+
+        Assert.Equal(640, received.Count);
+        Assert.Equal(0, rig.Engine.HandlerFaults);
+    }
+
+    [Fact]
+    public async Task Send_ToPortOfNoEngine_RejectedAndCounted()
+    {
+        var pool = new BufferPool(8);
+        using var stray = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(pool);
+        engine.Start();
+
+        var accepted = await OnEngineAsync(engine, () => pool.TryRent(out var buffer) && engine.Send(stray, buffer));
+
+        Assert.False(accepted);
+        Assert.Equal(1, engine.SendRejected);
+    }
+
+    [Fact]
+    public async Task AddTimer_TestClockAdvanced_FiresOncePerPeriodOnEngineThread()
+    {
+        var clock = new FakeTimeProvider();
+        using var engine = new EpollEngine(new BufferPool(8), clock, id: 41);
+        var fired = 0;
+        string? thread = null;
+        var firstFire = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.AddTimer(TimeSpan.FromSeconds(1), () =>
+        {
+            fired++;
+            thread = Thread.CurrentThread.Name;
+            firstFire.TrySetResult();
+        });
+        engine.Start();
+
+        clock.Advance(TimeSpan.FromMilliseconds(999));
+        var before = await OnEngineAsync(engine, () => fired);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        engine.Wake();
+        await firstFire.Task.WaitAsync(PortHelpers.Timeout);
+        var after = await OnEngineAsync(engine, () => fired);
+
+        Assert.Equal(0, before);
+        Assert.Equal(1, after);
+        Assert.Equal("dva-engine-41", thread);
+    }
+
+    [Fact]
+    public async Task AddTimer_Cancelled_NeverFires()
+    {
+        var clock = new FakeTimeProvider();
+        using var engine = new EpollEngine(new BufferPool(8), clock);
+        var fired = 0;
+        var timer = engine.AddTimer(TimeSpan.FromSeconds(1), () => fired++);
+        engine.Start();
+
+        timer.Cancel();
+        clock.Advance(TimeSpan.FromSeconds(5));
+        var count = await OnEngineAsync(engine, () => fired);
+
+        Assert.Equal(0, count);
+    }
+
+    [Fact]
+    public async Task Handler_Throws_CountedAndLoopKeepsServing()
+    {
+        using var port = UdpTunnelSocket.Open(AnyLoopback);
+        using var client = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(new BufferPool(256));
+        var calls = 0;
+        engine.Register(port, batch =>
+        {
+            if (++calls == 1)
+            {
+                throw new InvalidOperationException("handler bug");
+            }
+
+            batch.Send(0, batch.Port);
+        });
+        engine.Start();
+
+        client.Send([PortHelpers.Frame([1], port.LocalEndPoint)]);
+        await WaitUntilAsync(engine, () => engine.HandlerFaults == 1);
+        client.Send([PortHelpers.Frame([2], port.LocalEndPoint)]);
+        var echoed = PortHelpers.ReceiveMatching(client, 1);
+
+        Assert.Equal(new byte[] { 2 }, echoed[0].Frame);
+        Assert.IsType<InvalidOperationException>(engine.LastFault);
+    }
+
+    [Fact]
+    public void Register_WhileRunningFromOtherThread_ThrowsPointingToPost()
+    {
+        using var port = UdpTunnelSocket.Open(AnyLoopback);
+        using var engine = new EpollEngine(new BufferPool(8));
+        engine.Start();
+
+        var error = Assert.Throws<InvalidOperationException>(() => engine.Register(port, _ => { }));
+
+        Assert.Contains("Post", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Stop_IdleEngine_ReturnsAndDisposeIsIdempotent()
+    {
+        var engine = new EpollEngine(new BufferPool(8));
+        engine.Start();
+
+        engine.Stop();
+        engine.Dispose();
+        engine.Dispose();
+
+        Assert.False(engine.IsEngineThread);
+    }
+
+    internal static async Task<T> OnEngineAsync<T>(EpollEngine engine, Func<T> work)
+    {
+        var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Post(() => result.SetResult(work()));
+        return await result.Task.WaitAsync(PortHelpers.Timeout);
+    }
+
+    private static async Task WaitUntilAsync(EpollEngine engine, Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(PortHelpers.Timeout);
+        while (!await OnEngineAsync(engine, condition))
+        {
+            timeout.Token.ThrowIfCancellationRequested();
+            await Task.Yield();
+        }
+    }
+
+    /// <summary>generator → input (engine, handler) → output (send-only) → sink, all on loopback.</summary>
+    private sealed class RelayRig : IDisposable
+    {
+        public RelayRig(BufferPool pool)
+        {
+            Pool = pool;
+            Engine = new EpollEngine(pool);
+            SinkAddress = PacketAddress.FromEndPoint(Sink.LocalEndPoint);
+        }
+
+        public BufferPool Pool { get; }
+
+        public EpollEngine Engine { get; }
+
+        public UdpTunnelSocket Input { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public UdpTunnelSocket Output { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public UdpTunnelSocket Sink { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public UdpTunnelSocket Generator { get; } = UdpTunnelSocket.Open(AnyLoopback);
+
+        public PacketAddress SinkAddress { get; }
+
+        public void Start(PacketBatchHandler handler)
+        {
+            Engine.Register(Input, handler);
+            Engine.RegisterSendOnly(Output);
+            Engine.Start();
+        }
+
+        public void Generate(int count, int length) =>
+            Generator.Send([.. Enumerable.Range(0, count).Select(i => PortHelpers.Frame(PortHelpers.Pattern(i, length), Input.LocalEndPoint))]);
+
+        public void Dispose()
+        {
+            Engine.Dispose();
+            Input.Dispose();
+            Output.Dispose();
+            Sink.Dispose();
+            Generator.Dispose();
+        }
+    }
+}

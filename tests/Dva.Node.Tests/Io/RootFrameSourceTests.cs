@@ -1,0 +1,152 @@
+using System.Net.NetworkInformation;
+using Dva.Node.Io;
+
+namespace Dva.Node.Tests.Io;
+
+/// <summary>afpacket: and tap: against real devices in a namespace the test creates. Root only (see <see cref="TestNetworkNamespace"/>).</summary>
+[Trait("Requires", "root")]
+public sealed class RootFrameSourceTests : IDisposable
+{
+    private const int TestEthertype = 0x88B5;
+    private readonly TestNetworkNamespace _namespace = new();
+    private readonly List<IDisposable> _open = [];
+
+    public void Dispose()
+    {
+        foreach (var item in _open)
+        {
+            item.Dispose();
+        }
+
+        _namespace.Dispose();
+    }
+
+    [Fact]
+    public void AfPacket_VethPair_FrameSentOnOneEndArrivesByteExactOnTheOther()
+    {
+        CreateVethPair();
+        var (a, b) = _namespace.Enter(() => (Open("afpacket:dvaveth0"), Open("afpacket:dvaveth1")));
+        var frame = Frame(destination: "02:00:00:00:00:02", source: "02:00:00:00:00:01", length: 200);
+
+        var sent = a.Send([PortHelpers.Frame(frame)]);
+        var received = PortHelpers.ReceiveMatching(b, 1, IsTestFrame);
+
+        Assert.Equal(1, sent);
+        Assert.Equal(frame, received[0].Frame);
+    }
+
+    [Fact]
+    public void AfPacket_OwnTransmission_NotReadBack()
+    {
+        CreateVethPair();
+        var (a, b) = _namespace.Enter(() => (Open("afpacket:dvaveth0"), Open("afpacket:dvaveth1")));
+        var outgoing = Frame(destination: "02:00:00:00:00:02", source: "02:00:00:00:00:01", length: 80);
+        var reply = Frame(destination: "02:00:00:00:00:01", source: "02:00:00:00:00:02", length: 90);
+
+        a.Send([PortHelpers.Frame(outgoing)]);
+        PortHelpers.ReceiveMatching(b, 1, IsTestFrame);
+        b.Send([PortHelpers.Frame(reply)]);
+        var seenByA = PortHelpers.ReceiveMatching(a, 1, IsTestFrame);
+
+        // a's first test frame is b's reply, not its own transmission read back.
+        Assert.Equal(reply, seenByA[0].Frame);
+    }
+
+    [Fact]
+    public void InterfaceLookups_Veth_ReturnConfiguredMtuAndMac()
+    {
+        CreateVethPair();
+        _namespace.Exec("ip link set dvaveth0 mtu 1400 address 02:00:00:00:00:01");
+
+        var (mtu, mac, up, source) = _namespace.Enter(() => (
+            NetworkInterfaceControl.GetMtu("dvaveth0"),
+            NetworkInterfaceControl.GetMacAddress("dvaveth0"),
+            NetworkInterfaceControl.IsUp("dvaveth0"),
+            Open("afpacket:dvaveth0")));
+
+        Assert.Equal(1400, mtu);
+        Assert.Equal(PhysicalAddress.Parse("02-00-00-00-00-01"), mac);
+        Assert.True(up);
+        Assert.Equal(1400, source.Mtu);
+        Assert.Equal(mac, source.MacAddress);
+    }
+
+    [Fact]
+    public void Tap_FrameWrittenToDevice_ArrivesOnInterfaceAndBackByteExact()
+    {
+        var (tap, capture, mtu) = _namespace.Enter(() =>
+        {
+            var device = Open("tap:dvatest0");
+            return (device, Open("afpacket:dvatest0"), NetworkInterfaceControl.GetMtu("dvatest0"));
+        });
+        _namespace.Exec("ip link set dvatest0 address 02:00:00:00:00:0a");
+        var mac = _namespace.Enter(() => NetworkInterfaceControl.GetMacAddress("dvatest0"));
+        var inbound = Frame(destination: "02:00:00:00:00:0a", source: "02:00:00:00:00:0b", length: 300);
+        var outbound = Frame(destination: "02:00:00:00:00:0b", source: "02:00:00:00:00:0a", length: 1514);
+
+        Assert.Equal(1, tap.Send([PortHelpers.Frame(inbound)]));
+        var captured = PortHelpers.ReceiveMatching(capture, 1, IsTestFrame);
+        Assert.Equal(1, capture.Send([PortHelpers.Frame(outbound)]));
+        var read = PortHelpers.ReceiveMatching(tap, 1, IsTestFrame);
+
+        Assert.Equal(inbound, captured[0].Frame);
+        Assert.Equal(outbound, read[0].Frame);
+        Assert.Equal(1500, mtu);
+        Assert.Equal(1500, tap.Mtu);
+        Assert.NotNull(tap.MacAddress);
+        Assert.Equal(PhysicalAddress.Parse("02-00-00-00-00-0A"), mac);
+    }
+
+    [Fact]
+    public void AfPacket_Promiscuous_HeldWhileSourceIsOpen()
+    {
+        CreateVethPair();
+        Assert.True(FrameSourceSpec.TryParse("afpacket:dvaveth0", out var spec, out var error), error);
+
+        var source = _namespace.Enter(() => spec.Open(promiscuous: true));
+        var during = _namespace.Exec("ip -d link show dvaveth0");
+        source.Dispose();
+        var after = _namespace.Exec("ip -d link show dvaveth0");
+
+        // A PACKET_MR_PROMISC membership shows in the promiscuity count, not in SIOCGIFFLAGS.
+        Assert.Contains("promiscuity 1", during, StringComparison.Ordinal);
+        Assert.Contains("promiscuity 0", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AfPacket_UnknownInterface_FailsNamingInterface()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => _namespace.Enter(() => Open("afpacket:nosuchif0")));
+
+        Assert.Contains("if_nametoindex(nosuchif0)", error.Message, StringComparison.Ordinal);
+    }
+
+    private void CreateVethPair()
+    {
+        _namespace.Exec("ip link add dvaveth0 type veth peer name dvaveth1");
+        _namespace.Exec("ip addr add 192.0.2.1/24 dev dvaveth0");
+        _namespace.Exec("ip addr add 192.0.2.2/24 dev dvaveth1");
+        _namespace.Exec("ip link set dvaveth0 up");
+        _namespace.Exec("ip link set dvaveth1 up");
+    }
+
+    private FrameSource Open(string text)
+    {
+        Assert.True(FrameSourceSpec.TryParse(text, out var spec, out var error), error);
+        var source = spec.Open();
+        _open.Add(source);
+        return source;
+    }
+
+    private static bool IsTestFrame(byte[] frame) => frame.Length >= 14 && ((frame[12] << 8) | frame[13]) == TestEthertype;
+
+    private static byte[] Frame(string destination, string source, int length)
+    {
+        var frame = PortHelpers.Pattern(length, length);
+        PhysicalAddress.Parse(destination.Replace(':', '-')).GetAddressBytes().CopyTo(frame, 0);
+        PhysicalAddress.Parse(source.Replace(':', '-')).GetAddressBytes().CopyTo(frame, 6);
+        frame[12] = TestEthertype >> 8;
+        frame[13] = TestEthertype & 0xFF;
+        return frame;
+    }
+}

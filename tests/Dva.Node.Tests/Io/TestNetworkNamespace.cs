@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Dva.Node.Interop;
+
+namespace Dva.Node.Tests.Io;
+
+/// <summary>
+/// A network namespace made for one test (<c>dvatest-PID-N</c>) and removed on dispose, with everything
+/// in it (veth, TAP). Needs root: CI runs as root, and the tests that use it carry the trait
+/// <c>Requires=root</c> and fail with a clear message when run as someone else.
+/// </summary>
+internal sealed class TestNetworkNamespace : IDisposable
+{
+    private static int s_counter;
+
+    public TestNetworkNamespace()
+    {
+        Assert.True(
+            Libc.geteuid() == 0,
+            "this test needs root (it creates a network namespace, veth and TAP devices); run it as root as CI does, or exclude it with --filter Requires!=root");
+        RemoveOrphans();
+        Name = $"dvatest-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
+        Ip($"netns add {Name}");
+        try
+        {
+            // No IPv6 in the namespace: router solicitations and MLD reports would otherwise cross the links.
+            Exec("sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
+            Exec("sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+            Ip($"-n {Name} link set lo up");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Name { get; }
+
+    /// <summary>Runs <c>ip ARGS</c> and fails the test with its stderr if it fails.</summary>
+    public static void Ip(string arguments) => Run("ip", arguments);
+
+    /// <summary>Runs a command inside the namespace (<c>ip netns exec</c>).</summary>
+    public string Exec(string command) => Run("ip", $"netns exec {Name} {command}");
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on a fresh thread that has entered the namespace, so interface lookups
+    /// and newly created sockets and TAP devices belong to it. The file descriptors stay usable from any thread.
+    /// </summary>
+    public T Enter<T>(Func<T> work)
+    {
+        T result = default!;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            var self = Libc.open("/proc/thread-self/ns/net", Libc.O_CLOEXEC);
+            var target = Libc.open($"/run/netns/{Name}", Libc.O_CLOEXEC);
+            try
+            {
+                Assert.True(self >= 0 && target >= 0, $"cannot open namespace files: {Libc.LastErrno}");
+                Assert.True(Libc.setns(target, Libc.CLONE_NEWNET) == 0, $"setns({Name}): {Libc.LastErrno}");
+                try
+                {
+                    result = work();
+                }
+                finally
+                {
+                    _ = Libc.setns(self, Libc.CLONE_NEWNET);
+                }
+            }
+#pragma warning disable CA1031 // Rethrown on the test thread below.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
+            finally
+            {
+                _ = Libc.close(self);
+                _ = Libc.close(target);
+            }
+        })
+        { Name = $"netns {Name}" };
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+        {
+            throw new InvalidOperationException($"in namespace {Name}: {failure.Message}", failure);
+        }
+
+        return result;
+    }
+
+    public void Dispose() => Delete(Name);
+
+    private static void Delete(string name)
+    {
+        using var process = Process.Start(new ProcessStartInfo("ip", $"netns del {name}") { RedirectStandardError = true });
+        process?.WaitForExit(10_000);
+    }
+
+    /// <summary>Deletes namespaces a crashed earlier test run left behind (their process is gone).</summary>
+    private static void RemoveOrphans()
+    {
+        if (!Directory.Exists("/run/netns"))
+        {
+            return;
+        }
+
+        foreach (var path in Directory.GetFiles("/run/netns", "dvatest-*"))
+        {
+            var parts = Path.GetFileName(path).Split('-');
+            if (parts.Length == 3 && int.TryParse(parts[1], out var pid) && !Directory.Exists($"/proc/{pid}"))
+            {
+                Delete(Path.GetFileName(path));
+            }
+        }
+    }
+
+    private static string Run(string file, string arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        Assert.True(process.WaitForExit(10_000), $"'{file} {arguments}' did not finish");
+        Assert.True(process.ExitCode == 0, $"'{file} {arguments}' failed ({process.ExitCode}): {stderr.Result}");
+        return stdout.Result;
+    }
+}
