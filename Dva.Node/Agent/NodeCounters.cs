@@ -1,0 +1,198 @@
+using System.Runtime.CompilerServices;
+
+namespace Dva.Node.Agent;
+
+/// <summary>Why a node dropped a packet. Every drop on the data path names one of these and is counted.</summary>
+internal enum DropReason
+{
+    // Tunnel header rejected by the codec (one per WireError).
+    WireTruncated,
+    WireBadVersion,
+    WireReservedBit,
+    WireHeaderSize,
+    WireUnknownType,
+    WireUnknownHandoff,
+    WireUnknownHook,
+    WireUnknownTable,
+    WireTtlZero,
+    WireInnerTooShort,
+    WireBadNodeId,
+    WireOther,
+
+    // Tunnel packet well formed but not acceptable here.
+    UnknownPeer,
+    WrongSourceAddress,
+    WrongDestinationNode,
+    UnexpectedType,
+    BadTag,
+    Replayed,
+
+    // Tables and keep-or-punt.
+    NoTable,
+    HoldQueueFull,
+    HoldTimeout,
+    TtlExceeded,
+    NoOwner,
+
+    // Inner frame.
+    MalformedFrame,
+    NotForSharedMac,
+    UnsupportedEtherType,
+    NoRoute,
+    NeighbourUnresolved,
+    ResolveQueueFull,
+    Oversize,
+    IpTtlExpired,
+    UnknownInterface,
+    MidStreamNoState,
+    FirewallDrop,
+    FirewallReject,
+    NoBackend,
+    SendFailed,
+}
+
+/// <summary>What a node sent and received, per tunnel packet kind.</summary>
+internal enum TunnelCounter
+{
+    DispatchSent,
+    DispatchReceived,
+    PuntSent,
+    PuntReceived,
+    ClaimSent,
+    ClaimReceived,
+    BroadcastSent,
+    BroadcastReceived,
+    SteerSent,
+    SteerReceived,
+    EgressSent,
+    EgressReceived,
+    ResolveSent,
+    ResolveReceived,
+    ControlSent,
+    ControlReceived,
+}
+
+/// <summary>
+/// Counters of one node. Written by engine threads with plain increments on a per-engine block
+/// (one writer per block, so no interlocked cost per packet) and read by snapshots from other threads;
+/// a torn read of a 64-bit counter cannot happen on x64 and is harmless for statistics elsewhere.
+/// </summary>
+internal sealed class NodeCounters
+{
+    public static readonly int DropReasonCount = Enum.GetValues<DropReason>().Length;
+    public static readonly int TunnelCounterCount = Enum.GetValues<TunnelCounter>().Length;
+
+    private readonly List<CounterBlock> _blocks = [];
+    private readonly Lock _lock = new();
+
+    /// <summary>A block for one writer thread.</summary>
+    public CounterBlock CreateBlock()
+    {
+        var block = new CounterBlock();
+        lock (_lock)
+        {
+            _blocks.Add(block);
+        }
+
+        return block;
+    }
+
+    public CounterSnapshot Snapshot()
+    {
+        var snapshot = new CounterSnapshot(new long[DropReasonCount], new long[TunnelCounterCount]);
+        lock (_lock)
+        {
+            foreach (var b in _blocks)
+            {
+                snapshot.Add(b);
+            }
+        }
+
+        return snapshot;
+    }
+}
+
+/// <summary>One writer's counters.</summary>
+internal sealed class CounterBlock
+{
+    internal readonly long[] Drops = new long[NodeCounters.DropReasonCount];
+    internal readonly long[] Tunnel = new long[NodeCounters.TunnelCounterCount];
+    internal long FramesIn;
+    internal long BytesIn;
+    internal long FramesOut;
+    internal long BytesOut;
+    internal long FlowsCreated;
+    internal long FlowsExpired;
+    internal long FlowsActive;
+    internal long BusyTicks;
+    internal long PacketsProcessed;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Drop(DropReason reason) => Drops[(int)reason]++;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Count(TunnelCounter counter) => Tunnel[(int)counter]++;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void In(int bytes)
+    {
+        FramesIn++;
+        BytesIn += bytes;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Out(int bytes)
+    {
+        FramesOut++;
+        BytesOut += bytes;
+    }
+}
+
+/// <summary>A point-in-time sum of every block, for printing and for the manager.</summary>
+internal sealed class CounterSnapshot(long[] drops, long[] tunnel)
+{
+    public long FramesIn { get; private set; }
+    public long BytesIn { get; private set; }
+    public long FramesOut { get; private set; }
+    public long BytesOut { get; private set; }
+    public long FlowsCreated { get; private set; }
+    public long FlowsExpired { get; private set; }
+    public long FlowsActive { get; private set; }
+    public long BusyTicks { get; private set; }
+    public long PacketsProcessed { get; private set; }
+
+    public long Drop(DropReason reason) => drops[(int)reason];
+
+    public long Tunnel(TunnelCounter counter) => tunnel[(int)counter];
+
+    public long TotalDrops => drops.Sum();
+
+    public IReadOnlyDictionary<string, long> Drops =>
+        Enum.GetValues<DropReason>().Where(r => drops[(int)r] != 0).ToDictionary(r => r.ToString(), r => drops[(int)r]);
+
+    public IReadOnlyDictionary<string, long> TunnelCounts =>
+        Enum.GetValues<TunnelCounter>().ToDictionary(c => c.ToString(), c => tunnel[(int)c]);
+
+    internal void Add(CounterBlock b)
+    {
+        for (var i = 0; i < drops.Length; i++)
+        {
+            drops[i] += Volatile.Read(ref b.Drops[i]);
+        }
+
+        for (var i = 0; i < tunnel.Length; i++)
+        {
+            tunnel[i] += Volatile.Read(ref b.Tunnel[i]);
+        }
+
+        FramesIn += Volatile.Read(ref b.FramesIn);
+        BytesIn += Volatile.Read(ref b.BytesIn);
+        FramesOut += Volatile.Read(ref b.FramesOut);
+        BytesOut += Volatile.Read(ref b.BytesOut);
+        FlowsCreated += Volatile.Read(ref b.FlowsCreated);
+        FlowsExpired += Volatile.Read(ref b.FlowsExpired);
+        FlowsActive += Volatile.Read(ref b.FlowsActive);
+        BusyTicks += Volatile.Read(ref b.BusyTicks);
+        PacketsProcessed += Volatile.Read(ref b.PacketsProcessed);
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Dva.Node.Config;
+
+/// <summary>
+/// The node's static configuration file (<c>dva-node run --config node.json</c>), as written by an operator
+/// or by the manager's local compute-unit provider. Every field is validated by <see cref="NodeConfigValidator"/>
+/// before the node starts; the raw form keeps strings so a bad value can be named in the error.
+/// </summary>
+internal sealed record NodeConfig
+{
+    /// <summary><c>dispatcher</c> or <c>dataplane</c>.</summary>
+    public string? Role { get; init; }
+
+    /// <summary>12-bit node id, 1..4094, unique in the DVA.</summary>
+    public int NodeId { get; init; }
+
+    public string? Name { get; init; }
+
+    public TunnelConfig? Tunnel { get; init; }
+
+    /// <summary>Local control endpoint (counters, flows, table replacement), <c>ip:port</c>; loopback by default.</summary>
+    public string? Control { get; init; }
+
+    public List<InterfaceConfig> Interfaces { get; init; } = [];
+
+    public List<RouteConfig> Routes { get; init; } = [];
+
+    public TableConfig? Table { get; init; }
+
+    public TimeoutConfig? Timeouts { get; init; }
+
+    public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        WriteIndented = true,
+    };
+}
+
+internal sealed record TunnelConfig
+{
+    /// <summary>The UDP endpoint this node's tunnel socket binds, <c>ip:port</c> (IPv4 or IPv6).</summary>
+    public string? Listen { get; init; }
+
+    /// <summary>Largest outer IP packet the path between units carries; 0 = 1500.</summary>
+    public int Mtu { get; init; }
+}
+
+internal sealed record InterfaceConfig
+{
+    /// <summary>Shared interface id, 1..255, unique in the DVA (the IFID field of the tunnel header).</summary>
+    public int Ifid { get; init; }
+
+    public string? Name { get; init; }
+
+    /// <summary>The shared MAC address, <c>02:00:00:00:00:01</c>.</summary>
+    public string? Mac { get; init; }
+
+    /// <summary>The shared addresses with their prefix, <c>192.0.2.1/24</c>; the prefix is a connected subnet.</summary>
+    public List<string> Addresses { get; init; } = [];
+
+    /// <summary>Frame source (dispatcher only): <c>afpacket:IF</c>, <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port</c>.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>Node id of the dispatcher attached to this interface (data planes send EGRESS there).</summary>
+    public int Dispatcher { get; init; }
+}
+
+internal sealed record RouteConfig
+{
+    public string? Prefix { get; init; }
+
+    public string? NextHop { get; init; }
+
+    public int Ifid { get; init; }
+}
+
+internal sealed record TableConfig
+{
+    public ulong Version { get; init; } = 1;
+
+    public int BucketCount { get; init; } = 4096;
+
+    /// <summary>The DVA's secret flow-hash seed, as a decimal or <c>0x</c> hex string.</summary>
+    public string? Seed { get; init; }
+
+    public Guid DvaId { get; init; }
+
+    public List<PeerConfig> DataPlanes { get; init; } = [];
+
+    public List<PeerConfig> Dispatchers { get; init; } = [];
+}
+
+internal sealed record PeerConfig
+{
+    public int NodeId { get; init; }
+
+    /// <summary>Tunnel endpoint of the peer, <c>ip:port</c>.</summary>
+    public string? Endpoint { get; init; }
+
+    /// <summary>Relative capacity (data planes); buckets are split by weight.</summary>
+    public int Weight { get; init; } = 1;
+}
+
+internal sealed record TimeoutConfig
+{
+    public int TcpEstablishedSeconds { get; init; } = 7200;
+
+    public int TcpTransitorySeconds { get; init; } = 120;
+
+    public int TcpClosedSeconds { get; init; } = 10;
+
+    public int UdpSeconds { get; init; } = 60;
+
+    public int IcmpSeconds { get; init; } = 30;
+
+    public int OtherSeconds { get; init; } = 60;
+}

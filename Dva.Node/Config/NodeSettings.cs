@@ -1,0 +1,375 @@
+using System.Globalization;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Text.Json;
+
+namespace Dva.Node.Config;
+
+internal enum NodeRole
+{
+    Dispatcher,
+    DataPlane,
+}
+
+/// <summary>A shared interface as the node uses it: validated, typed.</summary>
+internal sealed record SharedInterface(
+    byte Ifid,
+    string Name,
+    PhysicalAddress Mac,
+    IReadOnlyList<IPAddress> Addresses,
+    IReadOnlyList<IPNetwork> Subnets,
+    string? Source,
+    ushort Dispatcher);
+
+internal sealed record StaticRoute(IPNetwork Prefix, IPAddress? NextHop, byte Ifid);
+
+internal sealed record Peer(ushort NodeId, IPEndPoint Endpoint, int Weight);
+
+internal sealed record FlowTimeouts(
+    TimeSpan TcpEstablished,
+    TimeSpan TcpTransitory,
+    TimeSpan TcpClosed,
+    TimeSpan Udp,
+    TimeSpan Icmp,
+    TimeSpan Other)
+{
+    public static FlowTimeouts Default { get; } = From(new TimeoutConfig());
+
+    public TimeSpan Longest => new[] { TcpEstablished, TcpTransitory, TcpClosed, Udp, Icmp, Other }.Max();
+
+    public static FlowTimeouts From(TimeoutConfig c) => new(
+        TimeSpan.FromSeconds(c.TcpEstablishedSeconds),
+        TimeSpan.FromSeconds(c.TcpTransitorySeconds),
+        TimeSpan.FromSeconds(c.TcpClosedSeconds),
+        TimeSpan.FromSeconds(c.UdpSeconds),
+        TimeSpan.FromSeconds(c.IcmpSeconds),
+        TimeSpan.FromSeconds(c.OtherSeconds));
+}
+
+/// <summary>The initial table of a statically configured DVA: every node computes the same owners from it.</summary>
+internal sealed record StaticTable(
+    Guid DvaId,
+    ulong Version,
+    int BucketCount,
+    ulong Seed,
+    IReadOnlyList<Peer> DataPlanes,
+    IReadOnlyList<Peer> Dispatchers);
+
+/// <summary>The validated node configuration.</summary>
+internal sealed record NodeSettings(
+    NodeRole Role,
+    ushort NodeId,
+    string Name,
+    IPEndPoint TunnelListen,
+    int TunnelMtu,
+    IPEndPoint Control,
+    IReadOnlyList<SharedInterface> Interfaces,
+    IReadOnlyList<StaticRoute> Routes,
+    StaticTable? Table,
+    FlowTimeouts Timeouts)
+{
+    /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
+    public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
+    {
+        settings = null;
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors = [$"cannot read '{path}': {e.Message}"];
+            return false;
+        }
+
+        return TryParse(text, out settings, out errors);
+    }
+
+    public static bool TryParse(string json, out NodeSettings? settings, out IReadOnlyList<string> errors)
+    {
+        settings = null;
+        NodeConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<NodeConfig>(json, NodeConfig.JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is { Length: > 0 } p ? $" at {p}" : "";
+            errors = [$"invalid JSON{where} (line {e.LineNumber + 1}): {FirstSentence(e.Message)}"];
+            return false;
+        }
+
+        if (config is null)
+        {
+            errors = ["the configuration is empty (expected a JSON object)"];
+            return false;
+        }
+
+        return NodeConfigValidator.TryValidate(config, out settings, out errors);
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var dot = message.IndexOf(". ", StringComparison.Ordinal);
+        return dot > 0 ? message[..(dot + 1)] : message;
+    }
+}
+
+/// <summary>Collects every error of a <see cref="NodeConfig"/> before accepting it (YARP's ConfigValidator style).</summary>
+internal static class NodeConfigValidator
+{
+    public static bool TryValidate(NodeConfig c, out NodeSettings? settings, out IReadOnlyList<string> errorList)
+    {
+        var errors = new List<string>();
+        settings = null;
+
+        NodeRole role = NodeRole.DataPlane;
+        switch (c.Role?.ToLowerInvariant())
+        {
+            case "dispatcher": role = NodeRole.Dispatcher; break;
+            case "dataplane" or "data-plane" or "data_plane": role = NodeRole.DataPlane; break;
+            case null: errors.Add("role: required (dispatcher or dataplane)"); break;
+            default: errors.Add($"role: '{c.Role}' is not a role (dispatcher or dataplane)"); break;
+        }
+
+        CheckNodeId(c.NodeId, "nodeId", errors);
+
+        IPEndPoint? listen = null;
+        if (c.Tunnel is null)
+        {
+            errors.Add("tunnel: required (tunnel.listen = ip:port)");
+        }
+        else
+        {
+            listen = ParseEndPoint(c.Tunnel.Listen, "tunnel.listen", errors);
+            if (c.Tunnel.Mtu != 0 && (c.Tunnel.Mtu < 576 || c.Tunnel.Mtu > 65535))
+            {
+                errors.Add($"tunnel.mtu: {c.Tunnel.Mtu} is out of range (576..65535, or 0 for 1500)");
+            }
+        }
+
+        var control = c.Control is null ? new IPEndPoint(IPAddress.Loopback, 0) : ParseEndPoint(c.Control, "control", errors);
+
+        var interfaces = new List<SharedInterface>();
+        var ifids = new HashSet<int>();
+        for (var i = 0; i < c.Interfaces.Count; i++)
+        {
+            var x = c.Interfaces[i];
+            var at = $"interfaces[{i}]";
+            if (x.Ifid is < 1 or > 255)
+            {
+                errors.Add($"{at}.ifid: {x.Ifid} is out of range (1..255)");
+            }
+            else if (!ifids.Add(x.Ifid))
+            {
+                errors.Add($"{at}.ifid: {x.Ifid} is used by another interface");
+            }
+
+            PhysicalAddress? mac = null;
+            if (string.IsNullOrWhiteSpace(x.Mac) || !PhysicalAddress.TryParse(x.Mac.Replace(':', '-'), out mac) || mac.GetAddressBytes().Length != 6)
+            {
+                errors.Add($"{at}.mac: '{x.Mac}' is not a MAC address (02:00:00:00:00:01)");
+                mac = null;
+            }
+            else if ((mac.GetAddressBytes()[0] & 1) != 0)
+            {
+                errors.Add($"{at}.mac: '{x.Mac}' is a multicast address; a shared MAC must be unicast");
+            }
+
+            var addresses = new List<IPAddress>();
+            var subnets = new List<IPNetwork>();
+            for (var a = 0; a < x.Addresses.Count; a++)
+            {
+                var text = x.Addresses[a];
+                var slash = text?.IndexOf('/', StringComparison.Ordinal) ?? -1;
+                if (text is null || slash < 0 || !IPAddress.TryParse(text.AsSpan(0, slash), out var addr)
+                    || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var len)
+                    || len > (addr.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
+                {
+                    errors.Add($"{at}.addresses[{a}]: '{text}' is not an address with prefix length (192.0.2.1/24)");
+                    continue;
+                }
+
+                addresses.Add(addr);
+                subnets.Add(new IPNetwork(Mask(addr, len), len));
+            }
+
+            if (role == NodeRole.Dispatcher && string.IsNullOrWhiteSpace(x.Source))
+            {
+                errors.Add($"{at}.source: required on a dispatcher (afpacket:IF, tap:NAME or udp:LOCAL=ip:port,PEER=ip:port)");
+            }
+            else if (x.Source is not null && !Io.FrameSourceSpec.TryParse(x.Source, out _, out var sourceError))
+            {
+                errors.Add($"{at}.source: {sourceError}");
+            }
+
+            if (x.Dispatcher != 0)
+            {
+                CheckNodeId(x.Dispatcher, $"{at}.dispatcher", errors);
+            }
+            else if (role == NodeRole.DataPlane)
+            {
+                errors.Add($"{at}.dispatcher: required on a data plane (node id of the interface's dispatcher)");
+            }
+
+            if (mac is not null)
+            {
+                interfaces.Add(new SharedInterface((byte)x.Ifid, x.Name ?? $"if{x.Ifid}", mac, addresses, subnets, x.Source,
+                    (ushort)(x.Dispatcher == 0 ? c.NodeId : x.Dispatcher)));
+            }
+        }
+
+        if (c.Interfaces.Count == 0)
+        {
+            errors.Add("interfaces: at least one shared interface is required");
+        }
+
+        var routes = new List<StaticRoute>();
+        for (var i = 0; i < c.Routes.Count; i++)
+        {
+            var r = c.Routes[i];
+            var at = $"routes[{i}]";
+            if (r.Prefix is null || !IPNetwork.TryParse(r.Prefix, out var prefix))
+            {
+                errors.Add($"{at}.prefix: '{r.Prefix}' is not a prefix (0.0.0.0/0, 2001:db8::/32)");
+                continue;
+            }
+
+            IPAddress? nextHop = null;
+            if (r.NextHop is not null && !IPAddress.TryParse(r.NextHop, out nextHop))
+            {
+                errors.Add($"{at}.nextHop: '{r.NextHop}' is not an address");
+            }
+
+            if (!ifids.Contains(r.Ifid))
+            {
+                errors.Add($"{at}.ifid: {r.Ifid} names no configured interface");
+            }
+
+            routes.Add(new StaticRoute(prefix, nextHop, (byte)r.Ifid));
+        }
+
+        StaticTable? table = null;
+        if (c.Table is { } t)
+        {
+            table = ValidateTable(t, errors);
+        }
+
+        var timeouts = c.Timeouts is null ? FlowTimeouts.Default : FlowTimeouts.From(c.Timeouts);
+        if (c.Timeouts is { } to && new[] { to.TcpEstablishedSeconds, to.TcpTransitorySeconds, to.TcpClosedSeconds, to.UdpSeconds, to.IcmpSeconds, to.OtherSeconds }.Any(s => s <= 0))
+        {
+            errors.Add("timeouts: every timeout must be a positive number of seconds");
+        }
+
+        errorList = errors;
+        if (errors.Count > 0)
+        {
+            return false;
+        }
+
+        settings = new NodeSettings(role, (ushort)c.NodeId, c.Name ?? $"node-{c.NodeId}", listen!, c.Tunnel!.Mtu == 0 ? 1500 : c.Tunnel.Mtu,
+            control!, interfaces, routes, table, timeouts);
+        return true;
+    }
+
+    private static StaticTable? ValidateTable(TableConfig t, List<string> errors)
+    {
+        var ok = true;
+        if (t.BucketCount is < 256 or > 65536 || (t.BucketCount & (t.BucketCount - 1)) != 0)
+        {
+            errors.Add($"table.bucketCount: {t.BucketCount} must be a power of two from 256 to 65536");
+            ok = false;
+        }
+
+        ulong seed = 0;
+        if (t.Seed is null
+            || !(t.Seed.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+                ? ulong.TryParse(t.Seed.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out seed)
+                : ulong.TryParse(t.Seed, NumberStyles.None, CultureInfo.InvariantCulture, out seed)))
+        {
+            errors.Add($"table.seed: '{t.Seed}' is not a 64-bit number (decimal or 0x hex)");
+            ok = false;
+        }
+
+        if (t.Version == 0)
+        {
+            errors.Add("table.version: must be 1 or more");
+            ok = false;
+        }
+
+        var seen = new HashSet<int>();
+        var dataPlanes = Peers(t.DataPlanes, "table.dataPlanes", seen, errors, ref ok);
+        var dispatchers = Peers(t.Dispatchers, "table.dispatchers", seen, errors, ref ok);
+        if (t.DataPlanes.Count == 0)
+        {
+            errors.Add("table.dataPlanes: at least one data plane is required");
+            ok = false;
+        }
+
+        return ok ? new StaticTable(t.DvaId, t.Version, t.BucketCount, seed, dataPlanes, dispatchers) : null;
+    }
+
+    private static List<Peer> Peers(List<PeerConfig> list, string at, HashSet<int> seen, List<string> errors, ref bool ok)
+    {
+        var peers = new List<Peer>();
+        for (var i = 0; i < list.Count; i++)
+        {
+            var p = list[i];
+            var before = errors.Count;
+            CheckNodeId(p.NodeId, $"{at}[{i}].nodeId", errors);
+            if (p.NodeId is >= 1 and <= 4094 && !seen.Add(p.NodeId))
+            {
+                errors.Add($"{at}[{i}].nodeId: {p.NodeId} appears twice in the table");
+            }
+
+            var ep = ParseEndPoint(p.Endpoint, $"{at}[{i}].endpoint", errors);
+            if (p.Weight is < 1 or > 1_000_000)
+            {
+                errors.Add($"{at}[{i}].weight: {p.Weight} is out of range (1..1000000)");
+            }
+
+            if (errors.Count > before || ep is null)
+            {
+                ok = false;
+                continue;
+            }
+
+            peers.Add(new Peer((ushort)p.NodeId, ep, p.Weight));
+        }
+
+        return peers;
+    }
+
+    private static void CheckNodeId(int id, string at, List<string> errors)
+    {
+        if (id is < 1 or > 4094)
+        {
+            errors.Add($"{at}: {id} is out of range (node ids are 1..4094)");
+        }
+    }
+
+    private static IPEndPoint? ParseEndPoint(string? text, string at, List<string> errors)
+    {
+        if (text is null || !IPEndPoint.TryParse(text, out var ep) || ep.Port == 0 && !text.EndsWith(":0", StringComparison.Ordinal))
+        {
+            errors.Add($"{at}: '{text}' is not an endpoint (ip:port, [v6]:port)");
+            return null;
+        }
+
+        return ep;
+    }
+
+    private static IPAddress Mask(IPAddress address, int prefixLength)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var bits = Math.Clamp(prefixLength - (i * 8), 0, 8);
+            bytes[i] &= (byte)(0xFF << (8 - bits));
+        }
+
+        return new IPAddress(bytes);
+    }
+}

@@ -1,0 +1,87 @@
+using Dva.Shared.Packets;
+
+namespace Dva.Node.Routing;
+
+/// <summary>
+/// IP → MAC per shared interface, learned from ARP (and neighbour discovery) the node sees. Owned by one
+/// engine thread: it is written and read only there, so it takes no lock; other threads ask the engine
+/// for a <see cref="Snapshot"/>. Entries expire so a host that moved is re-learned.
+/// </summary>
+internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime)
+{
+    private readonly Dictionary<(byte Ifid, IpAddr Address), Entry> _entries = [];
+
+    public static TimeSpan DefaultLifetime { get; } = TimeSpan.FromMinutes(5);
+
+    public int Count => _entries.Count;
+
+    /// <summary>Records what an ARP packet or reply told; returns true when the entry is new or changed.</summary>
+    public bool Learn(byte ifid, IpAddr address, ReadOnlySpan<byte> mac)
+    {
+        if (mac.Length < 6 || address.Version == 0 || (mac[0] & 1) != 0)
+        {
+            return false;
+        }
+
+        var value = Pack(mac);
+        var now = time.GetTimestamp();
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_entries, (ifid, address), out var existed);
+        var changed = !existed || slot.Mac != value;
+        slot = new Entry(value, now);
+        return changed;
+    }
+
+    public bool TryGet(byte ifid, IpAddr address, Span<byte> mac)
+    {
+        if (_entries.TryGetValue((ifid, address), out var e) && time.GetElapsedTime(e.LearnedAt) < lifetime)
+        {
+            Unpack(e.Mac, mac);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Drops expired entries (called from an engine timer).</summary>
+    public int Expire()
+    {
+        var removed = 0;
+        foreach (var (key, e) in _entries)
+        {
+            if (time.GetElapsedTime(e.LearnedAt) >= lifetime)
+            {
+                _entries.Remove(key);
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    public IReadOnlyList<(byte Ifid, IpAddr Address, string Mac)> Snapshot()
+    {
+        Span<byte> mac = stackalloc byte[6];
+        var list = new List<(byte, IpAddr, string)>(_entries.Count);
+        foreach (var (key, e) in _entries)
+        {
+            Unpack(e.Mac, mac);
+            list.Add((key.Ifid, key.Address, Convert.ToHexString(mac)));
+        }
+
+        return list;
+    }
+
+    private static ulong Pack(ReadOnlySpan<byte> mac) =>
+        ((ulong)mac[0] << 40) | ((ulong)mac[1] << 32) | ((ulong)mac[2] << 24) | ((ulong)mac[3] << 16) | ((ulong)mac[4] << 8) | mac[5];
+
+    private static void Unpack(ulong value, Span<byte> mac)
+    {
+        for (var i = 5; i >= 0; i--)
+        {
+            mac[i] = (byte)value;
+            value >>= 8;
+        }
+    }
+
+    private readonly record struct Entry(ulong Mac, long LearnedAt);
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using Dva.Node.Config;
+using Dva.Shared.Packets;
+
+namespace Dva.Node.Routing;
+
+/// <summary>Where a routed packet leaves: the shared interface and the address whose MAC it needs.</summary>
+internal readonly record struct RouteResult(byte Ifid, IpAddr NextHop, bool Connected);
+
+/// <summary>
+/// Longest-prefix routing over the shared interfaces' connected subnets and the static routes. A DVA has a
+/// handful of routes, so a prefix-length-ordered array scan (branch-predictable, no allocation) beats a trie
+/// here; a connected subnet wins over a static route of the same length.
+/// </summary>
+internal sealed class RouteTable
+{
+    private readonly Entry[] _entries;
+    private readonly (byte Ifid, IpAddr Address)[] _local;
+
+    public RouteTable(IEnumerable<SharedInterface> interfaces, IEnumerable<StaticRoute> routes)
+    {
+        ArgumentNullException.ThrowIfNull(interfaces);
+        ArgumentNullException.ThrowIfNull(routes);
+        var entries = new List<Entry>();
+        var local = new List<(byte, IpAddr)>();
+        foreach (var i in interfaces)
+        {
+            foreach (var a in i.Addresses)
+            {
+                local.Add((i.Ifid, IpAddr.From(a)));
+            }
+
+            foreach (var s in i.Subnets)
+            {
+                entries.Add(Entry.Create(s, i.Ifid, default, connected: true));
+            }
+        }
+
+        foreach (var r in routes)
+        {
+            entries.Add(Entry.Create(r.Prefix, r.Ifid, r.NextHop is null ? default : IpAddr.From(r.NextHop), connected: false));
+        }
+
+        _entries = [.. entries.OrderByDescending(e => e.PrefixLength).ThenByDescending(e => e.Connected)];
+        _local = [.. local];
+    }
+
+    /// <summary>True when <paramref name="address"/> is one of the DVA's own shared addresses (the INPUT hook).</summary>
+    public bool IsLocal(IpAddr address, out byte ifid)
+    {
+        foreach (var (i, a) in _local)
+        {
+            if (a == address)
+            {
+                ifid = i;
+                return true;
+            }
+        }
+
+        ifid = 0;
+        return false;
+    }
+
+    /// <summary>A shared address of <paramref name="ifid"/> of the same IP version, for answers the DVA sends itself.</summary>
+    public bool TryGetLocalAddress(byte ifid, byte version, out IpAddr address)
+    {
+        foreach (var (i, a) in _local)
+        {
+            if (i == ifid && a.Version == version)
+            {
+                address = a;
+                return true;
+            }
+        }
+
+        address = default;
+        return false;
+    }
+
+    public bool TryRoute(IpAddr destination, out RouteResult result)
+    {
+        foreach (ref readonly var e in _entries.AsSpan())
+        {
+            if (e.Version == destination.Version && (destination.Value & e.Mask) == e.Prefix)
+            {
+                var nextHop = e.Connected || e.NextHop.Version == 0 ? destination : e.NextHop;
+                result = new RouteResult(e.Ifid, nextHop, e.Connected);
+                return true;
+            }
+        }
+
+        result = default;
+        return false;
+    }
+
+    private readonly record struct Entry(byte Version, UInt128 Prefix, UInt128 Mask, int PrefixLength, byte Ifid, IpAddr NextHop, bool Connected)
+    {
+        public static Entry Create(IPNetwork network, byte ifid, IpAddr nextHop, bool connected)
+        {
+            var address = IpAddr.From(network.BaseAddress);
+            var bits = address.IsV4 ? 32 : 128;
+            var mask = network.PrefixLength == 0 ? UInt128.Zero : (UInt128.MaxValue << (bits - network.PrefixLength)) & (address.IsV4 ? (UInt128)uint.MaxValue : UInt128.MaxValue);
+            return new Entry(address.Version, address.Value & mask, mask, network.PrefixLength, ifid, nextHop, connected);
+        }
+    }
+}
