@@ -1,0 +1,111 @@
+namespace Dva.Shared.Contracts;
+
+/// <summary>
+/// The node hub (SignalR) between the manager and node agents. Node → manager calls are the hub's methods
+/// (<see cref="INodeHubServer"/>); manager → node calls go through the strongly typed client
+/// (<see cref="INodeClient"/>). Tables travel as <see cref="Tables.TableCodec"/> bytes, never as JSON arrays.
+/// </summary>
+public static class NodeHubPaths
+{
+    /// <summary>Path of the hub on the manager.</summary>
+    public const string Hub = "/hubs/nodes";
+
+    /// <summary>Header (or query parameter <c>enrollment</c>) that carries the enrollment token.</summary>
+    public const string EnrollmentHeader = "X-Dva-Enrollment";
+}
+
+/// <summary>What the manager can ask of a node agent.</summary>
+public interface INodeClient
+{
+    /// <summary>Gives the node its role, node id and configuration in a DVA (or takes them away: <see cref="NodeAssignment.Role"/> = "unallocated").</summary>
+    Task Assign(NodeAssignment assignment);
+
+    /// <summary>Installs a table version; the node answers with <see cref="INodeHubServer.AckTable"/>.</summary>
+    Task InstallTable(TableUpdate update);
+
+    /// <summary>The rollout of <paramref name="version"/> committed: data planes may drop the previous table.</summary>
+    Task Commit(Guid dvaId, ulong version);
+}
+
+/// <summary>What a node agent calls on the manager.</summary>
+public interface INodeHubServer
+{
+    Task<NodeWelcome> Register(NodeHello hello);
+
+    Task AckTable(TableAck ack);
+
+    Task Heartbeat(NodeHeartbeat heartbeat);
+}
+
+/// <summary>A node agent introducing itself (first connection or reconnection).</summary>
+/// <param name="Name">Unique name of the compute unit (host name by default).</param>
+/// <param name="TunnelEndpoint">Where the node's tunnel socket listens, <c>ip:port</c>.</param>
+/// <param name="FrameSources">Frame sources this unit can attach (afpacket:IF, tap:NAME, udp:…), for dispatcher placement.</param>
+/// <param name="Cores">CPU cores the unit offers.</param>
+/// <param name="NodeKey">The manager's id for this unit from an earlier registration, so a reconnecting agent keeps its identity.</param>
+/// <param name="CurrentTableVersion">The table version the agent still forwards with (0 = none).</param>
+public sealed record NodeHello(
+    string Name,
+    string TunnelEndpoint,
+    IReadOnlyList<string> FrameSources,
+    int Cores,
+    string AgentVersion,
+    long? NodeKey,
+    ulong CurrentTableVersion);
+
+public sealed record NodeWelcome(long NodeKey, string Message);
+
+/// <summary>A node's place in a DVA.</summary>
+/// <param name="Role"><c>dispatcher</c>, <c>dataplane</c> or <c>unallocated</c>.</param>
+/// <param name="ConfigJson">The node configuration document (the same format as <c>dva-node run --config</c>).</param>
+public sealed record NodeAssignment(long DvaKey, Guid DvaId, ushort NodeId, string Role, string ConfigJson);
+
+/// <summary>One table version for one node.</summary>
+/// <param name="Encoded">The <see cref="Tables.TableCodec"/> encoding.</param>
+public sealed record TableUpdate(Guid DvaId, ulong Version, byte[] Encoded);
+
+public sealed record TableAck(Guid DvaId, ulong Version, ushort NodeId, bool Installed, string? Error);
+
+/// <summary>Sent by every node about once a second.</summary>
+public sealed record NodeHeartbeat(
+    long NodeKey,
+    Guid DvaId,
+    ushort NodeId,
+    ulong TableVersion,
+    NodeStats Stats,
+    IReadOnlyList<BucketFlowCount> BucketFlows,
+    IReadOnlyList<FlowSample> RecentFlows);
+
+/// <summary>Cumulative counters since the agent started, plus the measured capacity.</summary>
+/// <param name="CpuBusy">Share of one engine thread's time spent processing packets over the last interval, 0..1.</param>
+/// <param name="PacketsPerBusySecond">Measured capacity: packets processed per busy CPU-second.</param>
+public sealed record NodeStats(
+    long FramesIn,
+    long FramesOut,
+    long BytesIn,
+    long BytesOut,
+    long PacketsProcessed,
+    double CpuBusy,
+    double PacketsPerBusySecond,
+    long FlowsActive,
+    long FlowsCreated,
+    long FlowsExpired,
+    IReadOnlyDictionary<string, long> Tunnel,
+    IReadOnlyDictionary<string, long> Drops);
+
+/// <summary>Live flows of a bucket at a node (only non-zero buckets are sent).</summary>
+public sealed record BucketFlowCount(int Bucket, int Flows);
+
+/// <summary>One flow as the dashboard shows it (a bounded sample of recent flows, not every flow).</summary>
+public sealed record FlowSample(
+    string Protocol,
+    string Source,
+    string Destination,
+    int Bucket,
+    ushort NodeId,
+    string State,
+    string Verdict,
+    string? Rule,
+    string? Backend,
+    long Packets,
+    long Bytes);
