@@ -11,6 +11,10 @@ namespace Dva.Node.Services.Firewall;
 /// bitset of rules (in evaluation order) whose range covers it. Classifying ANDs one bitset per field.
 /// Identical bitsets are stored once, which matters for the wide fields: with 10 000 rules a row is
 /// 157 words and most gaps between rule boundaries share one row.
+/// Each row starts with a summary (the aggregated bit vector of Baboescu and Varghese, 2001): bit j
+/// is set when word j of the row is non-zero. ANDing the summaries first finds the words worth
+/// reading, so a packet that matches no rule, or only a late one, skips most of the rows.
+/// Row layout: [summary: SummaryWords(words) words][rule bits: words words].
 /// </summary>
 internal static class BitVectorField
 {
@@ -24,6 +28,9 @@ internal static class BitVectorField
 
     /// <summary>The elementary intervals (start values ascending) and, for each, the word offset of its row.</summary>
     public readonly record struct Built(UInt128[] Starts, int[] RowOffsets, ulong[] Rows);
+
+    /// <summary>Words of summary in front of a row of <paramref name="words"/> rule words.</summary>
+    public static int SummaryWords(int words) => (words + 63) / 64;
 
     public static Built Build(ReadOnlySpan<FieldRange> perRule, UInt128 max, int words)
     {
@@ -63,8 +70,10 @@ internal static class BitVectorField
 
         events.Sort(static (a, b) => a.At != b.At ? a.At.CompareTo(b.At) : a.Enter.CompareTo(b.Enter));
 
-        var rows = new RowStore(words, Math.Min(starts.Length, 1024));
+        int summary = SummaryWords(words);
+        var rows = new RowStore(summary + words, Math.Min(starts.Length, 1024));
         var current = new ulong[words];
+        var row = new ulong[summary + words];
         var rowOffsets = new int[starts.Length];
         int e = 0;
         for (int i = 0; i < starts.Length; i++)
@@ -82,7 +91,17 @@ internal static class BitVectorField
                 }
             }
 
-            rowOffsets[i] = rows.Intern(current);
+            Array.Clear(row, 0, summary);
+            for (int w = 0; w < words; w++)
+            {
+                row[summary + w] = current[w];
+                if (current[w] != 0)
+                {
+                    row[w >> 6] |= 1UL << w;
+                }
+            }
+
+            rowOffsets[i] = rows.Intern(row);
         }
 
         return new Built(starts, rowOffsets, rows.ToArray());

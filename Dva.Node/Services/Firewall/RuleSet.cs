@@ -22,10 +22,11 @@ internal readonly record struct FirewallMatch(int RuleIndex, int RuleId, Firewal
 /// </summary>
 /// <remarks>
 /// Classification is the bit-vector scheme (see <see cref="BitVectorField"/>): seven field lookups
-/// (two binary searches for the addresses, five direct table reads) pick seven rows, which are ANDed
-/// word by word until the first non-zero word; its lowest bit is the first matching rule. Cost grows
-/// with rules/64 words in the worst case (no match), not with the rules themselves; a match among the
-/// first rules stops after one word. Memory is about (distinct rows per field) x rules/8 bytes per field.
+/// (two binary searches for the addresses, five direct table reads) pick seven rows. Their summaries
+/// are ANDed first; only words whose summary bit survives are ANDed, and the first non-zero word's
+/// lowest bit is the first matching rule. Cost grows with rules/4096 summary words plus the words
+/// whose summaries collide, not with the rules themselves. Memory is about (distinct rows per field)
+/// x rules/8 bytes per field.
 /// Benchmark: FirewallBenchmarks.
 /// </remarks>
 internal sealed class RuleSet
@@ -38,7 +39,7 @@ internal sealed class RuleSet
     private const int NotIcmp = 256;
     private const int ByteDomain = 256;
 
-    private readonly int _words;
+    private readonly int _summaryWords;
     private readonly FirewallMatch _default;
     private readonly FirewallMatch[] _matches;
 
@@ -79,7 +80,8 @@ internal sealed class RuleSet
         }
 
         // At least one word, so an empty rule set still has rows to AND (all zero: the default applies).
-        _words = Math.Max(1, (rules.Length + 63) / 64);
+        int words = Math.Max(1, (rules.Length + 63) / 64);
+        _summaryWords = BitVectorField.SummaryWords(words);
         int n = rules.Length;
         var srcV4 = new BitVectorField.FieldRange[n];
         var srcV6 = new BitVectorField.FieldRange[n];
@@ -105,15 +107,15 @@ internal sealed class RuleSet
             icmp[r] = Exact(rule.IcmpType, IcmpDomain);
         }
 
-        (_srcV4Starts, _srcV4Rows, _srcV4Bits) = BuildV4(srcV4, _words);
-        (_srcV6Starts, _srcV6Rows, _srcV6Bits) = BitVectorField.Build(srcV6, UInt128.MaxValue, _words);
-        (_dstV4Starts, _dstV4Rows, _dstV4Bits) = BuildV4(dstV4, _words);
-        (_dstV6Starts, _dstV6Rows, _dstV6Bits) = BitVectorField.Build(dstV6, UInt128.MaxValue, _words);
-        (_protocol, _protocolBits) = BuildDirect(protocol, ByteDomain, _words);
-        (_srcPort, _srcPortBits) = BuildDirect(srcPort, PortDomain, _words);
-        (_dstPort, _dstPortBits) = BuildDirect(dstPort, PortDomain, _words);
-        (_ifid, _ifidBits) = BuildDirect(ifid, ByteDomain, _words);
-        (_icmp, _icmpBits) = BuildDirect(icmp, IcmpDomain, _words);
+        (_srcV4Starts, _srcV4Rows, _srcV4Bits) = BuildV4(srcV4, words);
+        (_srcV6Starts, _srcV6Rows, _srcV6Bits) = BitVectorField.Build(srcV6, UInt128.MaxValue, words);
+        (_dstV4Starts, _dstV4Rows, _dstV4Bits) = BuildV4(dstV4, words);
+        (_dstV6Starts, _dstV6Rows, _dstV6Bits) = BitVectorField.Build(dstV6, UInt128.MaxValue, words);
+        (_protocol, _protocolBits) = BuildDirect(protocol, ByteDomain, words);
+        (_srcPort, _srcPortBits) = BuildDirect(srcPort, PortDomain, words);
+        (_dstPort, _dstPortBits) = BuildDirect(dstPort, PortDomain, words);
+        (_ifid, _ifidBits) = BuildDirect(ifid, ByteDomain, words);
+        (_icmp, _icmpBits) = BuildDirect(icmp, IcmpDomain, words);
     }
 
     public static RuleSet Empty { get; } = new(new FirewallPolicy(), []);
@@ -175,13 +177,22 @@ internal sealed class RuleSet
         ref ulong i = ref Row(_ifidBits, _ifid, tuple.IngressIfid);
         ref ulong t = ref Row(_icmpBits, _icmp, tuple.IsIcmp ? tuple.IcmpType : NotIcmp);
 
-        for (int w = 0; w < _words; w++)
+        int summaryWords = _summaryWords;
+        for (int sw = 0; sw < summaryWords; sw++)
         {
-            ulong x = Unsafe.Add(ref s, w) & Unsafe.Add(ref d, w) & Unsafe.Add(ref p, w) & Unsafe.Add(ref sp, w)
-                & Unsafe.Add(ref dp, w) & Unsafe.Add(ref i, w) & Unsafe.Add(ref t, w);
-            if (x != 0)
+            ulong candidates = Unsafe.Add(ref s, sw) & Unsafe.Add(ref d, sw) & Unsafe.Add(ref p, sw) & Unsafe.Add(ref sp, sw)
+                & Unsafe.Add(ref dp, sw) & Unsafe.Add(ref i, sw) & Unsafe.Add(ref t, sw);
+            while (candidates != 0)
             {
-                return _matches[(w << 6) + BitOperations.TrailingZeroCount(x)];
+                int w = summaryWords + (sw << 6) + BitOperations.TrailingZeroCount(candidates);
+                ulong x = Unsafe.Add(ref s, w) & Unsafe.Add(ref d, w) & Unsafe.Add(ref p, w) & Unsafe.Add(ref sp, w)
+                    & Unsafe.Add(ref dp, w) & Unsafe.Add(ref i, w) & Unsafe.Add(ref t, w);
+                if (x != 0)
+                {
+                    return _matches[((w - summaryWords) << 6) + BitOperations.TrailingZeroCount(x)];
+                }
+
+                candidates &= candidates - 1;
             }
         }
 

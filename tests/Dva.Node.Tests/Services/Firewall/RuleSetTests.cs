@@ -244,18 +244,20 @@ public class RuleSetTests
     [Fact]
     public void Classify_ManyRulesAcrossWordBoundary_FindsRuleInLaterWord()
     {
-        // 130 rules that never match force the match into the third 64-bit word.
-        var rules = Enumerable.Range(0, 130)
+        // 4 200 rules that never match push the match past the first summary word (64 x 64 rules).
+        var rules = Enumerable.Range(0, 4_200)
             .Select(i => new FirewallRule { Id = i, Priority = i, DestinationPorts = PortRange.Single((ushort)(10_000 + i)) })
-            .Append(new FirewallRule { Id = 500, Priority = 500, DestinationPorts = PortRange.Single(443), Action = FirewallAction.Drop })
+            .Append(new FirewallRule { Id = 5_000, Priority = 5_000, DestinationPorts = PortRange.Single(443), Action = FirewallAction.Drop })
             .ToArray();
         RuleSet set = Compile(FirewallAction.Accept, rules);
 
         FirewallMatch match = set.Classify(Tcp("192.0.2.1", "192.0.2.2", dstPort: 443));
 
-        Assert.Equal(500, match.RuleId);
-        Assert.Equal(130, match.RuleIndex);
+        Assert.Equal(5_000, match.RuleId);
+        Assert.Equal(4_200, match.RuleIndex);
         Assert.Equal(129, set.Classify(Tcp("192.0.2.1", "192.0.2.2", dstPort: 10_129)).RuleId);
+        Assert.Equal(4_100, set.Classify(Tcp("192.0.2.1", "192.0.2.2", dstPort: 14_100)).RuleId);
+        Assert.True(set.Classify(Tcp("192.0.2.1", "192.0.2.2", dstPort: 444)).IsDefault);
     }
 
     [Fact]
@@ -287,6 +289,26 @@ public class RuleSetTests
         // The generator must exercise both outcomes, or the comparison proves little.
         Assert.InRange(matched, 1_000, 9_000);
         Assert.True(distinct.Count > 300, $"only {distinct.Count} distinct rules matched");
+    }
+
+    [Fact]
+    public void Classify_WarmedUp_DoesNotAllocate()
+    {
+        RuleSet set = RuleSet.Compile(new FirewallPolicy { Rules = RandomRules.Create(new Random(3), 300) });
+        FlowTuple v4 = Tcp("192.0.2.1", "192.0.2.2");
+        FlowTuple v6 = Tcp("2001:db8::1", "2001:db8::2");
+        set.Classify(v4);
+        set.Classify(v6);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int sum = 0;
+        for (int i = 0; i < 1000; i++)
+        {
+            sum += set.Classify(v4).RuleIndex + set.Classify(v6).RuleIndex;
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.NotEqual(int.MinValue, sum);
     }
 
     [Fact]
