@@ -44,7 +44,9 @@ public class FirewallBenchmarks
             };
         }
 
+        var compile = System.Diagnostics.Stopwatch.StartNew();
         _rules = RuleSet.Compile(new FirewallPolicy { Rules = rules, DefaultAction = FirewallAction.Drop });
+        Console.WriteLine($"// {RuleCount} rules: compiled in {compile.ElapsedMilliseconds} ms, rows {_rules.RowBytes / 1024} KiB");
 
         // Half the tuples aim inside a random rule, half land anywhere (mostly the default: the worst case).
         _tuples = new FlowTuple[Tuples];
