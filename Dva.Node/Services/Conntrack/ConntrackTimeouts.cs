@@ -1,8 +1,9 @@
 namespace Dva.Node.Services.Conntrack;
 
 /// <summary>
-/// Idle timeouts after which a flow entry is removed, conntrack-like. Defaults follow the brief of
-/// DESIGN.md §8 (established 2 h rather than Linux's 5 days, so forgotten flows do not pile up).
+/// Idle timeouts after which a flow entry is removed, conntrack-like. Established defaults to 2 h
+/// rather than Linux's 5 days, so flows whose ends vanished do not pile up in memory. For
+/// configuration and display; the data path reads <see cref="TimeoutTable"/>.
 /// </summary>
 internal sealed record ConntrackTimeouts
 {
@@ -26,30 +27,37 @@ internal sealed record ConntrackTimeouts
     public TimeSpan Other { get; init; } = TimeSpan.FromSeconds(600);
 
     /// <summary>The longest timeout; the manager uses it to age out bucket history (DESIGN.md §4).</summary>
-    public TimeSpan Longest => new[] { TcpEstablished, TcpTransitory, TcpClose, Udp, UdpStream, Icmp, Other }.Max();
+    public TimeSpan Longest => InSlotOrder().Max();
 
-    public TimeSpan For(byte protocol, TcpState state, bool replySeen) => protocol switch
+    public TimeSpan For(byte protocol, TcpState state, bool replySeen) => InSlotOrder()[Slot(protocol, state, replySeen)];
+
+    /// <summary>Which of the timeouts applies: an index into <see cref="InSlotOrder"/>.</summary>
+    internal static int Slot(byte protocol, TcpState state, bool replySeen) => protocol switch
     {
         IpProtocols.Tcp => state switch
         {
-            TcpState.Established => TcpEstablished,
-            TcpState.TimeWait or TcpState.Closed => TcpClose,
-            _ => TcpTransitory,
+            TcpState.Established => 0,
+            TcpState.TimeWait or TcpState.Closed => 2,
+            _ => 1,
         },
-        IpProtocols.Udp => replySeen ? UdpStream : Udp,
-        IpProtocols.Icmp or IpProtocols.IcmpV6 => Icmp,
-        _ => Other,
+        IpProtocols.Udp => replySeen ? 4 : 3,
+        IpProtocols.Icmp or IpProtocols.IcmpV6 => 5,
+        _ => 6,
     };
+
+    internal (string Name, TimeSpan Value)[] Named() =>
+    [
+        (nameof(TcpEstablished), TcpEstablished), (nameof(TcpTransitory), TcpTransitory), (nameof(TcpClose), TcpClose),
+        (nameof(Udp), Udp), (nameof(UdpStream), UdpStream), (nameof(Icmp), Icmp), (nameof(Other), Other),
+    ];
+
+    internal TimeSpan[] InSlotOrder() => [TcpEstablished, TcpTransitory, TcpClose, Udp, UdpStream, Icmp, Other];
 
     /// <summary>Every problem with the values, empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        foreach ((string name, TimeSpan value) in new[]
-        {
-            (nameof(TcpEstablished), TcpEstablished), (nameof(TcpTransitory), TcpTransitory), (nameof(TcpClose), TcpClose),
-            (nameof(Udp), Udp), (nameof(UdpStream), UdpStream), (nameof(Icmp), Icmp), (nameof(Other), Other),
-        })
+        foreach ((string name, TimeSpan value) in Named())
         {
             if (value <= TimeSpan.Zero)
             {
@@ -67,41 +75,18 @@ internal sealed record ConntrackTimeouts
 /// </summary>
 internal sealed class TimeoutTable
 {
-    private readonly long _tcpEstablished;
-    private readonly long _tcpTransitory;
-    private readonly long _tcpClose;
-    private readonly long _udp;
-    private readonly long _udpStream;
-    private readonly long _icmp;
-    private readonly long _other;
+    private readonly long[] _ticks;
 
     public TimeoutTable(ConntrackTimeouts timeouts, long timestampFrequency)
     {
         ArgumentNullException.ThrowIfNull(timeouts);
         Timeouts = timeouts;
-        _tcpEstablished = ToTicks(timeouts.TcpEstablished, timestampFrequency);
-        _tcpTransitory = ToTicks(timeouts.TcpTransitory, timestampFrequency);
-        _tcpClose = ToTicks(timeouts.TcpClose, timestampFrequency);
-        _udp = ToTicks(timeouts.Udp, timestampFrequency);
-        _udpStream = ToTicks(timeouts.UdpStream, timestampFrequency);
-        _icmp = ToTicks(timeouts.Icmp, timestampFrequency);
-        _other = ToTicks(timeouts.Other, timestampFrequency);
+        _ticks = [.. timeouts.InSlotOrder().Select(t => ToTicks(t, timestampFrequency))];
     }
 
     public ConntrackTimeouts Timeouts { get; }
 
-    public long For(byte protocol, TcpState state, bool replySeen) => protocol switch
-    {
-        IpProtocols.Tcp => state switch
-        {
-            TcpState.Established => _tcpEstablished,
-            TcpState.TimeWait or TcpState.Closed => _tcpClose,
-            _ => _tcpTransitory,
-        },
-        IpProtocols.Udp => replySeen ? _udpStream : _udp,
-        IpProtocols.Icmp or IpProtocols.IcmpV6 => _icmp,
-        _ => _other,
-    };
+    public long For(byte protocol, TcpState state, bool replySeen) => _ticks[ConntrackTimeouts.Slot(protocol, state, replySeen)];
 
     // Seconds times frequency in floating point: ticks x frequency would overflow a long for hours at 1 GHz.
     private static long ToTicks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);

@@ -71,20 +71,9 @@ internal sealed class SnatPortPool
             return;
         }
 
-        int offset = port - First;
-        ulong bit = 1UL << offset;
-        ref ulong word = ref _bits[offset >> 6];
-        ulong seen = Volatile.Read(ref word);
-        while ((seen & bit) != 0)
+        if (TryFlip(port - First, set: false))
         {
-            ulong previous = Interlocked.CompareExchange(ref word, seen & ~bit, seen);
-            if (previous == seen)
-            {
-                Interlocked.Decrement(ref _inUse);
-                return;
-            }
-
-            seen = previous;
+            Interlocked.Decrement(ref _inUse);
         }
     }
 
@@ -154,15 +143,26 @@ internal sealed class SnatPortPool
 
     private bool TryReserveOffset(int offset)
     {
+        if (!TryFlip(offset, set: true))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _inUse);
+        return true;
+    }
+
+    /// <summary>Sets or clears one port's bit with compare-and-swap; false if it already had that value.</summary>
+    private bool TryFlip(int offset, bool set)
+    {
         ulong bit = 1UL << offset;
         ref ulong word = ref _bits[offset >> 6];
         ulong seen = Volatile.Read(ref word);
-        while ((seen & bit) == 0)
+        while (((seen & bit) != 0) != set)
         {
-            ulong previous = Interlocked.CompareExchange(ref word, seen | bit, seen);
+            ulong previous = Interlocked.CompareExchange(ref word, seen ^ bit, seen);
             if (previous == seen)
             {
-                Interlocked.Increment(ref _inUse);
                 return true;
             }
 
