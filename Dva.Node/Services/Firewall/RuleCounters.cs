@@ -11,7 +11,9 @@ internal readonly record struct RuleCounterSnapshot(
 /// </summary>
 /// <remarks>
 /// Each rule owns a 64-byte slot so that two cores counting neighbouring rules do not share a cache
-/// line; the default policy has the slot after the last rule.
+/// line; the default policy has the slot after the last rule. Carrying values over from a previous
+/// rule set copies them once at compile time: packets the data plane still counts on the old rule
+/// set after the swap (flows decided before it) stay there.
 /// </remarks>
 internal sealed class RuleCounters
 {
@@ -24,11 +26,15 @@ internal sealed class RuleCounters
     private readonly FirewallRule[] _rules;
     private readonly long[] _values;
 
-    public RuleCounters(FirewallRule[] rules)
+    public RuleCounters(FirewallRule[] rules, RuleCounters? carryFrom = null)
     {
         ArgumentNullException.ThrowIfNull(rules);
         _rules = rules;
         _values = new long[(rules.Length + 1) * Stride];
+        if (carryFrom is not null)
+        {
+            CarryOver(carryFrom);
+        }
     }
 
     /// <summary>Counts a classification and its packet.</summary>
@@ -70,6 +76,33 @@ internal sealed class RuleCounters
         }
 
         return result;
+    }
+
+    private void CarryOver(RuleCounters previous)
+    {
+        var slotById = new Dictionary<int, int>(_rules.Length);
+        for (int i = 0; i < _rules.Length; i++)
+        {
+            slotById[_rules[i].Id] = i * Stride;
+        }
+
+        foreach (RuleCounterSnapshot old in previous.Snapshot())
+        {
+            int slot;
+            if (old.IsDefault)
+            {
+                slot = _rules.Length * Stride;
+            }
+            else if (!slotById.TryGetValue(old.RuleId, out slot))
+            {
+                continue;
+            }
+
+            _values[slot + EvaluationsOffset] = old.Evaluations;
+            _values[slot + FlowsOffset] = old.Flows;
+            _values[slot + PacketsOffset] = old.Packets;
+            _values[slot + BytesOffset] = old.Bytes;
+        }
     }
 
     private int Slot(int ruleIndex)

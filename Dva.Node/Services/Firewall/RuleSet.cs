@@ -67,11 +67,11 @@ internal sealed class RuleSet
     private readonly ulong[] _ifidBits;
     private readonly ulong[] _icmpBits;
 
-    private RuleSet(FirewallPolicy policy, FirewallRule[] rules)
+    private RuleSet(FirewallPolicy policy, FirewallRule[] rules, RuleCounters? previousCounters)
     {
         Policy = policy;
         Rules = rules;
-        Counters = new RuleCounters(rules);
+        Counters = new RuleCounters(rules, previousCounters);
         _default = new FirewallMatch(FirewallMatch.DefaultIndex, -1, policy.DefaultAction);
         _matches = new FirewallMatch[rules.Length];
         for (int i = 0; i < rules.Length; i++)
@@ -118,7 +118,7 @@ internal sealed class RuleSet
         (_icmp, _icmpBits) = BuildDirect(icmp, IcmpDomain, words);
     }
 
-    public static RuleSet Empty { get; } = new(new FirewallPolicy(), []);
+    public static RuleSet Empty { get; } = new(new FirewallPolicy(), [], null);
 
     public FirewallPolicy Policy { get; }
 
@@ -132,8 +132,12 @@ internal sealed class RuleSet
         8L * (_srcV4Bits.Length + _srcV6Bits.Length + _dstV4Bits.Length + _dstV6Bits.Length + _protocolBits.Length
             + _srcPortBits.Length + _dstPortBits.Length + _ifidBits.Length + _icmpBits.Length);
 
-    /// <summary>Compiles a policy; throws <see cref="ArgumentException"/> listing every problem if it is invalid.</summary>
-    public static RuleSet Compile(FirewallPolicy policy)
+    /// <summary>
+    /// Compiles a policy; throws <see cref="ArgumentException"/> listing every problem if it is invalid.
+    /// Counters of rules (by id) and of the default policy start from their values in <paramref name="previous"/>,
+    /// so editing one rule does not zero the others' hit counts.
+    /// </summary>
+    public static RuleSet Compile(FirewallPolicy policy, RuleSet? previous = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         IReadOnlyList<string> errors = policy.Validate();
@@ -143,7 +147,7 @@ internal sealed class RuleSet
         }
 
         FirewallRule[] ordered = [.. policy.Rules.Where(r => r.Enabled).OrderBy(r => r.Priority).ThenBy(r => r.Id)];
-        return new RuleSet(policy, ordered);
+        return new RuleSet(policy, ordered, previous?.Counters);
     }
 
     /// <summary>The first rule in evaluation order matching the tuple, or the default policy. No allocation.</summary>

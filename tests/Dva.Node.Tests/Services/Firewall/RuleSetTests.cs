@@ -341,4 +341,23 @@ public class RuleSetTests
         Assert.Equal(new RuleCounterSnapshot(1, 42, false, 0, 0, 0, 0), snapshot[1]);
         Assert.Equal(new RuleCounterSnapshot(FirewallMatch.DefaultIndex, -1, true, 1, 0, 1, 100), snapshot[2]);
     }
+
+    [Fact]
+    public void Compile_WithPrevious_KeepsCountersOfRulesThatStay()
+    {
+        var kept = new FirewallRule { Id = 1, Protocol = IpProtocols.Tcp, Priority = 5 };
+        RuleSet first = Compile(FirewallAction.Drop, kept, new FirewallRule { Id = 2, Protocol = IpProtocols.Udp });
+        first.Counters.RecordEvaluation(first.Classify(Tcp("192.0.2.1", "192.0.2.2")), 100);
+        first.Counters.RecordEvaluation(first.Classify(FlowTuple.From(Client, Server, IpProtocols.Udp, 1, 2)), 50);
+        first.Counters.RecordEvaluation(first.Classify(FlowTuple.From(Client, Server, 47)), 70);
+
+        RuleSet second = RuleSet.Compile(
+            new FirewallPolicy { Rules = [new FirewallRule { Id = 3, Priority = 1, Protocol = IpProtocols.Sctp }, kept] },
+            first);
+
+        RuleCounterSnapshot[] snapshot = second.Counters.Snapshot();
+        Assert.Equal(new RuleCounterSnapshot(0, 3, false, 0, 0, 0, 0), snapshot[0]);
+        Assert.Equal(new RuleCounterSnapshot(1, 1, false, 1, 0, 1, 100), snapshot[1]);
+        Assert.Equal(new RuleCounterSnapshot(FirewallMatch.DefaultIndex, -1, true, 1, 0, 1, 70), snapshot[2]);
+    }
 }
