@@ -11,10 +11,10 @@ namespace Dva.Node.Services.Firewall;
 /// bitset of rules (in evaluation order) whose range covers it. Classifying ANDs one bitset per field.
 /// Identical bitsets are stored once, which matters for the wide fields: with 10 000 rules a row is
 /// 157 words and most gaps between rule boundaries share one row.
-/// Each row starts with a summary (the aggregated bit vector of Baboescu and Varghese, 2001): bit j
-/// is set when word j of the row is non-zero. ANDing the summaries first finds the words worth
-/// reading, so a packet that matches no rule, or only a late one, skips most of the rows.
-/// Row layout: [summary: SummaryWords(words) words][rule bits: words words].
+/// Each row has a summary (the aggregated bit vector of Baboescu and Varghese, 2001): bit j is set
+/// when word j of the row is non-zero. ANDing the summaries first finds the words worth reading, so
+/// a packet that matches no rule, or only a late one, skips most of the rows. Summaries are kept
+/// apart from the rows, densely, so they stay in cache while the large rows do not.
 /// </summary>
 internal static class BitVectorField
 {
@@ -26,8 +26,8 @@ internal static class BitVectorField
         public static readonly FieldRange None = new(false, UInt128.Zero, UInt128.Zero);
     }
 
-    /// <summary>The elementary intervals (start values ascending) and, for each, the word offset of its row.</summary>
-    public readonly record struct Built(UInt128[] Starts, int[] RowOffsets, ulong[] Rows);
+    /// <summary>The elementary intervals (start values ascending) and, for each, the id of its row.</summary>
+    public readonly record struct Built(UInt128[] Starts, int[] RowIds, FieldRows Rows);
 
     /// <summary>Words of summary in front of a row of <paramref name="words"/> rule words.</summary>
     public static int SummaryWords(int words) => (words + 63) / 64;
@@ -74,7 +74,7 @@ internal static class BitVectorField
         var rows = new RowStore(summary + words, Math.Min(starts.Length, 1024));
         var current = new ulong[words];
         var row = new ulong[summary + words];
-        var rowOffsets = new int[starts.Length];
+        var rowIds = new int[starts.Length];
         int e = 0;
         for (int i = 0; i < starts.Length; i++)
         {
@@ -101,10 +101,10 @@ internal static class BitVectorField
                 }
             }
 
-            rowOffsets[i] = rows.Intern(row);
+            rowIds[i] = rows.Intern(row) / (summary + words);
         }
 
-        return new Built(starts, rowOffsets, rows.ToArray());
+        return new Built(starts, rowIds, FieldRows.Split(rows.ToArray(), summary, words));
     }
 
     /// <summary>Expands intervals into a table indexed by the field value, for fields of at most 65 537 values.</summary>
@@ -119,7 +119,7 @@ internal static class BitVectorField
                 interval++;
             }
 
-            table[v] = built.RowOffsets[interval];
+            table[v] = built.RowIds[interval];
         }
 
         return table;
@@ -210,4 +210,44 @@ internal static class BitVectorField
             return hash.ToHashCode();
         }
     }
+}
+
+/// <summary>The distinct rows of one field: rule bits (<see cref="Words"/> per row) and summaries (<see cref="SummaryWords"/> per row).</summary>
+internal sealed class FieldRows
+{
+    private FieldRows(ulong[] bits, ulong[] summaries, int summaryWords, int words)
+    {
+        Bits = bits;
+        Summaries = summaries;
+        SummaryWords = summaryWords;
+        Words = words;
+    }
+
+    public ulong[] Bits { get; }
+    public ulong[] Summaries { get; }
+    public int SummaryWords { get; }
+    public int Words { get; }
+    public long Bytes => 8L * (Bits.Length + Summaries.Length);
+
+    /// <summary>Splits rows stored as [summary][bits] into the two arrays.</summary>
+    public static FieldRows Split(ulong[] combined, int summaryWords, int words)
+    {
+        int count = combined.Length / (summaryWords + words);
+        var bits = new ulong[count * words];
+        var summaries = new ulong[count * summaryWords];
+        for (int r = 0; r < count; r++)
+        {
+            int from = r * (summaryWords + words);
+            Array.Copy(combined, from, summaries, r * summaryWords, summaryWords);
+            Array.Copy(combined, from + summaryWords, bits, r * words, words);
+        }
+
+        return new FieldRows(bits, summaries, summaryWords, words);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref ulong Summary(int rowId) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Summaries), rowId * SummaryWords);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref ulong Row(int rowId) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Bits), rowId * Words);
 }

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Dva.Node.Services.Firewall;
 
@@ -39,33 +38,33 @@ internal sealed class RuleSet
     private const int NotIcmp = 256;
     private const int ByteDomain = 256;
 
-    private readonly int _summaryWords;
     private readonly FirewallMatch _default;
     private readonly FirewallMatch[] _matches;
 
     private readonly uint[] _srcV4Starts;
-    private readonly int[] _srcV4Rows;
+    private readonly int[] _srcV4Ids;
+    private readonly FieldRows _srcV4;
     private readonly UInt128[] _srcV6Starts;
-    private readonly int[] _srcV6Rows;
+    private readonly int[] _srcV6Ids;
+    private readonly FieldRows _srcV6;
     private readonly uint[] _dstV4Starts;
-    private readonly int[] _dstV4Rows;
+    private readonly int[] _dstV4Ids;
+    private readonly FieldRows _dstV4;
     private readonly UInt128[] _dstV6Starts;
-    private readonly int[] _dstV6Rows;
-    private readonly int[] _protocol;
-    private readonly int[] _srcPort;
-    private readonly int[] _dstPort;
-    private readonly int[] _ifid;
-    private readonly int[] _icmp;
+    private readonly int[] _dstV6Ids;
+    private readonly FieldRows _dstV6;
 
-    private readonly ulong[] _srcV4Bits;
-    private readonly ulong[] _srcV6Bits;
-    private readonly ulong[] _dstV4Bits;
-    private readonly ulong[] _dstV6Bits;
-    private readonly ulong[] _protocolBits;
-    private readonly ulong[] _srcPortBits;
-    private readonly ulong[] _dstPortBits;
-    private readonly ulong[] _ifidBits;
-    private readonly ulong[] _icmpBits;
+    // Fields of at most 65 537 values map each value straight to its row id.
+    private readonly int[] _protocolIds;
+    private readonly FieldRows _protocol;
+    private readonly int[] _srcPortIds;
+    private readonly FieldRows _srcPort;
+    private readonly int[] _dstPortIds;
+    private readonly FieldRows _dstPort;
+    private readonly int[] _ifidIds;
+    private readonly FieldRows _ifid;
+    private readonly int[] _icmpIds;
+    private readonly FieldRows _icmp;
 
     private RuleSet(FirewallPolicy policy, FirewallRule[] rules, RuleCounters? previousCounters)
     {
@@ -81,7 +80,6 @@ internal sealed class RuleSet
 
         // At least one word, so an empty rule set still has rows to AND (all zero: the default applies).
         int words = Math.Max(1, (rules.Length + 63) / 64);
-        _summaryWords = BitVectorField.SummaryWords(words);
         int n = rules.Length;
         var srcV4 = new BitVectorField.FieldRange[n];
         var srcV6 = new BitVectorField.FieldRange[n];
@@ -107,15 +105,15 @@ internal sealed class RuleSet
             icmp[r] = Exact(rule.IcmpType, IcmpDomain);
         }
 
-        (_srcV4Starts, _srcV4Rows, _srcV4Bits) = BuildV4(srcV4, words);
-        (_srcV6Starts, _srcV6Rows, _srcV6Bits) = BitVectorField.Build(srcV6, UInt128.MaxValue, words);
-        (_dstV4Starts, _dstV4Rows, _dstV4Bits) = BuildV4(dstV4, words);
-        (_dstV6Starts, _dstV6Rows, _dstV6Bits) = BitVectorField.Build(dstV6, UInt128.MaxValue, words);
-        (_protocol, _protocolBits) = BuildDirect(protocol, ByteDomain, words);
-        (_srcPort, _srcPortBits) = BuildDirect(srcPort, PortDomain, words);
-        (_dstPort, _dstPortBits) = BuildDirect(dstPort, PortDomain, words);
-        (_ifid, _ifidBits) = BuildDirect(ifid, ByteDomain, words);
-        (_icmp, _icmpBits) = BuildDirect(icmp, IcmpDomain, words);
+        (_srcV4Starts, _srcV4Ids, _srcV4) = BuildV4(srcV4, words);
+        (_srcV6Starts, _srcV6Ids, _srcV6) = BitVectorField.Build(srcV6, UInt128.MaxValue, words);
+        (_dstV4Starts, _dstV4Ids, _dstV4) = BuildV4(dstV4, words);
+        (_dstV6Starts, _dstV6Ids, _dstV6) = BitVectorField.Build(dstV6, UInt128.MaxValue, words);
+        (_protocolIds, _protocol) = BuildDirect(protocol, ByteDomain, words);
+        (_srcPortIds, _srcPort) = BuildDirect(srcPort, PortDomain, words);
+        (_dstPortIds, _dstPort) = BuildDirect(dstPort, PortDomain, words);
+        (_ifidIds, _ifid) = BuildDirect(ifid, ByteDomain, words);
+        (_icmpIds, _icmp) = BuildDirect(icmp, IcmpDomain, words);
     }
 
     public static RuleSet Empty { get; } = new(new FirewallPolicy(), [], null);
@@ -129,8 +127,7 @@ internal sealed class RuleSet
 
     /// <summary>Total bytes held by the classification rows (for the operator's view of memory).</summary>
     public long RowBytes =>
-        8L * (_srcV4Bits.Length + _srcV6Bits.Length + _dstV4Bits.Length + _dstV6Bits.Length + _protocolBits.Length
-            + _srcPortBits.Length + _dstPortBits.Length + _ifidBits.Length + _icmpBits.Length);
+        new[] { _srcV4, _srcV6, _dstV4, _dstV6, _protocol, _srcPort, _dstPort, _ifid, _icmp }.Sum(f => f.Bytes);
 
     /// <summary>
     /// Compiles a policy; throws <see cref="ArgumentException"/> listing every problem if it is invalid.
@@ -153,47 +150,45 @@ internal sealed class RuleSet
     /// <summary>The first rule in evaluation order matching the tuple, or the default policy. No allocation.</summary>
     public FirewallMatch Classify(in FlowTuple tuple)
     {
+        FieldRows srcRows;
+        FieldRows dstRows;
         int src;
         int dst;
-        ref ulong srcBits = ref Unsafe.NullRef<ulong>();
-        ref ulong dstBits = ref Unsafe.NullRef<ulong>();
         if (tuple.IsIPv6)
         {
-            src = _srcV6Rows[BitVectorField.Find(_srcV6Starts, tuple.Source)];
-            dst = _dstV6Rows[BitVectorField.Find(_dstV6Starts, tuple.Destination)];
-            srcBits = ref MemoryMarshal.GetArrayDataReference(_srcV6Bits);
-            dstBits = ref MemoryMarshal.GetArrayDataReference(_dstV6Bits);
+            (srcRows, src) = (_srcV6, _srcV6Ids[BitVectorField.Find(_srcV6Starts, tuple.Source)]);
+            (dstRows, dst) = (_dstV6, _dstV6Ids[BitVectorField.Find(_dstV6Starts, tuple.Destination)]);
         }
         else
         {
-            src = _srcV4Rows[BitVectorField.Find(_srcV4Starts, (uint)tuple.Source)];
-            dst = _dstV4Rows[BitVectorField.Find(_dstV4Starts, (uint)tuple.Destination)];
-            srcBits = ref MemoryMarshal.GetArrayDataReference(_srcV4Bits);
-            dstBits = ref MemoryMarshal.GetArrayDataReference(_dstV4Bits);
+            (srcRows, src) = (_srcV4, _srcV4Ids[BitVectorField.Find(_srcV4Starts, (uint)tuple.Source)]);
+            (dstRows, dst) = (_dstV4, _dstV4Ids[BitVectorField.Find(_dstV4Starts, (uint)tuple.Destination)]);
         }
 
         bool ports = tuple.HasPorts;
-        ref ulong s = ref Unsafe.Add(ref srcBits, src);
-        ref ulong d = ref Unsafe.Add(ref dstBits, dst);
-        ref ulong p = ref Row(_protocolBits, _protocol, tuple.Protocol);
-        ref ulong sp = ref Row(_srcPortBits, _srcPort, ports ? tuple.SourcePort : NoPorts);
-        ref ulong dp = ref Row(_dstPortBits, _dstPort, ports ? tuple.DestinationPort : NoPorts);
-        ref ulong i = ref Row(_ifidBits, _ifid, tuple.IngressIfid);
-        ref ulong t = ref Row(_icmpBits, _icmp, tuple.IsIcmp ? tuple.IcmpType : NotIcmp);
+        int p = _protocolIds[tuple.Protocol];
+        int sp = _srcPortIds[ports ? tuple.SourcePort : NoPorts];
+        int dp = _dstPortIds[ports ? tuple.DestinationPort : NoPorts];
+        int i = _ifidIds[tuple.IngressIfid];
+        int t = _icmpIds[tuple.IsIcmp ? tuple.IcmpType : NotIcmp];
 
-        int summaryWords = _summaryWords;
+        int summaryWords = srcRows.SummaryWords;
         for (int sw = 0; sw < summaryWords; sw++)
         {
-            ulong candidates = Unsafe.Add(ref s, sw) & Unsafe.Add(ref d, sw) & Unsafe.Add(ref p, sw) & Unsafe.Add(ref sp, sw)
-                & Unsafe.Add(ref dp, sw) & Unsafe.Add(ref i, sw) & Unsafe.Add(ref t, sw);
+            ulong candidates = Unsafe.Add(ref srcRows.Summary(src), sw) & Unsafe.Add(ref dstRows.Summary(dst), sw)
+                & Unsafe.Add(ref _protocol.Summary(p), sw) & Unsafe.Add(ref _srcPort.Summary(sp), sw)
+                & Unsafe.Add(ref _dstPort.Summary(dp), sw) & Unsafe.Add(ref _ifid.Summary(i), sw)
+                & Unsafe.Add(ref _icmp.Summary(t), sw);
             while (candidates != 0)
             {
-                int w = summaryWords + (sw << 6) + BitOperations.TrailingZeroCount(candidates);
-                ulong x = Unsafe.Add(ref s, w) & Unsafe.Add(ref d, w) & Unsafe.Add(ref p, w) & Unsafe.Add(ref sp, w)
-                    & Unsafe.Add(ref dp, w) & Unsafe.Add(ref i, w) & Unsafe.Add(ref t, w);
+                int w = (sw << 6) + BitOperations.TrailingZeroCount(candidates);
+                ulong x = Unsafe.Add(ref srcRows.Row(src), w) & Unsafe.Add(ref dstRows.Row(dst), w)
+                    & Unsafe.Add(ref _protocol.Row(p), w) & Unsafe.Add(ref _srcPort.Row(sp), w)
+                    & Unsafe.Add(ref _dstPort.Row(dp), w) & Unsafe.Add(ref _ifid.Row(i), w)
+                    & Unsafe.Add(ref _icmp.Row(t), w);
                 if (x != 0)
                 {
-                    return _matches[((w - summaryWords) << 6) + BitOperations.TrailingZeroCount(x)];
+                    return _matches[(w << 6) + BitOperations.TrailingZeroCount(x)];
                 }
 
                 candidates &= candidates - 1;
@@ -202,10 +197,6 @@ internal sealed class RuleSet
 
         return _default;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref ulong Row(ulong[] bits, int[] table, int value) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(bits), table[value]);
 
     private static BitVectorField.FieldRange AddressRange(IPNetwork? network, AddressFamily? ruleFamily, AddressFamily field)
     {
@@ -227,14 +218,14 @@ internal sealed class RuleSet
     private static BitVectorField.FieldRange Exact(byte? value, int domain) =>
         value is { } v ? new(true, v, v) : BitVectorField.FieldRange.All((UInt128)(domain - 1));
 
-    private static (uint[] Starts, int[] Rows, ulong[] Bits) BuildV4(BitVectorField.FieldRange[] ranges, int words)
+    private static (uint[] Starts, int[] Ids, FieldRows Rows) BuildV4(BitVectorField.FieldRange[] ranges, int words)
     {
         BitVectorField.Built built = BitVectorField.Build(ranges, uint.MaxValue, words);
         uint[] starts = [.. built.Starts.Select(s => (uint)s)];
-        return (starts, built.RowOffsets, built.Rows);
+        return (starts, built.RowIds, built.Rows);
     }
 
-    private static (int[] Table, ulong[] Bits) BuildDirect(BitVectorField.FieldRange[] ranges, int domain, int words)
+    private static (int[] Ids, FieldRows Rows) BuildDirect(BitVectorField.FieldRange[] ranges, int domain, int words)
     {
         BitVectorField.Built built = BitVectorField.Build(ranges, (UInt128)(domain - 1), words);
         return (BitVectorField.ExpandDirect(built, domain), built.Rows);
