@@ -229,6 +229,20 @@ internal sealed class SnatPortAllocator
         return For(new SnatKey(family, snatAddress, member.Address, member.Port, protocol));
     }
 
+    /// <summary>
+    /// Chooses and reserves a SNAT source port for a new flow towards <paramref name="member"/> from
+    /// <paramref name="snatAddress"/> (the backend-side shared IP); see <see cref="SnatPortPool.Select{TPredicate}"/>.
+    /// The flow keeps <paramref name="pool"/> to release the port when it ends (<see cref="NatBinding"/>).
+    /// </summary>
+    public SnatPortChoice Select<TPredicate>(
+        AddressFamily family, UInt128 snatAddress, MemberEntry member, byte protocol, ref TPredicate ownsReplyBucket,
+        uint start, out SnatPortPool pool)
+        where TPredicate : struct, IReplyBucketPredicate
+    {
+        pool = For(family, snatAddress, member, protocol);
+        return pool.Select(ref ownsReplyBucket, start);
+    }
+
     public SnatPortPool For(in SnatKey key) =>
         _pools.GetOrAdd(key, static (_, range) => new SnatPortPool(range.First, range.Last), (First, Last));
 

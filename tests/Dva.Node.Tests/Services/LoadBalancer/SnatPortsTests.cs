@@ -123,4 +123,24 @@ public class SnatPortsTests
         Assert.True(allocator.TryRemoveIdle(a));
         Assert.Equal(2, allocator.PoolCount);
     }
+
+    [Fact]
+    public void Select_ThroughAllocator_ReservesInThatMembersPoolAndBindsIt()
+    {
+        VipEntry vip = PoolMethodTests.Compile(PoolMethodTests.Service(LbMethod.RoundRobin, PoolMethodTests.Backend(1), PoolMethodTests.Backend(2)));
+        var allocator = new SnatPortAllocator(30000, 30063);
+        var predicate = new OnlyPort(30042);
+        Assert.True(vip.TryAssign(PoolMethodTests.From(1), out MemberEntry member));
+
+        SnatPortChoice choice = allocator.Select(
+            AddressFamily.InterNetwork, 0xC633_6401u, member, IpProtocols.Tcp, ref predicate, start: 30, out SnatPortPool pool);
+        var binding = NatBinding.DnatAndSnat(member, 0xC633_6401u, pool, choice);
+
+        Assert.Equal(new SnatPortChoice(SnatStatus.Owned, 30042), choice);
+        Assert.Same(pool, allocator.For(AddressFamily.InterNetwork, 0xC633_6401u, member, IpProtocols.Tcp));
+        Assert.False(allocator.For(AddressFamily.InterNetwork, 0xC633_6401u, vip.Members[1], IpProtocols.Tcp).IsInUse(30042));
+        binding.Release();
+        Assert.Equal(0, pool.InUse);
+        Assert.Equal(0, member.ActiveFlows.Count);
+    }
 }
