@@ -9,6 +9,9 @@ namespace Dva.Benchmarks;
 /// <summary>
 /// Firewall classification of a flow's first packet with 10, 1 000 and 10 000 random rules.
 /// Run: cd tests/Dva.Benchmarks &amp;&amp; dotnet run -c Release -- --filter '*Firewall*' --job short
+/// Measured 2026-11-26 (2 cores, load average about 10 from parallel builds, so +-50 %): 10 rules
+/// 28-53 ns, 1 000 rules 87-130 ns, 10 000 rules 510-610 ns, 0 B allocated; rows 0.4 MB at 1 000
+/// rules and 32 MB at 10 000, where the cost is mostly cache misses on the rows.
 /// </summary>
 [MemoryDiagnoser]
 public class FirewallBenchmarks
