@@ -20,6 +20,7 @@ internal static class ApplicationServiceExtensions
         services.AddDbContext<ManagerDbContext>((provider, options) =>
             options.UseSqlite(DatabaseLocation.ConnectionString(provider.GetRequiredService<IConfiguration>(), contentRoot)));
         services.AddHostedService<DatabaseInitializer>();
+        services.AddSingleton(new FirstRunConsole(Console.Out));
         services.AddSingleton(TimeProvider.System);
         services.AddHttpContextAccessor();
         services.AddScoped<IActorAccessor, HttpContextActorAccessor>();

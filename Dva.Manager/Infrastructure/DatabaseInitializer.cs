@@ -7,7 +7,8 @@ namespace Dva.Manager.Infrastructure;
 /// Before the server takes requests: applies pending migrations and makes sure an admin API key exists
 /// (printing a newly generated one once, since only its hash is stored).
 /// </summary>
-internal sealed class DatabaseInitializer(IServiceProvider services, IConfiguration configuration, ILogger<DatabaseInitializer> logger)
+internal sealed class DatabaseInitializer(
+    IServiceProvider services, IConfiguration configuration, FirstRunConsole console, ILogger<DatabaseInitializer> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -19,11 +20,16 @@ internal sealed class DatabaseInitializer(IServiceProvider services, IConfigurat
         var generated = await keys.EnsureAdminKeyAsync(configuration["Dva:AdminKey"], cancellationToken);
         if (generated is not null)
         {
-            // Console rather than the logger: the key must reach the operator even when logs are filtered or shipped elsewhere.
-            await Console.Out.WriteLineAsync($"DVA manager: created admin API key (shown only once): {generated}");
+            await console.Writer.WriteLineAsync($"DVA manager: created admin API key (shown only once): {generated}");
             logger.LogWarning("Created the first admin API key; it was printed to the console once.");
         }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
+
+/// <summary>
+/// Where a newly generated admin key is printed: the console rather than the logger, so that it reaches the
+/// operator even when logs are filtered or shipped elsewhere (and is not kept in a log store).
+/// </summary>
+internal sealed record FirstRunConsole(TextWriter Writer);

@@ -14,6 +14,8 @@ internal sealed class AuditLog(ManagerDbContext db, IActorAccessor actor, TimePr
 
     public const int MaxPageSize = 500;
 
+    public const string DvaTargetType = "dva";
+
     public string Actor => actor.Actor;
 
     /// <summary>
@@ -26,14 +28,16 @@ internal sealed class AuditLog(ManagerDbContext db, IActorAccessor actor, TimePr
     {
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         await db.SaveChangesAsync(ct);
+        var target = targetId();
         db.AuditEntries.Add(new AuditEntry
         {
             Actor = actor.Actor,
             Time = time.GetUtcNow(),
             Operation = operation,
             TargetType = targetType,
-            TargetId = targetId(),
-            DvaId = dvaId,
+            TargetId = target,
+            // A DVA's own entries belong to it; on create its id is known only after the first save.
+            DvaId = dvaId ?? (targetType == DvaTargetType ? target : null),
             Before = before is null ? null : JsonSerializer.Serialize(before, _json),
             After = after() is { } image ? JsonSerializer.Serialize(image, _json) : null,
         });

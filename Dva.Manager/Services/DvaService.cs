@@ -36,7 +36,7 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
         };
         dva.Apply(spec);
         db.Dvas.Add(dva);
-        await audit.SaveAsync("create", "dva", null, null, () => dva.Id, dva.ToView, ct);
+        await audit.SaveAsync("create", AuditLog.DvaTargetType, null, null, () => dva.Id, dva.ToView, ct);
         return dva.ToView();
     }
 
@@ -63,7 +63,7 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
         var before = dva.ToView();
         dva.Apply(spec);
         dva.TouchSpec();
-        await audit.SaveAsync("replace", "dva", id, before, () => id, dva.ToView, ct);
+        await audit.SaveAsync("replace", AuditLog.DvaTargetType, id, before, () => id, dva.ToView, ct);
         return dva.ToView();
     }
 
@@ -88,7 +88,7 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
 
         var before = dva.ToView();
         db.Dvas.Remove(dva);
-        await audit.SaveAsync("delete", "dva", id, before, () => id, () => null, ct);
+        await audit.SaveAsync("delete", AuditLog.DvaTargetType, id, before, () => id, () => null, ct);
         return true;
     }
 
@@ -123,7 +123,7 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
             dva.TouchSpec();
         }
 
-        await audit.SaveAsync("scale", "dva", id, before, () => id, () => ScaleViewOf(dva, before.CurrentDataPlanes), ct);
+        await audit.SaveAsync("scale", AuditLog.DvaTargetType, id, before, () => id, () => ScaleViewOf(dva, before.CurrentDataPlanes), ct);
         return ScaleViewOf(dva, before.CurrentDataPlanes);
     }
 

@@ -64,8 +64,24 @@ internal static class NetworkSyntax
             return true;
         }
 
-        var slash = text.IndexOf('/', StringComparison.Ordinal);
-        return TryParseAddress(text[..slash], out _) && IPNetwork.TryParse(text, out network);
+        if (!TryParseInterfaceAddress(text, out var address, out var prefixLength))
+        {
+            return false;
+        }
+
+        // IPNetwork.TryParse quietly accepts host bits; a rule author who wrote them most likely mistyped.
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var length);
+        for (var bit = prefixLength; bit < length * 8; bit++)
+        {
+            if ((bytes[bit / 8] & (0x80 >> (bit % 8))) != 0)
+            {
+                return false;
+            }
+        }
+
+        network = new IPNetwork(address, prefixLength);
+        return true;
     }
 
     /// <summary>A unicast, non-zero MAC address written as six colon-separated hex pairs.</summary>

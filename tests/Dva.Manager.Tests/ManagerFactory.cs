@@ -6,6 +6,7 @@ using Dva.Manager.Model;
 using Dva.Manager.Services;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Dva.Manager.Tests;
@@ -20,15 +21,18 @@ public sealed class ManagerFactory : WebApplicationFactory<Program>
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
-    public ManagerFactory(string databasePath, long? maxBodyBytes = null)
+    public ManagerFactory(string databasePath, long? maxBodyBytes = null, TimeProvider? time = null)
     {
         DatabasePath = databasePath;
         MaxBodyBytes = maxBodyBytes;
+        Time = time;
     }
 
     public string DatabasePath { get; }
 
     private long? MaxBodyBytes { get; }
+
+    private TimeProvider? Time { get; }
 
     public HttpClient CreateClient(string? key)
     {
@@ -68,6 +72,11 @@ public sealed class ManagerFactory : WebApplicationFactory<Program>
         if (MaxBodyBytes is { } max)
         {
             builder.UseSetting("Dva:MaxRequestBodyBytes", max.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (Time is { } time)
+        {
+            builder.ConfigureTestServices(services => services.AddSingleton(time));
         }
     }
 }
