@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 
 namespace Dva.Manager.Infrastructure;
@@ -11,7 +12,7 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problemDeta
     {
         var (status, title, detail) = exception switch
         {
-            BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.InnerException?.Message is { } inner ? $"{bad.Message} {inner}" : bad.Message),
+            BadHttpRequestException bad => (bad.StatusCode, ReasonPhrases.GetReasonPhrase(bad.StatusCode), bad.InnerException?.Message is { } inner ? $"{bad.Message} {inner}" : bad.Message),
             // Another request changed the row between our read and our write (EF's Version check).
             DbUpdateConcurrencyException => (StatusCodes.Status412PreconditionFailed, "Precondition failed",
                 "The object was changed by someone else while this request ran. Read it again and retry."),
