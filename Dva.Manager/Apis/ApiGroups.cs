@@ -15,4 +15,25 @@ internal static class ApiGroups
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound);
+
+    /// <summary>
+    /// The routes of a DVA-owned collection: list (unless null), get, create, replace, delete. Handlers come
+    /// from a closed <see cref="DvaChildApi{TService, TEntity, TSpec}"/> at the call site.
+    /// </summary>
+    public static RouteGroupBuilder MapDvaChildApi(
+        this IEndpointRouteBuilder app, string collection, string tag,
+        Delegate? list, Delegate get, Delegate create, Delegate replace, Delegate delete)
+    {
+        var group = app.MapApiGroup($"/dvas/{{dvaId:long}}/{collection}", tag);
+        if (list is not null)
+        {
+            group.MapGet("/", list);
+        }
+
+        group.MapGet("/{id:long}", get);
+        group.MapPost("/", create);
+        group.MapPut("/{id:long}", replace);
+        group.MapDelete("/{id:long}", delete);
+        return group;
+    }
 }

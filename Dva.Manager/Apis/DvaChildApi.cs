@@ -5,8 +5,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Dva.Manager.Apis;
 
 /// <summary>
-/// Handlers of the five routes every DVA-owned object has: list, get, create, replace, delete. Mapped from
-/// each resource's Map…Api with the type arguments closed there: the route handler analyzer cannot
+/// Handlers of the five routes every DVA-owned object has: list, get, create, replace, delete. Mapped by
+/// each resource's Map…Api through MapDvaChildApi with the type arguments closed there: the route handler analyzer cannot
 /// analyse handlers whose parameter types are still type parameters.
 /// </summary>
 internal static class DvaChildApi<TService, TEntity, TSpec>

@@ -9,11 +9,7 @@ internal static class FirewallRulesApi
 {
     public static IEndpointRouteBuilder MapFirewallRulesApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapApiGroup("/dvas/{dvaId:long}/firewall-rules", "Firewall rules");
-        group.MapGet("/{id:long}", Handlers.Get);
-        group.MapPost("/", Handlers.Create);
-        group.MapPut("/{id:long}", Handlers.Replace);
-        group.MapDelete("/{id:long}", Handlers.Delete);
+        var group = app.MapDvaChildApi("firewall-rules", "Firewall rules", null, Handlers.Get, Handlers.Create, Handlers.Replace, Handlers.Delete);
         group.MapGet("/", GetList);
         group.MapPut("/", ReplaceList);
         group.MapPatch("/{id:long}", Patch);

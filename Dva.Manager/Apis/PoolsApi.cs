@@ -9,12 +9,7 @@ internal static class PoolsApi
 {
     public static IEndpointRouteBuilder MapPoolsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapApiGroup("/dvas/{dvaId:long}/pools", "Pools");
-        group.MapGet("/", Handlers.List);
-        group.MapGet("/{id:long}", Handlers.Get);
-        group.MapPost("/", Handlers.Create);
-        group.MapPut("/{id:long}", Handlers.Replace);
-        group.MapDelete("/{id:long}", Handlers.Delete);
+        app.MapDvaChildApi("pools", "Pools", Handlers.List, Handlers.Get, Handlers.Create, Handlers.Replace, Handlers.Delete);
         var members = app.MapApiGroup("/dvas/{dvaId:long}/pools/{poolId:long}/members", "Pools");
         members.MapGet("/", ListMembers);
         members.MapPut("/", ReplaceMembers);

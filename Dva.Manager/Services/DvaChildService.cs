@@ -61,14 +61,9 @@ internal abstract class DvaChildService<TEntity, TSpec>(ManagerDbContext db, Aud
     public async Task<ServiceResult<ResourceView<TSpec>>> ReplaceAsync(long dvaId, long id, TSpec spec, long? ifMatch, CancellationToken ct)
     {
         var entity = await FindAsync(dvaId, id, ct);
-        if (entity is null)
+        if (ServiceFailure.Refuses(entity, TargetType, id, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound(TargetType, id);
-        }
-
-        if (ifMatch is { } expected && expected != entity.Version)
-        {
-            return ServiceFailure.Stale(entity.Version);
+            return failure;
         }
 
         var errors = new ValidationErrors();
@@ -89,14 +84,9 @@ internal abstract class DvaChildService<TEntity, TSpec>(ManagerDbContext db, Aud
     public async Task<ServiceResult<bool>> DeleteAsync(long dvaId, long id, long? ifMatch, CancellationToken ct)
     {
         var entity = await FindAsync(dvaId, id, ct);
-        if (entity is null)
+        if (ServiceFailure.Refuses(entity, TargetType, id, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound(TargetType, id);
-        }
-
-        if (ifMatch is { } expected && expected != entity.Version)
-        {
-            return ServiceFailure.Stale(entity.Version);
+            return failure;
         }
 
         if (await CheckDeleteAsync(entity, ct) is { } refusal)

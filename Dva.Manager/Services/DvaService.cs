@@ -43,14 +43,9 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
     public async Task<ServiceResult<DvaView>> ReplaceAsync(long id, DvaSpec spec, long? ifMatch, CancellationToken ct)
     {
         var dva = await db.Dvas.FindAsync([id], ct);
-        if (dva is null)
+        if (ServiceFailure.Refuses(dva, "DVA", id, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound("DVA", id);
-        }
-
-        if (ifMatch is { } expected && expected != dva.Version)
-        {
-            return ServiceFailure.Stale(dva.Version);
+            return failure;
         }
 
         var errors = new ValidationErrors();
@@ -71,14 +66,9 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
     public async Task<ServiceResult<bool>> DeleteAsync(long id, long? ifMatch, CancellationToken ct)
     {
         var dva = await db.Dvas.FindAsync([id], ct);
-        if (dva is null)
+        if (ServiceFailure.Refuses(dva, "DVA", id, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound("DVA", id);
-        }
-
-        if (ifMatch is { } expected && expected != dva.Version)
-        {
-            return ServiceFailure.Stale(dva.Version);
+            return failure;
         }
 
         foreach (var node in await db.Nodes.Where(n => n.DvaId == id).ToListAsync(ct))
@@ -99,14 +89,9 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
     public async Task<ServiceResult<ScaleView>> ScaleAsync(long id, ScaleRequest request, long? ifMatch, CancellationToken ct)
     {
         var dva = await db.Dvas.FindAsync([id], ct);
-        if (dva is null)
+        if (ServiceFailure.Refuses(dva, "DVA", id, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound("DVA", id);
-        }
-
-        if (ifMatch is { } expected && expected != dva.Version)
-        {
-            return ServiceFailure.Stale(dva.Version);
+            return failure;
         }
 
         if (request.DataPlanes < dva.MinDataPlanes || request.DataPlanes > dva.MaxDataPlanes)

@@ -63,14 +63,9 @@ internal sealed class MemberService(ManagerDbContext db, AuditLog audit)
     public async Task<ServiceResult<MemberListView>> ReplaceAllAsync(long dvaId, long poolId, IReadOnlyList<MemberSpec> specs, long? ifMatch, CancellationToken ct)
     {
         var pool = await FindPoolAsync(dvaId, poolId, ct);
-        if (pool is null)
+        if (ServiceFailure.Refuses(pool, "pool", poolId, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound("pool", poolId);
-        }
-
-        if (ifMatch is { } expected && expected != pool.Version)
-        {
-            return ServiceFailure.Stale(pool.Version);
+            return failure;
         }
 
         var errors = new ValidationErrors();

@@ -94,14 +94,9 @@ internal sealed class NodeRegistry(ManagerDbContext db, AuditLog audit, TimeProv
     public async Task<ServiceResult<NodeView>> AssignAsync(long id, NodeAssignment assignment, long? ifMatch, CancellationToken ct)
     {
         var node = await db.Nodes.FindAsync([id], ct);
-        if (node is null)
+        if (ServiceFailure.Refuses(node, "node", id, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound("node", id);
-        }
-
-        if (ifMatch is { } expected && expected != node.Version)
-        {
-            return ServiceFailure.Stale(node.Version);
+            return failure;
         }
 
         var errors = new ValidationErrors();
@@ -155,14 +150,9 @@ internal sealed class NodeRegistry(ManagerDbContext db, AuditLog audit, TimeProv
     private async Task<ServiceResult<NodeView>> ChangeAsync(long id, long? ifMatch, string operation, Action<Node> change, CancellationToken ct)
     {
         var node = await db.Nodes.FindAsync([id], ct);
-        if (node is null)
+        if (ServiceFailure.Refuses(node, "node", id, ifMatch, out var failure))
         {
-            return ServiceFailure.NotFound("node", id);
-        }
-
-        if (ifMatch is { } expected && expected != node.Version)
-        {
-            return ServiceFailure.Stale(node.Version);
+            return failure;
         }
 
         var before = ToView(node);

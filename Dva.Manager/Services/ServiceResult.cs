@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using Dva.Manager.Model;
+
 namespace Dva.Manager.Services;
 
 internal enum ServiceStatus { NotFound, Invalid, Conflict, PreconditionFailed, PreconditionRequired }
@@ -17,6 +20,20 @@ internal sealed record ServiceFailure(ServiceStatus Status, string Detail, IDict
         new(ServiceStatus.PreconditionRequired, $"Replacing {what} requires an If-Match header with the ETag read last.");
 
     public static ServiceFailure Conflict(string detail) => new(ServiceStatus.Conflict, detail);
+
+    /// <summary>
+    /// The checks before changing an object: it must exist, and an If-Match version, when sent, must be
+    /// its current version.
+    /// </summary>
+    public static bool Refuses(
+        [NotNullWhen(false)] ManagedEntity? target, string what, long id, long? ifMatch,
+        [NotNullWhen(true)] out ServiceFailure? failure)
+    {
+        failure = target is null ? NotFound(what, id)
+            : ifMatch is { } expected && expected != target.Version ? Stale(target.Version)
+            : null;
+        return failure is not null;
+    }
 }
 
 /// <summary>Either a value or a <see cref="ServiceFailure"/>.</summary>
