@@ -139,4 +139,23 @@ public sealed class FirewallRulesApiTests(ManagerFixture fixture) : ApiTestBase(
 
         await ExpectProblemAsync(await Client.PatchAsJsonAsync($"/api/v1/dvas/{dvaId}/firewall-rules/5555", new { enabled = true }), HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task GetAndReplace_SingleRule_KeepsPriorityWhenOmitted()
+    {
+        var dvaId = await CreateDvaAsync();
+        var created = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/firewall-rules", new { priority = 500, action = "accept", protocol = "sctp", destinationPorts = "3868" });
+        var id = (long)(await ExpectAsync(created, HttpStatusCode.Created))["id"]!;
+
+        var replaced = await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/firewall-rules/{id}",
+            new { action = "drop", protocol = "udp", sourcePorts = "1024-65535" }, ETagOf(created)));
+        var fetched = await Client.GetAsync($"/api/v1/dvas/{dvaId}/firewall-rules/{id}");
+
+        await ExpectAsync(replaced, HttpStatusCode.OK);
+        var rule = await ExpectAsync(fetched, HttpStatusCode.OK);
+        Assert.Equal(500, (int)rule["spec"]!["priority"]!);
+        Assert.Equal("drop", (string)rule["spec"]!["action"]!);
+        Assert.Equal("", (string)rule["spec"]!["destinationPorts"]!);
+        Assert.Equal("\"2\"", ETagOf(fetched));
+    }
 }

@@ -43,6 +43,7 @@ public sealed class LoadBalancingApiTests(ManagerFixture fixture) : ApiTestBase(
 
         Assert.Equal("2001:db8::80", (string)(await ExpectAsync(replaced, HttpStatusCode.OK))["spec"]!["address"]!);
         Assert.Single((await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/vips"))).AsArray());
+        Assert.Equal(poolId, (long)(await ExpectAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/vips/{id}"), HttpStatusCode.OK))["spec"]!["poolId"]!);
         await ExpectAsync(await Client.DeleteAsync($"/api/v1/dvas/{dvaId}/vips/{id}"), HttpStatusCode.NoContent);
     }
 

@@ -19,6 +19,7 @@ public sealed class RoutesApiTests(ManagerFixture fixture) : ApiTestBase(fixture
 
         Assert.Equal("192.0.2.253", (string)(await ExpectAsync(replaced, HttpStatusCode.OK))["spec"]!["nextHop"]!);
         await ExpectAsync(connected, HttpStatusCode.Created);
+        Assert.Equal(2, (int)(await ExpectAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/routes/{id}"), HttpStatusCode.OK))["spec"]!["ifid"]!);
         Assert.Equal(2, (await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/routes"))).AsArray().Count);
         await ExpectAsync(await Client.DeleteAsync($"/api/v1/dvas/{dvaId}/routes/{id}"), HttpStatusCode.NoContent);
     }
