@@ -9,9 +9,9 @@ internal interface IActorAccessor
 /// <summary>The API key (or later the dashboard user) behind the current HTTP request; "system" outside one.</summary>
 internal sealed class HttpContextActorAccessor(IHttpContextAccessor accessor) : IActorAccessor
 {
-    public const string System = "system";
+    public const string SystemActor = "system";
 
     public string Actor => accessor.HttpContext?.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name }
         ? name
-        : System;
+        : SystemActor;
 }

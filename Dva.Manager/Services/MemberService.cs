@@ -110,9 +110,8 @@ internal sealed class MemberService(ManagerDbContext db, AuditLog audit)
             kept.Add(member);
         }
 
-        db.Members.RemoveRange(pool.Members.Except(kept));
-        pool.Members.Clear();
-        pool.Members.AddRange(kept);
+        db.Members.RemoveRange(pool.Members.Except(kept).ToList());
+        db.Members.AddRange(kept.Where(m => m.Id == 0));
         pool.TouchSpec();
         await audit.SaveAsync("replaceMembers", "pool", dvaId, before, () => poolId,
             () => kept.Select(m => m.ToView()).ToList(), ct);

@@ -85,7 +85,8 @@ internal sealed class NodeRegistry(ManagerDbContext db, AuditLog audit, TimeProv
             node.MeasuredCapacity = measuredCapacity;
         }
 
-        node.Version++;
+        // The version (ETag) stays: heartbeats every few seconds would otherwise make every If-Match on a
+        // node action stale. The columns written here are not ones an operator edits.
         await db.SaveChangesAsync(ct);
         return true;
     }

@@ -156,4 +156,21 @@ public sealed class LoadBalancingApiTests(ManagerFixture fixture) : ApiTestBase(
         await ExpectProblemAsync(await Client.GetAsync($"{members}/{id}"), HttpStatusCode.NotFound);
         await ExpectProblemAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/pools/999/members"), HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task Members_HealthCheckResult_ShowsAsHealthAndOperatingStatus()
+    {
+        var dvaId = await CreateDvaAsync();
+        var poolId = await CreatePoolAsync(dvaId);
+        var members = $"/api/v1/dvas/{dvaId}/pools/{poolId}/members";
+        var id = (long)(await ExpectAsync(await Client.PostAsJsonAsync(members, new { address = "198.51.100.20", port = 80 }), HttpStatusCode.Created))["id"]!;
+
+        var found = await Factory.WithServiceAsync<Dva.Manager.Services.MemberService, bool>(m => m.SetHealthAsync(id, Dva.Manager.Model.MemberHealth.Up, CancellationToken.None));
+
+        var member = await ExpectAsync(await Client.GetAsync($"{members}/{id}"), HttpStatusCode.OK);
+        Assert.True(found);
+        Assert.Equal("up", (string)member["health"]!);
+        Assert.Equal("ONLINE", (string)member["status"]!["operatingStatus"]!);
+        Assert.Equal(1, (int)member["generation"]!);
+    }
 }

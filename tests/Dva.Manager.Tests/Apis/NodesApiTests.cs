@@ -143,4 +143,36 @@ public sealed class NodesApiTests : IAsyncLifetime
 
         Assert.Contains("dva_nodes{role=\"dispatcher\",state=\"active\"} 1\n", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Heartbeat_AfterSilence_BringsNodeBackOnlineWithoutChangingItsETag()
+    {
+        var id = await RegisterAsync("n-beat");
+        var before = await _client.GetAsync($"/api/v1/nodes/{id}");
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        var known = await Factory.WithServiceAsync<NodeRegistry, bool>(r => r.HeartbeatAsync(id, 2e6, CancellationToken.None));
+        var after = await _client.GetAsync($"/api/v1/nodes/{id}");
+
+        Assert.True(known);
+        var node = await after.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        Assert.Equal("ONLINE", (string)node!["status"]!["operatingStatus"]!);
+        Assert.Equal(2e6, (double)node["measuredCapacity"]!);
+        Assert.Equal(before.Headers.ETag, after.Headers.ETag);
+    }
+
+    [Fact]
+    public async Task Register_KnownName_KeepsRecordAndAllocation()
+    {
+        var dvaId = await CreateDvaAsync("nodes-reregister");
+        var id = await RegisterAsync("n-again");
+        (await _client.PostAsJsonAsync($"/api/v1/nodes/{id}:assign", new { dvaId, role = "dataPlane" })).EnsureSuccessStatusCode();
+
+        var again = await RegisterAsync("n-again");
+
+        var node = await _client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/nodes/{id}");
+        Assert.Equal(id, again);
+        Assert.Equal(dvaId, (long)node!["dvaId"]!);
+        Assert.Equal(1, (int)node["nodeId"]!);
+    }
 }
