@@ -1,0 +1,39 @@
+using Dva.Manager.Security;
+
+namespace Dva.Manager.Apis;
+
+internal static class ApiGroups
+{
+    public const string Prefix = "/api/v1";
+
+    /// <summary>A group under /api/v1 that needs an API key: viewer to read, operator to change.</summary>
+    public static RouteGroupBuilder MapApiGroup(this IEndpointRouteBuilder app, string path, string tag) =>
+        app.MapGroup(Prefix + path)
+            .RequireAuthorization(ApiRoles.ApiPolicy)
+            .WithTags(tag)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+    /// <summary>
+    /// The routes of a DVA-owned collection: list (unless null), get, create, replace, delete. Handlers come
+    /// from a closed <see cref="DvaChildApi{TService, TEntity, TSpec}"/> at the call site.
+    /// </summary>
+    public static RouteGroupBuilder MapDvaChildApi(
+        this IEndpointRouteBuilder app, string collection, string tag,
+        Delegate? list, Delegate get, Delegate create, Delegate replace, Delegate delete)
+    {
+        var group = app.MapApiGroup($"/dvas/{{dvaId:long}}/{collection}", tag);
+        if (list is not null)
+        {
+            group.MapGet("/", list);
+        }
+
+        group.MapGet("/{id:long}", get);
+        group.MapPost("/", create);
+        group.MapPut("/{id:long}", replace);
+        group.MapDelete("/{id:long}", delete);
+        return group;
+    }
+}
