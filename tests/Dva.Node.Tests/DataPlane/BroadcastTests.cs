@@ -14,19 +14,6 @@ public class BroadcastTests
     // Joined 12, then 10, then 11: the chain is in join order, not node-id order.
     private static readonly TableVersion Table = Next(Next(First(12), 12, 10), 12, 10, 11);
 
-    private static TunnelFields FromDispatcher(ushort to) => new()
-    {
-        Type = TunnelType.Handoff,
-        Handoff = Handoff.Broadcast,
-        DNode = to,
-        HNode = OutsideDispatcher,
-        SNode = OutsideDispatcher,
-        IfId = Outside,
-        Era = (byte)Table.Era,
-        Ttl = TunnelFields.InitialTtl,
-        Trr = true,
-    };
-
     [Fact]
     public void Broadcast_ArpFromDispatcher_VisitsEveryDataPlaneOnceInJoinOrderAndEachLearns()
     {
@@ -38,7 +25,7 @@ public class BroadcastTests
         }
 
         var arp = TestFrames.ArpRequest(HostMac, "192.0.2.7", "192.0.2.1");
-        var buffer = Datagram(arp, FromDispatcher(12));
+        var buffer = Datagram(arp, BroadcastFields(12, Table));
         var visited = new List<ushort>();
         var node = Table.Chain[0];
         Verdict verdict;
@@ -84,7 +71,7 @@ public class BroadcastTests
         using var outsider = new DataPlaneRig(14);
         outsider.Install(table);
 
-        var buffer = Datagram(TestFrames.ArpRequest(HostMac, "192.0.2.7", "192.0.2.1"), FromDispatcher(14) with { Era = (byte)table.Era });
+        var buffer = Datagram(TestFrames.ArpRequest(HostMac, "192.0.2.7", "192.0.2.1"), BroadcastFields(14, table));
 
         Assert.Equal(Verdict.Drop, outsider.Process(buffer));
         Assert.Equal(DropReason.NotInChain, outsider.Role.LastDrop);

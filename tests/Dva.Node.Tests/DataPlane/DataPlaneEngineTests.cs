@@ -20,9 +20,15 @@ public sealed class DataPlaneEngineTests : IDisposable
     private readonly UdpTunnelSocket _outside = UdpTunnelSocket.Open(AnyLoopback);
     private readonly UdpTunnelSocket _inside = UdpTunnelSocket.Open(AnyLoopback);
     private readonly BufferPool _pool = new(1024);
+    private readonly FakeTimeProvider _clock = new();
+    private EpollEngine? _engine;
+    private DataPlaneRig? _rig;
 
     public void Dispose()
     {
+        // The engine stops first: the role's held buffers and the ports belong to its thread until then.
+        _engine?.Dispose();
+        _rig?.Dispose();
         _tunnel.Dispose();
         _outside.Dispose();
         _inside.Dispose();
@@ -46,13 +52,14 @@ public sealed class DataPlaneEngineTests : IDisposable
         return buffer;
     }
 
-    private (EpollEngine Engine, DataPlaneRig Rig) Start(FakeTimeProvider? clock = null, int flowCapacity = 1024)
+    /// <summary>A data plane attached to a started engine; <paramref name="fakeClock"/> drives both with <see cref="_clock"/>.</summary>
+    private (EpollEngine Engine, DataPlaneRig Rig) Start(bool fakeClock = true, int flowCapacity = 1024)
     {
-        var engine = new EpollEngine(_pool, clock);
-        var rig = new DataPlaneRig(10, new DataPlaneOptions { FlowCapacity = flowCapacity }, clock);
-        rig.Role.Attach(engine, _tunnel);
-        engine.Start();
-        return (engine, rig);
+        _engine = new EpollEngine(_pool, fakeClock ? _clock : null);
+        _rig = new DataPlaneRig(10, new DataPlaneOptions { FlowCapacity = flowCapacity }, _clock);
+        _rig.Role.Attach(_engine, _tunnel);
+        _engine.Start();
+        return (_engine, _rig);
     }
 
     private static async Task WaitUntilAsync(EpollEngine engine, Func<bool> condition)
@@ -68,10 +75,7 @@ public sealed class DataPlaneEngineTests : IDisposable
     [Fact]
     public async Task Hold_NoTableThenInstalled_HeldPacketForwardedAsEgress()
     {
-        var clock = new FakeTimeProvider();
-        var (engine, rig) = Start(clock);
-        using var __ = rig;
-        using var _ = engine;
+        var (engine, rig) = Start();
         var table = Table();
         Assert.Equal(1, _outside.Send([Datagram(4000, table)]));
         await WaitUntilAsync(engine, () => rig.Role.HeldPackets == 1);
@@ -90,29 +94,24 @@ public sealed class DataPlaneEngineTests : IDisposable
     [Fact]
     public async Task Hold_NoTableForFiftyMilliseconds_DroppedHoldTimeoutAndBufferReturned()
     {
-        var clock = new FakeTimeProvider();
-        var (engine, rig) = Start(clock);
-        using var __ = rig;
-        using var _ = engine;
+        var (engine, rig) = Start();
         Assert.Equal(1, _outside.Send([Datagram(4000, Table())]));
         await WaitUntilAsync(engine, () => rig.Role.HeldPackets == 1);
 
-        clock.Advance(TimeSpan.FromMilliseconds(60));
+        _clock.Advance(TimeSpan.FromMilliseconds(60));
         engine.Wake();
 
         await WaitUntilAsync(engine, () => rig.Snapshot.Drop(DropReason.HoldTimeout) == 1);
         Assert.Equal(0, rig.Role.HeldPackets);
         engine.Dispose();
+        _engine = null;
         Assert.Equal(_pool.Created, _pool.Available);
     }
 
     [Fact]
     public async Task Hold_MoreThanSixtyFourWaiting_RestDroppedHoldQueueFull()
     {
-        var clock = new FakeTimeProvider();
-        var (engine, rig) = Start(clock);
-        using var __ = rig;
-        using var _ = engine;
+        var (engine, rig) = Start();
         var table = Table();
         var datagrams = Enumerable.Range(0, 70).Select(i => Datagram((ushort)(4000 + i), table)).ToArray();
         Assert.Equal(64, _outside.Send(datagrams.AsSpan(0, 64)));
@@ -127,9 +126,7 @@ public sealed class DataPlaneEngineTests : IDisposable
     [Fact]
     public async Task SnapshotFlowsAsync_FromAnotherThread_ReadOnEngineThread()
     {
-        var (engine, rig) = Start();
-        using var __ = rig;
-        using var _ = engine;
+        var (engine, rig) = Start(fakeClock: false);
         var table = Table();
         rig.Install(table);
         Assert.Equal(1, _outside.Send([Datagram(4000, table)]));
@@ -143,9 +140,7 @@ public sealed class DataPlaneEngineTests : IDisposable
     [Fact]
     public async Task OnBatch_100kDatagramsForwarded_EngineThreadAllocationDoesNotGrowWithPackets()
     {
-        var (engine, rig) = Start(flowCapacity: 16 * 1024);
-        using var __ = rig;
-        using var _ = engine;
+        var (engine, rig) = Start(fakeClock: false, flowCapacity: 16 * 1024);
         var table = Table();
         rig.Install(table);
 

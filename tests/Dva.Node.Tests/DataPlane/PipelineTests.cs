@@ -26,18 +26,7 @@ public class PipelineTests
     // A broadcast ARP from the inside network reaches the (only, so last) data plane of the chain.
     private static void LearnInside(DataPlaneRig rig, byte[] mac, string ip)
     {
-        var fields = new TunnelFields
-        {
-            Type = TunnelType.Handoff,
-            Handoff = Handoff.Broadcast,
-            DNode = 10,
-            HNode = InsideDispatcher,
-            SNode = InsideDispatcher,
-            IfId = Inside,
-            Era = (byte)Table.Era,
-            Ttl = TunnelFields.InitialTtl,
-            Trr = true,
-        };
+        var fields = BroadcastFields(10, Table, InsideDispatcher, Inside);
         Assert.Equal(Verdict.Consumed, rig.Process(Datagram(TestFrames.ArpRequest(mac, ip, "198.51.100.1"), fields)));
     }
 
