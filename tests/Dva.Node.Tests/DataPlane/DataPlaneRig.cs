@@ -105,17 +105,8 @@ internal sealed class DataPlaneRig : IDisposable
         throw new InvalidOperationException("no port maps to a wanted bucket");
     }
 
-    public static TunnelFields Dispatch(ushort to, TableVersion table, byte ttl = TunnelFields.InitialTtl, bool trace = false) => new()
-    {
-        Type = TunnelType.Dispatch,
-        DNode = to,
-        HNode = OutsideDispatcher,
-        SNode = OutsideDispatcher,
-        IfId = Outside,
-        Era = (byte)table.Era,
-        Ttl = ttl,
-        Trr = trace,
-    };
+    public static TunnelFields Dispatch(ushort to, TableVersion table, byte ttl = TunnelFields.InitialTtl, bool trace = false) =>
+        HandoffFields(Handoff.None, OutsideDispatcher, to, table, ttl, trace) with { Type = TunnelType.Dispatch };
 
     public static TunnelFields HandoffFields(Handoff handoff, ushort from, ushort to, TableVersion table, byte ttl = 254, bool trace = false) => new()
     {
