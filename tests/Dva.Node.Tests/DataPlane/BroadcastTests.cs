@@ -65,6 +65,32 @@ public class BroadcastTests
     }
 
     [Fact]
+    public void Broadcast_Ipv6NeighbourSolicitation_SenderLearnedFromSourceLinkLayerOption()
+    {
+        using var rig = new DataPlaneRig(11);
+        rig.Install(Table);
+
+        var ns = TestFrames.NeighbourSolicitation(HostMac, "2001:db8::7", "2001:db8::1");
+        Assert.Equal(Verdict.Consumed, rig.Process(Datagram(ns, BroadcastFields(11, Table))));
+
+        Span<byte> mac = stackalloc byte[6];
+        Assert.True(rig.Role.Neighbours.TryGet(Outside, TestFrames.Parse(ns).Source, mac));
+        Assert.Equal(HostMac, mac.ToArray());
+    }
+
+    [Fact]
+    public void Broadcast_DuplicateAddressDetection_NothingLearned()
+    {
+        using var rig = new DataPlaneRig(11);
+        rig.Install(Table);
+
+        var dad = TestFrames.NeighbourSolicitation(HostMac, "::", "2001:db8::7");
+        Assert.Equal(Verdict.Consumed, rig.Process(Datagram(dad, BroadcastFields(11, Table))));
+
+        Assert.Equal(0, rig.Role.Neighbours.Count);
+    }
+
+    [Fact]
     public void Broadcast_AtNodeOutsideChain_DroppedNotInChain()
     {
         var table = First(10);
