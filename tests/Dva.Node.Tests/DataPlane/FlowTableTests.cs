@@ -12,6 +12,9 @@ public class FlowTableTests
 
     private static FlowTable Table(int capacity = 64) => new(capacity, FlowTimeouts.Default, Frequency);
 
+    // A flow hash whose home slot is home (the upper half picks the slot; the lower half is the bucket).
+    private static ulong H(int home, int low = 0) => ((ulong)home << 32) | (uint)low;
+
     private static FlowKey Udp(ushort port) => KeyOf(TestFrames.Udp("192.0.2.50", port, "198.51.100.7", 53));
 
     private static FlowKey Tcp(ushort port) => KeyOf(TestFrames.Tcp("192.0.2.50", port, "198.51.100.7", 80, TcpFlags.Syn));
@@ -23,35 +26,45 @@ public class FlowTableTests
         for (var i = 0; i < 5; i++)
         {
             // Same home slot for all five: one cluster.
-            Assert.Equal(3 + i, table.Add(Udp((ushort)(1000 + i)), 3 + (64UL * (ulong)i), bucket: 7, isForward: true, now: 0));
+            Assert.Equal(3 + i, table.Add(Udp((ushort)(1000 + i)), H(3, i), bucket: 7, isForward: true, now: 0));
         }
 
         // Removal moves later entries back, so slots are looked up again each time.
-        table.RemoveAt(table.Find(Udp(1001), 3 + 64));
-        table.RemoveAt(table.Find(Udp(1003), 3 + 192));
+        table.RemoveAt(table.Find(Udp(1001), H(3, 1)));
+        table.RemoveAt(table.Find(Udp(1003), H(3, 3)));
 
         Assert.Equal(3, table.Count);
         Assert.Equal(3, table.LiveFlows(7));
-        Assert.True(table.Find(Udp(1000), 3) >= 0);
-        Assert.True(table.Find(Udp(1002), 3 + 128) >= 0);
-        Assert.True(table.Find(Udp(1004), 3 + 256) >= 0);
-        Assert.Equal(-1, table.Find(Udp(1001), 3 + 64));
-        Assert.Equal(-1, table.Find(Udp(1003), 3 + 192));
+        Assert.True(table.Find(Udp(1000), H(3, 0)) >= 0);
+        Assert.True(table.Find(Udp(1002), H(3, 2)) >= 0);
+        Assert.True(table.Find(Udp(1004), H(3, 4)) >= 0);
+        Assert.Equal(-1, table.Find(Udp(1001), H(3, 1)));
+        Assert.Equal(-1, table.Find(Udp(1003), H(3, 3)));
     }
 
     [Fact]
     public void Find_ClusterWrapsAroundTheEnd_RemovalKeepsItReachable()
     {
         var table = Table(16);
-        var a = table.Add(Udp(1), 15, 0, true, 0);
-        var b = table.Add(Udp(2), 15, 0, true, 0);
-        var c = table.Add(Udp(3), 0, 0, true, 0);
+        var a = table.Add(Udp(1), H(15), 0, true, 0);
+        var b = table.Add(Udp(2), H(15, 1), 0, true, 0);
+        var c = table.Add(Udp(3), H(0), 0, true, 0);
 
         Assert.Equal((15, 0, 1), (a, b, c));
         table.RemoveAt(a);
 
-        Assert.Equal(15, table.Find(Udp(2), 15));
-        Assert.Equal(0, table.Find(Udp(3), 0));
+        Assert.Equal(15, table.Find(Udp(2), H(15, 1)));
+        Assert.Equal(0, table.Find(Udp(3), H(0)));
+    }
+
+    [Fact]
+    public void Add_SameBucketDifferentFlows_SpreadOverTheTableNotClustered()
+    {
+        var table = Table(64);
+
+        var slots = Enumerable.Range(0, 8).Select(i => table.Add(Udp((ushort)i), H(i * 8, low: 5), 5, true, 0)).ToArray();
+
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => i * 8), slots);
     }
 
     [Fact]
@@ -60,10 +73,10 @@ public class FlowTableTests
         var table = Table(16);
         for (var i = 0; i < 14; i++)
         {
-            Assert.True(table.Add(Udp((ushort)i), (ulong)i, 0, true, 0) >= 0);
+            Assert.True(table.Add(Udp((ushort)i), H(i), 0, true, 0) >= 0);
         }
 
-        Assert.Equal(-1, table.Add(Udp(99), 99, 0, true, 0));
+        Assert.Equal(-1, table.Add(Udp(99), H(99), 0, true, 0));
     }
 
     [Fact]
@@ -103,7 +116,7 @@ public class FlowTableTests
         var table = Table(64);
         for (var i = 0; i < 64; i += 4)
         {
-            var slot = table.Add(Udp((ushort)i), (ulong)i, 0, true, 0);
+            var slot = table.Add(Udp((ushort)i), H(i), 0, true, 0);
             table.Touch(slot, true, 1, TcpFlags.None, 0);
         }
 
