@@ -49,6 +49,22 @@ internal enum DropReason
     FirewallReject,
     NoBackend,
     SendFailed,
+
+    // Data plane (appended; values are positions, so new reasons only go at the end).
+    /// <summary>A new flow could not be stored: the flow table is at its load limit.</summary>
+    FlowTableFull,
+
+    /// <summary>Addressed to a shared IP but not something the DVA answers (it answers ping only).</summary>
+    LocalUnhandled,
+
+    /// <summary>The egress interface's dispatcher is not a peer in the tables.</summary>
+    EgressDispatcherUnknown,
+
+    /// <summary>FLAGS.S set: secure mode is not implemented on the data path yet.</summary>
+    SecureModeUnsupported,
+
+    /// <summary>A broadcast reached a data plane that is not in the table's chain.</summary>
+    NotInChain,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
