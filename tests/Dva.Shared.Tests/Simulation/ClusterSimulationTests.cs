@@ -8,13 +8,16 @@ public class ClusterSimulationTests
     private static ClusterSimulation Simulation(int flows = 20_000, int buckets = 1024, double churn = 0) =>
         new(new SimulationOptions { Flows = flows, BucketCount = buckets, MaglevSize = 5003, Churn = churn, Seed = 7 });
 
+    private static StepReport StartThen(ClusterSimulation simulation, int units, ScenarioStep step)
+    {
+        simulation.Apply(new ScenarioStep(StepKind.Start, units));
+        return simulation.Apply(step);
+    }
+
     [Fact]
     public void Apply_ScaleOutFourToEight_MovesHalfTheBuckets()
     {
-        ClusterSimulation simulation = Simulation(buckets: 256);
-        simulation.Apply(new ScenarioStep(StepKind.Start, 4));
-
-        StepReport step = simulation.Apply(new ScenarioStep(StepKind.Add, 4));
+        StepReport step = StartThen(Simulation(buckets: 256), 4, new ScenarioStep(StepKind.Add, 4));
 
         // Each of 4 units held 64 buckets and keeps 32: 4 × 32 must move.
         Assert.Equal(128, step.MovedBuckets);
@@ -68,10 +71,7 @@ public class ClusterSimulationTests
     [Fact]
     public void Apply_SingleScaleOut_NoBrokenFlowAndOnePuntForMovedFlows()
     {
-        ClusterSimulation simulation = Simulation();
-        simulation.Apply(new ScenarioStep(StepKind.Start, 8));
-
-        StepReport step = simulation.Apply(new ScenarioStep(StepKind.Add, 8));
+        StepReport step = StartThen(Simulation(), 8, new ScenarioStep(StepKind.Add, 8));
 
         Assert.Equal(0, step.BrokenFlows);
         Assert.Equal(1, step.MaxPunts);
@@ -83,10 +83,7 @@ public class ClusterSimulationTests
     [Fact]
     public void Apply_Drain_DrainedUnitKeepsItsFlowsWhileMaglevMovesThem()
     {
-        ClusterSimulation simulation = Simulation();
-        simulation.Apply(new ScenarioStep(StepKind.Start, 10));
-
-        StepReport step = simulation.Apply(new ScenarioStep(StepKind.Drain, 1));
+        StepReport step = StartThen(Simulation(), 10, new ScenarioStep(StepKind.Drain, 1));
 
         Assert.Equal(1, step.DrainingUnits);
         Assert.Equal(0, step.BrokenFlows);
