@@ -334,8 +334,8 @@ internal sealed class ClusterSimulation
 
         // Maglev first: it compares the flows as they were placed before the change.
         (int maglevChanged, long disrupted, long onFailed) = CompareMaglev(previousMaglev.Entries, Maglev.Entries);
-        PuntWalk walk = WalkPackets(table);
         ushort[] history = DenseHistory(table.History);
+        PuntWalk walk = WalkPackets(table.Owners, history);
         var depthHistogram = new int[Depth + 1];
         for (int b = 0; b < _options.BucketCount; b++)
         {
@@ -385,10 +385,8 @@ internal sealed class ClusterSimulation
     /// owner, which creates new state: the flow is broken. Flows of failed units are lost and re-created at
     /// the owner; broken ones too, so each counts once.
     /// </summary>
-    private PuntWalk WalkPackets(TableVersion table)
+    private PuntWalk WalkPackets(ReadOnlySpan<ushort> owners, ushort[] history)
     {
-        ReadOnlySpan<ushort> owners = table.Owners;
-        ushort[] history = DenseHistory(table.History);
         var histogram = new long[Depth + 1];
         long punts = 0;
         long broken = 0;

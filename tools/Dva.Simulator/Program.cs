@@ -23,8 +23,18 @@ var markdown = new System.Text.StringBuilder();
 foreach ((string name, string script) in command.Scenarios)
 {
     var clock = Stopwatch.StartNew();
-    var simulation = new ClusterSimulation(command.Options);
-    IReadOnlyList<StepReport> steps = simulation.Run(ScenarioScript.Parse(script));
+    IReadOnlyList<StepReport> steps;
+    try
+    {
+        steps = new ClusterSimulation(command.Options).Run(ScenarioScript.Parse(script));
+    }
+    catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+    {
+        // Bad sizes (M not a power of two, Maglev size not prime) or a step the units cannot take.
+        Console.Error.WriteLine($"{name}: {e.Message}");
+        return 2;
+    }
+
     clock.Stop();
     string table = MarkdownReport.Render(name, script, command.Options, steps, clock.Elapsed);
     Console.Write(table);

@@ -23,6 +23,9 @@ internal sealed record SimulatorCommand
           --markdown PATH      also write the tables to a file
         """;
 
+    private static readonly HashSet<string> ValueOptions =
+        ["--scenario", "--script", "--flows", "--units", "--steps", "--buckets", "--maglev-size", "--churn", "--seed", "--json", "--markdown"];
+
     public List<(string Name, string Script)> Scenarios { get; } = [];
 
     public SimulationOptions Options { get; init; } = new();
@@ -51,6 +54,11 @@ internal sealed record SimulatorCommand
                 continue;
             }
 
+            if (!ValueOptions.Contains(option))
+            {
+                throw new FormatException($"Unknown option {option}.");
+            }
+
             string value = i + 1 < args.Count ? args[++i] : throw new FormatException($"{option} needs a value.");
             switch (option)
             {
@@ -65,7 +73,7 @@ internal sealed record SimulatorCommand
                 case "--seed": options = options with { Seed = ulong.Parse(value, CultureInfo.InvariantCulture) }; break;
                 case "--json": json = value; break;
                 case "--markdown": markdown = value; break;
-                default: throw new FormatException($"Unknown option {option}.");
+                default: throw new FormatException($"Unhandled option {option}.");
             }
         }
 
