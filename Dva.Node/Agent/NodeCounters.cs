@@ -49,6 +49,14 @@ internal enum DropReason
     FirewallReject,
     NoBackend,
     SendFailed,
+
+    // Appended for the dispatcher.
+    SecureModeUnsupported,
+    NoBuffer,
+    NotDataPlane,
+
+    /// <summary>Too big for the tunnel MTU; the sender got ICMP fragmentation-needed / packet-too-big.</summary>
+    OversizeAnswered,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
