@@ -50,9 +50,27 @@ internal enum DropReason
     NoBackend,
     SendFailed,
 
-    // Appended for the dispatcher.
+    // Data plane (appended; values are positions, so new reasons only go at the end).
+    /// <summary>A new flow could not be stored: the flow table is at its load limit.</summary>
+    FlowTableFull,
+
+    /// <summary>Addressed to a shared IP but not something the DVA answers (it answers ping only).</summary>
+    LocalUnhandled,
+
+    /// <summary>The egress interface's dispatcher is not a peer in the tables.</summary>
+    EgressDispatcherUnknown,
+
+    /// <summary>FLAGS.S set: secure mode is not implemented on the data path yet.</summary>
     SecureModeUnsupported,
+
+    /// <summary>A broadcast reached a data plane that is not in the table's chain.</summary>
+    NotInChain,
+
+    // Dispatcher (appended).
+    /// <summary>No packet buffer was free for an answer (ARP reply, ICMP too-big) or a header.</summary>
     NoBuffer,
+
+    /// <summary>EGRESS from a peer that is not a data plane.</summary>
     NotDataPlane,
 
     /// <summary>Too big for the tunnel MTU; the sender got ICMP fragmentation-needed / packet-too-big.</summary>

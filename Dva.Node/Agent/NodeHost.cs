@@ -1,5 +1,6 @@
 using System.Net;
 using Dva.Node.Config;
+using Dva.Node.DataPlane;
 using Dva.Node.Dispatcher;
 using Dva.Node.Engine;
 using Dva.Node.Io;
@@ -24,6 +25,7 @@ internal sealed class NodeHost : IAsyncDisposable
     public const int PoolBuffers = 8192;
 
     private readonly List<PacketPort> _ports = [];
+    private readonly List<IDisposable> _disposables = [];
     private readonly EpollEngine _engine;
     private ControlApi? _control;
     private int _disposed;
@@ -125,11 +127,27 @@ internal sealed class NodeHost : IAsyncDisposable
         }
         else
         {
-            throw new NotSupportedException("the data plane role is not built into this binary yet");
+            var role = new DataPlaneRole(Settings, Tables, Counters, Time);
+            role.Attach(_engine, tunnel);
+            _disposables.Add(role);
+            Role = new RoleView(
+                async () => await role.SnapshotFlowsAsync(),
+                async () => BucketSummary(await role.SnapshotBucketCountsAsync()),
+                () => Task.FromResult<object?>(null));
         }
 
         _engine.Start();
     }
+
+    /// <summary>Live flows per bucket, summarised: the operator wants totals, the manager the empty buckets.</summary>
+    private static object BucketSummary(BucketFlowCounts counts) => new
+    {
+        counts.TableVersion,
+        counts.BucketCount,
+        LiveFlows = counts.Counts.Sum(),
+        BucketsWithFlows = counts.Counts.Count(c => c > 0),
+        MaxPerBucket = counts.Counts.Length == 0 ? 0 : counts.Counts.Max(),
+    };
 
     private async Task StartControlAsync(CancellationToken cancellationToken)
     {
@@ -151,6 +169,11 @@ internal sealed class NodeHost : IAsyncDisposable
 
         // Engine first: it may be inside recvmmsg on a port; closing the fd under it would be a use-after-close.
         _engine.Dispose();
+        foreach (var disposable in _disposables)
+        {
+            disposable.Dispose();
+        }
+
         foreach (var port in _ports)
         {
             port.Dispose();

@@ -401,7 +401,7 @@ internal sealed class DispatcherRole
         var error = TunnelHeader.TryRead(buffer.Frame, out var header);
         if (error != WireError.None)
         {
-            return WireDrops.ReasonFor(error);
+            return DataPlane.WireDrops.ToDropReason(error);
         }
 
         if (header.IsSecure)

@@ -1,0 +1,232 @@
+using Dva.Node.Agent;
+using Dva.Node.Io;
+using Dva.Shared.Flows;
+using Dva.Shared.Packets;
+using Dva.Shared.Tables;
+using Dva.Shared.Wire;
+
+namespace Dva.Node.DataPlane;
+
+// Keep or punt (DESIGN.md §6) and the hand-offs between data planes (§7).
+internal sealed partial class DataPlaneRole
+{
+    /*
+     DISPATCH (I own bucket b):
+       flow in my flow table            -> process
+       history[b] empty                 -> new flow: create state, process
+       packet can only open a flow (TCP SYN without ACK) -> create, process
+       otherwise                        -> PUNT to history[b][0]
+     PUNT (I am history[b][i]):
+       flow in my flow table            -> process (I keep it)
+       history[b][i+1] exists           -> PUNT to it
+       otherwise                        -> CLAIM to owner[b]
+     CLAIM (I own b): create state and process; a TCP packet that is not a SYN gets the mid-stream policy.
+     Anything else (table moved under the packet) -> forward to the current owner as CLAIM; TTL bounds it.
+
+     A flow this node holds is kept whatever the TYPE: state is never split between two data planes. STEER is
+     kept by the bucket's owner (it is sent to the owner after a rewrite) and is "anything else" elsewhere.
+     Predecessors that are no longer peers are skipped, as if they were not in the history.
+    */
+    private Verdict KeepOrPunt(PacketBuffer buffer, in TunnelHeader rx, TableVersion table, TableVersion current)
+    {
+        var innerStart = rx.InnerOffset;
+        var innerLength = rx.InnerLength;
+        if (PacketParser.TryParse(buffer.Frame.Slice(innerStart, innerLength), out var info) != ParseError.None)
+        {
+            return Drop(DropReason.MalformedFrame);
+        }
+
+        if (!FlowKey.TryFrom(info, out var key, out var isForward))
+        {
+            // Non-IP frames travel the broadcast chain, never a bucket.
+            return Drop(DropReason.UnsupportedEtherType);
+        }
+
+        var hash = FlowHasher.Hash(key, table.Seed);
+        var bucket = FlowHasher.Bucket(hash, table.BucketCount);
+        var now = _time.GetTimestamp();
+        var slot = _flows.Find(key, hash);
+        if (slot >= 0)
+        {
+            return Keep(buffer, rx, ref info, slot, isForward, now);
+        }
+
+        var owner = table.OwnerOf(bucket);
+        switch (rx.Type == TunnelType.Dispatch ? Handoff.None : rx.Handoff)
+        {
+            case Handoff.None when owner == _self:
+            {
+                var predecessors = table.PredecessorsOf(bucket);
+                if (predecessors.IsEmpty || OnlyOpens(info))
+                {
+                    return Create(buffer, rx, ref info, key, hash, bucket, isForward, now);
+                }
+
+                return PuntOrClaim(buffer, rx, predecessors, 0, owner);
+            }
+
+            case Handoff.Punt:
+            {
+                var predecessors = table.PredecessorsOf(bucket);
+                var position = predecessors.IndexOf(_self);
+                if (position >= 0)
+                {
+                    return PuntOrClaim(buffer, rx, predecessors, position + 1, owner);
+                }
+
+                break;
+            }
+
+            case Handoff.Claim or Handoff.Steer when owner == _self:
+                return ClaimHere(buffer, rx, ref info, key, hash, bucket, isForward, now);
+        }
+
+        // The table moved under the packet: the owner under the current table decides.
+        var currentBucket = FlowHasher.Bucket(hash, current.BucketCount);
+        var currentOwner = current.OwnerOf(currentBucket);
+        if (currentOwner == _self)
+        {
+            return ClaimHere(buffer, rx, ref info, key, hash, currentBucket, isForward, now);
+        }
+
+        return currentOwner == 0 ? Drop(DropReason.NoOwner) : HandOff(buffer, rx, currentOwner, Handoff.Claim);
+    }
+
+    private static bool OnlyOpens(in PacketInfo info) =>
+        info.Protocol == PacketConstants.ProtocolTcp && info.HasTransportHeader
+        && (info.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+
+    private Verdict PuntOrClaim(PacketBuffer buffer, in TunnelHeader rx, ReadOnlySpan<ushort> predecessors, int from, ushort owner)
+    {
+        for (var i = from; i < predecessors.Length; i++)
+        {
+            if (predecessors[i] != _self && !_peerAddresses[predecessors[i]].IsEmpty)
+            {
+                return HandOff(buffer, rx, predecessors[i], Handoff.Punt);
+            }
+        }
+
+        return owner == 0 ? Drop(DropReason.NoOwner) : HandOff(buffer, rx, owner, Handoff.Claim);
+    }
+
+    private Verdict ClaimHere(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, in FlowKey key, ulong hash, int bucket, bool isForward, long now)
+    {
+        if (info.Protocol == PacketConstants.ProtocolTcp && !OnlyOpens(info) && _options.MidStreamPolicy == MidStreamPolicy.Strict)
+        {
+            return Drop(DropReason.MidStreamNoState);
+        }
+
+        return Create(buffer, rx, ref info, key, hash, bucket, isForward, now);
+    }
+
+    private Verdict Create(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, in FlowKey key, ulong hash, int bucket, bool isForward, long now)
+    {
+        var slot = _flows.Add(key, hash, bucket, isForward, now);
+        if (slot < 0)
+        {
+            return Drop(DropReason.FlowTableFull);
+        }
+
+        // A TCP flow picked up without its SYN (no history to ask, or CLAIMed loosely) is already established.
+        if (info.Protocol == PacketConstants.ProtocolTcp && !OnlyOpens(info))
+        {
+            _flows.MarkEstablished(slot);
+        }
+
+        _counters.FlowsCreated++;
+        _counters.FlowsActive = _flows.Count;
+        return Keep(buffer, rx, ref info, slot, isForward, now);
+    }
+
+    private Verdict Keep(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, bool isForward, long now)
+    {
+        _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
+        _counters.PacketsProcessed++;
+        return RunPipeline(buffer, rx, ref info);
+    }
+
+    /// <summary>
+    /// Sends the received datagram on to <paramref name="next"/> as HANDOFF <paramref name="handoff"/>, rewriting its
+    /// header in place: TTL − 1 (at 1 the packet is dropped here, TtlExceeded), TYPE/HANDOFF, HOOK/TABLE = none
+    /// (keep-or-punt runs before any pipeline stage), DNODE/HNODE, and this node's nid when T is set.
+    /// </summary>
+    private Verdict HandOff(PacketBuffer buffer, in TunnelHeader rx, ushort next, Handoff handoff)
+    {
+        ref readonly var address = ref _peerAddresses[next];
+        if (address.IsEmpty)
+        {
+            return Drop(DropReason.NoOwner);
+        }
+
+        var datagram = buffer.Frame;
+        if (TunnelRewriter.DecrementTtl(datagram) != WireError.None)
+        {
+            return Drop(DropReason.TtlExceeded);
+        }
+
+        _ = TunnelRewriter.SetType(datagram, TunnelType.Handoff, handoff);
+        _ = TunnelRewriter.SetStage(datagram, Hook.None, NetfilterTable.None);
+        _ = TunnelRewriter.SetNodes(datagram, next, _self);
+        AppendTrace(buffer, rx);
+        buffer.Peer = address;
+        _counters.Count(handoff switch
+        {
+            Handoff.Punt => TunnelCounter.PuntSent,
+            Handoff.Broadcast => TunnelCounter.BroadcastSent,
+            _ => TunnelCounter.ClaimSent,
+        });
+        return Verdict.Send;
+    }
+
+    // T set: record this hop. A full list (15 nids) stays as it is rather than costing the packet.
+    private void AppendTrace(PacketBuffer buffer, in TunnelHeader rx)
+    {
+        if (!rx.Trr || rx.NidCount >= TunnelLayout.MaxNids)
+        {
+            return;
+        }
+
+        if ((rx.NidCount & 1) != 0)
+        {
+            _ = TunnelRewriter.AppendNid(buffer.Frame, 0, _self, out _);
+            return;
+        }
+
+        // An even list grows the header by one word at the front: take it from the headroom.
+        if (buffer.TryPrepend(4, out _)
+            && TunnelRewriter.AppendNid(buffer.Frame, 4, _self, out var start) == WireError.None)
+        {
+            _ = buffer.TryTrimFront(start);
+        }
+    }
+
+    /// <summary>
+    /// BROADCAST (DESIGN.md §7): learn the neighbour an ARP packet announces, then pass the frame to this node's
+    /// successor in the chain of the table the ERA names; the last data plane of the chain ends it.
+    /// </summary>
+    private Verdict PassBroadcast(PacketBuffer buffer, in TunnelHeader rx, TableVersion table)
+    {
+        var frame = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
+        if (PacketParser.TryParse(frame, out var info) == ParseError.None && info.IsArp && info.ArpSenderIp != 0)
+        {
+            _neighbours.Learn(rx.IfId, IpAddr.FromV4(info.ArpSenderIp), frame.Slice(info.ArpSenderMacOffset, 6));
+        }
+
+        var chain = table.Chain.AsSpan();
+        var position = chain.IndexOf(_self);
+        if (position < 0)
+        {
+            return Drop(DropReason.NotInChain);
+        }
+
+        for (var i = position + 1; i < chain.Length; i++)
+        {
+            if (!_peerAddresses[chain[i]].IsEmpty)
+            {
+                return HandOff(buffer, rx, chain[i], Handoff.Broadcast);
+            }
+        }
+
+        return Verdict.Consumed;
+    }
+}

@@ -1,0 +1,199 @@
+using Dva.Node.Agent;
+using Dva.Node.Io;
+using Dva.Node.Routing;
+using Dva.Shared.Packets;
+using Dva.Shared.Wire;
+
+namespace Dva.Node.DataPlane;
+
+/// <summary>What one pipeline stage decided about a packet.</summary>
+internal readonly record struct StageResult(bool Accepted, DropReason Reason)
+{
+    public static StageResult Accept => new(true, default);
+
+    public static StageResult Dropped(DropReason reason) => new(false, reason);
+}
+
+// The processing pipeline of a kept packet (DESIGN.md §8): PREROUTING → routing → FORWARD or INPUT → POSTROUTING.
+// In this issue the node routes only; the stages with no logic yet are the points where the load balancer
+// (PREROUTING nat, POSTROUTING nat) and the firewall (FORWARD/INPUT filter) plug in, each returning a StageResult.
+internal sealed partial class DataPlaneRole
+{
+    private Verdict RunPipeline(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info)
+    {
+        var frame = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
+        var stage = PreRouting(frame, ref info);
+        if (!stage.Accepted)
+        {
+            return Drop(stage.Reason);
+        }
+
+        if (_routes.IsLocal(info.Destination, out _))
+        {
+            return Input(buffer, rx, ref info);
+        }
+
+        if (!_routes.TryRoute(info.Destination, out var route))
+        {
+            return Drop(DropReason.NoRoute);
+        }
+
+        stage = Forward(frame, ref info, route);
+        if (!stage.Accepted)
+        {
+            return Drop(stage.Reason);
+        }
+
+        if (PacketRewriter.DecrementHopLimit(frame, info) != RewriteError.None)
+        {
+            return TimeExceeded(buffer, rx, ref info);
+        }
+
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route);
+    }
+
+    /// <summary>PREROUTING (raw, mangle, nat): the load balancer's DNAT goes here and re-parses what it rewrote.</summary>
+    private static StageResult PreRouting(Span<byte> frame, ref PacketInfo info) => StageResult.Accept;
+
+    /// <summary>FORWARD (filter): the firewall's rules go here; accepted by default until it is wired.</summary>
+    private static StageResult Forward(Span<byte> frame, ref PacketInfo info, in RouteResult route) => StageResult.Accept;
+
+    /// <summary>
+    /// INPUT: a packet to one of the DVA's own shared addresses. The DVA answers ping (ICMP and ICMPv6 echo) from the
+    /// address that was pinged; it runs no other local service, so anything else is a counted drop.
+    /// </summary>
+    private Verdict Input(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info)
+    {
+        var request = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
+        var length = info.IpVersion == 4
+            ? PacketBuilder.Icmpv4EchoReply(_scratch, request, info)
+            : PacketBuilder.Icmpv6EchoReply(_scratch, request, info);
+        return length == 0 ? Drop(DropReason.LocalUnhandled) : SendAnswer(buffer, rx, length);
+    }
+
+    /// <summary>
+    /// The IP TTL / hop limit ran out here: the packet is dropped (counted IpTtlExpired) and, so traceroute works
+    /// through the DVA, ICMP time exceeded goes back from the shared address of the interface it came in on.
+    /// No answer when that interface has no address of the packet's family or the packet is itself an ICMP error.
+    /// </summary>
+    private Verdict TimeExceeded(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info)
+    {
+        Drop(DropReason.IpTtlExpired);
+        if (!_routes.TryGetLocalAddress(rx.IfId, info.IpVersion, out var source))
+        {
+            return Verdict.Drop;
+        }
+
+        var request = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
+        var length = info.IpVersion == 4
+            ? PacketBuilder.Icmpv4TimeExceeded(_scratch, request, info, source.V4)
+            : PacketBuilder.Icmpv6TimeExceeded(_scratch, request, info, source.Value);
+        return length == 0 ? Verdict.Drop : SendAnswer(buffer, rx, length);
+    }
+
+    // An answer built in _scratch replaces the request's frame in the same buffer and is routed like any packet.
+    private Verdict SendAnswer(PacketBuffer buffer, in TunnelHeader rx, int length)
+    {
+        var answer = _scratch.AsSpan(0, length);
+        if (PacketParser.TryParse(answer, out var parsed) != ParseError.None || !_routes.TryRoute(parsed.Destination, out var route))
+        {
+            return Drop(DropReason.NoRoute);
+        }
+
+        var room = buffer.Writable;
+        if (rx.InnerOffset + length > room.Length)
+        {
+            return Drop(DropReason.Oversize);
+        }
+
+        answer.CopyTo(room[rx.InnerOffset..]);
+        _ = buffer.SetFrameLength(rx.InnerOffset + length);
+        return PostRouting(buffer, rx, rx.InnerOffset, length, route);
+    }
+
+    /// <summary>
+    /// POSTROUTING (nat: the load balancer's SNAT goes here), then output: the Ethernet header gets the egress
+    /// interface's shared MAC as source and the next hop's MAC from the neighbour table as destination, or zeros
+    /// and HANDOFF RESOLVE so the dispatcher fills it. The tunnel header is rewritten in front of the frame as
+    /// EGRESS to the interface's dispatcher. The VLAN TCI is kept only when the packet leaves on the interface it
+    /// came in on (another interface is another L2 segment). With T set the nid list carries on, with this node.
+    /// </summary>
+    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route)
+    {
+        var egress = _interfaces[route.Ifid];
+        var mac = _interfaceMacs[route.Ifid];
+        if (egress is null || mac is null)
+        {
+            return Drop(DropReason.UnknownInterface);
+        }
+
+        ref readonly var dispatcher = ref _peerAddresses[egress.Dispatcher];
+        if (dispatcher.IsEmpty)
+        {
+            return Drop(DropReason.EgressDispatcherUnknown);
+        }
+
+        Span<ushort> nids = stackalloc ushort[TunnelLayout.MaxNids];
+        var datagram = buffer.Frame;
+        var nidCount = 0;
+        if (rx.Trr)
+        {
+            nidCount = rx.CopyNids(datagram, nids);
+            if (nidCount < nids.Length)
+            {
+                nids[nidCount++] = _self;
+            }
+        }
+
+        var frame = datagram.Slice(innerStart, innerLength);
+        mac.CopyTo(frame[6..]);
+        var resolve = !_neighbours.TryGet(route.Ifid, route.NextHop, frame[..6]);
+        if (resolve)
+        {
+            frame[..6].Clear();
+        }
+
+        var fields = new TunnelFields
+        {
+            Type = TunnelType.Egress,
+            Handoff = resolve ? Handoff.Resolve : Handoff.None,
+            DNode = egress.Dispatcher,
+            HNode = _self,
+            Hook = Hook.PostRouting,
+            Table = NetfilterTable.Nat,
+            Trr = rx.Trr,
+            Era = rx.Era,
+            Ttl = rx.Ttl,
+            SNode = rx.SNode,
+            IfId = route.Ifid,
+            VlanTci = route.Ifid == rx.IfId ? rx.VlanTci : (ushort)0,
+        };
+        var headerLength = TunnelLayout.HeaderLength(TunnelFlags.None, nidCount);
+        if (headerLength > innerStart)
+        {
+            if (!buffer.TryPrepend(headerLength - innerStart, out _))
+            {
+                return Drop(DropReason.WireOther);
+            }
+
+            innerStart = headerLength;
+        }
+
+        var error = TunnelWriter.TryWriteInFront(buffer.Frame, innerStart, innerLength, fields, nids[..nidCount], out var start, out var length);
+        if (error != WireError.None)
+        {
+            return Drop(WireDrops.ToDropReason(error));
+        }
+
+        _ = buffer.TryTrimFront(start);
+        _ = buffer.SetFrameLength(length);
+        buffer.Peer = dispatcher;
+        _counters.Count(TunnelCounter.EgressSent);
+        if (resolve)
+        {
+            _counters.Count(TunnelCounter.ResolveSent);
+        }
+
+        return Verdict.Send;
+    }
+}

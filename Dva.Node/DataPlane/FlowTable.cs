@@ -1,0 +1,315 @@
+using System.Runtime.CompilerServices;
+using Dva.Node.Config;
+using Dva.Shared.Flows;
+using Dva.Shared.Packets;
+using Dva.Shared.Tables;
+
+namespace Dva.Node.DataPlane;
+
+/// <summary>Where a flow is in its life; non-TCP flows are <see cref="Active"/> until they idle out.</summary>
+internal enum FlowState : byte
+{
+    /// <summary>UDP, ICMP and other protocols: no handshake to follow.</summary>
+    Active,
+
+    /// <summary>TCP: the originator's SYN seen, no answer yet.</summary>
+    SynSent,
+
+    /// <summary>TCP: the answer's SYN+ACK seen.</summary>
+    SynReceived,
+
+    /// <summary>TCP: the handshake completed (or a mid-stream packet was accepted as new).</summary>
+    Established,
+
+    /// <summary>TCP: one side sent FIN.</summary>
+    Closing,
+
+    /// <summary>TCP: both sides sent FIN, or a RST was seen. Kept until the closed timeout so late FIN/ACKs still match.</summary>
+    Closed,
+}
+
+/// <summary>One flow, stored inline in the table's array: no object per flow.</summary>
+internal struct FlowEntry
+{
+    public FlowKey Key;
+    public ulong Hash;
+    public long Created;
+    public long LastSeen;
+    public long ExpiresAt;
+    public long PacketsOriginal;
+    public long BytesOriginal;
+    public long PacketsReply;
+    public long BytesReply;
+    public int Bucket;
+    public FlowState State;
+
+    /// <summary>The first packet's isForward (FlowKey.TryFrom): packets with the same value travel in the original direction.</summary>
+    public bool OriginIsForward;
+
+    public bool Used;
+
+    /// <summary>FIN seen: bit 0 from the originator, bit 1 from the answerer.</summary>
+    public byte Fins;
+}
+
+/// <summary>
+/// The data plane's flow table (DESIGN.md §6, §8): open addressing with linear probing over a power-of-two array
+/// of <see cref="FlowEntry"/> structs, keyed by the symmetric <see cref="FlowKey"/> so either direction finds the
+/// flow. Deletion shifts the following cluster back (no tombstones), so probe lengths never degrade with churn.
+/// Also keeps the number of live flows per bucket, which the manager asks for before pruning history
+/// ("A reports no live flow in b"). Owned by one engine thread: no locks, no allocation per packet.
+/// </summary>
+internal sealed class FlowTable
+{
+    /// <summary>1 M slots (about 130 MB): room for ~900 k flows at the load limit.</summary>
+    public const int DefaultCapacity = 1 << 20;
+
+    // Linear probing stays short up to ~7/8 full; past that a new flow is refused (and counted by the caller).
+    private const int LoadLimitNumerator = 7;
+    private const int LoadLimitDenominator = 8;
+
+    private readonly FlowEntry[] _entries;
+    private readonly int _mask;
+    private readonly int _limit;
+    private readonly int[] _bucketCounts = new int[TableLimits.MaxBucketCount];
+    private readonly long _tcpEstablished;
+    private readonly long _tcpTransitory;
+    private readonly long _tcpClosed;
+    private readonly long _udp;
+    private readonly long _icmp;
+    private readonly long _other;
+    private int _sweepCursor;
+
+    public FlowTable(int capacity, FlowTimeouts timeouts, long timestampFrequency)
+    {
+        ArgumentNullException.ThrowIfNull(timeouts);
+        if (capacity < 16 || (capacity & (capacity - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Flow table capacity must be a power of two, 16 or more.");
+        }
+
+        _entries = new FlowEntry[capacity];
+        _mask = capacity - 1;
+        _limit = (int)((long)capacity * LoadLimitNumerator / LoadLimitDenominator);
+        _tcpEstablished = Ticks(timeouts.TcpEstablished, timestampFrequency);
+        _tcpTransitory = Ticks(timeouts.TcpTransitory, timestampFrequency);
+        _tcpClosed = Ticks(timeouts.TcpClosed, timestampFrequency);
+        _udp = Ticks(timeouts.Udp, timestampFrequency);
+        _icmp = Ticks(timeouts.Icmp, timestampFrequency);
+        _other = Ticks(timeouts.Other, timestampFrequency);
+    }
+
+    public int Capacity => _entries.Length;
+
+    /// <summary>Live flows (closed TCP flows included until they expire).</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The entry in <paramref name="slot"/> (from <see cref="Find"/> or <see cref="Add"/>).</summary>
+    public ref FlowEntry this[int slot] => ref _entries[slot];
+
+    /// <summary>Live flows in <paramref name="bucket"/>.</summary>
+    public int LiveFlows(int bucket) => (uint)bucket < (uint)_bucketCounts.Length ? _bucketCounts[bucket] : 0;
+
+    /// <summary>The slot of <paramref name="key"/>, or -1. <paramref name="hash"/> is the flow hash (any stable 64-bit hash of the key).</summary>
+    public int Find(in FlowKey key, ulong hash)
+    {
+        for (var i = (int)hash & _mask; ; i = (i + 1) & _mask)
+        {
+            ref var e = ref _entries[i];
+            if (!e.Used)
+            {
+                return -1;
+            }
+
+            if (e.Hash == hash && e.Key.Equals(key))
+            {
+                return i;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds a flow whose first packet is <paramref name="isForward"/> and returns its slot; -1 when the table is at
+    /// its load limit. The caller has checked with <see cref="Find"/> that the key is absent.
+    /// </summary>
+    public int Add(in FlowKey key, ulong hash, int bucket, bool isForward, long now)
+    {
+        if (Count >= _limit || (uint)bucket >= (uint)_bucketCounts.Length)
+        {
+            return -1;
+        }
+
+        var i = (int)hash & _mask;
+        while (_entries[i].Used)
+        {
+            i = (i + 1) & _mask;
+        }
+
+        ref var e = ref _entries[i];
+        e = default;
+        e.Key = key;
+        e.Hash = hash;
+        e.Bucket = bucket;
+        e.Created = now;
+        e.LastSeen = now;
+        e.OriginIsForward = isForward;
+        e.State = key.Protocol == PacketConstants.ProtocolTcp ? FlowState.SynSent : FlowState.Active;
+        e.Used = true;
+        Count++;
+        _bucketCounts[bucket]++;
+        return i;
+    }
+
+    /// <summary>
+    /// Accounts one packet of the flow in <paramref name="slot"/>: direction-aware counters, last seen, the TCP state
+    /// (a minimal conntrack: SYN, SYN+ACK, ACK, FIN each way, RST) and the expiry that state implies.
+    /// </summary>
+    public void Touch(int slot, bool isForward, int bytes, TcpFlags tcpFlags, long now)
+    {
+        ref var e = ref _entries[slot];
+        var original = isForward == e.OriginIsForward;
+        if (original)
+        {
+            e.PacketsOriginal++;
+            e.BytesOriginal += bytes;
+        }
+        else
+        {
+            e.PacketsReply++;
+            e.BytesReply += bytes;
+        }
+
+        e.LastSeen = now;
+        if (e.Key.Protocol == PacketConstants.ProtocolTcp)
+        {
+            Track(ref e, original, isForward, tcpFlags);
+        }
+
+        e.ExpiresAt = now + Timeout(e);
+    }
+
+    /// <summary>
+    /// Marks a TCP flow created from a packet that was not a SYN (CLAIM with the loose mid-stream policy, or a
+    /// DISPATCH with no history): it is taken as already established.
+    /// </summary>
+    public void MarkEstablished(int slot) => _entries[slot].State = FlowState.Established;
+
+    /// <summary>
+    /// Walks up to <paramref name="maxSlots"/> slots from where the last call stopped and removes flows whose time
+    /// ran out, so a full pass is spread over many engine turns and never pauses forwarding. Returns how many expired.
+    /// </summary>
+    public int Sweep(long now, int maxSlots)
+    {
+        var expired = 0;
+        var i = _sweepCursor;
+        for (var walked = 0; walked < maxSlots && walked < _entries.Length; walked++)
+        {
+            // A removal pulls the next entry of the cluster into this slot, so the slot is looked at again.
+            while (_entries[i].Used && now - _entries[i].ExpiresAt >= 0)
+            {
+                RemoveAt(i);
+                expired++;
+            }
+
+            i = (i + 1) & _mask;
+        }
+
+        _sweepCursor = i;
+        return expired;
+    }
+
+    /// <summary>Removes the flow in <paramref name="slot"/> and shifts the rest of its cluster back.</summary>
+    public void RemoveAt(int slot)
+    {
+        ref var removed = ref _entries[slot];
+        if (!removed.Used)
+        {
+            return;
+        }
+
+        _bucketCounts[removed.Bucket]--;
+        Count--;
+        var hole = slot;
+        var j = slot;
+        while (true)
+        {
+            j = (j + 1) & _mask;
+            ref var next = ref _entries[j];
+            if (!next.Used)
+            {
+                break;
+            }
+
+            // An entry may fill the hole only if its home slot is not cyclically in (hole, j].
+            var home = (int)next.Hash & _mask;
+            if (((j - home) & _mask) >= ((j - hole) & _mask))
+            {
+                _entries[hole] = next;
+                hole = j;
+            }
+        }
+
+        _entries[hole] = default;
+    }
+
+    /// <summary>Copies the live-flow count of buckets 0..destination.Length-1.</summary>
+    public void CopyBucketCounts(Span<int> destination) =>
+        _bucketCounts.AsSpan(0, Math.Min(destination.Length, _bucketCounts.Length)).CopyTo(destination);
+
+    private static void Track(ref FlowEntry e, bool original, bool isForward, TcpFlags flags)
+    {
+        if ((flags & TcpFlags.Rst) != 0)
+        {
+            e.State = FlowState.Closed;
+            return;
+        }
+
+        var syn = (flags & TcpFlags.Syn) != 0;
+        var ack = (flags & TcpFlags.Ack) != 0;
+        if (syn && !ack)
+        {
+            // A new SYN on a closed flow is the port being reused: a new connection from this side.
+            if (e.State == FlowState.Closed)
+            {
+                e.State = FlowState.SynSent;
+                e.OriginIsForward = isForward;
+                e.Fins = 0;
+            }
+
+            return;
+        }
+
+        if ((flags & TcpFlags.Fin) != 0)
+        {
+            e.Fins |= (byte)(original ? 1 : 2);
+            e.State = e.Fins == 3 ? FlowState.Closed : FlowState.Closing;
+            return;
+        }
+
+        switch (e.State)
+        {
+            case FlowState.SynSent when syn && !original:
+                e.State = FlowState.SynReceived;
+                break;
+            case FlowState.SynReceived when ack && original:
+                e.State = FlowState.Established;
+                break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long Timeout(in FlowEntry e) => e.Key.Protocol switch
+    {
+        PacketConstants.ProtocolTcp => e.State switch
+        {
+            FlowState.Established => _tcpEstablished,
+            FlowState.Closed => _tcpClosed,
+            _ => _tcpTransitory,
+        },
+        PacketConstants.ProtocolUdp => _udp,
+        PacketConstants.ProtocolIcmp or PacketConstants.ProtocolIcmpv6 => _icmp,
+        _ => _other,
+    };
+
+    private static long Ticks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);
+}

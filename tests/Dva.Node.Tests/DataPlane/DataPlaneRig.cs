@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using Dva.Node.Agent;
+using Dva.Node.Config;
+using Dva.Node.DataPlane;
+using Dva.Node.Io;
+using Dva.Shared.Flows;
+using Dva.Shared.Tables;
+using Dva.Shared.Wire;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dva.Node.Tests.DataPlane;
+
+/// <summary>
+/// One data plane with a fake clock, fed datagrams built with the real tunnel writer. The DVA: dispatcher 1 on
+/// interface 1 (outside, 192.0.2.1/24, 2001:db8::1/64), dispatcher 2 on interface 2 (inside, 198.51.100.1/24),
+/// a static route 203.0.113.0/24 via 198.51.100.254, data planes by node id; node n's tunnel is 127.0.0.1:20000+n.
+/// </summary>
+internal sealed class DataPlaneRig : IDisposable
+{
+    public const byte Outside = 1;
+    public const byte Inside = 2;
+    public const ushort OutsideDispatcher = 1;
+    public const ushort InsideDispatcher = 2;
+    public static readonly Guid DvaId = new("9a0e9a4b-5bd1-4d77-9d7b-55a2f7a6a001");
+    public const ulong Seed = 0x5EED_0000_1234_5678;
+    public static readonly byte[] InsideMac = [0x02, 0, 0, 0, 0, 0x02];
+
+    public DataPlaneRig(ushort self = 10, DataPlaneOptions? options = null, FakeTimeProvider? time = null, TableStore? tables = null)
+    {
+        Time = time ?? new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 9, 0, 0, TimeSpan.Zero));
+        Tables = tables ?? new TableStore();
+        Role = new DataPlaneRole(Settings(self), Tables, Counters, Time, options ?? new DataPlaneOptions { FlowCapacity = 1024 });
+    }
+
+    public FakeTimeProvider Time { get; }
+
+    public TableStore Tables { get; }
+
+    public NodeCounters Counters { get; } = new();
+
+    public DataPlaneRole Role { get; }
+
+    public CounterSnapshot Snapshot => Counters.Snapshot();
+
+    public static IPEndPoint EndpointOf(ushort node) => new(IPAddress.Loopback, 20000 + node);
+
+    public static NodeSettings Settings(ushort self, Func<ushort, IPEndPoint>? endpoint = null) => new(
+        NodeRole.DataPlane,
+        self,
+        $"dp-{self}",
+        (endpoint ?? EndpointOf)(self),
+        1500,
+        new IPEndPoint(IPAddress.Loopback, 0),
+        [
+            new SharedInterface(Outside, "outside", new PhysicalAddress(TestFrames.SharedMacOutside), [IPAddress.Parse("192.0.2.1"), IPAddress.Parse("2001:db8::1")],
+                [IPNetwork.Parse("192.0.2.0/24"), IPNetwork.Parse("2001:db8::/64")], null, 1),
+            new SharedInterface(Inside, "inside", new PhysicalAddress(InsideMac), [IPAddress.Parse("198.51.100.1")], [IPNetwork.Parse("198.51.100.0/24")], null, 2),
+        ],
+        [new StaticRoute(IPNetwork.Parse("203.0.113.0/24"), IPAddress.Parse("198.51.100.254"), Inside)],
+        null,
+        FlowTimeouts.Default);
+
+    public static PeerInfo[] Peers(IEnumerable<ushort> dataPlanes, Func<ushort, IPEndPoint>? endpoint = null)
+    {
+        endpoint ??= EndpointOf;
+        return
+        [
+            new PeerInfo(1, PeerRole.Dispatcher, endpoint(1)),
+            new PeerInfo(2, PeerRole.Dispatcher, endpoint(2)),
+            .. dataPlanes.Select(n => new PeerInfo(n, PeerRole.DataPlane, endpoint(n), 1)),
+        ];
+    }
+
+    public static TableVersion First(params ushort[] dataPlanes) => TableVersion.CreateFirst(DvaId, Seed, 256, Peers(dataPlanes), "test");
+
+    public static TableVersion Next(TableVersion table, params ushort[] dataPlanes) =>
+        table.Next(Peers(dataPlanes), new DateTimeOffset(2026, 11, 26, 8, 0, 0, TimeSpan.Zero), "test", out int _);
+
+    public static int BucketOf(byte[] frame, TableVersion table)
+    {
+        Assert.True(FlowKey.TryFrom(TestFrames.Parse(frame), out var key, out _));
+        return FlowHasher.Bucket(key, table.Seed, table.BucketCount);
+    }
+
+    public static FlowKey KeyOf(byte[] frame)
+    {
+        Assert.True(FlowKey.TryFrom(TestFrames.Parse(frame), out var key, out _));
+        return key;
+    }
+
+    public static ulong HashOf(byte[] frame, TableVersion table) => FlowHasher.Hash(KeyOf(frame), table.Seed);
+
+    /// <summary>The first client port whose flow (built by <paramref name="frame"/>) lands in a bucket <paramref name="wanted"/> accepts.</summary>
+    public static ushort PortWhere(TableVersion table, Func<int, bool> wanted, Func<ushort, byte[]> frame)
+    {
+        for (ushort port = 1024; port < 65000; port++)
+        {
+            if (wanted(BucketOf(frame(port), table)))
+            {
+                return port;
+            }
+        }
+
+        throw new InvalidOperationException("no port maps to a wanted bucket");
+    }
+
+    public static TunnelFields Dispatch(ushort to, TableVersion table, byte ttl = TunnelFields.InitialTtl, bool trace = false) => new()
+    {
+        Type = TunnelType.Dispatch,
+        DNode = to,
+        HNode = OutsideDispatcher,
+        SNode = OutsideDispatcher,
+        IfId = Outside,
+        Era = (byte)table.Era,
+        Ttl = ttl,
+        Trr = trace,
+    };
+
+    public static TunnelFields HandoffFields(Handoff handoff, ushort from, ushort to, TableVersion table, byte ttl = 254, bool trace = false) => new()
+    {
+        Type = TunnelType.Handoff,
+        Handoff = handoff,
+        DNode = to,
+        HNode = from,
+        SNode = OutsideDispatcher,
+        IfId = Outside,
+        Era = (byte)table.Era,
+        Ttl = ttl,
+        Trr = trace,
+    };
+
+    /// <summary>A datagram as the tunnel socket would deliver it: header in front of <paramref name="frame"/>, peer = the sender's endpoint.</summary>
+    public static PacketBuffer Datagram(byte[] frame, TunnelFields fields, ushort[]? nids = null, IPEndPoint? from = null)
+    {
+        var buffer = PacketBuffer.CreateUnpooled();
+        Assert.True(buffer.TrySetFrame(frame));
+        nids ??= [];
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length);
+        Assert.True(buffer.TryPrepend(headerLength, out _));
+        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer.Frame, headerLength, frame.Length, fields, nids, out var start, out _));
+        Assert.Equal(0, start);
+        buffer.Peer = PacketAddress.FromEndPoint(from ?? EndpointOf(fields.HNode));
+        return buffer;
+    }
+
+    /// <summary>What the role sent: the header (validated by the real reader), its nids and the inner frame.</summary>
+    public static (TunnelHeader Header, ushort[] Nids, byte[] Inner) Read(PacketBuffer buffer)
+    {
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.Frame, out var header));
+        var nids = new ushort[header.NidCount];
+        header.CopyNids(buffer.Frame, nids);
+        return (header, nids, buffer.Frame.Slice(header.InnerOffset, header.InnerLength).ToArray());
+    }
+
+    /// <summary>Hands a sent datagram to the next node as its socket would: the source address becomes the sender's endpoint.</summary>
+    public static void ArriveFrom(PacketBuffer buffer, ushort sender) => buffer.Peer = PacketAddress.FromEndPoint(EndpointOf(sender));
+
+    public Verdict Process(PacketBuffer buffer) => Role.Process(buffer);
+
+    public void Install(params TableVersion[] tables)
+    {
+        foreach (var t in tables)
+        {
+            Assert.True(Tables.Install(t, out var error), error);
+        }
+    }
+
+    public void Dispose() => Role.Dispose();
+}
