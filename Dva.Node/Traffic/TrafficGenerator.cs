@@ -195,7 +195,7 @@ internal sealed class TrafficGenerator : IDisposable
     private void ResolveGateways(CancellationToken cancellationToken)
     {
         var deadline = _clock.Elapsed + s_gatewayTimeout;
-        var lastAsk = TimeSpan.MinValue;
+        var lastAsk = TimeSpan.FromSeconds(-1);
         while (_clientGatewayMac is null || _serverGatewayMac is null)
         {
             cancellationToken.ThrowIfCancellationRequested();
