@@ -21,6 +21,7 @@ internal static class TrafficCommand
           --seconds N            time limit (default 60)
           --segments N           data segments each way per flow (default 3)
           --payload N            bytes per data segment (default 200)
+          --step-ms N            pause between a flow's segments, to make flows live longer (default 0)
           --udp-every N          every Nth flow is UDP request/response (default 4; 0 = TCP only)
           --clients N --servers N  host counts (default 50 and 10)
           --json                 print the result as JSON
@@ -155,6 +156,7 @@ internal static class TrafficCommand
                         case "--seconds" when n >= 1: o = o with { Duration = TimeSpan.FromSeconds(n) }; break;
                         case "--segments" when n >= 1 && n <= 1000: o = o with { Segments = (int)n }; break;
                         case "--payload" when n >= 1 && n <= 1400: o = o with { PayloadBytes = (int)n }; break;
+                        case "--step-ms" when n <= 60_000: o = o with { StepInterval = TimeSpan.FromMilliseconds(n) }; break;
                         case "--udp-every": o = o with { UdpEvery = (int)Math.Min(n, int.MaxValue) }; break;
                         case "--clients" when n >= 1 && n <= 200: o = o with { Clients = (int)n }; break;
                         case "--servers" when n >= 1 && n <= 200: o = o with { Servers = (int)n }; break;

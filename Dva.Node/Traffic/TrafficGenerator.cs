@@ -45,6 +45,9 @@ internal sealed record TrafficOptions
 
     public int PayloadBytes { get; init; } = 200;
 
+    /// <summary>Pause between a flow's segments, so flows live long enough to span a table change (0 = none).</summary>
+    public TimeSpan StepInterval { get; init; }
+
     /// <summary>Wait for a segment before sending it again.</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromMilliseconds(300);
 
@@ -98,6 +101,8 @@ internal sealed class TrafficGenerator : IDisposable
     private readonly Dictionary<string, long> _failures = [];
     private readonly List<FlowRecord> _records = [];
     private readonly Stopwatch _clock = new();
+    private readonly List<(long Count, TaskCompletionSource Done)> _waiters = [];
+    private readonly Lock _waitersLock = new();
     private byte[]? _clientGatewayMac;
     private byte[]? _serverGatewayMac;
     private long _opened;
@@ -121,6 +126,22 @@ internal sealed class TrafficGenerator : IDisposable
     public long Completed => Interlocked.Read(ref _completed);
 
     public long Opened => Interlocked.Read(ref _opened);
+
+    /// <summary>Completes once <paramref name="count"/> flows completed (or the run ended); any thread.</summary>
+    public Task WhenCompleted(long count)
+    {
+        lock (_waitersLock)
+        {
+            if (Completed >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((count, done));
+            return done.Task;
+        }
+    }
 
     /// <summary>Runs on the calling thread until every flow finished or the duration passed (or <paramref name="cancellationToken"/>).</summary>
     public TrafficResult Run(CancellationToken cancellationToken = default)
@@ -159,6 +180,7 @@ internal sealed class TrafficGenerator : IDisposable
             CheckTimeouts();
         }
 
+        ReleaseWaiters(long.MaxValue);
         return new TrafficResult(_opened, _completed, _broken, _retransmits, _sent, _received, _duplicates, _stray,
             _clock.Elapsed.TotalSeconds, new Dictionary<string, long>(_failures), [.. _records]);
     }
@@ -475,12 +497,39 @@ internal sealed class TrafficGenerator : IDisposable
         flow.Attempts = 0;
         if (flow.Step < flow.Spec.StepCount)
         {
+            if (_options.StepInterval > TimeSpan.Zero)
+            {
+                // Sent by CheckTimeouts when due; the deadline doubles as the send time.
+                flow.Paused = true;
+                flow.Deadline = _clock.Elapsed + _options.StepInterval;
+                return;
+            }
+
             SendStep(flow);
             return;
         }
 
         Finish(flow, completed: true, failure: null);
-        Interlocked.Increment(ref _completed);
+        var completed = Interlocked.Increment(ref _completed);
+        if (_waiters.Count > 0)
+        {
+            ReleaseWaiters(completed);
+        }
+    }
+
+    private void ReleaseWaiters(long completed)
+    {
+        lock (_waitersLock)
+        {
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Count <= completed)
+                {
+                    _waiters[i].Done.TrySetResult();
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
     }
 
     private void CheckTimeouts()
@@ -491,6 +540,13 @@ internal sealed class TrafficGenerator : IDisposable
             var flow = _activeList[i];
             if (now < flow.Deadline)
             {
+                continue;
+            }
+
+            if (flow.Paused)
+            {
+                flow.Paused = false;
+                SendStep(flow);
                 continue;
             }
 
@@ -578,5 +634,8 @@ internal sealed class TrafficGenerator : IDisposable
         public long ToClient { get; set; }
 
         public TimeSpan Deadline { get; set; }
+
+        /// <summary>Waiting out <see cref="TrafficOptions.StepInterval"/> before the next segment.</summary>
+        public bool Paused { get; set; }
     }
 }
