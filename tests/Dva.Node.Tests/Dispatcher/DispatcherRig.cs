@@ -10,6 +10,7 @@ using Dva.Node.Traffic;
 using Dva.Shared.Flows;
 using Dva.Shared.Packets;
 using Dva.Shared.Tables;
+using Dva.Shared.Wire;
 
 namespace Dva.Node.Tests.Dispatcher;
 
@@ -122,6 +123,27 @@ internal sealed class DispatcherRig : IDisposable
         var length = TrafficFrames.Write(buffer, spec, spec.Step(step), step, ClientMac, destinationMac ?? OutsideMac);
         Assert.True(length > 0);
         return buffer[..length];
+    }
+
+    /// <summary>An EGRESS datagram as data plane <paramref name="from"/> writes it.</summary>
+    public static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self)
+    {
+        var buffer = new byte[128 + inner.Length];
+        inner.CopyTo(buffer, 128);
+        var fields = new TunnelFields
+        {
+            DNode = to,
+            HNode = from,
+            Type = TunnelType.Egress,
+            Handoff = handoff,
+            Hook = Hook.PostRouting,
+            Ttl = 250,
+            SNode = Self,
+            IfId = 2,
+            VlanTci = tci,
+        };
+        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, 128, inner.Length, fields, [], out var start, out var length));
+        return buffer[start..(start + length)];
     }
 
     public static byte[] Tag(byte[] frame, ushort tci)

@@ -250,24 +250,4 @@ public class DispatcherRoleTests
         frame.AsSpan(0, 12).Clear();
         return frame;
     }
-
-    private static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self)
-    {
-        var buffer = new byte[128 + inner.Length];
-        inner.CopyTo(buffer, 128);
-        var fields = new TunnelFields
-        {
-            DNode = to,
-            HNode = from,
-            Type = TunnelType.Egress,
-            Handoff = handoff,
-            Hook = Hook.PostRouting,
-            Ttl = 250,
-            SNode = Self,
-            IfId = 2,
-            VlanTci = tci,
-        };
-        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, 128, inner.Length, fields, [], out var start, out var length));
-        return buffer[start..(start + length)];
-    }
 }
