@@ -124,12 +124,14 @@ internal sealed class DispatcherRole
 
         _engine = engine;
         _tunnel = tunnel;
-        engine.Register(tunnel, OnTunnel);
+        PacketHandler egress = HandleEgress;
+        PacketHandler frames = HandleFrame;
+        engine.Register(tunnel, batch => OnBatch(null, batch, egress));
         foreach (var port in _ports)
         {
             if (port is not null)
             {
-                engine.Register(port.Source, batch => OnFrames(port, batch));
+                engine.Register(port.Source, batch => OnBatch(port, batch, frames));
             }
         }
 
@@ -148,7 +150,11 @@ internal sealed class DispatcherRole
 
     // ---- outside → DVA -------------------------------------------------------------------------------
 
-    private void OnFrames(SharedPort port, PacketBatch batch)
+    /// <summary>One packet of a batch: null when it was sent or queued, else the reason it is dropped.</summary>
+    private delegate DropReason? PacketHandler(SharedPort? port, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses);
+
+    /// <summary>The batch loop of both directions: one table read per batch, every packet counted in, every drop counted.</summary>
+    private void OnBatch(SharedPort? port, PacketBatch batch, PacketHandler handler)
     {
         var state = _tables.State;
         var addresses = AddressesFor(state);
@@ -161,16 +167,16 @@ internal sealed class DispatcherRole
             }
 
             Counters.In(buffer.FrameLength);
-            var reason = HandleFrame(port, batch, i, buffer, state, addresses);
-            if (reason is { } drop)
+            if (handler(port, batch, i, buffer, state, addresses) is { } drop)
             {
                 Counters.Drop(drop);
             }
         }
     }
 
-    private DropReason? HandleFrame(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
+    private DropReason? HandleFrame(SharedPort? sharedPort, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
     {
+        var port = sharedPort!;
         var frame = buffer.Frame;
         if (frame.Length < PacketConstants.EthernetHeaderLength)
         {
@@ -375,28 +381,8 @@ internal sealed class DispatcherRole
 
     // ---- DVA → outside ------------------------------------------------------------------------------
 
-    private void OnTunnel(PacketBatch batch)
-    {
-        var state = _tables.State;
-        var addresses = AddressesFor(state);
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var buffer = batch[i];
-            if (buffer is null)
-            {
-                continue;
-            }
-
-            Counters.In(buffer.FrameLength);
-            var reason = HandleEgress(batch, i, buffer, state, addresses);
-            if (reason is { } drop)
-            {
-                Counters.Drop(drop);
-            }
-        }
-    }
-
-    private DropReason? HandleEgress(PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
+    // The egress interface comes from the header's IFID, not from where the datagram arrived.
+    private DropReason? HandleEgress(SharedPort? _, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
     {
         var error = TunnelHeader.TryRead(buffer.Frame, out var header);
         if (error != WireError.None)
