@@ -141,12 +141,18 @@ internal sealed partial class DataPlaneRole : IDisposable
     /// <summary>Live flows per bucket of the current table, read on the engine thread.</summary>
     public Task<BucketFlowCounts> SnapshotBucketCountsAsync() => OnEngineAsync(CollectBucketCounts);
 
+    /// <summary>Stops the timers and the table subscription and returns held buffers; call after the engine stopped.</summary>
     public void Dispose()
     {
         _tables.Installed -= _onInstalled;
         foreach (var timer in _timers)
         {
             timer.Cancel();
+        }
+
+        while (_hold.TryDequeue(out var buffer, out _))
+        {
+            buffer.Release();
         }
     }
 

@@ -105,17 +105,8 @@ internal sealed class DataPlaneRig : IDisposable
         throw new InvalidOperationException("no port maps to a wanted bucket");
     }
 
-    public static TunnelFields Dispatch(ushort to, TableVersion table, byte ttl = TunnelFields.InitialTtl, bool trace = false) => new()
-    {
-        Type = TunnelType.Dispatch,
-        DNode = to,
-        HNode = OutsideDispatcher,
-        SNode = OutsideDispatcher,
-        IfId = Outside,
-        Era = (byte)table.Era,
-        Ttl = ttl,
-        Trr = trace,
-    };
+    public static TunnelFields Dispatch(ushort to, TableVersion table, byte ttl = TunnelFields.InitialTtl, bool trace = false) =>
+        HandoffFields(Handoff.None, OutsideDispatcher, to, table, ttl, trace) with { Type = TunnelType.Dispatch };
 
     public static TunnelFields HandoffFields(Handoff handoff, ushort from, ushort to, TableVersion table, byte ttl = 254, bool trace = false) => new()
     {
@@ -129,6 +120,10 @@ internal sealed class DataPlaneRig : IDisposable
         Ttl = ttl,
         Trr = trace,
     };
+
+    /// <summary>HANDOFF BROADCAST as a dispatcher sends it to chain[0] (DESIGN.md §7): T set, TTL 255.</summary>
+    public static TunnelFields BroadcastFields(ushort to, TableVersion table, ushort dispatcher = OutsideDispatcher, byte ifid = Outside) =>
+        HandoffFields(Handoff.Broadcast, dispatcher, to, table, TunnelFields.InitialTtl, trace: true) with { SNode = dispatcher, IfId = ifid };
 
     /// <summary>A datagram as the tunnel socket would deliver it: header in front of <paramref name="frame"/>, peer = the sender's endpoint.</summary>
     public static PacketBuffer Datagram(byte[] frame, TunnelFields fields, ushort[]? nids = null, IPEndPoint? from = null)
@@ -151,6 +146,18 @@ internal sealed class DataPlaneRig : IDisposable
         var nids = new ushort[header.NidCount];
         header.CopyNids(buffer.Frame, nids);
         return (header, nids, buffer.Frame.Slice(header.InnerOffset, header.InnerLength).ToArray());
+    }
+
+    /// <summary>Asserts the role sent the datagram on as a hand-off from <paramref name="from"/> to <paramref name="to"/>.</summary>
+    public static TunnelHeader AssertHandOff(PacketBuffer buffer, Handoff handoff, ushort from, ushort to)
+    {
+        var header = Read(buffer).Header;
+        Assert.Equal(TunnelType.Handoff, header.Type);
+        Assert.Equal(handoff, header.Handoff);
+        Assert.Equal(to, header.DNode);
+        Assert.Equal(from, header.HNode);
+        Assert.Equal(PacketAddress.FromEndPoint(EndpointOf(to)), buffer.Peer);
+        return header;
     }
 
     /// <summary>Hands a sent datagram to the next node as its socket would: the source address becomes the sender's endpoint.</summary>

@@ -132,9 +132,7 @@ public class KeepOrPuntTests
 
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
-        var header = Read(buffer).Header;
-        Assert.Equal(Handoff.Claim, header.Handoff);
-        Assert.Equal(11, header.DNode);
+        AssertHandOff(buffer, Handoff.Claim, from: 10, to: 11);
         Assert.Equal(1, rig.Snapshot.Tunnel(TunnelCounter.ClaimSent));
     }
 
@@ -165,12 +163,7 @@ public class KeepOrPuntTests
 
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
-        var header = Read(buffer).Header;
-        Assert.Equal(Handoff.Punt, header.Handoff);
-        Assert.Equal(11, header.DNode);
-        Assert.Equal(12, header.HNode);
-        Assert.Equal(253, header.Ttl);
-        Assert.Equal(PacketAddress.FromEndPoint(EndpointOf(11)), buffer.Peer);
+        Assert.Equal(253, AssertHandOff(buffer, Handoff.Punt, from: 12, to: 11).Ttl);
     }
 
     [Fact]
@@ -183,12 +176,7 @@ public class KeepOrPuntTests
 
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
-        var header = Read(buffer).Header;
-        Assert.Equal(TunnelType.Handoff, header.Type);
-        Assert.Equal(Handoff.Claim, header.Handoff);
-        Assert.Equal(10, header.DNode);
-        Assert.Equal(11, header.HNode);
-        Assert.Equal(252, header.Ttl);
+        Assert.Equal(252, AssertHandOff(buffer, Handoff.Claim, from: 11, to: 10).Ttl);
         Assert.Equal(0, rig.Role.Flows.Count);
     }
 
@@ -247,10 +235,7 @@ public class KeepOrPuntTests
 
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
-        var header = Read(buffer).Header;
-        Assert.Equal(Handoff.Claim, header.Handoff);
-        Assert.Equal(10, header.DNode);
-        Assert.Equal(12, header.HNode);
+        AssertHandOff(buffer, Handoff.Claim, from: 12, to: 10);
     }
 
     [Fact]
@@ -285,9 +270,7 @@ public class KeepOrPuntTests
         var current = Datagram(TestFrames.Udp(Client, port, Server, 53), Dispatch(10, t2));
         rig.Role.Flows.RemoveAt(rig.Role.Flows.Find(KeyOf(frame), HashOf(frame, t2)));
         Assert.Equal(Verdict.Send, rig.Process(current));
-        var header = Read(current).Header;
-        Assert.Equal(Handoff.Claim, header.Handoff);
-        Assert.Equal(13, header.DNode);
+        AssertHandOff(current, Handoff.Claim, from: 10, to: 13);
     }
 
     [Fact]

@@ -60,6 +60,19 @@ internal static class TestFrames
         return frame;
     }
 
+    /// <summary>ICMPv6 neighbour solicitation for <paramref name="target"/> with a source link-layer address option.</summary>
+    public static byte[] NeighbourSolicitation(byte[] senderMac, string source, string target) =>
+        Ip(source, "ff02::1:ff00:1", PacketConstants.ProtocolIcmpv6, 255, _ =>
+        {
+            var message = new byte[24 + 8];
+            message[0] = 135;
+            IPAddress.Parse(target).GetAddressBytes().CopyTo(message, 8);
+            message[24] = 1;
+            message[25] = 1;
+            senderMac.CopyTo(message, 26);
+            return message;
+        });
+
     public static uint V4(string address) => BinaryPrimitives.ReadUInt32BigEndian(IPAddress.Parse(address).GetAddressBytes());
 
     public static PacketInfo Parse(ReadOnlySpan<byte> frame)

@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using Dva.Node.Agent;
+using Dva.Node.DataPlane;
+using Dva.Node.Io;
+using Dva.Shared.Packets;
+using Dva.Shared.Tables;
+using Dva.Shared.Wire;
+using static Dva.Node.Tests.DataPlane.DataPlaneRig;
+
+namespace Dva.Node.Tests.DataPlane;
+
+public class PipelineTests
+{
+    private const string Client = "192.0.2.50";
+    private static readonly TableVersion Table = First(10);
+    private static readonly byte[] HostMac = [0x02, 0xBB, 0, 0, 0, 0x07];
+    private static readonly byte[] RouterMac = [0x02, 0xCC, 0, 0, 0, 0xFE];
+
+    private static DataPlaneRig Rig()
+    {
+        var rig = new DataPlaneRig(10);
+        rig.Install(Table);
+        return rig;
+    }
+
+    // A broadcast ARP from the inside network reaches the (only, so last) data plane of the chain.
+    private static void LearnInside(DataPlaneRig rig, byte[] mac, string ip)
+    {
+        var fields = BroadcastFields(10, Table, InsideDispatcher, Inside);
+        Assert.Equal(Verdict.Consumed, rig.Process(Datagram(TestFrames.ArpRequest(mac, ip, "198.51.100.1"), fields)));
+    }
+
+    [Fact]
+    public void Forward_ConnectedSubnetUnknownNeighbour_EgressResolveFromSharedMacWithTtlDecremented()
+    {
+        using var rig = Rig();
+        var frame = TestFrames.Udp(Client, 4000, "198.51.100.7", 53, ttl: 64);
+        var buffer = Datagram(frame, Dispatch(10, Table));
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        var (header, _, inner) = Read(buffer);
+        Assert.Equal(TunnelType.Egress, header.Type);
+        Assert.Equal(Handoff.Resolve, header.Handoff);
+        Assert.Equal(InsideDispatcher, header.DNode);
+        Assert.Equal(10, header.HNode);
+        Assert.Equal(Inside, header.IfId);
+        Assert.Equal(Hook.PostRouting, header.Hook);
+        Assert.Equal(0, header.VlanTci);
+        Assert.Equal(PacketAddress.FromEndPoint(EndpointOf(InsideDispatcher)), buffer.Peer);
+        Assert.Equal(new byte[6], inner[..6]);
+        Assert.Equal(InsideMac, inner[6..12]);
+        var info = TestFrames.Parse(inner);
+        Assert.Equal(63, info.HopLimit);
+        Assert.True(Checksum.VerifyIpv4Header(inner, info));
+        Assert.Equal(frame[12..22], inner[12..22]);
+        Assert.Equal(frame[23..24], inner[23..24]);
+        Assert.Equal(frame[26..], inner[26..]);
+        Assert.Equal(1, rig.Snapshot.Tunnel(TunnelCounter.EgressSent));
+        Assert.Equal(1, rig.Snapshot.Tunnel(TunnelCounter.ResolveSent));
+    }
+
+    [Fact]
+    public void Forward_NeighbourLearnedFromBroadcastArp_DestinationMacFilledWithoutResolve()
+    {
+        using var rig = Rig();
+        LearnInside(rig, HostMac, "198.51.100.7");
+        var buffer = Datagram(TestFrames.Udp(Client, 4000, "198.51.100.7", 53), Dispatch(10, Table));
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        var (header, _, inner) = Read(buffer);
+        Assert.Equal(Handoff.None, header.Handoff);
+        Assert.Equal(HostMac, inner[..6]);
+        Assert.Equal(InsideMac, inner[6..12]);
+    }
+
+    [Fact]
+    public void Forward_StaticRoute_NextHopRouterMacUsed()
+    {
+        using var rig = Rig();
+        LearnInside(rig, RouterMac, "198.51.100.254");
+        var buffer = Datagram(TestFrames.Udp(Client, 4000, "203.0.113.9", 53), Dispatch(10, Table));
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        var (header, _, inner) = Read(buffer);
+        Assert.Equal(Inside, header.IfId);
+        Assert.Equal(Handoff.None, header.Handoff);
+        Assert.Equal(RouterMac, inner[..6]);
+    }
+
+    [Fact]
+    public void Forward_NoRoute_DroppedAndCounted()
+    {
+        using var rig = Rig();
+
+        Assert.Equal(Verdict.Drop, rig.Process(Datagram(TestFrames.Udp(Client, 4000, "100.64.0.1", 53), Dispatch(10, Table))));
+
+        Assert.Equal(1, rig.Snapshot.Drop(DropReason.NoRoute));
+    }
+
+    [Fact]
+    public void Forward_IpTtlOne_TimeExceededSentBackFromIngressSharedAddress()
+    {
+        using var rig = Rig();
+        var frame = TestFrames.Udp(Client, 4000, "198.51.100.7", 53, ttl: 1);
+        var buffer = Datagram(frame, Dispatch(10, Table));
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        var (header, _, inner) = Read(buffer);
+        Assert.Equal(OutsideDispatcher, header.DNode);
+        Assert.Equal(Outside, header.IfId);
+        var info = TestFrames.Parse(inner);
+        Assert.Equal(PacketConstants.ProtocolIcmp, info.Protocol);
+        Assert.Equal(11, info.IcmpType);
+        Assert.Equal("192.0.2.1", info.Source.ToString());
+        Assert.Equal(Client, info.Destination.ToString());
+        Assert.Equal(TestFrames.SharedMacOutside, inner[6..12]);
+        Assert.True(Checksum.VerifyTransport(inner, info));
+        Assert.Equal(1, rig.Snapshot.Drop(DropReason.IpTtlExpired));
+    }
+
+    [Fact]
+    public void Input_PingSharedIpv4_EchoReplyFromSharedAddressOnIngressInterface()
+    {
+        using var rig = Rig();
+        var buffer = Datagram(TestFrames.EchoRequest(Client, "192.0.2.1", id: 99, sequence: 5), Dispatch(10, Table) with { VlanTci = 0x0064 });
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        var (header, _, inner) = Read(buffer);
+        Assert.Equal(TunnelType.Egress, header.Type);
+        Assert.Equal(OutsideDispatcher, header.DNode);
+        Assert.Equal(Outside, header.IfId);
+        Assert.Equal(0x0064, header.VlanTci);
+        var info = TestFrames.Parse(inner);
+        Assert.Equal(0, info.IcmpType);
+        Assert.Equal(99, info.IcmpId);
+        Assert.Equal(5, info.IcmpSequence);
+        Assert.Equal("192.0.2.1", info.Source.ToString());
+        Assert.Equal(Client, info.Destination.ToString());
+        Assert.Equal(TestFrames.SharedMacOutside, inner[6..12]);
+        Assert.True(Checksum.VerifyTransport(inner, info));
+        Assert.True(Checksum.VerifyIpv4Header(inner, info));
+    }
+
+    [Fact]
+    public void Input_PingSharedIpv6_EchoReplyFromSharedAddress()
+    {
+        using var rig = Rig();
+        var buffer = Datagram(TestFrames.EchoRequest("2001:db8::50", "2001:db8::1"), Dispatch(10, Table));
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        var inner = Read(buffer).Inner;
+        var info = TestFrames.Parse(inner);
+        Assert.Equal(129, info.IcmpType);
+        Assert.Equal("2001:db8::1", info.Source.ToString());
+        Assert.Equal("2001:db8::50", info.Destination.ToString());
+        Assert.True(Checksum.VerifyTransport(inner, info));
+    }
+
+    [Fact]
+    public void Input_UdpToSharedAddress_DroppedAsLocalUnhandled()
+    {
+        using var rig = Rig();
+
+        Assert.Equal(Verdict.Drop, rig.Process(Datagram(TestFrames.Udp(Client, 4000, "192.0.2.1", 53), Dispatch(10, Table))));
+
+        Assert.Equal(DropReason.LocalUnhandled, rig.Role.LastDrop);
+    }
+
+    [Fact]
+    public void Forward_ToOtherInterface_VlanTagNotCarriedOver()
+    {
+        using var rig = Rig();
+        var buffer = Datagram(TestFrames.Udp(Client, 4000, "198.51.100.7", 53), Dispatch(10, Table) with { VlanTci = 0x0064 });
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        Assert.Equal(0, Read(buffer).Header.VlanTci);
+    }
+
+    [Fact]
+    public void Dispatch_ArpFrame_DroppedAsNotForABucket()
+    {
+        using var rig = Rig();
+
+        Assert.Equal(Verdict.Drop, rig.Process(Datagram(TestFrames.ArpRequest(HostMac, "192.0.2.7", "192.0.2.1"), Dispatch(10, Table))));
+
+        Assert.Equal(DropReason.UnsupportedEtherType, rig.Role.LastDrop);
+    }
+
+    [Fact]
+    public void Dispatch_TruncatedIpHeader_DroppedMalformed()
+    {
+        using var rig = Rig();
+        var frame = TestFrames.Udp(Client, 4000, "198.51.100.7", 53);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(16), 4000);
+
+        Assert.Equal(Verdict.Drop, rig.Process(Datagram(frame, Dispatch(10, Table))));
+
+        Assert.Equal(DropReason.MalformedFrame, rig.Role.LastDrop);
+    }
+}
