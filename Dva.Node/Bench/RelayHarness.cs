@@ -134,7 +134,7 @@ internal static class RelayHarness
     }
 
     /// <summary>Counts until the generator is done and the sink has been quiet for 200 ms.</summary>
-    private static (long Received, long First, long Last) Sink(UdpTunnelSocket sink, Func<bool> generatorDone)
+    internal static (long Received, long First, long Last) Sink(UdpTunnelSocket sink, Func<bool> generatorDone)
     {
         var pool = new BufferPool(PacketPort.MaxBatch);
         var slots = new PacketBuffer[PacketPort.MaxBatch];
@@ -173,7 +173,7 @@ internal static class RelayHarness
         }
     }
 
-    private static void Print(TextWriter output, RelayResult result, RelayResult baseline)
+    internal static void Print(TextWriter output, RelayResult result, RelayResult baseline)
     {
         var ratio = baseline.PacketsPerSecond > 0 ? result.PacketsPerSecond / baseline.PacketsPerSecond : 0;
         output.WriteLine(string.Create(
@@ -185,7 +185,7 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles] [--seconds N] [--packets N] [--payload BYTES]";
 
     /// <summary>Parses the options and runs the baseline; returns a process exit code (2 on a bad option).</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
@@ -194,8 +194,16 @@ internal static class RelayHarnessCommand
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         var options = new RelayOptions();
+        var roles = false;
         for (var i = 0; i < args.Count; i++)
         {
+            if (args[i] == "--roles")
+            {
+                // Baseline, then the real dispatcher and data plane roles, each as a ratio of the baseline.
+                roles = true;
+                continue;
+            }
+
             var value = i + 1 < args.Count ? args[i + 1] : null;
             if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number <= 0)
             {
@@ -220,6 +228,12 @@ internal static class RelayHarnessCommand
             }
 
             i++;
+        }
+
+        if (roles)
+        {
+            RoleRelayHarness.CompareAsync(options, output).GetAwaiter().GetResult();
+            return 0;
         }
 
         RelayHarness.Compare([], options, output);

@@ -1,0 +1,182 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Dva.Node.Agent;
+using Dva.Node.Config;
+using Dva.Node.Io;
+using Dva.Shared.Packets;
+using Dva.Shared.Wire;
+
+namespace Dva.Node.Bench;
+
+/// <summary>
+/// The real roles in the relay harness: the same generator and sink as the baseline relay, with a full
+/// <see cref="NodeHost"/> in between instead of a bare recvmmsg→sendmmsg loop.
+/// Dispatcher: the generator plays a host on the dispatcher's <c>udp:</c> wire and sends TCP/IPv4 frames of
+/// 4096 flows; the dispatcher hashes, looks the owner up and sends DISPATCH to the only data plane, which is the sink.
+/// Data plane: the generator plays dispatcher 100 and sends DISPATCH datagrams of 4096 flows; the data plane
+/// validates, keeps or creates the flow, routes and sends EGRESS to dispatcher 101 of the egress interface, which is the sink.
+/// </summary>
+internal static class RoleRelayHarness
+{
+    private const int Flows = 4096;
+    private static readonly byte[] SharedMac = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
+    private static readonly byte[] HostMac = [0x02, 0x00, 0x00, 0x00, 0x0A, 0x0A];
+
+    public static async Task<RelayResult> RunDispatcherAsync(RelayOptions options)
+    {
+        using var sink = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
+        var wireLocal = FreePort();
+        using var generator = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
+        var config = $$"""
+            {
+              "role": "dispatcher", "nodeId": 100, "tunnel": { "listen": "127.0.0.1:{{FreePort()}}" },
+              "interfaces": [ { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"],
+                                "source": "udp:LOCAL=127.0.0.1:{{wireLocal}},PEER={{generator.LocalEndPoint}}" } ],
+              "table": { "bucketCount": 4096, "seed": "0x5eed", "dvaId": "{{Guid.NewGuid()}}",
+                         "dataPlanes": [ { "nodeId": 1, "endpoint": "{{sink.LocalEndPoint}}" } ],
+                         "dispatchers": [ { "nodeId": 100, "endpoint": "127.0.0.1:1" } ] }
+            }
+            """;
+        var datagrams = new byte[Flows][];
+        for (var f = 0; f < Flows; f++)
+        {
+            datagrams[f] = TcpFrame(f);
+        }
+
+        return await RunAsync("dispatcher (real role)", config, generator, new IPEndPoint(IPAddress.Loopback, wireLocal), sink, datagrams, options);
+    }
+
+    public static async Task<RelayResult> RunDataPlaneAsync(RelayOptions options)
+    {
+        using var sink = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
+        using var generator = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
+        var tunnelPort = FreePort();
+        var config = $$"""
+            {
+              "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:{{tunnelPort}}" },
+              "interfaces": [ { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "dispatcher": 100 },
+                              { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": 101 } ],
+              "table": { "bucketCount": 4096, "seed": "0x5eed", "dvaId": "{{Guid.NewGuid()}}",
+                         "dataPlanes": [ { "nodeId": 1, "endpoint": "127.0.0.1:{{tunnelPort}}" } ],
+                         "dispatchers": [ { "nodeId": 100, "endpoint": "{{generator.LocalEndPoint}}" },
+                                          { "nodeId": 101, "endpoint": "{{sink.LocalEndPoint}}" } ] }
+            }
+            """;
+        var datagrams = new byte[Flows][];
+        for (var f = 0; f < Flows; f++)
+        {
+            datagrams[f] = Dispatch(TcpFrame(f), era: 1); // the static table is version 1: era 1
+        }
+
+        return await RunAsync("data plane (real role)", config, generator, new IPEndPoint(IPAddress.Loopback, tunnelPort), sink, datagrams, options);
+    }
+
+    private static async Task<RelayResult> RunAsync(
+        string name, string config, UdpTunnelSocket generator, IPEndPoint target, UdpTunnelSocket sink, byte[][] datagrams, RelayOptions options)
+    {
+        if (!NodeSettings.TryParse(config, out var settings, out var errors))
+        {
+            throw new InvalidOperationException($"{name}: harness configuration refused: {string.Join("; ", errors)}");
+        }
+
+        await using var host = await NodeHost.StartAsync(settings!);
+        var generatorDone = 0;
+        var sinkResult = (Received: 0L, First: 0L, Last: 0L);
+        var sinkThread = new Thread(() => sinkResult = RelayHarness.Sink(sink, () => Volatile.Read(ref generatorDone) != 0)) { Name = "relay-sink" };
+        sinkThread.Start();
+        var sent = Generate(generator, target, datagrams, options);
+        Volatile.Write(ref generatorDone, 1);
+        sinkThread.Join();
+        var counters = host.Counters.Snapshot();
+        var window = sinkResult.Received > 1 ? Stopwatch.GetElapsedTime(sinkResult.First, sinkResult.Last) : TimeSpan.Zero;
+        return new RelayResult(name, sent, counters.FramesOut, sinkResult.Received, window, 0);
+    }
+
+    private static long Generate(UdpTunnelSocket generator, IPEndPoint target, byte[][] datagrams, RelayOptions options)
+    {
+        var batch = new PacketBuffer[PacketPort.MaxBatch];
+        var peer = PacketAddress.FromEndPoint(target);
+        for (var i = 0; i < batch.Length; i++)
+        {
+            batch[i] = PacketBuffer.CreateUnpooled();
+            batch[i].Peer = peer;
+        }
+
+        long sent = 0;
+        var next = 0;
+        var clock = Stopwatch.StartNew();
+        while (sent < options.Packets && clock.Elapsed < options.Duration)
+        {
+            var n = (int)Math.Min(batch.Length, options.Packets - sent);
+            for (var i = 0; i < n; i++)
+            {
+                batch[i].TrySetFrame(datagrams[next]);
+                next = (next + 1) % datagrams.Length;
+            }
+
+            sent += generator.Send(batch.AsSpan(0, n));
+            if (options.GeneratorYieldEveryBatches > 0 && sent / PacketPort.MaxBatch % options.GeneratorYieldEveryBatches == 0)
+            {
+                Thread.Yield();
+            }
+        }
+
+        return sent;
+    }
+
+    // A 128-byte TCP/IPv4 ACK from client 192.0.2.(10 + f / 256) port 10000 + f % 256 to 198.51.100.2:80.
+    private static byte[] TcpFrame(int flow)
+    {
+        var frame = new byte[14 + 20 + 20 + 74];
+        SharedMac.CopyTo(frame, 0);
+        HostMac.CopyTo(frame, 6);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), PacketConstants.EtherTypeIpv4);
+        var ip = frame.AsSpan(14);
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(frame.Length - 14));
+        ip[8] = 64;
+        ip[9] = PacketConstants.ProtocolTcp;
+        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], 0xC0000200u + 10 + (uint)(flow / 256));
+        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], 0xC6336402);
+        Checksum.WriteIpv4Header(ip);
+        var tcp = ip[20..];
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, (ushort)(10000 + (flow % 256)));
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], 80);
+        tcp[12] = 5 << 4;
+        tcp[13] = (byte)TcpFlags.Ack;
+        return frame;
+    }
+
+    private static byte[] Dispatch(byte[] frame, byte era)
+    {
+        var buffer = new byte[128 + frame.Length];
+        frame.CopyTo(buffer, 128);
+        var fields = new TunnelFields
+        {
+            DNode = 1, HNode = 100, SNode = 100, Type = TunnelType.Dispatch, Era = era, Ttl = TunnelFields.InitialTtl, IfId = 1,
+        };
+        var error = TunnelWriter.TryWriteInFront(buffer, 128, frame.Length, fields, [], out var start, out var length);
+        return error == WireError.None ? buffer.AsSpan(start, length).ToArray() : throw new InvalidOperationException(error.ToString());
+    }
+
+    private static int FreePort()
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Baseline, dispatcher and data plane in one run, each printed with its ratio to the baseline.</summary>
+    public static async Task<IReadOnlyList<RelayResult>> CompareAsync(RelayOptions options, TextWriter output)
+    {
+        var baseline = RelayHarness.Run(RelayHarness.BaselineName, null, options);
+        RelayHarness.Print(output, baseline, baseline);
+        var dispatcher = await RunDispatcherAsync(options);
+        RelayHarness.Print(output, dispatcher, baseline);
+        var dataPlane = await RunDataPlaneAsync(options);
+        RelayHarness.Print(output, dataPlane, baseline);
+        return [baseline, dispatcher, dataPlane];
+    }
+}

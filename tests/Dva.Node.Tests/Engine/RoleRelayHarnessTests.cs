@@ -1,0 +1,27 @@
+using Dva.Node.Bench;
+
+namespace Dva.Node.Tests.Engine;
+
+/// <summary>The role relay measures the real roles: what reaches the sink is what the role sent, and it is not nothing.</summary>
+public sealed class RoleRelayHarnessTests
+{
+    private static readonly RelayOptions Small = new() { Packets = 20_000, Duration = TimeSpan.FromSeconds(5), GeneratorYieldEveryBatches = 1 };
+
+    [Fact]
+    public async Task RunDispatcherAsync_FramesFromTheWire_ReachTheDataPlaneSinkAsDispatch()
+    {
+        var result = await RoleRelayHarness.RunDispatcherAsync(Small);
+
+        Assert.True(result.Received > 0, $"the sink got nothing: {result}");
+        Assert.Equal(result.Relayed, result.Received);
+    }
+
+    [Fact]
+    public async Task RunDataPlaneAsync_DispatchDatagrams_LeaveAsEgressToTheOtherDispatcher()
+    {
+        var result = await RoleRelayHarness.RunDataPlaneAsync(Small);
+
+        Assert.True(result.Received > 0, $"the sink got nothing: {result}");
+        Assert.Equal(result.Relayed, result.Received);
+    }
+}
