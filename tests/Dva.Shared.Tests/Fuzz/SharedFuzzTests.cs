@@ -42,6 +42,14 @@ public class SharedFuzzTests(ITestOutputHelper output)
         Assert.True(result.MemoryGrowthBytes < MaxGrowthBytes, $"heap grew by {result.MemoryGrowthBytes} bytes");
     }
 
+    [Theory]
+    [InlineData("100020053000c1ff000000000000")] // CONTROL, T set, no payload: AppendNid said Truncated (afl-fuzz, fixed)
+    [InlineData("10002005300181ff000000000000")]
+    public void Tunnel_InputsCoverageGuidedFuzzingFound_KeepTheirPromises(string hex)
+    {
+        Assert.True(SharedFuzzTargets.Tunnel(Convert.FromHexString(hex)));
+    }
+
     [Fact]
     public void Mutator_SameSeed_SameInputs()
     {
