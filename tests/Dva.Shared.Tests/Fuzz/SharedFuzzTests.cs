@@ -12,33 +12,25 @@ public class SharedFuzzTests(ITestOutputHelper output)
     private const int Inputs = 50_000;
     private const long MaxGrowthBytes = 4 << 20;
 
-    [Fact]
-    public void Tunnel_MutatedGoldenVectors_NoExceptionNoBrokenPromiseNoGrowth()
+    private static readonly Dictionary<string, (IReadOnlyList<byte[]> Seeds, Func<byte[], bool> Target)> Targets = new(StringComparer.Ordinal)
     {
-        var result = FuzzLoop.Run(FuzzSeeds.Tunnel, d => SharedFuzzTargets.Tunnel(d), Inputs, seed: 6090);
+        ["tunnel"] = (FuzzSeeds.Tunnel, d => SharedFuzzTargets.Tunnel(d)),
+        ["packet"] = (FuzzSeeds.Packet, d => SharedFuzzTargets.Packet(d)),
+        ["table"] = (FuzzSeeds.Table, d => SharedFuzzTargets.Table(d)),
+    };
 
-        output.WriteLine($"{result}");
-        Assert.InRange(result.Accepted, FuzzSeeds.Tunnel.Count, Inputs);
-        Assert.True(result.MemoryGrowthBytes < MaxGrowthBytes, $"heap grew by {result.MemoryGrowthBytes} bytes");
-    }
-
-    [Fact]
-    public void Packet_MutatedGoldenFrames_NoExceptionNoBrokenPromiseNoGrowth()
+    [Theory]
+    [InlineData("tunnel", 6090)]
+    [InlineData("packet", 8023)]
+    [InlineData("table", 4096)]
+    public void Target_MutatedGoldenInputs_NoExceptionNoBrokenPromiseNoGrowth(string name, int seed)
     {
-        var result = FuzzLoop.Run(FuzzSeeds.Packet, d => SharedFuzzTargets.Packet(d), Inputs, seed: 8023);
+        var (seeds, target) = Targets[name];
 
-        output.WriteLine($"{result}");
-        Assert.InRange(result.Accepted, FuzzSeeds.Packet.Count, Inputs);
-        Assert.True(result.MemoryGrowthBytes < MaxGrowthBytes, $"heap grew by {result.MemoryGrowthBytes} bytes");
-    }
+        var result = FuzzLoop.Run(seeds, target, Inputs, seed);
 
-    [Fact]
-    public void Table_MutatedEncodedTables_NoExceptionNoBrokenPromiseNoGrowth()
-    {
-        var result = FuzzLoop.Run(FuzzSeeds.Table, d => SharedFuzzTargets.Table(d), Inputs, seed: 4096);
-
-        output.WriteLine($"{result}");
-        Assert.InRange(result.Accepted, FuzzSeeds.Table.Count, Inputs);
+        output.WriteLine($"{name}: {result}");
+        Assert.InRange(result.Accepted, seeds.Count, Inputs);
         Assert.True(result.MemoryGrowthBytes < MaxGrowthBytes, $"heap grew by {result.MemoryGrowthBytes} bytes");
     }
 
