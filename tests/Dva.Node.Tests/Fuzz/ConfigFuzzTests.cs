@@ -10,6 +10,7 @@ namespace Dva.Node.Tests.Fuzz;
 /// bytes mutated by <see cref="FuzzMutator"/> and JSON values replaced by hostile ones; no exception may escape
 /// and the heap must not grow across the run.
 /// </summary>
+[Collection(FuzzRunsAlone.Name)]
 public class ConfigFuzzTests(ITestOutputHelper output)
 {
     private static readonly string[] HostileValues =

@@ -117,3 +117,13 @@ internal static class FuzzLoop
         }
     }
 }
+
+/// <summary>
+/// The seeded fuzz runs measure the whole heap before and after, so they run alone: another test's live
+/// objects at the second measurement would look like growth.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FuzzRunsAlone
+{
+    public const string Name = "Fuzz (heap measured, runs alone)";
+}

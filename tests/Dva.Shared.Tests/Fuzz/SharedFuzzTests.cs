@@ -7,6 +7,7 @@ namespace Dva.Shared.Tests.Fuzz;
 /// 50 000 inputs per target, no exception may escape, no promised property may break, and the heap
 /// must not grow across the run. The coverage-guided runs of the same targets live in tests/Dva.Fuzz.
 /// </summary>
+[Collection(FuzzRunsAlone.Name)]
 public class SharedFuzzTests(ITestOutputHelper output)
 {
     private const int Inputs = 50_000;
