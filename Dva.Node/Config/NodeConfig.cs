@@ -36,6 +36,10 @@ internal sealed record NodeConfig
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+
+        // "interfaces": null (or routes, addresses, dataPlanes, dispatchers) must be a named error, not a NullReferenceException
+        // in the validator (found by tests/Dva.Node.Tests/Fuzz; docs/reliability.md).
+        RespectNullableAnnotations = true,
         WriteIndented = true,
     };
 }

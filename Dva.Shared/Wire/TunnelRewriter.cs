@@ -145,7 +145,10 @@ public static class TunnelRewriter
 
         var l2Offset = TunnelLayout.L2Offset((TunnelFlags)(datagram[TunnelLayout.VerFlagsOffset] & TunnelLayout.FlagsMask));
         var slotOffset = l2Offset + TunnelLayout.NidListOffset + (2 * nidCount);
-        if (datagram.Length < slotOffset + 2 + TunnelLayout.VlanTciLength)
+        // An odd NIDS fills the padding slot already in the datagram; an even one makes its word by moving the header
+        // earlier, so only the VLAN TCI must follow (a CONTROL packet may end right there; found by tests/Dva.Fuzz).
+        var existingSlot = (nidCount & 1) != 0 ? 2 : 0;
+        if (datagram.Length < slotOffset + existingSlot + TunnelLayout.VlanTciLength)
         {
             return WireError.Truncated;
         }
