@@ -169,7 +169,12 @@ internal sealed class DashboardBackend(IServiceScopeFactory scopes, Authenticati
                 return Failed(failure);
             }
 
-            var rules = list.Value!.Rules.ToList();
+            if (list.Value!.Version != listVersion)
+            {
+                return Failed(ServiceFailure.Stale(list.Value.Version));
+            }
+
+            var rules = list.Value.Rules.ToList();
             var from = rules.FindIndex(r => r.Id == ruleId);
             var to = from + Math.Sign(direction);
             if (from < 0 || to < 0 || to >= rules.Count)
