@@ -156,14 +156,15 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         var planes = nodes.Where(n => n.Role == NodeRole.DataPlane).ToList();
         Factory.Live.SetTable(dva.Id, DashboardFactory.FirstTable(guid, 4096, planes, "first"), TimeSpan.FromMilliseconds(50), 4096);
         var start = DateTimeOffset.UtcNow.AddSeconds(-120);
+        var frames = new long[nodes.Count];
         for (var second = 0; second <= 120; second += 2)
         {
-            foreach (var (node, i) in nodes.Select((n, i) => (n, i)))
+            for (var i = 0; i < nodes.Count; i++)
             {
-                var rate = 40_000 + (i * 9_000) + (15_000 * Math.Sin((second / 15.0) + i));
-                var frames = (long)(rate * second) + (second * 30_000L);
-                var hb = LiveStateTests.Heartbeat(node.Id, framesIn: frames, framesOut: frames - (second * 100L), cpu: 0.15 + (0.1 * i) + (0.08 * Math.Sin(second / 10.0)))
-                    with { DvaId = guid, NodeId = (ushort)node.NodeId };
+                // Cumulative counters, as an agent sends them: the rate is the slope.
+                frames[i] += (long)(2 * (40_000 + (i * 9_000) + (15_000 * Math.Sin((second / 15.0) + i))));
+                var hb = LiveStateTests.Heartbeat(nodes[i].Id, framesIn: frames[i], framesOut: frames[i] * 97 / 100, cpu: 0.15 + (0.1 * i) + (0.08 * Math.Sin(second / 10.0)))
+                    with { DvaId = guid, NodeId = (ushort)nodes[i].NodeId };
                 Factory.Live.Record(hb, start.AddSeconds(second));
             }
         }
