@@ -40,10 +40,8 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
     [Fact]
     public async Task CreateForm_ValidInput_CreatesTheDvaAndOpensItsOverview()
     {
-        var page = await browser.SignedInPageAsync(DashboardFactory.AdminKey);
-        await BrowserFixture.WaitForCircuitAsync(page, "[data-testid=create-dva]");
+        var page = await OpenCreateFormAsync("edge-firewall");
 
-        await page.FillAsync("#dva-name", "edge-firewall");
         await page.FillAsync("#dva-description", "Edge of the 192.0.2.0/24 lab");
         await page.ClickAsync("#add-interface");
         await page.FillAsync("#if-0-name", "outside");
@@ -60,10 +58,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
     [Fact]
     public async Task CreateForm_BadBucketCount_ShowsTheErrorNextToTheField()
     {
-        var page = await browser.SignedInPageAsync(DashboardFactory.AdminKey);
-        await BrowserFixture.WaitForCircuitAsync(page, "[data-testid=create-dva]");
-
-        await page.FillAsync("#dva-name", "bad-buckets");
+        var page = await OpenCreateFormAsync("bad-buckets");
         await page.FillAsync("#dva-buckets", "1000");
         await page.ClickAsync("button#create-dva");
 
@@ -254,6 +249,15 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login$"));
         await page.GotoAsync(browser.Url("/audit"));
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login"));
+    }
+
+    /// <summary>Signs in as admin, waits for the create form's circuit and types <paramref name="name"/>.</summary>
+    private async Task<IPage> OpenCreateFormAsync(string name)
+    {
+        var page = await browser.SignedInPageAsync(DashboardFactory.AdminKey);
+        await BrowserFixture.WaitForCircuitAsync(page, "[data-testid=create-dva]");
+        await page.FillAsync("#dva-name", name);
+        return page;
     }
 
     private async Task<(DvaView Dva, List<NodeView> Nodes, Guid Guid)> DvaWithNodesAsync(string name, int buckets)

@@ -6,17 +6,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Dva.Web.Tests.Components;
 
-public sealed class DvaCreateFormTests : BunitContext, IClassFixture<ManagerHost>
+public sealed class DvaCreateFormTests(ManagerHost host) : BackendComponentTest(host, DashboardRoles.Operator)
 {
-    private readonly ManagerHost _host;
-
-    public DvaCreateFormTests(ManagerHost host)
-    {
-        _host = host;
-        Services.AddSingleton<IDashboardBackend>(host.Factory.BackendAs(DashboardRoles.Operator));
-        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
-    }
-
     [Fact]
     public async Task Submit_BadBucketCountAndDataPlanes_ShowsTheServicesErrorsNextToThoseFields()
     {
@@ -40,10 +31,7 @@ public sealed class DvaCreateFormTests : BunitContext, IClassFixture<ManagerHost
         var form = Render<DvaCreateForm>();
 
         form.Find("#dva-name").Input("bad-mac");
-        form.Find("#add-interface").Click();
-        form.Find("#if-0-name").Input("outside");
-        form.Find("#if-0-mac").Input("ff:ff:ff:ff:ff:ff");
-        form.Find("#if-0-addresses").Input("192.0.2.1/24");
+        AddInterface(form, "outside", "ff:ff:ff:ff:ff:ff", "192.0.2.1/24");
         form.Find("form").Submit();
 
         form.WaitForAssertion(() => Assert.Contains("unicast", form.Find(".field-error[data-field='interfaces[0].mac']").TextContent, StringComparison.Ordinal));
@@ -57,10 +45,7 @@ public sealed class DvaCreateFormTests : BunitContext, IClassFixture<ManagerHost
 
         form.Find("#dva-name").Input("good-one");
         form.Find("#dva-kind").Change("LoadBalancer");
-        form.Find("#add-interface").Click();
-        form.Find("#if-0-name").Input("outside");
-        form.Find("#if-0-mac").Input("02:00:5e:00:00:01");
-        form.Find("#if-0-addresses").Input("192.0.2.1/24, 2001:db8::1/64");
+        AddInterface(form, "outside", "02:00:5e:00:00:01", "192.0.2.1/24, 2001:db8::1/64");
         form.Find("form").Submit();
 
         var navigation = Services.GetRequiredService<Bunit.TestDoubles.BunitNavigationManager>();
@@ -68,12 +53,20 @@ public sealed class DvaCreateFormTests : BunitContext, IClassFixture<ManagerHost
         var dva = (await NamedAsync("good-one"))!;
         Assert.EndsWith($"/dvas/{dva.Id}", navigation.Uri, StringComparison.Ordinal);
         Assert.Equal(Manager.Model.ServiceKind.LoadBalancer, dva.Spec.ServiceKind);
-        var interfaces = (await _host.Factory.WithServiceAsync<SharedInterfaceService, ServiceResult<IReadOnlyList<ResourceView<Manager.Model.SharedInterfaceSpec>>>>(
+        var interfaces = (await Host.Factory.WithServiceAsync<SharedInterfaceService, ServiceResult<IReadOnlyList<ResourceView<Manager.Model.SharedInterfaceSpec>>>>(
             s => s.ListAsync(dva.Id, CancellationToken.None))).Value!;
         Assert.Equal(["192.0.2.1/24", "2001:db8::1/64"], Assert.Single(interfaces).Spec.Addresses);
     }
 
+    private static void AddInterface(IRenderedComponent<DvaCreateForm> form, string name, string mac, string addresses)
+    {
+        form.Find("#add-interface").Click();
+        form.Find("#if-0-name").Input(name);
+        form.Find("#if-0-mac").Input(mac);
+        form.Find("#if-0-addresses").Input(addresses);
+    }
+
     private async Task<DvaView?> NamedAsync(string name) =>
-        (await _host.Factory.WithServiceAsync<DvaService, IReadOnlyList<DvaView>>(s => s.ListAsync(CancellationToken.None)))
+        (await Host.Factory.WithServiceAsync<DvaService, IReadOnlyList<DvaView>>(s => s.ListAsync(CancellationToken.None)))
             .FirstOrDefault(d => d.Spec.Name == name);
 }

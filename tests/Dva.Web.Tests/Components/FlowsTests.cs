@@ -7,21 +7,11 @@ using Dva.Shared.Tables;
 using Dva.Web.Backend;
 using Dva.Web.Components;
 using Dva.Web.Tests.Services;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Dva.Web.Tests.Components;
 
-public sealed class FlowsTests : BunitContext, IClassFixture<ManagerHost>
+public sealed class FlowsTests(ManagerHost host) : BackendComponentTest(host, DashboardRoles.Viewer)
 {
-    private readonly ManagerHost _host;
-
-    public FlowsTests(ManagerHost host)
-    {
-        _host = host;
-        Services.AddSingleton<IDashboardBackend>(host.Factory.BackendAs(DashboardRoles.Viewer));
-        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
-    }
-
     [Theory]
     [InlineData("198.51.100.7", "", "", "", true)]
     [InlineData("198.51.100.", "", "", "", true)]
@@ -54,16 +44,16 @@ public sealed class FlowsTests : BunitContext, IClassFixture<ManagerHost>
     [Fact]
     public async Task FlowsLive_TypingAPortFilter_ShowsOnlyThatPortsFlows()
     {
-        var dva = await _host.Factory.CreateDvaAsync($"flows-{Guid.NewGuid():N}"[..20]);
+        var dva = await Host.Factory.CreateDvaAsync($"flows-{Guid.NewGuid():N}"[..20]);
         var guid = Guid.NewGuid();
-        _host.Factory.Live.SetTable(dva.Id, TableVersion.CreateFirst(guid, 1, 256, [Peer(1)], "first"), TimeSpan.Zero, 256);
+        Host.Factory.Live.SetTable(dva.Id, TableVersion.CreateFirst(guid, 1, 256, [Peer(1)], "first"), TimeSpan.Zero, 256);
         FlowSample[] flows =
         [
             new("tcp", "198.51.100.1:40000", "203.0.113.10:443", 1, 1, "established", "accept", "rule 10", null, 10, 1000),
             new("udp", "198.51.100.2:5353", "203.0.113.10:53", 2, 1, "new", "drop", "default", null, 1, 80),
             new("tcp", "198.51.100.3:40001", "203.0.113.10:443", 3, 1, "established", "accept", "rule 10", null, 20, 2000),
         ];
-        _host.Factory.Live.Record(LiveStateTests.Heartbeat(1, flows: flows) with { DvaId = guid }, DateTimeOffset.UtcNow);
+        Host.Factory.Live.Record(LiveStateTests.Heartbeat(1, flows: flows) with { DvaId = guid }, DateTimeOffset.UtcNow);
 
         var component = Render<FlowsLive>(p => p.Add(f => f.DvaId, dva.Id));
         Assert.Equal(3, component.FindAll("tr.flow-row").Count);
