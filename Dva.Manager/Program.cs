@@ -1,8 +1,10 @@
 using Dva.Manager.Apis;
+using Dva.Manager.Dashboard;
 using Dva.Manager.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
+builder.AddDashboard();
 
 var app = builder.Build();
 app.UseApplicationPipeline();
@@ -18,6 +20,7 @@ app.MapNodesApi();
 app.MapTablesApi();
 app.MapAuditApi();
 app.MapKeysApi();
+app.MapDashboard();
 
 app.Run();
 

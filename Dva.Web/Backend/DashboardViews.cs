@@ -1,0 +1,154 @@
+namespace Dva.Web.Backend;
+
+// What the pages show. Enum values travel as the REST API's names ("dataPlane", "PENDING_UPDATE"), so the
+// dashboard and the API speak the same words.
+
+public sealed record DashboardUser(string Name, string KeyId, string Role)
+{
+    public bool CanChange => Role is DashboardRoles.Operator or DashboardRoles.Admin;
+}
+
+public sealed record StatusView(string Provisioning, string Operating, IReadOnlyList<string> Conditions);
+
+public sealed record DvaSummary(
+    long Id, string Name, string ServiceKind, int BucketCount, int DesiredDataPlanes, int Dispatchers, int DataPlanes,
+    StatusView Status, ulong? TableVersion);
+
+public sealed record DvaDetail(
+    DvaSummary Summary,
+    string Description,
+    string Seed,
+    int TunnelPort,
+    bool SecureTunnel,
+    string FirewallDefaultPolicy,
+    int MinDataPlanes,
+    int MaxDataPlanes,
+    long Version,
+    long Generation,
+    long ObservedGeneration,
+    IReadOnlyList<InterfaceView> Interfaces,
+    IReadOnlyList<UnitView> Units,
+    IReadOnlyList<ServiceView> Services);
+
+public sealed record InterfaceView(long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status);
+
+/// <summary>A compute unit (node) of a DVA.</summary>
+/// <param name="NodeKey">The manager's id of the node (the hub's node key).</param>
+/// <param name="NodeId">The 12-bit node id inside the DVA (what tables and flows name).</param>
+public sealed record UnitView(
+    long NodeKey, string Name, string Role, int NodeId, string TunnelEndpoint, string State, StatusView Status,
+    DateTimeOffset? LastHeartbeat, double MeasuredCapacity, int Weight, long Version);
+
+/// <summary>A VIP, pool or other configured service, for the status tree.</summary>
+public sealed record ServiceView(string Kind, string Name, string Detail, StatusView Status);
+
+public enum UnitAction { Drain, Enable, Remove }
+
+public sealed record DvaCreateRequest
+{
+    public string Name { get; set; } = "";
+
+    public string Description { get; set; } = "";
+
+    /// <summary>Firewall, LoadBalancer or FirewallAndLoadBalancer.</summary>
+    public string ServiceKind { get; set; } = "Firewall";
+
+    public int BucketCount { get; set; } = 4096;
+
+    /// <summary>Data planes to start with; also the scaling minimum.</summary>
+    public int InitialDataPlanes { get; set; } = 2;
+
+    public int MaxDataPlanes { get; set; } = 8;
+
+    public List<InterfaceForm> Interfaces { get; set; } = [];
+}
+
+public sealed record InterfaceForm
+{
+    public int Ifid { get; set; } = 1;
+
+    public string Name { get; set; } = "";
+
+    public string Mac { get; set; } = "";
+
+    /// <summary>Addresses with prefix length, separated by commas or spaces.</summary>
+    public string Addresses { get; set; } = "";
+}
+
+/// <summary>The outcome of a change: success, or a message and the API's field errors (JSON paths).</summary>
+public sealed record ChangeResult(bool Succeeded, string? Message, IReadOnlyDictionary<string, string[]> Errors, long? CreatedId = null)
+{
+    private static readonly Dictionary<string, string[]> NoErrors = [];
+
+    public static ChangeResult Ok(long? createdId = null) => new(true, null, NoErrors, createdId);
+
+    public static ChangeResult Failed(string message, IReadOnlyDictionary<string, string[]>? errors = null) =>
+        new(false, message, errors ?? NoErrors);
+
+    /// <summary>The errors of one field, joined for display; null when it has none.</summary>
+    public string? ErrorFor(string field) =>
+        Errors.TryGetValue(field, out var messages) && messages.Length > 0 ? string.Join(" ", messages) : null;
+}
+
+public sealed record FirewallRuleList(long DvaId, IReadOnlyList<FirewallRuleView> Rules, long Version, string DefaultPolicy);
+
+public sealed record FirewallRuleView(long Id, int Priority, FirewallRuleForm Spec, StatusView Status, long Version);
+
+public sealed record FirewallRuleForm
+{
+    /// <summary>accept, drop or reject.</summary>
+    public string Action { get; set; } = "accept";
+
+    /// <summary>any, tcp, udp, sctp, icmp or icmpV6.</summary>
+    public string Protocol { get; set; } = "any";
+
+    public string Source { get; set; } = "";
+
+    public string Destination { get; set; } = "";
+
+    public string SourcePorts { get; set; } = "";
+
+    public string DestinationPorts { get; set; } = "";
+
+    public int? IngressIfid { get; set; }
+
+    public int? IcmpType { get; set; }
+
+    public bool Enabled { get; set; } = true;
+
+    public string Description { get; set; } = "";
+}
+
+public sealed record RuleHits(long Packets, long Bytes);
+
+public sealed record LoadBalancerView(IReadOnlyList<VipView> Vips, IReadOnlyList<PoolView> Pools);
+
+public sealed record VipView(long Id, string Name, string Address, int Port, string Protocol, long PoolId, string PoolName, StatusView Status);
+
+/// <param name="Version">The pool's version: the ETag of a change to its members.</param>
+public sealed record PoolView(long Id, string Name, string Method, IReadOnlyList<MemberRow> Members, StatusView Status, long Version);
+
+public sealed record MemberRow(long Id, string Address, int Port, int Weight, string AdminState, string Health, StatusView Status, long Version);
+
+public sealed record AuditRow(long Id, string Actor, DateTimeOffset Time, string Operation, string TargetType, long? TargetId, long? DvaId, string? Before, string? After);
+
+public sealed record AuditPage(IReadOnlyList<AuditRow> Items, int Page, int PageSize, int Total)
+{
+    public int Pages => Math.Max(1, (Total + PageSize - 1) / PageSize);
+}
+
+/// <param name="Stored">Whether the manager's table history holds this version.</param>
+/// <param name="MovedBuckets">Null when this manager did not roll the version out itself (known from history only).</param>
+public sealed record EraView(
+    ulong Version, int Era, string Cause, int? MovedBuckets, TimeSpan? RolloutDuration, DateTimeOffset At, DateTimeOffset? RolledOut, bool Stored);
+
+/// <summary>A unit's latest heartbeat, as the nodes table shows it.</summary>
+public sealed record UnitLive(
+    long NodeKey, DateTimeOffset At, double PpsIn, double PpsOut, double CpuBusy, double PacketsPerBusySecond,
+    long FlowsActive, ulong TableVersion, long Punts, IReadOnlyDictionary<string, long> Drops);
+
+public sealed record ChartPoint(DateTimeOffset At, double PpsIn, double PpsOut, double CpuBusy);
+
+public sealed record FlowRow(
+    DateTimeOffset At, string Protocol, string Source, string Destination, int Bucket, int NodeId, string State,
+    string Verdict, string? Rule, string? Backend, long Packets, long Bytes);

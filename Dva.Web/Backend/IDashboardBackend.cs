@@ -1,0 +1,65 @@
+using Dva.Shared.Tables;
+
+namespace Dva.Web.Backend;
+
+/// <summary>
+/// Everything the dashboard reads and changes, implemented by the manager over its own services, so a page
+/// gets the same validation, audit entries and ETag checks as the REST API. Changes need the operator role:
+/// the implementation checks the signed-in user itself, whatever a page shows.
+/// </summary>
+public interface IDashboardBackend
+{
+    /// <summary>The key holder behind an API key, or null when the key is unknown or revoked.</summary>
+    Task<DashboardUser?> AuthenticateAsync(string apiKey, CancellationToken ct);
+
+    /// <summary>The signed-in user of this circuit or request; null when nobody is signed in.</summary>
+    Task<DashboardUser?> CurrentUserAsync();
+
+    Task<IReadOnlyList<DvaSummary>> ListDvasAsync(CancellationToken ct);
+
+    Task<DvaDetail?> GetDvaAsync(long dvaId, CancellationToken ct);
+
+    /// <summary>Creates a DVA and its interfaces; on any error nothing is left behind.</summary>
+    Task<ChangeResult> CreateDvaAsync(DvaCreateRequest request, CancellationToken ct);
+
+    Task<ChangeResult> ScaleAsync(long dvaId, int dataPlanes, long version, CancellationToken ct);
+
+    Task<ChangeResult> ChangeUnitAsync(long nodeKey, UnitAction action, long version, CancellationToken ct);
+
+    Task<FirewallRuleList?> GetFirewallRulesAsync(long dvaId, CancellationToken ct);
+
+    Task<ChangeResult> AddFirewallRuleAsync(long dvaId, FirewallRuleForm rule, CancellationToken ct);
+
+    Task<ChangeResult> ReplaceFirewallRuleAsync(long dvaId, long ruleId, FirewallRuleForm rule, long version, CancellationToken ct);
+
+    Task<ChangeResult> SetFirewallRuleEnabledAsync(long dvaId, long ruleId, bool enabled, long version, CancellationToken ct);
+
+    Task<ChangeResult> DeleteFirewallRuleAsync(long dvaId, long ruleId, long version, CancellationToken ct);
+
+    /// <summary>Moves a rule one place up (-1) or down (+1) by replacing the ordered list under its ETag.</summary>
+    Task<ChangeResult> MoveFirewallRuleAsync(long dvaId, long ruleId, int direction, long listVersion, CancellationToken ct);
+
+    Task<LoadBalancerView?> GetLoadBalancerAsync(long dvaId, CancellationToken ct);
+
+    Task<ChangeResult> SetMemberStateAsync(long dvaId, long poolId, long memberId, string adminState, long version, CancellationToken ct);
+
+    Task<AuditPage> GetAuditAsync(long? dvaId, int page, int pageSize, CancellationToken ct);
+
+    /// <summary>Table versions of a DVA: the stored history joined with what the rollouts reported live.</summary>
+    Task<IReadOnlyList<EraView>> GetErasAsync(long dvaId, CancellationToken ct);
+
+    // Live data: memory only, never the database, cheap enough to read on every render.
+
+    /// <summary>Calls <paramref name="onChange"/> (on another thread) whenever live data changes.</summary>
+    IDisposable SubscribeLive(Action onChange);
+
+    UnitLive? GetUnitLive(long nodeKey);
+
+    IReadOnlyList<ChartPoint> GetUnitChart(long nodeKey);
+
+    IReadOnlyList<FlowRow> GetFlows(long dvaId);
+
+    TableVersion? GetCurrentTable(long dvaId);
+
+    IReadOnlyDictionary<long, RuleHits> GetRuleHits(long dvaId);
+}
