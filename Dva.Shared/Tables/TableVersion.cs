@@ -92,9 +92,12 @@ public sealed class TableVersion
     public TableVersion Next(IEnumerable<PeerInfo> peers, DateTimeOffset at, string cause, out ReadOnlyMemory<BucketMove> moves)
     {
         PeerInfo[] peersById = SortPeers(peers);
-        AssignmentResult assignment = BucketAssignment.Assign(_owners, DataPlaneWeights(peersById), BucketCount);
         bool[] isDataPlane = DataPlaneMask(peersById);
-        HistoryTable history = History.ApplyMoves(assignment.MovesArray, at).Where((_, node, _) => isDataPlane[node]);
+        // Entries of nodes that left go first, so they neither count as history when choosing the buckets to
+        // move nor push a live predecessor out of depth 4; a leaving node's own moves are recorded, then go.
+        HistoryTable kept = History.Where((_, node, _) => isDataPlane[node]);
+        AssignmentResult assignment = BucketAssignment.Assign(_owners, DataPlaneWeights(peersById), BucketCount, kept);
+        HistoryTable history = kept.ApplyMoves(assignment.MovesArray, at).Where((_, node, _) => isDataPlane[node]);
         moves = assignment.Moves;
         return Checked(new TableVersion(DvaId, checked(Version + 1), Seed, assignment.OwnersArray, history, ChainFor(Chain.AsSpan(), peersById), peersById, cause));
     }
