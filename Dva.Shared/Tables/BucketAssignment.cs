@@ -434,13 +434,20 @@ public static class BucketAssignment
             {
                 classes = ArrayPool<byte>.Shared.Rent(previousOwners.Length);
                 counts = new int[n * ClassCount];
+                // By node id, so classifying a predecessor is one load (every bucket is classified when all nodes free some).
+                Span<bool> takesBack = stackalloc bool[4096];
+                for (int i = 0; i < n; i++)
+                {
+                    takesBack[ids[i]] = deficit[i] > 0;
+                }
+
                 var cursor = new HistoryCursor(history);
                 for (int b = 0; b < previousOwners.Length; b++)
                 {
                     int idx = IndexOf(indexOf, previousOwners[b]);
                     if (idx >= 0 && excess[idx] != 0)
                     {
-                        int c = ClassOf(cursor.PredecessorsOf(b), indexOf, deficit);
+                        int c = ClassOf(cursor.PredecessorsOf(b), takesBack);
                         classes[b] = (byte)c;
                         counts[(idx * ClassCount) + c]++;
                     }
@@ -504,12 +511,11 @@ public static class BucketAssignment
             }
         }
 
-        private static int ClassOf(ReadOnlySpan<ushort> predecessors, ReadOnlySpan<short> indexOf, int[] deficit)
+        private static int ClassOf(ReadOnlySpan<ushort> predecessors, ReadOnlySpan<bool> takesBack)
         {
             foreach (ushort predecessor in predecessors)
             {
-                int idx = IndexOf(indexOf, predecessor);
-                if (idx >= 0 && deficit[idx] > 0)
+                if (predecessor < takesBack.Length && takesBack[predecessor])
                 {
                     return 2 * predecessors.Length;
                 }
@@ -545,8 +551,9 @@ public static class BucketAssignment
             }
 
             ReadOnlySpan<ushort> slots = _nodes.Slice(_next * TableLimits.MaxHistoryDepth, TableLimits.MaxHistoryDepth);
-            int depth = slots.IndexOf((ushort)0);
-            return depth < 0 ? slots : slots[..depth];
+            // Slots are filled from the front, so the depth is the last non-zero slot + 1.
+            int depth = slots[3] != 0 ? 4 : slots[2] != 0 ? 3 : slots[1] != 0 ? 2 : 1;
+            return slots[..depth];
         }
     }
 
