@@ -39,8 +39,23 @@ public sealed class AssignmentResult
 /// buckets of removed nodes and the excess of nodes over target are freed and go to nodes under target.
 /// No freed bucket returns to a node that had it, so moves = Σ max(0, old − target): the minimum.
 /// </summary>
+/// <remarks>
+/// With a history, which buckets a node frees and who gets them keep history short (docs/simulation.md:
+/// back-to-back scale steps pushed a 5th predecessor out of depth 4 while the oldest still held flows).
+/// A node frees first the buckets that will have the shortest history after the move: a bucket whose
+/// predecessor is under target can go back to it (the move removes that predecessor, DESIGN.md §4), so
+/// its history stays as long as it is; any other bucket gains one entry. Within the last class a node
+/// frees from, the freed buckets are spread along its buckets in index order as without history. A
+/// freed bucket goes back to its most recent predecessor that is under target (each node takes at most
+/// its deficit of such returns, spread over its candidates); the rest are interleaved as before.
+/// </remarks>
 public static class BucketAssignment
 {
+    // Free order of a node's buckets: class = 2·(history length after the move) + 1 when no predecessor can
+    // take it back, so a return beats a fresh move to the same length. 0..4 predecessors → classes 2..11.
+    private const int ClassCount = (2 * TableLimits.MaxHistoryDepth) + 4;
+    private const int NoHistoryClass = 3;
+
     /// <summary>Computes the owners for <paramref name="nodes"/>, starting from <paramref name="previousOwners"/>.</summary>
     /// <param name="previousOwners">Owners of the previous table (length M), or empty for a first table.
     /// Owner 0 or a node absent from <paramref name="nodes"/> marks a bucket to reassign.</param>
@@ -48,7 +63,16 @@ public static class BucketAssignment
     /// <param name="bucketCount">M, a power of two in 256..65536.</param>
     /// <exception cref="ArgumentException">Invalid M, node id, weight, duplicate node, no node with weight
     /// above 0, or previous owners of another length.</exception>
-    public static AssignmentResult Assign(ReadOnlySpan<ushort> previousOwners, ReadOnlySpan<NodeWeight> nodes, int bucketCount)
+    public static AssignmentResult Assign(ReadOnlySpan<ushort> previousOwners, ReadOnlySpan<NodeWeight> nodes, int bucketCount) =>
+        Assign(previousOwners, nodes, bucketCount, null);
+
+    /// <summary>
+    /// Computes the owners like <see cref="Assign(ReadOnlySpan{ushort}, ReadOnlySpan{NodeWeight}, int)"/>, with the
+    /// same targets and the same number of moves, choosing the moved buckets so that history stays short.
+    /// </summary>
+    /// <param name="history">History of the previous table (predecessors that may still hold flows), or null.</param>
+    /// <exception cref="ArgumentException">As the other overload, or a history for another bucket count.</exception>
+    public static AssignmentResult Assign(ReadOnlySpan<ushort> previousOwners, ReadOnlySpan<NodeWeight> nodes, int bucketCount, HistoryTable? history)
     {
         if (!TableLimits.IsValidBucketCount(bucketCount))
         {
@@ -58,6 +82,16 @@ public static class BucketAssignment
         if (previousOwners.Length != 0 && previousOwners.Length != bucketCount)
         {
             throw new ArgumentException($"Previous owners cover {previousOwners.Length} buckets, not {bucketCount}.", nameof(previousOwners));
+        }
+
+        if (history is not null && history.BucketCount != bucketCount)
+        {
+            throw new ArgumentException($"History covers {history.BucketCount} buckets, not {bucketCount}.", nameof(history));
+        }
+
+        if (history is not null && (history.BucketsWithHistory == 0 || previousOwners.Length == 0))
+        {
+            history = null;
         }
 
         SortActiveNodes(nodes, out ushort[] ids, out long[] weights);
@@ -83,17 +117,14 @@ public static class BucketAssignment
         }
 
         var excess = new int[n];
-        var phase = new int[n];
         var deficit = new int[n];
         for (int i = 0; i < n; i++)
         {
             excess[i] = Math.Max(0, oldCount[i] - targets[i]);
             deficit[i] = Math.Max(0, targets[i] - oldCount[i]);
-            // A per-node phase, so that nodes each freeing one bucket do not all free their first
-            // (or middle) one, which would cluster the freed buckets in one part of the index space.
-            phase[i] = oldCount[i] == 0 ? 0 : (int)(Mix(ids[i]) % (ulong)oldCount[i]);
         }
 
+        FreeCut cut = FreeCut.Compute(previousOwners, history, indexOf, ids, oldCount, excess, deficit);
         var owners = new ushort[bucketCount];
         int[] freed = ArrayPool<int>.Shared.Rent(bucketCount);
         int freedCount = 0;
@@ -102,25 +133,7 @@ public static class BucketAssignment
         {
             ushort previous = previousOwners.Length == 0 ? (ushort)0 : previousOwners[b];
             int idx = IndexOf(indexOf, previous);
-            bool free;
-            if (idx < 0)
-            {
-                free = true;
-            }
-            else if (excess[idx] == 0)
-            {
-                free = false;
-            }
-            else
-            {
-                // Free `excess` (e) of this node's `oldCount` (k) buckets, evenly spaced along its buckets in
-                // index order (Bresenham): the j-th is freed when ⌊(j·e + phase)/k⌋ steps, exactly e times.
-                // phase[idx] carries (j·e + phase) mod k, so no division per bucket (e ≤ k).
-                int acc = phase[idx] + excess[idx];
-                free = acc >= oldCount[idx];
-                phase[idx] = free ? acc - oldCount[idx] : acc;
-            }
-
+            bool free = idx < 0 || (excess[idx] != 0 && cut.Frees(idx, b));
             if (free)
             {
                 freed[freedCount++] = b;
@@ -135,7 +148,8 @@ public static class BucketAssignment
             }
         }
 
-        int[] receivers = InterleaveReceivers(deficit, freedCount);
+        cut.Dispose();
+        int[] receivers = ChooseReceivers(freed, freedCount, history, indexOf, deficit);
         var moves = new BucketMove[moveCount];
         int m = 0;
         for (int s = 0; s < freedCount; s++)
@@ -239,6 +253,74 @@ public static class BucketAssignment
     }
 
     /// <summary>
+    /// Receiver (node index) of each freed bucket, in the order of <paramref name="freed"/>. A bucket goes back
+    /// to its most recent predecessor under target when that node still has room (each node takes up to its
+    /// deficit of returns, spread over its candidates by the same Bresenham walk as freeing); the others are
+    /// interleaved over the remaining deficits.
+    /// </summary>
+    private static int[] ChooseReceivers(int[] freed, int freedCount, HistoryTable? history, ReadOnlySpan<short> indexOf, int[] deficit)
+    {
+        if (history is null)
+        {
+            return InterleaveReceivers(deficit, freedCount);
+        }
+
+        int n = deficit.Length;
+        int[] wants = ArrayPool<int>.Shared.Rent(Math.Max(1, freedCount));
+        var candidates = new int[n];
+        var cursor = new HistoryCursor(history);
+        for (int s = 0; s < freedCount; s++)
+        {
+            wants[s] = -1;
+            foreach (ushort predecessor in cursor.PredecessorsOf(freed[s]))
+            {
+                int idx = IndexOf(indexOf, predecessor);
+                if (idx >= 0 && deficit[idx] > 0)
+                {
+                    wants[s] = idx;
+                    candidates[idx]++;
+                    break;
+                }
+            }
+        }
+
+        var left = new int[n];
+        var accumulator = new int[n];
+        int returned = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int take = Math.Min(candidates[i], deficit[i]);
+            left[i] = deficit[i] - take;
+            returned += take;
+        }
+
+        for (int s = 0; s < freedCount; s++)
+        {
+            int idx = wants[s];
+            if (idx >= 0)
+            {
+                // Take min(candidates, deficit) of this node's candidates, evenly spaced (as in freeing).
+                int acc = accumulator[idx] + Math.Min(candidates[idx], deficit[idx]);
+                bool take = acc >= candidates[idx];
+                accumulator[idx] = take ? acc - candidates[idx] : acc;
+                wants[s] = take ? idx : -1;
+            }
+        }
+
+        int[] rest = InterleaveReceivers(left, freedCount - returned);
+        int[] receivers = ArrayPool<int>.Shared.Rent(Math.Max(1, freedCount));
+        int r = 0;
+        for (int s = 0; s < freedCount; s++)
+        {
+            receivers[s] = wants[s] >= 0 ? wants[s] : rest[r++];
+        }
+
+        ArrayPool<int>.Shared.Return(rest);
+        ArrayPool<int>.Shared.Return(wants);
+        return receivers;
+    }
+
+    /// <summary>
     /// Orders the receivers of the freed buckets (taken in index order): node i, short of d_i buckets, wants
     /// slots (k + ½)·F/d_i for k &lt; d_i. A counting sort on those slots (ties by node id) interleaves
     /// the nodes in O(F + n), so each node's new buckets are spread over the freed ones.
@@ -313,6 +395,165 @@ public static class BucketAssignment
                 _remainder -= _denominator;
                 Slot++;
             }
+        }
+    }
+
+    /// <summary>
+    /// Which of its buckets a node over target frees: every bucket in classes below <c>Threshold</c>, and
+    /// <c>Partial</c> of the <c>ThresholdCount</c> buckets in the threshold class, evenly spaced along them in
+    /// index order (Bresenham). Without history every bucket is in one class, which is the spread rule alone.
+    /// </summary>
+    private readonly struct FreeCut
+    {
+        private readonly int[] _threshold;
+        private readonly int[] _partial;
+        private readonly int[] _thresholdCount;
+        private readonly int[] _phase;
+        private readonly byte[]? _classes;
+
+        private FreeCut(int[] threshold, int[] partial, int[] thresholdCount, int[] phase, byte[]? classes)
+        {
+            _threshold = threshold;
+            _partial = partial;
+            _thresholdCount = thresholdCount;
+            _phase = phase;
+            _classes = classes;
+        }
+
+        public static FreeCut Compute(
+            ReadOnlySpan<ushort> previousOwners, HistoryTable? history, ReadOnlySpan<short> indexOf, ushort[] ids, int[] oldCount, int[] excess, int[] deficit)
+        {
+            int n = ids.Length;
+            var threshold = new int[n];
+            var partial = new int[n];
+            var thresholdCount = new int[n];
+            var phase = new int[n];
+            byte[]? classes = null;
+            int[]? counts = null;
+            if (history is not null)
+            {
+                classes = ArrayPool<byte>.Shared.Rent(previousOwners.Length);
+                counts = new int[n * ClassCount];
+                // By node id, so classifying a predecessor is one load (every bucket is classified when all nodes free some).
+                Span<bool> takesBack = stackalloc bool[4096];
+                for (int i = 0; i < n; i++)
+                {
+                    takesBack[ids[i]] = deficit[i] > 0;
+                }
+
+                var cursor = new HistoryCursor(history);
+                for (int b = 0; b < previousOwners.Length; b++)
+                {
+                    int idx = IndexOf(indexOf, previousOwners[b]);
+                    if (idx >= 0 && excess[idx] != 0)
+                    {
+                        int c = ClassOf(cursor.PredecessorsOf(b), takesBack);
+                        classes[b] = (byte)c;
+                        counts[(idx * ClassCount) + c]++;
+                    }
+                }
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                if (excess[i] == 0)
+                {
+                    continue;
+                }
+
+                int t = NoHistoryClass;
+                int below = 0;
+                int inClass = oldCount[i];
+                if (counts is not null)
+                {
+                    for (t = 0; below + counts[(i * ClassCount) + t] < excess[i]; t++)
+                    {
+                        below += counts[(i * ClassCount) + t];
+                    }
+
+                    inClass = counts[(i * ClassCount) + t];
+                }
+
+                threshold[i] = t;
+                partial[i] = excess[i] - below;
+                thresholdCount[i] = inClass;
+                // A per-node phase, so that nodes each freeing one bucket do not all free their first
+                // (or middle) one, which would cluster the freed buckets in one part of the index space.
+                phase[i] = (int)(Mix(ids[i]) % (ulong)inClass);
+            }
+
+            return new FreeCut(threshold, partial, thresholdCount, phase, classes);
+        }
+
+        /// <summary>Whether node <paramref name="idx"/>, over target, frees bucket <paramref name="bucket"/>; call in bucket order.</summary>
+        public bool Frees(int idx, int bucket)
+        {
+            int c = _classes is null ? NoHistoryClass : _classes[bucket];
+            if (c != _threshold[idx])
+            {
+                return c < _threshold[idx];
+            }
+
+            // Free `partial` (e) of the `thresholdCount` (k) buckets, evenly spaced along them in index order
+            // (Bresenham): the j-th is freed when ⌊(j·e + phase)/k⌋ steps, exactly e times. phase carries
+            // (j·e + phase) mod k, so no division per bucket (e ≤ k).
+            int acc = _phase[idx] + _partial[idx];
+            bool free = acc >= _thresholdCount[idx];
+            _phase[idx] = free ? acc - _thresholdCount[idx] : acc;
+            return free;
+        }
+
+        public void Dispose()
+        {
+            if (_classes is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_classes);
+            }
+        }
+
+        private static int ClassOf(ReadOnlySpan<ushort> predecessors, ReadOnlySpan<bool> takesBack)
+        {
+            foreach (ushort predecessor in predecessors)
+            {
+                if (predecessor < takesBack.Length && takesBack[predecessor])
+                {
+                    return 2 * predecessors.Length;
+                }
+            }
+
+            return (2 * (predecessors.Length + 1)) + 1;
+        }
+    }
+
+    /// <summary>Predecessors of ascending buckets by a merge walk over the sparse history: no search per bucket.</summary>
+    private ref struct HistoryCursor
+    {
+        private readonly ReadOnlySpan<int> _buckets;
+        private readonly ReadOnlySpan<ushort> _nodes;
+        private int _next;
+
+        public HistoryCursor(HistoryTable history)
+        {
+            _buckets = history.Buckets;
+            _nodes = history.NodeSlots;
+        }
+
+        public ReadOnlySpan<ushort> PredecessorsOf(int bucket)
+        {
+            while (_next < _buckets.Length && _buckets[_next] < bucket)
+            {
+                _next++;
+            }
+
+            if (_next == _buckets.Length || _buckets[_next] != bucket)
+            {
+                return [];
+            }
+
+            ReadOnlySpan<ushort> slots = _nodes.Slice(_next * TableLimits.MaxHistoryDepth, TableLimits.MaxHistoryDepth);
+            // Slots are filled from the front, so the depth is the last non-zero slot + 1.
+            int depth = slots[3] != 0 ? 4 : slots[2] != 0 ? 3 : slots[1] != 0 ? 2 : 1;
+            return slots[..depth];
         }
     }
 

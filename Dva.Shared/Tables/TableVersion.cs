@@ -92,11 +92,41 @@ public sealed class TableVersion
     public TableVersion Next(IEnumerable<PeerInfo> peers, DateTimeOffset at, string cause, out ReadOnlyMemory<BucketMove> moves)
     {
         PeerInfo[] peersById = SortPeers(peers);
-        AssignmentResult assignment = BucketAssignment.Assign(_owners, DataPlaneWeights(peersById), BucketCount);
         bool[] isDataPlane = DataPlaneMask(peersById);
-        HistoryTable history = History.ApplyMoves(assignment.MovesArray, at).Where((_, node, _) => isDataPlane[node]);
+        // Entries of nodes that left go first, so they neither count as history when choosing the buckets to
+        // move nor push a live predecessor out of depth 4; a leaving node's own moves are recorded, then go.
+        HistoryTable kept = History.Where((_, node, _) => isDataPlane[node]);
+        AssignmentResult assignment = BucketAssignment.Assign(_owners, DataPlaneWeights(peersById), BucketCount, kept);
+        HistoryTable history = kept.ApplyMoves(assignment.MovesArray, at).Where((_, node, _) => isDataPlane[node]);
         moves = assignment.Moves;
         return Checked(new TableVersion(DvaId, checked(Version + 1), Seed, assignment.OwnersArray, history, ChainFor(Chain.AsSpan(), peersById), peersById, cause));
+    }
+
+    /// <summary>
+    /// Number of this version's history entries (bucket, node) that <paramref name="next"/> drops although
+    /// the node is still a data-plane peer of it and does not own the bucket: predecessors pushed out of depth
+    /// 4 by a move. Such an entry still had live flows (else it would have been pruned), and they break
+    /// (docs/simulation.md). A manager that is not forced to change (a failure is) can wait for prunes first.
+    /// </summary>
+    public int LivePredecessorsDroppedBy(TableVersion next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        if (next.BucketCount != BucketCount)
+        {
+            throw new ArgumentException($"Next version has {next.BucketCount} buckets, not {BucketCount}.", nameof(next));
+        }
+
+        int dropped = 0;
+        foreach (HistoryEntry entry in History.Entries)
+        {
+            bool stillPeer = next.Peers.TryGetValue(entry.Node, out PeerInfo? peer) && peer.Role == PeerRole.DataPlane;
+            if (stillPeer && next.OwnerOf(entry.Bucket) != entry.Node && !next.PredecessorsOf(entry.Bucket).Contains(entry.Node))
+            {
+                dropped++;
+            }
+        }
+
+        return dropped;
     }
 
     /// <summary>Builds version v+1 with the same owners and peers and a new history (entries removed).</summary>

@@ -7,7 +7,83 @@ public class BucketAssignmentTests
     private static readonly int[] BucketCounts = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
 
     [Fact]
-    public void Assign_RandomChangeSequences_MovesExactlyTheMinimumAndHitsTargets()
+    public void Assign_RandomChangeSequences_MovesExactlyTheMinimumAndHitsTargets() => RunRandomChangeSequences(withHistory: false);
+
+    [Fact]
+    public void Assign_RandomChangeSequencesWithHistory_MovesExactlyTheMinimumAndHitsTargets() => RunRandomChangeSequences(withHistory: true);
+
+    [Fact]
+    public void Assign_NodeFreesSomeOfItsBuckets_FreesThoseWithTheShortestHistory()
+    {
+        ushort[] owners = BucketAssignment.Assign([], [new(1, 1), new(2, 1)], 256).Owners.ToArray();
+        int[] ofNode1 = [.. Enumerable.Range(0, 256).Where(b => owners[b] == 1)];
+        // Node 1's buckets get 0..4 predecessors (nodes 10..13, gone), depth 4 the most common, so a choice
+        // that ignores history would mostly free 4-deep buckets and push their oldest predecessor out.
+        int[] depthOf = new int[256];
+        HistoryTable history = HistoryTable.Empty(256);
+        for (int i = 0; i < ofNode1.Length; i++)
+        {
+            depthOf[ofNode1[i]] = i % 8 < 4 ? 4 : i % 8 - 4;
+        }
+
+        for (int d = 4; d >= 1; d--)
+        {
+            BucketMove[] moves = [.. ofNode1.Where(b => depthOf[b] >= d).Select(b => new BucketMove(b, (ushort)(9 + d), 1))];
+            history = history.ApplyMoves(moves, DateTimeOffset.UnixEpoch);
+        }
+
+        Assert.Equal(depthOf.Sum(), history.EntryCount);
+        AssignmentResult result = BucketAssignment.Assign(owners, [new(1, 1), new(2, 1), new(3, 1)], 256, history);
+
+        int[] freedDepths = [.. result.Moves.ToArray().Where(m => m.From == 1).Select(m => depthOf[m.Bucket])];
+        int[] keptDepths = [.. ofNode1.Where(b => result.Owners.Span[b] == 1).Select(b => depthOf[b])];
+        Assert.Equal(128 - 86, freedDepths.Length);
+        Assert.True(freedDepths.Max() <= keptDepths.Min(), $"freed depths up to {freedDepths.Max()}, kept from {keptDepths.Min()}");
+        Assert.DoesNotContain(4, freedDepths);
+        Assert.Equal(128 + 128 - 86 - 85, result.MovedCount);
+    }
+
+    [Fact]
+    public void Assign_FreedBucketsWithAPredecessorUnderTarget_GoBackToIt()
+    {
+        ushort[] first = BucketAssignment.Assign([], [new(1, 1), new(2, 1)], 256).Owners.ToArray();
+        AssignmentResult joined = BucketAssignment.Assign(first, [new(1, 1), new(2, 1), new(3, 1)], 256);
+        HistoryTable history = HistoryTable.Empty(256).ApplyMoves(joined.Moves.Span, DateTimeOffset.UnixEpoch);
+
+        // Node 1 doubles: nodes 2 and 3 each free 21 buckets. Half of node 3's buckets came from node 1.
+        AssignmentResult result = BucketAssignment.Assign(joined.Owners.Span, [new(1, 2), new(2, 1), new(3, 1)], 256, history);
+        AssignmentResult blind = BucketAssignment.Assign(joined.Owners.Span, [new(1, 2), new(2, 1), new(3, 1)], 256);
+
+        Assert.Equal(blind.MovedCount, result.MovedCount);
+        Assert.Equal(blind.Owners.ToArray().Count(o => o == 1), result.Owners.ToArray().Count(o => o == 1));
+        BucketMove[] fromNode3 = [.. result.Moves.ToArray().Where(m => m.From == 3)];
+        Assert.Equal(21, fromNode3.Length);
+        Assert.All(fromNode3, m => Assert.Equal((1, (ushort)1), (m.To, first[m.Bucket])));
+        // Each return removes node 1 from the bucket's history, so no bucket gets deeper than one.
+        HistoryTable after = history.ApplyMoves(result.Moves.Span, DateTimeOffset.UnixEpoch);
+        Assert.All(after.Entries, e => Assert.Equal(0, e.Depth));
+        Assert.Contains(blind.Moves.ToArray(), m => m.From == 3 && first[m.Bucket] == 2);
+    }
+
+    [Fact]
+    public void Assign_JoinedNodeRemovedAgain_EveryBucketGoesBackToItsPredecessor()
+    {
+        NodeWeight[] nodes = [.. Enumerable.Range(1, 16).Select(i => new NodeWeight((ushort)i, 10))];
+        ushort[] first = BucketAssignment.Assign([], nodes, 4096).Owners.ToArray();
+        AssignmentResult joined = BucketAssignment.Assign(first, [.. nodes, new NodeWeight(17, 10)], 4096);
+        HistoryTable history = HistoryTable.Empty(4096).ApplyMoves(joined.Moves.Span, DateTimeOffset.UnixEpoch);
+
+        AssignmentResult left = BucketAssignment.Assign(joined.Owners.Span, nodes, 4096, history);
+
+        Assert.Equal(joined.MovedCount, left.MovedCount);
+        Assert.Equal(first, left.Owners.ToArray());
+    }
+
+    [Fact]
+    public void Assign_HistoryForAnotherBucketCount_Throws() =>
+        Assert.Throws<ArgumentException>(() => BucketAssignment.Assign(new ushort[256], [new(1, 1)], 256, HistoryTable.Empty(512)));
+
+    private static void RunRandomChangeSequences(bool withHistory)
     {
         for (int seed = 1; seed <= 120; seed++)
         {
@@ -17,12 +93,13 @@ public class BucketAssignmentTests
             var weights = new Dictionary<ushort, int>();
             AddRandomNodes(random, weights, random.Next(1, 257), equalWeights);
             ushort[] owners = [];
+            HistoryTable? history = withHistory ? HistoryTable.Empty(bucketCount) : null;
             for (int step = 0; step < 6; step++)
             {
                 NodeWeight[] nodes = [.. weights.Select(p => new NodeWeight(p.Key, p.Value))];
-                AssignmentResult result = BucketAssignment.Assign(owners, nodes, bucketCount);
+                AssignmentResult result = BucketAssignment.Assign(owners, nodes, bucketCount, history);
                 ushort[] next = result.Owners.ToArray();
-                string context = $"seed {seed}, step {step}, M {bucketCount}, {weights.Count} nodes";
+                string context = $"seed {seed}, step {step}, M {bucketCount}, {weights.Count} nodes, history {withHistory}";
 
                 Dictionary<ushort, int> targets = ReferenceTargets(weights, bucketCount);
                 Dictionary<ushort, int> counts = CountByNode(next);
@@ -39,9 +116,12 @@ public class BucketAssignmentTests
                 Assert.Equal(MinimumMoves(owners, targets), result.MovedCount);
                 AssertMovesMatchOwners(owners, next, result.Moves.Span);
                 AssertSpread(next, context);
-                AssertDeterministic(owners, nodes, bucketCount, next, random);
+                AssertDeterministic(owners, nodes, bucketCount, history, next, random);
 
                 owners = next;
+                // Keep history realistic: some entries pruned (no live flows) between changes.
+                history = history?.ApplyMoves(result.Moves.Span, DateTimeOffset.UnixEpoch.AddSeconds(step))
+                    .Where((b, n, _) => (b + n + step) % 3 != 0);
                 MutateNodeSet(random, weights, equalWeights);
             }
         }
@@ -205,11 +285,11 @@ public class BucketAssignmentTests
         }
     }
 
-    private static void AssertDeterministic(ushort[] previous, NodeWeight[] nodes, int bucketCount, ushort[] expected, Random random)
+    private static void AssertDeterministic(ushort[] previous, NodeWeight[] nodes, int bucketCount, HistoryTable? history, ushort[] expected, Random random)
     {
         NodeWeight[] shuffled = [.. nodes];
         random.Shuffle(shuffled);
-        Assert.True(expected.AsSpan().SequenceEqual(BucketAssignment.Assign(previous, shuffled, bucketCount).Owners.Span), "same input, different owners");
+        Assert.True(expected.AsSpan().SequenceEqual(BucketAssignment.Assign(previous, shuffled, bucketCount, history).Owners.Span), "same input, different owners");
     }
 
     private static void AddRandomNodes(Random random, Dictionary<ushort, int> weights, int count, bool equalWeights)

@@ -78,6 +78,29 @@ public class TableVersionTests
     }
 
     [Fact]
+    public void LivePredecessorsDroppedBy_FifthDrainInARow_CountsTheOldestPredecessorsPushedOut()
+    {
+        PeerInfo[] peers = [.. Enumerable.Range(1, 6).Select(i => DataPlane((ushort)i))];
+        TableVersion table = TableVersion.CreateFirst(DvaId, 42, 4096, peers, "first");
+        for (int drained = 1; drained <= 4; drained++)
+        {
+            peers[drained - 1] = DataPlane((ushort)drained, 0);
+            TableVersion next = table.Next(peers, T0, $"drain {drained}", out int _);
+            Assert.Equal(0, table.LivePredecessorsDroppedBy(next));
+            table = next;
+        }
+
+        // Buckets that went 1 → 2 → 3 → 4 → 5 have history [4, 3, 2, 1]; draining 5 pushes 1 out.
+        int fourDeep = Enumerable.Range(0, 4096).Count(b => table.OwnerOf(b) == 5 && table.PredecessorsOf(b).Length == 4);
+        peers[4] = DataPlane(5, 0);
+        TableVersion last = table.Next(peers, T0, "drain 5", out int _);
+
+        Assert.True(fourDeep > 0);
+        Assert.Equal(fourDeep, table.LivePredecessorsDroppedBy(last));
+        Assert.Equal(0, table.LivePredecessorsDroppedBy(table.Next(peers[1..], T0, "drain 5, node 1 left", out int _)));
+    }
+
+    [Fact]
     public void WithHistory_EntriesRemoved_IsNextVersionWithSameOwners()
     {
         TableVersion v1 = TableVersion.CreateFirst(DvaId, 42, 256, [DataPlane(1), DataPlane(2)], "first");
