@@ -1,7 +1,23 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
+using Dva.Manager.Apis;
+using Dva.Manager.Extensions;
 
-app.MapGet("/healthz", () => Results.Text("ok"));
+var builder = WebApplication.CreateBuilder(args);
+builder.AddApplicationServices();
+
+var app = builder.Build();
+app.UseApplicationPipeline();
+
+app.MapOperationsApi();
+app.MapDvasApi();
+app.MapInterfacesApi();
+app.MapRoutesApi();
+app.MapFirewallRulesApi();
+app.MapVipsApi();
+app.MapPoolsApi();
+app.MapNodesApi();
+app.MapTablesApi();
+app.MapAuditApi();
+app.MapKeysApi();
 
 app.Run();
 

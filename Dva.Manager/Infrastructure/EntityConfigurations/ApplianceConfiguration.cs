@@ -1,0 +1,18 @@
+using Dva.Manager.Model;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Dva.Manager.Infrastructure.EntityConfigurations;
+
+internal sealed class ApplianceConfiguration : IEntityTypeConfiguration<Appliance>
+{
+    public void Configure(EntityTypeBuilder<Appliance> builder)
+    {
+        builder.ToTable("Dvas");
+        builder.ConfigureManaged();
+        builder.Property(e => e.Name).HasMaxLength(63).IsRequired();
+        builder.HasIndex(e => e.Name).IsUnique();
+        builder.Property(e => e.Description).HasMaxLength(1024);
+        builder.Property(e => e.FirewallRulesVersion).IsConcurrencyToken();
+    }
+}

@@ -1,0 +1,20 @@
+using Dva.Manager.Model;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Dva.Manager.Infrastructure.EntityConfigurations;
+
+internal sealed class SharedInterfaceConfiguration : IEntityTypeConfiguration<SharedInterface>
+{
+    public void Configure(EntityTypeBuilder<SharedInterface> builder)
+    {
+        builder.ToTable("SharedInterfaces");
+        builder.ConfigureManaged();
+        builder.HasOne<Appliance>().WithMany().HasForeignKey(e => e.DvaId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasIndex(e => new { e.DvaId, e.Ifid }).IsUnique();
+        builder.HasIndex(e => new { e.DvaId, e.Name }).IsUnique();
+        builder.Property(e => e.Name).HasMaxLength(63);
+        builder.Property(e => e.Mac).HasMaxLength(17);
+        builder.PrimitiveCollection(e => e.Addresses);
+    }
+}

@@ -1,0 +1,72 @@
+namespace Dva.Manager.Model;
+
+/// <summary>
+/// A DVA. Named Appliance because <c>Dva</c> is the root namespace; the API and UI call it a DVA.
+/// </summary>
+internal sealed class Appliance : ManagedEntity
+{
+    public string Name { get; set; } = "";
+
+    public string Description { get; set; } = "";
+
+    public ServiceKind ServiceKind { get; set; }
+
+    public int BucketCount { get; set; } = DvaSpec.DefaultBucketCount;
+
+    /// <summary>Flow hash seed (random, so outsiders cannot aim flows at one bucket).</summary>
+    public ulong Seed { get; set; }
+
+    public int TunnelPort { get; set; } = DvaSpec.DefaultTunnelPort;
+
+    public bool SecureTunnel { get; set; }
+
+    public FirewallPolicy FirewallDefaultPolicy { get; set; }
+
+    public MidStreamPolicy MidStreamPolicy { get; set; }
+
+    public int MinDataPlanes { get; set; }
+
+    public int MaxDataPlanes { get; set; }
+
+    public int TargetUtilizationPercent { get; set; }
+
+    /// <summary>Data planes wanted by the last scale request (or the policy minimum); the elasticity controller acts on it.</summary>
+    public int DesiredDataPlanes { get; set; }
+
+    /// <summary>ETag of the ordered firewall rule list; changes whenever any rule changes.</summary>
+    public long FirewallRulesVersion { get; set; } = 1;
+
+    public DvaSpec ToSpec() => new()
+    {
+        Name = Name,
+        Description = Description,
+        ServiceKind = ServiceKind,
+        BucketCount = BucketCount,
+        TunnelPort = TunnelPort,
+        SecureTunnel = SecureTunnel,
+        FirewallDefaultPolicy = FirewallDefaultPolicy,
+        MidStreamPolicy = MidStreamPolicy,
+        Scaling = new ScalingPolicy
+        {
+            MinDataPlanes = MinDataPlanes,
+            MaxDataPlanes = MaxDataPlanes,
+            TargetUtilizationPercent = TargetUtilizationPercent,
+        },
+    };
+
+    public void Apply(DvaSpec spec)
+    {
+        Name = spec.Name;
+        Description = spec.Description;
+        ServiceKind = spec.ServiceKind;
+        BucketCount = spec.BucketCount;
+        TunnelPort = spec.TunnelPort;
+        SecureTunnel = spec.SecureTunnel;
+        FirewallDefaultPolicy = spec.FirewallDefaultPolicy;
+        MidStreamPolicy = spec.MidStreamPolicy;
+        MinDataPlanes = spec.Scaling.MinDataPlanes;
+        MaxDataPlanes = spec.Scaling.MaxDataPlanes;
+        TargetUtilizationPercent = spec.Scaling.TargetUtilizationPercent;
+        DesiredDataPlanes = Math.Clamp(DesiredDataPlanes, MinDataPlanes, MaxDataPlanes);
+    }
+}

@@ -1,0 +1,220 @@
+CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory" (
+    "MigrationId" TEXT NOT NULL CONSTRAINT "PK___EFMigrationsHistory" PRIMARY KEY,
+    "ProductVersion" TEXT NOT NULL
+);
+
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "ApiKeys" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_ApiKeys" PRIMARY KEY AUTOINCREMENT,
+    "KeyId" TEXT NOT NULL,
+    "Name" TEXT NOT NULL,
+    "Role" TEXT NOT NULL,
+    "SecretHash" BLOB NOT NULL,
+    "Created" INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS "AuditEntries" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_AuditEntries" PRIMARY KEY AUTOINCREMENT,
+    "Actor" TEXT NOT NULL,
+    "Time" INTEGER NOT NULL,
+    "Operation" TEXT NOT NULL,
+    "TargetType" TEXT NOT NULL,
+    "TargetId" INTEGER NULL,
+    "DvaId" INTEGER NULL,
+    "Before" TEXT NULL,
+    "After" TEXT NULL
+);
+
+CREATE TABLE IF NOT EXISTS "Dvas" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_Dvas" PRIMARY KEY AUTOINCREMENT,
+    "Name" TEXT NOT NULL,
+    "Description" TEXT NOT NULL,
+    "ServiceKind" TEXT NOT NULL,
+    "BucketCount" INTEGER NOT NULL,
+    "Seed" INTEGER NOT NULL,
+    "TunnelPort" INTEGER NOT NULL,
+    "SecureTunnel" INTEGER NOT NULL,
+    "FirewallDefaultPolicy" TEXT NOT NULL,
+    "MidStreamPolicy" TEXT NOT NULL,
+    "MinDataPlanes" INTEGER NOT NULL,
+    "MaxDataPlanes" INTEGER NOT NULL,
+    "TargetUtilizationPercent" INTEGER NOT NULL,
+    "DesiredDataPlanes" INTEGER NOT NULL,
+    "FirewallRulesVersion" INTEGER NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS "FirewallRules" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_FirewallRules" PRIMARY KEY AUTOINCREMENT,
+    "Priority" INTEGER NOT NULL,
+    "Action" TEXT NOT NULL,
+    "Protocol" TEXT NOT NULL,
+    "Source" TEXT NOT NULL,
+    "Destination" TEXT NOT NULL,
+    "SourcePorts" TEXT NOT NULL,
+    "DestinationPorts" TEXT NOT NULL,
+    "IngressIfid" INTEGER NULL,
+    "IcmpType" INTEGER NULL,
+    "Enabled" INTEGER NOT NULL,
+    "Description" TEXT NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL,
+    "DvaId" INTEGER NOT NULL,
+    CONSTRAINT "FK_FirewallRules_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS "Nodes" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_Nodes" PRIMARY KEY AUTOINCREMENT,
+    "Name" TEXT NOT NULL,
+    "DvaId" INTEGER NULL,
+    "Role" TEXT NOT NULL,
+    "NodeId" INTEGER NOT NULL,
+    "TunnelEndpoint" TEXT NOT NULL,
+    "State" TEXT NOT NULL,
+    "LastHeartbeat" INTEGER NULL,
+    "MeasuredCapacity" REAL NOT NULL,
+    "Weight" INTEGER NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL,
+    CONSTRAINT "FK_Nodes_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE SET NULL
+);
+
+CREATE TABLE IF NOT EXISTS "Pools" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_Pools" PRIMARY KEY AUTOINCREMENT,
+    "Name" TEXT NOT NULL,
+    "Method" TEXT NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL,
+    "DvaId" INTEGER NOT NULL,
+    CONSTRAINT "FK_Pools_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS "SharedInterfaces" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_SharedInterfaces" PRIMARY KEY AUTOINCREMENT,
+    "Ifid" INTEGER NOT NULL,
+    "Name" TEXT NOT NULL,
+    "Mac" TEXT NOT NULL,
+    "Addresses" TEXT NOT NULL,
+    "AttachmentNodeName" TEXT NOT NULL,
+    "AttachmentFrameSource" TEXT NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL,
+    "DvaId" INTEGER NOT NULL,
+    CONSTRAINT "FK_SharedInterfaces_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS "StaticRoutes" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_StaticRoutes" PRIMARY KEY AUTOINCREMENT,
+    "Prefix" TEXT NOT NULL,
+    "NextHop" TEXT NOT NULL,
+    "Ifid" INTEGER NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL,
+    "DvaId" INTEGER NOT NULL,
+    CONSTRAINT "FK_StaticRoutes_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS "TableVersions" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_TableVersions" PRIMARY KEY AUTOINCREMENT,
+    "DvaId" INTEGER NOT NULL,
+    "TableVersion" INTEGER NOT NULL,
+    "Era" INTEGER NOT NULL,
+    "Cause" TEXT NOT NULL,
+    "Actor" TEXT NOT NULL,
+    "Created" INTEGER NOT NULL,
+    "RolledOut" INTEGER NULL,
+    "Snapshot" BLOB NOT NULL,
+    CONSTRAINT "FK_TableVersions_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS "Members" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_Members" PRIMARY KEY AUTOINCREMENT,
+    "PoolId" INTEGER NOT NULL,
+    "Address" TEXT NOT NULL,
+    "Port" INTEGER NOT NULL,
+    "Weight" INTEGER NOT NULL,
+    "AdminState" TEXT NOT NULL,
+    "Health" TEXT NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL,
+    "DvaId" INTEGER NOT NULL,
+    CONSTRAINT "FK_Members_Pools_PoolId" FOREIGN KEY ("PoolId") REFERENCES "Pools" ("Id") ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS "Vips" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_Vips" PRIMARY KEY AUTOINCREMENT,
+    "Name" TEXT NOT NULL,
+    "Address" TEXT NOT NULL,
+    "Port" INTEGER NOT NULL,
+    "Protocol" TEXT NOT NULL,
+    "PoolId" INTEGER NOT NULL,
+    "Version" INTEGER NOT NULL,
+    "Generation" INTEGER NOT NULL,
+    "ObservedGeneration" INTEGER NOT NULL,
+    "OperatingStatus" TEXT NOT NULL,
+    "ConditionsJson" TEXT NOT NULL,
+    "DvaId" INTEGER NOT NULL,
+    CONSTRAINT "FK_Vips_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE,
+    CONSTRAINT "FK_Vips_Pools_PoolId" FOREIGN KEY ("PoolId") REFERENCES "Pools" ("Id") ON DELETE RESTRICT
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_ApiKeys_KeyId" ON "ApiKeys" ("KeyId");
+
+CREATE INDEX IF NOT EXISTS "IX_AuditEntries_DvaId_Id" ON "AuditEntries" ("DvaId", "Id");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_Dvas_Name" ON "Dvas" ("Name");
+
+CREATE INDEX IF NOT EXISTS "IX_FirewallRules_DvaId_Priority" ON "FirewallRules" ("DvaId", "Priority");
+
+CREATE INDEX IF NOT EXISTS "IX_Members_DvaId" ON "Members" ("DvaId");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_Members_PoolId_Address_Port" ON "Members" ("PoolId", "Address", "Port");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_Nodes_DvaId_NodeId" ON "Nodes" ("DvaId", "NodeId");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_Nodes_Name" ON "Nodes" ("Name");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_Pools_DvaId_Name" ON "Pools" ("DvaId", "Name");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_SharedInterfaces_DvaId_Ifid" ON "SharedInterfaces" ("DvaId", "Ifid");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_SharedInterfaces_DvaId_Name" ON "SharedInterfaces" ("DvaId", "Name");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_StaticRoutes_DvaId_Prefix" ON "StaticRoutes" ("DvaId", "Prefix");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_TableVersions_DvaId_TableVersion" ON "TableVersions" ("DvaId", "TableVersion");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_Vips_DvaId_Address_Port_Protocol" ON "Vips" ("DvaId", "Address", "Port", "Protocol");
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_Vips_DvaId_Name" ON "Vips" ("DvaId", "Name");
+
+CREATE INDEX IF NOT EXISTS "IX_Vips_PoolId" ON "Vips" ("PoolId");
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261126093021_Initial', '10.0.15');
+
+COMMIT;
+

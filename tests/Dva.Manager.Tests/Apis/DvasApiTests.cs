@@ -1,0 +1,194 @@
+using System.Net;
+using System.Net.Http.Json;
+
+namespace Dva.Manager.Tests.Apis;
+
+public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
+{
+    [Fact]
+    public async Task Create_MinimalBody_AppliesDefaultsAndGeneratesSeed()
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "edge-a", serviceKind = "firewallAndLoadBalancer" });
+
+        var dva = await ExpectAsync(response, HttpStatusCode.Created);
+        Assert.Equal($"/api/v1/dvas/{dva["id"]}", response.Headers.Location!.OriginalString);
+        Assert.Equal("\"1\"", ETagOf(response));
+        var spec = dva["spec"]!;
+        Assert.Equal("firewallAndLoadBalancer", (string)spec["serviceKind"]!);
+        Assert.Equal(4096, (int)spec["bucketCount"]!);
+        Assert.Equal(6090, (int)spec["tunnelPort"]!);
+        Assert.Equal("drop", (string)spec["firewallDefaultPolicy"]!);
+        Assert.Equal("strict", (string)spec["midStreamPolicy"]!);
+        Assert.Matches("^0x[0-9a-f]{16}$", (string)dva["seed"]!);
+        Assert.Equal(1, (int)dva["generation"]!);
+        Assert.Equal(0, (int)dva["observedGeneration"]!);
+        Assert.Equal("PENDING_CREATE", (string)dva["status"]!["provisioningStatus"]!);
+        Assert.Equal("OFFLINE", (string)dva["status"]!["operatingStatus"]!);
+        Assert.Equal("AwaitingRollout", (string)dva["status"]!["conditions"]![0]!["reason"]!);
+    }
+
+    [Fact]
+    public async Task Create_TwoDvas_GetDifferentSeeds()
+    {
+        var a = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "seed-a" }), HttpStatusCode.Created);
+        var b = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "seed-b" }), HttpStatusCode.Created);
+
+        Assert.NotEqual((string)a["seed"]!, (string)b["seed"]!);
+    }
+
+    [Fact]
+    public async Task GetAndList_CreatedDva_AreReturned()
+    {
+        var id = await CreateDvaAsync("listed");
+
+        var one = await Client.GetAsync($"/api/v1/dvas/{id}");
+        var list = await Client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>("/api/v1/dvas");
+
+        Assert.Equal("listed", (string)(await ExpectAsync(one, HttpStatusCode.OK))["spec"]!["name"]!);
+        Assert.Equal("\"1\"", ETagOf(one));
+        Assert.Contains(list!, d => (long)d!["id"]! == id);
+    }
+
+    [Fact]
+    public async Task Replace_ChangedSpec_IncrementsGenerationAndShowsPendingUpdate()
+    {
+        var id = await CreateDvaAsync("replace-me");
+
+        var response = await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{id}",
+            new { name = "replace-me", bucketCount = 1024, secureTunnel = true, scaling = new { minDataPlanes = 2, maxDataPlanes = 6, targetUtilizationPercent = 30 } },
+            ifMatch: "\"1\""));
+
+        var dva = await ExpectAsync(response, HttpStatusCode.OK);
+        Assert.Equal(2, (int)dva["generation"]!);
+        Assert.Equal("\"2\"", ETagOf(response));
+        Assert.Equal(1024, (int)dva["spec"]!["bucketCount"]!);
+        Assert.True((bool)dva["spec"]!["secureTunnel"]!);
+        Assert.Equal(30, (int)dva["spec"]!["scaling"]!["targetUtilizationPercent"]!);
+        Assert.Equal(2, (int)dva["desiredDataPlanes"]!);
+        Assert.NotEqual("ACTIVE", (string)dva["status"]!["provisioningStatus"]!);
+    }
+
+    [Fact]
+    public async Task Replace_StaleIfMatch_Returns412AndKeepsTheStoredSpec()
+    {
+        var id = await CreateDvaAsync("stale");
+        await ExpectAsync(await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{id}", new { name = "stale", description = "first" }, "\"1\"")), HttpStatusCode.OK);
+
+        var response = await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{id}", new { name = "stale", description = "second" }, "\"1\""));
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.PreconditionFailed);
+        Assert.Contains("\"2\"", (string)problem["detail"]!, StringComparison.Ordinal);
+        var stored = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{id}"));
+        Assert.Equal("first", (string)stored["spec"]!["description"]!);
+    }
+
+    [Fact]
+    public async Task Create_InvalidFields_ReportsEachField()
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas", new
+        {
+            name = "",
+            bucketCount = 1000,
+            tunnelPort = 70000,
+            scaling = new { minDataPlanes = 5, maxDataPlanes = 2, targetUtilizationPercent = 0 },
+        });
+
+        await ExpectFieldErrorsAsync(response, "name", "bucketCount", "tunnelPort", "scaling.maxDataPlanes", "scaling.targetUtilizationPercent");
+    }
+
+    [Theory]
+    [InlineData(128)]
+    [InlineData(3000)]
+    [InlineData(131072)]
+    public async Task Create_BucketCountNotPowerOfTwoInRange_IsRejected(int bucketCount)
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas", new { name = $"b{bucketCount}", bucketCount });
+
+        await ExpectFieldErrorsAsync(response, "bucketCount");
+    }
+
+    [Fact]
+    public async Task Create_DuplicateName_IsRejected()
+    {
+        await CreateDvaAsync("twin");
+
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "twin" });
+
+        await ExpectFieldErrorsAsync(response, "name");
+    }
+
+    [Fact]
+    public async Task Get_UnknownId_Returns404Problem()
+    {
+        var problem = await ExpectProblemAsync(await Client.GetAsync("/api/v1/dvas/999999"), HttpStatusCode.NotFound);
+
+        Assert.Contains("999999", (string)problem["detail"]!, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Delete_ExistingDva_RemovesItAndItsConfiguration()
+    {
+        var id = await CreateDvaAsync("short-lived");
+        await CreateInterfaceAsync(id, 1);
+
+        await ExpectAsync(await Client.DeleteAsync($"/api/v1/dvas/{id}"), HttpStatusCode.NoContent);
+
+        await ExpectProblemAsync(await Client.GetAsync($"/api/v1/dvas/{id}"), HttpStatusCode.NotFound);
+        await ExpectProblemAsync(await Client.GetAsync($"/api/v1/dvas/{id}/interfaces"), HttpStatusCode.NotFound);
+        await ExpectProblemAsync(await Client.DeleteAsync($"/api/v1/dvas/{id}"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Scale_WithinPolicy_Returns202WithDesiredState()
+    {
+        var id = await CreateDvaAsync("scalable");
+
+        var response = await Client.PostAsJsonAsync($"/api/v1/dvas/{id}:scale", new { dataPlanes = 5 });
+
+        var scale = await ExpectAsync(response, HttpStatusCode.Accepted);
+        Assert.Equal(5, (int)scale["desiredDataPlanes"]!);
+        Assert.Equal(0, (int)scale["currentDataPlanes"]!);
+        Assert.Equal(8, (int)scale["policy"]!["maxDataPlanes"]!);
+        var dva = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{id}"));
+        Assert.Equal(5, (int)dva["desiredDataPlanes"]!);
+    }
+
+    [Fact]
+    public async Task Scale_OutsidePolicy_ReportsDataPlanesField()
+    {
+        var id = await CreateDvaAsync("bounded");
+
+        var response = await Client.PostAsJsonAsync($"/api/v1/dvas/{id}:scale", new { dataPlanes = 9 });
+
+        await ExpectFieldErrorsAsync(response, "dataPlanes");
+    }
+
+    [Fact]
+    public async Task Scale_UnknownDva_Returns404()
+    {
+        await ExpectProblemAsync(await Client.PostAsJsonAsync("/api/v1/dvas/424242:scale", new { dataPlanes = 1 }), HttpStatusCode.NotFound);
+    }
+
+    [Theory]
+    [InlineData("{\"name\": ")]
+    [InlineData("{\"name\": \"x\", \"bucketCount\": \"many\"}")]
+    [InlineData("{\"name\": \"x\", \"serviceKind\": \"router\"}")]
+    [InlineData("{\"name\": null}")]
+    [InlineData("{\"name\": \"x\", \"bukketCount\": 4096}")]
+    [InlineData("[1, 2]")]
+    public async Task Create_MalformedJson_Returns400Problem(string json)
+    {
+        var response = await Client.PostAsync("/api/v1/dvas", RawJson(json));
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.False(string.IsNullOrEmpty((string?)problem["detail"]));
+    }
+
+    [Fact]
+    public async Task Create_EmptyBody_Returns400Problem()
+    {
+        var response = await Client.PostAsync("/api/v1/dvas", RawJson(""));
+
+        await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+}

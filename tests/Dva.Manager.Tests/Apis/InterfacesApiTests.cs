@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Http.Json;
+
+namespace Dva.Manager.Tests.Apis;
+
+public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
+{
+    [Fact]
+    public async Task Crud_ValidInterface_RoundTrips()
+    {
+        var dvaId = await CreateDvaAsync();
+        var created = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new
+        {
+            ifid = 7,
+            name = "outside",
+            mac = "02:00:5E:00:00:07",
+            addresses = new[] { "192.0.2.7/24", "2001:db8::7/64" },
+            attachment = new { nodeName = "disp-1", frameSource = "af_packet:eth1" },
+        });
+        var iface = await ExpectAsync(created, HttpStatusCode.Created);
+        var id = (long)iface["id"]!;
+        Assert.Equal("02:00:5e:00:00:07", (string)iface["spec"]!["mac"]!);
+        Assert.Equal(dvaId, (long)iface["dvaId"]!);
+
+        var replaced = await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/interfaces/{id}", new
+        {
+            ifid = 7,
+            name = "outside",
+            mac = "02:00:5e:00:00:07",
+            addresses = new[] { "198.51.100.7/24" },
+            attachment = new { nodeName = "disp-2", frameSource = "tap:dva0" },
+        }, ETagOf(created)));
+        var after = await ExpectAsync(replaced, HttpStatusCode.OK);
+        Assert.Equal("198.51.100.7/24", (string)after["spec"]!["addresses"]![0]!);
+        Assert.Equal("disp-2", (string)after["spec"]!["attachment"]!["nodeName"]!);
+        Assert.Equal(2, (int)after["generation"]!);
+
+        var list = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces"));
+        Assert.Single(list.AsArray());
+        await ExpectAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"), HttpStatusCode.OK);
+        await ExpectAsync(await Client.DeleteAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"), HttpStatusCode.NoContent);
+        await ExpectProblemAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Create_InvalidFields_ReportsEachField()
+    {
+        var dvaId = await CreateDvaAsync();
+
+        var response = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new
+        {
+            ifid = 0,
+            name = "",
+            mac = "01:00:5e:00:00:01",
+            addresses = new[] { "192.0.2.1/24", "192.0.2.300/24", "10.1/8", "2001:db8::1/129", "192.0.2.9" },
+        });
+
+        await ExpectFieldErrorsAsync(response, "ifid", "name", "mac", "addresses[1]", "addresses[2]", "addresses[3]", "addresses[4]");
+    }
+
+    [Theory]
+    [InlineData("00:00:00:00:00:00")]
+    [InlineData("02-00-00-00-00-01")]
+    [InlineData("02:00:00:00:00")]
+    [InlineData("zz:00:00:00:00:01")]
+    public async Task Create_BadMac_IsRejected(string mac)
+    {
+        var dvaId = await CreateDvaAsync();
+
+        var response = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new { ifid = 1, name = "x", mac });
+
+        await ExpectFieldErrorsAsync(response, "mac");
+    }
+
+    [Fact]
+    public async Task Create_DuplicateIfidOrName_IsRejected()
+    {
+        var dvaId = await CreateDvaAsync();
+        await CreateInterfaceAsync(dvaId, 3);
+
+        var sameIfid = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new { ifid = 3, name = "other", mac = "02:00:00:00:01:03" });
+        var sameName = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new { ifid = 4, name = "if3", mac = "02:00:00:00:01:04" });
+
+        await ExpectFieldErrorsAsync(sameIfid, "ifid");
+        await ExpectFieldErrorsAsync(sameName, "name");
+    }
+
+    [Fact]
+    public async Task Create_SameIfidInAnotherDva_IsAccepted()
+    {
+        var first = await CreateDvaAsync();
+        var second = await CreateDvaAsync();
+        await CreateInterfaceAsync(first, 9);
+
+        await CreateInterfaceAsync(second, 9);
+    }
+
+    [Fact]
+    public async Task Create_UnknownDva_Returns404()
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas/987654/interfaces", new { ifid = 1, name = "x", mac = "02:00:00:00:00:01" });
+
+        await ExpectProblemAsync(response, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Delete_InterfaceUsedByRoute_Returns409()
+    {
+        var dvaId = await CreateDvaAsync();
+        var id = await CreateInterfaceAsync(dvaId, 2);
+        await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/routes", new { prefix = "203.0.113.0/24", nextHop = "192.0.2.254", ifid = 2 }), HttpStatusCode.Created);
+
+        await ExpectProblemAsync(await Client.DeleteAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"), HttpStatusCode.Conflict);
+    }
+}

@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.Http.Json;
+using Dva.Manager.Services;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dva.Manager.Tests.Apis;
+
+/// <summary>Nodes register through <see cref="NodeRegistry"/> (what the node hub calls) and are managed over REST.</summary>
+public sealed class NodesApiTests : IAsyncLifetime
+{
+    private readonly TempDatabase _database = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 26, 9, 0, 0, TimeSpan.Zero));
+    private ManagerFactory Factory { get; set; } = null!;
+    private HttpClient _client = null!;
+
+    public Task InitializeAsync()
+    {
+        Factory = new ManagerFactory(_database.Path, time: _time);
+        _client = Factory.Admin();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Factory.DisposeAsync();
+        _database.Delete();
+    }
+
+    private async Task<long> RegisterAsync(string name) =>
+        (await Factory.WithServiceAsync<NodeRegistry, ServiceResult<NodeView>>(r => r.RegisterAsync(name, "127.0.0.1:6090", 1e6, CancellationToken.None))).Value!.Id;
+
+    private async Task<long> CreateDvaAsync(string name) =>
+        (long)(await (await _client.PostAsJsonAsync("/api/v1/dvas", new { name })).Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["id"]!;
+
+    [Fact]
+    public async Task Register_NewNode_IsListedUnallocatedAndOnline()
+    {
+        var id = await RegisterAsync("n-list");
+
+        var nodes = await _client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>("/api/v1/nodes");
+        var node = await _client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/nodes/{id}");
+
+        Assert.Contains(nodes!, n => (long)n!["id"]! == id);
+        Assert.Equal("unallocated", (string)node!["role"]!);
+        Assert.Equal(0, (int)node["nodeId"]!);
+        Assert.Equal("ONLINE", (string)node["status"]!["operatingStatus"]!);
+    }
+
+    [Fact]
+    public async Task Get_NodeWithoutRecentHeartbeat_IsOffline()
+    {
+        var id = await RegisterAsync("n-silent");
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var node = await _client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/nodes/{id}");
+
+        Assert.Equal("OFFLINE", (string)node!["status"]!["operatingStatus"]!);
+    }
+
+    [Fact]
+    public async Task Assign_TwoNodes_GetLowestFreeNodeIdsInTheirDva()
+    {
+        var dvaId = await CreateDvaAsync("nodes-assign");
+        var a = await RegisterAsync("n-a");
+        var b = await RegisterAsync("n-b");
+
+        var first = await _client.PostAsJsonAsync($"/api/v1/nodes/{a}:assign", new { dvaId, role = "dispatcher" });
+        var second = await _client.PostAsJsonAsync($"/api/v1/nodes/{b}:assign", new { dvaId, role = "dataPlane" });
+
+        var nodeA = await first.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        var nodeB = await second.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal((1, "dispatcher"), ((int)nodeA!["nodeId"]!, (string)nodeA["role"]!));
+        Assert.Equal((2, "dataPlane"), ((int)nodeB!["nodeId"]!, (string)nodeB["role"]!));
+        var inDva = await _client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/nodes?dvaId={dvaId}");
+        Assert.Equal(2, inDva!.Count);
+    }
+
+    [Fact]
+    public async Task Assign_UnknownDvaOrBadRole_ReportsFields()
+    {
+        var id = await RegisterAsync("n-bad-assign");
+
+        var response = await _client.PostAsJsonAsync($"/api/v1/nodes/{id}:assign", new { dvaId = 999999, role = "unallocated" });
+
+        var problem = await response.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True(problem!["errors"]!.AsObject().ContainsKey("dvaId"));
+        Assert.True(problem["errors"]!.AsObject().ContainsKey("role"));
+    }
+
+    [Fact]
+    public async Task DrainEnableRemove_Node_ChangesStateAndFreesNodeId()
+    {
+        var dvaId = await CreateDvaAsync("nodes-actions");
+        var id = await RegisterAsync("n-actions");
+        (await _client.PostAsJsonAsync($"/api/v1/nodes/{id}:assign", new { dvaId, role = "dataPlane" })).EnsureSuccessStatusCode();
+
+        var drained = await (await _client.PostAsync($"/api/v1/nodes/{id}:drain", null)).Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        var enabled = await (await _client.PostAsync($"/api/v1/nodes/{id}:enable", null)).Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        var removed = await (await _client.PostAsync($"/api/v1/nodes/{id}:remove", null)).Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+
+        Assert.Equal("draining", (string)drained!["state"]!);
+        Assert.Equal("DEGRADED", (string)drained["status"]!["operatingStatus"]!);
+        Assert.Equal("active", (string)enabled!["state"]!);
+        Assert.Equal("unallocated", (string)removed!["role"]!);
+        Assert.Null(removed["dvaId"]);
+        Assert.Equal(0, (int)removed["nodeId"]!);
+    }
+
+    [Fact]
+    public async Task Drain_StaleIfMatch_Returns412()
+    {
+        var id = await RegisterAsync("n-stale");
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/nodes/{id}:drain");
+        request.Headers.TryAddWithoutValidation("If-Match", "\"99\"");
+
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.PreconditionFailed, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("drain")]
+    [InlineData("enable")]
+    [InlineData("remove")]
+    public async Task Action_UnknownNode_Returns404Problem(string action)
+    {
+        var response = await _client.PostAsync($"/api/v1/nodes/4242:{action}", null);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Metrics_AfterAssignments_CountsNodesByRoleAndState()
+    {
+        var dvaId = await CreateDvaAsync("nodes-metrics");
+        var id = await RegisterAsync("n-metrics");
+        (await _client.PostAsJsonAsync($"/api/v1/nodes/{id}:assign", new { dvaId, role = "dispatcher" })).EnsureSuccessStatusCode();
+
+        var text = await _client.GetStringAsync("/metrics");
+
+        Assert.Contains("dva_nodes{role=\"dispatcher\",state=\"active\"} 1\n", text, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Dva.Manager.Infrastructure;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dva.Manager.Tests.Infrastructure;
+
+public sealed partial class PersistenceTests : IDisposable
+{
+    private readonly TempDatabase _database = new();
+
+    public void Dispose() => _database.Delete();
+
+    [Fact]
+    public async Task Start_EmptyDatabase_AppliesEveryMigration()
+    {
+        await using var factory = new ManagerFactory(_database.Path);
+        factory.CreateClient().Dispose();
+
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
+        Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+        Assert.Equal(db.Database.GetMigrations(), await db.Database.GetAppliedMigrationsAsync());
+        Assert.False(db.Database.HasPendingModelChanges(), "the model has changes without a migration: run dotnet ef migrations add");
+        var tables = await TablesAsync(_database.Path);
+        Assert.Superset(new HashSet<string> { "Dvas", "SharedInterfaces", "StaticRoutes", "FirewallRules", "Vips", "Pools", "Members", "Nodes", "TableVersions", "AuditEntries", "ApiKeys" }, tables);
+    }
+
+    [Fact]
+    public async Task Restart_SameDatabaseFile_KeepsConfigurationAndKeys()
+    {
+        long dvaId;
+        string operatorKey;
+        await using (var first = new ManagerFactory(_database.Path))
+        {
+            var admin = first.Admin();
+            var created = await admin.PostAsJsonAsync("/api/v1/dvas", new { name = "durable", bucketCount = 512 });
+            dvaId = (await created.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["id"]!.GetValue<long>();
+            (await admin.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new { ifid = 1, name = "outside", mac = "02:00:00:00:00:01", addresses = new[] { "192.0.2.1/24" } })).EnsureSuccessStatusCode();
+            var key = await admin.PostAsJsonAsync("/api/v1/keys", new { name = "survivor", role = "operator" });
+            operatorKey = (await key.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["secret"]!.GetValue<string>();
+        }
+
+        await using var second = new ManagerFactory(_database.Path);
+        var client = second.CreateClient(operatorKey);
+        var dva = await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/dvas/{dvaId}");
+        var interfaces = await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/dvas/{dvaId}/interfaces");
+
+        Assert.Equal(512, dva!["spec"]!["bucketCount"]!.GetValue<int>());
+        Assert.Equal("outside", Assert.Single(interfaces!)!["spec"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Start_WithoutConfiguredKey_CreatesOneAdminKeyThatWorks()
+    {
+        await using var factory = new KeylessFactory(_database.Path);
+        factory.CreateClient().Dispose();
+        var printed = factory.Console.ToString();
+
+        var key = Assert.Single(ApiKeyPattern().Matches(printed)).Value;
+        var response = await factory.CreateClient(key).GetAsync("/api/v1/keys");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    /// <summary>
+    /// db/migrations.sql is the idempotent schema script for operators who manage the database by hand.
+    /// dotnet-ef cannot write idempotent scripts for SQLite, so it is derived here from the migrations
+    /// (set DVA_WRITE_DB_SCRIPT=1 to rewrite it after adding a migration).
+    /// </summary>
+    [Fact]
+    public async Task MigrationsScript_MatchesTheMigrationsAndIsIdempotent()
+    {
+        await using var factory = new ManagerFactory(_database.Path);
+        factory.CreateClient().Dispose();
+        string script;
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
+            script = IdempotentSqliteScript.From(db.GetService<IMigrator>().GenerateScript());
+        }
+
+        var path = Path.Combine(RepositoryRoot(), "db", "migrations.sql");
+        if (Environment.GetEnvironmentVariable("DVA_WRITE_DB_SCRIPT") == "1")
+        {
+            await File.WriteAllTextAsync(path, script);
+        }
+
+        Assert.Equal(script, (await File.ReadAllTextAsync(path)).ReplaceLineEndings("\n"));
+        // __EFMigrationsLock is created by MigrateAsync to serialise concurrent migrators; it is not schema.
+        var scripted = new TempDatabase();
+        try
+        {
+            await ExecuteAsync(scripted.Path, script);
+            await ExecuteAsync(scripted.Path, script);
+            Assert.Equal(await SchemaAsync(_database.Path), await SchemaAsync(scripted.Path));
+        }
+        finally
+        {
+            scripted.Delete();
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dva.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("Dva.sln not found above the test binaries.");
+    }
+
+    private static async Task ExecuteAsync(string path, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<HashSet<string>> TablesAsync(string path) =>
+        [.. (await SchemaAsync(path)).Where(s => s.Type == "table").Select(s => s.Name)];
+
+    private static async Task<List<(string Type, string Name, string Sql)>> SchemaAsync(string path)
+    {
+        await using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name <> '__EFMigrationsLock' ORDER BY name";
+        var rows = new List<(string, string, string)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            // "IF NOT EXISTS" is kept verbatim by SQLite; compare the definitions, not that wording.
+            rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2).Replace(" IF NOT EXISTS", "", StringComparison.Ordinal)));
+        }
+
+        return rows;
+    }
+
+    [GeneratedRegex(@"dva_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")]
+    private static partial Regex ApiKeyPattern();
+
+    /// <summary>A manager without Dva:AdminKey, whose console output is captured.</summary>
+    private sealed class KeylessFactory(string databasePath) : Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>
+    {
+        public StringWriter Console { get; } = new();
+
+        public HttpClient CreateClient(string key)
+        {
+            var client = CreateClient();
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            return client;
+        }
+
+        protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+        {
+            builder.UseSetting("Dva:Database", databasePath);
+            builder.ConfigureTestServices(services => services.AddSingleton(new FirstRunConsole(Console)));
+        }
+    }
+}
