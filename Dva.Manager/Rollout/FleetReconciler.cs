@@ -42,6 +42,7 @@ internal sealed class FleetReconciler(
     private readonly ConcurrentDictionary<long, DateTimeOffset> _lastPrune = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _committedAt = new();
     private readonly ConcurrentDictionary<long, (string Connection, NodeAssignment Assignment)> _sent = new();
+    private readonly ConcurrentDictionary<long, string?> _quarantine = new();
 
     /// <summary>Asks for a pass soon (a unit registered, a rollout failed a unit).</summary>
     public void Kick() => _kicks.Writer.TryWrite(true);
@@ -111,7 +112,7 @@ internal sealed class FleetReconciler(
             .Where(n => sessions.Get(n.Id) is not null || current?.Peers.ContainsKey((ushort)n.NodeId) == true).ToList();
         var interfaces = await db.Interfaces.Where(i => i.DvaId == dvaKey).ToListAsync(ct);
         var pool = (await db.Nodes.Where(n => n.DvaId == null).OrderBy(n => n.Id).ToListAsync(ct))
-            .Where(n => sessions.Get(n.Id) is not null && IsAlive(n.Id)).ToList();
+            .Where(n => sessions.Get(n.Id) is { } s && IsAlive(n.Id) && !IsQuarantined(n.Id, s)).ToList();
         if (current is null && nodes.Count == 0 && pool.Count == 0)
         {
             // Nothing the hub knows about: leave configuration-only DVAs (and their ETags) alone.
@@ -370,6 +371,13 @@ internal sealed class FleetReconciler(
         var dvaId = unit.DvaId;
         unit.Unallocate();
         _drainStarted.TryRemove(unit.Id, out _);
+        if (operation == "fail")
+        {
+            // A unit that failed stays out of the pool until it connects again: a hung agent that still sends
+            // heartbeats would otherwise be allocated, fail to ack, and be removed, over and over.
+            _quarantine[unit.Id] = sessions.Get(unit.Id)?.ConnectionId;
+        }
+
         await audit.SaveAsync(operation, "node", dvaId, before, () => unit.Id, () => new { Reason = reason }, ct);
         FleetLog.Released(logger, unit.Name, operation, reason);
     }
@@ -416,6 +424,22 @@ internal sealed class FleetReconciler(
     private bool IsAlive(long nodeKey) => sessions.Get(nodeKey) is { } session
         ? time.GetUtcNow() - session.LastSeen <= options.Value.FailureTimeout
         : time.GetUtcNow() - _started <= options.Value.ReconnectGrace;
+
+    private bool IsQuarantined(long nodeKey, NodeSession session)
+    {
+        if (!_quarantine.TryGetValue(nodeKey, out var connection))
+        {
+            return false;
+        }
+
+        if (session.ConnectionId is { } current && current != connection)
+        {
+            _quarantine.TryRemove(nodeKey, out _);
+            return false;
+        }
+
+        return true;
+    }
 
     private static PeerInfo ToPeer(Node node) => new(
         (ushort)node.NodeId,
