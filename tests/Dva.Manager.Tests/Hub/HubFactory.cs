@@ -37,6 +37,8 @@ public sealed class HubFactory : WebApplicationFactory<Program>
         ["Dva:Hub:HistoryPruneInterval"] = "00:00:00.2",
         ["Dva:Hub:RegistrationsPerSecond"] = "100",
         ["Dva:Elasticity:Enabled"] = "false",
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.SignalR"] = "None",
     };
 
     public HubFactory(IReadOnlyDictionary<string, string>? settings = null)
