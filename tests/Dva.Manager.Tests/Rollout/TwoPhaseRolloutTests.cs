@@ -54,4 +54,45 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
         Assert.Equal(table.DvaId, dataPlane.Client.Assignment.DvaId);
         Assert.Equal((int)dataPlane.Client.Assignment.NodeId, (int)dataPlaneConfig["nodeId"]!);
     }
+
+    [Fact]
+    public async Task RolloutAsync_WhileAnotherVersionIsInFlight_AnswersBusy()
+    {
+        var dva = await Factory.CreateDvaAsync("busy", "disp-1", dataPlanes: 1);
+        await StartNodeAsync("disp-1", 7120);
+        var unit = await StartNodeAsync("dp-a", 7121);
+        var (table, _) = await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+        var next = table.WithHistory(table.History, "operator test");
+        RolloutMember[] members = [new(unit.Client.NodeKey, unit.Client.Assignment.NodeId, PeerRole.DataPlane)];
+
+        var first = Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
+        var second = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
+
+        Assert.Equal(RolloutOutcome.Busy, second.Outcome);
+        Assert.Contains($"rolling out table version {next.Version}", second.Message, StringComparison.Ordinal);
+        Assert.Equal(RolloutOutcome.Committed, (await first).Outcome);
+        var stale = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
+        Assert.Equal(RolloutOutcome.Rejected, stale.Outcome);
+    }
+
+    [Fact]
+    public async Task RolloutsApi_AfterACommit_ListsAcksPerVersionAndAcceptsAReconcileRequest()
+    {
+        var dva = await Factory.CreateDvaAsync("api", "disp-1", dataPlanes: 1);
+        await StartNodeAsync("disp-1", 7130);
+        await StartNodeAsync("dp-a", 7131);
+        var (table, _) = await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+        using var client = Factory.AdminClient();
+
+        var log = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}/rollouts/{table.Version}"))!;
+        var list = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}/rollouts"))!.AsArray();
+        var kick = await client.PostAsync($"/api/v1/dvas/{dva}/rollouts", null);
+        var missing = await client.GetAsync($"/api/v1/dvas/{dva}/rollouts/999");
+
+        Assert.Equal("committed", (string)log["phase"]!);
+        Assert.Equal(["dataPlane", "dispatcher"], log["acks"]!.AsArray().Select(a => (string)a!["role"]!).Order().ToArray());
+        Assert.Equal((long)table.Version, (long)list[0]!["version"]!);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, kick.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+    }
 }
