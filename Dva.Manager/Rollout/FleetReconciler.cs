@@ -28,7 +28,7 @@ internal sealed class FleetReconciler(
     IHubContext<NodeHub, INodeClient> hub,
     TimeProvider time,
     IOptions<NodeHubOptions> options,
-    ILogger<FleetReconciler> logger)
+    ILogger<FleetReconciler> logger) : IDisposable
 {
     public const string TablesConverged = "TablesConverged";
     public const string CapacitySufficient = "CapacitySufficient";
@@ -43,6 +43,9 @@ internal sealed class FleetReconciler(
     private readonly ConcurrentDictionary<long, DateTimeOffset> _committedAt = new();
     private readonly ConcurrentDictionary<long, (string Connection, NodeAssignment Assignment)> _sent = new();
     private readonly ConcurrentDictionary<long, string?> _quarantine = new();
+    private readonly SemaphoreSlim _pass = new(1, 1);
+
+    public void Dispose() => _pass.Dispose();
 
     /// <summary>Asks for a pass soon (a unit registered, a rollout failed a unit).</summary>
     public void Kick() => _kicks.Writer.TryWrite(true);
@@ -94,7 +97,21 @@ internal sealed class FleetReconciler(
         await TellUnallocatedAsync(ct);
     }
 
+    /// <summary>One pass over one DVA; passes never overlap, so two cannot hand out the same pool unit.</summary>
     public async Task ReconcileAsync(long dvaKey, CancellationToken ct)
+    {
+        await _pass.WaitAsync(ct);
+        try
+        {
+            await ReconcileOneAsync(dvaKey, ct);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private async Task ReconcileOneAsync(long dvaKey, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();

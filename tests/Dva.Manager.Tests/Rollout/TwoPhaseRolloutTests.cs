@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Dva.Manager.Rollout;
 using Dva.Manager.Tests.Hub;
 using Dva.Shared.Tables;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Dva.Manager.Tests.Rollout;
 
@@ -95,4 +96,32 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
         Assert.Equal(System.Net.HttpStatusCode.Accepted, kick.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
     }
+
+    [Fact]
+    public async Task Reconcile_AfterTheWantedDataPlanesServe_DvaReportsConvergedSufficientAndActive()
+    {
+        var dva = await Factory.CreateDvaAsync("status", "disp-1", dataPlanes: 2);
+        await StartNodeAsync("disp-1", 7140);
+        await StartNodeAsync("dp-a", 7141);
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+        var fleet = Factory.Services.GetRequiredService<FleetReconciler>();
+        await fleet.ReconcileAsync(dva, CancellationToken.None);
+        using var client = Factory.AdminClient();
+        var waiting = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}"))!;
+
+        await StartNodeAsync("dp-b", 7142);
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 2);
+        await fleet.ReconcileAsync(dva, CancellationToken.None);
+        var ready = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}"))!;
+
+        Assert.Equal("False", Condition(waiting, FleetReconciler.CapacitySufficient));
+        Assert.Equal("DEGRADED", (string)waiting["status"]!["operatingStatus"]!);
+        Assert.Equal("True", Condition(ready, FleetReconciler.CapacitySufficient));
+        Assert.Equal("True", Condition(ready, FleetReconciler.TablesConverged));
+        Assert.Equal("ACTIVE", (string)ready["status"]!["provisioningStatus"]!);
+        Assert.Equal("ONLINE", (string)ready["status"]!["operatingStatus"]!);
+    }
+
+    private static string? Condition(JsonNode dva, string type) =>
+        (string?)dva["status"]!["conditions"]!.AsArray().FirstOrDefault(c => (string)c!["type"]! == type)?["status"];
 }
