@@ -27,7 +27,8 @@ public sealed class HubFactory : WebApplicationFactory<Program>
 
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private readonly TempDatabase _database = new();
+    // A directory of its own: the manager keeps a generated enrollment token beside its database.
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"dva-hub-test-{Guid.NewGuid():N}");
     private readonly Dictionary<string, string> _settings = new()
     {
         ["Dva:EnrollmentToken"] = Token,
@@ -54,6 +55,8 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     }
 
     public Uri Address { get; }
+
+    public string DatabasePath => Path.Combine(_directory, "dva.db");
 
     internal RolloutCoordinator Rollout => Services.GetRequiredService<RolloutCoordinator>();
 
@@ -154,7 +157,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
-        builder.UseSetting("Dva:Database", _database.Path);
+        builder.UseSetting("Dva:Database", DatabasePath);
         builder.UseSetting("Dva:AdminKey", ManagerFactory.AdminKey);
         foreach (var (key, value) in _settings)
         {
@@ -165,7 +168,8 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        _database.Delete();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
     }
 }
 

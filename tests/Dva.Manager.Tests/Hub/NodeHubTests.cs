@@ -196,4 +196,32 @@ public sealed class NodeHubTests : HubTestBase
         key, Guid.Empty, 0, 0,
         new NodeStats(0, 0, 0, 0, 0, cpuBusy, 1e6, 0, 0, 0, new Dictionary<string, long>(), new Dictionary<string, long>()),
         [], []);
+
+}
+
+/// <summary>A manager started without <c>Dva:EnrollmentToken</c> makes one up and keeps it.</summary>
+public sealed class GeneratedEnrollmentTokenTests : HubTestBase
+{
+    protected override IReadOnlyDictionary<string, string>? Settings => new Dictionary<string, string> { ["Dva:EnrollmentToken"] = "" };
+
+    [Fact]
+    public async Task Start_WithoutConfiguredToken_GeneratesOneBesideTheDatabaseThatAdmitsUnits()
+    {
+        var path = Path.Combine(Path.GetDirectoryName(Factory.DatabasePath)!, "enrollment.token");
+        var token = (await File.ReadAllTextAsync(path)).Trim();
+        await using var unit = new SimNode(Factory, "enrolled", 7650, token: token);
+        await using var stranger = new SimNode(Factory, "stranger", 7651);
+
+        await unit.Client.ConnectAsync(CancellationToken.None);
+        var refused = await Assert.ThrowsAsync<HttpRequestException>(() => stranger.Client.ConnectAsync(CancellationToken.None));
+
+        Assert.True(token.Length >= 32);
+        Assert.NotEqual(HubFactory.Token, token);
+        Assert.True(unit.Client.NodeKey > 0);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        }
+    }
 }
