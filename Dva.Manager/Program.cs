@@ -1,9 +1,12 @@
 using Dva.Manager.Apis;
 using Dva.Manager.Dashboard;
 using Dva.Manager.Extensions;
+using Dva.Manager.Hubs;
+using Dva.Manager.Rollout;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
+builder.AddNodeHub();
 builder.AddDashboard();
 
 var app = builder.Build();
@@ -20,6 +23,8 @@ app.MapNodesApi();
 app.MapTablesApi();
 app.MapAuditApi();
 app.MapKeysApi();
+app.MapRolloutApi();
+app.MapNodeHub();
 app.MapDashboard();
 
 app.Run();
