@@ -40,7 +40,11 @@ internal sealed record DataPlaneOptions
 
     public TimeSpan NeighbourExpiryPeriod { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The mid-stream policy when no firewall is configured; a firewall's policy names its own.</summary>
     public MidStreamPolicy MidStreamPolicy { get; init; } = MidStreamPolicy.Loose;
+
+    /// <summary>Load-balanced flows this data plane can translate at once.</summary>
+    public int NatCapacity { get; init; } = NatTable.DefaultCapacity;
 }
 
 /// <summary>The counted drop reason for each tunnel codec error.</summary>
