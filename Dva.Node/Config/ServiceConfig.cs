@@ -289,7 +289,12 @@ internal static class ServiceConfigValidator
 
         if (IPNetwork.TryParse(text, out var network))
         {
-            return network;
+            // A rule on 192.0.2.1/24 is a typo more often than a meaning: ask for the network itself.
+            var slash = text.IndexOf('/', StringComparison.Ordinal);
+            if (slash > 0 && IPAddress.TryParse(text.AsSpan(0, slash), out var written) && written.Equals(network.BaseAddress))
+            {
+                return network;
+            }
         }
 
         errors.Add($"{at}: '{text}' is not a network with its host bits clear (192.0.2.0/24, 2001:db8::/32)");
