@@ -159,7 +159,6 @@ public sealed class NfvTests : IDisposable
 
         var rejected = Curl("http://198.51.100.11:8082/");
         Assert.True(rejected.Code == 7, $"a rejected SYN gets a RST: connection refused (exit 7): {rejected.Code} {rejected.Output}");
-        Assert.Contains("refused", rejected.Output, StringComparison.OrdinalIgnoreCase);
 
         Assert.True(DataPlaneDrops("FirewallDrop") >= 1);
         Assert.True(DataPlaneDrops("FirewallReject") >= 1);
