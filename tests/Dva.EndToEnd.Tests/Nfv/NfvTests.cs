@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Dva.Node.Agent;
+using Dva.Node.Config;
+using Dva.Shared.Tables;
 
 namespace Dva.EndToEnd.Tests.Nfv;
 
@@ -49,7 +51,7 @@ public sealed class NfvTests : IDisposable
           {{Table}} }
         """;
 
-    private static string DataPlane(int id, int port) => $$"""
+    private static string DataPlane(int id, int port, bool inTable = true) => $$"""
         { "role": "dataplane", "nodeId": {{id}}, "name": "dp{{id}}", "tunnel": { "listen": "127.0.0.1:{{port}}" },
           "interfaces": [
             { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "192.0.2.100/24", "192.0.2.101/24"], "dispatcher": 100 },
@@ -60,15 +62,16 @@ public sealed class NfvTests : IDisposable
               { "id": 10, "priority": 10, "action": "accept", "protocol": "tcp", "destinationPorts": "8080" },
               { "id": 20, "priority": 20, "action": "drop", "protocol": "tcp", "destinationPorts": "8081" },
               { "id": 30, "priority": 30, "action": "reject", "protocol": "tcp", "destinationPorts": "8082" },
-              { "id": 40, "priority": 40, "action": "accept", "protocol": "icmp" } ] },
+              { "id": 40, "priority": 40, "action": "accept", "protocol": "icmp" },
+              { "id": 50, "priority": 50, "action": "accept", "protocol": "tcp", "destinationPorts": "5201" } ] },
           "loadBalancer": {
             "vips": [
               { "address": "192.0.2.100", "port": 80, "method": "weightedRoundRobin", "members": [
                   { "address": "198.51.100.11", "port": 8080, "weight": 3 }, { "address": "198.51.100.12", "port": 8080, "weight": 1 } ] },
               { "address": "192.0.2.101", "port": 80, "members": [
                   { "address": "198.51.100.11", "port": 8080 }, { "address": "198.51.100.12", "port": 8080, "state": "draining" } ] } ],
-            "snat": [ { "ifid": 2, "address": "198.51.100.1" } ] },
-          {{Table}} }
+            "snat": [ { "ifid": 2, "address": "198.51.100.1" } ] }
+          {{(inTable ? ", " + Table : "")}} }
         """;
 
     private void Start(string name, string json)
@@ -187,6 +190,69 @@ public sealed class NfvTests : IDisposable
             var (code, output) = Curl("http://192.0.2.101/");
             Assert.True(code == 0, $"request {i}: {output}");
             Assert.Equal("b1", output.Trim());
+        }
+    }
+
+    [Fact]
+    public async Task Iperf3_LongTransferWhileADataPlaneJoinsAndAnotherDrains_CompletesWithoutError()
+    {
+        Start("dp3", DataPlane(3, 16293, inTable: false));
+        _lab.Spawn(_lab.Backend1, "iperf3 -s -B 198.51.100.11 -p 5201 -1");
+        var listening = false;
+        for (var i = 0; i < 50 && !listening; i++)
+        {
+            listening = NfvLab.Exec(_lab.Backend1, "ss -ltn | grep -q 198.51.100.11:5201").Code == 0;
+            if (!listening)
+            {
+                NfvLab.Exec(_lab.Backend1, "sleep 0.1");
+            }
+        }
+
+        Assert.True(listening, "iperf3 server did not listen");
+        Assert.True(NodeSettings.TryParse(Dispatcher(), out var settings, out var errors), string.Join("; ", errors));
+        var v1 = NodeHost.StaticTable(settings!)!;
+
+        // The data stream's client port is chosen so its bucket starts on dp2, which drains: the flow must move.
+        var client = Dva.Shared.Packets.IpAddr.From(System.Net.IPAddress.Parse("192.0.2.10"));
+        var server = Dva.Shared.Packets.IpAddr.From(System.Net.IPAddress.Parse("198.51.100.11"));
+        var port = (ushort)Enumerable.Range(40000, 1000).First(p =>
+            v1.OwnerOf(Dva.Shared.Flows.FlowHasher.Bucket(Dva.Shared.Flows.FlowKey.FromTuple(client, server, (ushort)p, 5201, 6), v1.Seed, v1.BucketCount)) == 2);
+        var transfer = Task.Run(() => NfvLab.Exec(_lab.Client, $"iperf3 -c 198.51.100.11 -p 5201 --cport {port} -t 8 -b 200M --connect-timeout 3000", TimeSpan.FromSeconds(40)));
+
+        // Era rollouts as the manager does them (DESIGN.md §5): data planes first, then the dispatcher.
+        NfvLab.Exec(_lab.Client, "sleep 2");
+        var v2 = v1.Next(Peers((1, 1), (2, 1), (3, 1)), DateTimeOffset.UtcNow, "dp3 joins", out int _);
+        RollOut(v2);
+        NfvLab.Exec(_lab.Client, "sleep 2");
+        var v3 = v2.Next(Peers((1, 1), (2, 0), (3, 1)), DateTimeOffset.UtcNow, "dp2 drains", out int _);
+        RollOut(v3);
+
+        var (code, output) = await transfer;
+        Assert.True(code == 0, $"iperf3 failed ({code}): {output}{Diagnostics()}");
+        Assert.Contains("receiver", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("error", output, StringComparison.OrdinalIgnoreCase);
+
+        // The drained data plane kept the flow: the new owner punted its packets there.
+        var dp2 = _nodes.Single(n => n.Name == "dp2");
+        using var counters = JsonDocument.Parse(NfvLab.Exec(_lab.Dva, $"curl -sS --max-time 5 http://{dp2.Control}/counters").Output);
+        Assert.True(counters.RootElement.GetProperty("tunnel").GetProperty("PuntReceived").GetInt64() > 0, Diagnostics());
+    }
+
+    private static PeerInfo[] Peers(params (ushort Node, int Weight)[] dataPlanes) =>
+    [
+        .. dataPlanes.Select(d => new PeerInfo(d.Node, PeerRole.DataPlane, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 16290 + d.Node), d.Weight)),
+        new PeerInfo(100, PeerRole.Dispatcher, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 16290)),
+    ];
+
+    private void RollOut(TableVersion table)
+    {
+        var path = Path.Combine(_lab.Directory, $"table-{table.Version}.bin");
+        File.WriteAllBytes(path, TableCodec.Encode(table));
+        foreach (var (name, _, control) in _nodes.Where(n => n.Name != "dispatcher").Concat(_nodes.Where(n => n.Name == "dispatcher")))
+        {
+            var (code, output) = NfvLab.Exec(_lab.Dva,
+                $"curl -sS --fail-with-body --max-time 5 -X PUT -H 'Content-Type: application/octet-stream' --data-binary @{path} http://{control}/table");
+            Assert.True(code == 0, $"{name} refused v{table.Version}: {output}");
         }
     }
 }
