@@ -79,7 +79,7 @@ internal struct FlowEntry
 /// </summary>
 internal sealed class FlowTable
 {
-    /// <summary>1 M slots of 112 bytes (about 117 MB): room for ~900 k flows at the load limit.</summary>
+    /// <summary>1 M slots of 128 bytes (about 134 MB): room for ~900 k flows (a translated flow takes two slots) at the load limit.</summary>
     public const int DefaultCapacity = 1 << 20;
 
     // Linear probing stays short up to ~7/8 full; past that a new flow is refused (and counted by the caller).
