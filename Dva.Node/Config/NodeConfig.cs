@@ -31,6 +31,12 @@ internal sealed record NodeConfig
 
     public TimeoutConfig? Timeouts { get; init; }
 
+    /// <summary>The firewall (data planes): rules, default action, mid-stream policy. Absent: every flow is accepted.</summary>
+    public FirewallConfig? Firewall { get; init; }
+
+    /// <summary>The load balancer (data planes): VIPs with their pools, SNAT addresses.</summary>
+    public LoadBalancerSection? LoadBalancer { get; init; }
+
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
     {
         ReadCommentHandling = JsonCommentHandling.Skip,

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Text.Json;
+using Dva.Node.Services.Firewall;
+using Dva.Node.Services.LoadBalancer;
 
 namespace Dva.Node.Config;
 
@@ -55,6 +57,12 @@ internal sealed record StaticTable(
     IReadOnlyList<Peer> DataPlanes,
     IReadOnlyList<Peer> Dispatchers);
 
+/// <summary>
+/// The load balancer's VIPs and, per backend-side interface (by IFID), the shared address new flows are SNATed to;
+/// an interface without an entry uses its first shared address of the member's family.
+/// </summary>
+internal sealed record LoadBalancerSettings(IReadOnlyList<Vip> Vips, IReadOnlyDictionary<byte, IPAddress> SnatAddresses);
+
 /// <summary>The validated node configuration.</summary>
 internal sealed record NodeSettings(
     NodeRole Role,
@@ -68,6 +76,12 @@ internal sealed record NodeSettings(
     StaticTable? Table,
     FlowTimeouts Timeouts)
 {
+    /// <summary>The firewall (FORWARD/filter); null: no firewall, every flow is accepted.</summary>
+    public FirewallPolicy? Firewall { get; init; }
+
+    /// <summary>The load balancer (PREROUTING/POSTROUTING nat); null: no VIPs.</summary>
+    public LoadBalancerSettings? LoadBalancer { get; init; }
+
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
     {
@@ -263,6 +277,9 @@ internal static class NodeConfigValidator
             errors.Add("timeouts: every timeout must be a positive number of seconds");
         }
 
+        var firewall = c.Firewall is null ? null : ServiceConfigValidator.Firewall(c.Firewall, errors);
+        var loadBalancer = c.LoadBalancer is null ? null : ServiceConfigValidator.LoadBalancer(c.LoadBalancer, ifids, errors);
+
         errorList = errors;
         if (errors.Count > 0)
         {
@@ -270,7 +287,11 @@ internal static class NodeConfigValidator
         }
 
         settings = new NodeSettings(role, (ushort)c.NodeId, c.Name ?? $"node-{c.NodeId}", listen!, c.Tunnel!.Mtu == 0 ? 1500 : c.Tunnel.Mtu,
-            control!, interfaces, routes, table, timeouts);
+            control!, interfaces, routes, table, timeouts)
+        {
+            Firewall = firewall,
+            LoadBalancer = loadBalancer,
+        };
         return true;
     }
 

@@ -22,7 +22,7 @@ internal sealed record DataPlaneOptions
     public int FlowCapacity { get; init; } = FlowTable.DefaultCapacity;
 
     /// <summary>
-    /// Slots the expiry sweep walks per tick. 16 k slots of 112 B every 10 ms is a full pass over 1 M slots in
+    /// Slots the expiry sweep walks per tick. 16 k slots of 128 B every 10 ms is a full pass over 1 M slots in
     /// 0.64 s while touching ~2 MB per tick, small enough not to stall the packets of that turn.
     /// </summary>
     public int SweepSlotsPerTick { get; init; } = 16 * 1024;
@@ -40,7 +40,11 @@ internal sealed record DataPlaneOptions
 
     public TimeSpan NeighbourExpiryPeriod { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The mid-stream policy when no firewall is configured; a firewall's policy names its own.</summary>
     public MidStreamPolicy MidStreamPolicy { get; init; } = MidStreamPolicy.Loose;
+
+    /// <summary>Load-balanced flows this data plane can translate at once.</summary>
+    public int NatCapacity { get; init; } = NatTable.DefaultCapacity;
 }
 
 /// <summary>The counted drop reason for each tunnel codec error.</summary>

@@ -45,10 +45,11 @@ internal sealed partial class DataPlaneRole
         var hash = FlowHasher.Hash(key, table.Seed);
         var bucket = FlowHasher.Bucket(hash, table.BucketCount);
         var now = _time.GetTimestamp();
-        var slot = _flows.Find(key, hash);
+        var slot = _flows.FindFlow(key, hash, out var viaReplyKey);
         if (slot >= 0)
         {
-            return Keep(buffer, rx, ref info, slot, isForward, now);
+            // Found under a translated flow's reply key: the packet travels in the flow's reply direction.
+            return Keep(buffer, rx, ref info, slot, viaReplyKey ? !_flows[slot].OriginIsForward : isForward, now, created: false);
         }
 
         var owner = table.OwnerOf(bucket);
@@ -111,7 +112,7 @@ internal sealed partial class DataPlaneRole
 
     private Verdict ClaimHere(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, in FlowKey key, ulong hash, int bucket, bool isForward, long now)
     {
-        if (info.Protocol == PacketConstants.ProtocolTcp && !OnlyOpens(info) && _options.MidStreamPolicy == MidStreamPolicy.Strict)
+        if (info.Protocol == PacketConstants.ProtocolTcp && !OnlyOpens(info) && MidStream == MidStreamPolicy.Strict)
         {
             return Drop(DropReason.MidStreamNoState);
         }
@@ -135,14 +136,14 @@ internal sealed partial class DataPlaneRole
 
         _counters.FlowsCreated++;
         _counters.FlowsActive = _flows.Count;
-        return Keep(buffer, rx, ref info, slot, isForward, now);
+        return Keep(buffer, rx, ref info, slot, isForward, now, created: true);
     }
 
-    private Verdict Keep(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, bool isForward, long now)
+    private Verdict Keep(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, bool isForward, long now, bool created)
     {
         _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
         _counters.PacketsProcessed++;
-        return RunPipeline(buffer, rx, ref info);
+        return RunPipeline(buffer, rx, ref info, slot, isForward == _flows[slot].OriginIsForward, created);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Dva.Node.Agent;
 using Dva.Node.Io;
 using Dva.Node.Routing;
+using Dva.Node.Services.Firewall;
 using Dva.Shared.Packets;
 using Dva.Shared.Wire;
 
@@ -14,17 +15,28 @@ internal readonly record struct StageResult(bool Accepted, DropReason Reason)
     public static StageResult Dropped(DropReason reason) => new(false, reason);
 }
 
-// The processing pipeline of a kept packet (DESIGN.md §8): PREROUTING → routing → FORWARD or INPUT → POSTROUTING.
-// In this issue the node routes only; the stages with no logic yet are the points where the load balancer
-// (PREROUTING nat, POSTROUTING nat) and the firewall (FORWARD/INPUT filter) plug in, each returning a StageResult.
+// The processing pipeline of a kept packet (DESIGN.md §8): PREROUTING (nat: the load balancer's DNAT) → routing →
+// FORWARD (filter: the firewall) or INPUT → POSTROUTING (nat: SNAT) → output. The service stages live in
+// DataPlaneRole.Services.cs; each returns a StageResult.
 internal sealed partial class DataPlaneRole
 {
-    private Verdict RunPipeline(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info)
+    private Verdict RunPipeline(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, bool original, bool created)
     {
+        if (!created && _flows[slot].Firewall != FirewallAction.Accept)
+        {
+            return Denied(buffer, rx, ref info, slot);
+        }
+
         var frame = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
-        var stage = PreRouting(frame, ref info);
+        var stage = PreRouting(frame, ref info, slot, original, created);
         if (!stage.Accepted)
         {
+            if (created)
+            {
+                // Nothing was decided for it: the client's retransmission may find a member or a port.
+                ForgetFlow(slot);
+            }
+
             return Drop(stage.Reason);
         }
 
@@ -38,10 +50,10 @@ internal sealed partial class DataPlaneRole
             return Drop(DropReason.NoRoute);
         }
 
-        stage = Forward(frame, ref info, route);
+        stage = Forward(ref info, rx.IfId, slot, created);
         if (!stage.Accepted)
         {
-            return Drop(stage.Reason);
+            return stage.Reason == DropReason.FirewallReject ? Reject(buffer, rx, ref info, slot) : Drop(stage.Reason);
         }
 
         if (PacketRewriter.DecrementHopLimit(frame, info) != RewriteError.None)
@@ -49,14 +61,19 @@ internal sealed partial class DataPlaneRole
             return TimeExceeded(buffer, rx, ref info);
         }
 
+        stage = SourceNat(frame, ref info, slot, original, created, route.Ifid);
+        if (!stage.Accepted)
+        {
+            if (created)
+            {
+                ForgetFlow(slot);
+            }
+
+            return Drop(stage.Reason);
+        }
+
         return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route);
     }
-
-    /// <summary>PREROUTING (raw, mangle, nat): the load balancer's DNAT goes here and re-parses what it rewrote.</summary>
-    private static StageResult PreRouting(Span<byte> frame, ref PacketInfo info) => StageResult.Accept;
-
-    /// <summary>FORWARD (filter): the firewall's rules go here; accepted by default until it is wired.</summary>
-    private static StageResult Forward(Span<byte> frame, ref PacketInfo info, in RouteResult route) => StageResult.Accept;
 
     /// <summary>
     /// INPUT: a packet to one of the DVA's own shared addresses. The DVA answers ping (ICMP and ICMPv6 echo) from the
@@ -112,7 +129,7 @@ internal sealed partial class DataPlaneRole
     }
 
     /// <summary>
-    /// POSTROUTING (nat: the load balancer's SNAT goes here), then output: the Ethernet header gets the egress
+    /// Output, after POSTROUTING: the Ethernet header gets the egress
     /// interface's shared MAC as source and the next hop's MAC from the neighbour table as destination, or zeros
     /// and HANDOFF RESOLVE so the dispatcher fills it. The tunnel header is rewritten in front of the frame as
     /// EGRESS to the interface's dispatcher. The VLAN TCI is kept only when the packet leaves on the interface it

@@ -80,6 +80,8 @@ internal sealed partial class DataPlaneRole : IDisposable
         _self = settings.NodeId;
         _counters = counters.CreateBlock();
         _flows = new FlowTable(options.FlowCapacity, settings.Timeouts, time.TimestampFrequency);
+        _nat = new NatTable(options.NatCapacity);
+        _flows.Nat = _nat;
         _hold = new HoldQueue(options.HoldCapacity);
         _holdTicks = (long)(options.HoldMaxAge.TotalSeconds * time.TimestampFrequency);
         _routes = new RouteTable(settings.Interfaces, settings.Routes);
@@ -90,6 +92,7 @@ internal sealed partial class DataPlaneRole : IDisposable
             _interfaceMacs[i.Ifid] = i.Mac.GetAddressBytes();
         }
 
+        ConfigureServices(settings);
         _releaseHeld = ReleaseHeld;
         _onInstalled = _ => _engine?.Post(_releaseHeld);
     }
@@ -397,7 +400,7 @@ internal sealed partial class DataPlaneRole : IDisposable
         for (var slot = 0; slot < _flows.Capacity && list.Count < limit; slot++)
         {
             ref readonly var e = ref _flows[slot];
-            if (!e.Used)
+            if (!e.Used || e.IsAlias)
             {
                 continue;
             }

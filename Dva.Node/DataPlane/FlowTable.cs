@@ -50,6 +50,24 @@ internal struct FlowEntry
 
     /// <summary>FIN seen: bit 0 from the originator, bit 1 from the answerer.</summary>
     public byte Fins;
+
+    /// <summary>
+    /// The firewall's verdict on the flow's first packet; a flow that is not accepted stays in the table (denied) so
+    /// its later packets are dropped or rejected without another classification, until it idles out.
+    /// </summary>
+    public Services.Firewall.FirewallAction Firewall;
+
+    /// <summary>The rule index that decided (<see cref="Services.Firewall.FirewallMatch.DefaultIndex"/> for the default policy).</summary>
+    public int RuleIndex;
+
+    /// <summary>The flow's slot in the <see cref="NatTable"/> (0 = not translated).</summary>
+    public int NatIndex;
+
+    /// <summary>
+    /// An alias indexes a translated flow under its reply key (DESIGN.md §8); it carries no counters or state of its
+    /// own: <see cref="FlowTable.FindFlow"/> resolves it to the flow. Aliases never expire by themselves.
+    /// </summary>
+    public bool IsAlias;
 }
 
 /// <summary>
@@ -61,7 +79,7 @@ internal struct FlowEntry
 /// </summary>
 internal sealed class FlowTable
 {
-    /// <summary>1 M slots of 112 bytes (about 117 MB): room for ~900 k flows at the load limit.</summary>
+    /// <summary>1 M slots of 128 bytes (about 134 MB): room for ~900 k flows (a translated flow takes two slots) at the load limit.</summary>
     public const int DefaultCapacity = 1 << 20;
 
     // Linear probing stays short up to ~7/8 full; past that a new flow is refused (and counted by the caller).
@@ -79,6 +97,7 @@ internal sealed class FlowTable
     private readonly long _icmp;
     private readonly long _other;
     private int _sweepCursor;
+    private int _occupied;
 
     public FlowTable(int capacity, FlowTimeouts timeouts, long timestampFrequency)
     {
@@ -101,8 +120,11 @@ internal sealed class FlowTable
 
     public int Capacity => _entries.Length;
 
-    /// <summary>Live flows (closed TCP flows included until they expire).</summary>
+    /// <summary>Live flows (closed TCP flows included until they expire); reply-key aliases are not flows.</summary>
     public int Count { get; private set; }
+
+    /// <summary>NAT state of translated flows; the flow table releases it when a flow is removed.</summary>
+    public NatTable? Nat { get; set; }
 
     /// <summary>The entry in <paramref name="slot"/> (from <see cref="Find"/> or <see cref="Add"/>).</summary>
     public ref FlowEntry this[int slot] => ref _entries[slot];
@@ -134,7 +156,72 @@ internal sealed class FlowTable
     /// </summary>
     public int Add(in FlowKey key, ulong hash, int bucket, bool isForward, long now)
     {
-        if (Count >= _limit || (uint)bucket >= (uint)_bucketCounts.Length)
+        var i = Insert(key, hash, bucket);
+        if (i < 0)
+        {
+            return -1;
+        }
+
+        ref var e = ref _entries[i];
+        e.Created = now;
+        e.LastSeen = now;
+        e.OriginIsForward = isForward;
+        e.State = key.Protocol == PacketConstants.ProtocolTcp ? FlowState.SynSent : FlowState.Active;
+        Count++;
+        return i;
+    }
+
+    /// <summary>
+    /// Indexes the translated flow in <paramref name="slot"/> (with a NAT slot) also under its reply key, counted in
+    /// the reply key's bucket too (DESIGN.md §8). False when the table is full or the key is already taken (another
+    /// flow uses that translated tuple). Adding never moves other entries, so <paramref name="slot"/> stays valid.
+    /// </summary>
+    public bool AddAlias(int slot, in FlowKey replyKey, ulong replyHash, int replyBucket)
+    {
+        if (Find(replyKey, replyHash) >= 0)
+        {
+            return false;
+        }
+
+        var natIndex = _entries[slot].NatIndex;
+        var i = Insert(replyKey, replyHash, replyBucket);
+        if (i < 0)
+        {
+            return false;
+        }
+
+        ref var alias = ref _entries[i];
+        alias.IsAlias = true;
+        alias.NatIndex = natIndex;
+        alias.ExpiresAt = long.MaxValue;
+        return true;
+    }
+
+    /// <summary>
+    /// The slot of the flow <paramref name="key"/> belongs to, or -1: a reply-key alias resolves to its flow
+    /// (<paramref name="viaReplyKey"/> true, the packet travels in the reply direction).
+    /// </summary>
+    public int FindFlow(in FlowKey key, ulong hash, out bool viaReplyKey)
+    {
+        viaReplyKey = false;
+        var slot = Find(key, hash);
+        if (slot < 0 || !_entries[slot].IsAlias)
+        {
+            return slot;
+        }
+
+        viaReplyKey = true;
+        if (Nat is null || !Nat.TryGetOriginal(_entries[slot].NatIndex, out var originalKey, out var originalHash))
+        {
+            return -1;
+        }
+
+        return Find(originalKey, originalHash);
+    }
+
+    private int Insert(in FlowKey key, ulong hash, int bucket)
+    {
+        if (_occupied >= _limit || (uint)bucket >= (uint)_bucketCounts.Length)
         {
             return -1;
         }
@@ -150,12 +237,8 @@ internal sealed class FlowTable
         e.Key = key;
         e.Hash = hash;
         e.Bucket = bucket;
-        e.Created = now;
-        e.LastSeen = now;
-        e.OriginIsForward = isForward;
-        e.State = key.Protocol == PacketConstants.ProtocolTcp ? FlowState.SynSent : FlowState.Active;
         e.Used = true;
-        Count++;
+        _occupied++;
         _bucketCounts[bucket]++;
         return i;
     }
@@ -205,7 +288,7 @@ internal sealed class FlowTable
         for (var walked = 0; walked < maxSlots && walked < _entries.Length; walked++)
         {
             // A removal pulls the next entry of the cluster into this slot, so the slot is looked at again.
-            while (_entries[i].Used && now - _entries[i].ExpiresAt >= 0)
+            while (_entries[i].Used && !_entries[i].IsAlias && now - _entries[i].ExpiresAt >= 0)
             {
                 RemoveAt(i);
                 expired++;
@@ -218,7 +301,10 @@ internal sealed class FlowTable
         return expired;
     }
 
-    /// <summary>Removes the flow in <paramref name="slot"/> and shifts the rest of its cluster back.</summary>
+    /// <summary>
+    /// Removes the flow in <paramref name="slot"/> and shifts the rest of its cluster back. A translated flow takes
+    /// its reply-key alias with it and gives back its member count and SNAT port.
+    /// </summary>
     public void RemoveAt(int slot)
     {
         ref var removed = ref _entries[slot];
@@ -227,8 +313,35 @@ internal sealed class FlowTable
             return;
         }
 
-        _bucketCounts[removed.Bucket]--;
+        if (removed.IsAlias)
+        {
+            // Aliases go with their flow; removing one alone would leave the reply direction without state.
+            return;
+        }
+
+        var natIndex = removed.NatIndex;
         Count--;
+        RemoveSlot(slot);
+        if (natIndex != 0 && Nat is not null && Nat.TryGetReply(natIndex, out var replyKey, out var replyHash))
+        {
+            var alias = Find(replyKey, replyHash);
+            if (alias >= 0 && _entries[alias].IsAlias)
+            {
+                RemoveSlot(alias);
+            }
+        }
+
+        if (natIndex != 0)
+        {
+            Nat?.Release(natIndex);
+        }
+    }
+
+    private void RemoveSlot(int slot)
+    {
+        ref var removed = ref _entries[slot];
+        _bucketCounts[removed.Bucket]--;
+        _occupied--;
         var hole = slot;
         var j = slot;
         while (true)

@@ -26,11 +26,14 @@ internal sealed class DataPlaneRig : IDisposable
     public const ulong Seed = 0x5EED_0000_1234_5678;
     public static readonly byte[] InsideMac = [0x02, 0, 0, 0, 0, 0x02];
 
-    public DataPlaneRig(ushort self = 10, DataPlaneOptions? options = null, FakeTimeProvider? time = null, TableStore? tables = null)
+    public DataPlaneRig(ushort self = 10, DataPlaneOptions? options = null, FakeTimeProvider? time = null, TableStore? tables = null,
+        Func<NodeSettings, NodeSettings>? configure = null)
     {
         Time = time ?? new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 9, 0, 0, TimeSpan.Zero));
         Tables = tables ?? new TableStore();
-        Role = new DataPlaneRole(Settings(self), Tables, Counters, Time, options ?? new DataPlaneOptions { FlowCapacity = 1024 });
+        var settings = Settings(self);
+        Role = new DataPlaneRole(configure is null ? settings : configure(settings), Tables, Counters, Time,
+            options ?? new DataPlaneOptions { FlowCapacity = 1024, NatCapacity = 1024 });
     }
 
     public FakeTimeProvider Time { get; }

@@ -1,0 +1,369 @@
+using Dva.Node.Agent;
+using Dva.Node.Config;
+using Dva.Node.Io;
+using Dva.Node.Services;
+using Dva.Node.Services.Firewall;
+using Dva.Node.Services.LoadBalancer;
+using Dva.Shared.Flows;
+using Dva.Shared.Packets;
+using Dva.Shared.Tables;
+using Dva.Shared.Wire;
+
+namespace Dva.Node.DataPlane;
+
+/*
+ The network services in the pipeline (DESIGN.md §8, docs/services.md).
+
+ A flow's first packet (the one that created its entry):
+   PREROUTING nat   a flow to a VIP gets a member (VipEntry.TryAssign) and a NAT slot; destination := member.
+   FORWARD filter   classified once (RuleSet.Classify on the post-DNAT tuple, like netfilter's FORWARD); the rule
+                    and verdict are stored on the flow. Drop/reject: the flow stays, denied, until it idles out.
+   POSTROUTING nat  source := the egress interface's SNAT address, with a port whose REPLY key hashes to a bucket
+                    this data plane owns in the current table; the flow is indexed under the reply key too.
+ Later packets: original direction DNAT+SNAT as stored, reply direction (found through the reply key) the inverse:
+ destination := client at PREROUTING, source := VIP at POSTROUTING. Denied flows are dropped (or answered again, for
+ reject) before any stage. When a flow is removed its member count and SNAT port are given back (NatTable.Release).
+
+ No owned port after SnatPortPool.DefaultTries candidates (probability (1-1/N)^16 with N equal data planes):
+ the reply would be DISPATCHed to a data plane without the flow, so the flow is not opened; the first packet is
+ dropped (counted NoBackend) and the client's retransmission tries other ports. STEER of NAT replies is not used.
+*/
+internal sealed partial class DataPlaneRole
+{
+    private readonly NatTable _nat;
+    private readonly LoadBalancerState _loadBalancer = new();
+    private readonly SnatPortAllocator _snatPorts = new();
+    private readonly IpAddr[] _snatV4 = new IpAddr[256];
+    private readonly IpAddr[] _snatV6 = new IpAddr[256];
+    private volatile RuleSet? _firewall;
+
+    /// <summary>The compiled firewall; null when none is configured (every flow is accepted).</summary>
+    internal RuleSet? Firewall => _firewall;
+
+    /// <summary>The compiled load balancer configuration (VIPs, members with their active-flow counts).</summary>
+    internal LoadBalancerConfig LoadBalancer => _loadBalancer.Current;
+
+    /// <summary>Translated flows on this node; engine thread only.</summary>
+    internal NatTable Nat => _nat;
+
+    private MidStreamPolicy MidStream => _firewall is { } rules
+        ? (rules.Policy.MidStream == Services.Firewall.MidStreamPolicy.Loose ? MidStreamPolicy.Loose : MidStreamPolicy.Strict)
+        : _options.MidStreamPolicy;
+
+    /// <summary>Replaces the firewall (one reference write); counters of rules that stay carry over. Null removes it.</summary>
+    internal RuleSet? PublishFirewall(FirewallPolicy? policy)
+    {
+        var next = policy is null ? null : RuleSet.Compile(policy, _firewall);
+        _firewall = next;
+        return next;
+    }
+
+    /// <summary>Replaces the VIPs (one reference write); flows keep their member; members' flow counts carry over.</summary>
+    internal LoadBalancerConfig PublishLoadBalancer(IReadOnlyList<Vip> vips) => _loadBalancer.Publish(vips, _tables.State.Current?.Seed ?? 0);
+
+    private void ConfigureServices(NodeSettings settings)
+    {
+        if (settings.Firewall is { } firewall)
+        {
+            _ = PublishFirewall(firewall);
+        }
+
+        foreach (var i in settings.Interfaces)
+        {
+            foreach (var address in i.Addresses)
+            {
+                var a = IpAddr.From(address);
+                ref var slot = ref a.IsV4 ? ref _snatV4[i.Ifid] : ref _snatV6[i.Ifid];
+                if (slot.Version == 0)
+                {
+                    slot = a;
+                }
+            }
+        }
+
+        if (settings.LoadBalancer is { } lb)
+        {
+            foreach (var (ifid, address) in lb.SnatAddresses)
+            {
+                var a = IpAddr.From(address);
+                (a.IsV4 ? _snatV4 : _snatV6)[ifid] = a;
+            }
+
+            _ = _loadBalancer.Publish(lb.Vips, settings.Table?.Seed ?? 0);
+        }
+    }
+
+    /// <summary>Removes a flow that was created for this packet but not decided (no member, no SNAT port).</summary>
+    private void ForgetFlow(int slot)
+    {
+        _flows.RemoveAt(slot);
+        _counters.FlowsActive = _flows.Count;
+    }
+
+    /// <summary>PREROUTING (nat): a new flow to a VIP is assigned a member; every packet of a translated flow has its destination rewritten.</summary>
+    private StageResult PreRouting(Span<byte> frame, ref PacketInfo info, int slot, bool original, bool created)
+    {
+        ref var flow = ref _flows[slot];
+        if (created)
+        {
+            return AssignMember(frame, ref info, slot);
+        }
+
+        if (flow.NatIndex == 0)
+        {
+            return StageResult.Accept;
+        }
+
+        ref var nat = ref _nat[flow.NatIndex];
+        if (original)
+        {
+            return Rewrite(frame, ref info, destination: true, nat.Member, nat.MemberPort);
+        }
+
+        return nat.HasSnat ? Rewrite(frame, ref info, destination: true, nat.Client, nat.ClientPort) : StageResult.Accept;
+    }
+
+    private StageResult AssignMember(Span<byte> frame, ref PacketInfo info, int slot)
+    {
+        var config = _loadBalancer.Current;
+        if (config.Table.Count == 0 || !info.HasPorts)
+        {
+            return StageResult.Accept;
+        }
+
+        var tuple = TupleOf(info, 0);
+        if (!config.Table.TryFind(tuple, out var vip))
+        {
+            return StageResult.Accept;
+        }
+
+        if (!vip.TryAssign(tuple, out var member))
+        {
+            return StageResult.Dropped(DropReason.NoBackend);
+        }
+
+        var index = _nat.Allocate();
+        if (index == 0)
+        {
+            member.Release();
+            return StageResult.Dropped(DropReason.NoBackend);
+        }
+
+        ref var flow = ref _flows[slot];
+        flow.NatIndex = index;
+        ref var nat = ref _nat[index];
+        nat.Binding = NatBinding.Dnat(member);
+        nat.Client = info.Source;
+        nat.ClientPort = info.SrcPort;
+        nat.Vip = info.Destination;
+        nat.VipPort = info.DstPort;
+        nat.Member = member.Family == System.Net.Sockets.AddressFamily.InterNetwork ? IpAddr.FromV4((uint)member.Address) : IpAddr.FromV6(member.Address);
+        nat.MemberPort = member.Port;
+        nat.OriginalKey = flow.Key;
+        nat.OriginalHash = flow.Hash;
+        return Rewrite(frame, ref info, destination: true, nat.Member, nat.MemberPort);
+    }
+
+    /// <summary>FORWARD (filter): the first packet of a flow is classified and the verdict stored; later packets are counted on the rule.</summary>
+    private StageResult Forward(ref PacketInfo info, byte ingressIfid, int slot, bool created)
+    {
+        var rules = _firewall;
+        if (rules is null)
+        {
+            return StageResult.Accept;
+        }
+
+        ref var flow = ref _flows[slot];
+        if (!created)
+        {
+            rules.Counters.RecordPacket(flow.RuleIndex, info.IpPacketLength);
+            return StageResult.Accept;
+        }
+
+        var match = rules.Classify(TupleOf(info, ingressIfid));
+        rules.Counters.RecordEvaluation(match, info.IpPacketLength);
+        rules.Counters.RecordFlow(match.RuleIndex);
+        flow.RuleIndex = match.RuleIndex;
+        flow.Firewall = match.Action;
+        return match.Action switch
+        {
+            FirewallAction.Accept => StageResult.Accept,
+            FirewallAction.Reject => StageResult.Dropped(DropReason.FirewallReject),
+            _ => DenyTranslated(slot, DropReason.FirewallDrop),
+        };
+    }
+
+    // A denied flow keeps no member and no port: it will never be forwarded.
+    private StageResult DenyTranslated(int slot, DropReason reason)
+    {
+        ref var flow = ref _flows[slot];
+        if (flow.NatIndex != 0)
+        {
+            _nat.Release(flow.NatIndex);
+            flow.NatIndex = 0;
+        }
+
+        return StageResult.Dropped(reason);
+    }
+
+    /// <summary>A later packet of a denied flow: counted on its rule, dropped or answered again without classification.</summary>
+    private Verdict Denied(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot)
+    {
+        ref var flow = ref _flows[slot];
+        _firewall?.Counters.RecordPacket(flow.RuleIndex, info.IpPacketLength);
+        return flow.Firewall == FirewallAction.Reject ? Reject(buffer, rx, ref info, slot) : Drop(DropReason.FirewallDrop);
+    }
+
+    /// <summary>
+    /// A rejected packet is dropped (counted FirewallReject) and its sender told: a TCP RST from the address it
+    /// wrote to, or ICMP administratively prohibited from the ingress interface's shared address. A translated
+    /// packet is put back as the client sent it first, so the answer comes from the VIP. Never answers an ICMP
+    /// error or a RST (PacketBuilder refuses).
+    /// </summary>
+    private Verdict Reject(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot)
+    {
+        var frame = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
+        ref var flow = ref _flows[slot];
+        if (flow.NatIndex != 0)
+        {
+            ref var nat = ref _nat[flow.NatIndex];
+            _ = Rewrite(frame, ref info, destination: true, nat.Vip, nat.VipPort);
+        }
+
+        _ = DenyTranslated(slot, DropReason.FirewallReject);
+        Drop(DropReason.FirewallReject);
+        int length;
+        if (info.Protocol == PacketConstants.ProtocolTcp)
+        {
+            length = PacketBuilder.TcpRst(_scratch, frame, info);
+        }
+        else if (!_routes.TryGetLocalAddress(rx.IfId, info.IpVersion, out var source))
+        {
+            length = 0;
+        }
+        else
+        {
+            length = info.IpVersion == 4
+                ? PacketBuilder.Icmpv4DestinationUnreachable(_scratch, frame, info, Services.Firewall.Reject.IcmpCode, 0, source.V4)
+                : PacketBuilder.Icmpv6Error(_scratch, frame, info, Services.Firewall.Reject.IcmpV6Type, Services.Firewall.Reject.IcmpV6Code, 0, source.Value);
+        }
+
+        return length == 0 ? Verdict.Drop : SendAnswer(buffer, rx, length);
+    }
+
+    /// <summary>
+    /// POSTROUTING (nat): the first packet of a translated flow gets its SNAT address and port, and the flow its
+    /// reply key; later packets the stored source (original direction) or the VIP as source (reply direction).
+    /// </summary>
+    private StageResult SourceNat(Span<byte> frame, ref PacketInfo info, int slot, bool original, bool created, byte egressIfid)
+    {
+        ref var flow = ref _flows[slot];
+        if (flow.NatIndex == 0)
+        {
+            return StageResult.Accept;
+        }
+
+        ref var nat = ref _nat[flow.NatIndex];
+        if (created)
+        {
+            return BindSource(frame, ref info, slot, ref nat, egressIfid);
+        }
+
+        if (!original)
+        {
+            return Rewrite(frame, ref info, destination: false, nat.Vip, nat.VipPort);
+        }
+
+        return nat.HasSnat ? Rewrite(frame, ref info, destination: false, nat.Snat, nat.SnatPort) : StageResult.Accept;
+    }
+
+    private StageResult BindSource(Span<byte> frame, ref PacketInfo info, int slot, ref NatEntry nat, byte egressIfid)
+    {
+        ref var flow = ref _flows[slot];
+        var table = _tables.State.Current;
+        if (table is null)
+        {
+            return StageResult.Dropped(DropReason.NoTable);
+        }
+
+        var member = nat.Binding.Member!;
+        var snat = (nat.Member.IsV4 ? _snatV4 : _snatV6)[egressIfid];
+        FlowKey replyKey;
+        if (snat.Version == 0)
+        {
+            // No shared address of the family on the backend side: DNAT only, the member answers the client itself.
+            replyKey = FlowKey.FromTuple(nat.Member, nat.Client, nat.MemberPort, nat.ClientPort, info.Protocol);
+        }
+        else
+        {
+            var owner = new ReplyOwner(table, _self, nat.Member, nat.MemberPort, snat, info.Protocol);
+            var choice = _snatPorts.Select(member.Family, snat.Value, member, info.Protocol, ref owner, (uint)(flow.Hash >> 32) ^ (uint)flow.Created, out var pool);
+            if (!choice.HasPort)
+            {
+                return StageResult.Dropped(DropReason.NoBackend);
+            }
+
+            if (choice.Status != SnatStatus.Owned)
+            {
+                pool.Release(choice.Port);
+                return StageResult.Dropped(DropReason.NoBackend);
+            }
+
+            nat.Binding = NatBinding.DnatAndSnat(member, snat.Value, pool, choice);
+            nat.Snat = snat;
+            nat.SnatPort = choice.Port;
+            nat.HasSnat = true;
+            replyKey = FlowKey.FromTuple(nat.Member, snat, nat.MemberPort, choice.Port, info.Protocol);
+        }
+
+        var replyHash = FlowHasher.Hash(replyKey, table.Seed);
+        nat.ReplyKey = replyKey;
+        nat.ReplyHash = replyHash;
+        if (!_flows.AddAlias(slot, replyKey, replyHash, FlowHasher.Bucket(replyHash, table.BucketCount)))
+        {
+            return StageResult.Dropped(DropReason.FlowTableFull);
+        }
+
+        nat.HasReply = true;
+        return nat.HasSnat ? Rewrite(frame, ref info, destination: false, nat.Snat, nat.SnatPort) : StageResult.Accept;
+    }
+
+    /// <summary>Rewrites an address and its port (checksums fixed incrementally) and re-parses, so routing sees the new values.</summary>
+    private static StageResult Rewrite(Span<byte> frame, ref PacketInfo info, bool destination, IpAddr address, ushort port)
+    {
+        var error = destination
+            ? PacketRewriter.SetDestinationAddress(frame, info, address)
+            : PacketRewriter.SetSourceAddress(frame, info, address);
+        if (error == RewriteError.None && info.HasPorts)
+        {
+            error = destination ? PacketRewriter.SetDestinationPort(frame, info, port) : PacketRewriter.SetSourcePort(frame, info, port);
+        }
+
+        if (error != RewriteError.None || PacketParser.TryParse(frame, out info) != ParseError.None)
+        {
+            return StageResult.Dropped(DropReason.MalformedFrame);
+        }
+
+        return StageResult.Accept;
+    }
+
+    private static FlowTuple TupleOf(in PacketInfo info, byte ingressIfid) => new(
+        info.IpVersion == 6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork,
+        info.Source.Value,
+        info.Destination.Value,
+        info.Protocol,
+        info.HasPorts ? info.SrcPort : (ushort)0,
+        info.HasPorts ? info.DstPort : (ushort)0,
+        ingressIfid,
+        info.HasTransportHeader ? info.IcmpType : (byte)0);
+
+    /// <summary>Whether a SNAT source port makes the reply (member → SNAT address:port) hash to a bucket this node owns now.</summary>
+    private readonly struct ReplyOwner(TableVersion table, ushort self, IpAddr member, ushort memberPort, IpAddr snat, byte protocol) : IReplyBucketPredicate
+    {
+        public bool OwnsReplyBucket(ushort sourcePort)
+        {
+            var key = FlowKey.FromTuple(member, snat, memberPort, sourcePort, protocol);
+            return table.OwnerOf(FlowHasher.Bucket(key, table.Seed, table.BucketCount)) == self;
+        }
+    }
+}
