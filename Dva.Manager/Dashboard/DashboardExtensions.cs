@@ -26,6 +26,7 @@ internal static class DashboardExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddCascadingAuthenticationState();
         services.AddSingleton<LiveState>();
+        services.AddHostedService<LiveStateFeeder>();
         services.AddScoped<DashboardActor>();
         services.Replace(ServiceDescriptor.Scoped<IActorAccessor, DashboardActorAccessor>());
         services.AddScoped<IDashboardBackend, DashboardBackend>();

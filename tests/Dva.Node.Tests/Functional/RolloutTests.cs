@@ -18,10 +18,13 @@ public class RolloutTests
     public async Task Rollout_AddDataPlaneThenDrainOne_NoFlowBreaksAndEveryFlowStaysOnOneDataPlane()
     {
         using var cluster = await DvaCluster.StartAsync(dataPlanes: 4, inTable: 3);
+        // Re-sending the installed version warms every node's table path (a first request pays for JIT in
+        // five processes), so the rollouts below land while flows are still open even on a loaded machine.
+        await cluster.RollOutAsync(cluster.FirstTable);
         var options = cluster.Traffic(Flows) with
         {
             Concurrency = 400,
-            Rate = 300,
+            Rate = 150,
             StepInterval = TimeSpan.FromMilliseconds(50),
             Duration = TimeSpan.FromSeconds(45),
             RecordFlows = true,
