@@ -65,6 +65,16 @@ internal enum DropReason
 
     /// <summary>A broadcast reached a data plane that is not in the table's chain.</summary>
     NotInChain,
+
+    // Dispatcher (appended).
+    /// <summary>No packet buffer was free for an answer (ARP reply, ICMP too-big) or a header.</summary>
+    NoBuffer,
+
+    /// <summary>EGRESS from a peer that is not a data plane.</summary>
+    NotDataPlane,
+
+    /// <summary>Too big for the tunnel MTU; the sender got ICMP fragmentation-needed / packet-too-big.</summary>
+    OversizeAnswered,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>

@@ -1,0 +1,172 @@
+using System.Net;
+using Dva.Shared.Tables;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dva.Node.Agent;
+
+/// <summary>
+/// The node's local control API (Kestrel on the configured loopback endpoint): counters, flows and the
+/// table. <c>PUT /table</c> takes a <see cref="TableCodec"/> body and installs it through the
+/// <see cref="TableStore"/>; it is how the manager (and the functional test) roll a new version out.
+/// </summary>
+internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
+{
+    /// <summary>Largest table body accepted: 65536 owners, history and peers fit well below this.</summary>
+    public const long MaxTableBytes = 4 << 20;
+
+    private WebApplication? _app;
+
+    public IPEndPoint EndPoint { get; private set; } = new(IPAddress.None, 0);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(host.Settings.Control);
+            k.Limits.MaxRequestBodySize = MaxTableBytes;
+        });
+        builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton(host);
+        var app = builder.Build();
+        app.MapGet("/counters", GetCountersAsync);
+        app.MapGet("/flows", GetFlowsAsync);
+        app.MapGet("/neighbours", GetNeighboursAsync);
+        app.MapGet("/table", GetTable);
+        app.MapPut("/table", PutTableAsync);
+        app.MapPost("/table/drop-previous", DropPrevious);
+        await app.StartAsync(cancellationToken);
+        _app = app;
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(address);
+        EndPoint = new IPEndPoint(IPAddress.Parse(uri.Host.Trim('[', ']')), uri.Port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+
+    internal static async Task<Ok<CountersView>> GetCountersAsync(NodeHost host)
+    {
+        var s = host.Counters.Snapshot();
+        var ports = host.Ports.Select(p => new PortView(p.Name, p.Counters.ReceivedPackets, p.Counters.ReceivedBytes, p.Counters.SentPackets,
+            p.Counters.SentBytes, p.Counters.ReceiveErrors, p.Counters.SendErrors + p.Counters.SendWouldBlock, p.Counters.Truncated)).ToList();
+        var state = host.Tables.State;
+        return TypedResults.Ok(new CountersView(
+            host.Settings.NodeId,
+            host.Settings.Role.ToString(),
+            host.Settings.Name,
+            state.Current?.Version ?? 0,
+            s.FramesIn, s.BytesIn, s.FramesOut, s.BytesOut,
+            s.TotalDrops, s.Drops, s.TunnelCounts,
+            s.FlowsCreated, s.FlowsExpired, s.FlowsActive, s.PacketsProcessed,
+            host.Engine.HandlerFaults, host.Pool.Exhausted,
+            ports,
+            await host.Role.Buckets()));
+    }
+
+    internal static async Task<Ok<object>> GetFlowsAsync(NodeHost host) => TypedResults.Ok(await host.Role.Flows());
+
+    internal static async Task<Ok<object?>> GetNeighboursAsync(NodeHost host) => TypedResults.Ok<object?>(await host.Role.Neighbours());
+
+    internal static Results<Ok<TableView>, NotFound> GetTable(NodeHost host) =>
+        host.Tables.State.Current is { } current ? TypedResults.Ok(TableView.From(current, host.Tables.State.Previous)) : TypedResults.NotFound();
+
+    internal static async Task<Results<Ok<TableView>, ProblemHttpResult>> PutTableAsync(HttpRequest request, NodeHost host)
+    {
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, request.HttpContext.RequestAborted);
+        var error = TableCodec.TryDecode(body.GetBuffer().AsSpan(0, (int)body.Length), out var table);
+        if (error != TableCodecError.None || table is null)
+        {
+            return TypedResults.Problem(
+                title: "the table could not be decoded",
+                detail: $"TableCodecError.{error}",
+                statusCode: StatusCodes.Status400BadRequest,
+                extensions: new Dictionary<string, object?> { ["error"] = error.ToString() });
+        }
+
+        if (!host.Tables.Install(table, out var refused))
+        {
+            return TypedResults.Problem(title: "the table was refused", detail: refused, statusCode: StatusCodes.Status409Conflict);
+        }
+
+        return TypedResults.Ok(TableView.From(host.Tables.State.Current!, host.Tables.State.Previous));
+    }
+
+    internal static NoContent DropPrevious(NodeHost host)
+    {
+        host.Tables.DropPrevious();
+        return TypedResults.NoContent();
+    }
+}
+
+internal sealed record PortView(string Name, long ReceivedPackets, long ReceivedBytes, long SentPackets, long SentBytes, long ReceiveErrors, long SendDrops, long Truncated);
+
+internal sealed record CountersView(
+    ushort NodeId,
+    string Role,
+    string Name,
+    ulong TableVersion,
+    long FramesIn,
+    long BytesIn,
+    long FramesOut,
+    long BytesOut,
+    long TotalDrops,
+    IReadOnlyDictionary<string, long> Drops,
+    IReadOnlyDictionary<string, long> Tunnel,
+    long FlowsCreated,
+    long FlowsExpired,
+    long FlowsActive,
+    long PacketsProcessed,
+    long HandlerFaults,
+    long PoolExhausted,
+    IReadOnlyList<PortView> Ports,
+    object? Buckets);
+
+internal sealed record TableView(
+    Guid DvaId,
+    ulong Version,
+    int Era,
+    int BucketCount,
+    ulong? PreviousVersion,
+    IReadOnlyDictionary<string, int> Owners,
+    IReadOnlyList<ushort> Chain,
+    IReadOnlyList<PeerView> Peers,
+    int HistoryEntries,
+    string Cause)
+{
+    public static TableView From(TableVersion current, TableVersion? previous)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        var owners = new SortedDictionary<ushort, int>();
+        var historyEntries = 0;
+        for (var b = 0; b < current.BucketCount; b++)
+        {
+            var owner = current.OwnerOf(b);
+            owners[owner] = owners.GetValueOrDefault(owner) + 1;
+            historyEntries += current.PredecessorsOf(b).Length;
+        }
+
+        return new TableView(current.DvaId, current.Version, current.Era, current.BucketCount, previous?.Version,
+            owners.ToDictionary(o => o.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), o => o.Value),
+            [.. current.Chain],
+            [.. current.PeersById.ToArray().Select(p => new PeerView(p.NodeId, p.Role.ToString(), p.Endpoint.ToString(), p.Weight))],
+            historyEntries, current.Cause);
+    }
+}
+
+internal sealed record PeerView(ushort NodeId, string Role, string Endpoint, int Weight);

@@ -1,0 +1,182 @@
+using System.Net;
+using Dva.Node.Config;
+using Dva.Node.DataPlane;
+using Dva.Node.Dispatcher;
+using Dva.Node.Engine;
+using Dva.Node.Io;
+using Dva.Shared.Tables;
+
+namespace Dva.Node.Agent;
+
+/// <summary>What the control API asks of the running role, whichever it is.</summary>
+internal sealed record RoleView(
+    Func<Task<object>> Flows,
+    Func<Task<object?>> Buckets,
+    Func<Task<object?>> Neighbours);
+
+/// <summary>
+/// Runs one node from its validated settings: the buffer pool, one epoll engine, the tunnel socket, the
+/// frame sources of a dispatcher, the role, the static table and the control API. <see cref="DisposeAsync"/>
+/// stops the engine before any port is closed (the engine may be inside a receive call on one).
+/// </summary>
+internal sealed class NodeHost : IAsyncDisposable
+{
+    /// <summary>Packet buffers of one node: 64 per port batch many times over, about 17 MB at 2 KiB + headroom.</summary>
+    public const int PoolBuffers = 8192;
+
+    private readonly List<PacketPort> _ports = [];
+    private readonly List<IDisposable> _disposables = [];
+    private readonly EpollEngine _engine;
+    private ControlApi? _control;
+    private int _disposed;
+
+    private NodeHost(NodeSettings settings, TimeProvider time)
+    {
+        Settings = settings;
+        Time = time;
+        Pool = new BufferPool(PoolBuffers);
+        _engine = new EpollEngine(Pool, time);
+    }
+
+    public NodeSettings Settings { get; }
+
+    public TimeProvider Time { get; }
+
+    public BufferPool Pool { get; }
+
+    public TableStore Tables { get; } = new();
+
+    public NodeCounters Counters { get; } = new();
+
+    public IReadOnlyList<PacketPort> Ports => _ports;
+
+    /// <summary>The tunnel endpoint actually bound (port 0 in the settings picks a free one).</summary>
+    public IPEndPoint TunnelEndPoint { get; private set; } = new(IPAddress.None, 0);
+
+    /// <summary>The control API endpoint actually bound.</summary>
+    public IPEndPoint ControlEndPoint => _control?.EndPoint ?? Settings.Control;
+
+    public EpollEngine Engine => _engine;
+
+    public RoleView Role { get; private set; } = new(() => Task.FromResult<object>(Array.Empty<object>()), () => Task.FromResult<object?>(null), () => Task.FromResult<object?>(null));
+
+    /// <summary>Opens everything, installs the static table, starts the engine and the control API. Throws a readable error when the system refuses.</summary>
+    public static async Task<NodeHost> StartAsync(NodeSettings settings, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var host = new NodeHost(settings, time ?? TimeProvider.System);
+        try
+        {
+            host.Open();
+            await host.StartControlAsync(cancellationToken);
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The static table of the configuration file as the first installed version.</summary>
+    public static TableVersion? StaticTable(NodeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Table is not { } t)
+        {
+            return null;
+        }
+
+        var peers = t.DataPlanes.Select(p => new PeerInfo(p.NodeId, PeerRole.DataPlane, p.Endpoint, p.Weight))
+            .Concat(t.Dispatchers.Select(p => new PeerInfo(p.NodeId, PeerRole.Dispatcher, p.Endpoint)));
+        return TableVersion.CreateFirst(t.DvaId, t.Seed, t.BucketCount, peers, "static configuration", t.Version);
+    }
+
+    private void Open()
+    {
+        if (StaticTable(Settings) is { } table && !Tables.Install(table, out var error))
+        {
+            throw new InvalidOperationException($"the static table was refused: {error}");
+        }
+
+        var tunnel = UdpTunnelSocket.Open(Settings.TunnelListen);
+        _ports.Add(tunnel);
+        TunnelEndPoint = tunnel.LocalEndPoint;
+        if (Settings.Role == NodeRole.Dispatcher)
+        {
+            var sources = new Dictionary<byte, PacketPort>();
+            foreach (var shared in Settings.Interfaces)
+            {
+                if (!FrameSourceSpec.TryParse(shared.Source, out var spec, out var specError))
+                {
+                    throw new InvalidOperationException($"interface {shared.Ifid}: {specError}");
+                }
+
+                // afpacket: the shared MAC is not the interface's own, so the socket must see every frame.
+                var source = spec.Open(promiscuous: spec.Kind == FrameSourceKind.AfPacket);
+                _ports.Add(source);
+                sources[shared.Ifid] = source;
+            }
+
+            var role = new DispatcherRole(Settings, Tables, Counters, Time);
+            role.Attach(_engine, tunnel, sources);
+            Role = new RoleView(
+                () => Task.FromResult<object>(Array.Empty<object>()),
+                () => Task.FromResult<object?>(null),
+                async () => (await role.SnapshotNeighboursAsync()).Select(n => new { n.Ifid, Address = n.Address.ToString(), n.Mac }).ToList());
+        }
+        else
+        {
+            var role = new DataPlaneRole(Settings, Tables, Counters, Time);
+            role.Attach(_engine, tunnel);
+            _disposables.Add(role);
+            Role = new RoleView(
+                async () => await role.SnapshotFlowsAsync(),
+                async () => BucketSummary(await role.SnapshotBucketCountsAsync()),
+                () => Task.FromResult<object?>(null));
+        }
+
+        _engine.Start();
+    }
+
+    /// <summary>Live flows per bucket, summarised: the operator wants totals, the manager the empty buckets.</summary>
+    private static object BucketSummary(BucketFlowCounts counts) => new
+    {
+        counts.TableVersion,
+        counts.BucketCount,
+        LiveFlows = counts.Counts.Sum(),
+        BucketsWithFlows = counts.Counts.Count(c => c > 0),
+        MaxPerBucket = counts.Counts.Length == 0 ? 0 : counts.Counts.Max(),
+    };
+
+    private async Task StartControlAsync(CancellationToken cancellationToken)
+    {
+        _control = new ControlApi(this);
+        await _control.StartAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_control is not null)
+        {
+            await _control.DisposeAsync();
+        }
+
+        // Engine first: it may be inside recvmmsg on a port; closing the fd under it would be a use-after-close.
+        _engine.Dispose();
+        foreach (var disposable in _disposables)
+        {
+            disposable.Dispose();
+        }
+
+        foreach (var port in _ports)
+        {
+            port.Dispose();
+        }
+    }
+}

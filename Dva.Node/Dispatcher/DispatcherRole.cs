@@ -1,0 +1,734 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Dva.Node.Agent;
+using Dva.Node.Config;
+using Dva.Node.Engine;
+using Dva.Node.Io;
+using Dva.Node.Routing;
+using Dva.Shared.Flows;
+using Dva.Shared.Packets;
+using Dva.Shared.Tables;
+using Dva.Shared.Wire;
+
+namespace Dva.Node.Dispatcher;
+
+/// <summary>
+/// The dispatcher (DESIGN.md §1, §7): faces the outside network on its shared interfaces, answers ARP for
+/// the shared IPs, hashes every IP frame's flow to a bucket of the current table and sends it encapsulated
+/// to the bucket's owner, passes broadcast/multicast down the broadcast chain, and transmits EGRESS frames
+/// from data planes with the shared MAC (resolving the destination MAC when asked). It keeps no per-flow
+/// state: a table change is one reference read per batch.
+/// </summary>
+/// <remarks>
+/// Everything runs on one engine thread: the neighbour table, the resolve queue and the peer address cache
+/// are touched only there, so none of them takes a lock. Fragmentation is not implemented: an IPv4 frame
+/// without DF that would not fit the tunnel MTU once encapsulated is dropped (<see cref="DropReason.Oversize"/>).
+/// </remarks>
+internal sealed class DispatcherRole
+{
+    /// <summary>Frames queued per unresolved address (RESOLVE), then <see cref="DropReason.ResolveQueueFull"/>.</summary>
+    public const int MaxPendingPerAddress = 32;
+
+    /// <summary>Addresses being resolved at once; a flood of unknown destinations cannot hold every buffer.</summary>
+    public const int MaxPendingAddresses = 256;
+
+    /// <summary>How long a frame waits for its neighbour before <see cref="DropReason.NeighbourUnresolved"/>.</summary>
+    public static readonly TimeSpan PendingLifetime = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan s_pendingSweep = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_arpRetry = TimeSpan.FromMilliseconds(300);
+    private static readonly TimeSpan s_neighbourSweep = TimeSpan.FromSeconds(30);
+
+    private const int MacLength = 6;
+    private const int EtherTypeOffset = 12;
+    private const int VlanTciOffset = 14;
+    private const int Ipv4FlagsOffset = 6;
+    private const byte Ipv4DontFragment = 0x40;
+    private const int ArpRequestOperation = 1;
+
+    private readonly NodeSettings _settings;
+    private readonly TableStore _tables;
+    private readonly TimeProvider _time;
+    private readonly ushort _self;
+    private readonly SharedPort?[] _ports = new SharedPort?[256];
+    private readonly RouteTable _routes;
+    private readonly NeighbourTable _neighbours;
+    private readonly Dictionary<(byte Ifid, IpAddr Address), Pending> _pending = [];
+    private readonly Stack<Pending> _pendingPool = new();
+    private readonly List<(byte Ifid, IpAddr Address)> _expired = [];
+
+    private EpollEngine? _engine;
+    private PacketPort? _tunnel;
+    private TableState? _addressesFor;
+    private PacketAddress[] _addresses = new PacketAddress[TunnelLayout.MaxNodeId + 1];
+
+    public DispatcherRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(counters);
+        ArgumentNullException.ThrowIfNull(time);
+        _settings = settings;
+        _tables = tables;
+        _time = time;
+        _self = settings.NodeId;
+        Counters = counters.CreateBlock();
+        _routes = new RouteTable(settings.Interfaces, settings.Routes);
+        _neighbours = new NeighbourTable(time, NeighbourTable.DefaultLifetime);
+
+        // Outer IP + UDP + the DISPATCH header (no nid list, plain mode), in front of an untagged frame.
+        var outerIp = settings.TunnelListen.AddressFamily == AddressFamily.InterNetworkV6 ? PacketConstants.Ipv6HeaderLength : PacketConstants.Ipv4MinHeaderLength;
+        Overhead = outerIp + PacketConstants.UdpHeaderLength + TunnelLayout.HeaderLength(TunnelFlags.None, 0);
+        MaxInnerFrame = settings.TunnelMtu - Overhead;
+        MaxInnerIpPacket = MaxInnerFrame - PacketConstants.EthernetHeaderLength;
+    }
+
+    public CounterBlock Counters { get; }
+
+    /// <summary>Bytes the tunnel adds in front of an inner frame: outer IP, UDP and the DISPATCH header.</summary>
+    public int Overhead { get; }
+
+    /// <summary>Largest inner Ethernet frame (untagged) whose encapsulation fits the tunnel MTU.</summary>
+    public int MaxInnerFrame { get; }
+
+    /// <summary>Largest inner IP packet that fits: the next-hop MTU reported in ICMP too-big answers.</summary>
+    public int MaxInnerIpPacket { get; }
+
+    /// <summary>The MSS a TCP SYN is clamped to so its segments fit the tunnel MTU once encapsulated.</summary>
+    public ushort MaxSegmentSize(byte ipVersion) =>
+        (ushort)(MaxInnerIpPacket - (ipVersion == 6 ? PacketConstants.Ipv6HeaderLength : PacketConstants.Ipv4MinHeaderLength) - PacketConstants.TcpMinHeaderLength);
+
+    /// <summary>
+    /// Registers the tunnel socket and every shared interface's frame source (keyed by IFID) with
+    /// <paramref name="engine"/>, and the resolve and neighbour timers. Before the engine starts.
+    /// </summary>
+    public void Attach(EpollEngine engine, PacketPort tunnel, IReadOnlyDictionary<byte, PacketPort> frameSources)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(tunnel);
+        ArgumentNullException.ThrowIfNull(frameSources);
+        if (_engine is not null)
+        {
+            throw new InvalidOperationException("the dispatcher is already attached to an engine");
+        }
+
+        foreach (var shared in _settings.Interfaces)
+        {
+            if (!frameSources.TryGetValue(shared.Ifid, out var source))
+            {
+                throw new ArgumentException($"no frame source for shared interface {shared.Ifid} ({shared.Name})", nameof(frameSources));
+            }
+
+            _ports[shared.Ifid] = new SharedPort(shared, source);
+        }
+
+        _engine = engine;
+        _tunnel = tunnel;
+        PacketHandler egress = HandleEgress;
+        PacketHandler frames = HandleFrame;
+        engine.Register(tunnel, batch => OnBatch(null, batch, egress));
+        foreach (var port in _ports)
+        {
+            if (port is not null)
+            {
+                engine.Register(port.Source, batch => OnBatch(port, batch, frames));
+            }
+        }
+
+        engine.AddTimer(s_pendingSweep, SweepPending);
+        engine.AddTimer(s_neighbourSweep, () => _neighbours.Expire());
+    }
+
+    /// <summary>The neighbour table as the engine sees it now (IFID, address, MAC hex).</summary>
+    public Task<IReadOnlyList<(byte Ifid, IpAddr Address, string Mac)>> SnapshotNeighboursAsync()
+    {
+        var engine = _engine ?? throw new InvalidOperationException("the dispatcher is not attached");
+        var done = new TaskCompletionSource<IReadOnlyList<(byte, IpAddr, string)>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Post(() => done.SetResult(_neighbours.Snapshot()));
+        return done.Task;
+    }
+
+    // ---- outside → DVA -------------------------------------------------------------------------------
+
+    /// <summary>One packet of a batch: null when it was sent or queued, else the reason it is dropped.</summary>
+    private delegate DropReason? PacketHandler(SharedPort? port, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses);
+
+    /// <summary>The batch loop of both directions: one table read per batch, every packet counted in, every drop counted.</summary>
+    private void OnBatch(SharedPort? port, PacketBatch batch, PacketHandler handler)
+    {
+        var state = _tables.State;
+        var addresses = AddressesFor(state);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var buffer = batch[i];
+            if (buffer is null)
+            {
+                continue;
+            }
+
+            Counters.In(buffer.FrameLength);
+            if (handler(port, batch, i, buffer, state, addresses) is { } drop)
+            {
+                Counters.Drop(drop);
+            }
+        }
+    }
+
+    private DropReason? HandleFrame(SharedPort? sharedPort, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
+    {
+        var port = sharedPort!;
+        var frame = buffer.Frame;
+        if (frame.Length < PacketConstants.EthernetHeaderLength)
+        {
+            return DropReason.MalformedFrame;
+        }
+
+        var group = (frame[0] & 1) != 0;
+        var parsed = PacketParser.TryParse(frame, out var info);
+        if (parsed == ParseError.None && info.IsArp)
+        {
+            OnArp(port, frame, info);
+        }
+
+        if (group)
+        {
+            return Broadcast(port, batch, index, buffer, state, addresses);
+        }
+
+        if (!frame[..MacLength].SequenceEqual(port.Mac))
+        {
+            return DropReason.NotForSharedMac;
+        }
+
+        if (parsed != ParseError.None)
+        {
+            return parsed == ParseError.StackedVlanUnsupported ? DropReason.UnsupportedEtherType : DropReason.MalformedFrame;
+        }
+
+        if (info.IsArp)
+        {
+            // A unicast ARP (a reply to our request, a refresh) also teaches the data planes.
+            return Broadcast(port, batch, index, buffer, state, addresses);
+        }
+
+        return info.IsIp ? Dispatch(port, batch, index, buffer, info, state, addresses) : DropReason.UnsupportedEtherType;
+    }
+
+    private void OnArp(SharedPort port, ReadOnlySpan<byte> frame, in PacketInfo info)
+    {
+        if (info.ArpSenderIp != 0)
+        {
+            var sender = IpAddr.FromV4(info.ArpSenderIp);
+            var mac = frame.Slice(info.ArpSenderMacOffset, MacLength);
+            _neighbours.Learn(port.Ifid, sender, mac);
+            ReleasePending(port, sender, mac);
+        }
+
+        if (info.ArpOperation != ArpRequestOperation || !port.OwnsIpv4(info.ArpTargetIp) || !_engine!.Pool.TryRent(out var reply))
+        {
+            return;
+        }
+
+        var length = PacketBuilder.ArpReply(reply.Writable, frame, info, port.Mac);
+        if (length == 0 || !reply.SetFrameLength(length))
+        {
+            reply.Release();
+            return;
+        }
+
+        Transmit(port, reply);
+    }
+
+    private DropReason? Broadcast(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
+    {
+        var table = state.Current;
+        if (table is null || table.Chain.IsEmpty)
+        {
+            return DropReason.NoTable;
+        }
+
+        var first = table.Chain[0];
+        if (addresses[first].IsEmpty)
+        {
+            return DropReason.NoOwner;
+        }
+
+        if (buffer.FrameLength - TaggedExtra(buffer.Frame) > MaxInnerFrame)
+        {
+            return DropReason.Oversize;
+        }
+
+        var tci = StripVlan(buffer);
+        var fields = new TunnelFields
+        {
+            DNode = first,
+            HNode = _self,
+            SNode = _self,
+            Type = TunnelType.Handoff,
+            Handoff = Handoff.Broadcast,
+            Trr = true,
+            Era = (byte)table.Era,
+            Ttl = TunnelFields.InitialTtl,
+            IfId = port.Ifid,
+            VlanTci = tci,
+        };
+        return SendTunnel(batch, index, buffer, fields, addresses[first], TunnelCounter.BroadcastSent);
+    }
+
+    private DropReason? Dispatch(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, in PacketInfo info, TableState state, PacketAddress[] addresses)
+    {
+        var table = state.Current;
+        if (table is null)
+        {
+            return DropReason.NoTable;
+        }
+
+        if (!FlowKey.TryFrom(info, out var key, out _))
+        {
+            return DropReason.MalformedFrame;
+        }
+
+        var owner = table.OwnerOf(FlowHasher.Bucket(FlowHasher.Hash(key, table.Seed), table.BucketCount));
+        if (owner == 0 || addresses[owner].IsEmpty)
+        {
+            return DropReason.NoOwner;
+        }
+
+        var frame = buffer.Frame;
+        if (frame.Length - TaggedExtra(frame) > MaxInnerFrame)
+        {
+            return TooBig(port, frame, info);
+        }
+
+        if (info.Protocol == PacketConstants.ProtocolTcp && (info.TcpFlags & TcpFlags.Syn) != 0)
+        {
+            _ = PacketRewriter.ClampMss(frame, info, MaxSegmentSize(info.IpVersion), out _);
+        }
+
+        var tci = StripVlan(buffer);
+        var fields = new TunnelFields
+        {
+            DNode = owner,
+            HNode = _self,
+            SNode = _self,
+            Type = TunnelType.Dispatch,
+            Era = (byte)table.Era,
+            Ttl = TunnelFields.InitialTtl,
+            IfId = port.Ifid,
+            VlanTci = tci,
+        };
+        return SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
+    }
+
+    /// <summary>
+    /// A frame too big for the tunnel: IPv4 with DF and IPv6 get an ICMP too-big answer from the shared
+    /// address (path MTU discovery then shrinks the sender's packets); IPv4 without DF is dropped, since the
+    /// dispatcher does not fragment.
+    /// </summary>
+    private DropReason TooBig(SharedPort port, ReadOnlySpan<byte> frame, in PacketInfo info)
+    {
+        var mayAnswer = info.IpVersion == 6 || (frame[info.L3Offset + Ipv4FlagsOffset] & Ipv4DontFragment) != 0;
+        if (!mayAnswer || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, out var source))
+        {
+            return DropReason.Oversize;
+        }
+
+        if (!_engine!.Pool.TryRent(out var answer))
+        {
+            return DropReason.NoBuffer;
+        }
+
+        var length = info.IpVersion == 4
+            ? PacketBuilder.Icmpv4DestinationUnreachable(answer.Writable, frame, info, 4, (ushort)MaxInnerIpPacket, source.V4)
+            : PacketBuilder.Icmpv6PacketTooBig(answer.Writable, frame, info, (uint)MaxInnerIpPacket, source.Value);
+        if (length == 0 || !answer.SetFrameLength(length))
+        {
+            answer.Release();
+            return DropReason.Oversize;
+        }
+
+        Transmit(port, answer);
+        return DropReason.OversizeAnswered;
+    }
+
+    private DropReason? SendTunnel(PacketBatch batch, int index, PacketBuffer buffer, in TunnelFields fields, PacketAddress to, TunnelCounter sent)
+    {
+        var frameLength = buffer.FrameLength;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0);
+        if (!buffer.TryPrepend(headerLength, out _))
+        {
+            return DropReason.NoBuffer;
+        }
+
+        var error = TunnelWriter.TryWriteInFront(buffer.Frame, headerLength, frameLength, fields, [], out _, out _);
+        if (error != WireError.None)
+        {
+            _ = buffer.TryTrimFront(headerLength);
+            return error == WireError.InnerFrameTooShort ? DropReason.MalformedFrame : DropReason.WireOther;
+        }
+
+        buffer.Peer = to;
+        var length = buffer.FrameLength;
+        if (!batch.Send(index, _tunnel!))
+        {
+            return DropReason.SendFailed;
+        }
+
+        Counters.Out(length);
+        Counters.Count(sent);
+        return null;
+    }
+
+    // ---- DVA → outside ------------------------------------------------------------------------------
+
+    // The egress interface comes from the header's IFID, not from where the datagram arrived.
+    private DropReason? HandleEgress(SharedPort? _, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
+    {
+        var error = TunnelHeader.TryRead(buffer.Frame, out var header);
+        if (error != WireError.None)
+        {
+            return DataPlane.WireDrops.ToDropReason(error);
+        }
+
+        if (header.IsSecure)
+        {
+            return DropReason.SecureModeUnsupported;
+        }
+
+        if (header.DNode != _self)
+        {
+            return DropReason.WrongDestinationNode;
+        }
+
+        var peer = state.Peer(header.HNode);
+        if (peer is null)
+        {
+            return DropReason.UnknownPeer;
+        }
+
+        if (buffer.Peer != addresses[header.HNode])
+        {
+            return DropReason.WrongSourceAddress;
+        }
+
+        if (header.Type == TunnelType.Control)
+        {
+            Counters.Count(TunnelCounter.ControlReceived);
+            return null;
+        }
+
+        if (header.Type != TunnelType.Egress)
+        {
+            return DropReason.UnexpectedType;
+        }
+
+        if (peer.Role != PeerRole.DataPlane)
+        {
+            return DropReason.NotDataPlane;
+        }
+
+        var port = _ports[header.IfId];
+        if (port is null)
+        {
+            return DropReason.UnknownInterface;
+        }
+
+        Counters.Count(TunnelCounter.EgressReceived);
+        if (!buffer.TryTrimFront(header.InnerOffset) || !buffer.SetFrameLength(header.InnerLength))
+        {
+            return DropReason.MalformedFrame;
+        }
+
+        if (header.VlanTci != 0 && !InsertVlan(buffer, header.VlanTci))
+        {
+            return DropReason.NoBuffer;
+        }
+
+        port.Mac.CopyTo(buffer.Frame[MacLength..]);
+        if (header.Handoff == Handoff.Resolve)
+        {
+            Counters.Count(TunnelCounter.ResolveReceived);
+            return Resolve(port, batch, index, buffer, header.VlanTci);
+        }
+
+        return TransmitFromBatch(port, batch, index, buffer);
+    }
+
+    private DropReason? Resolve(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ushort tci)
+    {
+        var frame = buffer.Frame;
+        if (PacketParser.TryParse(frame, out var info) != ParseError.None || !info.IsIp)
+        {
+            return DropReason.MalformedFrame;
+        }
+
+        var nextHop = info.Destination;
+        if (_routes.TryRoute(nextHop, out var route) && route.Ifid == port.Ifid)
+        {
+            nextHop = route.NextHop;
+        }
+
+        if (_neighbours.TryGet(port.Ifid, nextHop, frame[..MacLength]))
+        {
+            return TransmitFromBatch(port, batch, index, buffer);
+        }
+
+        if (!nextHop.IsV4)
+        {
+            // Neighbour solicitation is not sent (IPv6 neighbours are learned only when a data plane resolves them).
+            return DropReason.NeighbourUnresolved;
+        }
+
+        return Enqueue(port, nextHop, batch, index, tci);
+    }
+
+    private DropReason? Enqueue(SharedPort port, IpAddr nextHop, PacketBatch batch, int index, ushort tci)
+    {
+        var key = (port.Ifid, nextHop);
+        if (!_pending.TryGetValue(key, out var pending))
+        {
+            if (_pending.Count >= MaxPendingAddresses)
+            {
+                return DropReason.ResolveQueueFull;
+            }
+
+            pending = _pendingPool.Count > 0 ? _pendingPool.Pop() : new Pending();
+            pending.Since = _time.GetTimestamp();
+            pending.LastRequest = pending.Since;
+            pending.Tci = tci;
+            _pending[key] = pending;
+            SendArpRequest(port, nextHop, tci);
+        }
+
+        if (pending.Count >= MaxPendingPerAddress)
+        {
+            return DropReason.ResolveQueueFull;
+        }
+
+        var buffer = batch.Take(index);
+        if (buffer is null)
+        {
+            return DropReason.SendFailed;
+        }
+
+        pending.Frames[pending.Count++] = buffer;
+        return null;
+    }
+
+    private void SendArpRequest(SharedPort port, IpAddr target, ushort tci)
+    {
+        if (!_engine!.Pool.TryRent(out var request))
+        {
+            Counters.Drop(DropReason.NoBuffer);
+            return;
+        }
+
+        var length = PacketBuilder.ArpRequest(request.Writable, port.Mac, port.Ipv4For(target.V4), target.V4, tci != 0 ? tci : null);
+        if (length == 0 || !request.SetFrameLength(length))
+        {
+            request.Release();
+            return;
+        }
+
+        Transmit(port, request);
+    }
+
+    private void ReleasePending(SharedPort port, IpAddr address, ReadOnlySpan<byte> mac)
+    {
+        if (_pending.Count == 0 || !_pending.Remove((port.Ifid, address), out var pending))
+        {
+            return;
+        }
+
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var buffer = pending.Frames[i];
+            pending.Frames[i] = null!;
+            mac.CopyTo(buffer.Frame);
+            Transmit(port, buffer);
+        }
+
+        pending.Count = 0;
+        _pendingPool.Push(pending);
+    }
+
+    private void SweepPending()
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        foreach (var (key, pending) in _pending)
+        {
+            if (_time.GetElapsedTime(pending.Since, now) >= PendingLifetime)
+            {
+                _expired.Add(key);
+            }
+            else if (_time.GetElapsedTime(pending.LastRequest, now) >= s_arpRetry && _ports[key.Ifid] is { } port)
+            {
+                pending.LastRequest = now;
+                SendArpRequest(port, key.Address, pending.Tci);
+            }
+        }
+
+        foreach (var key in _expired)
+        {
+            _ = _pending.Remove(key, out var pending);
+            for (var i = 0; i < pending!.Count; i++)
+            {
+                pending.Frames[i].Release();
+                pending.Frames[i] = null!;
+                Counters.Drop(DropReason.NeighbourUnresolved);
+            }
+
+            pending.Count = 0;
+            _pendingPool.Push(pending);
+        }
+
+        _expired.Clear();
+    }
+
+    private DropReason? TransmitFromBatch(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer)
+    {
+        var length = buffer.FrameLength;
+        if (!batch.Send(index, port.Source))
+        {
+            return DropReason.SendFailed;
+        }
+
+        Counters.Out(length);
+        return null;
+    }
+
+    /// <summary>Sends a buffer the role owns (an answer it built, a frame from the resolve queue) out of the interface.</summary>
+    private void Transmit(SharedPort port, PacketBuffer buffer)
+    {
+        var length = buffer.FrameLength;
+        if (_engine!.Send(port.Source, buffer))
+        {
+            Counters.Out(length);
+        }
+        else
+        {
+            buffer.Release();
+            Counters.Drop(DropReason.SendFailed);
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------
+
+    /// <summary>Tunnel endpoints by node id for the peers of <paramref name="state"/>; rebuilt once per table change.</summary>
+    private PacketAddress[] AddressesFor(TableState state)
+    {
+        if (ReferenceEquals(state, _addressesFor))
+        {
+            return _addresses;
+        }
+
+        var addresses = new PacketAddress[TunnelLayout.MaxNodeId + 1];
+        foreach (var table in (ReadOnlySpan<TableVersion?>)[state.Previous, state.Current])
+        {
+            if (table is null)
+            {
+                continue;
+            }
+
+            foreach (var peer in table.PeersById)
+            {
+                addresses[peer.NodeId] = PacketAddress.FromEndPoint(peer.Endpoint);
+            }
+        }
+
+        _addresses = addresses;
+        _addressesFor = state;
+        return addresses;
+    }
+
+    private static int TaggedExtra(ReadOnlySpan<byte> frame) => IsTagged(frame) ? PacketConstants.VlanTagLength : 0;
+
+    private static bool IsTagged(ReadOnlySpan<byte> frame) =>
+        frame.Length >= PacketConstants.EthernetHeaderLength + PacketConstants.VlanTagLength
+        && BinaryPrimitives.ReadUInt16BigEndian(frame[EtherTypeOffset..]) == PacketConstants.EtherTypeVlan;
+
+    /// <summary>Removes one 802.1Q tag in place (the MAC addresses move 4 bytes up) and returns its TCI, 0 if untagged.</summary>
+    internal static ushort StripVlan(PacketBuffer buffer)
+    {
+        var frame = buffer.Frame;
+        if (!IsTagged(frame))
+        {
+            return 0;
+        }
+
+        var tci = BinaryPrimitives.ReadUInt16BigEndian(frame[VlanTciOffset..]);
+        frame[..(2 * MacLength)].CopyTo(frame[PacketConstants.VlanTagLength..]);
+        _ = buffer.TryTrimFront(PacketConstants.VlanTagLength);
+        return tci;
+    }
+
+    /// <summary>Re-inserts the 802.1Q tag a frame arrived with, in the buffer's headroom.</summary>
+    internal static bool InsertVlan(PacketBuffer buffer, ushort tci)
+    {
+        if (!buffer.TryPrepend(PacketConstants.VlanTagLength, out _))
+        {
+            return false;
+        }
+
+        var frame = buffer.Frame;
+        frame.Slice(PacketConstants.VlanTagLength, 2 * MacLength).CopyTo(frame);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[EtherTypeOffset..], PacketConstants.EtherTypeVlan);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[VlanTciOffset..], tci);
+        return true;
+    }
+
+    /// <summary>A shared interface as the engine thread uses it: its frame source, MAC bytes and IPv4 addresses.</summary>
+    private sealed class SharedPort
+    {
+        private readonly uint[] _ipv4;
+        private readonly (uint Network, uint Mask, uint Address)[] _subnets;
+
+        public SharedPort(SharedInterface shared, PacketPort source)
+        {
+            Ifid = shared.Ifid;
+            Source = source;
+            Mac = shared.Mac.GetAddressBytes();
+            _ipv4 = [.. shared.Addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork).Select(a => IpAddr.From(a).V4)];
+            _subnets = [.. shared.Addresses.Zip(shared.Subnets)
+                .Where(p => p.First.AddressFamily == AddressFamily.InterNetwork)
+                .Select(p => (IpAddr.From(p.Second.BaseAddress).V4, p.Second.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - p.Second.PrefixLength), IpAddr.From(p.First).V4))];
+        }
+
+        public byte Ifid { get; }
+
+        public PacketPort Source { get; }
+
+        public byte[] Mac { get; }
+
+        public bool OwnsIpv4(uint address) => Array.IndexOf(_ipv4, address) >= 0;
+
+        /// <summary>The shared address on <paramref name="target"/>'s subnet (the ARP sender), else the first one.</summary>
+        public uint Ipv4For(uint target)
+        {
+            foreach (var (network, mask, address) in _subnets)
+            {
+                if ((target & mask) == network)
+                {
+                    return address;
+                }
+            }
+
+            return _ipv4.Length > 0 ? _ipv4[0] : 0;
+        }
+    }
+
+    /// <summary>Frames waiting for one neighbour's MAC; reused from a pool.</summary>
+    private sealed class Pending
+    {
+        public readonly PacketBuffer[] Frames = new PacketBuffer[MaxPendingPerAddress];
+        public int Count;
+        public long Since;
+        public long LastRequest;
+        public ushort Tci;
+    }
+}

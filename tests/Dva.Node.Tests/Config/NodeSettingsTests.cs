@@ -1,0 +1,164 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Dva.Node.Config;
+
+namespace Dva.Node.Tests.Config;
+
+public class NodeSettingsTests
+{
+    private const string Valid = """
+        {
+          // comments and trailing commas are allowed
+          "role": "dispatcher",
+          "nodeId": 100,
+          "name": "edge",
+          "tunnel": { "listen": "127.0.0.1:6090", "mtu": 1400 },
+          "control": "127.0.0.1:7090",
+          "interfaces": [
+            { "ifid": 1, "name": "outside", "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8::1/64"], "source": "udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7101" },
+            { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "afpacket:eth1" },
+          ],
+          "routes": [ { "prefix": "203.0.113.0/24", "nextHop": "198.51.100.254", "ifid": 2 } ],
+          "table": {
+            "version": 3, "bucketCount": 1024, "seed": "0xDEADBEEF", "dvaId": "6f1c1c36-9d36-4a57-8e7a-0c5b0b7b1f00",
+            "dataPlanes": [ { "nodeId": 1, "endpoint": "127.0.0.1:6091", "weight": 2 }, { "nodeId": 2, "endpoint": "[::1]:6092" } ],
+            "dispatchers": [ { "nodeId": 100, "endpoint": "127.0.0.1:6090" } ]
+          },
+          "timeouts": { "udpSeconds": 30 }
+        }
+        """;
+
+    [Fact]
+    public void TryParse_ValidFile_EveryFieldTyped()
+    {
+        Assert.True(NodeSettings.TryParse(Valid, out var s, out var errors), string.Join("; ", errors));
+
+        Assert.Equal((NodeRole.Dispatcher, (ushort)100, "edge", 1400), (s!.Role, s.NodeId, s.Name, s.TunnelMtu));
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:6090"), s.TunnelListen);
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:7090"), s.Control);
+        Assert.Equal([1, 2], s.Interfaces.Select(i => (int)i.Ifid));
+        Assert.Equal("020000000001", s.Interfaces[0].Mac.ToString());
+        Assert.Equal([IPNetwork.Parse("192.0.2.0/24"), IPNetwork.Parse("2001:db8::/64")], s.Interfaces[0].Subnets);
+        Assert.Equal("if2", s.Interfaces[1].Name);
+        Assert.Equal(new StaticRoute(IPNetwork.Parse("203.0.113.0/24"), IPAddress.Parse("198.51.100.254"), 2), s.Routes[0]);
+        Assert.Equal((3UL, 1024, 0xDEADBEEFUL), (s.Table!.Version, s.Table.BucketCount, s.Table.Seed));
+        Assert.Equal([(1, 2), (2, 1)], s.Table.DataPlanes.Select(p => ((int)p.NodeId, p.Weight)));
+        Assert.Equal(TimeSpan.FromSeconds(30), s.Timeouts.Udp);
+        Assert.Equal(TimeSpan.FromSeconds(7200), s.Timeouts.TcpEstablished);
+    }
+
+    [Fact]
+    public void TryParse_NoMtuNoControl_DefaultsTo1500AndLoopback()
+    {
+        var json = Edit(n =>
+        {
+            n["tunnel"]!.AsObject().Remove("mtu");
+            n.AsObject().Remove("control");
+        });
+
+        Assert.True(NodeSettings.TryParse(json, out var s, out _));
+        Assert.Equal(1500, s!.TunnelMtu);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 0), s.Control);
+    }
+
+    public static TheoryData<string, string, string> FieldErrors() => new()
+    {
+        { "role", """{"role": "router"}""", "role:" },
+        { "missing role", """{"role": null}""", "role:" },
+        { "node id", """{"nodeId": 4095}""", "nodeId:" },
+        { "tunnel", """{"tunnel": null}""", "tunnel:" },
+        { "listen", """{"tunnel": {"listen": "nowhere"}}""", "tunnel.listen:" },
+        { "mtu", """{"tunnel": {"listen": "127.0.0.1:1", "mtu": 100}}""", "tunnel.mtu:" },
+        { "control", """{"control": "127.0.0.1"}""", "control:" },
+        { "ifid", """{"interfaces": [{"ifid": 0, "mac": "02:00:00:00:00:01", "source": "tap:x"}]}""", "interfaces[0].ifid:" },
+        { "ifid twice", """{"interfaces": [{"ifid": 1, "mac": "02:00:00:00:00:01", "source": "tap:x"}, {"ifid": 1, "mac": "02:00:00:00:00:02", "source": "tap:y"}]}""", "interfaces[1].ifid:" },
+        { "mac", """{"interfaces": [{"ifid": 1, "mac": "zz", "source": "tap:x"}]}""", "interfaces[0].mac:" },
+        { "multicast mac", """{"interfaces": [{"ifid": 1, "mac": "01:00:5e:00:00:01", "source": "tap:x"}]}""", "interfaces[0].mac:" },
+        { "address", """{"interfaces": [{"ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1"], "source": "tap:x"}]}""", "interfaces[0].addresses[0]:" },
+        { "source missing", """{"interfaces": [{"ifid": 1, "mac": "02:00:00:00:00:01"}]}""", "interfaces[0].source:" },
+        { "source kind", """{"interfaces": [{"ifid": 1, "mac": "02:00:00:00:00:01", "source": "pcap:eth0"}]}""", "interfaces[0].source:" },
+        { "no interfaces", """{"interfaces": []}""", "interfaces:" },
+        { "route prefix", """{"routes": [{"prefix": "10.0.0.0/33", "ifid": 1}]}""", "routes[0].prefix:" },
+        { "route next hop", """{"routes": [{"prefix": "10.0.0.0/8", "nextHop": "x", "ifid": 1}]}""", "routes[0].nextHop:" },
+        { "route ifid", """{"routes": [{"prefix": "10.0.0.0/8", "ifid": 9}]}""", "routes[0].ifid:" },
+        { "bucket count", """{"table": {"bucketCount": 1000, "seed": "1", "dataPlanes": [{"nodeId": 1, "endpoint": "127.0.0.1:1"}]}}""", "table.bucketCount:" },
+        { "seed", """{"table": {"seed": "0xZZ", "dataPlanes": [{"nodeId": 1, "endpoint": "127.0.0.1:1"}]}}""", "table.seed:" },
+        { "version", """{"table": {"version": 0, "seed": "1", "dataPlanes": [{"nodeId": 1, "endpoint": "127.0.0.1:1"}]}}""", "table.version:" },
+        { "no data planes", """{"table": {"seed": "1", "dataPlanes": []}}""", "table.dataPlanes:" },
+        { "peer node id", """{"table": {"seed": "1", "dataPlanes": [{"nodeId": 0, "endpoint": "127.0.0.1:1"}]}}""", "table.dataPlanes[0].nodeId:" },
+        { "peer twice", """{"table": {"seed": "1", "dataPlanes": [{"nodeId": 1, "endpoint": "127.0.0.1:1"}], "dispatchers": [{"nodeId": 1, "endpoint": "127.0.0.1:2"}]}}""", "table.dispatchers[0].nodeId:" },
+        { "peer endpoint", """{"table": {"seed": "1", "dataPlanes": [{"nodeId": 1, "endpoint": "somewhere"}]}}""", "table.dataPlanes[0].endpoint:" },
+        { "peer weight", """{"table": {"seed": "1", "dataPlanes": [{"nodeId": 1, "endpoint": "127.0.0.1:1", "weight": 0}]}}""", "table.dataPlanes[0].weight:" },
+        { "timeouts", """{"timeouts": {"udpSeconds": 0}}""", "timeouts:" },
+    };
+
+    [Theory]
+    [MemberData(nameof(FieldErrors))]
+    public void TryParse_BadField_ErrorNamesTheField(string what, string patch, string field)
+    {
+        var json = Edit(n =>
+        {
+            foreach (var (name, value) in JsonNode.Parse(patch)!.AsObject())
+            {
+                n[name] = value?.DeepClone();
+            }
+        });
+
+        Assert.False(NodeSettings.TryParse(json, out var settings, out var errors), what);
+        Assert.Null(settings);
+        Assert.Contains(errors, e => e.StartsWith(field, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TryParse_SeveralBadFields_EveryOneReported()
+    {
+        var json = Edit(n =>
+        {
+            n["nodeId"] = 0;
+            n["tunnel"]!["mtu"] = 10;
+            n["interfaces"]![0]!["mac"] = "nope";
+        });
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.Equal(["nodeId:", "tunnel.mtu:", "interfaces[0].mac:"], errors.Select(e => e[..(e.IndexOf(':', StringComparison.Ordinal) + 1)]));
+    }
+
+    [Fact]
+    public void TryParse_DataPlaneInterfaceWithoutDispatcher_NamesTheField()
+    {
+        var json = Edit(n =>
+        {
+            n["role"] = "dataplane";
+            n["interfaces"]![0]!.AsObject().Remove("source");
+        });
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.Equal(["interfaces[0].dispatcher:", "interfaces[1].dispatcher:"], errors.Select(e => e[..(e.IndexOf(':', StringComparison.Ordinal) + 1)]));
+    }
+
+    [Theory]
+    [InlineData("{ \"role\": ", "invalid JSON")]
+    [InlineData("{ \"rolle\": \"dispatcher\" }", "invalid JSON")]
+    [InlineData("null", "the configuration is empty")]
+    public void TryParse_NotAConfiguration_OneReadableError(string json, string start)
+    {
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.StartsWith(start, Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryLoad_MissingFile_NamesThePath()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"dva-missing-{Guid.NewGuid():N}.json");
+
+        Assert.False(NodeSettings.TryLoad(path, out _, out var errors));
+        Assert.Contains(path, Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    private static string Edit(Action<JsonNode> edit)
+    {
+        var node = JsonNode.Parse(Valid, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
+        edit(node);
+        return node.ToJsonString();
+    }
+}

@@ -1,0 +1,253 @@
+using System.Buffers.Binary;
+using Dva.Node.Agent;
+using Dva.Node.Tests.Io;
+using Dva.Shared.Packets;
+using Dva.Shared.Tables;
+using Dva.Shared.Wire;
+using static Dva.Node.Tests.Dispatcher.DispatcherRig;
+
+namespace Dva.Node.Tests.Dispatcher;
+
+public class DispatcherRoleTests
+{
+    [Fact]
+    public void ArpRequest_ForSharedIp_AnsweredWithSharedMacAndPassedDownTheChain()
+    {
+        using var rig = new DispatcherRig();
+        var request = new byte[64];
+        var length = PacketBuilder.ArpRequest(request, ClientMac, ClientIp, OutsideIp);
+
+        Send(rig.Outside, request[..length]);
+        var reply = ReceiveOne(rig.Outside);
+        var chained = ReceiveOne(rig.DataPlanes[rig.Table.Chain[0]]);
+
+        var expected = new byte[64];
+        var expectedLength = PacketBuilder.ArpReply(expected, OutsideMac, OutsideIp, ClientMac, ClientIp);
+        Assert.Equal(expected[..expectedLength], reply);
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(chained, out var header));
+        Assert.Equal((TunnelType.Handoff, Handoff.Broadcast, true, TunnelFields.InitialTtl), (header.Type, header.Handoff, header.Trr, header.Ttl));
+        Assert.Equal((Self, Self, (byte)1, 0), (header.HNode, header.SNode, header.IfId, header.NidCount));
+        Assert.Equal(request[..length], chained[header.InnerOffset..]);
+    }
+
+    [Fact]
+    public void IpFrame_ForSharedMac_DispatchedInPlaceToTheBucketOwner()
+    {
+        using var rig = new DispatcherRig();
+        var frames = Enumerable.Range(1, 40).Select(id => ClientSegment(flowId: id)).ToArray();
+        foreach (var frame in frames)
+        {
+            Send(rig.Outside, frame);
+        }
+
+        foreach (var owner in frames.Select(rig.OwnerOf).Distinct())
+        {
+            var mine = frames.Where(f => rig.OwnerOf(f) == owner).ToArray();
+            var received = PortHelpers.ReceiveMatching(rig.DataPlanes[owner], mine.Length);
+            Assert.All(received, r => Assert.Equal(Dva.Node.Io.PacketAddress.FromEndPoint(rig.Tunnel.LocalEndPoint), r.Peer));
+            var inner = received.Select(r =>
+            {
+                Assert.Equal(WireError.None, TunnelHeader.TryRead(r.Frame, out var h));
+                Assert.Equal((TunnelType.Dispatch, owner, Self, Self, (byte)1, (byte)rig.Table.Era, (byte)255, (ushort)0, false),
+                    (h.Type, h.DNode, h.HNode, h.SNode, h.IfId, h.Era, h.Ttl, h.VlanTci, h.Trr));
+                return r.Frame[h.InnerOffset..];
+            });
+            Assert.Equal(mine, inner);
+        }
+
+        Assert.True(frames.Select(rig.OwnerOf).Distinct().Count() == 2, "40 flows over 256 buckets land on both data planes");
+    }
+
+    [Fact]
+    public void TaggedFrame_TagStrippedAndItsTciCarriedInTheHeader()
+    {
+        using var rig = new DispatcherRig();
+        var untagged = ClientSegment();
+        Send(rig.Outside, Tag(untagged, 0x2064));
+
+        var datagram = ReceiveOne(rig.DataPlanes[rig.OwnerOf(untagged)]);
+
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+        Assert.Equal(0x2064, header.VlanTci);
+        Assert.Equal(untagged, datagram[header.InnerOffset..]);
+    }
+
+    [Fact]
+    public void TcpSyn_MssAboveTunnelLimit_ClampedWithValidChecksum()
+    {
+        using var rig = new DispatcherRig(tunnelMtu: 1500);
+        var syn = ClientSegment(step: 0);
+
+        Send(rig.Outside, syn);
+        var datagram = ReceiveOne(rig.DataPlanes[rig.OwnerOf(syn)]);
+
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+        var inner = datagram[header.InnerOffset..];
+        Assert.Equal(ParseError.None, PacketParser.TryParse(inner, out var info));
+        // 1500 - outer IPv4 20 - UDP 8 - tunnel header 14 - Ethernet 14 - IPv4 20 - TCP 20.
+        Assert.Equal(1404, BinaryPrimitives.ReadUInt16BigEndian(inner.AsSpan(info.TcpMssOptionOffset + 2)));
+        Assert.Equal(1404, rig.Role.MaxSegmentSize(4));
+        Assert.True(Checksum.VerifyTransport(inner, info));
+        Assert.Equal(syn.Length, inner.Length);
+    }
+
+    [Fact]
+    public void UnicastFrame_ForAnotherMac_DroppedAsNotForSharedMac()
+    {
+        using var rig = new DispatcherRig();
+        var foreign = ClientSegment(flowId: 5, destinationMac: OtherMac);
+        var sentinel = ClientSegment(flowId: 6);
+
+        Send(rig.Outside, foreign);
+        Send(rig.Outside, sentinel);
+        _ = ReceiveOne(rig.DataPlanes[rig.OwnerOf(sentinel)]);
+
+        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.NotForSharedMac]);
+        Assert.Equal(1, rig.Role.Counters.Tunnel[(int)TunnelCounter.DispatchSent]);
+    }
+
+    [Fact]
+    public void OversizeFrame_WithDontFragment_AnsweredWithFragmentationNeeded()
+    {
+        using var rig = new DispatcherRig(tunnelMtu: 600);
+        var big = ClientSegment(step: 3, payload: 600);
+
+        Send(rig.Outside, big);
+        var answer = ReceiveOne(rig.Outside);
+
+        Assert.Equal(ParseError.None, PacketParser.TryParse(answer, out var info));
+        Assert.Equal((PacketConstants.ProtocolIcmp, (byte)3, (byte)4), (info.Protocol, info.IcmpType, info.IcmpCode));
+        Assert.Equal(OutsideMac, answer[6..12]);
+        Assert.Equal(IpAddr.FromV4(OutsideIp), info.Source);
+        Assert.Equal(IpAddr.FromV4(ClientIp), info.Destination);
+        // Next-hop MTU: 600 - 20 - 8 - 14 - 14, the largest inner IP packet that fits.
+        Assert.Equal(544, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(info.L4Offset + 6)));
+        Assert.Equal(544, rig.Role.MaxInnerIpPacket);
+        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.OversizeAnswered]);
+    }
+
+    [Fact]
+    public void OversizeFrame_WithoutDontFragment_CountedOversizeDrop()
+    {
+        using var rig = new DispatcherRig(tunnelMtu: 600);
+        var big = ClientSegment(step: 3, flowId: 3, payload: 600);
+        big[14 + 6] = 0; // clear DF
+        Checksum.WriteIpv4Header(big.AsSpan(14, 20));
+        var sentinel = ClientSegment(flowId: 4);
+
+        Send(rig.Outside, big);
+        Send(rig.Outside, sentinel);
+        _ = ReceiveOne(rig.DataPlanes[rig.OwnerOf(sentinel)]);
+
+        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.Oversize]);
+    }
+
+    [Fact]
+    public void Egress_Resolve_KnownNeighbour_SentWithSharedSourceAndLearnedDestinationMac()
+    {
+        using var rig = new DispatcherRig();
+        LearnServer(rig);
+        var inner = ServerBoundFrame();
+
+        rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 0, from: 1));
+        var sent = ReceiveOne(rig.Inside, f => f[12] == 0x08 && f[13] == 0x00);
+
+        Assert.Equal(ServerMac, sent[..6]);
+        Assert.Equal(InsideMac, sent[6..12]);
+        Assert.Equal(inner[12..], sent[12..]);
+    }
+
+    [Fact]
+    public void Egress_Final_WithTci_RetaggedAndSourceMacForced()
+    {
+        using var rig = new DispatcherRig();
+        var inner = ServerBoundFrame();
+        ServerMac.CopyTo(inner, 0);
+
+        rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0x0064, from: 2));
+        var sent = ReceiveOne(rig.Inside);
+
+        var expected = Tag(inner, 0x0064);
+        InsideMac.CopyTo(expected, 6);
+        Assert.Equal(expected, sent);
+    }
+
+    [Fact]
+    public void Egress_Resolve_UnknownNeighbour_ArpRequestThenQueuedFrameDelivered()
+    {
+        using var rig = new DispatcherRig();
+        var inner = ServerBoundFrame();
+
+        rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 0, from: 1));
+        var request = ReceiveOne(rig.Inside);
+        Assert.Equal(ParseError.None, PacketParser.TryParse(request, out var arp));
+        Assert.Equal((true, (ushort)1, InsideIp, ServerIp), (arp.IsArp, arp.ArpOperation, arp.ArpSenderIp, arp.ArpTargetIp));
+        Assert.Equal(InsideMac, request[6..12]);
+
+        var reply = new byte[64];
+        var length = PacketBuilder.ArpReply(reply, ServerMac, ServerIp, InsideMac, InsideIp);
+        Send(rig.Inside, reply[..length]);
+        var sent = ReceiveOne(rig.Inside, f => f[12] == 0x08 && f[13] == 0x00);
+
+        Assert.Equal(ServerMac, sent[..6]);
+        Assert.Equal(InsideMac, sent[6..12]);
+        Assert.Equal(inner[12..], sent[12..]);
+    }
+
+    [Fact]
+    public void Egress_FromWrongSourceEndpoint_DroppedAsWrongSourceAddress()
+    {
+        using var rig = new DispatcherRig();
+        var inner = ServerBoundFrame();
+        ServerMac.CopyTo(inner, 0);
+
+        // Node 1's header, sent from node 2's socket.
+        rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0, from: 1));
+        rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0, from: 2, to: 7));
+        rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0, from: 2));
+        _ = ReceiveOne(rig.Inside);
+
+        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.WrongSourceAddress]);
+        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.WrongDestinationNode]);
+        Assert.Equal(1, rig.Role.Counters.Tunnel[(int)TunnelCounter.EgressReceived]);
+    }
+
+    [Fact]
+    public void TableInstall_NewOwners_NextFramesFollowTheNewTable()
+    {
+        using var rig = new DispatcherRig();
+        var first = rig.Table;
+        var onlyTwo = first.Next(first.PeersById.ToArray().Select(p => p.NodeId == 1 ? p with { Weight = 0 } : p), DateTimeOffset.UnixEpoch, "drain 1", out int _);
+        Assert.True(rig.Tables.Install(onlyTwo, out _));
+        var frames = Enumerable.Range(100, 20).Select(id => ClientSegment(flowId: id)).ToArray();
+
+        foreach (var frame in frames)
+        {
+            Send(rig.Outside, frame);
+        }
+
+        var received = PortHelpers.ReceiveMatching(rig.DataPlanes[2], frames.Length);
+        Assert.All(received, r =>
+        {
+            Assert.Equal(WireError.None, TunnelHeader.TryRead(r.Frame, out var h));
+            Assert.Equal(onlyTwo.Era, h.Era);
+        });
+    }
+
+    private static void LearnServer(DispatcherRig rig)
+    {
+        var announce = new byte[64];
+        var length = PacketBuilder.ArpRequest(announce, ServerMac, ServerIp, ServerIp);
+        Send(rig.Inside, announce[..length]);
+        // The gratuitous ARP travels down the chain once it is learned: its arrival there orders the test.
+        _ = ReceiveOne(rig.DataPlanes[rig.Table.Chain[0]]);
+    }
+
+    /// <summary>A client → server segment as a data plane hands it back: destination MAC zero, TTL already lowered.</summary>
+    private static byte[] ServerBoundFrame()
+    {
+        var frame = ClientSegment(flowId: 9);
+        frame.AsSpan(0, 12).Clear();
+        return frame;
+    }
+}
