@@ -1,8 +1,11 @@
 using Dva.Manager.Apis;
 using Dva.Manager.Extensions;
+using Dva.Manager.Hubs;
+using Dva.Manager.Rollout;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
+builder.AddNodeHub();
 
 var app = builder.Build();
 app.UseApplicationPipeline();
@@ -18,6 +21,8 @@ app.MapNodesApi();
 app.MapTablesApi();
 app.MapAuditApi();
 app.MapKeysApi();
+app.MapRolloutApi();
+app.MapNodeHub();
 
 app.Run();
 

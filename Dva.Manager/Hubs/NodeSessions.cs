@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using Dva.Shared.Contracts;
+
+namespace Dva.Manager.Hubs;
+
+/// <summary>What the manager knows live about one registered node agent (not persisted).</summary>
+internal sealed class NodeSession(long nodeKey, string name, NodeHello hello)
+{
+    public long NodeKey { get; } = nodeKey;
+
+    public string Name { get; } = name;
+
+    public NodeHello Hello { get; set; } = hello;
+
+    /// <summary>The hub connection; null while the agent is away (its tables keep forwarding meanwhile).</summary>
+    public string? ConnectionId { get; set; }
+
+    /// <summary>Last registration or heartbeat; failure detection compares it with the clock.</summary>
+    public DateTimeOffset LastSeen { get; set; }
+
+    public NodeHeartbeat? LastHeartbeat { get; set; }
+
+    public DateTimeOffset LastHeartbeatAt { get; set; }
+
+    /// <summary>The table version the agent runs: from its hello, then from its acks.</summary>
+    public ulong InstalledVersion { get; set; }
+}
+
+/// <summary>Node agents by node key, and the connection each one is reachable on.</summary>
+internal sealed class NodeSessions
+{
+    private readonly ConcurrentDictionary<long, NodeSession> _sessions = new();
+
+    public NodeSession? Get(long nodeKey) => _sessions.GetValueOrDefault(nodeKey);
+
+    public IReadOnlyCollection<NodeSession> All => [.. _sessions.Values];
+
+    public NodeSession Connect(long nodeKey, string name, NodeHello hello, string connectionId, DateTimeOffset now)
+    {
+        var session = _sessions.AddOrUpdate(nodeKey, _ => new NodeSession(nodeKey, name, hello), (_, s) => s);
+        lock (session)
+        {
+            session.Hello = hello;
+            session.ConnectionId = connectionId;
+            session.LastSeen = now;
+            session.InstalledVersion = hello.CurrentTableVersion;
+        }
+
+        return session;
+    }
+
+    /// <summary>The connection closed; the session stays so failure detection can time it out.</summary>
+    public void Disconnect(long nodeKey, string connectionId)
+    {
+        if (_sessions.TryGetValue(nodeKey, out var session))
+        {
+            lock (session)
+            {
+                if (session.ConnectionId == connectionId)
+                {
+                    session.ConnectionId = null;
+                }
+            }
+        }
+    }
+}
+
+/// <summary>One heartbeat as received, for live views.</summary>
+internal sealed record HeartbeatReceived(long NodeKey, string NodeName, DateTimeOffset At, NodeHeartbeat Heartbeat);
+
+/// <summary>
+/// Every accepted heartbeat, fanned out to subscribers (the dashboard's live state, the elasticity controller).
+/// Subscribers run on the hub's thread and must be quick; they are isolated from each other's exceptions.
+/// </summary>
+internal sealed class HeartbeatFeed(ILogger<HeartbeatFeed> logger)
+{
+    private readonly Lock _lock = new();
+    private Action<HeartbeatReceived>[] _subscribers = [];
+
+    /// <summary>Subscribes; dispose the result to stop receiving.</summary>
+    public IDisposable Subscribe(Action<HeartbeatReceived> subscriber)
+    {
+        ArgumentNullException.ThrowIfNull(subscriber);
+        lock (_lock)
+        {
+            _subscribers = [.. _subscribers, subscriber];
+        }
+
+        return new Subscription(this, subscriber);
+    }
+
+    public void Publish(HeartbeatReceived heartbeat)
+    {
+        foreach (var subscriber in _subscribers)
+        {
+            try
+            {
+                subscriber(heartbeat);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                HubLog.SubscriberFailed(logger, e);
+            }
+        }
+    }
+
+    private void Unsubscribe(Action<HeartbeatReceived> subscriber)
+    {
+        lock (_lock)
+        {
+            _subscribers = [.. _subscribers.Where(s => s != subscriber)];
+        }
+    }
+
+    private sealed class Subscription(HeartbeatFeed feed, Action<HeartbeatReceived> subscriber) : IDisposable
+    {
+        public void Dispose() => feed.Unsubscribe(subscriber);
+    }
+}

@@ -1,0 +1,448 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Threading.Channels;
+using Dva.Manager.Hubs;
+using Dva.Manager.Infrastructure;
+using Dva.Manager.Model;
+using Dva.Manager.Services;
+using Dva.Shared.Contracts;
+using Dva.Shared.Tables;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Node = Dva.Manager.Model.Node;
+using NodeAssignment = Dva.Shared.Contracts.NodeAssignment;
+
+namespace Dva.Manager.Rollout;
+
+/// <summary>
+/// Brings each DVA to what its configuration asks for, one table change at a time: declares silent units failed,
+/// places dispatchers where the interfaces are attached, takes data planes from the pool of unallocated units
+/// (or drains them on scale-in and releases them once their flows are gone), sends each unit its assignment,
+/// and rolls out the next table version when the peers changed or history entries can be pruned.
+/// </summary>
+internal sealed class FleetReconciler(
+    IServiceScopeFactory scopes,
+    NodeSessions sessions,
+    RolloutCoordinator rollout,
+    IHubContext<NodeHub, INodeClient> hub,
+    TimeProvider time,
+    IOptions<NodeHubOptions> options,
+    ILogger<FleetReconciler> logger)
+{
+    public const string TablesConverged = "TablesConverged";
+    public const string CapacitySufficient = "CapacitySufficient";
+
+    private static readonly NodeAssignment UnallocatedAssignment = new(0, Guid.Empty, 0, NodeConfigDocument.Unallocated, "{}");
+
+    private readonly DateTimeOffset _started = time.GetUtcNow();
+    private readonly Channel<bool> _kicks = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly ConcurrentDictionary<long, string> _failed = new();
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _drainStarted = new();
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _lastPrune = new();
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _committedAt = new();
+    private readonly ConcurrentDictionary<long, (string Connection, NodeAssignment Assignment)> _sent = new();
+
+    /// <summary>Asks for a pass soon (a unit registered, a rollout failed a unit).</summary>
+    public void Kick() => _kicks.Writer.TryWrite(true);
+
+    /// <summary>Waits for a kick or <paramref name="interval"/>, whichever comes first.</summary>
+    public async Task WaitAsync(TimeSpan interval, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(interval);
+        try
+        {
+            await _kicks.Reader.ReadAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // The interval passed without a kick.
+        }
+    }
+
+    /// <summary>Marks a unit failed; the next pass removes it from its DVA (and its tables).</summary>
+    public void DeclareFailed(long nodeKey, string reason)
+    {
+        _failed[nodeKey] = reason;
+        Kick();
+    }
+
+    /// <summary>One pass over every DVA.</summary>
+    public async Task ReconcileAllAsync(CancellationToken ct)
+    {
+        List<long> dvas;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            dvas = await scope.ServiceProvider.GetRequiredService<ManagerDbContext>().Dvas.Select(d => d.Id).ToListAsync(ct);
+        }
+
+        foreach (var dva in dvas)
+        {
+            try
+            {
+                await ReconcileAsync(dva, ct);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // Someone (REST, a heartbeat) wrote the same rows; the next pass starts from what they wrote.
+                FleetLog.Retry(logger, dva);
+            }
+        }
+
+        await TellUnallocatedAsync(ct);
+    }
+
+    public async Task ReconcileAsync(long dvaKey, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
+        var audit = scope.ServiceProvider.GetRequiredService<AuditLog>();
+        var dva = await db.Dvas.FirstOrDefaultAsync(d => d.Id == dvaKey, ct);
+        if (dva is null || rollout.InFlight(dvaKey) is not null)
+        {
+            return;
+        }
+
+        var current = await rollout.LoadCurrentAsync(dvaKey, ct);
+        // Units the hub manages: connected through it since the manager started, or in the DVA's tables. A unit
+        // assigned over REST whose agent never connected is the operator's business, not this loop's.
+        var nodes = (await db.Nodes.Where(n => n.DvaId == dvaKey).ToListAsync(ct))
+            .Where(n => sessions.Get(n.Id) is not null || current?.Peers.ContainsKey((ushort)n.NodeId) == true).ToList();
+        var interfaces = await db.Interfaces.Where(i => i.DvaId == dvaKey).ToListAsync(ct);
+        var pool = (await db.Nodes.Where(n => n.DvaId == null).OrderBy(n => n.Id).ToListAsync(ct))
+            .Where(n => sessions.Get(n.Id) is not null && IsAlive(n.Id)).ToList();
+        if (current is null && nodes.Count == 0 && pool.Count == 0)
+        {
+            // Nothing the hub knows about: leave configuration-only DVAs (and their ETags) alone.
+            return;
+        }
+
+        var generation = dva.Generation;
+        var now = time.GetUtcNow();
+        var causes = new List<string>();
+        var attached = interfaces.Select(i => i.AttachmentNodeName).Where(n => n.Length > 0).ToHashSet(StringComparer.Ordinal);
+        var released = new List<Node>();
+
+        foreach (var node in nodes.ToList())
+        {
+            var reason = _failed.TryRemove(node.Id, out var declared) ? declared
+                : !IsAlive(node.Id) ? $"no heartbeat for {options.Value.FailureTimeout.TotalSeconds:0.#} s"
+                : node.Role == NodeRole.Dispatcher && !attached.Contains(node.Name) ? "no interface is attached to it any more"
+                : null;
+            if (reason is not null)
+            {
+                await ReleaseAsync(audit, node, reason.StartsWith("no interface", StringComparison.Ordinal) ? "release" : "fail", reason, ct);
+                nodes.Remove(node);
+                released.Add(node);
+                causes.Add($"node {node.NodeId} removed ({reason})");
+            }
+        }
+
+        // Dispatchers go where the interfaces are attached: the attachment names the unit.
+        var reserved = await db.Interfaces.Select(i => i.AttachmentNodeName).Where(n => n != "").Distinct().ToListAsync(ct);
+        foreach (var name in attached.Order(StringComparer.Ordinal))
+        {
+            if (!nodes.Any(n => n.Name == name) && pool.FirstOrDefault(n => n.Name == name) is { } unit)
+            {
+                await AllocateAsync(audit, dva, unit, NodeRole.Dispatcher, nodes, ct);
+                pool.Remove(unit);
+                causes.Add($"dispatcher {unit.NodeId} ({unit.Name}) joined");
+            }
+        }
+
+        ScaleDataPlanes(dva, nodes, pool, reserved, _drainStarted.ContainsKey, causes, out var toAllocate, out var toDrain, out var toUndrain);
+        foreach (var unit in toUndrain)
+        {
+            unit.State = NodeState.Active;
+            unit.TouchSpec();
+            _drainStarted.TryRemove(unit.Id, out _);
+            await audit.SaveAsync("undrain", "node", dvaKey, null, () => unit.Id, () => Describe(unit), ct);
+        }
+
+        foreach (var unit in toAllocate)
+        {
+            await AllocateAsync(audit, dva, unit, NodeRole.DataPlane, nodes, ct);
+        }
+
+        foreach (var unit in toDrain)
+        {
+            unit.State = NodeState.Draining;
+            unit.TouchSpec();
+            _drainStarted[unit.Id] = now;
+            await audit.SaveAsync("drain", "node", dvaKey, null, () => unit.Id, () => Describe(unit), ct);
+        }
+
+        foreach (var unit in nodes.Where(n => n.Role == NodeRole.DataPlane && n.State != NodeState.Active).ToList())
+        {
+            if (DrainFinished(current, unit, now) is { } why)
+            {
+                await ReleaseAsync(audit, unit, "release", why, ct);
+                nodes.Remove(unit);
+                released.Add(unit);
+                causes.Add($"node {unit.NodeId} left ({why})");
+            }
+        }
+
+        var tableId = DvaIdentity.TableId(dva);
+        await SendAssignmentsAsync(dva, tableId, nodes, interfaces, released, db, ct);
+
+        var peers = nodes.Select(ToPeer).ToList();
+        var hasCapacity = peers.Any(p => p.Role == PeerRole.DataPlane && p.Weight > 0);
+        TableVersion? next = null;
+        if (hasCapacity && current is null)
+        {
+            next = TableVersion.CreateFirst(tableId, dva.Seed, dva.BucketCount, peers, Cause(causes, "first tables"));
+        }
+        else if (hasCapacity && current is not null && !SamePeers(current, peers))
+        {
+            next = current.Next(peers, now, Cause(causes, "peers changed"), out int _);
+        }
+        else if (current is not null && now - _lastPrune.GetValueOrDefault(dvaKey) >= options.Value.HistoryPruneInterval
+            && PrunableEntries(dvaKey, current, nodes, now) is { Count: > 0 } prunable)
+        {
+            _lastPrune[dvaKey] = now;
+            next = current.WithHistory(current.History.RemoveEntries(prunable), $"history: {prunable.Count} entries without live flows removed");
+        }
+
+        var converged = true;
+        if (next is not null)
+        {
+            var members = nodes.Where(n => next.Peers.ContainsKey((ushort)n.NodeId))
+                .Select(n => new RolloutMember(n.Id, (ushort)n.NodeId, ToPeer(n).Role)).ToList();
+            var result = await rollout.RolloutAsync(dvaKey, next, members, ct);
+            if (result.Outcome != RolloutOutcome.Committed)
+            {
+                FleetLog.NotRolledOut(logger, dvaKey, next.Version, result.Message);
+                return;
+            }
+
+            _committedAt[dvaKey] = time.GetUtcNow();
+            foreach (var failed in result.Failed)
+            {
+                DeclareFailed(failed.NodeKey, $"did not ack table version {next.Version}");
+            }
+
+            converged = result.Failed.Count == 0;
+        }
+        else if (current is not null)
+        {
+            foreach (var node in nodes)
+            {
+                if (sessions.Get(node.Id) is { ConnectionId: not null } session && session.InstalledVersion != current.Version)
+                {
+                    await rollout.ResyncAsync(dvaKey, session, ct);
+                }
+            }
+        }
+
+        await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0, ct);
+    }
+
+    /// <summary>
+    /// Data planes wanted vs. present: a draining unit is brought back first (it still holds flows), then units
+    /// come from the pool (never one an interface attachment reserves as a dispatcher); on scale-in the highest
+    /// node ids drain.
+    /// </summary>
+    private static void ScaleDataPlanes(
+        Appliance dva, List<Node> nodes, List<Node> pool, List<string> reserved, Func<long, bool> drainedHere, List<string> causes,
+        out List<Node> toAllocate, out List<Node> toDrain, out List<Node> toUndrain)
+    {
+        var desired = Math.Clamp(dva.DesiredDataPlanes, dva.MinDataPlanes, Math.Max(dva.MinDataPlanes, dva.MaxDataPlanes));
+        var active = nodes.Where(n => n.Role == NodeRole.DataPlane && n.State == NodeState.Active).ToList();
+        // Only units this loop drained come back; an operator's drain stands.
+        var draining = nodes.Where(n => n.Role == NodeRole.DataPlane && n.State == NodeState.Draining && drainedHere(n.Id))
+            .OrderBy(n => n.NodeId).ToList();
+        var missing = desired - active.Count;
+        toUndrain = [.. draining.Take(Math.Max(0, missing))];
+        missing -= toUndrain.Count;
+        toAllocate = [.. pool.Where(n => !reserved.Contains(n.Name)).Take(Math.Max(0, missing))];
+        toDrain = [.. active.OrderByDescending(n => n.NodeId).Take(Math.Max(0, -missing))];
+        causes.AddRange(toUndrain.Select(n => $"node {n.NodeId} back from draining"));
+        causes.AddRange(toDrain.Select(n => $"node {n.NodeId} draining"));
+        causes.AddRange(toAllocate.Select(n => $"data plane {n.Name} joined"));
+    }
+
+    /// <summary>Why a draining unit may leave, or null while it still has flows to finish.</summary>
+    private string? DrainFinished(TableVersion? current, Node unit, DateTimeOffset now)
+    {
+        if (current is null || !current.Peers.TryGetValue((ushort)unit.NodeId, out var peer) || peer.Weight != 0)
+        {
+            return current is null ? "drained" : null;
+        }
+
+        if (!current.History.Entries.Any(e => e.Node == unit.NodeId))
+        {
+            return "drained: no live flows left";
+        }
+
+        var started = _drainStarted.GetOrAdd(unit.Id, now);
+        return now - started >= options.Value.LongestIdleTimeout ? "drained: idle timeout passed" : null;
+    }
+
+    /// <summary>
+    /// History entries (bucket, predecessor) that can go: the predecessor's heartbeat, sent after the version that
+    /// holds the entry committed, shows no live flow in the bucket; or the longest idle timeout passed since the move.
+    /// </summary>
+    private List<(int Bucket, ushort Node)> PrunableEntries(long dvaKey, TableVersion current, List<Node> nodes, DateTimeOffset now)
+    {
+        var committed = _committedAt.GetValueOrDefault(dvaKey, _started);
+        var flowsByNode = new Dictionary<ushort, HashSet<int>?>();
+        foreach (var node in nodes)
+        {
+            var session = sessions.Get(node.Id);
+            var beat = session?.LastHeartbeat;
+            var usable = beat is not null && beat.DvaId == current.DvaId && beat.TableVersion >= current.Version
+                && session!.LastHeartbeatAt > committed;
+            flowsByNode[(ushort)node.NodeId] = usable ? [.. beat!.BucketFlows.Where(b => b.Flows > 0).Select(b => b.Bucket)] : null;
+        }
+
+        var prunable = new List<(int, ushort)>();
+        foreach (var entry in current.History.Entries)
+        {
+            var expired = now - entry.MovedAt >= options.Value.LongestIdleTimeout;
+            var noFlows = flowsByNode.TryGetValue(entry.Node, out var buckets) && buckets is not null && !buckets.Contains(entry.Bucket);
+            if (expired || noFlows)
+            {
+                prunable.Add((entry.Bucket, entry.Node));
+            }
+        }
+
+        return prunable;
+    }
+
+    private async Task SendAssignmentsAsync(
+        Appliance dva, Guid tableId, List<Node> nodes, List<SharedInterface> interfaces, List<Node> released, ManagerDbContext db, CancellationToken ct)
+    {
+        var routes = await db.Routes.Where(r => r.DvaId == dva.Id).ToListAsync(ct);
+        var dispatchers = nodes.Where(n => n.Role == NodeRole.Dispatcher).ToDictionary(n => n.Name, n => n.NodeId, StringComparer.Ordinal);
+        foreach (var node in nodes)
+        {
+            var config = NodeConfigDocument.For(node, interfaces, routes, dispatchers).ToJson();
+            await SendAsync(node.Id, new NodeAssignment(dva.Id, tableId, (ushort)node.NodeId, NodeConfigDocument.RoleName(node.Role), config));
+        }
+
+        foreach (var node in released)
+        {
+            await SendAsync(node.Id, UnallocatedAssignment);
+        }
+    }
+
+    /// <summary>Live units of no DVA hear once per connection that they are unallocated.</summary>
+    private async Task TellUnallocatedAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var unallocated = await scope.ServiceProvider.GetRequiredService<ManagerDbContext>().Nodes
+            .Where(n => n.DvaId == null).Select(n => n.Id).ToListAsync(ct);
+        foreach (var id in unallocated)
+        {
+            await SendAsync(id, UnallocatedAssignment);
+        }
+    }
+
+    private async Task SendAsync(long nodeKey, NodeAssignment assignment)
+    {
+        if (sessions.Get(nodeKey)?.ConnectionId is not { } connection
+            || (_sent.TryGetValue(nodeKey, out var sent) && sent.Connection == connection && sent.Assignment == assignment))
+        {
+            return;
+        }
+
+        await hub.Clients.Client(connection).Assign(assignment);
+        _sent[nodeKey] = (connection, assignment);
+    }
+
+    private static async Task AllocateAsync(AuditLog audit, Appliance dva, Node unit, NodeRole role, List<Node> members, CancellationToken ct)
+    {
+        var used = members.Select(n => n.NodeId).ToHashSet();
+        unit.DvaId = dva.Id;
+        unit.Role = role;
+        unit.NodeId = Enumerable.Range(Node.MinNodeId, Node.MaxNodeId).First(id => !used.Contains(id));
+        unit.State = NodeState.Active;
+        unit.TouchSpec();
+        members.Add(unit);
+        await audit.SaveAsync("allocate", "node", dva.Id, null, () => unit.Id, () => Describe(unit), ct);
+    }
+
+    private async Task ReleaseAsync(AuditLog audit, Node unit, string operation, string reason, CancellationToken ct)
+    {
+        var before = Describe(unit);
+        var dvaId = unit.DvaId;
+        unit.Unallocate();
+        _drainStarted.TryRemove(unit.Id, out _);
+        await audit.SaveAsync(operation, "node", dvaId, before, () => unit.Id, () => new { Reason = reason }, ct);
+        FleetLog.Released(logger, unit.Name, operation, reason);
+    }
+
+    private async Task UpdateStatusAsync(
+        ManagerDbContext db, Appliance dva, long generation, List<Node> nodes, TableVersion? table, bool settled, CancellationToken ct)
+    {
+        var desired = Math.Clamp(dva.DesiredDataPlanes, dva.MinDataPlanes, Math.Max(dva.MinDataPlanes, dva.MaxDataPlanes));
+        var serving = table?.Peers.Values.Count(p => p.Role == PeerRole.DataPlane && p.Weight > 0) ?? 0;
+        var lagging = nodes.Count(n => sessions.Get(n.Id) is not { } s || s.InstalledVersion != table?.Version);
+        var converged = table is not null && lagging == 0;
+        List<StatusCondition> conditions =
+        [
+            converged
+                ? new(TablesConverged, "True", "RolledOut", $"every unit runs table version {table!.Version}")
+                : new(TablesConverged, "False", table is null ? "NoTables" : "RollingOut",
+                    table is null ? "no data plane has joined yet" : $"{lagging} units do not run table version {table.Version} yet"),
+            serving >= desired
+                ? new(CapacitySufficient, "True", "Enough", $"{serving} data planes serve, {desired} wanted")
+                : new(CapacitySufficient, "False", "WaitingForUnits", $"{serving} data planes serve, {desired} wanted; the pool has too few units"),
+        ];
+        var changed = !dva.Conditions.SequenceEqual(conditions);
+        dva.Conditions = conditions;
+        var operating = serving == 0 ? OperatingStatus.Offline : serving >= desired && converged ? OperatingStatus.Online : OperatingStatus.Degraded;
+        changed |= dva.OperatingStatus != operating;
+        dva.OperatingStatus = operating;
+        if (settled && converged && serving >= desired && dva.ObservedGeneration != generation)
+        {
+            dva.ObservedGeneration = generation;
+            changed = true;
+        }
+
+        if (changed)
+        {
+            // Status only: the ETag (Version) stays, so an operator's If-Match is not spoiled by the rollout.
+            await db.SaveChangesAsync(ct);
+        }
+    }
+
+    /// <summary>
+    /// Heard from within the failure timeout. A unit of the tables that has not reconnected since the manager
+    /// started gets <see cref="NodeHubOptions.ReconnectGrace"/> to do so: it kept forwarding meanwhile.
+    /// </summary>
+    private bool IsAlive(long nodeKey) => sessions.Get(nodeKey) is { } session
+        ? time.GetUtcNow() - session.LastSeen <= options.Value.FailureTimeout
+        : time.GetUtcNow() - _started <= options.Value.ReconnectGrace;
+
+    private static PeerInfo ToPeer(Node node) => new(
+        (ushort)node.NodeId,
+        node.Role == NodeRole.Dispatcher ? PeerRole.Dispatcher : PeerRole.DataPlane,
+        IPEndPoint.Parse(node.TunnelEndpoint),
+        node.Role == NodeRole.DataPlane && node.State == NodeState.Active ? Math.Max(1, node.Weight) : 0);
+
+    private static bool SamePeers(TableVersion table, List<PeerInfo> peers) =>
+        table.Peers.Count == peers.Count && peers.All(p => table.Peers.TryGetValue(p.NodeId, out var q) && q == p);
+
+    private static string Cause(List<string> causes, string fallback)
+    {
+        var text = causes.Count == 0 ? fallback : string.Join("; ", causes);
+        return text.Length <= 500 ? text : text[..497] + "...";
+    }
+
+    private static object Describe(Node node) => new { node.Name, node.DvaId, node.Role, node.NodeId, node.State, node.Weight, node.TunnelEndpoint };
+}
+
+internal static partial class FleetLog
+{
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Debug, Message = "DVA {DvaKey}: concurrent write, retrying on the next pass")]
+    public static partial void Retry(ILogger logger, long dvaKey);
+
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Information, Message = "DVA {DvaKey}: version {Version} not rolled out: {Reason}")]
+    public static partial void NotRolledOut(ILogger logger, long dvaKey, ulong version, string reason);
+
+    [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Node {Name}: {Operation} ({Reason})")]
+    public static partial void Released(ILogger logger, string name, string operation, string reason);
+}

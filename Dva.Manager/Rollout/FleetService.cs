@@ -1,0 +1,36 @@
+using Dva.Manager.Hubs;
+using Microsoft.Extensions.Options;
+
+namespace Dva.Manager.Rollout;
+
+/// <summary>Runs <see cref="FleetReconciler"/> every <see cref="NodeHubOptions.ReconcileInterval"/>, or sooner when kicked.</summary>
+internal sealed class FleetService(FleetReconciler fleet, IOptions<NodeHubOptions> options, ILogger<FleetService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await fleet.ReconcileAllAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // One bad pass (a database hiccup, a node that vanished mid-send) must not stop the loop.
+                FleetServiceLog.PassFailed(logger, e);
+            }
+
+            await fleet.WaitAsync(options.Value.ReconcileInterval, stoppingToken);
+        }
+    }
+}
+
+internal static partial class FleetServiceLog
+{
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Error, Message = "A reconcile pass failed")]
+    public static partial void PassFailed(ILogger logger, Exception exception);
+}

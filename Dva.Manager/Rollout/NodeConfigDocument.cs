@@ -1,0 +1,68 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dva.Manager.Model;
+
+namespace Dva.Manager.Rollout;
+
+/// <summary>
+/// The node configuration the manager sends with an assignment: the document <c>dva-node run --config</c> reads
+/// (Dva.Node/Config/NodeConfig.cs), without the table, which comes through the hub. Field names must stay in step
+/// with that file.
+/// </summary>
+internal sealed record NodeConfigDocument(
+    string Role,
+    int NodeId,
+    string Name,
+    TunnelDocument Tunnel,
+    IReadOnlyList<InterfaceDocument> Interfaces,
+    IReadOnlyList<RouteDocument> Routes)
+{
+    public const string Dispatcher = "dispatcher";
+    public const string DataPlane = "dataplane";
+    public const string Unallocated = "unallocated";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static string RoleName(NodeRole role) => role switch
+    {
+        NodeRole.Dispatcher => Dispatcher,
+        NodeRole.DataPlane => DataPlane,
+        _ => Unallocated,
+    };
+
+    /// <summary>
+    /// The document for <paramref name="node"/>. A dispatcher gets the interfaces attached to it, with their frame
+    /// source; a data plane gets every interface whose dispatcher is allocated, naming that dispatcher's node id.
+    /// </summary>
+    public static NodeConfigDocument For(
+        Node node, IReadOnlyList<SharedInterface> interfaces, IReadOnlyList<StaticRoute> routes, IReadOnlyDictionary<string, int> dispatcherIdsByName)
+    {
+        var isDispatcher = node.Role == NodeRole.Dispatcher;
+        var documents = new List<InterfaceDocument>();
+        foreach (var i in interfaces.OrderBy(i => i.Ifid))
+        {
+            if (!dispatcherIdsByName.TryGetValue(i.AttachmentNodeName, out var dispatcher) || (isDispatcher && dispatcher != node.NodeId))
+            {
+                continue;
+            }
+
+            documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? i.AttachmentFrameSource : null, dispatcher));
+        }
+
+        var ifids = documents.Select(d => d.Ifid).ToHashSet();
+        return new NodeConfigDocument(
+            RoleName(node.Role), node.NodeId, node.Name, new TunnelDocument(node.TunnelEndpoint), documents,
+            [.. routes.Where(r => ifids.Contains(r.Ifid)).OrderBy(r => r.Id).Select(r => new RouteDocument(r.Prefix, r.NextHop.Length == 0 ? null : r.NextHop, r.Ifid))]);
+    }
+}
+
+internal sealed record TunnelDocument(string Listen);
+
+internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher);
+
+internal sealed record RouteDocument(string Prefix, string? NextHop, int Ifid);
