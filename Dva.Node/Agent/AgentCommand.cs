@@ -71,7 +71,7 @@ internal static class AgentCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
         if (options!.StopOnStdinClose)
         {
-            _ = StopOnEndOfInputAsync(stop);
+            _ = ParentWatch.StopOnEndOfInputAsync(stop);
         }
 
         using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(c =>
@@ -219,31 +219,5 @@ internal static class AgentCommand
             .Select(u => u.Address)
             .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
         return address is null ? null : new IPEndPoint(address, DefaultTunnelPort);
-    }
-
-    private static async Task StopOnEndOfInputAsync(CancellationTokenSource stop)
-    {
-        var buffer = new byte[256];
-        try
-        {
-            await using var input = Console.OpenStandardInput();
-            while (await input.ReadAsync(buffer, stop.Token) > 0)
-            {
-                // Whatever the parent writes is ignored; only the end of the stream matters.
-            }
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            // A broken pipe means the same as end of file: the parent is gone.
-        }
-
-        try
-        {
-            await stop.CancelAsync();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The agent already stopped for another reason.
-        }
     }
 }
