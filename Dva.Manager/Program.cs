@@ -1,11 +1,15 @@
 using Dva.Manager.Apis;
+using Dva.Manager.Demo;
 using Dva.Manager.Extensions;
 using Dva.Manager.Hubs;
+using Dva.Manager.Provider;
 using Dva.Manager.Rollout;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
 builder.AddNodeHub();
+builder.AddLocalComputeUnits();
+builder.AddDemo();
 
 var app = builder.Build();
 app.UseApplicationPipeline();
@@ -23,6 +27,8 @@ app.MapAuditApi();
 app.MapKeysApi();
 app.MapRolloutApi();
 app.MapNodeHub();
+app.MapLocalUnitsApi();
+app.MapDemoApi();
 
 app.Run();
 
