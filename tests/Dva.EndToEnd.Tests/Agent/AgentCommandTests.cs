@@ -5,6 +5,7 @@ using Dva.Node.Agent;
 
 namespace Dva.EndToEnd.Tests.Agent;
 
+[Collection(ManagerProcess.Collection)]
 public sealed class AgentCommandTests
 {
     private const string Token = "e2e-enrollment-token-0123456789";

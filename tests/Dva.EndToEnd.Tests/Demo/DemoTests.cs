@@ -9,9 +9,10 @@ namespace Dva.EndToEnd.Tests.Demo;
 /// traffic generator. The generator runs lighter than the default (short flows) so a test sees completed flows soon,
 /// and elasticity is off so the only table changes are the ones the test makes.
 /// </summary>
+[Collection(ManagerProcess.Collection)]
 public sealed class DemoTests
 {
-    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(45);
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(25);
 
     private static readonly string[] LightDemo =

@@ -16,6 +16,9 @@ namespace Dva.EndToEnd.Tests.Demo;
 /// </summary>
 internal sealed partial class ManagerProcess : IDisposable
 {
+    /// <summary>Tests that start managers run one at a time: each brings up several processes on a small machine.</summary>
+    public const string Collection = "Manager processes";
+
     public const string AdminKey = "e2e-admin-key-0123456789abcdef0123456789";
 
     private readonly Process _process;
@@ -214,6 +217,9 @@ internal sealed partial class ManagerProcess : IDisposable
     }
 
     private const int SigInt = 2;
+
+    [CollectionDefinition(Collection, DisableParallelization = true)]
+    public sealed class SequentialCollection;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
