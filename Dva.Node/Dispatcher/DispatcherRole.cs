@@ -259,19 +259,7 @@ internal sealed class DispatcherRole
         }
 
         var tci = StripVlan(buffer);
-        var fields = new TunnelFields
-        {
-            DNode = first,
-            HNode = _self,
-            SNode = _self,
-            Type = TunnelType.Handoff,
-            Handoff = Handoff.Broadcast,
-            Trr = true,
-            Era = (byte)table.Era,
-            Ttl = TunnelFields.InitialTtl,
-            IfId = port.Ifid,
-            VlanTci = tci,
-        };
+        var fields = FromOutside(first, table, port.Ifid, tci) with { Type = TunnelType.Handoff, Handoff = Handoff.Broadcast, Trr = true };
         return SendTunnel(batch, index, buffer, fields, addresses[first], TunnelCounter.BroadcastSent);
     }
 
@@ -306,17 +294,7 @@ internal sealed class DispatcherRole
         }
 
         var tci = StripVlan(buffer);
-        var fields = new TunnelFields
-        {
-            DNode = owner,
-            HNode = _self,
-            SNode = _self,
-            Type = TunnelType.Dispatch,
-            Era = (byte)table.Era,
-            Ttl = TunnelFields.InitialTtl,
-            IfId = port.Ifid,
-            VlanTci = tci,
-        };
+        var fields = FromOutside(owner, table, port.Ifid, tci);
         return SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
     }
 
@@ -350,6 +328,19 @@ internal sealed class DispatcherRole
         Transmit(port, answer);
         return DropReason.OversizeAnswered;
     }
+
+    /// <summary>A DISPATCH header for a frame this dispatcher received on <paramref name="ifid"/>, stamped with the table's era.</summary>
+    private TunnelFields FromOutside(ushort to, TableVersion table, byte ifid, ushort tci) => new()
+    {
+        DNode = to,
+        HNode = _self,
+        SNode = _self,
+        Type = TunnelType.Dispatch,
+        Era = (byte)table.Era,
+        Ttl = TunnelFields.InitialTtl,
+        IfId = ifid,
+        VlanTci = tci,
+    };
 
     private DropReason? SendTunnel(PacketBatch batch, int index, PacketBuffer buffer, in TunnelFields fields, PacketAddress to, TunnelCounter sent)
     {
