@@ -88,11 +88,13 @@ internal sealed partial class DemoBootstrapper(
             var layout = await EnsureDvaAsync(stoppingToken);
             Interlocked.Exchange(ref _dvaKey, layout.DvaKey);
             _state = "starting units";
-            var dispatcher = await units.StartUnitAsync(new LocalUnitRequest(DispatcherName, [layout.OutsideSource, layout.InsideSource]), stoppingToken);
+            var known = await KnownTunnelsAsync(stoppingToken);
+            var dispatcher = await units.StartUnitAsync(
+                new LocalUnitRequest(DispatcherName, [layout.OutsideSource, layout.InsideSource], known.GetValueOrDefault(DispatcherName)), stoppingToken);
             var dataPlanes = new List<LocalUnitView>();
             for (var i = 1; i <= layout.DataPlanes; i++)
             {
-                dataPlanes.Add(await units.StartUnitAsync(new LocalUnitRequest(DataPlaneName(i)), stoppingToken));
+                dataPlanes.Add(await units.StartUnitAsync(new LocalUnitRequest(DataPlaneName(i), null, known.GetValueOrDefault(DataPlaneName(i))), stoppingToken));
             }
 
             await banner.PrintAsync(manager,
@@ -105,7 +107,7 @@ internal sealed partial class DemoBootstrapper(
             ]);
 
             _state = "waiting for tables";
-            await WaitForTablesAsync(layout.DvaKey, stoppingToken);
+            await WaitForTablesAsync(layout.DvaKey, dispatcher, dataPlanes, stoppingToken);
             await RunTrafficAsync(layout, stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -183,15 +185,33 @@ internal sealed partial class DemoBootstrapper(
         return layout;
     }
 
-    /// <summary>Waits (bounded) until committed tables hold the dispatcher and a data plane: the generator needs both from its first flow.</summary>
-    private async Task WaitForTablesAsync(long dvaKey, CancellationToken ct)
+    /// <summary>
+    /// The tunnel endpoints the demo's units had in the registry (a restart reuses them when free, so the stored
+    /// tables still name the right endpoints and need no new version).
+    /// </summary>
+    private async Task<Dictionary<string, string>> KnownTunnelsAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var nodes = await scope.ServiceProvider.GetRequiredService<NodeRegistry>().ListAsync(null, ct);
+        return nodes.Where(n => n.Name == DispatcherName || n.Name.StartsWith("demo-dp-", StringComparison.Ordinal))
+            .ToDictionary(n => n.Name, n => n.TunnelEndpoint, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Waits (bounded) until committed tables hold this run's dispatcher and at least one of its data planes, at the
+    /// endpoints they listen on now: the generator needs both from its first flow, and after a restart the stored
+    /// tables may still name the previous run's endpoints.
+    /// </summary>
+    private async Task WaitForTablesAsync(long dvaKey, LocalUnitView dispatcher, IReadOnlyList<LocalUnitView> dataPlanes, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.Value.ReadyTimeout);
+        var dataPlaneTunnels = dataPlanes.Select(u => u.Tunnel).ToHashSet(StringComparer.Ordinal);
         try
         {
             while (rollout.Current(dvaKey) is not { } table || rollout.InFlight(dvaKey) is not null
-                || !table.Peers.Values.Any(p => p.Role == PeerRole.Dispatcher) || !table.Peers.Values.Any(p => p.Role == PeerRole.DataPlane))
+                || !table.Peers.Values.Any(p => p.Role == PeerRole.Dispatcher && p.Endpoint.ToString() == dispatcher.Tunnel)
+                || !table.Peers.Values.Any(p => p.Role == PeerRole.DataPlane && dataPlaneTunnels.Contains(p.Endpoint.ToString())))
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), timeout.Token);
             }

@@ -20,10 +20,10 @@ internal sealed class DemoOptions
     public int Concurrency { get; set; } = 2000;
 
     /// <summary>New flows per second at most.</summary>
-    public int Rate { get; set; } = 200;
+    public int Rate { get; set; } = 250;
 
     /// <summary>Data segments each way per flow; with <see cref="StepMilliseconds"/> this sets how long a flow lives.</summary>
-    public int Segments { get; set; } = 10;
+    public int Segments { get; set; } = 8;
 
     public int StepMilliseconds { get; set; } = 1000;
 

@@ -14,6 +14,26 @@ internal static class FreePorts
 
     public static IPEndPoint Tcp() => Take(SocketType.Stream, ProtocolType.Tcp);
 
+    /// <summary><paramref name="wanted"/> when it is a loopback endpoint nobody uses now, else a free loopback port.</summary>
+    public static IPEndPoint UdpOrFree(string? wanted)
+    {
+        if (IPEndPoint.TryParse(wanted ?? "", out var endpoint) && IPAddress.IsLoopback(endpoint.Address) && endpoint.Port != 0)
+        {
+            try
+            {
+                using var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+                socket.Bind(endpoint);
+                return endpoint;
+            }
+            catch (SocketException)
+            {
+                // Taken since: any free port will do, the manager rolls the new endpoint out.
+            }
+        }
+
+        return Udp();
+    }
+
     private static IPEndPoint Take(SocketType type, ProtocolType protocol)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, type, protocol);

@@ -8,7 +8,8 @@ namespace Dva.Manager.Provider;
 /// <summary>What the caller wants of a new local unit.</summary>
 /// <param name="Name">Unit name (unique in the registry); null picks <c>local-N</c>.</param>
 /// <param name="FrameSources">Frame sources the unit announces (a dispatcher's <c>udp:</c> wires).</param>
-internal sealed record LocalUnitRequest(string? Name = null, IReadOnlyList<string>? FrameSources = null);
+/// <param name="Tunnel">Tunnel endpoint wanted (the one a restarted unit had, so its DVA's tables need not change); a free port when null or taken.</param>
+internal sealed record LocalUnitRequest(string? Name = null, IReadOnlyList<string>? FrameSources = null, string? Tunnel = null);
 
 /// <summary>A local unit as the API and the dashboard show it.</summary>
 internal sealed record LocalUnitView(string Name, int ProcessId, string Tunnel, string Control, DateTimeOffset Started, bool Running, int? ExitCode);
@@ -64,7 +65,7 @@ internal sealed partial class LocalComputeUnitProvider(
                 return existing.View;
             }
 
-            var tunnel = FreePorts.Udp();
+            var tunnel = FreePorts.UdpOrFree(request.Tunnel);
             var control = FreePorts.Tcp();
             var arguments = new List<string>
             {
