@@ -26,7 +26,6 @@ internal sealed class ElasticityController(
 {
     private readonly ConcurrentDictionary<long, DateTimeOffset> _lastWeightChange = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _lastScaleChange = new();
-    private readonly DateTimeOffset _started = time.GetUtcNow();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -79,7 +78,7 @@ internal sealed class ElasticityController(
             var now = time.GetUtcNow();
             var decision = ElasticityDecider.Decide(
                 new ElasticityInput(samples, dva.MinDataPlanes, dva.MaxDataPlanes, dva.TargetUtilizationPercent, dva.DesiredDataPlanes, now,
-                    _lastWeightChange.GetValueOrDefault(dva.Id, _started), _lastScaleChange.GetValueOrDefault(dva.Id, _started)),
+                    _lastWeightChange.GetValueOrDefault(dva.Id, DateTimeOffset.MinValue), _lastScaleChange.GetValueOrDefault(dva.Id, DateTimeOffset.MinValue)),
                 options.Value);
             if (decision.ScaleTo is { } count)
             {

@@ -28,7 +28,7 @@ internal sealed class FleetReconciler(
     IHubContext<NodeHub, INodeClient> hub,
     TimeProvider time,
     IOptions<NodeHubOptions> options,
-    ILogger<FleetReconciler> logger)
+    ILogger<FleetReconciler> logger) : IDisposable
 {
     public const string TablesConverged = "TablesConverged";
     public const string CapacitySufficient = "CapacitySufficient";
@@ -42,6 +42,10 @@ internal sealed class FleetReconciler(
     private readonly ConcurrentDictionary<long, DateTimeOffset> _lastPrune = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _committedAt = new();
     private readonly ConcurrentDictionary<long, (string Connection, NodeAssignment Assignment)> _sent = new();
+    private readonly ConcurrentDictionary<long, string?> _quarantine = new();
+    private readonly SemaphoreSlim _pass = new(1, 1);
+
+    public void Dispose() => _pass.Dispose();
 
     /// <summary>Asks for a pass soon (a unit registered, a rollout failed a unit).</summary>
     public void Kick() => _kicks.Writer.TryWrite(true);
@@ -93,7 +97,21 @@ internal sealed class FleetReconciler(
         await TellUnallocatedAsync(ct);
     }
 
+    /// <summary>One pass over one DVA; passes never overlap, so two cannot hand out the same pool unit.</summary>
     public async Task ReconcileAsync(long dvaKey, CancellationToken ct)
+    {
+        await _pass.WaitAsync(ct);
+        try
+        {
+            await ReconcileOneAsync(dvaKey, ct);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private async Task ReconcileOneAsync(long dvaKey, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
@@ -111,7 +129,7 @@ internal sealed class FleetReconciler(
             .Where(n => sessions.Get(n.Id) is not null || current?.Peers.ContainsKey((ushort)n.NodeId) == true).ToList();
         var interfaces = await db.Interfaces.Where(i => i.DvaId == dvaKey).ToListAsync(ct);
         var pool = (await db.Nodes.Where(n => n.DvaId == null).OrderBy(n => n.Id).ToListAsync(ct))
-            .Where(n => sessions.Get(n.Id) is not null && IsAlive(n.Id)).ToList();
+            .Where(n => sessions.Get(n.Id) is { } s && IsAlive(n.Id) && !IsQuarantined(n.Id, s)).ToList();
         if (current is null && nodes.Count == 0 && pool.Count == 0)
         {
             // Nothing the hub knows about: leave configuration-only DVAs (and their ETags) alone.
@@ -370,6 +388,13 @@ internal sealed class FleetReconciler(
         var dvaId = unit.DvaId;
         unit.Unallocate();
         _drainStarted.TryRemove(unit.Id, out _);
+        if (operation == "fail")
+        {
+            // A unit that failed stays out of the pool until it connects again: a hung agent that still sends
+            // heartbeats would otherwise be allocated, fail to ack, and be removed, over and over.
+            _quarantine[unit.Id] = sessions.Get(unit.Id)?.ConnectionId;
+        }
+
         await audit.SaveAsync(operation, "node", dvaId, before, () => unit.Id, () => new { Reason = reason }, ct);
         FleetLog.Released(logger, unit.Name, operation, reason);
     }
@@ -416,6 +441,22 @@ internal sealed class FleetReconciler(
     private bool IsAlive(long nodeKey) => sessions.Get(nodeKey) is { } session
         ? time.GetUtcNow() - session.LastSeen <= options.Value.FailureTimeout
         : time.GetUtcNow() - _started <= options.Value.ReconnectGrace;
+
+    private bool IsQuarantined(long nodeKey, NodeSession session)
+    {
+        if (!_quarantine.TryGetValue(nodeKey, out var connection))
+        {
+            return false;
+        }
+
+        if (session.ConnectionId is { } current && current != connection)
+        {
+            _quarantine.TryRemove(nodeKey, out _);
+            return false;
+        }
+
+        return true;
+    }
 
     private static PeerInfo ToPeer(Node node) => new(
         (ushort)node.NodeId,

@@ -32,6 +32,9 @@ internal sealed class RolloutCoordinator(
     private readonly ConcurrentDictionary<(Guid DvaId, ulong Version), Flight> _inFlight = new();
     private readonly ConcurrentDictionary<long, ConcurrentDictionary<ulong, RolloutLog>> _logs = new();
 
+    /// <summary>Raised after a version committed (for live views and tests); handlers must be quick and not throw.</summary>
+    public event Action<TableVersion, RolloutLogView>? Committed;
+
     /// <summary>The last version recorded for the DVA (committed, or interrupted by a manager restart), or null.</summary>
     public async Task<TableVersion?> LoadCurrentAsync(long dvaKey, CancellationToken ct)
     {
@@ -197,6 +200,7 @@ internal sealed class RolloutCoordinator(
         log.Phase = RolloutPhase.Committed;
         await AuditAsync(dvaKey, "rollout-commit", next, new { next.Version, Failed = failed.Select(f => f.NodeId) }, ct);
         RolloutLogMessages.Committed(logger, dvaKey, next.Version, failed.Count);
+        Committed?.Invoke(next, log.ToView());
         var message = failed.Count == 0
             ? $"Version {next.Version} committed on {members.Count} units."
             : $"Version {next.Version} committed; units {string.Join(", ", failed.Select(f => f.NodeId))} did not ack and are failed.";

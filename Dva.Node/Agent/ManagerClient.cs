@@ -200,7 +200,9 @@ internal sealed partial class ManagerClient : IAsyncDisposable
             _tables.Install(table, out error);
         }
 
-        await _connection.InvokeAsync(nameof(INodeHubServer.AckTable),
+        // Send, not invoke: waiting inside a handler for the manager's answer would stall this connection's other
+        // messages, and the ack needs no answer (the manager's rollout log records it).
+        await _connection.SendAsync(nameof(INodeHubServer.AckTable),
             new TableAck(update.DvaId, update.Version, assignment.NodeId, error is null, error), _stopping.Token);
     }
 

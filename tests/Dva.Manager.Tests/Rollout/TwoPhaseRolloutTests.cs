@@ -1,0 +1,127 @@
+using System.Text.Json.Nodes;
+using Dva.Manager.Rollout;
+using Dva.Manager.Tests.Hub;
+using Dva.Shared.Tables;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dva.Manager.Tests.Rollout;
+
+/// <summary>Era rollout (DESIGN.md §5) against real node agent clients over a real socket.</summary>
+public sealed class TwoPhaseRolloutTests : HubTestBase
+{
+    [Fact]
+    public async Task Rollout_DispatcherAndDataPlanes_DataPlanesAckBeforeAnyDispatcherAndEveryUnitRunsTheVersion()
+    {
+        var dva = await Factory.CreateDvaAsync("two-phase", "disp-1", dataPlanes: 2);
+        var dispatcher = await StartNodeAsync("disp-1", 7100);
+        var a = await StartNodeAsync("dp-a", 7101);
+        var b = await StartNodeAsync("dp-b", 7102);
+
+        var (table, log) = await Factory.WaitForCommitAsync(dva, (t, _) =>
+            HubFactory.ServingDataPlanes(t) == 2 && HubFactory.Dispatchers(t) == 1);
+
+        var dataPlaneAcks = log.Acks.Where(x => x.Role == PeerRole.DataPlane).ToList();
+        var dispatcherAcks = log.Acks.Where(x => x.Role == PeerRole.Dispatcher).ToList();
+        Assert.Equal(2, dataPlaneAcks.Count);
+        Assert.Single(dispatcherAcks);
+        Assert.All(log.Acks, x => Assert.True(x.Installed, x.Error));
+        Assert.True(dataPlaneAcks.Max(x => x.At) <= dispatcherAcks.Min(x => x.At), "a dispatcher acked before every data plane had");
+        Assert.True(dataPlaneAcks.Max(x => x.At) <= log.DispatchersStarted, "dispatchers were sent the table before every data plane acked");
+        Assert.Equal(RolloutPhase.Committed, log.Phase);
+        Assert.Empty(log.Failed);
+        foreach (var node in new[] { dispatcher, a, b })
+        {
+            Assert.Equal(table.Version, node.Tables.State.Current?.Version);
+        }
+    }
+
+    [Fact]
+    public async Task Assign_DispatcherAndDataPlane_ConfigsNameRoleInterfaceSourceAndDispatcherNodeId()
+    {
+        var dva = await Factory.CreateDvaAsync("assign-config", "disp-1", dataPlanes: 1);
+        var dispatcher = await StartNodeAsync("disp-1", 7110);
+        var dataPlane = await StartNodeAsync("dp-a", 7111);
+        var (table, _) = await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+
+        var dispatcherConfig = JsonNode.Parse(dispatcher.Assignments.Last(x => x.Role != "unallocated").ConfigJson)!;
+        var dataPlaneConfig = JsonNode.Parse(dataPlane.Assignments.Last(x => x.Role != "unallocated").ConfigJson)!;
+        var dispatcherId = table.Peers.Values.Single(p => p.Role == PeerRole.Dispatcher).NodeId;
+        Assert.Equal("dispatcher", (string)dispatcherConfig["role"]!);
+        Assert.Equal("127.0.0.1:7110", (string)dispatcherConfig["tunnel"]!["listen"]!);
+        Assert.Equal("udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002", (string)dispatcherConfig["interfaces"]![0]!["source"]!);
+        Assert.Equal("dataplane", (string)dataPlaneConfig["role"]!);
+        Assert.Equal(dispatcherId, (int)dataPlaneConfig["interfaces"]![0]!["dispatcher"]!);
+        Assert.Null(dataPlaneConfig["interfaces"]![0]!["source"]);
+        Assert.Equal(table.DvaId, dataPlane.Client.Assignment.DvaId);
+        Assert.Equal((int)dataPlane.Client.Assignment.NodeId, (int)dataPlaneConfig["nodeId"]!);
+    }
+
+    [Fact]
+    public async Task RolloutAsync_WhileAnotherVersionIsInFlight_AnswersBusy()
+    {
+        var dva = await Factory.CreateDvaAsync("busy", "disp-1", dataPlanes: 1);
+        await StartNodeAsync("disp-1", 7120);
+        var unit = await StartNodeAsync("dp-a", 7121);
+        var (table, _) = await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+        var next = table.WithHistory(table.History, "operator test");
+        RolloutMember[] members = [new(unit.Client.NodeKey, unit.Client.Assignment.NodeId, PeerRole.DataPlane)];
+
+        var first = Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
+        var second = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
+
+        Assert.Equal(RolloutOutcome.Busy, second.Outcome);
+        Assert.Contains($"rolling out table version {next.Version}", second.Message, StringComparison.Ordinal);
+        Assert.Equal(RolloutOutcome.Committed, (await first).Outcome);
+        var stale = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
+        Assert.Equal(RolloutOutcome.Rejected, stale.Outcome);
+    }
+
+    [Fact]
+    public async Task RolloutsApi_AfterACommit_ListsAcksPerVersionAndAcceptsAReconcileRequest()
+    {
+        var dva = await Factory.CreateDvaAsync("api", "disp-1", dataPlanes: 1);
+        await StartNodeAsync("disp-1", 7130);
+        await StartNodeAsync("dp-a", 7131);
+        var (table, _) = await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+        using var client = Factory.AdminClient();
+
+        var log = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}/rollouts/{table.Version}"))!;
+        var list = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}/rollouts"))!.AsArray();
+        var kick = await client.PostAsync($"/api/v1/dvas/{dva}/rollouts", null);
+        var missing = await client.GetAsync($"/api/v1/dvas/{dva}/rollouts/999");
+
+        Assert.Equal("committed", (string)log["phase"]!);
+        Assert.Equal(["dataPlane", "dispatcher"], log["acks"]!.AsArray().Select(a => (string)a!["role"]!).Order().ToArray());
+        Assert.Equal((long)table.Version, (long)list[0]!["version"]!);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, kick.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reconcile_AfterTheWantedDataPlanesServe_DvaReportsConvergedSufficientAndActive()
+    {
+        var dva = await Factory.CreateDvaAsync("status", "disp-1", dataPlanes: 2);
+        await StartNodeAsync("disp-1", 7140);
+        await StartNodeAsync("dp-a", 7141);
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+        var fleet = Factory.Services.GetRequiredService<FleetReconciler>();
+        await fleet.ReconcileAsync(dva, CancellationToken.None);
+        using var client = Factory.AdminClient();
+        var waiting = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}"))!;
+
+        await StartNodeAsync("dp-b", 7142);
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 2);
+        await fleet.ReconcileAsync(dva, CancellationToken.None);
+        var ready = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}"))!;
+
+        Assert.Equal("False", Condition(waiting, FleetReconciler.CapacitySufficient));
+        Assert.Equal("DEGRADED", (string)waiting["status"]!["operatingStatus"]!);
+        Assert.Equal("True", Condition(ready, FleetReconciler.CapacitySufficient));
+        Assert.Equal("True", Condition(ready, FleetReconciler.TablesConverged));
+        Assert.Equal("ACTIVE", (string)ready["status"]!["provisioningStatus"]!);
+        Assert.Equal("ONLINE", (string)ready["status"]!["operatingStatus"]!);
+    }
+
+    private static string? Condition(JsonNode dva, string type) =>
+        (string?)dva["status"]!["conditions"]!.AsArray().FirstOrDefault(c => (string)c!["type"]! == type)?["status"];
+}
