@@ -1,13 +1,17 @@
 using Dva.Manager.Apis;
 using Dva.Manager.Dashboard;
+using Dva.Manager.Demo;
 using Dva.Manager.Extensions;
 using Dva.Manager.Hubs;
+using Dva.Manager.Provider;
 using Dva.Manager.Rollout;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
 builder.AddNodeHub();
 builder.AddDashboard();
+builder.AddLocalComputeUnits();
+builder.AddDemo();
 
 var app = builder.Build();
 app.UseApplicationPipeline();
@@ -26,6 +30,8 @@ app.MapKeysApi();
 app.MapRolloutApi();
 app.MapNodeHub();
 app.MapDashboard();
+app.MapLocalUnitsApi();
+app.MapDemoApi();
 
 app.Run();
 

@@ -11,6 +11,7 @@ internal static class Program
 
         usage:
           dva-node run --config node.json       run a node from its configuration file (Ctrl-C or SIGTERM stops it)
+          dva-node agent --manager URL --enrollment TOKEN   run a unit managed by a manager ('dva-node agent --help')
           dva-node counters --control ip:port   print a running node's counters (--json for the raw document)
           dva-node traffic ...                  play client and server hosts on two udp: wires ('dva-node traffic --help')
           dva-node relay ...                    measure the engine's relay rate on loopback (relay --help)
@@ -32,6 +33,8 @@ internal static class Program
         {
             case "run":
                 return await RunCommand.RunAsync(rest, Console.Out, Console.Error);
+            case "agent":
+                return await AgentCommand.RunAsync(rest, Console.Out, Console.Error);
             case "counters":
                 return await CountersCommand.RunAsync(rest, Console.Out, Console.Error);
             case "traffic":

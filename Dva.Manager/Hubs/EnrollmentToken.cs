@@ -22,6 +22,9 @@ internal sealed class EnrollmentToken
         _token = Encoding.UTF8.GetBytes(token);
     }
 
+    /// <summary>The token itself, for the agents this manager starts on its own machine and for the start-up banner.</summary>
+    public string Value => Encoding.UTF8.GetString(_token);
+
     /// <summary>Compares in constant time, so the answer's timing tells nothing about how much of a guess was right.</summary>
     public bool Matches(string? presented) =>
         presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token);

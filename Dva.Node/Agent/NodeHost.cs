@@ -30,9 +30,10 @@ internal sealed class NodeHost : IAsyncDisposable
     private ControlApi? _control;
     private int _disposed;
 
-    private NodeHost(NodeSettings settings, TimeProvider time)
+    private NodeHost(NodeSettings settings, TableStore tables, TimeProvider time)
     {
         Settings = settings;
+        Tables = tables;
         Time = time;
         Pool = new BufferPool(PoolBuffers);
         _engine = new EpollEngine(Pool, time);
@@ -44,7 +45,7 @@ internal sealed class NodeHost : IAsyncDisposable
 
     public BufferPool Pool { get; }
 
-    public TableStore Tables { get; } = new();
+    public TableStore Tables { get; }
 
     public NodeCounters Counters { get; } = new();
 
@@ -58,13 +59,21 @@ internal sealed class NodeHost : IAsyncDisposable
 
     public EpollEngine Engine => _engine;
 
+    /// <summary>The data plane role, when this node is one (the agent reads bucket counts and flows for its heartbeat).</summary>
+    public DataPlaneRole? DataPlane { get; private set; }
+
     public RoleView Role { get; private set; } = new(() => Task.FromResult<object>(Array.Empty<object>()), () => Task.FromResult<object?>(null), () => Task.FromResult<object?>(null));
 
     /// <summary>Opens everything, installs the static table, starts the engine and the control API. Throws a readable error when the system refuses.</summary>
-    public static async Task<NodeHost> StartAsync(NodeSettings settings, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    public static Task<NodeHost> StartAsync(NodeSettings settings, TimeProvider? time = null, CancellationToken cancellationToken = default) =>
+        StartAsync(settings, new TableStore(), time, cancellationToken);
+
+    /// <summary>As above, forwarding with <paramref name="tables"/>, which outlive the host (the agent's manager client installs into them).</summary>
+    public static async Task<NodeHost> StartAsync(NodeSettings settings, TableStore tables, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var host = new NodeHost(settings, time ?? TimeProvider.System);
+        ArgumentNullException.ThrowIfNull(tables);
+        var host = new NodeHost(settings, tables, time ?? TimeProvider.System);
         try
         {
             host.Open();
@@ -130,6 +139,7 @@ internal sealed class NodeHost : IAsyncDisposable
             var role = new DataPlaneRole(Settings, Tables, Counters, Time);
             role.Attach(_engine, tunnel);
             _disposables.Add(role);
+            DataPlane = role;
             Role = new RoleView(
                 async () => await role.SnapshotFlowsAsync(),
                 async () => BucketSummary(await role.SnapshotBucketCountsAsync()),

@@ -25,6 +25,8 @@ internal static class TrafficCommand
           --udp-every N          every Nth flow is UDP request/response (default 4; 0 = TCP only)
           --clients N --servers N  host counts (default 50 and 10)
           --json                 print the result as JSON
+          --progress-seconds N   also print a JSON progress line every N seconds: {"progress":true,"opened":..,"completed":..,"broken":..}
+          --stop-on-stdin-close  stop (and print the result) when standard input closes, e.g. because the parent died
 
         exit codes: 0 every flow completed, 1 some flow broke, 2 bad options.
         """;
@@ -53,11 +55,18 @@ internal static class TrafficCommand
             e.Cancel = true;
             stop.Cancel();
         };
+        if (args.Contains("--stop-on-stdin-close"))
+        {
+            _ = Agent.ParentWatch.StopOnEndOfInputAsync(stop);
+        }
 
         TrafficResult result;
         try
         {
             using var generator = new TrafficGenerator(options!);
+            using var progress = options!.ProgressInterval > TimeSpan.Zero
+                ? new Timer(_ => WriteProgress(output, generator), null, options.ProgressInterval, options.ProgressInterval)
+                : null;
             result = generator.Run(stop.Token);
         }
         catch (Exception e) when (e is TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException)
@@ -83,6 +92,17 @@ internal static class TrafficCommand
         return Task.FromResult(result.Broken == 0 ? 0 : 1);
     }
 
+    /// <summary>One JSON line a supervising process (the manager's demo) reads while the generator runs.</summary>
+    private static void WriteProgress(TextWriter output, TrafficGenerator generator)
+    {
+        var line = JsonSerializer.Serialize(new { progress = true, opened = generator.Opened, completed = generator.Completed, broken = generator.Broken, retransmits = generator.Retransmits });
+        lock (output)
+        {
+            output.WriteLine(line);
+            output.Flush();
+        }
+    }
+
     public static bool TryParse(IReadOnlyList<string> args, out TrafficOptions? options, out bool json, out string problem)
     {
         options = null;
@@ -103,6 +123,11 @@ internal static class TrafficCommand
             if (name == "--json")
             {
                 json = true;
+                continue;
+            }
+
+            if (name == "--stop-on-stdin-close")
+            {
                 continue;
             }
 
@@ -156,6 +181,7 @@ internal static class TrafficCommand
                         case "--seconds" when n >= 1: o = o with { Duration = TimeSpan.FromSeconds(n) }; break;
                         case "--segments" when n >= 1 && n <= 1000: o = o with { Segments = (int)n }; break;
                         case "--payload" when n >= 1 && n <= 1400: o = o with { PayloadBytes = (int)n }; break;
+                        case "--progress-seconds" when n >= 1 && n <= 3600: o = o with { ProgressInterval = TimeSpan.FromSeconds(n) }; break;
                         case "--step-ms" when n <= 60_000: o = o with { StepInterval = TimeSpan.FromMilliseconds(n) }; break;
                         case "--udp-every": o = o with { UdpEvery = (int)Math.Min(n, int.MaxValue) }; break;
                         case "--clients" when n >= 1 && n <= 200: o = o with { Clients = (int)n }; break;

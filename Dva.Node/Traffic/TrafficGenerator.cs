@@ -57,6 +57,9 @@ internal sealed record TrafficOptions
     /// <summary>The generator stops opening flows at this time and declares the still-open ones broken.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How often <c>dva-node traffic</c> prints a progress line (zero = never).</summary>
+    public TimeSpan ProgressInterval { get; init; }
+
     /// <summary>Keep per-flow records (packets sent each way) for the caller to compare with the data planes.</summary>
     public bool RecordFlows { get; init; }
 }
@@ -126,6 +129,11 @@ internal sealed class TrafficGenerator : IDisposable
     public long Completed => Interlocked.Read(ref _completed);
 
     public long Opened => Interlocked.Read(ref _opened);
+
+    /// <summary>Flows broken so far; any thread (the periodic progress line reads it).</summary>
+    public long Broken => Interlocked.Read(ref _broken);
+
+    public long Retransmits => Interlocked.Read(ref _retransmits);
 
     /// <summary>Completes once <paramref name="count"/> flows completed (or the run ended); any thread.</summary>
     public Task WhenCompleted(long count)

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+
+namespace Dva.EndToEnd.Tests.Demo;
+
+/// <summary>
+/// The real manager as <c>dotnet Dva.Manager.dll</c> (built next to the test assembly, with dva-node.dll beside it)
+/// on a free loopback port and a temporary database. <see cref="Dispose"/> kills it and every child it reported,
+/// whatever happened, and deletes the directory.
+/// </summary>
+internal sealed partial class ManagerProcess : IDisposable
+{
+    /// <summary>Tests that start managers run one at a time: each brings up several processes on a small machine.</summary>
+    public const string Collection = "Manager processes";
+
+    public const string AdminKey = "e2e-admin-key-0123456789abcdef0123456789";
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly HashSet<int> _children = [];
+    private readonly string _directory;
+
+    public ManagerProcess(params string[] settings)
+    {
+        _directory = Directory.CreateTempSubdirectory("dva-demo-").FullName;
+        var port = FreeTcpPort();
+        BaseAddress = new Uri($"http://127.0.0.1:{port}/");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment.Remove("DOTNET_ENVIRONMENT");
+        foreach (var argument in (string[])[
+            Path.Combine(AppContext.BaseDirectory, "Dva.Manager.dll"),
+            "--urls", BaseAddress.ToString().TrimEnd('/'),
+            $"--Dva:Database={Path.Combine(_directory, "dva.db")}",
+            $"--Dva:AdminKey={AdminKey}",
+            .. settings])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        _process = new Process { StartInfo = start };
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+    }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Http { get; }
+
+    public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>GET as JSON; null while the manager does not answer yet (or answers an error).</summary>
+    public async Task<JsonElement?> TryGetAsync(string path)
+    {
+        try
+        {
+            using var response = await Http.GetAsync(new Uri(path, UriKind.Relative));
+            return response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonElement>() : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Polls <paramref name="probe"/> until it returns a value, failing with the manager's output after <paramref name="timeout"/>.</summary>
+    public async Task<T> WaitForAsync<T>(string what, TimeSpan timeout, Func<Task<T?>> probe)
+        where T : class
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if (_process.HasExited)
+            {
+                Assert.Fail($"The manager exited (code {_process.ExitCode}) while waiting for {what}:\n{Tail()}");
+            }
+
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.Fail($"Timed out after {timeout.TotalSeconds} s waiting for {what}:\n{Tail()}");
+        return null!;
+    }
+
+    /// <summary>Remembers child pids so that <see cref="Dispose"/> can kill them even if the manager failed to.</summary>
+    public void Track(IEnumerable<int> pids)
+    {
+        lock (_children)
+        {
+            _children.UnionWith(pids);
+        }
+    }
+
+    /// <summary>Ctrl-C, as an operator would press it.</summary>
+    public void Interrupt() => Assert.Equal(0, Kill(_process.Id, SigInt));
+
+    /// <summary>SIGKILL: the manager cannot clean up; its children must notice by themselves.</summary>
+    public void KillHard() => _process.Kill(entireProcessTree: false);
+
+    public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);
+
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    public string Tail() => string.Join('\n', Output.Split('\n').TakeLast(60));
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(10_000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+
+        lock (_children)
+        {
+            foreach (var pid in _children.Where(IsRunning))
+            {
+                try
+                {
+                    using var child = Process.GetProcessById(pid);
+                    child.Kill(entireProcessTree: true);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                {
+                    // Exited meanwhile.
+                }
+            }
+        }
+
+        _process.Dispose();
+        Http.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A child still closing the database; the temp directory is cleaned by the system.
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    private const int SigInt = 2;
+
+    [CollectionDefinition(Collection, DisableParallelization = true)]
+    public sealed class SequentialCollection;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
