@@ -1,3 +1,4 @@
+using Dva.Node.Io;
 using Dva.Shared.Tables;
 
 namespace Dva.Node.Agent;
@@ -12,6 +13,7 @@ internal sealed class TableState
     public static readonly TableState Empty = new(EraTables.None);
 
     private readonly PeerInfo?[] _peers = new PeerInfo?[4096];
+    private readonly PacketAddress[] _addresses = new PacketAddress[4096];
 
     public TableState(EraTables tables)
     {
@@ -29,6 +31,7 @@ internal sealed class TableState
             foreach (var p in t.PeersById)
             {
                 _peers[p.NodeId] = p;
+                _addresses[p.NodeId] = PacketAddress.FromEndPoint(p.Endpoint);
             }
         }
     }
@@ -43,6 +46,12 @@ internal sealed class TableState
     public TableVersion? ForEra(int era) => Tables.ForEra(era);
 
     public PeerInfo? Peer(ushort nodeId) => nodeId < _peers.Length ? _peers[nodeId] : null;
+
+    /// <summary>
+    /// Tunnel endpoints by node id (empty where no peer), built once per table change so the roles address
+    /// and validate peers without allocating per packet. Read-only by contract: roles never write into it.
+    /// </summary>
+    public PacketAddress[] Addresses => _addresses;
 }
 
 /// <summary>

@@ -53,7 +53,7 @@ internal sealed partial class DataPlaneRole : IDisposable
     private readonly byte[] _scratch = new byte[BufferPool.DefaultFrameSize + BufferPool.DefaultHeadroom];
 
     // Tunnel address of every peer of the installed tables, so HNODE and source checks cost no allocation.
-    private readonly PacketAddress[] _peerAddresses = new PacketAddress[TableLimits.MaxNodeId + 1];
+    private PacketAddress[] _peerAddresses = TableState.Empty.Addresses;
     private readonly long _holdTicks;
     private readonly Action _releaseHeld;
     private readonly Action<TableState> _onInstalled;
@@ -281,21 +281,8 @@ internal sealed partial class DataPlaneRole : IDisposable
             return;
         }
 
-        // Once per table change. TableState accepts peers of both versions; so does this cache.
-        Array.Clear(_peerAddresses);
-        foreach (var version in (ReadOnlySpan<TableVersion?>)[state.Previous, state.Current])
-        {
-            if (version is null)
-            {
-                continue;
-            }
-
-            foreach (var peer in version.PeersById)
-            {
-                _peerAddresses[peer.NodeId] = PacketAddress.FromEndPoint(peer.Endpoint);
-            }
-        }
-
+        // TableState built the addresses of both versions' peers once, at install.
+        _peerAddresses = state.Addresses;
         _addressesOf = state;
     }
 

@@ -59,8 +59,6 @@ internal sealed class DispatcherRole
 
     private EpollEngine? _engine;
     private PacketPort? _tunnel;
-    private TableState? _addressesFor;
-    private PacketAddress[] _addresses = new PacketAddress[TunnelLayout.MaxNodeId + 1];
 
     public DispatcherRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time)
     {
@@ -610,32 +608,8 @@ internal sealed class DispatcherRole
 
     // ---- helpers ------------------------------------------------------------------------------------
 
-    /// <summary>Tunnel endpoints by node id for the peers of <paramref name="state"/>; rebuilt once per table change.</summary>
-    private PacketAddress[] AddressesFor(TableState state)
-    {
-        if (ReferenceEquals(state, _addressesFor))
-        {
-            return _addresses;
-        }
-
-        var addresses = new PacketAddress[TunnelLayout.MaxNodeId + 1];
-        foreach (var table in (ReadOnlySpan<TableVersion?>)[state.Previous, state.Current])
-        {
-            if (table is null)
-            {
-                continue;
-            }
-
-            foreach (var peer in table.PeersById)
-            {
-                addresses[peer.NodeId] = PacketAddress.FromEndPoint(peer.Endpoint);
-            }
-        }
-
-        _addresses = addresses;
-        _addressesFor = state;
-        return addresses;
-    }
+    /// <summary>Tunnel endpoints by node id for the peers of <paramref name="state"/>, built once per table change.</summary>
+    private static PacketAddress[] AddressesFor(TableState state) => state.Addresses;
 
     private static int TaggedExtra(ReadOnlySpan<byte> frame) => IsTagged(frame) ? PacketConstants.VlanTagLength : 0;
 
