@@ -25,6 +25,7 @@ app.MapVipsApi();
 app.MapPoolsApi();
 app.MapNodesApi();
 app.MapTablesApi();
+app.MapStatsApi();
 app.MapAuditApi();
 app.MapKeysApi();
 app.MapRolloutApi();

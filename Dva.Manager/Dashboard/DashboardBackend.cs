@@ -256,6 +256,10 @@ internal sealed class DashboardBackend(IServiceScopeFactory scopes, Authenticati
     public IReadOnlyDictionary<long, RuleHits> GetRuleHits(long dvaId) =>
         live.RuleCounters(dvaId).ToDictionary(c => c.Key, c => new RuleHits(c.Value.Packets, c.Value.Bytes));
 
+    public IReadOnlyDictionary<string, MemberLive> GetMemberLive(long dvaId) =>
+        live.Vips(dvaId).SelectMany(v => v.Members).GroupBy(m => m.Address).ToDictionary(
+            g => g.Key, g => new MemberLive(g.Sum(m => m.ActiveFlows), g.Sum(m => m.TotalConnections), g.Sum(m => m.Bytes)));
+
     private async Task<T> ReadAsync<T>(Func<IServiceProvider, Task<T>> read)
     {
         await using var scope = scopes.CreateAsyncScope();

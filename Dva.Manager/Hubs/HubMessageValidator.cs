@@ -16,6 +16,9 @@ internal static class HubMessageValidator
     public const int MaxRecentFlows = 256;
     public const int MaxCounters = 128;
     public const int MaxCores = 4096;
+    public const int MaxRules = 4096;
+    public const int MaxVips = 1024;
+    public const int MaxMembers = 1024;
 
     public static string? Validate(NodeHello hello)
     {
@@ -82,6 +85,20 @@ internal static class HubMessageValidator
         if (heartbeat.RecentFlows.Count > MaxRecentFlows || heartbeat.RecentFlows.Any(f => f is null || TooLong(f)))
         {
             return $"recentFlows must have at most {MaxRecentFlows} samples with fields of at most {MaxTextLength} characters";
+        }
+
+        if (heartbeat.Rules is { } rules && (rules.Count > MaxRules + 1
+            || rules.Any(r => r is null || r.Evaluations < 0 || r.Flows < 0 || r.Packets < 0 || r.Bytes < 0)))
+        {
+            return $"rules must have at most {MaxRules + 1} entries with counters ≥ 0";
+        }
+
+        if (heartbeat.Vips is { } vips && (vips.Count > MaxVips
+            || vips.Any(v => v is null || v.Address is not { Length: > 0 and <= MaxTextLength } || v.TotalConnections < 0 || v.Bytes < 0
+                || v.Members is null || v.Members.Count > MaxMembers
+                || v.Members.Any(m => m is null || m.Address is not { Length: > 0 and <= MaxTextLength } || m.TotalConnections < 0 || m.Bytes < 0))))
+        {
+            return $"vips must have at most {MaxVips} entries of at most {MaxMembers} members, with addresses and counters ≥ 0";
         }
 
         return null;

@@ -18,8 +18,21 @@ internal sealed record LiveFlow(DateTimeOffset At, long NodeKey, FlowSample Flow
 /// <summary>One table version as rolled out: what the era timeline shows.</summary>
 internal sealed record EraRecord(ulong Version, int Era, string Cause, int MovedBuckets, TimeSpan RolloutDuration, DateTimeOffset At);
 
-/// <summary>Packets and bytes that matched a firewall rule (summed over the data planes that reported it).</summary>
-internal sealed record RuleCounter(long Packets, long Bytes);
+/// <summary>
+/// A firewall rule's counters (summed over the data planes that reported it): packets and bytes of its flows,
+/// first packets it decided (evaluations) and flows created under it.
+/// </summary>
+internal sealed record RuleCounter(long Packets, long Bytes, long Evaluations = 0, long Flows = 0)
+{
+    public RuleCounter Plus(RuleCounter other) =>
+        new(Packets + other.Packets, Bytes + other.Bytes, Evaluations + other.Evaluations, Flows + other.Flows);
+}
+
+/// <summary>A load balancer member's counters summed over the data planes: live flows, connections ever assigned, bytes.</summary>
+internal sealed record LiveMember(string Address, long ActiveFlows, long TotalConnections, long Bytes);
+
+/// <summary>A VIP's counters summed over the data planes, with its members in the order the data planes report them.</summary>
+internal sealed record LiveVip(string Address, long ActiveFlows, long TotalConnections, long Bytes, IReadOnlyList<LiveMember> Members);
 
 /// <summary>What changed, so a subscriber can ignore what it does not show.</summary>
 internal enum LiveChangeKind { Heartbeat, Table, RuleCounters }
@@ -43,6 +56,9 @@ internal sealed class LiveState(TimeProvider time)
 
     /// <summary>Era records kept per DVA.</summary>
     public const int ErasPerDva = 200;
+
+    /// <summary>A data plane silent for this long no longer counts in the live flows of VIPs and members (its cumulative counters still do).</summary>
+    public static readonly TimeSpan ActiveFlowsStaleAfter = TimeSpan.FromSeconds(15);
 
     // A burst of heartbeats faster than one a second must not grow the ring past the window's worth.
     private const int MaxSamplesPerNode = 1200;
@@ -82,7 +98,8 @@ internal sealed class LiveState(TimeProvider time)
             Trim(node.Samples, at - SampleWindow);
         }
 
-        if (heartbeat.RecentFlows.Count > 0)
+        var services = heartbeat.Rules is not null || heartbeat.Vips is not null;
+        if (heartbeat.RecentFlows.Count > 0 || services)
         {
             var dva = DvaFor(heartbeat.DvaId);
             lock (dva.Lock)
@@ -96,10 +113,25 @@ internal sealed class LiveState(TimeProvider time)
                 {
                     dva.Flows.Dequeue();
                 }
+
+                if (heartbeat.Rules is { } rules)
+                {
+                    dva.RuleCounters[heartbeat.NodeKey] = rules.ToDictionary(
+                        r => r.IsDefault ? DefaultPolicyRule : r.RuleId, r => new RuleCounter(r.Packets, r.Bytes, r.Evaluations, r.Flows));
+                }
+
+                if (heartbeat.Vips is { } vips)
+                {
+                    dva.Vips[heartbeat.NodeKey] = (at, vips);
+                }
             }
         }
 
         Notify(new LiveChange(LiveChangeKind.Heartbeat, heartbeat.NodeKey));
+        if (services)
+        {
+            Notify(new LiveChange(LiveChangeKind.RuleCounters, _dvaKeys.TryGetValue(heartbeat.DvaId, out var dvaKey) ? dvaKey : UnmappedKey(heartbeat.DvaId)));
+        }
     }
 
     /// <summary>
@@ -140,6 +172,68 @@ internal sealed class LiveState(TimeProvider time)
         }
 
         Notify(new LiveChange(LiveChangeKind.RuleCounters, dvaKey));
+    }
+
+    /// <summary>The key <see cref="RuleCounters"/> uses for the default policy's counters (rule ids are positive).</summary>
+    public const long DefaultPolicyRule = -1;
+
+    /// <summary>
+    /// Load balancer counters of a DVA summed over its data planes, VIPs and members by address. Cumulative counters
+    /// include every data plane that ever reported; live flows only those heard from within <see cref="ActiveFlowsStaleAfter"/>.
+    /// </summary>
+    public IReadOnlyList<LiveVip> Vips(long dvaKey)
+    {
+        if (!_dvas.TryGetValue(dvaKey, out var dva))
+        {
+            return [];
+        }
+
+        var fresh = time.GetUtcNow() - ActiveFlowsStaleAfter;
+        var vips = new List<(string Address, long Active, long Total, long Bytes, List<LiveMember> Members)>();
+        lock (dva.Lock)
+        {
+            foreach (var (at, reported) in dva.Vips.Values)
+            {
+                var live = at >= fresh;
+                foreach (var vip in reported)
+                {
+                    var i = vips.FindIndex(v => v.Address == vip.Address);
+                    if (i < 0)
+                    {
+                        vips.Add((vip.Address, 0, 0, 0, []));
+                        i = vips.Count - 1;
+                    }
+
+                    var sum = vips[i];
+                    sum.Active += live ? vip.ActiveFlows : 0;
+                    sum.Total += vip.TotalConnections;
+                    sum.Bytes += vip.Bytes;
+                    foreach (var member in vip.Members)
+                    {
+                        var m = sum.Members.FindIndex(x => x.Address == member.Address);
+                        var add = new LiveMember(member.Address, live ? member.ActiveFlows : 0, member.TotalConnections, member.Bytes);
+                        if (m < 0)
+                        {
+                            sum.Members.Add(add);
+                        }
+                        else
+                        {
+                            var old = sum.Members[m];
+                            sum.Members[m] = old with
+                            {
+                                ActiveFlows = old.ActiveFlows + add.ActiveFlows,
+                                TotalConnections = old.TotalConnections + add.TotalConnections,
+                                Bytes = old.Bytes + add.Bytes,
+                            };
+                        }
+                    }
+
+                    vips[i] = sum;
+                }
+            }
+        }
+
+        return [.. vips.Select(v => new LiveVip(v.Address, v.Active, v.Total, v.Bytes, v.Members))];
     }
 
     /// <summary>Latest heartbeat of a node, or null when it sent none since the manager started.</summary>
@@ -206,9 +300,7 @@ internal sealed class LiveState(TimeProvider time)
             {
                 foreach (var (rule, counter) in counters)
                 {
-                    sums[rule] = sums.TryGetValue(rule, out var sum)
-                        ? new RuleCounter(sum.Packets + counter.Packets, sum.Bytes + counter.Bytes)
-                        : counter;
+                    sums[rule] = sums.TryGetValue(rule, out var sum) ? sum.Plus(counter) : counter;
                 }
             }
         }
@@ -262,6 +354,16 @@ internal sealed class LiveState(TimeProvider time)
                         {
                             entry.Flows.Enqueue(flow);
                         }
+
+                        foreach (var (node, counters) in early.RuleCounters)
+                        {
+                            entry.RuleCounters.TryAdd(node, counters);
+                        }
+
+                        foreach (var (node, vips) in early.Vips)
+                        {
+                            entry.Vips.TryAdd(node, vips);
+                        }
                     }
                 }
             }
@@ -307,6 +409,7 @@ internal sealed class LiveState(TimeProvider time)
         public readonly Queue<LiveFlow> Flows = new();
         public readonly Queue<EraRecord> Eras = new();
         public readonly Dictionary<long, Dictionary<long, RuleCounter>> RuleCounters = [];
+        public readonly Dictionary<long, (DateTimeOffset At, IReadOnlyList<VipCounters> Vips)> Vips = [];
         public TableVersion? Table;
     }
 

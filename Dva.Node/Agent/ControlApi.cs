@@ -1,4 +1,8 @@
 using System.Net;
+using System.Text.Json;
+using Dva.Node.Config;
+using Dva.Node.DataPlane;
+using Dva.Shared.Contracts;
 using Dva.Shared.Tables;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -15,6 +19,8 @@ namespace Dva.Node.Agent;
 /// The node's local control API (Kestrel on the configured loopback endpoint): counters, flows and the
 /// table. <c>PUT /table</c> takes a <see cref="TableCodec"/> body and installs it through the
 /// <see cref="TableStore"/>; it is how the manager (and the functional test) roll a new version out.
+/// On a data plane, <c>GET /rules</c> and <c>GET /loadbalancer</c> give the services' counters and
+/// <c>PUT /services</c> replaces the firewall and/or the VIPs while traffic flows.
 /// </summary>
 internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
 {
@@ -43,6 +49,9 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
         app.MapGet("/table", GetTable);
         app.MapPut("/table", PutTableAsync);
         app.MapPost("/table/drop-previous", DropPrevious);
+        app.MapGet("/rules", GetRules);
+        app.MapGet("/loadbalancer", GetLoadBalancer);
+        app.MapPut("/services", PutServicesAsync);
         await app.StartAsync(cancellationToken);
         _app = app;
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -112,7 +121,67 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
         host.Tables.DropPrevious();
         return TypedResults.NoContent();
     }
+
+    /// <summary>Firewall rule counters, rules in evaluation order then the default policy; empty without a firewall or on a dispatcher.</summary>
+    internal static Ok<IReadOnlyList<RuleHitCount>> GetRules(NodeHost host) =>
+        TypedResults.Ok(ServiceCounters.Rules(host.DataPlane?.Firewall));
+
+    /// <summary>Per-VIP and per-member flows and bytes; empty without VIPs or on a dispatcher.</summary>
+    internal static Ok<IReadOnlyList<VipCounters>> GetLoadBalancer(NodeHost host) =>
+        TypedResults.Ok(host.DataPlane is { } dataPlane ? ServiceCounters.Vips(dataPlane.LoadBalancer) : []);
+
+    /// <summary>
+    /// Replaces the sections present in the body (the <c>firewall</c> and <c>loadBalancer</c> sections of the node
+    /// configuration file): flows keep their verdict and member, counters of rules, VIPs and members that stay carry
+    /// over. This is how a member is set draining at run time. A section that does not validate changes nothing.
+    /// </summary>
+    internal static async Task<Results<Ok<ServicesView>, ProblemHttpResult>> PutServicesAsync(HttpRequest request, NodeHost host)
+    {
+        if (host.DataPlane is not { } dataPlane)
+        {
+            return TypedResults.Problem(title: "only a data plane runs services", statusCode: StatusCodes.Status409Conflict);
+        }
+
+        ServicesDocument? document;
+        try
+        {
+            document = await JsonSerializer.DeserializeAsync<ServicesDocument>(request.Body, NodeConfig.JsonOptions, request.HttpContext.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return TypedResults.Problem(title: "the services document is not valid JSON", detail: e.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var errors = new List<string>();
+        var firewall = document?.Firewall is { } f ? ServiceConfigValidator.Firewall(f, errors) : null;
+        var ifids = host.Settings.Interfaces.Select(i => (int)i.Ifid).ToHashSet();
+        var loadBalancer = document?.LoadBalancer is { } lb ? ServiceConfigValidator.LoadBalancer(lb, ifids, errors) : null;
+        if (document is null || errors.Count > 0)
+        {
+            return TypedResults.Problem(
+                title: "the services document was refused",
+                detail: document is null ? "empty body" : string.Join("; ", errors),
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        if (firewall is not null)
+        {
+            dataPlane.PublishFirewall(firewall);
+        }
+
+        if (loadBalancer is not null)
+        {
+            dataPlane.PublishLoadBalancer(loadBalancer.Vips);
+        }
+
+        return TypedResults.Ok(new ServicesView(ServiceCounters.Rules(dataPlane.Firewall), ServiceCounters.Vips(dataPlane.LoadBalancer)));
+    }
 }
+
+/// <summary>The body of <c>PUT /services</c>: the service sections of the node configuration file; an absent section is left as it is.</summary>
+internal sealed record ServicesDocument(FirewallConfig? Firewall, LoadBalancerSection? LoadBalancer);
+
+internal sealed record ServicesView(IReadOnlyList<RuleHitCount> Rules, IReadOnlyList<VipCounters> Vips);
 
 internal sealed record PortView(string Name, long ReceivedPackets, long ReceivedBytes, long SentPackets, long SentBytes, long ReceiveErrors, long SendDrops, long Truncated);
 

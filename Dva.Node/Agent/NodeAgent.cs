@@ -180,7 +180,10 @@ internal sealed partial class NodeAgent : IAsyncDisposable
         }
 
         var flows = _flows;
-        return new NodeHeartbeat(0, Guid.Empty, 0, 0, stats, flows.Buckets, flows.Recent);
+        var services = host.DataPlane;
+        return new NodeHeartbeat(0, Guid.Empty, 0, 0, stats, flows.Buckets, flows.Recent,
+            services is null ? null : ServiceCounters.Rules(services.Firewall),
+            services is null ? null : ServiceCounters.Vips(services.LoadBalancer));
     }
 
     private async Task RefreshFlowsAsync(DataPlaneRole dataPlane)

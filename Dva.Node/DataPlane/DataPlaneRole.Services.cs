@@ -115,6 +115,7 @@ internal sealed partial class DataPlaneRole
         }
 
         ref var nat = ref _nat[flow.NatIndex];
+        nat.Binding.Member?.CountBytes(info.IpPacketLength);
         if (original)
         {
             return Rewrite(frame, ref info, destination: true, nat.Member, nat.MemberPort);
@@ -161,6 +162,7 @@ internal sealed partial class DataPlaneRole
         nat.MemberPort = member.Port;
         nat.OriginalKey = flow.Key;
         nat.OriginalHash = flow.Hash;
+        member.CountBytes(info.IpPacketLength);
         return Rewrite(frame, ref info, destination: true, nat.Member, nat.MemberPort);
     }
 

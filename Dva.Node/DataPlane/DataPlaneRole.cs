@@ -454,7 +454,7 @@ internal sealed partial class DataPlaneRole : IDisposable
         _ => address.ToString(),
     };
 
-    private static string ProtocolName(byte protocol) => protocol switch
+    internal static string ProtocolName(byte protocol) => protocol switch
     {
         PacketConstants.ProtocolTcp => "tcp",
         PacketConstants.ProtocolUdp => "udp",

@@ -67,6 +67,8 @@ public sealed record TableUpdate(Guid DvaId, ulong Version, byte[] Encoded);
 public sealed record TableAck(Guid DvaId, ulong Version, ushort NodeId, bool Installed, string? Error);
 
 /// <summary>Sent by every node about once a second.</summary>
+/// <param name="Rules">Firewall rule counters of a data plane (cumulative); null from dispatchers and from agents older than the field.</param>
+/// <param name="Vips">Load balancer counters per VIP and member (cumulative, active flows live); null like <paramref name="Rules"/>.</param>
 public sealed record NodeHeartbeat(
     long NodeKey,
     Guid DvaId,
@@ -74,7 +76,24 @@ public sealed record NodeHeartbeat(
     ulong TableVersion,
     NodeStats Stats,
     IReadOnlyList<BucketFlowCount> BucketFlows,
-    IReadOnlyList<FlowSample> RecentFlows);
+    IReadOnlyList<FlowSample> RecentFlows,
+    IReadOnlyList<RuleHitCount>? Rules = null,
+    IReadOnlyList<VipCounters>? Vips = null);
+
+/// <summary>
+/// One firewall rule's counters at one data plane. Evaluations: first packets the rule decided; Flows: flows created
+/// under it; Packets/Bytes: every packet of those flows, first and later, both directions.
+/// </summary>
+/// <param name="RuleId">The rule's id as configured, or -1 for the default policy (<paramref name="IsDefault"/>).</param>
+public sealed record RuleHitCount(long RuleId, bool IsDefault, long Evaluations, long Flows, long Packets, long Bytes);
+
+/// <summary>A VIP's counters at one data plane: live flows, flows ever assigned, bytes of its flows (both directions).</summary>
+/// <param name="Address">The VIP as <c>address:port/protocol</c> (IPv6 in brackets), e.g. <c>192.0.2.1:80/tcp</c>.</param>
+public sealed record VipCounters(string Address, long ActiveFlows, long TotalConnections, long Bytes, IReadOnlyList<MemberCounters> Members);
+
+/// <summary>A pool member's counters under one VIP at one data plane.</summary>
+/// <param name="Address">The member as <c>address:port</c> (IPv6 in brackets).</param>
+public sealed record MemberCounters(string Address, long ActiveFlows, long TotalConnections, long Bytes);
 
 /// <summary>Cumulative counters since the agent started, plus the measured capacity.</summary>
 /// <param name="CpuBusy">Share of one engine thread's time spent processing packets over the last interval, 0..1.</param>

@@ -121,6 +121,14 @@ public sealed record FirewallRuleForm
 
 public sealed record RuleHits(long Packets, long Bytes);
 
+/// <summary>A member's flows as the data planes report them: live now, ever assigned, and bytes both ways.</summary>
+public sealed record MemberLive(long ActiveFlows, long TotalConnections, long Bytes)
+{
+    /// <summary>The member's endpoint as data planes name it: <c>address:port</c>, IPv6 in brackets.</summary>
+    public static string Key(string address, int port) =>
+        address.Contains(':', StringComparison.Ordinal) ? $"[{address}]:{port}" : $"{address}:{port}";
+}
+
 public sealed record LoadBalancerView(IReadOnlyList<VipView> Vips, IReadOnlyList<PoolView> Pools);
 
 public sealed record VipView(long Id, string Name, string Address, int Port, string Protocol, long PoolId, string PoolName, StatusView Status);

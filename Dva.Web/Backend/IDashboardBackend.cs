@@ -62,4 +62,7 @@ public interface IDashboardBackend
     TableVersion? GetCurrentTable(long dvaId);
 
     IReadOnlyDictionary<long, RuleHits> GetRuleHits(long dvaId);
+
+    /// <summary>Live counters of the DVA's load balancer members, summed over VIPs and data planes, keyed by <see cref="MemberLive.Key"/>.</summary>
+    IReadOnlyDictionary<string, MemberLive> GetMemberLive(long dvaId);
 }

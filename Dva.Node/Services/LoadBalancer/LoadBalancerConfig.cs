@@ -47,6 +47,7 @@ internal sealed class LoadBalancerConfig
         }
 
         Table = new VipTable(entries);
+        Entries = entries;
 
         ActiveFlows MemberFlows(VipEntry vip, Member member)
         {
@@ -62,6 +63,9 @@ internal sealed class LoadBalancerConfig
     public IReadOnlyList<Vip> Vips { get; }
     public ulong SourceHashSeed { get; }
     public VipTable Table { get; }
+
+    /// <summary>The compiled VIPs in configuration order (for counters; the data path uses <see cref="Table"/>).</summary>
+    public IReadOnlyList<VipEntry> Entries { get; }
 
     /// <summary>
     /// Compiles VIPs; throws <see cref="ArgumentException"/> listing every problem if any is invalid.

@@ -31,6 +31,13 @@ internal sealed class MemberEntry
 
     public bool AcceptsNewFlows => Member.AcceptsNewFlows;
 
+    /// <summary>Counts a packet of a flow assigned to this member on the member and its VIP.</summary>
+    public void CountBytes(int bytes)
+    {
+        ActiveFlows.AddBytes(bytes);
+        Vip.ActiveFlows.AddBytes(bytes);
+    }
+
     /// <summary>Call when a flow assigned to this member ends (expired, closed or reset).</summary>
     public void Release()
     {
