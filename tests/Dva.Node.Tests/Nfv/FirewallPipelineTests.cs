@@ -59,6 +59,23 @@ public class FirewallPipelineTests
     }
 
     [Fact]
+    public void ServiceCounters_Rules_EveryRuleByIdThenTheDefaultPolicyAsMinusOne()
+    {
+        using var rig = Rig();
+        var syn = TestFrames.Tcp(Client, 40000, Server, 80, TcpFlags.Syn);
+        var other = TestFrames.Tcp(Client, 40001, Server, 443, TcpFlags.Syn);
+        Assert.Equal(Verdict.Send, rig.Process(Datagram(syn, Dispatch(10, Table))));
+        Assert.Equal(Verdict.Drop, rig.Process(Datagram(other, Dispatch(10, Table))));
+
+        var rules = ServiceCounters.Rules(rig.Role.Firewall);
+
+        Assert.Equal([1L, 2, 3, 4, -1], rules.Select(r => r.RuleId));
+        Assert.Equal(new Dva.Shared.Contracts.RuleHitCount(1, false, 1, 1, 1, syn.Length - 14), rules[0]);
+        Assert.Equal(new Dva.Shared.Contracts.RuleHitCount(-1, true, 1, 1, 1, other.Length - 14), rules[^1]);
+        Assert.Empty(ServiceCounters.Rules(null));
+    }
+
+    [Fact]
     public void Forward_ReplyOfAcceptedFlow_PassesDespiteDefaultDrop()
     {
         using var rig = Rig();

@@ -135,6 +135,25 @@ public sealed class LoadBalancerPipelineTests : IDisposable
     }
 
     [Fact]
+    public void ServiceCounters_FlowWithReply_MemberAndVipCountOneConnectionAndEveryIpByteBothWays()
+    {
+        var (creator, _, outbound) = FromClient(40010, TcpFlags.Syn);
+        var sent = TestFrames.Parse(outbound);
+        _ = FromMember(sent.Destination.ToString(), sent.SrcPort, TcpFlags.Syn | TcpFlags.Ack);
+        _ = FromClient(40010, TcpFlags.Ack);
+
+        var vip = Assert.Single(ServiceCounters.Vips(_rigs[creator].Role.LoadBalancer));
+        Assert.Equal("192.0.2.1:80/tcp", vip.Address);
+        Assert.Equal((1, 1, 3 * 40), (vip.ActiveFlows, vip.TotalConnections, vip.Bytes));
+        var used = Assert.Single(vip.Members, m => m.Address == $"{sent.Destination}:8080");
+        Assert.Equal((1, 1, 3 * 40), (used.ActiveFlows, used.TotalConnections, used.Bytes));
+        var idle = Assert.Single(vip.Members, m => m != used);
+        Assert.Equal((0, 0, 0), (idle.ActiveFlows, idle.TotalConnections, idle.Bytes));
+        var other = _rigs.Values.Single(r => r != _rigs[creator]);
+        Assert.Equal(0, Assert.Single(ServiceCounters.Vips(other.Role.LoadBalancer)).TotalConnections);
+    }
+
+    [Fact]
     public void ManyFlows_EveryReplyOwnedByItsCreatorNoPuntsAndBothMembersUsed()
     {
         var members = new HashSet<string>();
