@@ -238,6 +238,165 @@ public sealed class NfvTests : IDisposable
         Assert.True(counters.RootElement.GetProperty("tunnel").GetProperty("PuntReceived").GetInt64() > 0, Diagnostics());
     }
 
+    /// <summary>One firewall rule's counters summed over the data planes' <c>GET /rules</c>.</summary>
+    private (long Evaluations, long Flows, long Packets, long Bytes) RuleCounters(long ruleId)
+    {
+        (long, long, long, long) sum = default;
+        foreach (var (name, _, control) in _nodes.Where(n => n.Name.StartsWith("dp", StringComparison.Ordinal)))
+        {
+            var (code, json) = NfvLab.Exec(_lab.Dva, $"curl -sS --max-time 5 http://{control}/rules");
+            Assert.True(code == 0, $"{name} GET /rules: {json}");
+            using var doc = JsonDocument.Parse(json);
+            foreach (var rule in doc.RootElement.EnumerateArray().Where(r => r.GetProperty("ruleId").GetInt64() == ruleId))
+            {
+                sum = (sum.Item1 + rule.GetProperty("evaluations").GetInt64(), sum.Item2 + rule.GetProperty("flows").GetInt64(),
+                    sum.Item3 + rule.GetProperty("packets").GetInt64(), sum.Item4 + rule.GetProperty("bytes").GetInt64());
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>TCP segments and IP octets, both directions, of a namespace's own stack (its /proc/net/snmp and netstat).</summary>
+    private static (long Segments, long Octets) IpCounters(string ns)
+    {
+        var (code, output) = NfvLab.Exec(ns, "cat /proc/net/snmp /proc/net/netstat");
+        Assert.True(code == 0, output);
+        long Field(string prefix, string name)
+        {
+            var lines = output.Split('\n').Where(l => l.StartsWith(prefix + ":", StringComparison.Ordinal)).ToArray();
+            var names = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var values = lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return long.Parse(values[Array.IndexOf(names, name)], CultureInfo.InvariantCulture);
+        }
+
+        return (Field("Tcp", "InSegs") + Field("Tcp", "OutSegs"), Field("IpExt", "InOctets") + Field("IpExt", "OutOctets"));
+    }
+
+    [Fact]
+    public void Firewall_RuleCounters_MatchWhatTheBackendSawOfCurlsConnection()
+    {
+        // A first request warms the neighbour caches; then wait until it is counted everywhere, so the measured
+        // connection is the only traffic in B1's namespace between the two readings.
+        if (Curl("http://198.51.100.11:8080/").Code != 0)
+        {
+            Assert.Fail(Diagnostics());
+        }
+
+        var rule = RuleCounters(10);
+        var backend = IpCounters(_lab.Backend1);
+        for (var i = 0; i < 100; i++)
+        {
+            NfvLab.Exec(_lab.Client, "sleep 0.2");
+            var (r, b) = (RuleCounters(10), IpCounters(_lab.Backend1));
+            if (r == rule && b == backend)
+            {
+                break;
+            }
+
+            (rule, backend) = (r, b);
+        }
+
+        // Diagnostics() pings from B1, so it is called only on failure, not as an eagerly built message.
+        var (code, output) = Curl("http://198.51.100.11:8080/");
+        if (code != 0)
+        {
+            Assert.Fail(output + Diagnostics());
+        }
+
+        // The connection's last ACK may still be on its way: wait until the data planes counted what B1 saw.
+        var after = RuleCounters(10);
+        var seen = IpCounters(_lab.Backend1);
+        for (var i = 0; i < 300 && after.Packets - rule.Packets != seen.Segments - backend.Segments; i++)
+        {
+            NfvLab.Exec(_lab.Client, "sleep 0.1");
+            after = RuleCounters(10);
+            seen = IpCounters(_lab.Backend1);
+        }
+
+        Assert.Equal(1, after.Evaluations - rule.Evaluations);
+        Assert.Equal(1, after.Flows - rule.Flows);
+        Assert.Equal(seen.Segments - backend.Segments, after.Packets - rule.Packets);
+        Assert.Equal(seen.Octets - backend.Octets, after.Bytes - rule.Bytes);
+        Assert.InRange(after.Packets - rule.Packets, 6, 30);
+    }
+
+    [Fact]
+    public async Task LoadBalancer_MemberSetDrainingAtRunTime_ItsLongTransferCompletesNewConnectionsGoToTheOther()
+    {
+        // VIP .101 sends everything to B1 (B2 drains): the download lands on B1, at a rate that makes it last ~16 s.
+        var download = Task.Run(() => NfvLab.Exec(_lab.Client,
+            "curl -sS --max-time 60 --limit-rate 4M -o /dev/null -w '%{http_code} %{size_download}' http://192.0.2.101/big",
+            TimeSpan.FromSeconds(75)));
+        var started = false;
+        for (var i = 0; i < 300 && !started; i++)
+        {
+            started = MemberCounters("192.0.2.101:80/tcp", "198.51.100.11:8080").ActiveFlows == 1;
+            if (!started)
+            {
+                NfvLab.Exec(_lab.Client, "sleep 0.1");
+            }
+        }
+
+        Assert.True(started, "the download did not start on B1: " + Diagnostics());
+
+        // The operator flips the pool: B1 draining, B2 enabled, on every data plane through PUT /services.
+        var body = Path.Combine(_lab.Directory, "services.json");
+        File.WriteAllText(body, """
+            { "loadBalancer": { "vips": [ { "address": "192.0.2.101", "port": 80, "members": [
+                { "address": "198.51.100.11", "port": 8080, "state": "draining" }, { "address": "198.51.100.12", "port": 8080 } ] } ],
+              "snat": [ { "ifid": 2, "address": "198.51.100.1" } ] } }
+            """);
+        foreach (var (name, _, control) in _nodes.Where(n => n.Name.StartsWith("dp", StringComparison.Ordinal)))
+        {
+            var (code, output) = NfvLab.Exec(_lab.Dva,
+                $"curl -sS --fail-with-body --max-time 5 -X PUT -H 'Content-Type: application/json' --data-binary @{body} http://{control}/services");
+            Assert.True(code == 0, $"{name} refused the services: {output}");
+        }
+
+        for (var i = 0; i < 8; i++)
+        {
+            var (code, output) = Curl("http://192.0.2.101/");
+            Assert.True(code == 0, $"request {i}: {output}");
+            Assert.Equal("b2", output.Trim());
+        }
+
+        if (download.IsCompleted)
+        {
+            Assert.Fail($"the download ended before the pool changed under it, which proves nothing: {(await download).Output}");
+        }
+
+        Assert.Equal(1, MemberCounters("192.0.2.101:80/tcp", "198.51.100.11:8080").ActiveFlows);
+        var (downloadCode, result) = await download;
+        Assert.True(downloadCode == 0, $"the download from the draining member failed ({downloadCode}): {result}{Diagnostics()}");
+        Assert.Equal($"200 {64 << 20}", result.Trim());
+        var b1 = MemberCounters("192.0.2.101:80/tcp", "198.51.100.11:8080");
+        var b2 = MemberCounters("192.0.2.101:80/tcp", "198.51.100.12:8080");
+        Assert.Equal(1, b1.TotalConnections);
+        Assert.Equal(8, b2.TotalConnections);
+        Assert.True(b1.Bytes > 64 << 20, $"B1's bytes count the download: {b1.Bytes}");
+    }
+
+    /// <summary>A member's counters under a VIP, summed over the data planes' <c>GET /loadbalancer</c>.</summary>
+    private (long ActiveFlows, long TotalConnections, long Bytes) MemberCounters(string vip, string member)
+    {
+        (long, long, long) sum = default;
+        foreach (var (name, _, control) in _nodes.Where(n => n.Name.StartsWith("dp", StringComparison.Ordinal)))
+        {
+            var (code, json) = NfvLab.Exec(_lab.Dva, $"curl -sS --max-time 5 http://{control}/loadbalancer");
+            Assert.True(code == 0, $"{name} GET /loadbalancer: {json}");
+            using var doc = JsonDocument.Parse(json);
+            foreach (var m in doc.RootElement.EnumerateArray().Where(v => v.GetProperty("address").GetString() == vip)
+                .SelectMany(v => v.GetProperty("members").EnumerateArray()).Where(m => m.GetProperty("address").GetString() == member))
+            {
+                sum = (sum.Item1 + m.GetProperty("activeFlows").GetInt64(), sum.Item2 + m.GetProperty("totalConnections").GetInt64(),
+                    sum.Item3 + m.GetProperty("bytes").GetInt64());
+            }
+        }
+
+        return sum;
+    }
+
     private static PeerInfo[] Peers(params (ushort Node, int Weight)[] dataPlanes) =>
     [
         .. dataPlanes.Select(d => new PeerInfo(d.Node, PeerRole.DataPlane, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 16290 + d.Node), d.Weight)),
