@@ -20,7 +20,10 @@ internal static unsafe partial class Libc
     public const int SOCK_NONBLOCK = 0x800;
     public const int SOCK_CLOEXEC = 0x80000;
 
+    public const int IPPROTO_IP = 0;
     public const int IPPROTO_UDP = 17;
+    public const int IPPROTO_RAW = 255;
+    public const int IP_HDRINCL = 3;
     public const int IPPROTO_IPV6 = 41;
     public const int IPV6_V6ONLY = 26;
 

@@ -93,12 +93,11 @@ internal static unsafe class UdpSockets
 /// <see cref="PacketBuffer.Peer"/>; each sent buffer goes to its own <see cref="PacketBuffer.Peer"/>.
 /// </summary>
 /// <remarks>
-/// The outer source port is the bound port for every datagram: one bound socket cannot vary it per
-/// packet. DESIGN.md §2 wants <c>49152 + (flowHash >> 50)</c> for ECMP spreading; that needs either a
-/// raw IPPROTO_UDP send socket that writes its own UDP header, or a small set of sockets bound to a
-/// few source ports chosen by hash. See the engine report for the recommended choice.
+/// The outer source port is the bound port unless <see cref="EnableFlowSourcePorts"/> succeeded: then a
+/// buffer with a <see cref="PacketBuffer.SourcePort"/> leaves from that port (DESIGN.md §2), see
+/// UdpTunnelSocket.FlowPorts.cs.
 /// </remarks>
-internal sealed class UdpTunnelSocket : PacketPort
+internal sealed partial class UdpTunnelSocket : PacketPort
 {
     private readonly MessageBatch _batch = new(SendAddressing.PerBuffer);
 
@@ -115,11 +114,13 @@ internal sealed class UdpTunnelSocket : PacketPort
 
     public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters);
 
-    public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
+    public override int Send(ReadOnlySpan<PacketBuffer> buffers) =>
+        _flowPorts is null ? _batch.Send(Fd, buffers, Counters) : SendSplit(buffers);
 
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
         _batch.Dispose();
+        _flowPorts?.Dispose();
     }
 }
