@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Hashing;
 using System.Net;
 using Dva.Node.Engine;
 using Dva.Node.Io;
+using Dva.Shared.Wire;
 
 namespace Dva.Node.Bench;
 
@@ -63,12 +65,17 @@ internal static class RelayHarness
         return results;
     }
 
-    public static RelayResult Run(string name, RelayWork? work, RelayOptions options)
+    public static RelayResult Run(string name, RelayWork? work, RelayOptions options, bool flowSourcePorts = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
         var pool = new BufferPool(maxBuffers: 4096, frameSize: Math.Max(BufferPool.DefaultFrameSize, options.PayloadBytes));
         using var relayPort = UdpTunnelSocket.Open(loopback);
+        if (flowSourcePorts && !relayPort.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
+        {
+            throw new InvalidOperationException(why);
+        }
+
         using var sink = UdpTunnelSocket.Open(loopback);
         using var generator = UdpTunnelSocket.Open(loopback);
         using var engine = new EpollEngine(pool);
@@ -185,7 +192,27 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--roles] [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles | --flow-ports] [--seconds N] [--packets N] [--payload BYTES]";
+
+    /// <summary>
+    /// Baseline, then the same relay sending each datagram from a per-flow source port through the raw socket
+    /// (<see cref="FlowPortSender"/>): the cost of DESIGN.md §2's ECMP-friendly ports. 64 flows, one per generator slot.
+    /// </summary>
+    public static IReadOnlyList<RelayResult> CompareFlowPorts(RelayOptions options, TextWriter output)
+    {
+        var baseline = RelayHarness.Run(RelayHarness.BaselineName, null, options);
+        RelayHarness.Print(output, baseline, baseline);
+        var flowPorts = RelayHarness.Run("per-flow source ports (raw)", FlowPort, options, flowSourcePorts: true);
+        RelayHarness.Print(output, flowPorts, baseline);
+        return [baseline, flowPorts];
+
+        // The generator fills each slot's payload with its index: one flow per slot, hashed as a role would.
+        static bool FlowPort(PacketBuffer packet)
+        {
+            packet.SourcePort = TunnelLayout.UdpSourcePort(XxHash3.HashToUInt64(packet.Frame[..1]));
+            return true;
+        }
+    }
 
     /// <summary>Parses the options and runs the baseline; returns a process exit code (2 on a bad option).</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
@@ -195,8 +222,15 @@ internal static class RelayHarnessCommand
         ArgumentNullException.ThrowIfNull(error);
         var options = new RelayOptions();
         var roles = false;
+        var flowPorts = false;
         for (var i = 0; i < args.Count; i++)
         {
+            if (args[i] == "--flow-ports")
+            {
+                flowPorts = true;
+                continue;
+            }
+
             if (args[i] == "--roles")
             {
                 // Baseline, then the real dispatcher and data plane roles, each as a ratio of the baseline.
@@ -228,6 +262,12 @@ internal static class RelayHarnessCommand
             }
 
             i++;
+        }
+
+        if (flowPorts)
+        {
+            CompareFlowPorts(options, output);
+            return 0;
         }
 
         if (roles)
