@@ -11,7 +11,8 @@ internal static unsafe class UdpSockets
     public const int DefaultSocketBufferBytes = 4 << 20;
 
     /// <summary>Opens a UDP socket bound to <paramref name="local"/> and returns its fd and the bound endpoint.</summary>
-    public static int OpenBound(IPEndPoint local, int socketBufferBytes, out IPEndPoint bound)
+    /// <param name="reusePort">SO_REUSEPORT: several sockets (one per engine) share the endpoint, see <see cref="TunnelSocketGroup"/>.</param>
+    public static int OpenBound(IPEndPoint local, int socketBufferBytes, out IPEndPoint bound, bool reusePort = false)
     {
         ArgumentNullException.ThrowIfNull(local);
         var family = local.AddressFamily == AddressFamily.InterNetworkV6 ? Libc.AF_INET6 : Libc.AF_INET;
@@ -26,6 +27,11 @@ internal static unsafe class UdpSockets
             if (family == Libc.AF_INET6 && !Libc.TrySetInt(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 1))
             {
                 throw InteropException.FromLastError($"setsockopt(IPV6_V6ONLY, udp {local})");
+            }
+
+            if (reusePort && !Libc.TrySetInt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1))
+            {
+                throw InteropException.FromLastError($"setsockopt(SO_REUSEPORT, udp {local})");
             }
 
             SetBufferSizes(fd, socketBufferBytes);
@@ -106,9 +112,9 @@ internal sealed partial class UdpTunnelSocket : PacketPort
 
     public IPEndPoint LocalEndPoint { get; }
 
-    public static UdpTunnelSocket Open(IPEndPoint local, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+    public static UdpTunnelSocket Open(IPEndPoint local, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes, bool reusePort = false)
     {
-        var fd = UdpSockets.OpenBound(local, socketBufferBytes, out var bound);
+        var fd = UdpSockets.OpenBound(local, socketBufferBytes, out var bound, reusePort);
         return new UdpTunnelSocket(fd, bound);
     }
 
