@@ -54,6 +54,9 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>The tunnel endpoint actually bound (port 0 in the settings picks a free one).</summary>
     public IPEndPoint TunnelEndPoint { get; private set; } = new(IPAddress.None, 0);
 
+    /// <summary>Why tunnel sends leave from the tunnel port for every flow despite tunnel.flowSourcePorts; null when they do not.</summary>
+    public string? FlowSourcePortsOff { get; private set; }
+
     /// <summary>The control API endpoint actually bound.</summary>
     public IPEndPoint ControlEndPoint => _control?.EndPoint ?? Settings.Control;
 
@@ -111,6 +114,10 @@ internal sealed class NodeHost : IAsyncDisposable
         var tunnel = UdpTunnelSocket.Open(Settings.TunnelListen);
         _ports.Add(tunnel);
         TunnelEndPoint = tunnel.LocalEndPoint;
+        if (Settings.FlowSourcePorts && !tunnel.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
+        {
+            FlowSourcePortsOff = why;
+        }
         if (Settings.Role == NodeRole.Dispatcher)
         {
             var sources = new Dictionary<byte, PacketPort>();

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Hashing;
 using System.Net;
 using Dva.Node.Engine;
 using Dva.Node.Io;
+using Dva.Shared.Wire;
 
 namespace Dva.Node.Bench;
 
@@ -27,6 +29,9 @@ internal sealed record RelayOptions
     /// <summary>Optional pause after each 64-datagram batch so the generator does not starve the relay on few cores.</summary>
     public int GeneratorYieldEveryBatches { get; init; }
 }
+
+/// <summary>How a relay run is built: engine threads (one SO_REUSEPORT socket each) and which sends use per-flow ports.</summary>
+internal sealed record RelaySetup(int Engines = 1, bool FlowSourcePorts = false, bool GeneratorFlowPorts = false);
 
 internal sealed record RelayResult(string Name, long Sent, long Relayed, long Received, TimeSpan Window, double MeanReceiveBatch)
 {
@@ -63,50 +68,99 @@ internal static class RelayHarness
         return results;
     }
 
-    public static RelayResult Run(string name, RelayWork? work, RelayOptions options)
+    public static RelayResult Run(string name, RelayWork? work, RelayOptions options, bool flowSourcePorts = false) =>
+        Run(name, work, options, new RelaySetup(FlowSourcePorts: flowSourcePorts));
+
+    /// <summary>
+    /// One relay run: <see cref="RelaySetup.Engines"/> engine threads, each on its own SO_REUSEPORT socket of one
+    /// endpoint (<see cref="TunnelSocketGroup"/>, steered by source port), relay every datagram to the sink.
+    /// </summary>
+    public static RelayResult Run(string name, RelayWork? work, RelayOptions options, RelaySetup setup)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(setup);
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
-        var pool = new BufferPool(maxBuffers: 4096, frameSize: Math.Max(BufferPool.DefaultFrameSize, options.PayloadBytes));
-        using var relayPort = UdpTunnelSocket.Open(loopback);
+        var frameSize = Math.Max(BufferPool.DefaultFrameSize, options.PayloadBytes);
+        using var group = TunnelSocketGroup.Open(loopback, setup.Engines);
         using var sink = UdpTunnelSocket.Open(loopback);
         using var generator = UdpTunnelSocket.Open(loopback);
-        using var engine = new EpollEngine(pool);
-        var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
-        long relayed = 0;
-        engine.Register(relayPort, batch =>
+        if (setup.GeneratorFlowPorts && !generator.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var generatorWhy))
         {
-            var forwarded = 0;
-            for (var i = 0; i < batch.Count; i++)
+            throw new InvalidOperationException(generatorWhy);
+        }
+
+        var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
+        var relayed = new long[setup.Engines * 8];
+        var engines = new EpollEngine[setup.Engines];
+        try
+        {
+            for (var e = 0; e < engines.Length; e++)
             {
-                var packet = batch[i];
-                packet.Peer = sinkAddress;
-                if ((work is null || work(packet)) && batch.Send(i, relayPort))
+                var relayPort = group.Sockets[e];
+                if (setup.FlowSourcePorts && !relayPort.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
                 {
-                    forwarded++;
+                    throw new InvalidOperationException(why);
                 }
+
+                // One pool and one counter (a cache line apart) per engine: the engines share nothing.
+                engines[e] = new EpollEngine(new BufferPool(maxBuffers: 4096, frameSize: frameSize), id: e);
+                var slot = e * 8;
+                engines[e].Register(relayPort, batch =>
+                {
+                    var forwarded = 0;
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        var packet = batch[i];
+                        packet.Peer = sinkAddress;
+                        if ((work is null || work(packet)) && batch.Send(i, relayPort))
+                        {
+                            forwarded++;
+                        }
+                    }
+
+                    Volatile.Write(ref relayed[slot], relayed[slot] + forwarded);
+                });
             }
 
-            Volatile.Write(ref relayed, relayed + forwarded);
-        });
-        engine.Start();
+            foreach (var engine in engines)
+            {
+                engine.Start();
+            }
 
-        var generatorDone = 0;
-        var sinkResult = (Received: 0L, First: 0L, Last: 0L);
-        var sinkThread = new Thread(() => sinkResult = Sink(sink, () => Volatile.Read(ref generatorDone) != 0)) { Name = "relay-sink" };
-        sinkThread.Start();
-        var sent = Generate(generator, relayPort.LocalEndPoint, options);
-        Volatile.Write(ref generatorDone, 1);
-        sinkThread.Join();
-        engine.Stop();
+            var generatorDone = 0;
+            var sinkResult = (Received: 0L, First: 0L, Last: 0L);
+            var sinkThread = new Thread(() => sinkResult = Sink(sink, () => Volatile.Read(ref generatorDone) != 0)) { Name = "relay-sink" };
+            sinkThread.Start();
+            var sent = Generate(generator, group.LocalEndPoint, options, setup.GeneratorFlowPorts);
+            Volatile.Write(ref generatorDone, 1);
+            sinkThread.Join();
+            foreach (var engine in engines)
+            {
+                engine.Stop();
+            }
 
-        var window = sinkResult.Received > 1 ? Stopwatch.GetElapsedTime(sinkResult.First, sinkResult.Last) : TimeSpan.Zero;
-        var batches = relayPort.Counters.ReceiveBatches;
-        var meanBatch = batches == 0 ? 0 : (double)relayPort.Counters.ReceivedPackets / batches;
-        return new RelayResult(name, sent, Volatile.Read(ref relayed), sinkResult.Received, window, meanBatch);
+            var window = sinkResult.Received > 1 ? Stopwatch.GetElapsedTime(sinkResult.First, sinkResult.Last) : TimeSpan.Zero;
+            var batches = group.Sockets.Sum(socket => socket.Counters.ReceiveBatches);
+            var meanBatch = batches == 0 ? 0 : (double)group.Sockets.Sum(socket => socket.Counters.ReceivedPackets) / batches;
+            var total = 0L;
+            for (var e = 0; e < engines.Length; e++)
+            {
+                total += Volatile.Read(ref relayed[e * 8]);
+            }
+
+            return new RelayResult(name, sent, total, sinkResult.Received, window, meanBatch);
+        }
+        finally
+        {
+            foreach (var engine in engines)
+            {
+                engine?.Dispose();
+            }
+        }
     }
 
-    private static long Generate(UdpTunnelSocket generator, IPEndPoint target, RelayOptions options)
+    /// <param name="flowPorts">Each of the 64 slots (one flow each) leaves from its own port, 49152 + slot.</param>
+    private static long Generate(UdpTunnelSocket generator, IPEndPoint target, RelayOptions options, bool flowPorts)
     {
         var batch = new PacketBuffer[PacketPort.MaxBatch];
         for (var i = 0; i < batch.Length; i++)
@@ -115,6 +169,7 @@ internal static class RelayHarness
             batch[i].SetFrameLength(options.PayloadBytes);
             batch[i].Frame.Fill((byte)i);
             batch[i].Peer = PacketAddress.FromEndPoint(target);
+            batch[i].SourcePort = flowPorts ? (ushort)(FlowPortSender.FirstSourcePort + i) : (ushort)0;
         }
 
         long sent = 0;
@@ -185,7 +240,40 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--roles] [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles | --flow-ports | --engines N] [--seconds N] [--packets N] [--payload BYTES]";
+
+    /// <summary>
+    /// Baseline, then the same relay sending each datagram from a per-flow source port through the raw socket
+    /// (<see cref="FlowPortSender"/>): the cost of DESIGN.md §2's ECMP-friendly ports. 64 flows, one per generator slot.
+    /// </summary>
+    public static IReadOnlyList<RelayResult> CompareFlowPorts(RelayOptions options, TextWriter output)
+    {
+        var baseline = RelayHarness.Run(RelayHarness.BaselineName, null, options);
+        RelayHarness.Print(output, baseline, baseline);
+        var flowPorts = RelayHarness.Run("per-flow source ports (raw)", FlowPort, options, flowSourcePorts: true);
+        RelayHarness.Print(output, flowPorts, baseline);
+        return [baseline, flowPorts];
+
+        // The generator fills each slot's payload with its index: one flow per slot, hashed as a role would.
+        static bool FlowPort(PacketBuffer packet)
+        {
+            packet.SourcePort = TunnelLayout.UdpSourcePort(XxHash3.HashToUInt64(packet.Frame[..1]));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// One engine, then <paramref name="engines"/> engines on one SO_REUSEPORT endpoint, with the same generator (64
+    /// flows from 64 source ports, so the steering program spreads them): how relay throughput scales with engines.
+    /// </summary>
+    public static IReadOnlyList<RelayResult> CompareEngines(int engines, RelayOptions options, TextWriter output)
+    {
+        var one = RelayHarness.Run("1 engine", null, options, new RelaySetup(1, GeneratorFlowPorts: true));
+        RelayHarness.Print(output, one, one);
+        var many = RelayHarness.Run($"{engines} engines (SO_REUSEPORT)", null, options, new RelaySetup(engines, GeneratorFlowPorts: true));
+        RelayHarness.Print(output, many, one);
+        return [one, many];
+    }
 
     /// <summary>Parses the options and runs the baseline; returns a process exit code (2 on a bad option).</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
@@ -195,8 +283,16 @@ internal static class RelayHarnessCommand
         ArgumentNullException.ThrowIfNull(error);
         var options = new RelayOptions();
         var roles = false;
+        var flowPorts = false;
+        var engines = 0;
         for (var i = 0; i < args.Count; i++)
         {
+            if (args[i] == "--flow-ports")
+            {
+                flowPorts = true;
+                continue;
+            }
+
             if (args[i] == "--roles")
             {
                 // Baseline, then the real dispatcher and data plane roles, each as a ratio of the baseline.
@@ -219,6 +315,9 @@ internal static class RelayHarnessCommand
                 case "--packets":
                     options = options with { Packets = number };
                     break;
+                case "--engines" when number <= 64:
+                    engines = (int)number;
+                    break;
                 case "--payload" when number <= 65507:
                     options = options with { PayloadBytes = (int)number };
                     break;
@@ -228,6 +327,18 @@ internal static class RelayHarnessCommand
             }
 
             i++;
+        }
+
+        if (engines > 0)
+        {
+            CompareEngines(engines, options, output);
+            return 0;
+        }
+
+        if (flowPorts)
+        {
+            CompareFlowPorts(options, output);
+            return 0;
         }
 
         if (roles)

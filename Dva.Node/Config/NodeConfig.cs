@@ -57,6 +57,13 @@ internal sealed record TunnelConfig
 
     /// <summary>Largest outer IP packet the path between units carries; 0 = 1500.</summary>
     public int Mtu { get; init; }
+
+    /// <summary>
+    /// Send each inner flow from its own outer UDP source port, <c>49152 + (flowHash >> 50)</c> (DESIGN.md §2), so an
+    /// ECMP fabric spreads flows over its paths. Needs CAP_NET_RAW and an IPv4 tunnel; otherwise the node logs why
+    /// and sends from the tunnel port. Default on.
+    /// </summary>
+    public bool FlowSourcePorts { get; init; } = true;
 }
 
 internal sealed record InterfaceConfig

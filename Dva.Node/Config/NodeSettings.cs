@@ -82,6 +82,9 @@ internal sealed record NodeSettings(
     /// <summary>The load balancer (PREROUTING/POSTROUTING nat); null: no VIPs.</summary>
     public LoadBalancerSettings? LoadBalancer { get; init; }
 
+    /// <summary>Tunnel sends leave from per-flow source ports where the system allows it (tunnel.flowSourcePorts).</summary>
+    public bool FlowSourcePorts { get; init; } = true;
+
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
     {
@@ -291,6 +294,7 @@ internal static class NodeConfigValidator
         {
             Firewall = firewall,
             LoadBalancer = loadBalancer,
+            FlowSourcePorts = c.Tunnel.FlowSourcePorts,
         };
         return true;
     }

@@ -44,6 +44,9 @@ internal sealed partial class DataPlaneRole
 
         var hash = FlowHasher.Hash(key, table.Seed);
         var bucket = FlowHasher.Bucket(hash, table.BucketCount);
+
+        // Whatever this packet becomes (punt, claim, egress), it leaves from its flow's outer port (DESIGN.md §2).
+        buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
         var now = _time.GetTimestamp();
         var slot = _flows.FindFlow(key, hash, out var viaReplyKey);
         if (slot >= 0)

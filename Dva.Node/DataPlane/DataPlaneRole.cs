@@ -232,7 +232,7 @@ internal sealed partial class DataPlaneRole : IDisposable
             return Drop(DropReason.UnknownPeer);
         }
 
-        if (!sender.Equals(buffer.Peer))
+        if (!buffer.Peer.IsFromTunnelPeer(sender))
         {
             return Drop(DropReason.WrongSourceAddress);
         }

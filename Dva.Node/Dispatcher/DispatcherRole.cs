@@ -274,7 +274,8 @@ internal sealed class DispatcherRole
             return DropReason.MalformedFrame;
         }
 
-        var owner = table.OwnerOf(FlowHasher.Bucket(FlowHasher.Hash(key, table.Seed), table.BucketCount));
+        var hash = FlowHasher.Hash(key, table.Seed);
+        var owner = table.OwnerOf(FlowHasher.Bucket(hash, table.BucketCount));
         if (owner == 0 || addresses[owner].IsEmpty)
         {
             return DropReason.NoOwner;
@@ -292,6 +293,7 @@ internal sealed class DispatcherRole
         }
 
         var tci = StripVlan(buffer);
+        buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
         var fields = FromOutside(owner, table, port.Ifid, tci);
         return SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
     }
@@ -395,7 +397,7 @@ internal sealed class DispatcherRole
             return DropReason.UnknownPeer;
         }
 
-        if (buffer.Peer != addresses[header.HNode])
+        if (!buffer.Peer.IsFromTunnelPeer(addresses[header.HNode]))
         {
             return DropReason.WrongSourceAddress;
         }

@@ -20,12 +20,17 @@ internal static unsafe partial class Libc
     public const int SOCK_NONBLOCK = 0x800;
     public const int SOCK_CLOEXEC = 0x80000;
 
+    public const int IPPROTO_IP = 0;
     public const int IPPROTO_UDP = 17;
+    public const int IPPROTO_RAW = 255;
+    public const int IP_HDRINCL = 3;
     public const int IPPROTO_IPV6 = 41;
     public const int IPV6_V6ONLY = 26;
 
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
+    public const int SO_REUSEPORT = 15;
+    public const int SO_ATTACH_REUSEPORT_CBPF = 51;
     public const int SO_SNDBUF = 7;
     public const int SO_RCVBUF = 8;
     public const int SO_RCVBUFFORCE = 33;
@@ -36,6 +41,13 @@ internal static unsafe partial class Libc
     public const int PACKET_MR_PROMISC = 1;
     public const int PACKET_IGNORE_OUTGOING = 23;
     public const ushort ETH_P_ALL = 0x0003;
+
+    public const ushort BPF_LD_H_ABS = 0x28;
+    public const ushort BPF_ALU_MOD_K = 0x94;
+    public const ushort BPF_RET_A = 0x16;
+
+    /// <summary>SKF_NET_OFF: a classic BPF absolute load relative to the network header.</summary>
+    public const uint SKF_NET_OFF = unchecked((uint)-0x100000);
 
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_TRUNC = 0x20;

@@ -138,3 +138,27 @@ internal struct PollFd
     public short Events;
     public short ReturnedEvents;
 }
+
+/// <summary>struct sock_filter: one classic BPF instruction.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct SockFilter
+{
+    public ushort Code;
+    public byte JumpTrue;
+    public byte JumpFalse;
+    public uint K;
+
+    public SockFilter(ushort code, uint k)
+    {
+        Code = code;
+        K = k;
+    }
+}
+
+/// <summary>struct sock_fprog: a classic BPF program for SO_ATTACH_FILTER / SO_ATTACH_REUSEPORT_CBPF.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct SockFprog
+{
+    public ushort Length;
+    public SockFilter* Filter;
+}

@@ -111,6 +111,30 @@ internal struct PacketAddress : IEquatable<PacketAddress>
     /// <summary>Same family, address and port; for AF_PACKET the same ifindex. Byte comparison, no allocation.</summary>
     public readonly bool Equals(PacketAddress other) => Length == other.Length && Used.SequenceEqual(other.Used);
 
+    /// <summary>
+    /// Whether a tunnel datagram from this address may come from the peer at <paramref name="endpoint"/>: the same
+    /// IP address, and either the peer's tunnel port or a per-flow source port (DESIGN.md §2: 49152 and up).
+    /// </summary>
+    public readonly bool IsFromTunnelPeer(in PacketAddress endpoint)
+    {
+        if (Length != endpoint.Length || Length < 16)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> mine = _bytes;
+        ReadOnlySpan<byte> theirs = endpoint.Used;
+
+        // Family (0..1), then everything after the port (address, and flow info + scope for IPv6).
+        if (!mine[..2].SequenceEqual(theirs[..2]) || !mine[4..Length].SequenceEqual(theirs[4..]))
+        {
+            return false;
+        }
+
+        var port = Port;
+        return port == endpoint.Port || port >= FlowPortSender.FirstSourcePort;
+    }
+
     public override readonly bool Equals(object? obj) => obj is PacketAddress other && Equals(other);
 
     public override readonly int GetHashCode()

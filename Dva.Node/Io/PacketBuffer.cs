@@ -47,6 +47,13 @@ internal sealed unsafe class PacketBuffer
     /// <summary>The peer the datagram came from, or goes to (UDP sockets); the sockaddr_ll of AF_PACKET.</summary>
     public PacketAddress Peer;
 
+    /// <summary>
+    /// Outer UDP source port for a tunnel send (DESIGN.md §2: <c>49152 + (flowHash >> 50)</c>), or 0 for the
+    /// socket's bound port. Honoured by a <see cref="UdpTunnelSocket"/> with per-flow source ports on; cleared
+    /// on receive and on release, so only the role that computed a flow's hash sets it.
+    /// </summary>
+    public ushort SourcePort { get; set; }
+
     /// <summary>Set while the buffer waits in a send batch, so the engine does not recycle it under the handler.</summary>
     internal bool Queued { get; set; }
 
@@ -123,6 +130,7 @@ internal sealed unsafe class PacketBuffer
     {
         FrameOffset = Headroom;
         FrameLength = length;
+        SourcePort = 0;
     }
 
     internal void Reset()
@@ -130,6 +138,7 @@ internal sealed unsafe class PacketBuffer
         FrameOffset = Headroom;
         FrameLength = 0;
         Peer.SetLength(0);
+        SourcePort = 0;
         Queued = false;
     }
 

@@ -11,7 +11,8 @@ internal static unsafe class UdpSockets
     public const int DefaultSocketBufferBytes = 4 << 20;
 
     /// <summary>Opens a UDP socket bound to <paramref name="local"/> and returns its fd and the bound endpoint.</summary>
-    public static int OpenBound(IPEndPoint local, int socketBufferBytes, out IPEndPoint bound)
+    /// <param name="reusePort">SO_REUSEPORT: several sockets (one per engine) share the endpoint, see <see cref="TunnelSocketGroup"/>.</param>
+    public static int OpenBound(IPEndPoint local, int socketBufferBytes, out IPEndPoint bound, bool reusePort = false)
     {
         ArgumentNullException.ThrowIfNull(local);
         var family = local.AddressFamily == AddressFamily.InterNetworkV6 ? Libc.AF_INET6 : Libc.AF_INET;
@@ -26,6 +27,11 @@ internal static unsafe class UdpSockets
             if (family == Libc.AF_INET6 && !Libc.TrySetInt(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 1))
             {
                 throw InteropException.FromLastError($"setsockopt(IPV6_V6ONLY, udp {local})");
+            }
+
+            if (reusePort && !Libc.TrySetInt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1))
+            {
+                throw InteropException.FromLastError($"setsockopt(SO_REUSEPORT, udp {local})");
             }
 
             SetBufferSizes(fd, socketBufferBytes);
@@ -93,12 +99,11 @@ internal static unsafe class UdpSockets
 /// <see cref="PacketBuffer.Peer"/>; each sent buffer goes to its own <see cref="PacketBuffer.Peer"/>.
 /// </summary>
 /// <remarks>
-/// The outer source port is the bound port for every datagram: one bound socket cannot vary it per
-/// packet. DESIGN.md §2 wants <c>49152 + (flowHash >> 50)</c> for ECMP spreading; that needs either a
-/// raw IPPROTO_UDP send socket that writes its own UDP header, or a small set of sockets bound to a
-/// few source ports chosen by hash. See the engine report for the recommended choice.
+/// The outer source port is the bound port unless <see cref="EnableFlowSourcePorts"/> succeeded: then a
+/// buffer with a <see cref="PacketBuffer.SourcePort"/> leaves from that port (DESIGN.md §2), see
+/// UdpTunnelSocket.FlowPorts.cs.
 /// </remarks>
-internal sealed class UdpTunnelSocket : PacketPort
+internal sealed partial class UdpTunnelSocket : PacketPort
 {
     private readonly MessageBatch _batch = new(SendAddressing.PerBuffer);
 
@@ -107,19 +112,21 @@ internal sealed class UdpTunnelSocket : PacketPort
 
     public IPEndPoint LocalEndPoint { get; }
 
-    public static UdpTunnelSocket Open(IPEndPoint local, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+    public static UdpTunnelSocket Open(IPEndPoint local, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes, bool reusePort = false)
     {
-        var fd = UdpSockets.OpenBound(local, socketBufferBytes, out var bound);
+        var fd = UdpSockets.OpenBound(local, socketBufferBytes, out var bound, reusePort);
         return new UdpTunnelSocket(fd, bound);
     }
 
     public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters);
 
-    public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
+    public override int Send(ReadOnlySpan<PacketBuffer> buffers) =>
+        _flowPorts is null ? _batch.Send(Fd, buffers, Counters) : SendSplit(buffers);
 
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
         _batch.Dispose();
+        _flowPorts?.Dispose();
     }
 }

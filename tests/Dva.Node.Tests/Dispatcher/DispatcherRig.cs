@@ -34,7 +34,7 @@ internal sealed class DispatcherRig : IDisposable
 
     private readonly List<IDisposable> _owned = [];
 
-    public DispatcherRig(int tunnelMtu = 1500)
+    public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false)
     {
         DataPlanes = new Dictionary<ushort, UdpTunnelSocket>
         {
@@ -64,6 +64,11 @@ internal sealed class DispatcherRig : IDisposable
         Assert.True(NodeSettings.TryParse(json, out var settings, out var errors), string.Join("; ", errors));
         Settings = settings!;
         Tunnel = Own(UdpTunnelSocket.Open(Settings.TunnelListen));
+        if (flowSourcePorts)
+        {
+            Assert.True(Tunnel.EnableFlowSourcePorts(0, out var why), why);
+        }
+
         // The dispatcher's own endpoint in the table must be where it sends from.
         var table = NodeHost.StaticTable(Settings)!;
         var peers = table.PeersById.ToArray().Select(p => p.NodeId == Self ? p with { Endpoint = Tunnel.LocalEndPoint } : p);

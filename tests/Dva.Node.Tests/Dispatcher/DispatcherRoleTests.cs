@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Net;
 using Dva.Node.Agent;
+using Dva.Node.Io;
 using Dva.Node.Tests.Io;
 using Dva.Shared.Packets;
 using Dva.Shared.Tables;
@@ -201,8 +203,9 @@ public class DispatcherRoleTests
         var inner = ServerBoundFrame();
         ServerMac.CopyTo(inner, 0);
 
-        // Node 1's header, sent from node 2's socket.
-        rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0, from: 1));
+        // Node 1's header, sent from another host (any port of node 1's own address would be one of its flow ports).
+        using var stranger = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        Assert.Equal(1, stranger.Send([PortHelpers.Frame(Egress(inner, Handoff.None, tci: 0, from: 1), rig.Tunnel.LocalEndPoint)]));
         rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0, from: 2, to: 7));
         rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0, from: 2));
         _ = ReceiveOne(rig.Inside);
