@@ -13,7 +13,7 @@ namespace Dva.Manager.Dashboard;
 /// and its components call concurrently; one DbContext per call keeps them apart) and goes through the same
 /// services as the REST API. Changes need the operator role, checked here against the signed-in user.
 /// </summary>
-internal sealed class DashboardBackend(IServiceScopeFactory scopes, AuthenticationStateProvider authentication, LiveState live) : IDashboardBackend
+internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, AuthenticationStateProvider authentication, LiveState live) : IDashboardBackend
 {
     private static readonly char[] AddressSeparators = [',', ' ', '\n', '\r', '\t'];
 
@@ -59,7 +59,8 @@ internal sealed class DashboardBackend(IServiceScopeFactory scopes, Authenticati
             Summary(dva, nodes), dva.Spec.Description, dva.Seed, dva.Spec.TunnelPort, dva.Spec.SecureTunnel,
             Name(dva.Spec.FirewallDefaultPolicy), dva.Spec.Scaling.MinDataPlanes, dva.Spec.Scaling.MaxDataPlanes,
             dva.Version, dva.Generation, dva.ObservedGeneration,
-            [.. interfaces.Select(i => new InterfaceView(i.Id, i.Spec.Ifid, i.Spec.Name, i.Spec.Mac, i.Spec.Addresses, i.Spec.Attachment.NodeName, Status(i.Status)))],
+            [.. interfaces.Select(i => new InterfaceView(i.Id, i.Spec.Ifid, i.Spec.Name, i.Spec.Mac, i.Spec.Addresses, i.Spec.Attachment.NodeName, Status(i.Status),
+                i.Spec.Attachment.FrameSource, i.Version))],
             [.. nodes.Select(Unit)],
             serviceViews);
     });
@@ -92,13 +93,7 @@ internal sealed class DashboardBackend(IServiceScopeFactory scopes, Authenticati
             for (var i = 0; i < request.Interfaces.Count; i++)
             {
                 var form = request.Interfaces[i];
-                var result = await interfaces.CreateAsync(dvaId, new SharedInterfaceSpec
-                {
-                    Ifid = form.Ifid,
-                    Name = form.Name.Trim(),
-                    Mac = form.Mac.Trim(),
-                    Addresses = form.Addresses.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries),
-                }, ct);
+                var result = await interfaces.CreateAsync(dvaId, InterfaceSpec(form), ct);
                 if (result.Failure is { } interfaceFailure)
                 {
                     // The form is one change: a DVA whose interfaces were refused is taken back.
@@ -197,15 +192,7 @@ internal sealed class DashboardBackend(IServiceScopeFactory scopes, Authenticati
                 return ChangeResult.Failed("Unknown member state.", new Dictionary<string, string[]> { ["adminState"] = ["Must be enabled, draining or disabled."] });
             }
 
-            var members = services.GetRequiredService<MemberService>();
-            var list = await members.ListAsync(dvaId, poolId, ct);
-            if (list.Failure is { } failure)
-            {
-                return Failed(failure);
-            }
-
-            var specs = list.Value!.Members.Select(m => m.Id == memberId ? m.Spec with { AdminState = state } : m.Spec).ToList();
-            return Result(await members.ReplaceAllAsync(dvaId, poolId, specs, version, ct));
+            return await ReplaceMemberAsync(services, dvaId, poolId, memberId, m => m with { AdminState = state }, version, ct);
         });
 
     public Task<AuditPage> GetAuditAsync(long? dvaId, int page, int pageSize, CancellationToken ct) => ReadAsync(async services =>

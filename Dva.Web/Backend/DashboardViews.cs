@@ -30,7 +30,16 @@ public sealed record DvaDetail(
     IReadOnlyList<UnitView> Units,
     IReadOnlyList<ServiceView> Services);
 
-public sealed record InterfaceView(long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status);
+/// <param name="Version">The interface's ETag for a change.</param>
+public sealed record InterfaceView(
+    long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status, string FrameSource, long Version)
+{
+    /// <summary>The view as an edit form starts from.</summary>
+    public InterfaceForm ToForm() => new()
+    {
+        Ifid = Ifid, Name = Name, Mac = Mac, Addresses = string.Join(", ", Addresses), AttachedTo = AttachedTo, FrameSource = FrameSource,
+    };
+}
 
 /// <summary>A compute unit (node) of a DVA.</summary>
 /// <param name="NodeKey">The manager's id of the node (the hub's node key).</param>
@@ -73,6 +82,12 @@ public sealed record InterfaceForm
 
     /// <summary>Addresses with prefix length, separated by commas or spaces.</summary>
     public string Addresses { get; set; } = "";
+
+    /// <summary>The unit that faces the network on this interface (it becomes a dispatcher); empty for none yet.</summary>
+    public string AttachedTo { get; set; } = "";
+
+    /// <summary>Where that unit reads frames, e.g. an AF_PACKET device or a <c>udp:</c> wire; empty for its default.</summary>
+    public string FrameSource { get; set; } = "";
 }
 
 /// <summary>The outcome of a change: success, or a message and the API's field errors (JSON paths).</summary>
@@ -160,3 +175,59 @@ public sealed record ChartPoint(DateTimeOffset At, double PpsIn, double PpsOut, 
 public sealed record FlowRow(
     DateTimeOffset At, string Protocol, string Source, string Destination, int Bucket, int NodeId, string State,
     string Verdict, string? Rule, string? Backend, long Packets, long Bytes);
+
+public sealed record StaticRouteRow(long Id, string Prefix, string NextHop, int Ifid, StatusView Status, long Version);
+
+public sealed record RouteForm
+{
+    public string Prefix { get; set; } = "";
+
+    /// <summary>Gateway; empty for a directly connected prefix.</summary>
+    public string NextHop { get; set; } = "";
+
+    public int Ifid { get; set; } = 1;
+}
+
+public sealed record VipForm
+{
+    public string Name { get; set; } = "";
+
+    public string Address { get; set; } = "";
+
+    public int Port { get; set; } = 443;
+
+    /// <summary>tcp or udp.</summary>
+    public string Protocol { get; set; } = "tcp";
+
+    public long PoolId { get; set; }
+}
+
+public sealed record PoolForm
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>roundRobin, weightedRoundRobin, leastConnections or sourceHash.</summary>
+    public string Method { get; set; } = "weightedRoundRobin";
+}
+
+public sealed record MemberForm
+{
+    public string Address { get; set; } = "";
+
+    public int Port { get; set; } = 8443;
+
+    public int Weight { get; set; } = 1;
+}
+
+public sealed record ApiKeyRow(long Id, string KeyId, string Name, string Role, DateTimeOffset Created);
+
+public sealed record ApiKeyForm
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>viewer, operator or admin.</summary>
+    public string Role { get; set; } = DashboardRoles.Viewer;
+}
+
+/// <summary>The outcome of creating a key: the secret is in it this once and never again.</summary>
+public sealed record CreatedKey(ChangeResult Result, ApiKeyRow? Key, string? Secret);

@@ -43,6 +43,43 @@ public interface IDashboardBackend
 
     Task<ChangeResult> SetMemberStateAsync(long dvaId, long poolId, long memberId, string adminState, long version, CancellationToken ct);
 
+    /// <summary>Adds a shared interface (<paramref name="interfaceId"/> null) or replaces one under its ETag.</summary>
+    Task<ChangeResult> SaveInterfaceAsync(long dvaId, long? interfaceId, InterfaceForm form, long version, CancellationToken ct);
+
+    Task<ChangeResult> DeleteInterfaceAsync(long dvaId, long interfaceId, long version, CancellationToken ct);
+
+    /// <summary>The DVA's static routes; null when the DVA does not exist.</summary>
+    Task<IReadOnlyList<StaticRouteRow>?> GetRoutesAsync(long dvaId, CancellationToken ct);
+
+    /// <summary>Adds a static route (<paramref name="routeId"/> null) or replaces one under its ETag.</summary>
+    Task<ChangeResult> SaveRouteAsync(long dvaId, long? routeId, RouteForm form, long version, CancellationToken ct);
+
+    Task<ChangeResult> DeleteRouteAsync(long dvaId, long routeId, long version, CancellationToken ct);
+
+    Task<ChangeResult> AddVipAsync(long dvaId, VipForm form, CancellationToken ct);
+
+    Task<ChangeResult> DeleteVipAsync(long dvaId, long vipId, CancellationToken ct);
+
+    Task<ChangeResult> AddPoolAsync(long dvaId, PoolForm form, CancellationToken ct);
+
+    Task<ChangeResult> DeletePoolAsync(long dvaId, long poolId, CancellationToken ct);
+
+    Task<ChangeResult> AddMemberAsync(long dvaId, long poolId, MemberForm form, CancellationToken ct);
+
+    /// <summary>Changes one member's weight by replacing the pool's member list under the pool's ETag.</summary>
+    Task<ChangeResult> SetMemberWeightAsync(long dvaId, long poolId, long memberId, int weight, long version, CancellationToken ct);
+
+    Task<ChangeResult> RemoveMemberAsync(long dvaId, long poolId, long memberId, CancellationToken ct);
+
+    /// <summary>Every API key (never a secret); null unless the signed-in user is an admin.</summary>
+    Task<IReadOnlyList<ApiKeyRow>?> ListApiKeysAsync(CancellationToken ct);
+
+    /// <summary>Creates a key (admin only); the secret comes back this once.</summary>
+    Task<CreatedKey> CreateApiKeyAsync(ApiKeyForm form, CancellationToken ct);
+
+    /// <summary>Revokes a key (admin only): it stops working at once, in the API and in any dashboard session.</summary>
+    Task<ChangeResult> RevokeApiKeyAsync(long keyId, CancellationToken ct);
+
     Task<AuditPage> GetAuditAsync(long? dvaId, int page, int pageSize, CancellationToken ct);
 
     /// <summary>Table versions of a DVA: the stored history joined with what the rollouts reported live.</summary>

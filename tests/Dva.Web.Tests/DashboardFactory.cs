@@ -19,6 +19,14 @@ public sealed class DashboardFactory : WebApplicationFactory<Program>
     public const string AdminKey = "web-test-admin-key-0123456789abcdef0123456789";
 
     private readonly string _databasePath = Path.Combine(Path.GetTempPath(), $"dva-web-test-{Guid.NewGuid():N}.db");
+    private readonly Dictionary<string, string> _settings = new(StringComparer.Ordinal);
+
+    /// <summary>A configuration value for the manager, as <c>--key=value</c> would give it; call before it starts.</summary>
+    public DashboardFactory WithSetting(string key, string value)
+    {
+        _settings[key] = value;
+        return this;
+    }
 
     /// <summary>Kestrel on 127.0.0.1 with a port the OS picks, for a real browser.</summary>
     public DashboardFactory WithKestrel()
@@ -87,6 +95,10 @@ public sealed class DashboardFactory : WebApplicationFactory<Program>
         builder.UseEnvironment("Testing");
         builder.UseSetting("Dva:Database", _databasePath);
         builder.UseSetting("Dva:AdminKey", AdminKey);
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
     }
 
     public override async ValueTask DisposeAsync()

@@ -7,7 +7,14 @@ public sealed class BrowserFixture : IAsyncLifetime
 {
     private IPlaywright? _playwright;
 
-    public DashboardFactory Factory { get; } = new DashboardFactory().WithKestrel();
+    public BrowserFixture()
+        : this(new DashboardFactory())
+    {
+    }
+
+    internal BrowserFixture(DashboardFactory factory) => Factory = factory.WithKestrel();
+
+    public DashboardFactory Factory { get; }
 
     public IBrowser Browser { get; private set; } = null!;
 

@@ -8,6 +8,7 @@ using static Microsoft.Playwright.Assertions;
 
 namespace Dva.Web.Tests.Browser;
 
+[Collection(BrowserTestGroup.Name)]
 public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     private DashboardFactory Factory => browser.Factory;

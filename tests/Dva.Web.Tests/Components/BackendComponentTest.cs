@@ -13,6 +13,7 @@ public abstract class BackendComponentTest : BunitContext, IClassFixture<Manager
         ArgumentNullException.ThrowIfNull(host);
         Host = host;
         Services.AddSingleton<IDashboardBackend>(host.Factory.BackendAs(role));
+        Services.AddSingleton(TimeProvider.System);
         Renderer.SetRendererInfo(new RendererInfo("Server", isInteractive: true));
     }
 
