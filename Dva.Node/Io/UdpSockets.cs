@@ -107,19 +107,30 @@ internal sealed class UdpTunnelSocket : PacketPort
 
     public IPEndPoint LocalEndPoint { get; }
 
+    /// <summary>Secure mode: every datagram is opened on receive and sealed on send here. Null (plain) unless set before the engine starts.</summary>
+    public SecureTunnel? Security { get; set; }
+
     public static UdpTunnelSocket Open(IPEndPoint local, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
     {
         var fd = UdpSockets.OpenBound(local, socketBufferBytes, out var bound);
         return new UdpTunnelSocket(fd, bound);
     }
 
-    public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters);
+    public override int Receive(Span<PacketBuffer> buffers)
+    {
+        var received = _batch.Receive(Fd, buffers, Counters);
+        return Security is { } security && received > 0 ? security.OpenReceived(buffers, received) : received;
+    }
 
-    public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
+    public override int Send(ReadOnlySpan<PacketBuffer> buffers) =>
+        Security is { } security ? security.SealAndSend(buffers, this, s_sendSealed) : _batch.Send(Fd, buffers, Counters);
+
+    private static readonly SendSealed<UdpTunnelSocket> s_sendSealed = static (socket, sealedBuffers) => socket._batch.Send(socket.Fd, sealedBuffers, socket.Counters);
 
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
         _batch.Dispose();
+        Security?.Dispose();
     }
 }
