@@ -28,13 +28,17 @@ internal static class KeyUpdates
                 return $"a tunnel key is {TunnelKey.Length} bytes";
             }
 
-            if (k.Phase == keys.SendPhase && keys.KeyOf(k.Phase) is not null)
+            var held = keys.KeyOf(k.Phase);
+            if (k.Phase == keys.SendPhase && held is not null && held.Id != k.KeyId)
             {
                 // Replacing the key in use would drop every packet in flight: rotation installs into the spare phase.
                 return $"phase {k.Phase} is the send phase; a new key goes into the other phase";
             }
 
-            keys.Install(k.Phase, new TunnelKey(k.KeyId, cipher, k.Material));
+            if (held?.Id != k.KeyId)
+            {
+                keys.Install(k.Phase, new TunnelKey(k.KeyId, cipher, k.Material));
+            }
         }
 
         if (update.SendPhase is { } send && (send is not (0 or 1) || !keys.UseForSending(send)))
