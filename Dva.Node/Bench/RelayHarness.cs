@@ -185,7 +185,7 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--roles] [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles | --secure] [--seconds N] [--packets N] [--payload BYTES]";
 
     /// <summary>Parses the options and runs the baseline; returns a process exit code (2 on a bad option).</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
@@ -195,8 +195,16 @@ internal static class RelayHarnessCommand
         ArgumentNullException.ThrowIfNull(error);
         var options = new RelayOptions();
         var roles = false;
+        var secure = false;
         for (var i = 0; i < args.Count; i++)
         {
+            if (args[i] == "--secure")
+            {
+                // Baseline, then the dispatcher role with a plain, an authenticated and an encrypted tunnel.
+                secure = true;
+                continue;
+            }
+
             if (args[i] == "--roles")
             {
                 // Baseline, then the real dispatcher and data plane roles, each as a ratio of the baseline.
@@ -228,6 +236,12 @@ internal static class RelayHarnessCommand
             }
 
             i++;
+        }
+
+        if (secure)
+        {
+            RoleRelayHarness.CompareSecureAsync(options, output).GetAwaiter().GetResult();
+            return 0;
         }
 
         if (roles)
