@@ -218,3 +218,20 @@ VALUES ('20261126093021_Initial', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "DvaTunnels" (
+    "DvaId" INTEGER NOT NULL CONSTRAINT "PK_DvaTunnels" PRIMARY KEY,
+    "Security" TEXT NOT NULL,
+    "Cipher" TEXT NOT NULL,
+    "ProtectedKeys" TEXT NULL,
+    CONSTRAINT "FK_DvaTunnels_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "DvaTunnels" ("DvaId", "Security", "Cipher") SELECT "Id", CASE WHEN "SecureTunnel" <> 0 THEN 'Authenticated' ELSE 'Plain' END, 'AesGcm' FROM "Dvas";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261126122426_TunnelSecurity', '10.0.15');
+
+COMMIT;
+

@@ -1,4 +1,5 @@
 using Dva.Manager.Model;
+using Dva.Manager.Security.Keys;
 using Dva.Manager.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -15,6 +16,7 @@ internal static class DvasApi
         group.MapPut("/{id:long}", Replace);
         group.MapDelete("/{id:long}", Delete);
         group.MapPost("/{id:long}:scale", Scale);
+        group.MapPost("/{id:long}:rotate-keys", RotateKeys);
         return app;
     }
 
@@ -42,4 +44,12 @@ internal static class DvasApi
         long id, ScaleRequest body, DvaService service, HttpRequest request, CancellationToken ct) =>
         ApiResults.Accepted(await service.ScaleAsync(id, body, ApiResults.IfMatch(request), ct), request.HttpContext.Response,
             $"{ApiGroups.Prefix}/dvas/{id}");
+
+    /// <summary>
+    /// Rotates the DVA's tunnel key on every connected unit (install in the spare phase, switch, retire; each step
+    /// acked by all). Answers key ids only; the key bytes never leave the manager except to the units.
+    /// </summary>
+    public static async Task<Results<Ok<KeyRotationView>, ValidationProblem, ProblemHttpResult>> RotateKeys(
+        long id, TunnelKeyService keys, HttpResponse response, CancellationToken ct) =>
+        ApiResults.Ok(await keys.RotateAsync(id, ct), response);
 }

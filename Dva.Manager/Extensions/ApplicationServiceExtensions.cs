@@ -5,6 +5,7 @@ using Dva.Manager.Infrastructure;
 using Dva.Manager.Security;
 using Dva.Manager.Services;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 
 namespace Dva.Manager.Extensions;
@@ -38,6 +39,14 @@ internal static class ApplicationServiceExtensions
         services.Configure<NodeOptions>(builder.Configuration.GetSection("Dva:Nodes"));
         services.Configure<RequestLimitOptions>(builder.Configuration.GetSection("Dva"));
         services.AddSingleton<ApiMetrics>();
+
+        // Protects the tunnel keys at rest (ApplianceTunnel.ProtectedKeys). Its own key ring lives in the user profile
+        // unless Dva:DataProtectionKeys names a folder (give it one on servers, next to the database, backed up with it).
+        var protection = services.AddDataProtection().SetApplicationName("dva-manager");
+        if (builder.Configuration["Dva:DataProtectionKeys"] is { Length: > 0 } keyFolder)
+        {
+            protection.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(contentRoot, keyFolder)));
+        }
 
         services.ConfigureHttpJsonOptions(options =>
         {

@@ -21,6 +21,7 @@ internal sealed class NodeHub(
     RolloutCoordinator rollout,
     FleetReconciler fleet,
     EnrollmentToken enrollment,
+    Security.Keys.TunnelKeyService keys,
     TimeProvider time,
     ILogger<NodeHub> logger) : Hub<INodeClient>, INodeHubServer
 {
@@ -105,6 +106,23 @@ internal sealed class NodeHub(
         }
 
         rollout.OnAck(session.NodeKey, ack);
+        return Task.CompletedTask;
+    }
+
+    public Task AckKeys(KeyAck ack)
+    {
+        var session = RequireSession();
+        if (ack is null)
+        {
+            throw new HubException("An ack is required.");
+        }
+
+        if (ack.Error is { Length: > HubMessageValidator.MaxTextLength * 4 })
+        {
+            throw new HubException("The ack's error text is too long.");
+        }
+
+        keys.OnAck(session.NodeKey, ack);
         return Task.CompletedTask;
     }
 

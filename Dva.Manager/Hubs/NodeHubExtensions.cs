@@ -25,6 +25,7 @@ internal static class NodeHubExtensions
         services.AddSingleton<HeartbeatFeed>();
         services.AddSingleton<RolloutCoordinator>();
         services.AddSingleton<FleetReconciler>();
+        services.AddSingleton<Security.Keys.TunnelKeyService>();
         services.AddHostedService<FleetService>();
         services.AddSingleton<ElasticityController>();
         services.AddHostedService(provider => provider.GetRequiredService<ElasticityController>());

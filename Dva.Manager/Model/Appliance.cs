@@ -18,7 +18,11 @@ internal sealed class Appliance : ManagedEntity
 
     public int TunnelPort { get; set; } = DvaSpec.DefaultTunnelPort;
 
+    /// <summary>Kept in step with <see cref="Tunnel"/> for readers of the first schema: true unless the tunnel is plain.</summary>
     public bool SecureTunnel { get; set; }
+
+    /// <summary>Tunnel security and keys, in their own table (DvaTunnels) so the schema change needs no ALTER TABLE.</summary>
+    public ApplianceTunnel Tunnel { get; set; } = new();
 
     public FirewallPolicy FirewallDefaultPolicy { get; set; }
 
@@ -43,7 +47,8 @@ internal sealed class Appliance : ManagedEntity
         ServiceKind = ServiceKind,
         BucketCount = BucketCount,
         TunnelPort = TunnelPort,
-        SecureTunnel = SecureTunnel,
+        TunnelSecurity = Tunnel.Security,
+        TunnelCipher = Tunnel.Cipher,
         FirewallDefaultPolicy = FirewallDefaultPolicy,
         MidStreamPolicy = MidStreamPolicy,
         Scaling = new ScalingPolicy
@@ -61,7 +66,9 @@ internal sealed class Appliance : ManagedEntity
         ServiceKind = spec.ServiceKind;
         BucketCount = spec.BucketCount;
         TunnelPort = spec.TunnelPort;
-        SecureTunnel = spec.SecureTunnel;
+        Tunnel.Security = spec.TunnelSecurity;
+        Tunnel.Cipher = spec.TunnelCipher;
+        SecureTunnel = spec.TunnelSecurity != Model.TunnelSecurity.Plain;
         FirewallDefaultPolicy = spec.FirewallDefaultPolicy;
         MidStreamPolicy = spec.MidStreamPolicy;
         MinDataPlanes = spec.Scaling.MinDataPlanes;
@@ -69,4 +76,18 @@ internal sealed class Appliance : ManagedEntity
         TargetUtilizationPercent = spec.Scaling.TargetUtilizationPercent;
         DesiredDataPlanes = Math.Clamp(DesiredDataPlanes, MinDataPlanes, MaxDataPlanes);
     }
+}
+
+/// <summary>A DVA's tunnel protection and keys (owned by <see cref="Appliance"/>).</summary>
+internal sealed class ApplianceTunnel
+{
+    public TunnelSecurity Security { get; set; }
+
+    public TunnelCipher Cipher { get; set; }
+
+    /// <summary>
+    /// The tunnel keys and send phase, encrypted at rest with ASP.NET Data Protection (docs/protocol.md, "Keys and
+    /// rotation"); null until the first key is made. Never part of a view, the audit log or a log line.
+    /// </summary>
+    public string? ProtectedKeys { get; set; }
 }

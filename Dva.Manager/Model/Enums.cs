@@ -28,6 +28,12 @@ internal enum NodeState { Active, Draining, Disabled }
 
 internal enum ApiRole { Viewer, Operator, Admin }
 
+/// <summary>The DVA's tunnel protection (DESIGN.md §2): plain, SEQ and TAG, or SEQ, TAG and an encrypted inner frame.</summary>
+internal enum TunnelSecurity { Plain, Authenticated, Encrypted }
+
+/// <summary>The tunnel AEAD: AES-256-GCM, or ChaCha20-Poly1305 where the CPUs lack AES instructions.</summary>
+internal enum TunnelCipher { AesGcm, ChaCha20 }
+
 internal enum ProvisioningStatus
 {
     [JsonStringEnumMemberName("ACTIVE")] Active,

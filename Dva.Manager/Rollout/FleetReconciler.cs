@@ -28,6 +28,7 @@ internal sealed class FleetReconciler(
     IHubContext<NodeHub, INodeClient> hub,
     TimeProvider time,
     IOptions<NodeHubOptions> options,
+    Security.Keys.TunnelKeyService keys,
     ILogger<FleetReconciler> logger) : IDisposable
 {
     public const string TablesConverged = "TablesConverged";
@@ -336,7 +337,7 @@ internal sealed class FleetReconciler(
         var dispatchers = nodes.Where(n => n.Role == NodeRole.Dispatcher).ToDictionary(n => n.Name, n => n.NodeId, StringComparer.Ordinal);
         foreach (var node in nodes)
         {
-            var config = NodeConfigDocument.For(node, interfaces, routes, dispatchers).ToJson();
+            var config = NodeConfigDocument.For(node, interfaces, routes, dispatchers, dva).ToJson();
             await SendAsync(node.Id, new NodeAssignment(dva.Id, tableId, (ushort)node.NodeId, NodeConfigDocument.RoleName(node.Role), config));
         }
 
@@ -368,6 +369,12 @@ internal sealed class FleetReconciler(
 
         await hub.Clients.Client(connection).Assign(assignment);
         _sent[nodeKey] = (connection, assignment);
+
+        // Keys right behind the assignment, before any table: a secure unit without them could not seal or open.
+        if (assignment.DvaKey != 0)
+        {
+            await keys.DeliverAsync(assignment.DvaKey, nodeKey, CancellationToken.None);
+        }
     }
 
     private static async Task AllocateAsync(AuditLog audit, Appliance dva, Node unit, NodeRole role, List<Node> members, CancellationToken ct)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dva.Manager.Model;
+using Dva.Shared.Contracts;
 
 namespace Dva.Manager.Rollout;
 
@@ -40,7 +41,8 @@ internal sealed record NodeConfigDocument(
     /// source; a data plane gets every interface whose dispatcher is allocated, naming that dispatcher's node id.
     /// </summary>
     public static NodeConfigDocument For(
-        Node node, IReadOnlyList<SharedInterface> interfaces, IReadOnlyList<StaticRoute> routes, IReadOnlyDictionary<string, int> dispatcherIdsByName)
+        Node node, IReadOnlyList<SharedInterface> interfaces, IReadOnlyList<StaticRoute> routes, IReadOnlyDictionary<string, int> dispatcherIdsByName,
+        Appliance? dva = null)
     {
         var isDispatcher = node.Role == NodeRole.Dispatcher;
         var documents = new List<InterfaceDocument>();
@@ -56,12 +58,22 @@ internal sealed record NodeConfigDocument(
 
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
         return new NodeConfigDocument(
-            RoleName(node.Role), node.NodeId, node.Name, new TunnelDocument(node.TunnelEndpoint), documents,
+            RoleName(node.Role), node.NodeId, node.Name, new TunnelDocument(node.TunnelEndpoint, TunnelSecurityDocument.For(dva)), documents,
             [.. routes.Where(r => ifids.Contains(r.Ifid)).OrderBy(r => r.Id).Select(r => new RouteDocument(r.Prefix, r.NextHop.Length == 0 ? null : r.NextHop, r.Ifid))]);
     }
 }
 
-internal sealed record TunnelDocument(string Listen);
+internal sealed record TunnelDocument(string Listen, TunnelSecurityDocument? Security = null);
+
+/// <summary><c>tunnel.security</c> without keys: a managed unit gets its keys over the hub (<see cref="INodeClient.InstallKeys"/>).</summary>
+internal sealed record TunnelSecurityDocument(string Mode, string Cipher)
+{
+    public static TunnelSecurityDocument? For(Appliance? dva) => dva is null || dva.Tunnel.Security == TunnelSecurity.Plain
+        ? null
+        : new TunnelSecurityDocument(
+            dva.Tunnel.Security == TunnelSecurity.Encrypted ? "encrypted" : "authenticated",
+            dva.Tunnel.Cipher == TunnelCipher.ChaCha20 ? "chacha20" : "aes-gcm");
+}
 
 internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher);
 

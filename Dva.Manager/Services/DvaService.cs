@@ -129,6 +129,8 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
         errors.Require(NetworkSyntax.IsValidPort(spec.TunnelPort), "tunnelPort", "Must be 1..65535.");
         errors.Require(Enum.IsDefined(spec.FirewallDefaultPolicy), "firewallDefaultPolicy", "Must be accept or drop.");
         errors.Require(Enum.IsDefined(spec.MidStreamPolicy), "midStreamPolicy", "Must be strict or loose.");
+        errors.Require(Enum.IsDefined(spec.TunnelSecurity), "tunnelSecurity", "Must be plain, authenticated or encrypted.");
+        errors.Require(Enum.IsDefined(spec.TunnelCipher), "tunnelCipher", "Must be aesGcm or chaCha20.");
         var scaling = spec.Scaling;
         if (scaling is null)
         {

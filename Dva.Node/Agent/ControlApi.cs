@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dva.Node.Config;
 using Dva.Node.DataPlane;
 using Dva.Shared.Contracts;
+using Dva.Shared.Security;
 using Dva.Shared.Tables;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -52,6 +53,8 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
         app.MapGet("/rules", GetRules);
         app.MapGet("/loadbalancer", GetLoadBalancer);
         app.MapPut("/services", PutServicesAsync);
+        app.MapGet("/keys", GetKeys);
+        app.MapPost("/keys", PostKeys);
         await app.StartAsync(cancellationToken);
         _app = app;
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -84,7 +87,29 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
             s.FlowsCreated, s.FlowsExpired, s.FlowsActive, s.PacketsProcessed,
             host.Engine.HandlerFaults, host.Pool.Exhausted,
             ports,
-            await host.Role.Buckets()));
+            await host.Role.Buckets(),
+            SecurityView.From(host)));
+    }
+
+    internal static Ok<SecurityView> GetKeys(NodeHost host) => TypedResults.Ok(SecurityView.From(host));
+
+    /// <summary>
+    /// One key step on a statically configured node (the manager uses the hub instead): install a key in a phase,
+    /// switch the send phase, retire a phase. The answer names keys by id only.
+    /// </summary>
+    internal static Results<Ok<SecurityView>, ProblemHttpResult> PostKeys(KeyUpdate update, NodeHost host)
+    {
+        if (host.Settings.Security.Mode == TunnelSecurityMode.Plain)
+        {
+            return TypedResults.Problem(title: "the tunnel is in plain mode", detail: "tunnel.security.mode is plain: this node uses no keys", statusCode: StatusCodes.Status409Conflict);
+        }
+
+        if (KeyUpdates.Apply(host.Keys, update) is { } error)
+        {
+            return TypedResults.Problem(title: "the key update was refused", detail: error, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        return TypedResults.Ok(SecurityView.From(host));
     }
 
     internal static async Task<Ok<object>> GetFlowsAsync(NodeHost host) => TypedResults.Ok(await host.Role.Flows());
@@ -204,7 +229,20 @@ internal sealed record CountersView(
     long HandlerFaults,
     long PoolExhausted,
     IReadOnlyList<PortView> Ports,
-    object? Buckets);
+    object? Buckets,
+    SecurityView Security);
+
+/// <summary>The tunnel's secure mode and key phases, by key id: never the key bytes.</summary>
+internal sealed record SecurityView(string Mode, string Cipher, int SendPhase, uint Phase0KeyId, uint Phase1KeyId)
+{
+    public static SecurityView From(NodeHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var keys = host.Keys;
+        return new SecurityView(TunnelSecurityNames.Name(host.Settings.Security.Mode), TunnelSecurityNames.Name(host.Settings.Security.Cipher),
+            keys.SendPhase, keys.KeyOf(0)?.Id ?? 0, keys.KeyOf(1)?.Id ?? 0);
+    }
+}
 
 internal sealed record TableView(
     Guid DvaId,

@@ -1,4 +1,5 @@
 using Dva.Shared.Contracts;
+using Dva.Shared.Security;
 using Dva.Shared.Tables;
 using Microsoft.AspNetCore.Http.Connections.Client;
 using Microsoft.AspNetCore.SignalR;
@@ -54,6 +55,7 @@ internal sealed partial class ManagerClient : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _firstRegistration = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile TableStore _tables = new();
+    private volatile TunnelKeyRing _keys = new();
     private volatile NodeAssignment _assignment = Unallocated;
     private Task? _heartbeats;
     private long _nodeKey;
@@ -84,12 +86,16 @@ internal sealed partial class ManagerClient : IAsyncDisposable
         _connection.On<NodeAssignment>(nameof(INodeClient.Assign), OnAssignAsync);
         _connection.On<TableUpdate>(nameof(INodeClient.InstallTable), OnInstallTableAsync);
         _connection.On<Guid, ulong>(nameof(INodeClient.Commit), OnCommit);
+        _connection.On<KeyUpdate>(nameof(INodeClient.InstallKeys), OnInstallKeysAsync);
         _connection.Reconnected += _ => RegisterAsync(_stopping.Token);
         _connection.Closed += OnClosedAsync;
     }
 
     /// <summary>The tables the roles forward with; replaced (empty) only when an assignment moves the unit to another DVA.</summary>
     public TableStore Tables => _tables;
+
+    /// <summary>The DVA's tunnel keys as the manager delivered them; like <see cref="Tables"/>, replaced (empty) only on a move to another DVA.</summary>
+    public TunnelKeyRing Keys => _keys;
 
     /// <summary>The unit's current place (unallocated until the manager assigns it).</summary>
     public NodeAssignment Assignment => _assignment;
@@ -166,8 +172,9 @@ internal sealed partial class ManagerClient : IAsyncDisposable
     {
         if (assignment.DvaId != _assignment.DvaId)
         {
-            // Another DVA's tables would be refused as OtherDva, and this DVA's node ids mean nothing there.
+            // Another DVA's tables would be refused as OtherDva, and this DVA's node ids mean nothing there; nor its keys.
             _tables = new TableStore();
+            _keys = new TunnelKeyRing();
         }
 
         _assignment = assignment;
@@ -204,6 +211,17 @@ internal sealed partial class ManagerClient : IAsyncDisposable
         // messages, and the ack needs no answer (the manager's rollout log records it).
         await _connection.SendAsync(nameof(INodeHubServer.AckTable),
             new TableAck(update.DvaId, update.Version, assignment.NodeId, error is null, error), _stopping.Token);
+    }
+
+    private async Task OnInstallKeysAsync(KeyUpdate update)
+    {
+        var assignment = _assignment;
+        var keys = _keys;
+        var error = update.DvaId != assignment.DvaId
+            ? $"this unit is assigned to DVA {assignment.DvaId}, not {update.DvaId}"
+            : KeyUpdates.Apply(keys, update);
+        LogKeys(_logger, update.Sequence, update.Key?.ToString() ?? "no key", update.SendPhase ?? -1, update.RetirePhase ?? -1, error ?? "applied");
+        await _connection.SendAsync(nameof(INodeHubServer.AckKeys), KeyUpdates.Ack(keys, update, assignment.NodeId, error), _stopping.Token);
     }
 
     private void OnCommit(Guid dvaId, ulong version)
@@ -302,6 +320,9 @@ internal sealed partial class ManagerClient : IAsyncDisposable
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Cannot reach the manager: {Reason}; forwarding on the last tables")]
     private static partial void LogConnectFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Tunnel keys update {Sequence}: {Key}, send phase {SendPhase}, retire {RetirePhase}: {Result}")]
+    private static partial void LogKeys(ILogger logger, long sequence, string key, int sendPhase, int retirePhase, string result);
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Debug, Message = "Heartbeat not sent: {Reason}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string reason);

@@ -103,7 +103,7 @@ internal sealed partial class NodeAgent : IAsyncDisposable
             settings = settings! with { Control = _options.Control };
             try
             {
-                _host = await NodeHost.StartAsync(settings, _client.Tables);
+                _host = await NodeHost.StartAsync(settings, _client.Tables, _client.Keys);
                 _hostConfig = assignment.ConfigJson;
                 ResetRates();
                 LogAssigned(_logger, settings.Role.ToString(), settings.NodeId, _host.TunnelEndPoint.ToString(), _host.ControlEndPoint.ToString());

@@ -60,8 +60,8 @@ internal enum DropReason
     /// <summary>The egress interface's dispatcher is not a peer in the tables.</summary>
     EgressDispatcherUnknown,
 
-    /// <summary>FLAGS.S set: secure mode is not implemented on the data path yet.</summary>
-    SecureModeUnsupported,
+    /// <summary>FLAGS.S set on a node whose DVA runs the tunnel in plain mode.</summary>
+    SecureInPlainMode,
 
     /// <summary>A broadcast reached a data plane that is not in the table's chain.</summary>
     NotInChain,
@@ -75,6 +75,22 @@ internal enum DropReason
 
     /// <summary>Too big for the tunnel MTU; the sender got ICMP fragmentation-needed / packet-too-big.</summary>
     OversizeAnswered,
+
+    // Secure mode (appended; BadTag and Replayed above are secure-mode drops too).
+    /// <summary>FLAGS.S clear on a node whose DVA runs the tunnel in a secure mode.</summary>
+    PlainInSecureMode,
+
+    /// <summary>No key is installed for the packet's FLAGS.K: a retired phase, a key not delivered yet, or a foreign key.</summary>
+    UnknownKeyPhase,
+
+    /// <summary>SEQ further behind the sender's highest SEQ than the replay window reaches.</summary>
+    ReplayTooOld,
+
+    /// <summary>A datagram could not be sealed: no key for the send phase yet.</summary>
+    NoSendKey,
+
+    /// <summary>A datagram could not be sealed: no headroom for SEQ or tailroom for the TAG, or its SEQ space is used up.</summary>
+    SealFailed,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
@@ -96,6 +112,12 @@ internal enum TunnelCounter
     ResolveReceived,
     ControlSent,
     ControlReceived,
+
+    /// <summary>Secure mode: datagrams sealed (SEQ and TAG written) before sending.</summary>
+    Sealed,
+
+    /// <summary>Secure mode: datagrams authenticated (and decrypted) before use.</summary>
+    Opened,
 }
 
 /// <summary>

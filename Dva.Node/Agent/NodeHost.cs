@@ -4,6 +4,7 @@ using Dva.Node.DataPlane;
 using Dva.Node.Dispatcher;
 using Dva.Node.Engine;
 using Dva.Node.Io;
+using Dva.Shared.Security;
 using Dva.Shared.Tables;
 
 namespace Dva.Node.Agent;
@@ -30,10 +31,11 @@ internal sealed class NodeHost : IAsyncDisposable
     private ControlApi? _control;
     private int _disposed;
 
-    private NodeHost(NodeSettings settings, TableStore tables, TimeProvider time)
+    private NodeHost(NodeSettings settings, TableStore tables, TunnelKeyRing keys, TimeProvider time)
     {
         Settings = settings;
         Tables = tables;
+        Keys = keys;
         Time = time;
         Pool = new BufferPool(PoolBuffers);
         _engine = new EpollEngine(Pool, time);
@@ -46,6 +48,12 @@ internal sealed class NodeHost : IAsyncDisposable
     public BufferPool Pool { get; }
 
     public TableStore Tables { get; }
+
+    /// <summary>The tunnel keys (secure mode): from the configuration file, or installed by the manager over the hub.</summary>
+    public TunnelKeyRing Keys { get; }
+
+    /// <summary>The tunnel's secure layer, null in plain mode.</summary>
+    public SecureTunnel? Security { get; private set; }
 
     public NodeCounters Counters { get; } = new();
 
@@ -68,15 +76,21 @@ internal sealed class NodeHost : IAsyncDisposable
     public RoleView Role { get; private set; } = new(() => Task.FromResult<object>(Array.Empty<object>()), () => Task.FromResult<object?>(null), () => Task.FromResult<object?>(null));
 
     /// <summary>Opens everything, installs the static table, starts the engine and the control API. Throws a readable error when the system refuses.</summary>
-    public static Task<NodeHost> StartAsync(NodeSettings settings, TimeProvider? time = null, CancellationToken cancellationToken = default) =>
-        StartAsync(settings, new TableStore(), time, cancellationToken);
+    public static Task<NodeHost> StartAsync(NodeSettings settings, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var keys = new TunnelKeyRing();
+        settings.Security.InstallInto(keys);
+        return StartAsync(settings, new TableStore(), keys, time, cancellationToken);
+    }
 
-    /// <summary>As above, forwarding with <paramref name="tables"/>, which outlive the host (the agent's manager client installs into them).</summary>
-    public static async Task<NodeHost> StartAsync(NodeSettings settings, TableStore tables, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    /// <summary>As above, with <paramref name="tables"/> and <paramref name="keys"/> that outlive the host (the agent's manager client installs into them).</summary>
+    public static async Task<NodeHost> StartAsync(NodeSettings settings, TableStore tables, TunnelKeyRing keys, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(tables);
-        var host = new NodeHost(settings, tables, time ?? TimeProvider.System);
+        ArgumentNullException.ThrowIfNull(keys);
+        var host = new NodeHost(settings, tables, keys, time ?? TimeProvider.System);
         try
         {
             host.Open();
@@ -113,6 +127,13 @@ internal sealed class NodeHost : IAsyncDisposable
 
         var tunnel = UdpTunnelSocket.Open(Settings.TunnelListen);
         _ports.Add(tunnel);
+        if (Settings.Security.Mode != TunnelSecurityMode.Plain)
+        {
+            // One replay window per sender and one SEQ counter for the node; the socket's engine thread owns the ciphers.
+            Security = new SecureTunnel(Settings.Security.Mode, Keys, new ReplayGuard(), TunnelSequence.StartingNow(Time), Counters.CreateBlock());
+            tunnel.Security = Security;
+        }
+
         TunnelEndPoint = tunnel.LocalEndPoint;
         if (Settings.FlowSourcePorts && !tunnel.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
         {

@@ -240,7 +240,7 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--roles | --flow-ports | --engines N] [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles | --secure | --flow-ports | --engines N] [--seconds N] [--packets N] [--payload BYTES]";
 
     /// <summary>
     /// Baseline, then the same relay sending each datagram from a per-flow source port through the raw socket
@@ -285,8 +285,16 @@ internal static class RelayHarnessCommand
         var roles = false;
         var flowPorts = false;
         var engines = 0;
+        var secure = false;
         for (var i = 0; i < args.Count; i++)
         {
+            if (args[i] == "--secure")
+            {
+                // Baseline, then the dispatcher role with a plain, an authenticated and an encrypted tunnel.
+                secure = true;
+                continue;
+            }
+
             if (args[i] == "--flow-ports")
             {
                 flowPorts = true;
@@ -327,6 +335,12 @@ internal static class RelayHarnessCommand
             }
 
             i++;
+        }
+
+        if (secure)
+        {
+            RoleRelayHarness.CompareSecureAsync(options, output).GetAwaiter().GetResult();
+            return 0;
         }
 
         if (engines > 0)

@@ -6,6 +6,7 @@ using Dva.Node.Agent;
 using Dva.Node.Config;
 using Dva.Node.Io;
 using Dva.Shared.Packets;
+using Dva.Shared.Security;
 using Dva.Shared.Wire;
 
 namespace Dva.Node.Bench;
@@ -24,14 +25,19 @@ internal static class RoleRelayHarness
     private static readonly byte[] SharedMac = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
     private static readonly byte[] HostMac = [0x02, 0x00, 0x00, 0x00, 0x0A, 0x0A];
 
-    public static async Task<RelayResult> RunDispatcherAsync(RelayOptions options)
+    public static async Task<RelayResult> RunDispatcherAsync(RelayOptions options, TunnelSecurityMode security = TunnelSecurityMode.Plain)
     {
+        // Secure runs seal every DISPATCH in the tunnel socket; the sink only counts, so opening is not in the figure.
+        var key = TunnelKey.Generate();
+        var securitySection = security == TunnelSecurityMode.Plain
+            ? ""
+            : $", \"security\": {{ \"mode\": \"{TunnelSecurityNames.Name(security)}\", \"keys\": [ {{ \"phase\": 0, \"id\": {key.Id}, \"key\": \"{Convert.ToBase64String(key.Material)}\" }} ] }}";
         using var sink = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
         var wireLocal = FreePort();
         using var generator = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
         var config = $$"""
             {
-              "role": "dispatcher", "nodeId": 100, "tunnel": { "listen": "127.0.0.1:{{FreePort()}}" },
+              "role": "dispatcher", "nodeId": 100, "tunnel": { "listen": "127.0.0.1:{{FreePort()}}"{{securitySection}} },
               "interfaces": [ { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"],
                                 "source": "udp:LOCAL=127.0.0.1:{{wireLocal}},PEER={{generator.LocalEndPoint}}" } ],
               "table": { "bucketCount": 4096, "seed": "0x5eed", "dvaId": "{{Guid.NewGuid()}}",
@@ -45,7 +51,8 @@ internal static class RoleRelayHarness
             datagrams[f] = TcpFrame(f);
         }
 
-        return await RunAsync("dispatcher (real role)", config, generator, new IPEndPoint(IPAddress.Loopback, wireLocal), sink, datagrams, options);
+        var name = security == TunnelSecurityMode.Plain ? "dispatcher (real role)" : $"dispatcher ({TunnelSecurityNames.Name(security)})";
+        return await RunAsync(name, config, generator, new IPEndPoint(IPAddress.Loopback, wireLocal), sink, datagrams, options);
     }
 
     public static async Task<RelayResult> RunDataPlaneAsync(RelayOptions options)
@@ -178,5 +185,21 @@ internal static class RoleRelayHarness
         var dataPlane = await RunDataPlaneAsync(options);
         RelayHarness.Print(output, dataPlane, baseline);
         return [baseline, dispatcher, dataPlane];
+    }
+
+    /// <summary>Baseline, then the dispatcher with a plain, an authenticated and an encrypted tunnel (docs/benchmarks.md, "Secure tunnel").</summary>
+    public static async Task<IReadOnlyList<RelayResult>> CompareSecureAsync(RelayOptions options, TextWriter output)
+    {
+        var baseline = RelayHarness.Run(RelayHarness.BaselineName, null, options);
+        RelayHarness.Print(output, baseline, baseline);
+        var results = new List<RelayResult> { baseline };
+        foreach (var mode in new[] { TunnelSecurityMode.Plain, TunnelSecurityMode.Authenticated, TunnelSecurityMode.Encrypted })
+        {
+            var result = await RunDispatcherAsync(options, mode);
+            RelayHarness.Print(output, result, baseline);
+            results.Add(result);
+        }
+
+        return results;
     }
 }

@@ -64,6 +64,40 @@ internal sealed record TunnelConfig
     /// and sends from the tunnel port. Default on.
     /// </summary>
     public bool FlowSourcePorts { get; init; } = true;
+
+    /// <summary>Secure mode of the tunnel (absent: plain).</summary>
+    public TunnelSecurityConfig? Security { get; init; }
+}
+
+/// <summary>
+/// <c>tunnel.security</c>: the DVA's secure mode. Under a manager only mode and cipher are here (keys come over
+/// the hub); a statically configured node (<c>dva-node run</c>) lists its keys too.
+/// </summary>
+internal sealed record TunnelSecurityConfig
+{
+    /// <summary><c>plain</c>, <c>authenticated</c> or <c>encrypted</c>.</summary>
+    public string? Mode { get; init; }
+
+    /// <summary><c>aes-gcm</c> (default) or <c>chacha20</c>.</summary>
+    public string? Cipher { get; init; }
+
+    /// <summary>Keys by phase (at most one per phase).</summary>
+    public List<TunnelKeyConfig> Keys { get; init; } = [];
+
+    /// <summary>The phase this node sends with; its key must be listed.</summary>
+    public int SendPhase { get; init; }
+}
+
+internal sealed record TunnelKeyConfig
+{
+    /// <summary>FLAGS.K: 0 or 1.</summary>
+    public int Phase { get; init; }
+
+    /// <summary>Names the key in counters and logs (1.. 2³²−1).</summary>
+    public uint Id { get; init; }
+
+    /// <summary>32 bytes, base64.</summary>
+    public string? Key { get; init; }
 }
 
 internal sealed record InterfaceConfig

@@ -85,6 +85,9 @@ internal sealed record NodeSettings(
     /// <summary>Tunnel sends leave from per-flow source ports where the system allows it (tunnel.flowSourcePorts).</summary>
     public bool FlowSourcePorts { get; init; } = true;
 
+    /// <summary>Secure mode of the tunnel; plain unless configured.</summary>
+    public TunnelSecuritySettings Security { get; init; } = TunnelSecuritySettings.Plain;
+
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
     {
@@ -280,6 +283,7 @@ internal static class NodeConfigValidator
             errors.Add("timeouts: every timeout must be a positive number of seconds");
         }
 
+        var security = c.Tunnel?.Security is { } sec ? TunnelSecuritySettings.Validate(sec, errors) : TunnelSecuritySettings.Plain;
         var firewall = c.Firewall is null ? null : ServiceConfigValidator.Firewall(c.Firewall, errors);
         var loadBalancer = c.LoadBalancer is null ? null : ServiceConfigValidator.LoadBalancer(c.LoadBalancer, ifids, errors);
 
@@ -295,6 +299,7 @@ internal static class NodeConfigValidator
             Firewall = firewall,
             LoadBalancer = loadBalancer,
             FlowSourcePorts = c.Tunnel.FlowSourcePorts,
+            Security = security,
         };
         return true;
     }

@@ -210,7 +210,7 @@ internal sealed partial class DataPlaneRole : IDisposable
 
         if (rx.IsSecure)
         {
-            return Drop(DropReason.SecureModeUnsupported);
+            return Drop(DropReason.SecureInPlainMode);
         }
 
         if (rx.DNode != _self)

@@ -74,16 +74,16 @@ internal sealed class DispatcherRole
         _routes = new RouteTable(settings.Interfaces, settings.Routes);
         _neighbours = new NeighbourTable(time, NeighbourTable.DefaultLifetime);
 
-        // Outer IP + UDP + the DISPATCH header (no nid list, plain mode), in front of an untagged frame.
+        // Outer IP + UDP + the DISPATCH header (no nid list) in front of an untagged frame, plus SEQ and TAG in secure mode.
         var outerIp = settings.TunnelListen.AddressFamily == AddressFamily.InterNetworkV6 ? PacketConstants.Ipv6HeaderLength : PacketConstants.Ipv4MinHeaderLength;
-        Overhead = outerIp + PacketConstants.UdpHeaderLength + TunnelLayout.HeaderLength(TunnelFlags.None, 0);
+        Overhead = outerIp + PacketConstants.UdpHeaderLength + TunnelLayout.HeaderLength(TunnelFlags.None, 0) + settings.Security.Overhead;
         MaxInnerFrame = settings.TunnelMtu - Overhead;
         MaxInnerIpPacket = MaxInnerFrame - PacketConstants.EthernetHeaderLength;
     }
 
     public CounterBlock Counters { get; }
 
-    /// <summary>Bytes the tunnel adds in front of an inner frame: outer IP, UDP and the DISPATCH header.</summary>
+    /// <summary>Bytes the tunnel adds to an inner frame: outer IP, UDP and the DISPATCH header (and SEQ and TAG in secure mode).</summary>
     public int Overhead { get; }
 
     /// <summary>Largest inner Ethernet frame (untagged) whose encapsulation fits the tunnel MTU.</summary>
@@ -383,7 +383,7 @@ internal sealed class DispatcherRole
 
         if (header.IsSecure)
         {
-            return DropReason.SecureModeUnsupported;
+            return DropReason.SecureInPlainMode;
         }
 
         if (header.DNode != _self)

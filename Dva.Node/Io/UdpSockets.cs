@@ -112,21 +112,36 @@ internal sealed partial class UdpTunnelSocket : PacketPort
 
     public IPEndPoint LocalEndPoint { get; }
 
+    /// <summary>Secure mode: every datagram is opened on receive and sealed on send here. Null (plain) unless set before the engine starts.</summary>
+    public SecureTunnel? Security { get; set; }
+
     public static UdpTunnelSocket Open(IPEndPoint local, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes, bool reusePort = false)
     {
         var fd = UdpSockets.OpenBound(local, socketBufferBytes, out var bound, reusePort);
         return new UdpTunnelSocket(fd, bound);
     }
 
-    public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters);
+    public override int Receive(Span<PacketBuffer> buffers)
+    {
+        var received = _batch.Receive(Fd, buffers, Counters);
+        return Security is { } security && received > 0 ? security.OpenReceived(buffers, received) : received;
+    }
 
     public override int Send(ReadOnlySpan<PacketBuffer> buffers) =>
+        Security is { } security ? security.SealAndSend(buffers, this, s_sendSealed) : SendPlain(buffers);
+
+    // Sealed or not, a datagram leaves from its flow's source port when the raw sender is on (DESIGN.md §2): the
+    // outer UDP header is not covered by the AEAD.
+    private int SendPlain(ReadOnlySpan<PacketBuffer> buffers) =>
         _flowPorts is null ? _batch.Send(Fd, buffers, Counters) : SendSplit(buffers);
+
+    private static readonly SendSealed<UdpTunnelSocket> s_sendSealed = static (socket, sealedBuffers) => socket.SendPlain(sealedBuffers);
 
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
         _batch.Dispose();
         _flowPorts?.Dispose();
+        Security?.Dispose();
     }
 }

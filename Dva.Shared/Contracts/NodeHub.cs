@@ -25,6 +25,13 @@ public interface INodeClient
 
     /// <summary>The rollout of <paramref name="version"/> committed: data planes may drop the previous table.</summary>
     Task Commit(Guid dvaId, ulong version);
+
+    /// <summary>
+    /// One step of tunnel key delivery or rotation (install a key in a phase, switch the send phase, retire a phase);
+    /// the node answers with <see cref="INodeHubServer.AckKeys"/>. The key bytes travel only here, over the
+    /// authenticated hub connection.
+    /// </summary>
+    Task InstallKeys(KeyUpdate update);
 }
 
 /// <summary>What a node agent calls on the manager.</summary>
@@ -35,6 +42,8 @@ public interface INodeHubServer
     Task AckTable(TableAck ack);
 
     Task Heartbeat(NodeHeartbeat heartbeat);
+
+    Task AckKeys(KeyAck ack);
 }
 
 /// <summary>A node agent introducing itself (first connection or reconnection).</summary>
@@ -128,3 +137,25 @@ public sealed record FlowSample(
     string? Backend,
     long Packets,
     long Bytes);
+
+/// <summary>
+/// One step of a DVA's tunnel keys for one node (docs/protocol.md, "Keys and rotation"). Applied in order: install
+/// <see cref="Key"/> (if any) in its phase, then make <see cref="SendPhase"/> the send phase (if set; its key must be
+/// installed), then forget <see cref="RetirePhase"/> (if set; never the send phase).
+/// </summary>
+/// <param name="Sequence">Increases with every update the manager sends for the DVA; the ack echoes it.</param>
+public sealed record KeyUpdate(Guid DvaId, long Sequence, TunnelKeyMaterial? Key, int? SendPhase, int? RetirePhase);
+
+/// <summary>A tunnel key for a phase: the only message that carries key bytes. Its ToString never shows them.</summary>
+/// <param name="Phase">FLAGS.K, 0 or 1.</param>
+/// <param name="KeyId">Names the key in acks, counters and the audit log.</param>
+/// <param name="Cipher"><c>aes-gcm</c> or <c>chacha20</c>.</param>
+/// <param name="Material">32 bytes from the manager's CSPRNG.</param>
+public sealed record TunnelKeyMaterial(int Phase, uint KeyId, string Cipher, byte[] Material)
+{
+    /// <summary>Id, phase and cipher: the material never reaches a log.</summary>
+    public override string ToString() => $"key {KeyId:x8} ({Cipher}) phase {Phase}";
+}
+
+/// <summary>A node's answer to a <see cref="KeyUpdate"/>: what it holds now (key ids, never key bytes).</summary>
+public sealed record KeyAck(Guid DvaId, long Sequence, ushort NodeId, bool Applied, string? Error, int SendPhase, uint Phase0KeyId, uint Phase1KeyId);

@@ -14,5 +14,14 @@ internal sealed class ApplianceConfiguration : IEntityTypeConfiguration<Applianc
         builder.HasIndex(e => e.Name).IsUnique();
         builder.Property(e => e.Description).HasMaxLength(1024);
         builder.Property(e => e.FirewallRulesVersion).IsConcurrencyToken();
+        builder.OwnsOne(e => e.Tunnel, tunnel =>
+        {
+            tunnel.ToTable("DvaTunnels");
+            tunnel.WithOwner().HasForeignKey("DvaId");
+            tunnel.HasKey("DvaId");
+            tunnel.Property(t => t.Security).HasConversion<string>().HasMaxLength(16);
+            tunnel.Property(t => t.Cipher).HasConversion<string>().HasMaxLength(16);
+        });
+        builder.Navigation(e => e.Tunnel).IsRequired();
     }
 }

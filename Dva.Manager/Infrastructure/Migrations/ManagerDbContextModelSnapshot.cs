@@ -649,6 +649,38 @@ namespace Dva.Manager.Infrastructure.Migrations
                     b.ToTable("Vips", (string)null);
                 });
 
+            modelBuilder.Entity("Dva.Manager.Model.Appliance", b =>
+                {
+                    b.OwnsOne("Dva.Manager.Model.ApplianceTunnel", "Tunnel", b1 =>
+                        {
+                            b1.Property<long>("DvaId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<string>("Cipher")
+                                .IsRequired()
+                                .HasMaxLength(16)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<string>("ProtectedKeys")
+                                .HasColumnType("TEXT");
+
+                            b1.Property<string>("Security")
+                                .IsRequired()
+                                .HasMaxLength(16)
+                                .HasColumnType("TEXT");
+
+                            b1.HasKey("DvaId");
+
+                            b1.ToTable("DvaTunnels", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("DvaId");
+                        });
+
+                    b.Navigation("Tunnel")
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Dva.Manager.Model.FirewallRule", b =>
                 {
                     b.HasOne("Dva.Manager.Model.Appliance", null)

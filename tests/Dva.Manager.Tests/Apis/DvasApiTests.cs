@@ -55,14 +55,14 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
         var id = await CreateDvaAsync("replace-me");
 
         var response = await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{id}",
-            new { name = "replace-me", bucketCount = 1024, secureTunnel = true, scaling = new { minDataPlanes = 2, maxDataPlanes = 6, targetUtilizationPercent = 30 } },
+            new { name = "replace-me", bucketCount = 1024, tunnelSecurity = "encrypted", tunnelCipher = "chaCha20", scaling = new { minDataPlanes = 2, maxDataPlanes = 6, targetUtilizationPercent = 30 } },
             ifMatch: "\"1\""));
 
         var dva = await ExpectAsync(response, HttpStatusCode.OK);
         Assert.Equal(2, (int)dva["generation"]!);
         Assert.Equal("\"2\"", ETagOf(response));
         Assert.Equal(1024, (int)dva["spec"]!["bucketCount"]!);
-        Assert.True((bool)dva["spec"]!["secureTunnel"]!);
+        Assert.Equal(("encrypted", "chaCha20", true), ((string)dva["spec"]!["tunnelSecurity"]!, (string)dva["spec"]!["tunnelCipher"]!, (bool)dva["spec"]!["secureTunnel"]!));
         Assert.Equal(30, (int)dva["spec"]!["scaling"]!["targetUtilizationPercent"]!);
         Assert.Equal(2, (int)dva["desiredDataPlanes"]!);
         Assert.NotEqual("ACTIVE", (string)dva["status"]!["provisioningStatus"]!);

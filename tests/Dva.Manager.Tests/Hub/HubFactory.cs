@@ -68,12 +68,13 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A DVA wanting <paramref name="dataPlanes"/> data planes, with one interface attached to <paramref name="dispatcher"/>.</summary>
-    public async Task<long> CreateDvaAsync(string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8)
+    public async Task<long> CreateDvaAsync(string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain")
     {
         using var client = AdminClient();
         var created = await client.PostAsJsonAsync("/api/v1/dvas", new
         {
             name,
+            tunnelSecurity,
             scaling = new { minDataPlanes = 1, maxDataPlanes, targetUtilizationPercent = 30 },
         });
         created.EnsureSuccessStatusCode();

@@ -18,7 +18,7 @@ internal static class IdempotentSqliteScript
         ("INSERT INTO \"__EFMigrationsHistory\"", "INSERT OR IGNORE INTO \"__EFMigrationsHistory\""),
     ];
 
-    private static readonly string[] AlreadyIdempotent = ["CREATE TABLE IF NOT EXISTS", "BEGIN TRANSACTION", "COMMIT"];
+    private static readonly string[] AlreadyIdempotent = ["CREATE TABLE IF NOT EXISTS", "BEGIN TRANSACTION", "COMMIT", "INSERT OR IGNORE INTO"];
 
     public static string From(string script)
     {

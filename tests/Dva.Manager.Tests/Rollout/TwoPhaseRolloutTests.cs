@@ -66,6 +66,14 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
         var next = table.WithHistory(table.History, "operator test");
         RolloutMember[] members = [new(unit.Client.NodeKey, unit.Client.Assignment.NodeId, PeerRole.DataPlane)];
 
+        // The commit event fires inside the reconciler's rollout, just before it lets go of the DVA; on a loaded
+        // machine this test can get here first and would see that rollout, not its own, as the busy one.
+        var deadline = DateTime.UtcNow + HubFactory.Patience;
+        while (Factory.Rollout.InFlight(dva) is not null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
         var first = Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
         var second = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
 

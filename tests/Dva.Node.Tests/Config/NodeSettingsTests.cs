@@ -155,6 +155,41 @@ public class NodeSettingsTests
         Assert.Contains(path, Assert.Single(errors), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TryParse_SecuritySection_ModeCipherKeysAndSendPhase()
+    {
+        var key = Convert.ToBase64String(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray());
+        var json = Edit(n => n["tunnel"]!["security"] = JsonNode.Parse($$"""
+            { "mode": "encrypted", "cipher": "chacha20", "keys": [ { "phase": 1, "id": 42, "key": "{{key}}" } ], "sendPhase": 1 }
+            """));
+
+        Assert.True(NodeSettings.TryParse(json, out var s, out var errors), string.Join("; ", errors));
+
+        Assert.Equal(Dva.Shared.Security.TunnelSecurityMode.Encrypted, s!.Security.Mode);
+        Assert.Equal(Dva.Shared.Security.AeadAlgorithm.ChaCha20Poly1305, s.Security.Cipher);
+        Assert.Equal(24, s.Security.Overhead);
+        var ring = new Dva.Shared.Security.TunnelKeyRing();
+        s.Security.InstallInto(ring);
+        Assert.Equal((1, 42u), (ring.SendPhase, ring.KeyOf(1)!.Id));
+    }
+
+    [Fact]
+    public void TryParse_BadSecuritySection_EveryErrorNamedAndNoKeyEchoed()
+    {
+        var json = Edit(n => n["tunnel"]!["security"] = JsonNode.Parse("""
+            { "mode": "secret", "cipher": "rot13", "keys": [ { "phase": 2, "id": 1, "key": "AAAA" }, { "phase": 0, "id": 0, "key": "c2hvcnQta2V5LXZhbHVl" } ], "sendPhase": 1 }
+            """));
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+
+        Assert.Contains(errors, e => e.StartsWith("tunnel.security.mode:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("tunnel.security.cipher:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("tunnel.security.keys[0].phase:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("tunnel.security.keys[1].id:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("tunnel.security.keys[1].key:", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, e => e.Contains("c2hvcnQta2V5LXZhbHVl", StringComparison.Ordinal));
+    }
+
     private static string Edit(Action<JsonNode> edit)
     {
         var node = JsonNode.Parse(Valid, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!;

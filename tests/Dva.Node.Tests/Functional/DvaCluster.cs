@@ -18,8 +18,11 @@ internal sealed class DvaCluster : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("dva-functional-").FullName;
     private readonly List<NodeProcess> _nodes = [];
 
-    private DvaCluster(int dataPlanes)
+    private readonly string _tunnelExtra;
+
+    private DvaCluster(int dataPlanes, string? tunnelSecurity)
     {
+        _tunnelExtra = tunnelSecurity is null ? "" : $", \"security\": {tunnelSecurity}";
         DataPlaneEndpoints = Enumerable.Range(1, dataPlanes).ToDictionary(i => (ushort)i, _ => Loopback(PortHelpers.FreeLoopbackPort()));
         DispatcherEndpoint = Loopback(PortHelpers.FreeLoopbackPort());
         ClientWire = (Loopback(PortHelpers.FreeLoopbackPort()), Loopback(PortHelpers.FreeLoopbackPort()));
@@ -37,14 +40,18 @@ internal sealed class DvaCluster : IDisposable
 
     public NodeProcess Dispatcher { get; private set; } = null!;
 
+    /// <summary>Every node: the data planes, then the dispatcher.</summary>
+    public IEnumerable<NodeProcess> Nodes => DataPlanes.Values.Append(Dispatcher);
+
     public Dictionary<ushort, NodeProcess> DataPlanes { get; } = [];
 
     /// <summary>The static table every node of the first set starts with.</summary>
     public TableVersion FirstTable { get; private set; } = null!;
 
-    public static async Task<DvaCluster> StartAsync(int dataPlanes, int inTable)
+    /// <summary>Starts the nodes; <paramref name="tunnelSecurity"/> is the <c>tunnel.security</c> object every node gets (null: plain).</summary>
+    public static async Task<DvaCluster> StartAsync(int dataPlanes, int inTable, string? tunnelSecurity = null)
     {
-        var cluster = new DvaCluster(dataPlanes);
+        var cluster = new DvaCluster(dataPlanes, tunnelSecurity);
         try
         {
             await cluster.StartNodesAsync(inTable);
@@ -112,7 +119,7 @@ internal sealed class DvaCluster : IDisposable
         var dispatcherJson = $$"""
             {
               "role": "dispatcher", "nodeId": {{DispatcherId}}, "name": "dispatcher",
-              "tunnel": { "listen": "{{DispatcherEndpoint}}" }, "control": "127.0.0.1:0",
+              "tunnel": { "listen": "{{DispatcherEndpoint}}"{{_tunnelExtra}} }, "control": "127.0.0.1:0",
               "interfaces": [
                 { "ifid": 1, "name": "outside", "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "udp:LOCAL={{ClientWire.Dispatcher}},PEER={{ClientWire.Generator}}" },
                 { "ifid": 2, "name": "inside", "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "udp:LOCAL={{ServerWire.Dispatcher}},PEER={{ServerWire.Generator}}" }
@@ -130,7 +137,7 @@ internal sealed class DvaCluster : IDisposable
             var json = $$"""
                 {
                   "role": "dataplane", "nodeId": {{id}}, "name": "dp{{id}}",
-                  "tunnel": { "listen": "{{endpoint}}" }, "control": "127.0.0.1:0",
+                  "tunnel": { "listen": "{{endpoint}}"{{_tunnelExtra}} }, "control": "127.0.0.1:0",
                   "interfaces": [
                     { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "dispatcher": {{DispatcherId}} },
                     { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": {{DispatcherId}} }

@@ -10,6 +10,7 @@ namespace Dva.Node.Tests.Functional;
 /// generator playing hosts on the dispatcher's wires, and table rollouts through the control API while
 /// flows are open (DESIGN.md §5, §6).
 /// </summary>
+[Collection(ProcessTests.Name)]
 public class RolloutTests
 {
     private const int Flows = 3000;
