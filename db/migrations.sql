@@ -218,3 +218,24 @@ VALUES ('20261126093021_Initial', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "FleetMarks" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_FleetMarks" PRIMARY KEY AUTOINCREMENT,
+    "DvaId" INTEGER NOT NULL,
+    "NodeKey" INTEGER NULL,
+    "Kind" TEXT NOT NULL,
+    "Since" INTEGER NOT NULL,
+    CONSTRAINT "FK_FleetMarks_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE,
+    CONSTRAINT "FK_FleetMarks_Nodes_NodeKey" FOREIGN KEY ("NodeKey") REFERENCES "Nodes" ("Id") ON DELETE CASCADE
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_FleetMarks_DvaId_Kind_NodeKey" ON "FleetMarks" ("DvaId", "Kind", "NodeKey");
+
+CREATE INDEX IF NOT EXISTS "IX_FleetMarks_NodeKey" ON "FleetMarks" ("NodeKey");
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261126115832_FleetState', '10.0.15');
+
+COMMIT;
+
