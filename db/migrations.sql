@@ -220,6 +220,27 @@ COMMIT;
 
 BEGIN TRANSACTION;
 
+CREATE TABLE IF NOT EXISTS "FleetMarks" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_FleetMarks" PRIMARY KEY AUTOINCREMENT,
+    "DvaId" INTEGER NOT NULL,
+    "NodeKey" INTEGER NULL,
+    "Kind" TEXT NOT NULL,
+    "Since" INTEGER NOT NULL,
+    CONSTRAINT "FK_FleetMarks_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE,
+    CONSTRAINT "FK_FleetMarks_Nodes_NodeKey" FOREIGN KEY ("NodeKey") REFERENCES "Nodes" ("Id") ON DELETE CASCADE
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS "IX_FleetMarks_DvaId_Kind_NodeKey" ON "FleetMarks" ("DvaId", "Kind", "NodeKey");
+
+CREATE INDEX IF NOT EXISTS "IX_FleetMarks_NodeKey" ON "FleetMarks" ("NodeKey");
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261126115832_FleetState', '10.0.15');
+
+COMMIT;
+
+BEGIN TRANSACTION;
+
 CREATE TABLE IF NOT EXISTS "DvaTunnels" (
     "DvaId" INTEGER NOT NULL CONSTRAINT "PK_DvaTunnels" PRIMARY KEY,
     "Security" TEXT NOT NULL,

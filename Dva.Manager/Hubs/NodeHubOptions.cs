@@ -25,6 +25,13 @@ internal sealed class NodeHubOptions
     public TimeSpan HistoryPruneInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// The longest a table change is held back because it would drop predecessors that still have live flows
+    /// (<see cref="Rollout.RolloutPacing"/>). At the limit it is rolled out anyway and those flows break; the audit
+    /// log says how many predecessors were dropped.
+    /// </summary>
+    public TimeSpan PacingLimit { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// The longest flow idle timeout of the data planes: a history entry (or a draining unit) older than this has
     /// no flow left whatever the heartbeats say. Default: the node's TCP established timeout.
     /// </summary>

@@ -27,6 +27,8 @@ internal sealed class ManagerDbContext(DbContextOptions<ManagerDbContext> option
 
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
 
+    public DbSet<FleetMark> FleetMarks => Set<FleetMark>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(ManagerDbContext).Assembly);
 

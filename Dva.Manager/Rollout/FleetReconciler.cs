@@ -39,7 +39,6 @@ internal sealed class FleetReconciler(
     private readonly DateTimeOffset _started = time.GetUtcNow();
     private readonly Channel<bool> _kicks = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<long, string> _failed = new();
-    private readonly ConcurrentDictionary<long, DateTimeOffset> _drainStarted = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _lastPrune = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _committedAt = new();
     private readonly ConcurrentDictionary<long, (string Connection, NodeAssignment Assignment)> _sent = new();
@@ -142,6 +141,8 @@ internal sealed class FleetReconciler(
         var causes = new List<string>();
         var attached = interfaces.Select(i => i.AttachmentNodeName).Where(n => n.Length > 0).ToHashSet(StringComparer.Ordinal);
         var released = new List<Node>();
+        var marks = new FleetMarks(db, await db.FleetMarks.Where(m => m.DvaId == dvaKey).ToListAsync(ct), dvaKey);
+        var forced = false;
 
         foreach (var node in nodes.ToList())
         {
@@ -151,7 +152,9 @@ internal sealed class FleetReconciler(
                 : null;
             if (reason is not null)
             {
-                await ReleaseAsync(audit, node, reason.StartsWith("no interface", StringComparison.Ordinal) ? "release" : "fail", reason, ct);
+                // Removing a failed unit is not paced: it is gone whatever the tables say.
+                forced = true;
+                await ReleaseAsync(audit, marks, node, reason.StartsWith("no interface", StringComparison.Ordinal) ? "release" : "fail", reason, ct);
                 nodes.Remove(node);
                 released.Add(node);
                 causes.Add($"node {node.NodeId} removed ({reason})");
@@ -170,12 +173,17 @@ internal sealed class FleetReconciler(
             }
         }
 
-        ScaleDataPlanes(dva, nodes, pool, reserved, _drainStarted.ContainsKey, causes, out var toAllocate, out var toDrain, out var toUndrain);
+        // Data planes join only once every dispatcher the interfaces name runs its interface configuration: tables
+        // that send frames to data planes before a dispatcher can carry them back would be rolled out for nothing.
+        var unready = attached.Where(name => !nodes.Any(n => n.Name == name && n.Role == NodeRole.Dispatcher && IsConfigured(n, DvaIdentity.TableId(dva))))
+            .Order(StringComparer.Ordinal).ToList();
+        ScaleDataPlanes(dva, nodes, unready.Count == 0 ? pool : [], reserved, id => marks.Get(FleetMarkKind.DrainStarted, id) is not null, causes,
+            out var toAllocate, out var toDrain, out var toUndrain);
         foreach (var unit in toUndrain)
         {
             unit.State = NodeState.Active;
             unit.TouchSpec();
-            _drainStarted.TryRemove(unit.Id, out _);
+            marks.Clear(FleetMarkKind.DrainStarted, unit.Id);
             await audit.SaveAsync("undrain", "node", dvaKey, null, () => unit.Id, () => Describe(unit), ct);
         }
 
@@ -188,15 +196,21 @@ internal sealed class FleetReconciler(
         {
             unit.State = NodeState.Draining;
             unit.TouchSpec();
-            _drainStarted[unit.Id] = now;
+            marks.Set(FleetMarkKind.DrainStarted, unit.Id, now);
             await audit.SaveAsync("drain", "node", dvaKey, null, () => unit.Id, () => Describe(unit), ct);
+        }
+
+        foreach (var unit in nodes.Where(n => n.State == NodeState.Active))
+        {
+            // Enabled again by the operator: a later drain starts a new clock.
+            marks.Clear(FleetMarkKind.DrainSeen, unit.Id);
         }
 
         foreach (var unit in nodes.Where(n => n.Role == NodeRole.DataPlane && n.State != NodeState.Active).ToList())
         {
-            if (DrainFinished(current, unit, now) is { } why)
+            if (DrainFinished(current, marks, unit, now) is { } why)
             {
-                await ReleaseAsync(audit, unit, "release", why, ct);
+                await ReleaseAsync(audit, marks, unit, "release", why, ct);
                 nodes.Remove(unit);
                 released.Add(unit);
                 causes.Add($"node {unit.NodeId} left ({why})");
@@ -215,9 +229,10 @@ internal sealed class FleetReconciler(
         }
         else if (hasCapacity && current is not null && !SamePeers(current, peers))
         {
-            next = current.Next(peers, now, Cause(causes, "peers changed"), out int _);
+            next = await PaceAsync(audit, marks, current, current.Next(peers, now, Cause(causes, "peers changed"), out int _), forced, now, ct);
         }
-        else if (current is not null && now - _lastPrune.GetValueOrDefault(dvaKey) >= options.Value.HistoryPruneInterval
+
+        if (next is null && current is not null && now - _lastPrune.GetValueOrDefault(dvaKey) >= options.Value.HistoryPruneInterval
             && PrunableEntries(dvaKey, current, nodes, now) is { Count: > 0 } prunable)
         {
             _lastPrune[dvaKey] = now;
@@ -255,8 +270,49 @@ internal sealed class FleetReconciler(
             }
         }
 
-        await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0, ct);
+        await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0, unready, ct);
     }
+
+    /// <summary>
+    /// The candidate if it may go out now (<see cref="RolloutPacing"/>), else null: the change is held, the hold is
+    /// recorded (it survives a restart, so the limit is measured from the first hold), and history pruning runs
+    /// meanwhile; the next pass plans the change again from the pruned history.
+    /// </summary>
+    private async Task<TableVersion?> PaceAsync(
+        AuditLog audit, FleetMarks marks, TableVersion current, TableVersion candidate, bool forced, DateTimeOffset now, CancellationToken ct)
+    {
+        var held = marks.Get(FleetMarkKind.ChangeHeld, null);
+        var verdict = RolloutPacing.Decide(current, candidate, forced, held?.Since, now, options.Value.PacingLimit);
+        switch (verdict.Decision)
+        {
+            case PacingDecision.Hold when held is null:
+                marks.Set(FleetMarkKind.ChangeHeld, null, now);
+                await audit.SaveAsync("rollout-held", "table", marks.DvaKey, null, () => (long)candidate.Version,
+                    () => new { candidate.Version, candidate.Cause, verdict.LivePredecessorsDropped, Limit = options.Value.PacingLimit }, ct);
+                FleetLog.Held(logger, marks.DvaKey, candidate.Version, verdict.LivePredecessorsDropped);
+                return null;
+            case PacingDecision.Hold:
+                return null;
+            case PacingDecision.GoAtLimit:
+                marks.Clear(FleetMarkKind.ChangeHeld, null);
+                await audit.SaveAsync("rollout-pacing-limit", "table", marks.DvaKey, null, () => (long)candidate.Version,
+                    () => new { candidate.Version, verdict.LivePredecessorsDropped, HeldSeconds = verdict.HeldFor.TotalSeconds }, ct);
+                return candidate;
+            default:
+                if (held is not null)
+                {
+                    marks.Clear(FleetMarkKind.ChangeHeld, null);
+                    await audit.SaveAsync("rollout-released", "table", marks.DvaKey, null, () => (long)candidate.Version,
+                        () => new { candidate.Version, HeldSeconds = verdict.HeldFor.TotalSeconds, Forced = forced }, ct);
+                }
+
+                return candidate;
+        }
+    }
+
+    /// <summary>The unit runs its assignment in this DVA: its heartbeats, sent after it applied it, carry the DVA and its node id.</summary>
+    private bool IsConfigured(Node node, Guid tableId) =>
+        sessions.Get(node.Id)?.LastHeartbeat is { } beat && beat.DvaId == tableId && beat.NodeId == node.NodeId;
 
     /// <summary>
     /// Data planes wanted vs. present: a draining unit is brought back first (it still holds flows), then units
@@ -283,7 +339,7 @@ internal sealed class FleetReconciler(
     }
 
     /// <summary>Why a draining unit may leave, or null while it still has flows to finish.</summary>
-    private string? DrainFinished(TableVersion? current, Node unit, DateTimeOffset now)
+    private string? DrainFinished(TableVersion? current, FleetMarks marks, Node unit, DateTimeOffset now)
     {
         if (current is null || !current.Peers.TryGetValue((ushort)unit.NodeId, out var peer) || peer.Weight != 0)
         {
@@ -295,7 +351,9 @@ internal sealed class FleetReconciler(
             return "drained: no live flows left";
         }
 
-        var started = _drainStarted.GetOrAdd(unit.Id, now);
+        // An operator's drain has a clock of its own, started at the first pass that sees it: a DrainStarted mark
+        // would make scaling bring the unit back, and an operator's drain stands.
+        var started = marks.Get(FleetMarkKind.DrainStarted, unit.Id)?.Since ?? marks.Set(FleetMarkKind.DrainSeen, unit.Id, now).Since;
         return now - started >= options.Value.LongestIdleTimeout ? "drained: idle timeout passed" : null;
     }
 
@@ -389,12 +447,13 @@ internal sealed class FleetReconciler(
         await audit.SaveAsync("allocate", "node", dva.Id, null, () => unit.Id, () => Describe(unit), ct);
     }
 
-    private async Task ReleaseAsync(AuditLog audit, Node unit, string operation, string reason, CancellationToken ct)
+    private async Task ReleaseAsync(AuditLog audit, FleetMarks marks, Node unit, string operation, string reason, CancellationToken ct)
     {
         var before = Describe(unit);
         var dvaId = unit.DvaId;
         unit.Unallocate();
-        _drainStarted.TryRemove(unit.Id, out _);
+        marks.Clear(FleetMarkKind.DrainStarted, unit.Id);
+        marks.Clear(FleetMarkKind.DrainSeen, unit.Id);
         if (operation == "fail")
         {
             // A unit that failed stays out of the pool until it connects again: a hung agent that still sends
@@ -407,7 +466,7 @@ internal sealed class FleetReconciler(
     }
 
     private async Task UpdateStatusAsync(
-        ManagerDbContext db, Appliance dva, long generation, List<Node> nodes, TableVersion? table, bool settled, CancellationToken ct)
+        ManagerDbContext db, Appliance dva, long generation, List<Node> nodes, TableVersion? table, bool settled, List<string> unready, CancellationToken ct)
     {
         var desired = Math.Clamp(dva.DesiredDataPlanes, dva.MinDataPlanes, Math.Max(dva.MinDataPlanes, dva.MaxDataPlanes));
         var serving = table?.Peers.Values.Count(p => p.Role == PeerRole.DataPlane && p.Weight > 0) ?? 0;
@@ -421,6 +480,9 @@ internal sealed class FleetReconciler(
                     table is null ? "no data plane has joined yet" : $"{lagging} units do not run table version {table.Version} yet"),
             serving >= desired
                 ? new(CapacitySufficient, "True", "Enough", $"{serving} data planes serve, {desired} wanted")
+                : unready.Count > 0
+                ? new(CapacitySufficient, "False", "WaitingForDispatcher",
+                    $"{serving} data planes serve, {desired} wanted; data planes join once dispatcher {string.Join(", ", unready)} runs its interfaces")
                 : new(CapacitySufficient, "False", "WaitingForUnits", $"{serving} data planes serve, {desired} wanted; the pool has too few units"),
         ];
         var changed = !dva.Conditions.SequenceEqual(conditions);
@@ -434,9 +496,9 @@ internal sealed class FleetReconciler(
             changed = true;
         }
 
-        if (changed)
+        if (changed || db.ChangeTracker.HasChanges())
         {
-            // Status only: the ETag (Version) stays, so an operator's If-Match is not spoiled by the rollout.
+            // Status (and a drain clock started for an operator's drain) only: the ETag (Version) stays, so an operator's If-Match is not spoiled by the rollout.
             await db.SaveChangesAsync(ct);
         }
     }
@@ -493,4 +555,8 @@ internal static partial class FleetLog
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Node {Name}: {Operation} ({Reason})")]
     public static partial void Released(ILogger logger, string name, string operation, string reason);
+
+    [LoggerMessage(EventId = 4204, Level = LogLevel.Information,
+        Message = "DVA {DvaKey}: version {Version} held: it would drop {Dropped} predecessors that still have live flows")]
+    public static partial void Held(ILogger logger, long dvaKey, ulong version, int dropped);
 }

@@ -258,6 +258,35 @@ namespace Dva.Manager.Infrastructure.Migrations
                     b.ToTable("FirewallRules", (string)null);
                 });
 
+            modelBuilder.Entity("Dva.Manager.Model.FleetMark", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("DvaId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("NodeKey")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Since")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NodeKey");
+
+                    b.HasIndex("DvaId", "Kind", "NodeKey")
+                        .IsUnique();
+
+                    b.ToTable("FleetMarks", (string)null);
+                });
+
             modelBuilder.Entity("Dva.Manager.Model.Member", b =>
                 {
                     b.Property<long>("Id")
@@ -688,6 +717,20 @@ namespace Dva.Manager.Infrastructure.Migrations
                         .HasForeignKey("DvaId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Dva.Manager.Model.FleetMark", b =>
+                {
+                    b.HasOne("Dva.Manager.Model.Appliance", null)
+                        .WithMany()
+                        .HasForeignKey("DvaId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Dva.Manager.Model.Node", null)
+                        .WithMany()
+                        .HasForeignKey("NodeKey")
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("Dva.Manager.Model.Member", b =>

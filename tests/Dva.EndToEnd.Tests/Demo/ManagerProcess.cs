@@ -27,10 +27,15 @@ internal sealed partial class ManagerProcess : IDisposable
     private readonly string _directory;
 
     public ManagerProcess(params string[] settings)
+        : this(null, settings)
+    {
+    }
+
+    /// <summary>A manager on <paramref name="address"/> (a restarted one keeps its predecessor's, so agents find it again).</summary>
+    public ManagerProcess(Uri? address, params string[] settings)
     {
         _directory = Directory.CreateTempSubdirectory("dva-demo-").FullName;
-        var port = FreeTcpPort();
-        BaseAddress = new Uri($"http://127.0.0.1:{port}/");
+        BaseAddress = address ?? new Uri($"http://127.0.0.1:{FreeTcpPort()}/");
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory,
