@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Dva.EndToEnd.Tests.Demo;
+using Dva.Manager.Provider;
 using Dva.Shared.Tables;
 
 namespace Dva.EndToEnd.Tests.Fleet;
@@ -26,10 +26,10 @@ internal sealed class FleetLab : IDisposable
     private readonly Dictionary<string, (Process Process, string[] Arguments)> _units = new(StringComparer.Ordinal);
     private readonly List<ManagerProcess> _managers = [];
     private readonly string[] _settings;
-    private readonly IPEndPoint _outsideDispatcher = FreeUdp();
-    private readonly IPEndPoint _outsideHosts = FreeUdp();
-    private readonly IPEndPoint _insideDispatcher = FreeUdp();
-    private readonly IPEndPoint _insideHosts = FreeUdp();
+    private readonly IPEndPoint _outsideDispatcher = FreePorts.Udp();
+    private readonly IPEndPoint _outsideHosts = FreePorts.Udp();
+    private readonly IPEndPoint _insideDispatcher = FreePorts.Udp();
+    private readonly IPEndPoint _insideHosts = FreePorts.Udp();
     private Process? _traffic;
     private TrafficFigures _latest = new(0, 0, 0, 0);
     private long _progressLines;
@@ -113,7 +113,7 @@ internal sealed class FleetLab : IDisposable
             arguments =
             [
                 "agent", "--manager", Manager.BaseAddress.ToString(), "--enrollment", Token, "--name", name,
-                "--tunnel", FreeUdp().ToString(), "--control", FreeTcp().ToString(), "--stop-on-stdin-close",
+                "--tunnel", FreePorts.Udp().ToString(), "--control", FreePorts.Tcp().ToString(), "--stop-on-stdin-close",
                 .. sources.SelectMany(s => new[] { "--source", s }),
             ];
         }
@@ -338,20 +338,6 @@ internal sealed class FleetLab : IDisposable
         process.BeginErrorReadLine();
         Manager.Track([process.Id]);
         return process;
-    }
-
-    private static IPEndPoint FreeUdp()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return (IPEndPoint)socket.LocalEndPoint!;
-    }
-
-    private static IPEndPoint FreeTcp()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return (IPEndPoint)socket.LocalEndPoint!;
     }
 }
 
