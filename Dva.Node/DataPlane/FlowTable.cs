@@ -68,6 +68,13 @@ internal struct FlowEntry
     /// own: <see cref="FlowTable.FindFlow"/> resolves it to the flow. Aliases never expire by themselves.
     /// </summary>
     public bool IsAlias;
+
+    /// <summary>
+    /// A steer stub (DESIGN.md §2 HANDOFF STEER): this node owns the bucket of a translated flow's reply key but the
+    /// data plane holding the flow's state is this one, so every packet found here is handed to it as STEER.
+    /// 0 = a flow this node processes itself.
+    /// </summary>
+    public ushort SteerTo;
 }
 
 /// <summary>
