@@ -121,6 +121,11 @@ internal sealed partial class DataPlaneRole
 
         ref var nat = ref _nat[flow.NatIndex];
         nat.Binding.Member?.CountBytes(info.IpPacketLength);
+        if (info.IsIcmpError)
+        {
+            return TranslateIcmpError(frame, ref info, ref nat, original);
+        }
+
         if (original)
         {
             return Rewrite(frame, ref info, destination: true, nat.Member, nat.MemberPort);
@@ -276,6 +281,17 @@ internal sealed partial class DataPlaneRole
             return BindSource(frame, ref info, slot, ref nat, egressIfid);
         }
 
+        if (info.IsIcmpError)
+        {
+            // Both headers were translated at PREROUTING (TranslateIcmpError).
+            if (!original)
+            {
+                nat.ReplySeen = true;
+            }
+
+            return StageResult.Accept;
+        }
+
         if (!original)
         {
             nat.ReplySeen = true;
@@ -283,6 +299,24 @@ internal sealed partial class DataPlaneRole
         }
 
         return nat.HasSnat ? Rewrite(frame, ref info, destination: false, nat.Snat, nat.SnatPort) : StageResult.Accept;
+    }
+
+    /// <summary>
+    /// An ICMP error quoting a packet of a translated flow (IcmpErrorNat). Reply direction (from the member's side,
+    /// quoting SNAT → member): to the client, quoting client → VIP, from the VIP when the member itself sent it.
+    /// Original direction (from the client's side, quoting VIP → client): to the member, from the SNAT address,
+    /// quoting member → SNAT address.
+    /// </summary>
+    private static StageResult TranslateIcmpError(Span<byte> frame, ref PacketInfo info, ref NatEntry nat, bool original)
+    {
+        var client = nat.HasSnat ? nat.Snat : nat.Client;
+        var clientPort = nat.HasSnat ? nat.SnatPort : nat.ClientPort;
+        var translated = original
+            ? IcmpErrorNat.TryTranslate(frame, ref info, info.Source, nat.HasSnat ? nat.Snat : info.Source, nat.Member,
+                nat.Member, nat.MemberPort, client, clientPort)
+            : IcmpErrorNat.TryTranslate(frame, ref info, nat.Member, nat.Vip, nat.Client,
+                nat.Client, nat.ClientPort, nat.Vip, nat.VipPort);
+        return translated ? StageResult.Accept : StageResult.Dropped(DropReason.MalformedFrame);
     }
 
     private StageResult BindSource(Span<byte> frame, ref PacketInfo info, int slot, ref NatEntry nat, byte egressIfid)
