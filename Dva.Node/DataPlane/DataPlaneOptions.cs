@@ -1,3 +1,4 @@
+using Dva.Node.Services.LoadBalancer;
 using Dva.Node.Agent;
 using Dva.Shared.Wire;
 
@@ -45,6 +46,12 @@ internal sealed record DataPlaneOptions
 
     /// <summary>Load-balanced flows this data plane can translate at once.</summary>
     public int NatCapacity { get; init; } = NatTable.DefaultCapacity;
+
+    /// <summary>
+    /// SNAT source ports tested for a reply bucket this data plane owns before settling for any port and STEERing the
+    /// replies (DESIGN.md §8). 0 makes every translated flow steered: for tests of that path.
+    /// </summary>
+    public int SnatTries { get; init; } = SnatPortPool.DefaultTries;
 }
 
 /// <summary>The counted drop reason for each tunnel codec error.</summary>

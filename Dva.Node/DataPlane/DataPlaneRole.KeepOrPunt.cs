@@ -49,6 +49,17 @@ internal sealed partial class DataPlaneRole
         buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
         var now = _time.GetTimestamp();
         var slot = _flows.FindFlow(key, hash, out var viaReplyKey);
+        if (rx.Type == TunnelType.Handoff && rx.Handoff == Handoff.Steer && rx.Hook == Hook.PostRouting)
+        {
+            return InstallSteer(buffer, rx, ref info, slot, key, hash, bucket, isForward, now);
+        }
+
+        if (slot >= 0 && _flows[slot].SteerTo != 0)
+        {
+            _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
+            return HandOff(buffer, rx, _flows[slot].SteerTo, Handoff.Steer);
+        }
+
         if (slot >= 0)
         {
             // Found under a translated flow's reply key: the packet travels in the flow's reply direction.
@@ -94,6 +105,37 @@ internal sealed partial class DataPlaneRole
         }
 
         return currentOwner == 0 ? Drop(DropReason.NoOwner) : HandOff(buffer, rx, currentOwner, Handoff.Claim);
+    }
+
+    /// <summary>
+    /// A finished packet of a translated flow whose state lives at HNODE and whose reply key hashes to a bucket of
+    /// this node (HANDOFF STEER, HOOK POSTROUTING): record the steer stub (or refresh it), then send the packet out.
+    /// The packet was routed and rewritten by its sender; only the output step is left.
+    /// </summary>
+    private Verdict InstallSteer(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, in FlowKey key, ulong hash, int bucket, bool isForward, long now)
+    {
+        // A slot holding the flow itself (SteerTo 0) means the sender's view is stale; the packet is finished all the
+        // same, so it only goes out.
+        if (slot < 0)
+        {
+            slot = _flows.Add(key, hash, bucket, isForward, now);
+            if (slot < 0)
+            {
+                return Drop(DropReason.FlowTableFull);
+            }
+
+            _flows[slot].SteerTo = rx.HNode;
+            _counters.FlowsCreated++;
+            _counters.FlowsActive = _flows.Count;
+        }
+
+        _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
+        if (!_routes.TryRoute(info.Destination, out var route))
+        {
+            return Drop(DropReason.NoRoute);
+        }
+
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route);
     }
 
     private static bool OnlyOpens(in PacketInfo info) =>
@@ -154,7 +196,11 @@ internal sealed partial class DataPlaneRole
     /// header in place: TTL − 1 (at 1 the packet is dropped here, TtlExceeded), TYPE/HANDOFF, HOOK/TABLE = none
     /// (keep-or-punt runs before any pipeline stage), DNODE/HNODE, and this node's nid when T is set.
     /// </summary>
-    private Verdict HandOff(PacketBuffer buffer, in TunnelHeader rx, ushort next, Handoff handoff)
+    private Verdict HandOff(PacketBuffer buffer, in TunnelHeader rx, ushort next, Handoff handoff) =>
+        HandOff(buffer, rx, next, handoff, Hook.None, NetfilterTable.None);
+
+    /// <summary>As above, with the stage the packet completed here (STEER of a finished packet: POSTROUTING / nat).</summary>
+    private Verdict HandOff(PacketBuffer buffer, in TunnelHeader rx, ushort next, Handoff handoff, Hook hook, NetfilterTable stage)
     {
         ref readonly var address = ref _peerAddresses[next];
         if (address.IsEmpty)
@@ -169,7 +215,7 @@ internal sealed partial class DataPlaneRole
         }
 
         _ = TunnelRewriter.SetType(datagram, TunnelType.Handoff, handoff);
-        _ = TunnelRewriter.SetStage(datagram, Hook.None, NetfilterTable.None);
+        _ = TunnelRewriter.SetStage(datagram, hook, stage);
         _ = TunnelRewriter.SetNodes(datagram, next, _self);
         AppendTrace(buffer, rx);
         buffer.Peer = address;
@@ -177,6 +223,7 @@ internal sealed partial class DataPlaneRole
         {
             Handoff.Punt => TunnelCounter.PuntSent,
             Handoff.Broadcast => TunnelCounter.BroadcastSent,
+            Handoff.Steer => TunnelCounter.SteerSent,
             _ => TunnelCounter.ClaimSent,
         });
         return Verdict.Send;

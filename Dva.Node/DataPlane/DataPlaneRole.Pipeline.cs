@@ -72,6 +72,16 @@ internal sealed partial class DataPlaneRole
             return Drop(stage.Reason);
         }
 
+        var natIndex = _flows[slot].NatIndex;
+        if (original && natIndex != 0)
+        {
+            ref var nat = ref _nat[natIndex];
+            if (nat.SteerVia != 0 && !nat.ReplySeen)
+            {
+                return HandOff(buffer, rx, nat.SteerVia, Handoff.Steer, Hook.PostRouting, NetfilterTable.Nat);
+            }
+        }
+
         return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route);
     }
 

@@ -24,9 +24,14 @@ namespace Dva.Node.DataPlane;
  destination := client at PREROUTING, source := VIP at POSTROUTING. Denied flows are dropped (or answered again, for
  reject) before any stage. When a flow is removed its member count and SNAT port are given back (NatTable.Release).
 
- No owned port after SnatPortPool.DefaultTries candidates (probability (1-1/N)^16 with N equal data planes):
- the reply would be DISPATCHed to a data plane without the flow, so the flow is not opened; the first packet is
- dropped (counted NoBackend) and the client's retransmission tries other ports. STEER of NAT replies is not used.
+ No owned port after DataPlaneOptions.SnatTries candidates (probability (1-1/N)^16 with N equal data planes): the
+ flow keeps the first free port anyway, and the reply's bucket owner R is told (DESIGN.md §2 HANDOFF STEER):
+   here → R    HANDOFF STEER, HOOK POSTROUTING / TABLE nat: the finished original-direction packet. R records a steer
+               stub under the packet's key (= the reply key) naming this node, and sends the packet out as EGRESS.
+               Sent so until the first reply arrives here, so a lost packet cannot leave the reply without its stub.
+   R → here    every packet found under the stub (the replies, DISPATCHed or PUNTed to R): HANDOFF STEER, HOOK none.
+               Found here under the reply alias and processed like any reply.
+ Counted as SteerSent / SteerReceived on both sides; the stub idles out like a flow and counts in R's bucket.
 */
 internal sealed partial class DataPlaneRole
 {
@@ -116,6 +121,11 @@ internal sealed partial class DataPlaneRole
 
         ref var nat = ref _nat[flow.NatIndex];
         nat.Binding.Member?.CountBytes(info.IpPacketLength);
+        if (info.IsIcmpError)
+        {
+            return TranslateIcmpError(frame, ref info, ref nat, original);
+        }
+
         if (original)
         {
             return Rewrite(frame, ref info, destination: true, nat.Member, nat.MemberPort);
@@ -271,12 +281,42 @@ internal sealed partial class DataPlaneRole
             return BindSource(frame, ref info, slot, ref nat, egressIfid);
         }
 
+        if (info.IsIcmpError)
+        {
+            // Both headers were translated at PREROUTING (TranslateIcmpError).
+            if (!original)
+            {
+                nat.ReplySeen = true;
+            }
+
+            return StageResult.Accept;
+        }
+
         if (!original)
         {
+            nat.ReplySeen = true;
             return Rewrite(frame, ref info, destination: false, nat.Vip, nat.VipPort);
         }
 
         return nat.HasSnat ? Rewrite(frame, ref info, destination: false, nat.Snat, nat.SnatPort) : StageResult.Accept;
+    }
+
+    /// <summary>
+    /// An ICMP error quoting a packet of a translated flow (IcmpErrorNat). Reply direction (from the member's side,
+    /// quoting SNAT → member): to the client, quoting client → VIP, from the VIP when the member itself sent it.
+    /// Original direction (from the client's side, quoting VIP → client): to the member, from the SNAT address,
+    /// quoting member → SNAT address.
+    /// </summary>
+    private static StageResult TranslateIcmpError(Span<byte> frame, ref PacketInfo info, ref NatEntry nat, bool original)
+    {
+        var client = nat.HasSnat ? nat.Snat : nat.Client;
+        var clientPort = nat.HasSnat ? nat.SnatPort : nat.ClientPort;
+        var translated = original
+            ? IcmpErrorNat.TryTranslate(frame, ref info, info.Source, nat.HasSnat ? nat.Snat : info.Source, nat.Member,
+                nat.Member, nat.MemberPort, client, clientPort)
+            : IcmpErrorNat.TryTranslate(frame, ref info, nat.Member, nat.Vip, nat.Client,
+                nat.Client, nat.ClientPort, nat.Vip, nat.VipPort);
+        return translated ? StageResult.Accept : StageResult.Dropped(DropReason.MalformedFrame);
     }
 
     private StageResult BindSource(Span<byte> frame, ref PacketInfo info, int slot, ref NatEntry nat, byte egressIfid)
@@ -299,15 +339,9 @@ internal sealed partial class DataPlaneRole
         else
         {
             var owner = new ReplyOwner(table, _self, nat.Member, nat.MemberPort, snat, info.Protocol);
-            var choice = _snatPorts.Select(member.Family, snat.Value, member, info.Protocol, ref owner, (uint)(flow.Hash >> 32) ^ (uint)flow.Created, out var pool);
+            var choice = _snatPorts.Select(member.Family, snat.Value, member, info.Protocol, ref owner, (uint)(flow.Hash >> 32) ^ (uint)flow.Created, out var pool, _options.SnatTries);
             if (!choice.HasPort)
             {
-                return StageResult.Dropped(DropReason.NoBackend);
-            }
-
-            if (choice.Status != SnatStatus.Owned)
-            {
-                pool.Release(choice.Port);
                 return StageResult.Dropped(DropReason.NoBackend);
             }
 
@@ -319,12 +353,17 @@ internal sealed partial class DataPlaneRole
         }
 
         var replyHash = FlowHasher.Hash(replyKey, table.Seed);
+        var replyBucket = FlowHasher.Bucket(replyHash, table.BucketCount);
         nat.ReplyKey = replyKey;
         nat.ReplyHash = replyHash;
-        if (!_flows.AddAlias(slot, replyKey, replyHash, FlowHasher.Bucket(replyHash, table.BucketCount)))
+        if (!_flows.AddAlias(slot, replyKey, replyHash, replyBucket))
         {
             return StageResult.Dropped(DropReason.FlowTableFull);
         }
+
+        // No port tried gave a reply bucket of ours: its owner will hand the replies here (STEER).
+        var replyOwner = table.OwnerOf(replyBucket);
+        nat.SteerVia = replyOwner != _self && nat.HasSnat ? replyOwner : (ushort)0;
 
         nat.HasReply = true;
         return nat.HasSnat ? Rewrite(frame, ref info, destination: false, nat.Snat, nat.SnatPort) : StageResult.Accept;

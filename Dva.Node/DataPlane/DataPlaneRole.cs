@@ -401,14 +401,14 @@ internal sealed partial class DataPlaneRole : IDisposable
                 lowerIsSource ? lower : higher,
                 lowerIsSource ? higher : lower,
                 e.Bucket,
-                e.State.ToString().ToLowerInvariant(),
+                key.Protocol == PacketConstants.ProtocolTcp ? e.Tcp.State.ToString().ToLowerInvariant() : "active",
                 e.PacketsOriginal,
                 e.BytesOriginal,
                 e.PacketsReply,
                 e.BytesReply,
                 wallNow - _time.GetElapsedTime(e.Created, now),
                 wallNow - _time.GetElapsedTime(e.LastSeen, now),
-                e.State == FlowState.Closed,
+                key.Protocol == PacketConstants.ProtocolTcp && e.Tcp.State is Services.Conntrack.TcpState.Closed or Services.Conntrack.TcpState.TimeWait,
                 _self));
         }
 

@@ -1,32 +1,12 @@
 using System.Runtime.CompilerServices;
 using Dva.Node.Config;
+using Dva.Node.Services.Conntrack;
 using Dva.Shared.Flows;
 using Dva.Shared.Packets;
 using Dva.Shared.Tables;
+using TcpFlags = Dva.Shared.Packets.TcpFlags;
 
 namespace Dva.Node.DataPlane;
-
-/// <summary>Where a flow is in its life; non-TCP flows are <see cref="Active"/> until they idle out.</summary>
-internal enum FlowState : byte
-{
-    /// <summary>UDP, ICMP and other protocols: no handshake to follow.</summary>
-    Active,
-
-    /// <summary>TCP: the originator's SYN seen, no answer yet.</summary>
-    SynSent,
-
-    /// <summary>TCP: the answer's SYN+ACK seen.</summary>
-    SynReceived,
-
-    /// <summary>TCP: the handshake completed (or a mid-stream packet was accepted as new).</summary>
-    Established,
-
-    /// <summary>TCP: one side sent FIN.</summary>
-    Closing,
-
-    /// <summary>TCP: both sides sent FIN, or a RST was seen. Kept until the closed timeout so late FIN/ACKs still match.</summary>
-    Closed,
-}
 
 /// <summary>One flow, stored inline in the table's array: no object per flow.</summary>
 internal struct FlowEntry
@@ -41,15 +21,14 @@ internal struct FlowEntry
     public long PacketsReply;
     public long BytesReply;
     public int Bucket;
-    public FlowState State;
+
+    /// <summary>TCP only: the connection state, tracked by conntrack's state machine (Services/Conntrack/TcpState.cs).</summary>
+    public TcpConnection Tcp;
 
     /// <summary>The first packet's isForward (FlowKey.TryFrom): packets with the same value travel in the original direction.</summary>
     public bool OriginIsForward;
 
     public bool Used;
-
-    /// <summary>FIN seen: bit 0 from the originator, bit 1 from the answerer.</summary>
-    public byte Fins;
 
     /// <summary>
     /// The firewall's verdict on the flow's first packet; a flow that is not accepted stays in the table (denied) so
@@ -68,6 +47,13 @@ internal struct FlowEntry
     /// own: <see cref="FlowTable.FindFlow"/> resolves it to the flow. Aliases never expire by themselves.
     /// </summary>
     public bool IsAlias;
+
+    /// <summary>
+    /// A steer stub (DESIGN.md §2 HANDOFF STEER): this node owns the bucket of a translated flow's reply key but the
+    /// data plane holding the flow's state is this one, so every packet found here is handed to it as STEER.
+    /// 0 = a flow this node processes itself.
+    /// </summary>
+    public ushort SteerTo;
 }
 
 /// <summary>
@@ -166,7 +152,6 @@ internal sealed class FlowTable
         e.Created = now;
         e.LastSeen = now;
         e.OriginIsForward = isForward;
-        e.State = key.Protocol == PacketConstants.ProtocolTcp ? FlowState.SynSent : FlowState.Active;
         Count++;
         return i;
     }
@@ -245,7 +230,7 @@ internal sealed class FlowTable
 
     /// <summary>
     /// Accounts one packet of the flow in <paramref name="slot"/>: direction-aware counters, last seen, the TCP state
-    /// (a minimal conntrack: SYN, SYN+ACK, ACK, FIN each way, RST) and the expiry that state implies.
+    /// (<see cref="TcpConnection"/>: conntrack's states without sequence windows) and the expiry that state implies.
     /// </summary>
     public void Touch(int slot, bool isForward, int bytes, TcpFlags tcpFlags, long now)
     {
@@ -275,7 +260,7 @@ internal sealed class FlowTable
     /// Marks a TCP flow created from a packet that was not a SYN (CLAIM with the loose mid-stream policy, or a
     /// DISPATCH with no history): it is taken as already established.
     /// </summary>
-    public void MarkEstablished(int slot) => _entries[slot].State = FlowState.Established;
+    public void MarkEstablished(int slot) => _entries[slot].Tcp = new TcpConnection(TcpState.Established);
 
     /// <summary>
     /// Walks up to <paramref name="maxSlots"/> slots from where the last call stopped and removes flows whose time
@@ -371,52 +356,25 @@ internal sealed class FlowTable
 
     private static void Track(ref FlowEntry e, bool original, bool isForward, TcpFlags flags)
     {
-        if ((flags & TcpFlags.Rst) != 0)
+        var syn = (flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+        if (syn && !original && e.Tcp.State is TcpState.Closed or TcpState.TimeWait)
         {
-            e.State = FlowState.Closed;
-            return;
+            // The port reused by the other side after a close: a new connection whose originator is that side.
+            e.OriginIsForward = isForward;
+            original = true;
         }
 
-        var syn = (flags & TcpFlags.Syn) != 0;
-        var ack = (flags & TcpFlags.Ack) != 0;
-        if (syn && !ack)
-        {
-            // A new SYN on a closed flow is the port being reused: a new connection from this side.
-            if (e.State == FlowState.Closed)
-            {
-                e.State = FlowState.SynSent;
-                e.OriginIsForward = isForward;
-                e.Fins = 0;
-            }
-
-            return;
-        }
-
-        if ((flags & TcpFlags.Fin) != 0)
-        {
-            e.Fins |= (byte)(original ? 1 : 2);
-            e.State = e.Fins == 3 ? FlowState.Closed : FlowState.Closing;
-            return;
-        }
-
-        switch (e.State)
-        {
-            case FlowState.SynSent when syn && !original:
-                e.State = FlowState.SynReceived;
-                break;
-            case FlowState.SynReceived when ack && original:
-                e.State = FlowState.Established;
-                break;
-        }
+        // Conntrack's INVALID leaves the state as it was; whether such a packet passes is the firewall's business.
+        _ = e.Tcp.Update(original ? FlowDirection.Original : FlowDirection.Reply, (Services.Conntrack.TcpFlags)(byte)flags);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long Timeout(in FlowEntry e) => e.Key.Protocol switch
     {
-        PacketConstants.ProtocolTcp => e.State switch
+        PacketConstants.ProtocolTcp => e.Tcp.State switch
         {
-            FlowState.Established => _tcpEstablished,
-            FlowState.Closed => _tcpClosed,
+            TcpState.Established => _tcpEstablished,
+            TcpState.TimeWait or TcpState.Closed => _tcpClosed,
             _ => _tcpTransitory,
         },
         PacketConstants.ProtocolUdp => _udp,

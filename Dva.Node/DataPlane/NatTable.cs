@@ -36,6 +36,16 @@ internal struct NatEntry
     public ulong ReplyHash;
     public bool HasReply;
 
+    /// <summary>
+    /// The data plane owning the reply key's bucket when that is not this one (0 otherwise): it holds a steer stub and
+    /// hands the replies here. Original-direction packets go through it (STEER, HOOK POSTROUTING) until a reply
+    /// arrived, so a lost first packet cannot leave the reply without its stub.
+    /// </summary>
+    public ushort SteerVia;
+
+    /// <summary>A reply-direction packet was processed: the steer stub exists at <see cref="SteerVia"/>.</summary>
+    public bool ReplySeen;
+
     public bool Used;
 }
 

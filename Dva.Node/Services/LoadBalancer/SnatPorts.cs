@@ -236,11 +236,11 @@ internal sealed class SnatPortAllocator
     /// </summary>
     public SnatPortChoice Select<TPredicate>(
         AddressFamily family, UInt128 snatAddress, MemberEntry member, byte protocol, ref TPredicate ownsReplyBucket,
-        uint start, out SnatPortPool pool)
+        uint start, out SnatPortPool pool, int tries = SnatPortPool.DefaultTries)
         where TPredicate : struct, IReplyBucketPredicate
     {
         pool = For(family, snatAddress, member, protocol);
-        return pool.Select(ref ownsReplyBucket, start);
+        return pool.Select(ref ownsReplyBucket, start, tries);
     }
 
     public SnatPortPool For(in SnatKey key) =>

@@ -213,6 +213,12 @@ internal sealed class SimNode : IAsyncDisposable
 
     public double PacketsPerBusySecond { get; set; } = 1e6;
 
+    /// <summary>Firewall rule counters the unit reports, as a data plane would (null: none, as a dispatcher).</summary>
+    public volatile IReadOnlyList<RuleHitCount>? Rules;
+
+    /// <summary>Load balancer counters the unit reports (null: none).</summary>
+    public volatile IReadOnlyList<VipCounters>? Vips;
+
     public IReadOnlyList<NodeAssignment> Assignments
     {
         get
@@ -255,5 +261,7 @@ internal sealed class SimNode : IAsyncDisposable
         new NodeStats(0, 0, 0, 0, 0, CpuBusy, PacketsPerBusySecond, BucketFlows.Sum(b => b.Flows), 0, 0,
             new Dictionary<string, long>(), new Dictionary<string, long>()),
         BucketFlows,
-        []);
+        [],
+        Rules,
+        Vips);
 }

@@ -1,7 +1,9 @@
 using Dva.Node.Config;
 using Dva.Node.DataPlane;
+using Dva.Node.Services.Conntrack;
 using Dva.Shared.Flows;
 using Dva.Shared.Packets;
+using TcpFlags = Dva.Shared.Packets.TcpFlags;
 using static Dva.Node.Tests.DataPlane.DataPlaneRig;
 
 namespace Dva.Node.Tests.DataPlane;
@@ -132,24 +134,24 @@ public class FlowTableTests
     }
 
     [Fact]
-    public void Touch_TcpHandshakeAndBothFins_ClosedFlowStaysUntilClosedTimeout()
+    public void Touch_TcpHandshakeBothFinsAndLastAck_TimeWaitFlowStaysUntilClosedTimeout()
     {
         var table = Table();
         var slot = table.Add(Tcp(1000), 1, 0, isForward: true, now: 0);
         table.Touch(slot, true, 40, TcpFlags.Syn, 0);
-        Assert.Equal(FlowState.SynSent, table[slot].State);
+        Assert.Equal(TcpState.SynSent, table[slot].Tcp.State);
         table.Touch(slot, false, 40, TcpFlags.Syn | TcpFlags.Ack, 1);
-        Assert.Equal(FlowState.SynReceived, table[slot].State);
+        Assert.Equal(TcpState.SynReceived, table[slot].Tcp.State);
         table.Touch(slot, true, 40, TcpFlags.Ack, 2);
-        Assert.Equal(FlowState.Established, table[slot].State);
+        Assert.Equal(TcpState.Established, table[slot].Tcp.State);
         table.Touch(slot, true, 40, TcpFlags.Fin | TcpFlags.Ack, 3);
-        Assert.Equal(FlowState.Closing, table[slot].State);
+        Assert.Equal(TcpState.FinWait, table[slot].Tcp.State);
         table.Touch(slot, false, 40, TcpFlags.Fin | TcpFlags.Ack, 4);
-        Assert.Equal(FlowState.Closed, table[slot].State);
+        Assert.Equal(TcpState.LastAck, table[slot].Tcp.State);
 
-        // A late ACK still finds the closed flow.
+        // The last ACK closes it (TIME_WAIT, on the closed timeout); a late packet still finds the flow.
         table.Touch(slot, true, 40, TcpFlags.Ack, 5);
-        Assert.Equal(FlowState.Closed, table[slot].State);
+        Assert.Equal(TcpState.TimeWait, table[slot].Tcp.State);
         var closed = (long)FlowTimeouts.Default.TcpClosed.TotalMilliseconds;
 
         Assert.Equal(0, table.Sweep(5 + closed - 1, 64));
@@ -164,11 +166,11 @@ public class FlowTableTests
         var slot = table.Add(Tcp(1000), 1, 0, isForward: true, now: 0);
         table.MarkEstablished(slot);
         table.Touch(slot, false, 40, TcpFlags.Rst, 1);
-        Assert.Equal(FlowState.Closed, table[slot].State);
+        Assert.Equal(TcpState.Closed, table[slot].Tcp.State);
 
         table.Touch(slot, false, 40, TcpFlags.Syn, 2);
 
-        Assert.Equal(FlowState.SynSent, table[slot].State);
+        Assert.Equal(TcpState.SynSent, table[slot].Tcp.State);
         Assert.False(table[slot].OriginIsForward);
     }
 

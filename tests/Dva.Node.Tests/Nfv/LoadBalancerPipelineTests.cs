@@ -17,9 +17,9 @@ namespace Dva.Node.Tests.Nfv;
 /// </summary>
 public sealed class LoadBalancerPipelineTests : IDisposable
 {
-    private const string Client = "192.0.2.50";
-    private const string Vip = "192.0.2.1";
-    private const string SnatAddress = "198.51.100.1";
+    internal const string Client = "192.0.2.50";
+    internal const string Vip = "192.0.2.1";
+    internal const string SnatAddress = "198.51.100.1";
     private static readonly string[] MemberAddresses = ["198.51.100.11", "198.51.100.12"];
     private static readonly TableVersion Table = First(10, 11);
     private readonly Dictionary<ushort, DataPlaneRig> _rigs = [];
@@ -42,7 +42,7 @@ public sealed class LoadBalancerPipelineTests : IDisposable
         }
     }
 
-    private static Vip[] Vips(MemberAdminState second) =>
+    internal static Vip[] Vips(MemberAdminState second) =>
     [
         new Vip
         {
@@ -182,6 +182,10 @@ public sealed class LoadBalancerPipelineTests : IDisposable
         {
             Assert.Equal(0, rig.Snapshot.Tunnel(TunnelCounter.PuntSent));
             Assert.Equal(0, rig.Snapshot.Tunnel(TunnelCounter.ClaimSent));
+
+            // The SNAT port search found an owned reply bucket every time: no reply needed STEER.
+            Assert.Equal(0, rig.Snapshot.Tunnel(TunnelCounter.SteerSent));
+            Assert.Equal(0, rig.Snapshot.Tunnel(TunnelCounter.SteerReceived));
         }
     }
 
