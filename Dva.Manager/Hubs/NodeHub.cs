@@ -95,34 +95,16 @@ internal sealed class NodeHub(
     public Task AckTable(TableAck ack)
     {
         var session = RequireSession();
-        if (ack is null)
-        {
-            throw new HubException("An ack is required.");
-        }
-
-        if (ack.Error is { Length: > HubMessageValidator.MaxTextLength * 4 })
-        {
-            throw new HubException("The ack's error text is too long.");
-        }
-
-        rollout.OnAck(session.NodeKey, ack);
+        CheckAck(ack, ack?.Error);
+        rollout.OnAck(session.NodeKey, ack!);
         return Task.CompletedTask;
     }
 
     public Task AckKeys(KeyAck ack)
     {
         var session = RequireSession();
-        if (ack is null)
-        {
-            throw new HubException("An ack is required.");
-        }
-
-        if (ack.Error is { Length: > HubMessageValidator.MaxTextLength * 4 })
-        {
-            throw new HubException("The ack's error text is too long.");
-        }
-
-        keys.OnAck(session.NodeKey, ack);
+        CheckAck(ack, ack?.Error);
+        keys.OnAck(session.NodeKey, ack!);
         return Task.CompletedTask;
     }
 
@@ -149,6 +131,20 @@ internal sealed class NodeHub(
 
         await registry.HeartbeatAsync(session.NodeKey, heartbeat.Stats.PacketsPerBusySecond, Context.ConnectionAborted);
         feed.Publish(new HeartbeatReceived(session.NodeKey, session.Name, now, heartbeat));
+    }
+
+    /// <summary>An ack (of a table or of keys) must be there, and its error text bounded.</summary>
+    private static void CheckAck(object? ack, string? error)
+    {
+        if (ack is null)
+        {
+            throw new HubException("An ack is required.");
+        }
+
+        if (error is { Length: > HubMessageValidator.MaxTextLength * 4 })
+        {
+            throw new HubException("The ack's error text is too long.");
+        }
     }
 
     private NodeSession RequireSession() =>
