@@ -61,6 +61,16 @@ public class NodeSettingsTests
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 0), s.Control);
     }
 
+    [Fact]
+    public void TryParse_FlowSourcePorts_OnByDefaultOffWhenAsked()
+    {
+        Assert.True(NodeSettings.TryParse(Edit(_ => { }), out var byDefault, out _));
+        Assert.True(NodeSettings.TryParse(Edit(n => n["tunnel"]!["flowSourcePorts"] = false), out var off, out _));
+
+        Assert.True(byDefault!.FlowSourcePorts);
+        Assert.False(off!.FlowSourcePorts);
+    }
+
     public static TheoryData<string, string, string> FieldErrors() => new()
     {
         { "role", """{"role": "router"}""", "role:" },
