@@ -12,14 +12,7 @@ internal sealed partial class DashboardBackend
     public Task<ChangeResult> SaveInterfaceAsync(long dvaId, long? interfaceId, InterfaceForm form, long version, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(form);
-        var spec = InterfaceSpec(form);
-        return ChangeAsync(async services =>
-        {
-            var interfaces = services.GetRequiredService<SharedInterfaceService>();
-            return interfaceId is { } id
-                ? Result(await interfaces.ReplaceAsync(dvaId, id, spec, version, ct))
-                : Created(await interfaces.CreateAsync(dvaId, spec, ct));
-        });
+        return SaveChildAsync<SharedInterfaceService, SharedInterface, SharedInterfaceSpec>(dvaId, interfaceId, InterfaceSpec(form), version, ct);
     }
 
     public Task<ChangeResult> DeleteInterfaceAsync(long dvaId, long interfaceId, long version, CancellationToken ct) =>
@@ -34,13 +27,7 @@ internal sealed partial class DashboardBackend
     {
         ArgumentNullException.ThrowIfNull(form);
         var spec = new StaticRouteSpec { Prefix = form.Prefix.Trim(), NextHop = form.NextHop.Trim(), Ifid = form.Ifid };
-        return ChangeAsync(async services =>
-        {
-            var routes = services.GetRequiredService<StaticRouteService>();
-            return routeId is { } id
-                ? Result(await routes.ReplaceAsync(dvaId, id, spec, version, ct))
-                : Created(await routes.CreateAsync(dvaId, spec, ct));
-        });
+        return SaveChildAsync<StaticRouteService, StaticRoute, StaticRouteSpec>(dvaId, routeId, spec, version, ct);
     }
 
     public Task<ChangeResult> DeleteRouteAsync(long dvaId, long routeId, long version, CancellationToken ct) =>
@@ -124,6 +111,19 @@ internal sealed partial class DashboardBackend
 
     public Task<ChangeResult> RevokeApiKeyAsync(long keyId, CancellationToken ct) =>
         AdminChangeAsync(async services => Result(await services.GetRequiredService<ApiKeyService>().DeleteAsync(keyId, ct)));
+
+    /// <summary>Adds a DVA's child object (<paramref name="id"/> null) or replaces it under its ETag <paramref name="version"/>.</summary>
+    private Task<ChangeResult> SaveChildAsync<TService, TEntity, TSpec>(long dvaId, long? id, TSpec spec, long version, CancellationToken ct)
+        where TService : DvaChildService<TEntity, TSpec>
+        where TEntity : DvaChildEntity<TSpec>, new()
+        where TSpec : class =>
+        ChangeAsync(async services =>
+        {
+            var children = services.GetRequiredService<TService>();
+            return id is { } existing
+                ? Result(await children.ReplaceAsync(dvaId, existing, spec, version, ct))
+                : Created(await children.CreateAsync(dvaId, spec, ct));
+        });
 
     /// <summary>Like <see cref="ChangeAsync"/>, for what the REST API keeps to admin keys.</summary>
     private async Task<ChangeResult> AdminChangeAsync(Func<IServiceProvider, Task<ChangeResult>> change)

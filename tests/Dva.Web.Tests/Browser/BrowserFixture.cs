@@ -58,7 +58,8 @@ public sealed class BrowserFixture : IAsyncLifetime
         await page.GotoAsync(Url("/login"));
         await page.FillAsync("#apiKey", apiKey);
         await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync(Url("/"));
+        // The first request after sign-in renders the whole list page; on a loaded machine that takes a while.
+        await page.WaitForURLAsync(Url("/"), new() { Timeout = 60_000 });
         return page;
     }
 

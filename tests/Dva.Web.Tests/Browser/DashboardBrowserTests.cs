@@ -231,6 +231,35 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         await Expect(page.Locator("tr", new() { HasText = "192.0.2.22:8443" })).ToContainTextAsync("draining");
         await BrowserFixture.ScreenshotAsync(page, "load-balancer");
 
+        foreach (var (ifid, name, mac, address) in new[] { (1, "outside", "02:00:5e:00:00:01", "192.0.2.1/24"), (2, "inside", "02:00:5e:00:00:02", "198.51.100.1/24") })
+        {
+            await Factory.WithServiceAsync<SharedInterfaceService, ServiceResult<ResourceView<SharedInterfaceSpec>>>(s => s.CreateAsync(dva.Id, new SharedInterfaceSpec
+            {
+                Ifid = ifid, Name = name, Mac = mac, Addresses = [address],
+                Attachment = new InterfaceAttachment { NodeName = nodes[0].Name, FrameSource = $"af_packet:eth{ifid}" },
+            }, CancellationToken.None));
+        }
+
+        await Factory.WithServiceAsync<StaticRouteService, ServiceResult<ResourceView<StaticRouteSpec>>>(s =>
+            s.CreateAsync(dva.Id, new StaticRouteSpec { Prefix = "203.0.113.0/24", NextHop = "198.51.100.254", Ifid = 2 }, CancellationToken.None));
+        await page.GotoAsync(browser.Url($"/dvas/{dva.Id}/network"));
+        await BrowserFixture.WaitForCircuitAsync(page, "[data-testid=routes-editor]");
+        await Expect(page.Locator("tr.interface-row-view")).ToHaveCountAsync(2);
+        await page.FillAsync("#route-prefix", "0.0.0.0/0");
+        await page.FillAsync("#route-next-hop", "192.0.2.254");
+        await page.SelectOptionAsync("#route-ifid", "1");
+        await page.ClickAsync("#save-route");
+        await Expect(page.Locator("tr.route-row")).ToHaveCountAsync(2);
+        await BrowserFixture.ScreenshotAsync(page, "interfaces-routes");
+
+        await page.GotoAsync(browser.Url("/keys"));
+        await BrowserFixture.WaitForCircuitAsync(page, "[data-testid=api-keys]");
+        await page.FillAsync("#key-name", "ci-pipeline");
+        await page.SelectOptionAsync("#key-role", "operator");
+        await page.ClickAsync("#create-key");
+        await Expect(page.GetByTestId("new-secret")).ToContainTextAsync("will not be shown again");
+        await BrowserFixture.ScreenshotAsync(page, "api-keys");
+
         await page.GotoAsync(browser.Url("/audit"));
         await Expect(page.GetByTestId("audit")).ToContainTextAsync("replaceMembers");
         await BrowserFixture.ScreenshotAsync(page, "audit");

@@ -29,11 +29,13 @@ public sealed partial class RealUnitsBrowserTests(RealUnitsFixture lab) : IClass
         await Expect(page.Locator("h1")).ToHaveTextAsync("lab");
         var dvaId = long.Parse(new Uri(page.Url).Segments[^1], CultureInfo.InvariantCulture);
 
-        // The reconciler makes the attached unit the dispatcher and takes two data planes from the pool; the
-        // nodes page, opened before any of that, lists them as they join and shows their heartbeats.
+        // The nodes page is open before any unit exists. Four local units start and register; the reconciler makes
+        // the attached one the dispatcher and takes two data planes from the pool; the page lists them as they join.
         await page.GotoAsync(Browser.Url($"/dvas/{dvaId}/nodes"));
         await BrowserFixture.WaitForCircuitAsync(page, "[data-testid=units-live]");
         var rows = page.Locator("[data-testid=units-live] tr[data-node]");
+        await Expect(rows).ToHaveCountAsync(0);
+        await lab.StartUnitsAsync();
         await Expect(rows).ToHaveCountAsync(3, UnitsUp);
         await Expect(rows.Filter(new() { HasText = RealUnitsFixture.Dispatcher })).ToContainTextAsync("dispatcher");
         await Expect(rows.Filter(new() { HasText = "data plane" })).ToHaveCountAsync(2);

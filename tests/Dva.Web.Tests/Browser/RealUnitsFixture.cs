@@ -31,7 +31,8 @@ public sealed record Wire(IPEndPoint Dispatcher, IPEndPoint Hosts)
 /// <summary>
 /// The real manager on Kestrel with real <c>dva-node agent</c> processes behind it, as an operator on one machine
 /// gets them: <c>POST /api/v1/local-units</c> makes the manager's local unit provider start each one (dva-node.dll
-/// is built next to this assembly), and they register through the node hub into the unallocated pool. One unit
+/// is built next to this assembly), and they register through the node hub into the unallocated pool (started by
+/// <see cref="StartUnitsAsync"/>). One unit
 /// faces two <c>udp:</c> wires (outside, inside) and becomes the dispatcher of whichever DVA attaches an interface
 /// to it; the others are there for data planes. The manager stops them all when it stops. Elasticity is off, so
 /// every table version is one the test caused.
@@ -44,7 +45,15 @@ public sealed class RealUnitsFixture : IAsyncLifetime
 
     private static readonly TimeSpan Registration = TimeSpan.FromSeconds(60);
 
-    public BrowserFixture Browser { get; } = new(new DashboardFactory().WithSetting("Dva:Elasticity:Enabled", "false"));
+    private readonly Lock _startLock = new();
+    private Task? _units;
+
+    // A unit that misses heartbeats for the default 3 s is declared failed: on a small machine shared with builds
+    // that happens to healthy agents, and the test would watch the reconciler replace them instead of the dashboard.
+    public BrowserFixture Browser { get; } = new(new DashboardFactory()
+        .WithSetting("Dva:Elasticity:Enabled", "false")
+        .WithSetting("Dva:Hub:FailureTimeout", "00:00:30")
+        .WithSetting("Dva:Hub:AckTimeout", "00:00:30"));
 
     public DashboardFactory Factory => Browser.Factory;
 
@@ -54,22 +63,19 @@ public sealed class RealUnitsFixture : IAsyncLifetime
 
     public static string DataPlane(int index) => $"lab-dp-{index}";
 
-    public async Task InitializeAsync()
-    {
-        await Browser.InitializeAsync();
-        using var api = new HttpClient { BaseAddress = Browser.BaseAddress };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DashboardFactory.AdminKey);
-        await StartUnitAsync(api, Dispatcher, [Outside.Source, Inside.Source]);
-        for (var i = 1; i <= DataPlaneUnits; i++)
-        {
-            await StartUnitAsync(api, DataPlane(i), null);
-        }
+    public Task InitializeAsync() => Browser.InitializeAsync();
 
-        await WaitForAsync($"{DataPlaneUnits + 1} local units registered", Registration, async () =>
+    /// <summary>
+    /// Starts the units (once) and waits until all have registered. Tests call it once their DVA has its interfaces:
+    /// the reconciler hands pool units to any DVA that wants data planes, and a data plane of a DVA with no interface
+    /// yet is given a configuration it must refuse.
+    /// </summary>
+    public Task StartUnitsAsync()
+    {
+        lock (_startLock)
         {
-            var nodes = await Factory.WithServiceAsync<NodeRegistry, IReadOnlyList<NodeView>>(r => r.ListAsync(null, CancellationToken.None));
-            return nodes.Count >= DataPlaneUnits + 1 ? nodes : null;
-        });
+            return _units ??= StartAllAsync();
+        }
     }
 
     /// <summary>Runs <c>dva-node traffic</c> on the wires' host ends through the manager's provider (stopped with it).</summary>
@@ -120,6 +126,23 @@ public sealed class RealUnitsFixture : IAsyncLifetime
         await WaitForAsync("the local units to exit", TimeSpan.FromSeconds(30), () =>
             Task.FromResult(provider.Units.All(u => !u.Running) ? provider : null));
         await Browser.DisposeAsync();
+    }
+
+    private async Task StartAllAsync()
+    {
+        using var api = new HttpClient { BaseAddress = Browser.BaseAddress };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DashboardFactory.AdminKey);
+        await StartUnitAsync(api, Dispatcher, [Outside.Source, Inside.Source]);
+        for (var i = 1; i <= DataPlaneUnits; i++)
+        {
+            await StartUnitAsync(api, DataPlane(i), null);
+        }
+
+        await WaitForAsync($"{DataPlaneUnits + 1} local units registered", Registration, async () =>
+        {
+            var nodes = await Factory.WithServiceAsync<NodeRegistry, IReadOnlyList<NodeView>>(r => r.ListAsync(null, CancellationToken.None));
+            return nodes.Count >= DataPlaneUnits + 1 ? nodes : null;
+        });
     }
 
     private static async Task StartUnitAsync(HttpClient api, string name, string[]? frameSources)

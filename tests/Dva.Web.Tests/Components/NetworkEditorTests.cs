@@ -1,0 +1,77 @@
+using Bunit;
+using Dva.Manager.Model;
+using Dva.Manager.Services;
+using Dva.Web.Backend;
+using Dva.Web.Components;
+
+namespace Dva.Web.Tests.Components;
+
+public sealed class NetworkEditorTests(ManagerHost host) : BackendComponentTest(host, DashboardRoles.Operator)
+{
+    [Fact]
+    public async Task InterfacesEditor_BadSecondAddress_ShowsItAtTheFieldThenAddsAndEditsTheInterface()
+    {
+        var dva = await Host.Factory.CreateDvaAsync("net-interfaces");
+        var editor = Render<InterfacesEditor>(p => p.Add(e => e.DvaId, dva.Id));
+
+        editor.Find("#iface-name").Input("outside");
+        editor.Find("#iface-mac").Input("02:00:5e:00:00:01");
+        editor.Find("#iface-addresses").Input("192.0.2.1/24, 192.0.2.300/24");
+        editor.Find("#iface-unit").Input("edge-dispatcher-1");
+        editor.Find("#iface-source").Input("af_packet:eth1");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("prefix length", editor.Find(".field-error[data-field='addresses[1]']").TextContent, StringComparison.Ordinal));
+        Assert.Empty(await InterfacesAsync(dva.Id));
+
+        editor.Find("#iface-addresses").Input("192.0.2.1/24");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Single(editor.FindAll("tr.interface-row-view")));
+        var stored = Assert.Single(await InterfacesAsync(dva.Id)).Spec;
+        Assert.Equal(("edge-dispatcher-1", "af_packet:eth1"), (stored.Attachment.NodeName, stored.Attachment.FrameSource));
+        Assert.Equal("2", editor.Find("#iface-ifid").GetAttribute("value"));
+
+        editor.Find("tr.interface-row-view button").Click();
+        Assert.Equal("02:00:5e:00:00:01", editor.Find("#iface-mac").GetAttribute("value"));
+        editor.Find("#iface-mac").Input("02:00:5e:00:00:aa");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("02:00:5e:00:00:aa", editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        Assert.Equal("02:00:5e:00:00:aa", Assert.Single(await InterfacesAsync(dva.Id)).Spec.Mac);
+    }
+
+    [Fact]
+    public async Task RoutesEditor_BadPrefixAndNextHop_ShowsBothAtTheirFieldsThenAddsAndDeletesTheRoute()
+    {
+        var dva = await Host.Factory.CreateDvaAsync("net-routes");
+        await Host.Factory.WithServiceAsync<SharedInterfaceService, ServiceResult<ResourceView<SharedInterfaceSpec>>>(s =>
+            s.CreateAsync(dva.Id, new SharedInterfaceSpec { Ifid = 2, Name = "inside", Mac = "02:00:5e:00:00:02", Addresses = ["198.51.100.1/24"] }, CancellationToken.None));
+        var editor = Render<RoutesEditor>(p => p.Add(e => e.DvaId, dva.Id));
+        Assert.Contains("2 inside", editor.Find("#route-ifid").TextContent, StringComparison.Ordinal);
+
+        editor.Find("#route-prefix").Input("203.0.113.1/24");
+        editor.Find("#route-next-hop").Input("2001:db8::1");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Contains("host bits", editor.Find(".field-error[data-field=prefix]").TextContent, StringComparison.Ordinal));
+
+        editor.Find("#route-prefix").Input("203.0.113.0/24");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Contains("address family", editor.Find(".field-error[data-field=nextHop]").TextContent, StringComparison.Ordinal));
+
+        editor.Find("#route-next-hop").Input("198.51.100.254");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Contains("198.51.100.254", editor.Find("tr.route-row").TextContent, StringComparison.Ordinal));
+        Assert.Contains("IFID 2 inside", editor.Find("tr.route-row").TextContent, StringComparison.Ordinal);
+        Assert.Equal(2, Assert.Single(await RoutesAsync(dva.Id)).Spec.Ifid);
+
+        editor.Find("tr.route-row button.danger").Click();
+        editor.WaitForAssertion(() => Assert.Empty(editor.FindAll("tr.route-row")));
+        Assert.Empty(await RoutesAsync(dva.Id));
+    }
+
+    private Task<IReadOnlyList<ResourceView<SharedInterfaceSpec>>> InterfacesAsync(long dvaId) =>
+        Host.Factory.WithServiceAsync<SharedInterfaceService, IReadOnlyList<ResourceView<SharedInterfaceSpec>>>(async s => (await s.ListAsync(dvaId, CancellationToken.None)).Value!);
+
+    private Task<IReadOnlyList<ResourceView<StaticRouteSpec>>> RoutesAsync(long dvaId) =>
+        Host.Factory.WithServiceAsync<StaticRouteService, IReadOnlyList<ResourceView<StaticRouteSpec>>>(async s => (await s.ListAsync(dvaId, CancellationToken.None)).Value!);
+}
