@@ -71,24 +71,20 @@ internal sealed class NodeRegistry(ManagerDbContext db, AuditLog audit, TimeProv
     }
 
     /// <summary>Liveness and capacity from a node agent; not audited (it is status, not configuration).</summary>
+    /// <remarks>
+    /// One narrow UPDATE of the two columns, without the row's concurrency token: the reconciler and operators
+    /// write the same row (state, allocation, conditions) while heartbeats arrive every second, and a heartbeat
+    /// that loaded the row before such a write must neither fail (DbUpdateConcurrencyException) nor write back
+    /// the stale rest of the row. The version (ETag) stays, so heartbeats do not make an If-Match stale.
+    /// </remarks>
     public async Task<bool> HeartbeatAsync(long id, double measuredCapacity, CancellationToken ct)
     {
-        var node = await db.Nodes.FindAsync([id], ct);
-        if (node is null)
-        {
-            return false;
-        }
-
-        node.LastHeartbeat = time.GetUtcNow();
-        if (double.IsFinite(measuredCapacity) && measuredCapacity >= 0)
-        {
-            node.MeasuredCapacity = measuredCapacity;
-        }
-
-        // The version (ETag) stays: heartbeats every few seconds would otherwise make every If-Match on a
-        // node action stale. The columns written here are not ones an operator edits.
-        await db.SaveChangesAsync(ct);
-        return true;
+        var now = time.GetUtcNow();
+        var nodes = db.Nodes.Where(n => n.Id == id);
+        var updated = double.IsFinite(measuredCapacity) && measuredCapacity >= 0
+            ? await nodes.ExecuteUpdateAsync(set => set.SetProperty(n => n.LastHeartbeat, now).SetProperty(n => n.MeasuredCapacity, measuredCapacity), ct)
+            : await nodes.ExecuteUpdateAsync(set => set.SetProperty(n => n.LastHeartbeat, now), ct);
+        return updated > 0;
     }
 
     /// <summary>Gives an unallocated node a role in a DVA and the lowest free node id there.</summary>

@@ -22,6 +22,10 @@ internal static class TrafficCommand
           --segments N           data segments each way per flow (default 3)
           --payload N            bytes per data segment (default 200)
           --step-ms N            pause between a flow's segments, to make flows live longer (default 0)
+          --retries N            resends of an unanswered segment before its flow counts as broken (default 5)
+          --backoff              double the 300 ms resend timeout after every resend, up to 4 s, as TCP does
+                                 (default: fixed 300 ms, so 5 resends give up after 1.8 s; with --backoff after 12.5 s)
+          --first-flow N         first flow id, so a second run on the same wires uses other ports (default 0)
           --udp-every N          every Nth flow is UDP request/response (default 4; 0 = TCP only)
           --clients N --servers N  host counts (default 50 and 10)
           --json                 print the result as JSON
@@ -131,6 +135,12 @@ internal static class TrafficCommand
                 continue;
             }
 
+            if (name == "--backoff")
+            {
+                o = o with { Backoff = true };
+                continue;
+            }
+
             if (i + 1 >= args.Count)
             {
                 problem = $"option '{name}' needs a value";
@@ -183,6 +193,8 @@ internal static class TrafficCommand
                         case "--payload" when n >= 1 && n <= 1400: o = o with { PayloadBytes = (int)n }; break;
                         case "--progress-seconds" when n >= 1 && n <= 3600: o = o with { ProgressInterval = TimeSpan.FromSeconds(n) }; break;
                         case "--step-ms" when n <= 60_000: o = o with { StepInterval = TimeSpan.FromMilliseconds(n) }; break;
+                        case "--retries" when n <= 30: o = o with { Retries = (int)n }; break;
+                        case "--first-flow" when n <= 1_000_000_000: o = o with { FirstFlow = n }; break;
                         case "--udp-every": o = o with { UdpEvery = (int)Math.Min(n, int.MaxValue) }; break;
                         case "--clients" when n >= 1 && n <= 200: o = o with { Clients = (int)n }; break;
                         case "--servers" when n >= 1 && n <= 200: o = o with { Servers = (int)n }; break;

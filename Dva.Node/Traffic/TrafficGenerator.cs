@@ -54,6 +54,17 @@ internal sealed record TrafficOptions
     /// <summary>Sends of one segment after the first before the flow is declared broken.</summary>
     public int Retries { get; init; } = 5;
 
+    /// <summary>
+    /// Double the wait after every resend of a segment, up to <see cref="MaxRetransmitTimeout"/>, as TCP does
+    /// (RFC 6298 5.5), so a flow outlasts a stall of seconds; off = a fixed <see cref="RetransmitTimeout"/>.
+    /// </summary>
+    public bool Backoff { get; init; }
+
+    public TimeSpan MaxRetransmitTimeout { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>First flow id: a second generator on the same wires opens other ports than the first one did.</summary>
+    public long FirstFlow { get; init; }
+
     /// <summary>The generator stops opening flows at this time and declares the still-open ones broken.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -62,6 +73,31 @@ internal sealed record TrafficOptions
 
     /// <summary>Keep per-flow records (packets sent each way) for the caller to compare with the data planes.</summary>
     public bool RecordFlows { get; init; }
+
+    /// <summary>The wait for an answer after a segment's send number <paramref name="resends"/> (0 = the first send).</summary>
+    public TimeSpan RetransmitTimeoutAfter(int resends)
+    {
+        if (!Backoff)
+        {
+            return RetransmitTimeout;
+        }
+
+        // Doubling past 2^20 overflows nothing useful: the cap is reached long before.
+        var ticks = RetransmitTimeout.Ticks << Math.Min(resends, 20);
+        return TimeSpan.FromTicks(Math.Min(ticks, Math.Max(MaxRetransmitTimeout.Ticks, RetransmitTimeout.Ticks)));
+    }
+
+    /// <summary>How long a segment may go unanswered, all resends included, before its flow counts as broken.</summary>
+    public TimeSpan GiveUpAfter()
+    {
+        var total = TimeSpan.Zero;
+        for (var resends = 0; resends <= Retries; resends++)
+        {
+            total += RetransmitTimeoutAfter(resends);
+        }
+
+        return total;
+    }
 }
 
 /// <summary>A finished or broken flow, with what the generator sent (retransmissions included).</summary>
@@ -272,7 +308,7 @@ internal sealed class TrafficGenerator : IDisposable
 
     private void OpenFlow()
     {
-        var id = _opened;
+        var id = _options.FirstFlow + _opened;
         var clients = _options.Clients;
         var protocol = _options.UdpEvery > 0 && id % _options.UdpEvery == _options.UdpEvery - 1 ? PacketConstants.ProtocolUdp : PacketConstants.ProtocolTcp;
         var spec = new FlowSpec(
@@ -319,7 +355,7 @@ internal sealed class TrafficGenerator : IDisposable
             SendRaw(_server, _options.ServerPeer, length);
         }
 
-        flow.Deadline = _clock.Elapsed + _options.RetransmitTimeout;
+        flow.Deadline = _clock.Elapsed + _options.RetransmitTimeoutAfter(flow.Attempts);
     }
 
     private void SendRaw(Socket socket, IPEndPoint peer, int length)

@@ -33,6 +33,7 @@ internal sealed class FleetLab : IDisposable
     private Process? _traffic;
     private TrafficFigures _latest = new(0, 0, 0, 0);
     private long _progressLines;
+    private int _trafficRuns;
 
     public FleetLab(params string[] settings)
     {
@@ -153,7 +154,11 @@ internal sealed class FleetLab : IDisposable
     }
 
     /// <summary>Starts the traffic generator: flows live about <paramref name="segments"/> × 400 ms, at most <paramref name="rate"/> new a second.</summary>
-    public void StartTraffic(int concurrency = 150, int rate = 60, int segments = 6)
+    /// <remarks>
+    /// <paramref name="extra"/> adds generator options, e.g. <c>--backoff</c>; a second run after
+    /// <see cref="StopTrafficAsync"/> passes <c>--first-flow</c> so its flows do not reuse the first run's ports.
+    /// </remarks>
+    public void StartTraffic(int concurrency = 150, int rate = 60, int segments = 6, params string[] extra)
     {
         string[] arguments =
         [
@@ -169,8 +174,27 @@ internal sealed class FleetLab : IDisposable
             // history entries (and drained units) go when their flows have left.
             "--udp-every", "0",
             "--progress-seconds", "1", "--json", "--stop-on-stdin-close",
+            .. extra,
         ];
-        _traffic = StartNode(arguments, OnTrafficLine);
+        // A line the previous run printed late must not overwrite this run's figures.
+        var run = Interlocked.Increment(ref _trafficRuns);
+        Volatile.Write(ref _latest, new TrafficFigures(0, 0, 0, 0));
+        _traffic = StartNode(arguments, line =>
+        {
+            if (Volatile.Read(ref _trafficRuns) == run)
+            {
+                OnTrafficLine(line);
+            }
+        });
+    }
+
+    /// <summary>Stops the traffic generator (its figures stay readable until the next <see cref="StartTraffic"/>).</summary>
+    public async Task StopTrafficAsync()
+    {
+        _traffic!.StandardInput.Close();
+        await _traffic.WaitForExitAsync().WaitAsync(Patience);
+        _traffic.Dispose();
+        _traffic = null;
     }
 
     /// <summary>Waits until the generator has completed <paramref name="more"/> flows beyond <paramref name="than"/>.</summary>

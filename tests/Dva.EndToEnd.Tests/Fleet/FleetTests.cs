@@ -116,13 +116,23 @@ public sealed class FleetTests(ITestOutputHelper output)
         Assert.Equal(without.Version, back.Version);
         output.WriteLine($"manager down 20 s: {whileDown.Completed - atManagerKill.Completed} flows completed, {whileDown.Broken - atManagerKill.Broken} broke");
 
-        // 3. The dispatcher restarts: it gets the current table again and no version is made for it.
+        // 3. The dispatcher restarts: it gets the current table again and no version is made for it. Every open flow
+        // stalls meanwhile; the generator now resends as TCP does (timeout doubling to 4 s, 8 resends: gives up after
+        // 24.5 s of silence instead of 1.8 s), so the stall must break no flow.
         await lab.Manager.WaitForAsync("every unit back", FleetLab.Patience, async () =>
             await lab.Manager.TryGetAsync($"api/v1/dvas/{lab.DvaId}") is { } dva && Condition(dva, "TablesConverged") == "True" ? (object)dva : null);
-        var atDispatcherStop = lab.Traffic;
+        var fixedTimer = lab.Traffic;
+        await lab.StopTrafficAsync();
+        lab.StartTraffic(extra: ["--backoff", "--retries", "8", "--first-flow", "1000000"]);
+        var atDispatcherStop = await lab.WaitForCompletedAsync(0, 150, "flows of the generator with backoff");
         var restart = Stopwatch.StartNew();
         await lab.StopUnitAsync(FleetLab.Dispatcher);
+        var stopped = lab.Traffic;
         lab.StartUnit(FleetLab.Dispatcher, []);
+        // Progress lines come once a second and flows completing during the stop may show up in the next one:
+        // 20 completions beyond it are flows that went through the new dispatcher.
+        await lab.WaitForCompletedAsync(stopped.Completed, 20, "flows through the restarted dispatcher");
+        var resumed = restart.Elapsed;
         using var control = new HttpClient { BaseAddress = lab.Control(FleetLab.Dispatcher), Timeout = TimeSpan.FromSeconds(5) };
         await lab.Manager.WaitForAsync("the dispatcher's table", FleetLab.Patience, async () =>
         {
@@ -140,10 +150,13 @@ public sealed class FleetTests(ITestOutputHelper output)
         await lab.WaitForCompletedAsync(lab.Traffic.Completed, 150, "flows after the dispatcher restart");
         var latest = await lab.LatestTableAsync();
         Assert.Equal(without.Version, latest!.Value.Table.Version);
+        Assert.Equal(0, lab.Traffic.Broken);
+        Assert.True(lab.Traffic.Retransmits > atDispatcherStop.Retransmits, "the open flows stalled and resent during the restart");
         Assert.DoesNotContain(await lab.AuditAsync(), e => e.GetProperty("operation").GetString() == "fail"
             && e.GetProperty("before").GetString()!.Contains(FleetLab.Dispatcher, StringComparison.Ordinal));
-        output.WriteLine($"dispatcher restarted: table back in {recovered.TotalSeconds:F1} s, {lab.Traffic.Broken - atDispatcherStop.Broken} flows broke; " +
-            $"versions {three.Version}..{latest.Value.Table.Version}; traffic {lab.Traffic}");
+        output.WriteLine($"dispatcher restarted: flows resumed {resumed.TotalSeconds:F1} s after the stop, table back in {recovered.TotalSeconds:F1} s, " +
+            $"{lab.Traffic.Broken} of {lab.Traffic.Opened} flows broke with backoff ({lab.Traffic.Retransmits - atDispatcherStop.Retransmits} resends); " +
+            $"versions {three.Version}..{latest.Value.Table.Version}; fixed-timer traffic before {fixedTimer}; backoff traffic {lab.Traffic}");
     }
 
     private static int Dispatchers(TableVersion table) => table.Peers.Values.Count(p => p.Role == PeerRole.Dispatcher);

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
+using Dva.Manager.Infrastructure;
 using Dva.Manager.Services;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Dva.Manager.Tests.Apis;
@@ -159,6 +161,39 @@ public sealed class NodesApiTests : IAsyncLifetime
         Assert.Equal("ONLINE", (string)node!["status"]!["operatingStatus"]!);
         Assert.Equal(2e6, (double)node["measuredCapacity"]!);
         Assert.Equal(before.Headers.ETag, after.Headers.ETag);
+    }
+
+    [Fact]
+    public async Task Heartbeat_RowWrittenBetweenItsReadAndItsWrite_SucceedsAndKeepsTheOtherWrite()
+    {
+        var dvaId = await CreateDvaAsync("nodes-beat-race");
+        var id = await RegisterAsync("n-beat-race");
+        await using var hubScope = Factory.Services.CreateAsyncScope();
+        // The heartbeat's context has read the row (as a heartbeat that loaded it a moment earlier would have)...
+        var stale = await hubScope.ServiceProvider.GetRequiredService<ManagerDbContext>().Nodes.FindAsync(id);
+        Assert.NotNull(stale);
+        // ...then the row is written elsewhere (the reconciler allocating it, here the same write through REST)...
+        var assigned = await _client.PostAsJsonAsync($"/api/v1/nodes/{id}:assign", new { dvaId, role = "dataPlane" });
+        assigned.EnsureSuccessStatusCode();
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        // ...and only then the heartbeat writes.
+        var known = await hubScope.ServiceProvider.GetRequiredService<NodeRegistry>().HeartbeatAsync(id, 3e6, CancellationToken.None);
+
+        Assert.True(known);
+        var after = await _client.GetAsync($"/api/v1/nodes/{id}");
+        var node = await after.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        Assert.Equal("ONLINE", (string)node!["status"]!["operatingStatus"]!);
+        Assert.Equal(3e6, (double)node["measuredCapacity"]!);
+        Assert.Equal(dvaId, (long)node["dvaId"]!);
+        Assert.Equal("dataPlane", (string)node["role"]!);
+        Assert.Equal(assigned.Headers.ETag, after.Headers.ETag);
+    }
+
+    [Fact]
+    public async Task Heartbeat_UnknownNode_ReturnsFalse()
+    {
+        Assert.False(await Factory.WithServiceAsync<NodeRegistry, bool>(r => r.HeartbeatAsync(987654, 1e6, CancellationToken.None)));
     }
 
     [Fact]
