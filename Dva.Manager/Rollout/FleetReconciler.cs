@@ -334,9 +334,10 @@ internal sealed class FleetReconciler(
     {
         var routes = await db.Routes.Where(r => r.DvaId == dva.Id).ToListAsync(ct);
         var dispatchers = nodes.Where(n => n.Role == NodeRole.Dispatcher).ToDictionary(n => n.Name, n => n.NodeId, StringComparer.Ordinal);
+        var services = await NodeServices.LoadAsync(db, dva, ct);
         foreach (var node in nodes)
         {
-            var config = NodeConfigDocument.For(node, interfaces, routes, dispatchers).ToJson();
+            var config = NodeConfigDocument.For(node, interfaces, routes, dispatchers, services).ToJson();
             await SendAsync(node.Id, new NodeAssignment(dva.Id, tableId, (ushort)node.NodeId, NodeConfigDocument.RoleName(node.Role), config));
         }
 
@@ -451,8 +452,15 @@ internal sealed class FleetReconciler(
 
         if (session.ConnectionId is { } current && current != connection)
         {
-            _quarantine.TryRemove(nodeKey, out _);
-            return false;
+            // Back after a failure (a cut link): the agent may still run its old role, with flows the DVA has since
+            // given to other units. It hears "unallocated" on its new connection (and drops them) before it may be
+            // allocated again; otherwise, re-admitted with the same node id and so the same configuration, it would
+            // keep them and a flow would live on two units (tests/Dva.EndToEnd.Tests/Lab).
+            if (_sent.TryGetValue(nodeKey, out var sent) && sent.Connection == current && sent.Assignment == UnallocatedAssignment)
+            {
+                _quarantine.TryRemove(nodeKey, out _);
+                return false;
+            }
         }
 
         return true;
