@@ -445,22 +445,21 @@ internal sealed class FleetReconciler(
 
     private bool IsQuarantined(long nodeKey, NodeSession session)
     {
-        if (!_quarantine.TryGetValue(nodeKey, out var connection))
+        if (!_quarantine.ContainsKey(nodeKey))
         {
             return false;
         }
 
-        if (session.ConnectionId is { } current && current != connection)
+        // Back after a failure (a cut link, on the same hub connection or a new one): the agent may still run its old
+        // role, with flows the DVA has since given to other units. It is told "unallocated" (and drops them) and may be
+        // allocated again once a heartbeat shows it runs no role; a hung agent never shows that. Without this, it came
+        // back with its old node id, so the same configuration, kept its flow table, and a flow lived on two units
+        // (tests/Dva.EndToEnd.Tests/Lab).
+        if (session.ConnectionId is { } current && _sent.TryGetValue(nodeKey, out var sent) && sent.Connection == current
+            && sent.Assignment == UnallocatedAssignment && session.LastHeartbeat is { NodeId: 0 })
         {
-            // Back after a failure (a cut link): the agent may still run its old role, with flows the DVA has since
-            // given to other units. It hears "unallocated" on its new connection (and drops them) before it may be
-            // allocated again; otherwise, re-admitted with the same node id and so the same configuration, it would
-            // keep them and a flow would live on two units (tests/Dva.EndToEnd.Tests/Lab).
-            if (_sent.TryGetValue(nodeKey, out var sent) && sent.Connection == current && sent.Assignment == UnallocatedAssignment)
-            {
-                _quarantine.TryRemove(nodeKey, out _);
-                return false;
-            }
+            _quarantine.TryRemove(nodeKey, out _);
+            return false;
         }
 
         return true;

@@ -119,26 +119,10 @@ internal sealed class Lab : IDisposable
     }
 
     /// <summary>Ctrl-C to the manager, as an operator stopping it; the units keep forwarding on their tables.</summary>
-    public async Task StopManagerAsync()
-    {
-        var manager = Manager ?? throw new InvalidOperationException("the manager is not running");
-        manager.Interrupt();
-        await manager.WaitForExitAsync(TimeSpan.FromSeconds(60));
-        _earlierManagers.AppendLine(CultureInfo.InvariantCulture, $"=== manager stopped at {DateTimeOffset.UtcNow:HH:mm:ss.fff}").Append(manager.Output);
-        manager.Dispose();
-        Manager = null;
-    }
+    public Task StopManagerAsync() => EndManagerAsync(m => m.Interrupt());
 
     /// <summary>SIGKILL to the manager: no cleanup runs.</summary>
-    public async Task KillManagerAsync()
-    {
-        var manager = Manager ?? throw new InvalidOperationException("the manager is not running");
-        manager.KillHard();
-        await manager.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        _earlierManagers.AppendLine(CultureInfo.InvariantCulture, $"=== manager stopped at {DateTimeOffset.UtcNow:HH:mm:ss.fff}").Append(manager.Output);
-        manager.Dispose();
-        Manager = null;
-    }
+    public Task KillManagerAsync() => EndManagerAsync(m => m.KillHard());
 
     public async Task RestartManagerAsync()
     {
@@ -293,6 +277,18 @@ internal sealed class Lab : IDisposable
             _nfv.Dispose();
             NfvLab.Run("ip", $"link del {HostLink}", check: false);
         }
+    }
+
+    private async Task EndManagerAsync(Action<ManagerProcess> end)
+    {
+        var manager = Manager ?? throw new InvalidOperationException("the manager is not running");
+        end(manager);
+
+        // A graceful stop waits for the web server to drain the units' hub connections (up to the host's shutdown timeout).
+        await manager.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        _earlierManagers.AppendLine(CultureInfo.InvariantCulture, $"=== manager stopped at {DateTimeOffset.UtcNow:HH:mm:ss.fff}").Append(manager.Output);
+        manager.Dispose();
+        Manager = null;
     }
 
     private LabUnit AddUnit(string role, string ns, string address, string[] sources)
