@@ -393,9 +393,10 @@ internal sealed class FleetReconciler(
     {
         var routes = await db.Routes.Where(r => r.DvaId == dva.Id).ToListAsync(ct);
         var dispatchers = nodes.Where(n => n.Role == NodeRole.Dispatcher).ToDictionary(n => n.Name, n => n.NodeId, StringComparer.Ordinal);
+        var services = await NodeServices.LoadAsync(db, dva, ct);
         foreach (var node in nodes)
         {
-            var config = NodeConfigDocument.For(node, interfaces, routes, dispatchers, dva).ToJson();
+            var config = NodeConfigDocument.For(node, interfaces, routes, dispatchers, dva, services).ToJson();
             await SendAsync(node.Id, new NodeAssignment(dva.Id, tableId, (ushort)node.NodeId, NodeConfigDocument.RoleName(node.Role), config));
         }
 
@@ -513,12 +514,18 @@ internal sealed class FleetReconciler(
 
     private bool IsQuarantined(long nodeKey, NodeSession session)
     {
-        if (!_quarantine.TryGetValue(nodeKey, out var connection))
+        if (!_quarantine.ContainsKey(nodeKey))
         {
             return false;
         }
 
-        if (session.ConnectionId is { } current && current != connection)
+        // Back after a failure (a cut link, on the same hub connection or a new one): the agent may still run its old
+        // role, with flows the DVA has since given to other units. It is told "unallocated" (and drops them) and may be
+        // allocated again once a heartbeat shows it runs no role; a hung agent never shows that. Without this, it came
+        // back with its old node id, so the same configuration, kept its flow table, and a flow lived on two units
+        // (tests/Dva.EndToEnd.Tests/Lab).
+        if (session.ConnectionId is { } current && _sent.TryGetValue(nodeKey, out var sent) && sent.Connection == current
+            && sent.Assignment == UnallocatedAssignment && session.LastHeartbeat is { NodeId: 0 })
         {
             _quarantine.TryRemove(nodeKey, out _);
             return false;

@@ -16,7 +16,9 @@ internal sealed record NodeConfigDocument(
     string Name,
     TunnelDocument Tunnel,
     IReadOnlyList<InterfaceDocument> Interfaces,
-    IReadOnlyList<RouteDocument> Routes)
+    IReadOnlyList<RouteDocument> Routes,
+    FirewallDocument? Firewall = null,
+    LoadBalancerDocument? LoadBalancer = null)
 {
     public const string Dispatcher = "dispatcher";
     public const string DataPlane = "dataplane";
@@ -38,11 +40,12 @@ internal sealed record NodeConfigDocument(
 
     /// <summary>
     /// The document for <paramref name="node"/>. A dispatcher gets the interfaces attached to it, with their frame
-    /// source; a data plane gets every interface whose dispatcher is allocated, naming that dispatcher's node id.
+    /// source; a data plane gets every interface whose dispatcher is allocated, naming that dispatcher's node id,
+    /// and the DVA's <paramref name="services"/> (firewall, load balancer).
     /// </summary>
     public static NodeConfigDocument For(
         Node node, IReadOnlyList<SharedInterface> interfaces, IReadOnlyList<StaticRoute> routes, IReadOnlyDictionary<string, int> dispatcherIdsByName,
-        Appliance? dva = null)
+        Appliance? dva = null, NodeServices? services = null)
     {
         var isDispatcher = node.Role == NodeRole.Dispatcher;
         var documents = new List<InterfaceDocument>();
@@ -59,7 +62,9 @@ internal sealed record NodeConfigDocument(
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
         return new NodeConfigDocument(
             RoleName(node.Role), node.NodeId, node.Name, new TunnelDocument(node.TunnelEndpoint, TunnelSecurityDocument.For(dva)), documents,
-            [.. routes.Where(r => ifids.Contains(r.Ifid)).OrderBy(r => r.Id).Select(r => new RouteDocument(r.Prefix, r.NextHop.Length == 0 ? null : r.NextHop, r.Ifid))]);
+            [.. routes.Where(r => ifids.Contains(r.Ifid)).OrderBy(r => r.Id).Select(r => new RouteDocument(r.Prefix, r.NextHop.Length == 0 ? null : r.NextHop, r.Ifid))],
+            isDispatcher ? null : services?.Firewall,
+            isDispatcher ? null : services?.LoadBalancer);
     }
 }
 

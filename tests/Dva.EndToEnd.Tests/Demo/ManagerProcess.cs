@@ -25,17 +25,27 @@ internal sealed partial class ManagerProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly HashSet<int> _children = [];
     private readonly string _directory;
+    private readonly bool _ownsDirectory;
 
     public ManagerProcess(params string[] settings)
-        : this(null, settings)
+        : this(new ManagerProcessOptions(), settings)
     {
     }
 
     /// <summary>A manager on <paramref name="address"/> (a restarted one keeps its predecessor's, so agents find it again).</summary>
     public ManagerProcess(Uri? address, params string[] settings)
+        : this(address is null ? new ManagerProcessOptions() : new ManagerProcessOptions { Listen = IPAddress.Parse(address.Host), Port = address.Port }, settings)
     {
-        _directory = Directory.CreateTempSubdirectory("dva-demo-").FullName;
-        BaseAddress = address ?? new Uri($"http://127.0.0.1:{FreeTcpPort()}/");
+    }
+
+    /// <summary>With <paramref name="options"/>: where to listen, and a database directory that outlives this process (a restart).</summary>
+    public ManagerProcess(ManagerProcessOptions options, params string[] settings)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _ownsDirectory = options.Directory is null;
+        _directory = options.Directory ?? Directory.CreateTempSubdirectory("dva-demo-").FullName;
+        var port = options.Port == 0 ? FreeTcpPort() : options.Port;
+        BaseAddress = new Uri($"http://{options.Listen}:{port}/");
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory,
@@ -191,6 +201,11 @@ internal sealed partial class ManagerProcess : IDisposable
 
         _process.Dispose();
         Http.Dispose();
+        if (!_ownsDirectory)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(_directory, recursive: true);
@@ -214,7 +229,7 @@ internal sealed partial class ManagerProcess : IDisposable
         }
     }
 
-    private static int FreeTcpPort()
+    public static int FreeTcpPort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -228,4 +243,16 @@ internal sealed partial class ManagerProcess : IDisposable
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
+}
+
+/// <summary>Where a <see cref="ManagerProcess"/> listens and keeps its database; the defaults suit one test on loopback.</summary>
+internal sealed record ManagerProcessOptions
+{
+    public IPAddress Listen { get; init; } = IPAddress.Loopback;
+
+    /// <summary>0: a free port.</summary>
+    public int Port { get; init; }
+
+    /// <summary>The directory of the database; null: a fresh temporary one, deleted on dispose. Given: kept.</summary>
+    public string? Directory { get; init; }
 }

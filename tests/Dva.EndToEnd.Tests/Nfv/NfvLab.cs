@@ -22,6 +22,7 @@ internal sealed class NfvLab : IDisposable
             "the NFV end-to-end tests need root (network namespaces, veth, AF_PACKET): run them as root, as CI does");
         Directory = System.IO.Directory.CreateTempSubdirectory("dva-nfv-").FullName;
         var tag = $"{Environment.ProcessId % 10000}{Interlocked.Increment(ref s_counter)}";
+        Tag = tag;
         Dva = Add($"dvanfv-d{tag}");
         Client = Add($"dvanfv-c{tag}");
         Switch = Add($"dvanfv-s{tag}");
@@ -62,6 +63,10 @@ internal sealed class NfvLab : IDisposable
     }
 
     public string Directory { get; }
+
+    /// <summary>Makes this lab's names (namespaces, host-side links) unique on the machine.</summary>
+    public string Tag { get; }
+
     public string Dva { get; }
     public string Client { get; }
     public string Switch { get; }
@@ -92,18 +97,52 @@ internal sealed class NfvLab : IDisposable
     }
 
     /// <summary>A long-running process in a namespace, killed on dispose.</summary>
-    public Process Spawn(string ns, string command)
+    public Process Spawn(string ns, string command) => Spawn(ns, command, onLine: null);
+
+    /// <summary>
+    /// As above, each line of output to <paramref name="onLine"/>. With <paramref name="holdStdin"/> the process's
+    /// standard input stays open as a pipe from this one: a process that stops on its end (dva-node's
+    /// <c>--stop-on-stdin-close</c>) dies with the test run even if dispose never runs.
+    /// </summary>
+    public Process Spawn(string ns, string command, Action<string>? onLine, bool holdStdin = false)
     {
-        var process = Start("ip", $"netns exec {ns} {command}");
+        var process = Start("ip", $"netns exec {ns} {command}", holdStdin);
+        if (onLine is not null)
+        {
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) { onLine(e.Data); } };
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { onLine(e.Data); } };
+        }
+
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        _processes.Add(process);
+        lock (_processes)
+        {
+            _processes.Add(process);
+        }
+
         return process;
+    }
+
+    /// <summary>A namespace named after <paramref name="prefix"/> and this lab's tag, deleted on dispose.</summary>
+    public string AddNamespace(string prefix) => Add($"dvanfv-{prefix}{Tag}");
+
+    /// <summary>An iperf3 server on <paramref name="address"/>:<paramref name="port"/> in <paramref name="ns"/>, listening when this returns.</summary>
+    public void StartIperf3(string ns, string address, int port)
+    {
+        Spawn(ns, $"iperf3 -s -B {address} -p {port}");
+        var (code, output) = Exec(ns, $"for i in $(seq 100); do ss -ltn | grep -q '{address}:{port} ' && exit 0; sleep 0.1; done; exit 1");
+        Assert.True(code == 0, $"iperf3 did not listen on {address}:{port} in {ns}: {output}");
     }
 
     public void Dispose()
     {
-        foreach (var process in _processes)
+        List<Process> processes;
+        lock (_processes)
+        {
+            processes = [.. _processes];
+        }
+
+        foreach (var process in processes)
         {
             try
             {
@@ -208,7 +247,8 @@ internal sealed class NfvLab : IDisposable
         Assert.True(code == 0, $"nginx in {ns} did not start: {output}");
     }
 
-    private static void Run(string file, string arguments, bool check = true)
+    /// <summary>Runs a command in this (the root) namespace; with <paramref name="check"/>, fails the test when it fails.</summary>
+    public static void Run(string file, string arguments, bool check = true)
     {
         using var process = Start(file, arguments);
         var stderr = process.StandardError.ReadToEnd();
@@ -220,10 +260,11 @@ internal sealed class NfvLab : IDisposable
         }
     }
 
-    private static Process Start(string file, string arguments)
+    private static Process Start(string file, string arguments, bool holdStdin = false)
     {
         var start = new ProcessStartInfo(file, arguments)
         {
+            RedirectStandardInput = holdStdin,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

@@ -1,0 +1,181 @@
+using Dva.EndToEnd.Tests.Demo;
+
+namespace Dva.EndToEnd.Tests.Lab;
+
+/// <summary>
+/// The DVA's central promise with real Linux hosts and the manager in the loop: long iperf3 transfers and a stream of
+/// short HTTP requests to a VIP cross a DVA whose units come and go through the REST API, and none of them breaks.
+/// </summary>
+[Collection(ManagerProcess.Collection)]
+[Trait("Requires", "root")]
+public sealed class LabTests
+{
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan Step = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A unit that does not ack a table in time is declared failed. The default 5 s is tight for a 2-core CI machine
+    /// running eight .NET processes and the traffic; with it, units starting up under load were failed at once.
+    /// </summary>
+    private const string LoadedMachineAckTimeout = "--Dva:Hub:AckTimeout=00:00:20";
+
+    [Fact]
+    public async Task Dva_ScaleOutReweightRestartManagerDrainUnderTraffic_NoStreamOrRequestBreaks()
+    {
+        string tag;
+        using (var lab = new Lab(5, "--Dva:Hub:FailureTimeout=00:00:10", LoadedMachineAckTimeout))
+        {
+            tag = lab.Tag;
+            var dva = await StartServingAsync(lab, 2);
+            lab.StartIperf3(lab.Backend1, "198.51.100.11", 5202);
+
+            // Traffic: three rate-limited 45 s transfers and a request to the VIP every 0.2 s for 50 s.
+            var streams = new[] { ("198.51.100.11", 5201), ("198.51.100.11", 5202), ("198.51.100.12", 5201) }
+                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s.Item1} -p {s.Item2} -t 45 -b 8M --connect-timeout 5000", TimeSpan.FromSeconds(120))))
+                .ToList();
+            var curlLoop = Path.Combine(lab.Directory, "curl-loop.sh");
+            await File.WriteAllTextAsync(curlLoop, $$"""
+                end=$(( $(date +%s) + 50 ))
+                while [ $(date +%s) -lt $end ]; do
+                  if out=$(curl -sS --max-time 5 http://{{LabDva.Vip}}/ 2>&1); then echo "OK $out"; else echo "FAIL $? $out"; fi
+                  sleep 0.2
+                done
+                """);
+            var requests = Task.Run(() => Lab.Exec(lab.Client, $"sh {curlLoop}", TimeSpan.FromSeconds(120)));
+            await Task.Delay(TimeSpan.FromSeconds(3));
+
+            // Scale out 2 → 5: the new data planes take buckets; the transfers' packets are punted to the old owners.
+            await dva.ScaleAsync(5);
+            await dva.WaitForDispatcherTableAsync("5 data planes serving", Step, (peers, _) => peers.Count(p => p.Weight > 0) == 5);
+
+            // Flows that moved are punted to the data plane that held them. Read now: a unit that is reassigned later
+            // restarts its role, and its counters with it.
+            var punts = await PuntsAsync(lab);
+
+            // New weights for the load balancer's members (a configuration change every data plane receives).
+            await dva.SetMemberWeightsAsync(3, 1);
+
+            // The manager restarts; the units keep forwarding on their tables meanwhile, and keep them.
+            var units = lab.DataPlanes.Append(lab.Dispatcher).ToList();
+            var rolloutsBefore = await dva.RolloutsAsync();
+            await lab.StopManagerAsync();
+            var kept = new Dictionary<LabUnit, long?>();
+            foreach (var unit in units)
+            {
+                kept[unit] = await Lab.TableVersionAsync(unit);
+            }
+
+            var versionBefore = kept.Values.Max() ?? 0;
+            // Equal, or one apart if the manager stopped between the two phases of a rollout.
+            Assert.True(kept.Values.All(v => v >= versionBefore - 1), $"units' versions with the manager away: {string.Join(", ", kept.Select(k => $"{k.Key}={k.Value}"))}");
+            await lab.StartManagerAsync();
+            var restarted = DateTimeOffset.UtcNow;
+            foreach (var unit in units)
+            {
+                var version = await Lab.TableVersionAsync(unit);
+                Assert.True(version >= versionBefore - 1, $"{unit} went back to version {version} from {versionBefore}");
+            }
+
+            // The next change after the restart: the two newest data planes drain (the operator asks, and scales to 3),
+            // and leave once their flows are gone; then the operator removes them.
+            await lab.Manager!.WaitForAsync("every unit's heartbeat to the new manager", Step, async () =>
+                await Task.WhenAll(units.Select(dva.NodeAsync)) is var nodes
+                && nodes.All(n => n is { } node && node.GetProperty("lastHeartbeat") is { ValueKind: System.Text.Json.JsonValueKind.String } beat
+                    && beat.GetDateTimeOffset() > restarted) ? nodes : null);
+            var drained = new List<(LabUnit Unit, long Key, ushort NodeId)>();
+            foreach (var unit in lab.DataPlanes)
+            {
+                var node = (await dva.NodeAsync(unit))!.Value;
+                drained.Add((unit, node.GetProperty("id").GetInt64(), (ushort)node.GetProperty("nodeId").GetInt32()));
+            }
+
+            drained = [.. drained.OrderByDescending(d => d.NodeId).Take(2)];
+            await dva.ScaleAsync(3);
+            foreach (var d in drained)
+            {
+                await dva.NodeActionAsync(d.Key, "drain");
+            }
+
+            await dva.WaitForDispatcherTableAsync("the drained units at weight 0", Step, (peers, version) =>
+                version > versionBefore && drained.All(d => peers.All(p => p.NodeId != d.NodeId || p.Weight == 0)));
+            await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step, (peers, _) =>
+                drained.All(d => peers.All(p => p.NodeId != d.NodeId)));
+            foreach (var d in drained)
+            {
+                await dva.NodeActionAsync(d.Key, "remove");
+            }
+
+            // Every transfer completed without error; every request was answered.
+            var diagnostics = lab.Diagnostics();
+            foreach (var stream in streams)
+            {
+                var (code, output) = await stream;
+                Assert.True(code == 0, $"iperf3 failed ({code}): {output}\n{diagnostics}");
+                Assert.Contains("receiver", output, StringComparison.Ordinal);
+                Assert.DoesNotContain("error", output, StringComparison.OrdinalIgnoreCase);
+            }
+
+            var (_, answers) = await requests;
+            var lines = answers.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.True(lines.All(l => l.StartsWith("OK ", StringComparison.Ordinal)), $"failed requests:\n{string.Join('\n', lines.Where(l => !l.StartsWith("OK ", StringComparison.Ordinal)))}\n{diagnostics}");
+            Assert.True(lines.Length >= 50, $"only {lines.Length} requests were made");
+            Assert.Contains(lines, l => l == "OK b1");
+            Assert.Contains(lines, l => l == "OK b2");
+
+            Assert.True(punts > 0, $"no punt during the scale-out\n{diagnostics}");
+
+            // Each version was rolled out data planes first, before and after the manager restart.
+            var rollouts = rolloutsBefore.Concat(await dva.RolloutsAsync()).ToList();
+            Assert.True(rollouts.Count >= 3, $"{rollouts.Count} rollouts logged");
+            Assert.Empty(LabDva.DataPlanesFirstViolations(rollouts));
+        }
+
+        Assert.Empty(Lab.Leftovers(tag));
+    }
+
+    /// <summary>
+    /// The manager, the DVA made over REST, every unit's agent, <paramref name="dataPlanes"/> of them serving and the VIP
+    /// answering; iperf3 servers on B1:5201 and B2:5201.
+    /// </summary>
+    private static async Task<LabDva> StartServingAsync(Lab lab, int dataPlanes)
+    {
+        await lab.StartManagerAsync();
+        var dva = await LabDva.CreateAsync(lab);
+        lab.StartUnit(lab.Dispatcher);
+        foreach (var unit in lab.DataPlanes)
+        {
+            lab.StartUnit(unit);
+        }
+
+        await dva.ScaleAsync(dataPlanes);
+        await dva.WaitForDispatcherTableAsync($"{dataPlanes} data planes serving", Startup, (peers, _) => peers.Count(p => p.Weight > 0) == dataPlanes);
+        await WaitForVipAsync(lab);
+        lab.StartIperf3(lab.Backend1, "198.51.100.11", 5201);
+        lab.StartIperf3(lab.Backend2, "198.51.100.12", 5201);
+        return dva;
+    }
+
+    /// <summary>Punts the data planes received so far, once some arrived or after 15 s.</summary>
+    private static async Task<long> PuntsAsync(Lab lab)
+    {
+        long punts = 0;
+        for (var i = 0; i < 30 && punts == 0; i++)
+        {
+            punts = lab.DataPlanes.Sum(u => Lab.TunnelCounter(u, "PuntReceived"));
+            if (punts == 0)
+            {
+                await Task.Delay(500);
+            }
+        }
+
+        return punts;
+    }
+
+    /// <summary>Until the first request to the VIP is answered (ARP learnt on every side, tables installed).</summary>
+    private static async Task WaitForVipAsync(Lab lab)
+    {
+        var (code, output) = await Task.Run(() => Lab.Exec(lab.Client,
+            $"for i in $(seq 60); do curl -sS --max-time 2 http://{LabDva.Vip}/ && exit 0; sleep 0.5; done; exit 1", TimeSpan.FromSeconds(180)));
+        Assert.True(code == 0, $"the VIP never answered: {output}\n{lab.Diagnostics()}");
+    }
+}
