@@ -128,6 +128,15 @@ public sealed class RootFrameSourceTests : IDisposable
         _namespace.Exec("ip addr add 192.0.2.2/24 dev dvaveth1");
         _namespace.Exec("ip link set dvaveth0 up");
         _namespace.Exec("ip link set dvaveth1 up");
+
+        // A veth end reports carrier a moment after "up"; a frame sent before that is dropped by the kernel, which
+        // on a loaded machine made the first exchange of a test miss its frame.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!(_namespace.Exec("ip -o link show dvaveth0").Contains("state UP", StringComparison.Ordinal)
+                 && _namespace.Exec("ip -o link show dvaveth1").Contains("state UP", StringComparison.Ordinal)))
+        {
+            Assert.True(clock.Elapsed < PortHelpers.Timeout, "the veth pair did not come up");
+        }
     }
 
     private FrameSource Open(string text)
