@@ -1,4 +1,7 @@
+using System.Globalization;
 using Dva.EndToEnd.Tests.Demo;
+using Dva.EndToEnd.Tests.Wireshark;
+using Xunit.Abstractions;
 
 namespace Dva.EndToEnd.Tests.Lab;
 
@@ -18,6 +21,10 @@ public sealed class LabTests
     /// running eight .NET processes and the traffic; with it, units starting up under load were failed at once.
     /// </summary>
     private const string LoadedMachineAckTimeout = "--Dva:Hub:AckTimeout=00:00:20";
+
+    private readonly ITestOutputHelper _output;
+
+    public LabTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
     public async Task Dva_ScaleOutReweightRestartManagerDrainUnderTraffic_NoStreamOrRequestBreaks()
@@ -128,6 +135,96 @@ public sealed class LabTests
             var rollouts = rolloutsBefore.Concat(await dva.RolloutsAsync()).ToList();
             Assert.True(rollouts.Count >= 3, $"{rollouts.Count} rollouts logged");
             Assert.Empty(LabDva.DataPlanesFirstViolations(rollouts));
+        }
+
+        Assert.Empty(Lab.Leftovers(tag));
+    }
+
+    /// <summary>
+    /// The tunnel on the fabric as Wireshark shows it with tools/wireshark/dva.lua: DISPATCH from the dispatcher
+    /// (HNODE = SNODE = its node id) to the data plane at the destination address, with the IFID of the interface the
+    /// frame came in on, TTL 255 and the era of the dispatcher's table; EGRESS from a data plane back to the dispatcher.
+    /// </summary>
+    [Fact]
+    public async Task Dissector_TunnelCapturedUnderTraffic_DecodesWhatTheUnitsSent()
+    {
+        string tag;
+        using (var lab = new Lab(2, LoadedMachineAckTimeout))
+        {
+            tag = lab.Tag;
+            var dva = await StartServingAsync(lab, 2);
+            var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var unit in lab.DataPlanes.Append(lab.Dispatcher))
+            {
+                ids[unit.Address] = ((await dva.NodeIdAsync(unit)) ?? 0).ToString(CultureInfo.InvariantCulture);
+            }
+
+            var dispatcher = ids[Lab.DispatcherAddress];
+            var versionBefore = (await Lab.TableVersionAsync(lab.Dispatcher))!.Value;
+
+            var capture = Path.Combine(lab.Directory, "tunnel.pcap");
+            var tshark = Task.Run(() => Lab.Exec(lab.Fabric,
+                $"tshark -q -n -i br0 -s 256 -f 'udp port {Lab.TunnelPort}' -a duration:12 -c 20000 -w {capture}", TimeSpan.FromSeconds(60)));
+            await lab.Manager!.WaitForAsync("tshark capturing", Step, () => Task.FromResult(File.Exists(capture) ? (object)capture : null));
+
+            // A short burst: two 4 s transfers, one to each backend, and requests to the VIP.
+            var streams = new[] { "198.51.100.11", "198.51.100.12" }
+                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s} -p 5201 -t 4 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(60))))
+                .ToList();
+            var (curlCode, curlOutput) = await Task.Run(() => Lab.Exec(lab.Client,
+                $"for i in $(seq 10); do curl -sS --max-time 5 http://{LabDva.Vip}/ || exit 1; echo; done", TimeSpan.FromSeconds(60)));
+            Assert.True(curlCode == 0, curlOutput);
+            foreach (var stream in streams)
+            {
+                var (code, output) = await stream;
+                Assert.True(code == 0, $"iperf3 failed ({code}): {output}");
+            }
+
+            var (captured, captureOutput) = await tshark;
+            Assert.True(captured == 0, $"tshark: {captureOutput}");
+            var versionAfter = (await Lab.TableVersionAsync(lab.Dispatcher))!.Value;
+
+            // Only frames carrying one inner IPv4 packet, so that ip.src and ip.dst are (outer, inner).
+            string[] fields = ["dva.type", "dva.handoff", "dva.era", "dva.hnode", "dva.dnode", "dva.snode", "dva.ifid", "dva.ttl", "ip.src", "ip.dst"];
+            var rows = (await DissectorTests.RunTsharkAsync(capture, fields, "dva && count(ip.src) == 2")).Select(r => r.Split(',')).ToList();
+            var dispatches = rows.Where(r => r[0] == "0").ToList();
+            var egress = rows.Where(r => r[0] == "2").ToList();
+            var handoffs = rows.Where(r => r[0] == "1").ToList();
+            var figures = string.Create(CultureInfo.InvariantCulture,
+                $"{rows.Count} tunnel packets decoded: {dispatches.Count} DISPATCH, {egress.Count} EGRESS, {handoffs.Count} HANDOFF; table version {versionBefore}..{versionAfter}");
+            _output.WriteLine(figures);
+            Assert.True(dispatches.Count > 100 && egress.Count > 100, figures);
+
+            var era = (versionBefore & 1).ToString(CultureInfo.InvariantCulture);
+            foreach (var r in dispatches)
+            {
+                // Row: type, handoff, era, hnode, dnode, snode, ifid, ttl, outer src, inner src, outer dst, inner dst.
+                var ifid = r[9].StartsWith("192.0.2.", StringComparison.Ordinal) ? "1" : "2";
+                Assert.True(r[1] == "0" && r[3] == dispatcher && r[5] == dispatcher && r[6] == ifid && r[7] == "255"
+                    && r[8] == Lab.DispatcherAddress && ids.TryGetValue(r[10], out var to) && r[4] == to
+                    && (versionAfter != versionBefore || r[2] == era),
+                    $"DISPATCH decoded as {string.Join(',', r)} (dispatcher {dispatcher}, era {era}); {figures}");
+            }
+
+            Assert.Equal(["1", "2"], dispatches.Select(r => r[6]).Distinct().Order(StringComparer.Ordinal));
+            foreach (var r in egress)
+            {
+                Assert.True(r[5] == dispatcher && r[4] == dispatcher && r[10] == Lab.DispatcherAddress
+                    && ids.TryGetValue(r[8], out var from) && r[3] == from && from != dispatcher,
+                    $"EGRESS decoded as {string.Join(',', r)} (dispatcher {dispatcher}); {figures}");
+            }
+
+            // Hand-offs go between data planes one hop below the dispatcher's TTL. Without a table change no flow moves,
+            // so none is a PUNT; with one, moved flows are punted (HANDOFF 1) to their old owner.
+            foreach (var r in handoffs)
+            {
+                Assert.True(r[5] == dispatcher && r[3] != dispatcher && r[4] != dispatcher && ids.TryGetValue(r[8], out var from) && r[3] == from
+                    && ids.TryGetValue(r[10], out var to) && r[4] == to && int.Parse(r[7], CultureInfo.InvariantCulture) < 255,
+                    $"HANDOFF decoded as {string.Join(',', r)} (dispatcher {dispatcher}); {figures}");
+            }
+
+            Assert.True(versionAfter != versionBefore || handoffs.All(r => r[1] != "1"),
+                $"PUNT without a table change: {string.Join("; ", handoffs.Take(5).Select(r => string.Join(',', r)))}; {figures}");
         }
 
         Assert.Empty(Lab.Leftovers(tag));
