@@ -231,6 +231,81 @@ public sealed class LabTests
     }
 
     /// <summary>
+    /// A serving data plane's fabric link goes down: the manager misses its heartbeats, lists it failed and rolls out a
+    /// table without it while the other units' flows go on; the link comes back and it is re-admitted as a fresh data
+    /// plane through another rollout, with no flow held by two units.
+    /// </summary>
+    [Fact]
+    public async Task DataPlane_LinkCutThenRestored_RemovedByRolloutThenReadmittedWithoutSplitFlows()
+    {
+        string tag;
+        using (var lab = new Lab(3, "--Dva:Hub:FailureTimeout=00:00:05", LoadedMachineAckTimeout))
+        {
+            tag = lab.Tag;
+            var dva = await StartServingAsync(lab, 3);
+
+            // Eight TCP streams and twelve echo flows (each its own identifier, so its own bucket) for 40 s.
+            var streams = new[] { "198.51.100.11", "198.51.100.12" }
+                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s} -p 5201 -P 4 -t 40 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(120))))
+                .ToList();
+            var pings = Enumerable.Range(0, 12)
+                .Select(_ => Task.Run(() => Lab.Exec(lab.Client, "ping -q -i 0.1 -w 40 198.51.100.12", TimeSpan.FromSeconds(120))))
+                .ToList();
+            await Task.Delay(TimeSpan.FromSeconds(5));
+
+            // Cut: the manager misses its heartbeats, declares it failed and rolls out a table without it.
+            var serving = LabDva.Peers(Lab.Control(lab.Dispatcher, "table")!.Value);
+            var victim = lab.DataPlanes.First(u => serving.Any(p => p.Endpoint == $"{u.Address}:{Lab.TunnelPort}" && p.Weight > 0));
+            var victimId = serving.Single(p => p.Endpoint == $"{victim.Address}:{Lab.TunnelPort}").NodeId;
+            var victimFlows = Flows(victim).Count;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            Lab.CutLink(victim);
+            await dva.WaitForDispatcherTableAsync("the cut unit removed", Step, (peers, _) => peers.All(p => p.NodeId != victimId));
+            var removedAfter = watch.Elapsed;
+            var audit = await dva.AuditAsync();
+            Assert.Contains(audit, e => e.GetProperty("operation").GetString() == "fail");
+
+            // Back: it registers again and is re-admitted through another rollout, as a fresh data plane.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            watch.Restart();
+            Lab.RestoreLink(victim);
+            await lab.Manager!.WaitForAsync("the unit back in the DVA", Step, async () => await dva.NodeIdAsync(victim) is { } id ? (object)id : null);
+            var back = (await dva.NodeIdAsync(victim))!.Value;
+            await dva.WaitForDispatcherTableAsync("the unit serving again", Step, (peers, _) => peers.Any(p => p.NodeId == back && p.Weight > 0));
+            var readmittedAfter = watch.Elapsed;
+
+            // No flow lives on two data planes: what the unit held before the cut went with its old role.
+            var owners = lab.DataPlanes.SelectMany(u => Flows(u).Select(f => (Unit: u.Name, Flow: f))).GroupBy(x => x.Flow).Where(g => g.Select(x => x.Unit).Distinct().Count() > 1).ToList();
+            var diagnostics = lab.Diagnostics();
+            Assert.True(owners.Count == 0, $"flows held by two units: {string.Join("; ", owners.Select(g => $"{g.Key} on {string.Join(",", g.Select(x => x.Unit).Distinct())}"))}\n{diagnostics}");
+
+            // Other units' flows went on: echo flows that were not on the cut unit lost nothing.
+            var lost = new List<int>();
+            foreach (var ping in pings)
+            {
+                var (_, output) = await ping;
+                var m = System.Text.RegularExpressions.Regex.Match(output, @"(\d+) packets transmitted, (\d+) received");
+                Assert.True(m.Success, output);
+                lost.Add(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+            }
+
+            var results = new List<(int Code, string Output)>();
+            foreach (var stream in streams)
+            {
+                results.Add(await stream);
+            }
+
+            var figures = string.Create(CultureInfo.InvariantCulture,
+                $"cut unit held {victimFlows} flows; removed from the tables {removedAfter.TotalSeconds:0.0} s after the cut; serving again {readmittedAfter.TotalSeconds:0.0} s after the link came back; echo packets lost per flow: {string.Join(" ", lost)}; iperf3 exit codes: {string.Join(" ", results.Select(r => r.Code))}");
+            _output.WriteLine(figures);
+            Assert.True(lost.Any(l => l == 0), $"{figures}\n{diagnostics}");
+            Assert.True(lost.Count(l => l > 0) <= Math.Max(1, victimFlows), $"more echo flows lost packets than the cut unit held: {figures}\n{diagnostics}");
+        }
+
+        Assert.Empty(Lab.Leftovers(tag));
+    }
+
+    /// <summary>
     /// The manager, the DVA made over REST, every unit's agent, <paramref name="dataPlanes"/> of them serving and the VIP
     /// answering; iperf3 servers on B1:5201 and B2:5201.
     /// </summary>
@@ -251,6 +326,17 @@ public sealed class LabTests
         lab.StartIperf3(lab.Backend2, "198.51.100.12", 5201);
         return dva;
     }
+
+    /// <summary>
+    /// The unit's live flows as "protocol endpoint endpoint bucket", both directions of a connection alike (the bucket
+    /// tells apart echo flows, whose identifier the endpoints do not show).
+    /// </summary>
+    private static List<string> Flows(LabUnit unit) =>
+        Lab.Control(unit, "flows") is { ValueKind: System.Text.Json.JsonValueKind.Array } flows
+            ? [.. flows.EnumerateArray().Where(f => !f.GetProperty("closed").GetBoolean())
+                .Select(f => string.Join(' ', new[] { f.GetProperty("source").GetString(), f.GetProperty("destination").GetString() }.Order(StringComparer.Ordinal).Prepend(f.GetProperty("protocol").GetString())
+                    .Append(f.GetProperty("bucket").GetInt32().ToString(CultureInfo.InvariantCulture))))]
+            : [];
 
     /// <summary>Punts the data planes received so far, once some arrived or after 15 s.</summary>
     private static async Task<long> PuntsAsync(Lab lab)
