@@ -1,4 +1,7 @@
+using System.Globalization;
 using Dva.EndToEnd.Tests.Demo;
+using Dva.EndToEnd.Tests.Wireshark;
+using Xunit.Abstractions;
 
 namespace Dva.EndToEnd.Tests.Lab;
 
@@ -18,6 +21,10 @@ public sealed class LabTests
     /// running eight .NET processes and the traffic; with it, units starting up under load were failed at once.
     /// </summary>
     private const string LoadedMachineAckTimeout = "--Dva:Hub:AckTimeout=00:00:20";
+
+    private readonly ITestOutputHelper _output;
+
+    public LabTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
     public async Task Dva_ScaleOutReweightRestartManagerDrainUnderTraffic_NoStreamOrRequestBreaks()
@@ -134,6 +141,171 @@ public sealed class LabTests
     }
 
     /// <summary>
+    /// The tunnel on the fabric as Wireshark shows it with tools/wireshark/dva.lua: DISPATCH from the dispatcher
+    /// (HNODE = SNODE = its node id) to the data plane at the destination address, with the IFID of the interface the
+    /// frame came in on, TTL 255 and the era of the dispatcher's table; EGRESS from a data plane back to the dispatcher.
+    /// </summary>
+    [Fact]
+    public async Task Dissector_TunnelCapturedUnderTraffic_DecodesWhatTheUnitsSent()
+    {
+        string tag;
+        using (var lab = new Lab(2, LoadedMachineAckTimeout))
+        {
+            tag = lab.Tag;
+            var dva = await StartServingAsync(lab, 2);
+            var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var unit in lab.DataPlanes.Append(lab.Dispatcher))
+            {
+                ids[unit.Address] = ((await dva.NodeIdAsync(unit)) ?? 0).ToString(CultureInfo.InvariantCulture);
+            }
+
+            var dispatcher = ids[Lab.DispatcherAddress];
+            var versionBefore = (await Lab.TableVersionAsync(lab.Dispatcher))!.Value;
+
+            var capture = Path.Combine(lab.Directory, "tunnel.pcap");
+            var tshark = Task.Run(() => Lab.Exec(lab.Fabric,
+                $"tshark -q -n -i br0 -s 256 -f 'udp port {Lab.TunnelPort}' -a duration:12 -c 20000 -w {capture}", TimeSpan.FromSeconds(60)));
+            await lab.Manager!.WaitForAsync("tshark capturing", Step, () => Task.FromResult(File.Exists(capture) ? (object)capture : null));
+
+            // A short burst: two 4 s transfers, one to each backend, and requests to the VIP.
+            var streams = new[] { "198.51.100.11", "198.51.100.12" }
+                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s} -p 5201 -t 4 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(60))))
+                .ToList();
+            var (curlCode, curlOutput) = await Task.Run(() => Lab.Exec(lab.Client,
+                $"for i in $(seq 10); do curl -sS --max-time 5 http://{LabDva.Vip}/ || exit 1; echo; done", TimeSpan.FromSeconds(60)));
+            Assert.True(curlCode == 0, curlOutput);
+            foreach (var stream in streams)
+            {
+                var (code, output) = await stream;
+                Assert.True(code == 0, $"iperf3 failed ({code}): {output}");
+            }
+
+            var (captured, captureOutput) = await tshark;
+            Assert.True(captured == 0, $"tshark: {captureOutput}");
+            var versionAfter = (await Lab.TableVersionAsync(lab.Dispatcher))!.Value;
+
+            // Only frames carrying one inner IPv4 packet, so that ip.src and ip.dst are (outer, inner).
+            string[] fields = ["dva.type", "dva.handoff", "dva.era", "dva.hnode", "dva.dnode", "dva.snode", "dva.ifid", "dva.ttl", "ip.src", "ip.dst"];
+            var rows = (await DissectorTests.RunTsharkAsync(capture, fields, "dva && count(ip.src) == 2")).Select(r => r.Split(',')).ToList();
+            var dispatches = rows.Where(r => r[0] == "0").ToList();
+            var egress = rows.Where(r => r[0] == "2").ToList();
+            var handoffs = rows.Where(r => r[0] == "1").ToList();
+            var figures = string.Create(CultureInfo.InvariantCulture,
+                $"{rows.Count} tunnel packets decoded: {dispatches.Count} DISPATCH, {egress.Count} EGRESS, {handoffs.Count} HANDOFF; table version {versionBefore}..{versionAfter}");
+            _output.WriteLine(figures);
+            Assert.True(dispatches.Count > 100 && egress.Count > 100, figures);
+
+            var era = (versionBefore & 1).ToString(CultureInfo.InvariantCulture);
+            foreach (var r in dispatches)
+            {
+                // Row: type, handoff, era, hnode, dnode, snode, ifid, ttl, outer src, inner src, outer dst, inner dst.
+                var ifid = r[9].StartsWith("192.0.2.", StringComparison.Ordinal) ? "1" : "2";
+                Assert.True(r[1] == "0" && r[3] == dispatcher && r[5] == dispatcher && r[6] == ifid && r[7] == "255"
+                    && r[8] == Lab.DispatcherAddress && ids.TryGetValue(r[10], out var to) && r[4] == to
+                    && (versionAfter != versionBefore || r[2] == era),
+                    $"DISPATCH decoded as {string.Join(',', r)} (dispatcher {dispatcher}, era {era}); {figures}");
+            }
+
+            Assert.Equal(["1", "2"], dispatches.Select(r => r[6]).Distinct().Order(StringComparer.Ordinal));
+            foreach (var r in egress)
+            {
+                Assert.True(r[5] == dispatcher && r[4] == dispatcher && r[10] == Lab.DispatcherAddress
+                    && ids.TryGetValue(r[8], out var from) && r[3] == from && from != dispatcher,
+                    $"EGRESS decoded as {string.Join(',', r)} (dispatcher {dispatcher}); {figures}");
+            }
+
+            // Hand-offs go between data planes one hop below the dispatcher's TTL. Without a table change no flow moves,
+            // so none is a PUNT; with one, moved flows are punted (HANDOFF 1) to their old owner.
+            foreach (var r in handoffs)
+            {
+                Assert.True(r[5] == dispatcher && r[3] != dispatcher && r[4] != dispatcher && ids.TryGetValue(r[8], out var from) && r[3] == from
+                    && ids.TryGetValue(r[10], out var to) && r[4] == to && int.Parse(r[7], CultureInfo.InvariantCulture) < 255,
+                    $"HANDOFF decoded as {string.Join(',', r)} (dispatcher {dispatcher}); {figures}");
+            }
+
+            Assert.True(versionAfter != versionBefore || handoffs.All(r => r[1] != "1"),
+                $"PUNT without a table change: {string.Join("; ", handoffs.Take(5).Select(r => string.Join(',', r)))}; {figures}");
+        }
+
+        Assert.Empty(Lab.Leftovers(tag));
+    }
+
+    /// <summary>
+    /// A serving data plane's fabric link goes down: the manager misses its heartbeats, lists it failed and rolls out a
+    /// table without it while the other units' flows go on; the link comes back and it is re-admitted as a fresh data
+    /// plane through another rollout, with no flow held by two units.
+    /// </summary>
+    [Fact]
+    public async Task DataPlane_LinkCutThenRestored_RemovedByRolloutThenReadmittedWithoutSplitFlows()
+    {
+        string tag;
+        using (var lab = new Lab(3, "--Dva:Hub:FailureTimeout=00:00:05", LoadedMachineAckTimeout))
+        {
+            tag = lab.Tag;
+            var dva = await StartServingAsync(lab, 3);
+
+            // Eight TCP streams and twelve echo flows (each its own identifier, so its own bucket) for 40 s.
+            var streams = new[] { "198.51.100.11", "198.51.100.12" }
+                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s} -p 5201 -P 4 -t 40 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(120))))
+                .ToList();
+            var pings = Enumerable.Range(0, 12)
+                .Select(_ => Task.Run(() => Lab.Exec(lab.Client, "ping -q -i 0.1 -w 40 198.51.100.12", TimeSpan.FromSeconds(120))))
+                .ToList();
+            await Task.Delay(TimeSpan.FromSeconds(5));
+
+            // Cut: the manager misses its heartbeats, declares it failed and rolls out a table without it.
+            var serving = LabDva.Peers(Lab.Control(lab.Dispatcher, "table")!.Value);
+            var victim = lab.DataPlanes.First(u => serving.Any(p => p.Endpoint == $"{u.Address}:{Lab.TunnelPort}" && p.Weight > 0));
+            var victimId = serving.Single(p => p.Endpoint == $"{victim.Address}:{Lab.TunnelPort}").NodeId;
+            var victimFlows = Flows(victim).Count;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            Lab.CutLink(victim);
+            await dva.WaitForDispatcherTableAsync("the cut unit removed", Step, (peers, _) => peers.All(p => p.NodeId != victimId));
+            var removedAfter = watch.Elapsed;
+            var audit = await dva.AuditAsync();
+            Assert.Contains(audit, e => e.GetProperty("operation").GetString() == "fail");
+
+            // Back: it registers again and is re-admitted through another rollout, as a fresh data plane.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            watch.Restart();
+            Lab.RestoreLink(victim);
+            await lab.Manager!.WaitForAsync("the unit back in the DVA", Step, async () => await dva.NodeIdAsync(victim) is { } id ? (object)id : null);
+            var back = (await dva.NodeIdAsync(victim))!.Value;
+            await dva.WaitForDispatcherTableAsync("the unit serving again", Step, (peers, _) => peers.Any(p => p.NodeId == back && p.Weight > 0));
+            var readmittedAfter = watch.Elapsed;
+
+            // No flow lives on two data planes: what the unit held before the cut went with its old role.
+            var owners = lab.DataPlanes.SelectMany(u => Flows(u).Select(f => (Unit: u.Name, Flow: f))).GroupBy(x => x.Flow).Where(g => g.Select(x => x.Unit).Distinct().Count() > 1).ToList();
+            var diagnostics = lab.Diagnostics();
+            Assert.True(owners.Count == 0, $"flows held by two units: {string.Join("; ", owners.Select(g => $"{g.Key} on {string.Join(",", g.Select(x => x.Unit).Distinct())}"))}\n{diagnostics}");
+
+            // Other units' flows went on: echo flows that were not on the cut unit lost nothing.
+            var lost = new List<int>();
+            foreach (var ping in pings)
+            {
+                var (_, output) = await ping;
+                var m = System.Text.RegularExpressions.Regex.Match(output, @"(\d+) packets transmitted, (\d+) received");
+                Assert.True(m.Success, output);
+                lost.Add(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+            }
+
+            var results = new List<(int Code, string Output)>();
+            foreach (var stream in streams)
+            {
+                results.Add(await stream);
+            }
+
+            var figures = string.Create(CultureInfo.InvariantCulture,
+                $"cut unit held {victimFlows} flows; removed from the tables {removedAfter.TotalSeconds:0.0} s after the cut; serving again {readmittedAfter.TotalSeconds:0.0} s after the link came back; echo packets lost per flow: {string.Join(" ", lost)}; iperf3 exit codes: {string.Join(" ", results.Select(r => r.Code))}");
+            _output.WriteLine(figures);
+            Assert.True(lost.Any(l => l == 0), $"{figures}\n{diagnostics}");
+            Assert.True(lost.Count(l => l > 0) <= Math.Max(1, victimFlows), $"more echo flows lost packets than the cut unit held: {figures}\n{diagnostics}");
+        }
+
+        Assert.Empty(Lab.Leftovers(tag));
+    }
+
+    /// <summary>
     /// The manager, the DVA made over REST, every unit's agent, <paramref name="dataPlanes"/> of them serving and the VIP
     /// answering; iperf3 servers on B1:5201 and B2:5201.
     /// </summary>
@@ -154,6 +326,17 @@ public sealed class LabTests
         lab.StartIperf3(lab.Backend2, "198.51.100.12", 5201);
         return dva;
     }
+
+    /// <summary>
+    /// The unit's live flows as "protocol endpoint endpoint bucket", both directions of a connection alike (the bucket
+    /// tells apart echo flows, whose identifier the endpoints do not show).
+    /// </summary>
+    private static List<string> Flows(LabUnit unit) =>
+        Lab.Control(unit, "flows") is { ValueKind: System.Text.Json.JsonValueKind.Array } flows
+            ? [.. flows.EnumerateArray().Where(f => !f.GetProperty("closed").GetBoolean())
+                .Select(f => string.Join(' ', new[] { f.GetProperty("source").GetString(), f.GetProperty("destination").GetString() }.Order(StringComparer.Ordinal).Prepend(f.GetProperty("protocol").GetString())
+                    .Append(f.GetProperty("bucket").GetInt32().ToString(CultureInfo.InvariantCulture))))]
+            : [];
 
     /// <summary>Punts the data planes received so far, once some arrived or after 15 s.</summary>
     private static async Task<long> PuntsAsync(Lab lab)
