@@ -34,13 +34,20 @@ public class SecureAllocationTests
             Round();
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 2000; i++)
+        // The least of three measured runs: a one-off allocation on this thread (tiered JIT recompiling a method the
+        // warm-up made hot) showed up once in a CI run as 2 424 bytes over 2 000 rounds; an allocation per datagram
+        // would show in every run, at least 2 000 times over.
+        var allocated = long.MaxValue;
+        for (var run = 0; run < 3; run++)
         {
-            Round();
-        }
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 2000; i++)
+            {
+                Round();
+            }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.Equal(0, failures);
         Assert.Equal(0, allocated);
