@@ -105,9 +105,7 @@ public sealed class LabTests
 
             await dva.WaitForDispatcherTableAsync("the drained units at weight 0", Step, (peers, version) =>
                 version > versionBefore && drained.All(d => peers.All(p => p.NodeId != d.NodeId || p.Weight == 0)));
-            // A drained unit leaves the tables only once the flows it holds have ended (scale-in pacing, and data
-            // planes keep their flows across service changes): here the 45 s iperf3 streams plus TCP's close timeout.
-            await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step + Step, (peers, _) =>
+            await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step, (peers, _) =>
                 drained.All(d => peers.All(p => p.NodeId != d.NodeId)));
             foreach (var d in drained)
             {
