@@ -105,6 +105,12 @@ public sealed class LabTests
 
             await dva.WaitForDispatcherTableAsync("the drained units at weight 0", Step, (peers, version) =>
                 version > versionBefore && drained.All(d => peers.All(p => p.NodeId != d.NodeId || p.Weight == 0)));
+            if (punts == 0)
+            {
+                // The issue asks for punts during the transitions: a scale-out that happened to move no bucket with a
+                // live flow punts nothing, while the drain moves every bucket of two units that carry flows.
+                punts = await PuntsAsync(lab);
+            }
             await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step, (peers, _) =>
                 drained.All(d => peers.All(p => p.NodeId != d.NodeId)));
             foreach (var d in drained)
@@ -129,7 +135,7 @@ public sealed class LabTests
             Assert.Contains(lines, l => l == "OK b1");
             Assert.Contains(lines, l => l == "OK b2");
 
-            Assert.True(punts > 0, $"no punt during the scale-out\n{diagnostics}");
+            Assert.True(punts > 0, $"no punt during the scale-out or the drain\n{diagnostics}");
 
             // Each version was rolled out data planes first, before and after the manager restart.
             var rollouts = rolloutsBefore.Concat(await dva.RolloutsAsync()).ToList();
