@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using System.Text.Json.Nodes;
 using Dva.Node.Config;
 using Dva.Node.DataPlane;
 using Dva.Shared.Contracts;
@@ -9,8 +10,9 @@ namespace Dva.Node.Agent;
 
 /// <summary>
 /// A managed compute unit: the <see cref="ManagerClient"/> plus the <see cref="NodeHost"/> of the role the manager
-/// assigned. An assignment with a new configuration restarts the host (with the client's tables, which outlive it);
-/// <c>unallocated</c> stops it. Heartbeats are built from the host's counters and the data plane's flow table.
+/// assigned. An assignment with a new configuration restarts the host (with the client's tables, which outlive it),
+/// except when only a data plane's services changed (firewall rules, VIPs, members, weights): those are published to
+/// the running role, which keeps its flows; <c>unallocated</c> stops it. Heartbeats are built from the host's counters and the data plane's flow table.
 /// </summary>
 internal sealed partial class NodeAgent : IAsyncDisposable
 {
@@ -99,6 +101,17 @@ internal sealed partial class NodeAgent : IAsyncDisposable
                 return;
             }
 
+            if (_host is { DataPlane: { } dataPlane } && _hostConfig is not null && OnlyServicesDiffer(_hostConfig, assignment.ConfigJson))
+            {
+                // Restarting would throw away the flow table: every connection through this unit would break
+                // for a weight or a rule. Services are published with one reference write each instead.
+                _ = dataPlane.PublishFirewall(settings!.Firewall);
+                _ = dataPlane.PublishLoadBalancer(settings.LoadBalancer?.Vips ?? []);
+                _hostConfig = assignment.ConfigJson;
+                LogServicesUpdated(_logger, assignment.NodeId);
+                return;
+            }
+
             await StopHostAsync();
             settings = settings! with { Control = _options.Control };
             try
@@ -118,6 +131,46 @@ internal sealed partial class NodeAgent : IAsyncDisposable
         finally
         {
             _assigning.Release();
+        }
+    }
+
+    /// <summary>
+    /// True when two node configuration documents differ at most in the data plane's services: the firewall section
+    /// and the load balancer's VIPs (SNAT addresses, interfaces, tunnel and role need a restart).
+    /// </summary>
+    internal static bool OnlyServicesDiffer(string runningJson, string nextJson)
+    {
+        try
+        {
+            return JsonNode.DeepEquals(WithoutServices(runningJson), WithoutServices(nextJson));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+
+        static JsonNode? WithoutServices(string json)
+        {
+            var node = JsonNode.Parse(json);
+            if (node is JsonObject document)
+            {
+                foreach (var name in document.Select(p => p.Key).ToList())
+                {
+                    if (string.Equals(name, "firewall", StringComparison.OrdinalIgnoreCase))
+                    {
+                        document.Remove(name);
+                    }
+                    else if (string.Equals(name, "loadBalancer", StringComparison.OrdinalIgnoreCase) && document[name] is JsonObject lb)
+                    {
+                        foreach (var field in lb.Select(p => p.Key).Where(k => string.Equals(k, "vips", StringComparison.OrdinalIgnoreCase)).ToList())
+                        {
+                            lb.Remove(field);
+                        }
+                    }
+                }
+            }
+
+            return node;
         }
     }
 
@@ -237,6 +290,9 @@ internal sealed partial class NodeAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 5105, Level = LogLevel.Error, Message = "Cannot start the {Role} role of node {NodeId}: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string role, int nodeId, string reason);
+
+    [LoggerMessage(EventId = 5107, Level = LogLevel.Information, Message = "Services of data plane {NodeId} replaced in place: flows kept")]
+    private static partial void LogServicesUpdated(ILogger logger, int nodeId);
 
     [LoggerMessage(EventId = 5106, Level = LogLevel.Debug, Message = "Flow snapshot unavailable: {Reason}")]
     private static partial void LogFlowsUnavailable(ILogger logger, string reason);
