@@ -223,6 +223,21 @@ internal sealed class Lab : IDisposable
         foreach (var unit in _units.Values)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"=== {unit.Name} ({unit.Namespace}, {unit.Address}) counters: {Control(unit, "counters")?.ToString() ?? "-"}");
+            if (Control(unit, "flows") is { ValueKind: JsonValueKind.Array } flows)
+            {
+                // What keeps a drained unit in the tables: its flows by state, and a few of them.
+                var all = flows.EnumerateArray().ToList();
+                text.AppendLine(CultureInfo.InvariantCulture, $"flows: {all.Count} ({string.Join(", ", all.GroupBy(f => f.GetProperty("state").GetString()).Select(g => $"{g.Key} {g.Count()}"))})");
+                foreach (var f in all.Take(12))
+                {
+                    text.AppendLine(f.ToString());
+                }
+            }
+
+            if (Control(unit, "table") is { } table)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"table {table.GetProperty("version")}: {table.GetProperty("historyEntries")} history entries, cause \"{table.GetProperty("cause")}\"");
+            }
             text.AppendLine(unit.Tail());
         }
 

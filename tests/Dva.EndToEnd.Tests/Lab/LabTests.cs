@@ -111,7 +111,10 @@ public sealed class LabTests
                 // live flow punts nothing, while the drain moves every bucket of two units that carry flows.
                 punts = await PuntsAsync(lab);
             }
-            await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step, (peers, _) =>
+
+            // A drained unit leaves the tables only once the flows it holds have ended (scale-in pacing, and data
+            // planes keep their flows across service changes).
+            await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step + Step, (peers, _) =>
                 drained.All(d => peers.All(p => p.NodeId != d.NodeId)));
             foreach (var d in drained)
             {
