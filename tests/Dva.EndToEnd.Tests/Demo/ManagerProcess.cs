@@ -144,6 +144,13 @@ internal sealed partial class ManagerProcess : IDisposable
     /// <summary>Ctrl-C, as an operator would press it.</summary>
     public void Interrupt() => Assert.Equal(0, Kill(_process.Id, SigInt));
 
+    /// <summary>
+    /// SIGTERM, as systemd or a container runtime stops a service. Unlike SIGINT it is never ignored from birth: a shell
+    /// without job control starts background commands with SIGINT ignored, and .NET keeps it so, so a test run started
+    /// that way could not stop its manager with Ctrl-C's signal.
+    /// </summary>
+    public void Terminate() => Assert.Equal(0, Kill(_process.Id, SigTerm));
+
     /// <summary>SIGKILL: the manager cannot clean up; its children must notice by themselves.</summary>
     public void KillHard() => _process.Kill(entireProcessTree: false);
 
@@ -237,6 +244,7 @@ internal sealed partial class ManagerProcess : IDisposable
     }
 
     private const int SigInt = 2;
+    private const int SigTerm = 15;
 
     [CollectionDefinition(Collection, DisableParallelization = true)]
     public sealed class SequentialCollection;

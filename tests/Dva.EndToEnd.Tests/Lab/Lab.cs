@@ -118,8 +118,8 @@ internal sealed class Lab : IDisposable
         await Manager.WaitForAsync("the manager's API", ManagerStartup, async () => await Manager.TryGetAsync("api/v1/dvas") is { } v ? (object)v : null);
     }
 
-    /// <summary>Ctrl-C to the manager, as an operator stopping it; the units keep forwarding on their tables.</summary>
-    public Task StopManagerAsync() => EndManagerAsync(m => m.Interrupt());
+    /// <summary>SIGTERM to the manager, as systemd stops it; the units keep forwarding on their tables.</summary>
+    public Task StopManagerAsync() => EndManagerAsync(m => m.Terminate());
 
     /// <summary>SIGKILL to the manager: no cleanup runs.</summary>
     public Task KillManagerAsync() => EndManagerAsync(m => m.KillHard());
@@ -300,7 +300,17 @@ internal sealed class Lab : IDisposable
         end(manager);
 
         // A graceful stop waits for the web server to drain the units' hub connections (up to the host's shutdown timeout).
-        await manager.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await manager.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            // A manager that does not stop when told to: where its threads are (dotnet-stack, when installed) and what it logged.
+            var stack = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-stack");
+            var stacks = File.Exists(stack) ? NfvLab.Run(stack, $"report -p {manager.ProcessId}", check: false) : "(dotnet-stack not installed)";
+            throw new TimeoutException($"the manager did not exit within 60 s of SIGTERM\n{manager.Tail()}\n=== stacks\n{stacks}");
+        }
         _earlierManagers.AppendLine(CultureInfo.InvariantCulture, $"=== manager stopped at {DateTimeOffset.UtcNow:HH:mm:ss.fff}").Append(manager.Output);
         manager.Dispose();
         Manager = null;

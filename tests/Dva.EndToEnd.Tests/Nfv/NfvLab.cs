@@ -247,17 +247,23 @@ internal sealed class NfvLab : IDisposable
         Assert.True(code == 0, $"nginx in {ns} did not start: {output}");
     }
 
-    /// <summary>Runs a command in this (the root) namespace; with <paramref name="check"/>, fails the test when it fails.</summary>
-    public static void Run(string file, string arguments, bool check = true)
+    /// <summary>
+    /// Runs a command in this (the root) namespace and returns what it printed; with <paramref name="check"/>, fails the
+    /// test when it fails.
+    /// </summary>
+    public static string Run(string file, string arguments, bool check = true)
     {
         using var process = Start(file, arguments);
-        var stderr = process.StandardError.ReadToEnd();
-        process.StandardOutput.ReadToEnd();
+        var stderrTask = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = stderrTask.GetAwaiter().GetResult();
         process.WaitForExit();
         if (check)
         {
             Assert.True(process.ExitCode == 0, $"{file} {arguments} failed: {stderr}");
         }
+
+        return stdout + stderr;
     }
 
     private static Process Start(string file, string arguments, bool holdStdin = false)
