@@ -174,14 +174,26 @@ internal sealed partial class DataPlaneRole
         }
 
         // A TCP flow picked up without its SYN (no history to ask, or CLAIMed loosely) is already established.
-        if (info.Protocol == PacketConstants.ProtocolTcp && !OnlyOpens(info))
+        var pickedUp = info.Protocol == PacketConstants.ProtocolTcp && !OnlyOpens(info);
+        if (pickedUp)
         {
             _flows.MarkEstablished(slot);
         }
 
         _counters.FlowsCreated++;
         _counters.FlowsActive = _flows.Count;
-        return Keep(buffer, rx, ref info, slot, isForward, now, created: true);
+        var closing = pickedUp && (info.TcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0;
+        var verdict = Keep(buffer, rx, ref info, slot, isForward, now, created: true);
+        if (closing && _flows.FindFlow(key, hash, out _) is var kept and >= 0)
+        {
+            // A FIN or RST of a connection this unit never saw (a late retransmission after the flow expired here, or
+            // a close that outlived its unit): the rules' verdict stands for the packet, but no state is kept, as
+            // conntrack keeps none for such an INVALID packet. Kept, it would sit in FIN_WAIT for the transitory
+            // timeout (120 s), and on a draining unit hold its bucket's history and the unit in the tables that long.
+            ForgetFlow(kept);
+        }
+
+        return verdict;
     }
 
     private Verdict Keep(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, bool isForward, long now, bool created)

@@ -42,11 +42,24 @@ internal sealed partial class DataPlaneRole
 
         if (_routes.IsLocal(info.Destination, out _))
         {
-            return Input(buffer, rx, ref info);
+            var local = Input(buffer, rx, ref info);
+            if (created && local == Verdict.Drop)
+            {
+                // Nothing here answers it (e.g. a stray reply to an SNAT address whose flow is gone): keeping a flow
+                // for it would only hold its bucket's history until the flow timed out.
+                ForgetFlow(slot);
+            }
+
+            return local;
         }
 
         if (!_routes.TryRoute(info.Destination, out var route))
         {
+            if (created)
+            {
+                ForgetFlow(slot);
+            }
+
             return Drop(DropReason.NoRoute);
         }
 

@@ -97,6 +97,7 @@ public sealed class LabTests
             }
 
             drained = [.. drained.OrderByDescending(d => d.NodeId).Take(2)];
+            var drainAsked = DateTimeOffset.UtcNow;
             await dva.ScaleAsync(3);
             foreach (var d in drained)
             {
@@ -114,8 +115,28 @@ public sealed class LabTests
 
             // A drained unit leaves the tables only once the flows it holds have ended (scale-in pacing, and data
             // planes keep their flows across service changes).
+            using var watching = new CancellationTokenSource();
+            var watcher = Task.Run(async () =>
+            {
+                // What the drained units still hold while they wait to leave, for the figures below.
+                while (!watching.IsCancellationRequested)
+                {
+                    foreach (var d in drained)
+                    {
+                        if (Lab.Control(d.Unit, "flows") is { ValueKind: System.Text.Json.JsonValueKind.Array } held)
+                        {
+                            _output.WriteLine($"{DateTimeOffset.UtcNow - drainAsked:mm\\:ss} {d.Unit.Name}: " + string.Join("; ", held.EnumerateArray()
+                                .Select(f => $"{f.GetProperty("protocol")} {f.GetProperty("source")}>{f.GetProperty("destination")} {f.GetProperty("state")} b{f.GetProperty("bucket")} last {f.GetProperty("lastSeen")}")));
+                        }
+                    }
+
+                    await Task.Delay(5000);
+                }
+            });
             await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step + Step, (peers, _) =>
                 drained.All(d => peers.All(p => p.NodeId != d.NodeId)));
+            await watching.CancelAsync();
+            var drainedFor = DateTimeOffset.UtcNow - drainAsked;
             foreach (var d in drained)
             {
                 await dva.NodeActionAsync(d.Key, "remove");
@@ -139,6 +160,8 @@ public sealed class LabTests
             Assert.Contains(lines, l => l == "OK b2");
 
             Assert.True(punts > 0, $"no punt during the scale-out or the drain\n{diagnostics}");
+            _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{streams.Count} iperf3 transfers completed; {lines.Length} requests answered (b1 {lines.Count(l => l == "OK b1")}, b2 {lines.Count(l => l == "OK b2")}); {punts} punts; drained units left the tables {drainedFor.TotalSeconds:0.0} s after the drain"));
 
             // Each version was rolled out data planes first, before and after the manager restart.
             var rollouts = rolloutsBefore.Concat(await dva.RolloutsAsync()).ToList();

@@ -76,6 +76,39 @@ public class KeepOrPuntTests
         Assert.Equal("established", flow.State);
     }
 
+    [Theory]
+    [InlineData(TcpFlags.Fin | TcpFlags.Ack)]
+    [InlineData(TcpFlags.Rst)]
+    [InlineData(TcpFlags.Rst | TcpFlags.Ack)]
+    public void Dispatch_EmptyHistoryTcpCloseOfUnknownFlow_ForwardedWithoutState(TcpFlags flags)
+    {
+        var table = First(10);
+        using var rig = new DataPlaneRig(10);
+        rig.Install(table);
+        var buffer = Datagram(TestFrames.Tcp(Client, 4000, Server, 80, flags), Dispatch(10, table));
+
+        Assert.Equal(Verdict.Send, rig.Process(buffer));
+
+        // The packet goes on (the rules accept it), but no flow is kept for a close this unit never saw the start of.
+        Assert.Equal(TunnelType.Egress, Read(buffer).Header.Type);
+        Assert.Equal(0, rig.Role.Flows.Count);
+        Assert.Empty(rig.Role.CollectFlows(10));
+        Assert.Equal(0, rig.Role.Flows.LiveFlows(BucketOf(TestFrames.Tcp(Client, 4000, Server, 80, flags), table)));
+    }
+
+    [Fact]
+    public void Dispatch_FinOfKnownFlow_FlowKeptClosing()
+    {
+        var table = First(10);
+        using var rig = new DataPlaneRig(10);
+        rig.Install(table);
+        Assert.Equal(Verdict.Send, rig.Process(Datagram(Syn(4000), Dispatch(10, table))));
+
+        Assert.Equal(Verdict.Send, rig.Process(Datagram(TestFrames.Tcp(Client, 4000, Server, 80, TcpFlags.Fin | TcpFlags.Ack), Dispatch(10, table))));
+
+        Assert.Equal(1, rig.Role.Flows.Count);
+    }
+
     [Fact]
     public void Dispatch_SynWithHistory_NewFlowCreatedHere()
     {

@@ -173,6 +173,18 @@ public class PipelineTests
     }
 
     [Fact]
+    public void Input_TcpToSharedAddress_DroppedAndNoFlowKept()
+    {
+        using var rig = Rig();
+
+        // E.g. a backend's late reply to an SNAT port whose flow is gone: nothing here answers it, nothing is kept.
+        Assert.Equal(Verdict.Drop, rig.Process(Datagram(TestFrames.Tcp("198.51.100.7", 80, "192.0.2.1", 40000, TcpFlags.Ack), Dispatch(10, Table))));
+
+        Assert.Equal(DropReason.LocalUnhandled, rig.Role.LastDrop);
+        Assert.Equal(0, rig.Role.Flows.Count);
+    }
+
+    [Fact]
     public void Forward_ToOtherInterface_VlanTagNotCarriedOver()
     {
         using var rig = Rig();
