@@ -1,0 +1,197 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Dva.Node.Io;
+
+namespace Dva.Node.Tests.Io;
+
+/// <summary>
+/// The PACKET_MMAP ring source on a real veth pair: each end in a namespace of its own, frames of known bytes sent
+/// with a raw AF_PACKET socket in the peer namespace. Root only (see <see cref="TestNetworkNamespace"/>).
+/// </summary>
+[Trait("Requires", "root")]
+public sealed class RootAfPacketRingTests : IDisposable
+{
+    private const int TestEthertype = 0x88B5;
+    private readonly TestNetworkNamespace _sender = new();
+    private readonly TestNetworkNamespace _receiver = new();
+    private readonly List<IDisposable> _open = [];
+
+    public void Dispose()
+    {
+        foreach (var item in _open)
+        {
+            item.Dispose();
+        }
+
+        _sender.Dispose();
+        _receiver.Dispose();
+    }
+
+    [Fact]
+    public void Ring_FramesFromPeerNamespace_ArriveByteIdenticalInOrder()
+    {
+        var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry());
+        var frames = new[] { Frame(0, 60), Frame(1, 200), Frame(2, 1514), Frame(3, 61) };
+
+        var sent = sender.Send(frames.Select(f => PortHelpers.Frame(f)).ToArray());
+        var received = PortHelpers.ReceiveMatching(ring, frames.Length, IsTestFrame);
+
+        Assert.Equal(frames.Length, sent);
+        Assert.Equal(frames, received.Select(r => r.Frame));
+        Assert.Equal(frames.Length, ring.Counters.ReceivedPackets);
+    }
+
+    [Fact]
+    public void Ring_OpenedFromSpec_IsTheRingSourceNamedWithItsOption()
+    {
+        CreatePair(mtu: 1500, new AfPacketRingGeometry());
+        Assert.True(FrameSourceSpec.TryParse("afpacket:dvar1?ring=1", out var spec, out var error), error);
+
+        var source = _receiver.Enter(() => spec.Open(promiscuous: true));
+        _open.Add(source);
+
+        Assert.IsType<AfPacketRingFrameSource>(source);
+        Assert.Equal("afpacket:dvar1?ring=1", source.Name);
+        Assert.Equal(1500, source.Mtu);
+    }
+
+    [Fact]
+    public void Ring_VlanTaggedFrame_DroppedAsVlanTaggedAndNextFrameArrives()
+    {
+        var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry());
+        var tagged = Frame(5, 100);
+        tagged = [.. tagged[..12], 0x81, 0x00, 0x00, 0x07, .. tagged[12..]];
+        var plain = Frame(6, 100);
+
+        sender.Send([PortHelpers.Frame(tagged), PortHelpers.Frame(plain)]);
+        var received = PortHelpers.ReceiveMatching(ring, 1, IsTestFrame);
+
+        Assert.Equal(plain, received[0].Frame);
+        Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.VlanTagged));
+    }
+
+    [Fact]
+    public void Ring_FrameLongerThanBlock_DroppedAsTruncated()
+    {
+        // A 4 KiB block cannot hold a 6 000-byte frame: the kernel stores its head only.
+        var (sender, ring) = CreatePair(mtu: 9000, new AfPacketRingGeometry { BlockSize = 4096, BlockCount = 4 });
+        var jumbo = Frame(7, 6000);
+        var plain = Frame(8, 100);
+
+        sender.Send([Large(jumbo), PortHelpers.Frame(plain)]);
+        var received = PortHelpers.ReceiveMatching(ring, 1, IsTestFrame);
+
+        Assert.Equal(plain, received[0].Frame);
+        Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.Truncated));
+        Assert.Equal(1, ring.Counters.Truncated);
+    }
+
+    [Fact]
+    public void Ring_FrameLongerThanPacketBuffer_DroppedAsOversize()
+    {
+        // Whole in the ring (256 KiB blocks), but a pool buffer receives at most 2 048 bytes.
+        var (sender, ring) = CreatePair(mtu: 9000, new AfPacketRingGeometry());
+        var big = Frame(9, 3000);
+        var plain = Frame(10, 100);
+
+        sender.Send([Large(big), PortHelpers.Frame(plain)]);
+        var received = PortHelpers.ReceiveMatching(ring, 1, IsTestFrame);
+
+        Assert.Equal(plain, received[0].Frame);
+        Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.Oversize));
+        Assert.Equal(0, ring.RingCounters.Dropped(RingFrameStatus.Truncated));
+    }
+
+    [Fact]
+    public void Ring_ManyMoreFramesThanRingHolds_AllArriveInOrderAcrossWraps()
+    {
+        // 4 blocks of 4 KiB hold ~80 frames of 100 bytes; 1 500 frames go round the ring many times. At most 8 are in
+        // flight, so the ring never fills and nothing may be lost.
+        const int Total = 1500;
+        const int Window = 8;
+        var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry { BlockSize = 4096, BlockCount = 4 });
+        var pool = new BufferPool(PacketPort.MaxBatch);
+        var slots = new PacketBuffer[PacketPort.MaxBatch];
+        for (var i = 0; i < slots.Length; i++)
+        {
+            Assert.True(pool.TryRent(out var buffer));
+            slots[i] = buffer;
+        }
+
+        var sequence = new List<int>();
+        var next = 0;
+        var clock = Stopwatch.StartNew();
+        while (sequence.Count < Total)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"received {sequence.Count} of {Total} frames before the timeout");
+            while (next < Total && next - sequence.Count < Window)
+            {
+                Assert.Equal(1, sender.Send([PortHelpers.Frame(Frame(next, 100))]));
+                next++;
+            }
+
+            if (!ring.WaitReadable(1000))
+            {
+                continue;
+            }
+
+            var n = ring.Receive(slots);
+            for (var i = 0; i < n; i++)
+            {
+                var frame = slots[i].Frame;
+                if (IsTestFrame(frame.ToArray()))
+                {
+                    Assert.Equal(Frame(sequence.Count, 100), frame.ToArray());
+                    sequence.Add(BinaryPrimitives.ReadInt32BigEndian(frame[14..]));
+                }
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(0, Total), sequence);
+        Assert.Equal(0, ring.ReadKernelStatistics().KernelDrops);
+    }
+
+    /// <summary>A veth pair: dvar0 in the sender namespace (a raw afpacket: socket), dvar1 in the receiver's (the ring).</summary>
+    private (FrameSource Sender, AfPacketRingFrameSource Ring) CreatePair(int mtu, AfPacketRingGeometry geometry)
+    {
+        TestNetworkNamespace.Ip($"link add dvar0 netns {_sender.Name} mtu {mtu} type veth peer name dvar1 netns {_receiver.Name} mtu {mtu}");
+        _sender.Exec("ip link set dvar0 up");
+        _receiver.Exec("ip link set dvar1 up");
+        var clock = Stopwatch.StartNew();
+        while (!(_sender.Exec("ip -o link show dvar0").Contains("state UP", StringComparison.Ordinal)
+                 && _receiver.Exec("ip -o link show dvar1").Contains("state UP", StringComparison.Ordinal)))
+        {
+            Assert.True(clock.Elapsed < PortHelpers.Timeout, "the veth pair did not come up");
+        }
+
+        Assert.True(FrameSourceSpec.TryParse("afpacket:dvar0", out var senderSpec, out var error), error);
+        Assert.True(FrameSourceSpec.TryParse("afpacket:dvar1?ring=1", out var ringSpec, out error), error);
+        var sender = _sender.Enter(() => senderSpec.Open());
+        _open.Add(sender);
+        var ring = _receiver.Enter(() => AfPacketRingFrameSource.Open(ringSpec, promiscuous: false, geometry));
+        _open.Add(ring);
+        return (sender, ring);
+    }
+
+    private static PacketBuffer Large(byte[] frame)
+    {
+        var buffer = PacketBuffer.CreateUnpooled(frameSize: 9216);
+        Assert.True(buffer.TrySetFrame(frame));
+        return buffer;
+    }
+
+    private static bool IsTestFrame(byte[] frame) => frame.Length >= 18 && ((frame[12] << 8) | frame[13]) == TestEthertype;
+
+    /// <summary>Broadcast, test ethertype, then the sequence number and a pattern seeded by it.</summary>
+    private static byte[] Frame(int sequence, int length)
+    {
+        var frame = PortHelpers.Pattern(sequence, length);
+        frame.AsSpan(0, 6).Fill(0xFF);
+        byte[] source = [0x02, 0, 0, 0, 0, 0x01];
+        source.CopyTo(frame, 6);
+        frame[12] = TestEthertype >> 8;
+        frame[13] = TestEthertype & 0xFF;
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(14), sequence);
+        return frame;
+    }
+}
