@@ -47,3 +47,33 @@ internal struct TPacketStatsV3
     public uint Drops;
     public uint FreezeQueueCount;
 }
+
+/// <summary>struct timespec (LP64).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct Timespec
+{
+    public long Seconds;
+    public long Nanoseconds;
+}
+
+/// <summary>Per-thread CPU clocks, for load harnesses that report CPU time per packet of one engine thread.</summary>
+internal static unsafe partial class Libc
+{
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int gettid();
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int clock_gettime(int clockId, Timespec* time);
+
+    /// <summary>
+    /// CPU time a thread of this process has used, by its kernel thread id: the clock id is the kernel's
+    /// MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED), <c>(~tid &lt;&lt; 3) | 6</c>. Zero if the thread is gone.
+    /// </summary>
+    public static TimeSpan ThreadCpuTime(int tid)
+    {
+        Timespec time;
+        return clock_gettime((~tid << 3) | 6, &time) == 0
+            ? TimeSpan.FromTicks((time.Seconds * TimeSpan.TicksPerSecond) + (time.Nanoseconds / 100))
+            : TimeSpan.Zero;
+    }
+}
