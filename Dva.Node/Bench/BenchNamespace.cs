@@ -33,47 +33,7 @@ internal sealed class BenchNamespace : IDisposable
     public string Exec(string command) => Run("ip", $"netns exec {Name} {command}");
 
     /// <summary>Runs <paramref name="work"/> on a thread that has entered the namespace.</summary>
-    public T Enter<T>(Func<T> work)
-    {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            var self = Libc.open("/proc/thread-self/ns/net", Libc.O_CLOEXEC);
-            var target = Libc.open($"/run/netns/{Name}", Libc.O_CLOEXEC);
-            try
-            {
-                if (self < 0 || target < 0 || Libc.setns(target, Libc.CLONE_NEWNET) != 0)
-                {
-                    throw InteropException.FromLastError($"setns({Name})");
-                }
-
-                try
-                {
-                    result = work();
-                }
-                finally
-                {
-                    _ = Libc.setns(self, Libc.CLONE_NEWNET);
-                }
-            }
-#pragma warning disable CA1031 // Rethrown on the calling thread below.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                failure = ex;
-            }
-            finally
-            {
-                _ = Libc.close(self);
-                _ = Libc.close(target);
-            }
-        })
-        { Name = $"netns {Name}" };
-        thread.Start();
-        thread.Join();
-        return failure is null ? result : throw new InvalidOperationException($"in namespace {Name}: {failure.Message}", failure);
-    }
+    public T Enter<T>(Func<T> work) => NetworkNamespaces.Enter(Name, work);
 
     public void Dispose()
     {

@@ -70,36 +70,28 @@ public sealed class RootAfPacketRingTests : IDisposable
         Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.VlanTagged));
     }
 
-    [Fact]
-    public void Ring_FrameLongerThanBlock_DroppedAsTruncated()
+    /// <summary>
+    /// A 4 KiB block cannot hold a 6 000-byte frame: the kernel stores its head only (Truncated). A 3 000-byte frame
+    /// is whole in a 256 KiB block, but a pool buffer receives at most 2 048 bytes (Oversize).
+    /// </summary>
+    [Theory]
+    [InlineData(4096, 6000, nameof(RingFrameStatus.Truncated))]
+    [InlineData(1 << 18, 3000, nameof(RingFrameStatus.Oversize))]
+    public void Ring_FrameLongerThanBlockOrBuffer_DroppedWithItsReasonAndNextFrameArrives(int blockSize, int length, string reasonName)
     {
-        // A 4 KiB block cannot hold a 6 000-byte frame: the kernel stores its head only.
-        var (sender, ring) = CreatePair(mtu: 9000, new AfPacketRingGeometry { BlockSize = 4096, BlockCount = 4 });
-        var jumbo = Frame(7, 6000);
+        var reason = Enum.Parse<RingFrameStatus>(reasonName);
+        var (sender, ring) = CreatePair(mtu: 9000, new AfPacketRingGeometry { BlockSize = blockSize, BlockCount = 4 });
         var plain = Frame(8, 100);
+        var large = PacketBuffer.CreateUnpooled(frameSize: 9216);
+        Assert.True(large.TrySetFrame(Frame(7, length)));
 
-        sender.Send([Large(jumbo), PortHelpers.Frame(plain)]);
+        sender.Send([large, PortHelpers.Frame(plain)]);
         var received = PortHelpers.ReceiveMatching(ring, 1, IsTestFrame);
 
         Assert.Equal(plain, received[0].Frame);
-        Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.Truncated));
+        Assert.Equal(1, ring.RingCounters.Dropped(reason));
         Assert.Equal(1, ring.Counters.Truncated);
-    }
-
-    [Fact]
-    public void Ring_FrameLongerThanPacketBuffer_DroppedAsOversize()
-    {
-        // Whole in the ring (256 KiB blocks), but a pool buffer receives at most 2 048 bytes.
-        var (sender, ring) = CreatePair(mtu: 9000, new AfPacketRingGeometry());
-        var big = Frame(9, 3000);
-        var plain = Frame(10, 100);
-
-        sender.Send([Large(big), PortHelpers.Frame(plain)]);
-        var received = PortHelpers.ReceiveMatching(ring, 1, IsTestFrame);
-
-        Assert.Equal(plain, received[0].Frame);
-        Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.Oversize));
-        Assert.Equal(0, ring.RingCounters.Dropped(RingFrameStatus.Truncated));
+        Assert.Equal(0, ring.RingCounters.Dropped(reason == RingFrameStatus.Truncated ? RingFrameStatus.Oversize : RingFrameStatus.Truncated));
     }
 
     [Fact]
@@ -171,13 +163,6 @@ public sealed class RootAfPacketRingTests : IDisposable
         var ring = _receiver.Enter(() => AfPacketRingFrameSource.Open(ringSpec, promiscuous: false, geometry));
         _open.Add(ring);
         return (sender, ring);
-    }
-
-    private static PacketBuffer Large(byte[] frame)
-    {
-        var buffer = PacketBuffer.CreateUnpooled(frameSize: 9216);
-        Assert.True(buffer.TrySetFrame(frame));
-        return buffer;
     }
 
     private static bool IsTestFrame(byte[] frame) => frame.Length >= 18 && ((frame[12] << 8) | frame[13]) == TestEthertype;
