@@ -9,6 +9,10 @@ internal static unsafe partial class Libc
     public const int PACKET_STATISTICS = 6;
     public const int PACKET_VERSION = 10;
     public const int TPACKET_V3 = 2;
+    public const int PACKET_FANOUT = 18;
+    public const int PACKET_FANOUT_HASH = 0;
+    public const int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
+    public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
 
     public const int PROT_READ = 0x1;
     public const int PROT_WRITE = 0x2;

@@ -224,13 +224,14 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
         FrameSourceSpec spec,
         bool promiscuous,
         AfPacketRingGeometry? geometry = null,
-        int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+        int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes,
+        AfPacketFanout? fanout = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = spec.InterfaceName ?? throw new ArgumentException("afpacket source needs an interface name", nameof(spec));
         geometry ??= new AfPacketRingGeometry();
         geometry.Validate();
-        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, fd => SetUpRing(fd, name, geometry));
+        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, fd => SetUpRing(fd, name, geometry), fanout);
         var ring = Libc.mmap(null, (nuint)geometry.TotalBytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
         if (ring == Libc.MapFailed)
         {

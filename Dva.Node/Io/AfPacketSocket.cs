@@ -14,7 +14,7 @@ internal static unsafe class AfPacketSocket
     /// Setup path: throws a readable error if the system refuses. <paramref name="beforeBind"/> runs on the
     /// unbound socket (a ring must be set up before frames can arrive); if it throws, the socket is closed.
     /// </summary>
-    public static int Open(string name, bool promiscuous, int socketBufferBytes, out int ifIndex, Action<int>? beforeBind = null)
+    public static int Open(string name, bool promiscuous, int socketBufferBytes, out int ifIndex, Action<int>? beforeBind = null, AfPacketFanout? fanout = null)
     {
         ifIndex = NetworkInterfaceControl.GetIndex(name);
 
@@ -56,6 +56,7 @@ internal static unsafe class AfPacketSocket
                 }
             }
 
+            fanout?.Join(fd, name);
             return fd;
         }
         catch
@@ -63,5 +64,48 @@ internal static unsafe class AfPacketSocket
             _ = Libc.close(fd);
             throw;
         }
+    }
+}
+
+/// <summary>
+/// A PACKET_FANOUT group: the AF_PACKET sockets of one interface that join it share its frames by flow hash
+/// (PACKET_FANOUT_HASH, with DEFRAG so an IP datagram's fragments stay together), one socket per engine. The first
+/// socket to join makes the group with a kernel-chosen id (PACKET_FANOUT_FLAG_UNIQUEID, so no other process's group
+/// is joined by a clash of ids); the rest join that id. Not thread-safe: join from one setup thread.
+/// </summary>
+internal sealed unsafe class AfPacketFanout
+{
+    private const int Flags = Libc.PACKET_FANOUT_FLAG_DEFRAG;
+
+    /// <summary>The kernel's id of the group; 0 until the first socket joined.</summary>
+    public ushort Id { get; private set; }
+
+    public int Members { get; private set; }
+
+    internal void Join(int fd, string name)
+    {
+        if (Id == 0)
+        {
+            if (!Libc.TrySetInt(fd, Libc.SOL_PACKET, Libc.PACKET_FANOUT, (Libc.PACKET_FANOUT_HASH | Flags | Libc.PACKET_FANOUT_FLAG_UNIQUEID) << 16))
+            {
+                throw InteropException.FromLastError($"setsockopt(PACKET_FANOUT new group, {name})");
+            }
+
+            // The answer is id | (type | flags) << 16, negative as an int with DEFRAG set: the return code says failure.
+            int value;
+            uint length = sizeof(int);
+            if (Libc.getsockopt(fd, Libc.SOL_PACKET, Libc.PACKET_FANOUT, &value, &length) != 0)
+            {
+                throw InteropException.FromLastError($"getsockopt(PACKET_FANOUT, {name})");
+            }
+
+            Id = (ushort)(value & 0xFFFF);
+        }
+        else if (!Libc.TrySetInt(fd, Libc.SOL_PACKET, Libc.PACKET_FANOUT, Id | ((Libc.PACKET_FANOUT_HASH | Flags) << 16)))
+        {
+            throw InteropException.FromLastError($"setsockopt(PACKET_FANOUT join group {Id}, {name})");
+        }
+
+        Members++;
     }
 }

@@ -32,11 +32,15 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
 
     public int InterfaceIndex { get; }
 
-    public static AfPacketFrameSource Open(FrameSourceSpec spec, bool promiscuous, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+    public static AfPacketFrameSource Open(
+        FrameSourceSpec spec,
+        bool promiscuous,
+        int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes,
+        AfPacketFanout? fanout = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = spec.InterfaceName ?? throw new ArgumentException("afpacket source needs an interface name", nameof(spec));
-        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex);
+        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, fanout: fanout);
         try
         {
             return new AfPacketFrameSource(spec, fd, ifIndex)

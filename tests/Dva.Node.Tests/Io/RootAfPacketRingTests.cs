@@ -44,7 +44,7 @@ public sealed class RootAfPacketRingTests : IDisposable
     [Fact]
     public void Ring_OpenedFromSpec_IsTheRingSourceNamedWithItsOption()
     {
-        CreatePair(mtu: 1500, new AfPacketRingGeometry());
+        CreateLink(mtu: 1500);
         Assert.True(FrameSourceSpec.TryParse("afpacket:dvar1?ring=1", out var spec, out var error), error);
 
         var source = _receiver.Enter(() => spec.Open(promiscuous: true));
@@ -143,8 +143,70 @@ public sealed class RootAfPacketRingTests : IDisposable
         Assert.Equal(0, ring.ReadKernelStatistics().KernelDrops);
     }
 
+    [Fact]
+    public void Fanout_TwoRingSourcesInOneGroup_ShareFramesByFlowEachExactlyOnce()
+    {
+        // 32 UDP flows (one source port each), 8 frames per flow: the kernel's flow hash puts each flow on one socket.
+        const int Flows = 32;
+        const int PerFlow = 8;
+        var sender = CreateLink(mtu: 1500);
+        var fanout = new AfPacketFanout();
+        Assert.True(FrameSourceSpec.TryParse("afpacket:dvar1?ring=1", out var spec, out var error), error);
+        var (a, b) = _receiver.Enter(() => (
+            AfPacketRingFrameSource.Open(spec, promiscuous: false, fanout: fanout),
+            AfPacketRingFrameSource.Open(spec, promiscuous: false, fanout: fanout)));
+        _open.Add(a);
+        _open.Add(b);
+
+        for (var i = 0; i < Flows * PerFlow; i++)
+        {
+            Assert.Equal(1, sender.Send([PortHelpers.Frame(UdpFrame(sequence: i, sourcePort: 40000 + (i % Flows)))]));
+        }
+
+        var seenBy = new Dictionary<int, List<int>> { [0] = [], [1] = [] };
+        var pool = new BufferPool(PacketPort.MaxBatch);
+        var slots = Enumerable.Range(0, PacketPort.MaxBatch).Select(_ => pool.TryRent(out var buffer) ? buffer : null!).ToArray();
+        var clock = Stopwatch.StartNew();
+        while (seenBy[0].Count + seenBy[1].Count < Flows * PerFlow)
+        {
+            Assert.True(clock.Elapsed < PortHelpers.Timeout, $"received {seenBy[0].Count} + {seenBy[1].Count} of {Flows * PerFlow} frames");
+            foreach (var (source, index) in new[] { (a, 0), (b, 1) })
+            {
+                source.WaitReadable(20);
+                var n = source.Receive(slots);
+                for (var i = 0; i < n; i++)
+                {
+                    var frame = slots[i].Frame;
+                    if (frame.Length > 46 && frame[12] == 0x08 && frame[13] == 0x00 && frame[23] == 17)
+                    {
+                        seenBy[index].Add(BinaryPrimitives.ReadInt32BigEndian(frame[42..]));
+                    }
+                }
+            }
+        }
+
+        var flowsOfA = seenBy[0].Select(i => i % Flows).ToHashSet();
+        var flowsOfB = seenBy[1].Select(i => i % Flows).ToHashSet();
+        Assert.Equal(Enumerable.Range(0, Flows * PerFlow), seenBy[0].Concat(seenBy[1]).Order());
+        Assert.Empty(flowsOfA.Intersect(flowsOfB));
+        Assert.NotEmpty(flowsOfA);
+        Assert.NotEmpty(flowsOfB);
+        Assert.NotEqual(0, fanout.Id);
+        Assert.Equal(2, fanout.Members);
+    }
+
     /// <summary>A veth pair: dvar0 in the sender namespace (a raw afpacket: socket), dvar1 in the receiver's (the ring).</summary>
     private (FrameSource Sender, AfPacketRingFrameSource Ring) CreatePair(int mtu, AfPacketRingGeometry geometry)
+    {
+        var sender = CreateLink(mtu);
+        Assert.True(FrameSourceSpec.TryParse("afpacket:dvar1?ring=1", out var ringSpec, out var error), error);
+        var ring = _receiver.Enter(() => AfPacketRingFrameSource.Open(ringSpec, promiscuous: false, geometry));
+        _open.Add(ring);
+        return (sender, ring);
+    }
+
+    /// <summary>The veth pair, and the raw afpacket: socket on the sender's end.</summary>
+    private FrameSource CreateLink(int mtu)
     {
         TestNetworkNamespace.Ip($"link add dvar0 netns {_sender.Name} mtu {mtu} type veth peer name dvar1 netns {_receiver.Name} mtu {mtu}");
         _sender.Exec("ip link set dvar0 up");
@@ -157,12 +219,30 @@ public sealed class RootAfPacketRingTests : IDisposable
         }
 
         Assert.True(FrameSourceSpec.TryParse("afpacket:dvar0", out var senderSpec, out var error), error);
-        Assert.True(FrameSourceSpec.TryParse("afpacket:dvar1?ring=1", out var ringSpec, out error), error);
         var sender = _sender.Enter(() => senderSpec.Open());
         _open.Add(sender);
-        var ring = _receiver.Enter(() => AfPacketRingFrameSource.Open(ringSpec, promiscuous: false, geometry));
-        _open.Add(ring);
-        return (sender, ring);
+        return sender;
+    }
+
+    /// <summary>Broadcast Ethernet, IPv4 192.0.2.10 → 198.51.100.11, UDP from <paramref name="sourcePort"/> to 5201, the sequence number as payload.</summary>
+    private static byte[] UdpFrame(int sequence, int sourcePort)
+    {
+        var frame = new byte[60];
+        frame.AsSpan(0, 6).Fill(0xFF);
+        byte[] mac = [0x02, 0, 0, 0, 0, 0x01];
+        mac.CopyTo(frame, 6);
+        frame[12] = 0x08;
+        frame[14] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(16), 46);
+        frame[22] = 64;
+        frame[23] = 17;
+        byte[] addresses = [192, 0, 2, 10, 198, 51, 100, 11];
+        addresses.CopyTo(frame, 26);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(34), (ushort)sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(36), 5201);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(38), 26);
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(42), sequence);
+        return frame;
     }
 
     private static bool IsTestFrame(byte[] frame) => frame.Length >= 18 && ((frame[12] << 8) | frame[13]) == TestEthertype;
