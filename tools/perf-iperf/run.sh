@@ -95,20 +95,22 @@ wait_for() { # $1 seconds, $2... command
   done
 }
 
-# iperf3 TCP -P 4 and UDP from $1 to the server in $2; writes "tcp_mbps udp_mbps udp_loss" to $work/$3.result.
+# ping (50 echoes, 20 ms apart: the latency at a low rate), then iperf3 TCP -P 4 and UDP from $1 to the server in
+# $2; writes "tcp_mbps udp_mbps udp_loss ping_avg_ms" to $work/$3.result.
 measure() {
   local client="$1" server="$2" name="$3"
   ip netns exec "$server" iperf3 -s -B 198.51.100.11 -p 5201 >"$work/$name-server.log" 2>&1 &
   local server_pid=$!
   pids+=("$server_pid")
   wait_for 10 ip netns exec "$server" sh -c "ss -ltn | grep -q '198.51.100.11:5201 '"
+  ip netns exec "$client" ping -q -c 50 -i 0.02 198.51.100.11 >"$work/$name-ping.txt" 2>&1 || true
   ip netns exec "$client" iperf3 -c 198.51.100.11 -p 5201 -P 4 -t "$seconds" -J --connect-timeout 5000 >"$work/$name-tcp.json" || true
   ip netns exec "$client" iperf3 -c 198.51.100.11 -p 5201 -u -b 0 -l 1350 -t "$seconds" -J --connect-timeout 5000 >"$work/$name-udp.json" || true
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   {
-  python3 - "$work/$name-tcp.json" "$work/$name-udp.json" <<'PY'
-import json, sys
+  python3 - "$work/$name-tcp.json" "$work/$name-udp.json" "$work/$name-ping.txt" <<'PY'
+import json, re, sys
 def load(path):
     try:
         with open(path) as f:
@@ -120,7 +122,10 @@ udp = load(sys.argv[2]).get("end", {}).get("sum", {})
 lost = udp.get("lost_percent", 100.0)
 # The client's sum is its sending rate; what arrived is that less the loss the server reported.
 received = udp.get("bits_per_second", 0) * (1 - lost / 100) / 1e6
-print(f"{tcp:.0f} {received:.0f} {lost:.1f}")
+# rtt min/avg/max/mdev = 0.046/0.071/0.160/0.023 ms
+match = re.search(r"= [0-9.]+/([0-9.]+)/", open(sys.argv[3]).read())
+ping = match.group(1) if match else "n/a"
+print(f"{tcp:.0f} {received:.0f} {lost:.1f} {ping}")
 PY
   } >"$work/$name.result"
 }
@@ -205,11 +210,11 @@ NFT
 echo "iperf3 through a DVA vs the kernel: $seconds s per run, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 kernel_setup
 measure "dvaip-kc$tag" "dvaip-ks$tag" kernel
-read -r k_tcp k_udp k_loss <"$work/kernel.result"
+read -r k_tcp k_udp k_loss k_ping <"$work/kernel.result"
 tx_checksum_off "dvaip-kc$tag" ipc-h
 tx_checksum_off "dvaip-ks$tag" ips-h
 measure "dvaip-kc$tag" "dvaip-ks$tag" kernel-nocsum
-read -r kn_tcp kn_udp kn_loss <"$work/kernel-nocsum.result"
+read -r kn_tcp kn_udp kn_loss kn_ping <"$work/kernel-nocsum.result"
 for ns in "${namespaces[@]}"; do ip netns del "$ns"; done
 namespaces=()
 
@@ -218,17 +223,17 @@ for mode in $modes; do
   option=""
   [ "$mode" = dva-ring ] && option="?ring=1"
   dva_run "$option"
-  read -r tcp udp loss <"$work/dva$option.result"
-  results+=("$mode $tcp $udp $loss")
+  read -r tcp udp loss ping <"$work/dva$option.result"
+  results+=("$mode $tcp $udp $loss $ping")
 done
 
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.3f}' if b else 'n/a')" "$1" "$2"; }
-printf '%-40s %12s %8s %14s %10s %8s\n' path "TCP -P4 Mb/s" ratio "UDP recv Mb/s" "UDP loss" ratio
-printf '%-40s %12s %8s %14s %9s%% %8s\n' "kernel (ip_forward + nftables), offloads" "$k_tcp" 1.000 "$k_udp" "$k_loss" 1.000
-printf '%-40s %12s %8s %14s %9s%% %8s\n' "kernel, TX checksum offload off" "$kn_tcp" "$(ratio "$kn_tcp" "$k_tcp")" "$kn_udp" "$kn_loss" "$(ratio "$kn_udp" "$k_udp")"
+printf '%-40s %12s %8s %14s %10s %8s %10s\n' path "TCP -P4 Mb/s" ratio "UDP recv Mb/s" "UDP loss" ratio "ping ms"
+printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "kernel (ip_forward + nftables), offloads" "$k_tcp" 1.000 "$k_udp" "$k_loss" 1.000 "$k_ping"
+printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "kernel, TX checksum offload off" "$kn_tcp" "$(ratio "$kn_tcp" "$k_tcp")" "$kn_udp" "$kn_loss" "$(ratio "$kn_udp" "$k_udp")" "$kn_ping"
 for line in "${results[@]}"; do
-  read -r mode tcp udp loss <<<"$line"
+  read -r mode tcp udp loss ping <<<"$line"
   label="DVA (1 dispatcher, 2 data planes, afpacket:)"
   [ "$mode" = dva-ring ] && label="DVA, afpacket:?ring=1"
-  printf '%-40s %12s %8s %14s %9s%% %8s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")"
+  printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")" "$ping"
 done
