@@ -134,9 +134,16 @@ node_config() { # $1 name, $2 json
   printf '%s\n' "$2" >"$work/$1.json"
 }
 
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() {
+  python3 -c "import os, sys; f = open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')', 1)[1].split(); print((int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK'))" "$1" 2>/dev/null || echo 0
+}
+
+declare -A node_pid
 start_node() { # $1 namespace, $2 name
   ip netns exec "$1" dotnet "$dll" run --config "$work/$2.json" >"$work/$2.log" 2>&1 &
   pids+=("$!")
+  node_pid[$2]=$!
   wait_for 60 grep -q '^ready ' "$work/$2.log" || { echo "$2 did not start:"; cat "$work/$2.log"; exit 1; }
 }
 
@@ -175,7 +182,15 @@ dva_run() { # $1 source option ("" or "?ring=1")
   start_node "$d" dp2
   start_node "$d" dispatcher
   wait_for 20 ip netns exec "$c" ping -c 1 -W 1 198.51.100.11 || { echo "no path through the DVA"; cat "$work"/*.log; exit 1; }
+  local before=() started=$SECONDS
+  for node in dispatcher dp1 dp2; do before+=("$(cpu_seconds "${node_pid[$node]}")"); done
   measure "$c" "$s" "dva$1"
+  local i=0 used=""
+  for node in dispatcher dp1 dp2; do
+    used+="$node $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "${before[$i]}" "$(cpu_seconds "${node_pid[$node]}")") s, "
+    i=$((i + 1))
+  done
+  echo "CPU used during the runs (${used%, }) of $((SECONDS - started)) s" >"$work/dva$1.cpu"
   for node in dispatcher dp1 dp2; do
     control="$(sed -n 's/^ready .*control=\([^ ]*\).*/\1/p' "$work/$node.log" | head -n 1)"
     ip netns exec "$d" curl -sS --max-time 5 "http://$control/counters" >"$work/dva$1-$node.counters.json" 2>&1 || true
@@ -236,4 +251,9 @@ for line in "${results[@]}"; do
   label="DVA (1 dispatcher, 2 data planes, afpacket:)"
   [ "$mode" = dva-ring ] && label="DVA, afpacket:?ring=1"
   printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")" "$ping"
+done
+for mode in $modes; do
+  option=""
+  [ "$mode" = dva-ring ] && option="?ring=1"
+  echo "$mode: $(cat "$work/dva$option.cpu")"
 done
