@@ -42,6 +42,33 @@ public sealed class RootAfPacketRingTests : IDisposable
     }
 
     [Fact]
+    public void Ring_FewerSlotsThanFramesInBlock_ResumesMidBlockInOrder()
+    {
+        // Ten frames retire in one block; three slots per call make the walk stop and resume inside it.
+        var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry());
+        var frames = Enumerable.Range(0, 10).Select(i => Frame(i, 64 + i)).ToArray();
+        var pool = new BufferPool(3);
+        var slots = Enumerable.Range(0, 3).Select(_ => pool.TryRent(out var buffer) ? buffer : null!).ToArray();
+
+        var empty = ring.Receive(slots);
+        sender.Send(frames.Select(f => PortHelpers.Frame(f)).ToArray());
+        var received = new List<byte[]>();
+        var clock = Stopwatch.StartNew();
+        while (received.Count < frames.Length)
+        {
+            Assert.True(clock.Elapsed < PortHelpers.Timeout, $"received {received.Count} of {frames.Length} frames");
+            ring.WaitReadable(1000);
+            var n = ring.Receive(slots);
+            Assert.InRange(n, 0, 3);
+            received.AddRange(slots.Take(n).Select(s => s.Frame.ToArray()).Where(IsTestFrame));
+        }
+
+        Assert.Equal(0, empty);
+        Assert.Equal(frames, received);
+        Assert.False(ring.WaitReadable(0));
+    }
+
+    [Fact]
     public void Ring_OpenedFromSpec_IsTheRingSourceNamedWithItsOption()
     {
         CreateLink(mtu: 1500);
