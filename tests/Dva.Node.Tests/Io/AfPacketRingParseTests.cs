@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Dva.Node.Interop;
 using Dva.Node.Io;
 
 namespace Dva.Node.Tests.Io;
@@ -75,6 +76,15 @@ public sealed class AfPacketRingParseTests
     public void Classify_ShorterThanHeader_Malformed()
     {
         Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(new byte[TPacket3.HeaderSize], 2048, out _, out _, out _));
+    }
+
+    // sizeof printed by gcc 12 on Debian 12 x86-64 for linux/if_packet.h and time.h.
+    [Fact]
+    public unsafe void StructSizes_RingStructs_MatchLinuxX64Abi()
+    {
+        Assert.Equal(28, sizeof(TPacketReq3));
+        Assert.Equal(12, sizeof(TPacketStatsV3));
+        Assert.Equal(16, sizeof(Timespec));
     }
 
     [Fact]
