@@ -13,12 +13,15 @@ internal enum FrameSourceKind
 }
 
 /// <summary>
-/// A parsed frame source: <c>afpacket:IFNAME</c>, <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port</c>
-/// (IPv6 in brackets: <c>[2001:db8::1]:7000</c>). <see cref="TryParse"/> names what is wrong.
+/// A parsed frame source: <c>afpacket:IFNAME</c> (<c>afpacket:IFNAME?ring=1</c> for the PACKET_MMAP ring),
+/// <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port</c> (IPv6 in brackets: <c>[2001:db8::1]:7000</c>).
+/// <see cref="TryParse"/> names what is wrong.
 /// </summary>
 internal sealed record FrameSourceSpec
 {
-    public const string Syntax = "afpacket:IFNAME, tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
+    public const string Syntax = "afpacket:IFNAME[?ring=1], tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
+
+    private const string RingOption = "ring=1";
 
     /// <summary>IFNAMSIZ - 1.</summary>
     public const int MaxInterfaceNameLength = 15;
@@ -27,6 +30,9 @@ internal sealed record FrameSourceSpec
 
     /// <summary>The interface (afpacket) or device (tap) name.</summary>
     public string? InterfaceName { get; init; }
+
+    /// <summary>afpacket: receive through a TPACKET_V3 PACKET_MMAP ring (<see cref="AfPacketRingFrameSource"/>) instead of recvmmsg.</summary>
+    public bool Ring { get; init; }
 
     public IPEndPoint? Local { get; init; }
 
@@ -53,13 +59,14 @@ internal sealed record FrameSourceSpec
         switch (kind)
         {
             case "afpacket":
+                return TryParseAfPacket(rest, out spec, out error);
             case "tap":
                 if (!TryParseInterfaceName(kind, rest, out error))
                 {
                     return false;
                 }
 
-                spec = new FrameSourceSpec { Kind = kind == "tap" ? FrameSourceKind.Tap : FrameSourceKind.AfPacket, InterfaceName = rest };
+                spec = new FrameSourceSpec { Kind = FrameSourceKind.Tap, InterfaceName = rest };
                 return true;
             case "udp":
                 return TryParseUdp(rest, out spec, out error);
@@ -72,6 +79,7 @@ internal sealed record FrameSourceSpec
     /// <summary>Opens the source this spec names. Setup path: throws a readable error if the system refuses.</summary>
     public FrameSource Open(bool promiscuous = false) => Kind switch
     {
+        FrameSourceKind.AfPacket when Ring => AfPacketRingFrameSource.Open(this, promiscuous),
         FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous),
         FrameSourceKind.Tap => TapFrameSource.Open(this),
         _ => UdpFrameSource.Open(this),
@@ -79,10 +87,37 @@ internal sealed record FrameSourceSpec
 
     public override string ToString() => Kind switch
     {
-        FrameSourceKind.AfPacket => $"afpacket:{InterfaceName}",
+        FrameSourceKind.AfPacket => Ring ? $"afpacket:{InterfaceName}?{RingOption}" : $"afpacket:{InterfaceName}",
         FrameSourceKind.Tap => $"tap:{InterfaceName}",
         _ => $"udp:LOCAL={Local},PEER={Peer}",
     };
+
+    private static bool TryParseAfPacket(string rest, [NotNullWhen(true)] out FrameSourceSpec? spec, out string error)
+    {
+        spec = null;
+        var question = rest.IndexOf('?', StringComparison.Ordinal);
+        var name = question < 0 ? rest : rest[..question];
+        if (!TryParseInterfaceName("afpacket", name, out error))
+        {
+            return false;
+        }
+
+        var ring = false;
+        if (question >= 0)
+        {
+            var option = rest[(question + 1)..];
+            if (option is not (RingOption or "ring=0"))
+            {
+                error = $"afpacket: unknown option '{option}'; the only option is ?{RingOption} (receive through a PACKET_MMAP ring)";
+                return false;
+            }
+
+            ring = option == RingOption;
+        }
+
+        spec = new FrameSourceSpec { Kind = FrameSourceKind.AfPacket, InterfaceName = name, Ring = ring };
+        return true;
+    }
 
     private static bool TryParseInterfaceName(string kind, string name, out string error)
     {
@@ -100,7 +135,7 @@ internal sealed record FrameSourceSpec
 
         foreach (var c in name)
         {
-            if (c <= ' ' || c > '~' || c is '/' or ':' or ',' or '=')
+            if (c <= ' ' || c > '~' || c is '/' or ':' or ',' or '=' or '?')
             {
                 error = $"{kind}: interface name '{name}' contains '{c}', which an interface name cannot have";
                 return false;

@@ -20,9 +20,8 @@ internal abstract class FrameSource : PacketPort
 }
 
 /// <summary>
-/// <c>afpacket:IFNAME</c>: an AF_PACKET SOCK_RAW socket bound to one interface, all ethertypes. It
-/// ignores its own transmissions (PACKET_IGNORE_OUTGOING), so what the dispatcher sends out is not read
-/// back as ingress.
+/// <c>afpacket:IFNAME</c>: an <see cref="AfPacketSocket"/> read with recvmmsg and written with sendmmsg.
+/// <c>afpacket:IFNAME?ring=1</c> reads a PACKET_MMAP ring instead (<see cref="AfPacketRingFrameSource"/>).
 /// </summary>
 internal sealed unsafe class AfPacketFrameSource : FrameSource
 {
@@ -33,49 +32,17 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
 
     public int InterfaceIndex { get; }
 
-    public static AfPacketFrameSource Open(FrameSourceSpec spec, bool promiscuous, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+    public static AfPacketFrameSource Open(
+        FrameSourceSpec spec,
+        bool promiscuous,
+        int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes,
+        AfPacketFanout? fanout = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = spec.InterfaceName ?? throw new ArgumentException("afpacket source needs an interface name", nameof(spec));
-        var ifIndex = NetworkInterfaceControl.GetIndex(name);
-
-        // Protocol 0 at creation: the socket receives nothing until bind() names the interface, so no
-        // frame of another interface slips in between socket() and bind().
-        var fd = Libc.socket(Libc.AF_PACKET, Libc.SOCK_RAW | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            throw InteropException.FromLastError($"socket(AF_PACKET for {name})");
-        }
-
+        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, fanout: fanout);
         try
         {
-            if (!Libc.TrySetInt(fd, Libc.SOL_PACKET, Libc.PACKET_IGNORE_OUTGOING, 1))
-            {
-                throw InteropException.FromLastError($"setsockopt(PACKET_IGNORE_OUTGOING, {name})");
-            }
-
-            UdpSockets.SetBufferSizes(fd, socketBufferBytes);
-            var address = new SockAddrLl
-            {
-                Family = Libc.AF_PACKET,
-                Protocol = (ushort)IPAddress.HostToNetworkOrder((short)Libc.ETH_P_ALL),
-                IfIndex = ifIndex,
-            };
-            if (Libc.bind(fd, &address, (uint)sizeof(SockAddrLl)) != 0)
-            {
-                throw InteropException.FromLastError($"bind(AF_PACKET, {name})");
-            }
-
-            if (promiscuous)
-            {
-                // A membership, not IFF_PROMISC: the kernel drops it when the socket closes, even on a crash.
-                var request = new PacketMreq { IfIndex = ifIndex, Type = Libc.PACKET_MR_PROMISC };
-                if (Libc.setsockopt(fd, Libc.SOL_PACKET, Libc.PACKET_ADD_MEMBERSHIP, &request, (uint)sizeof(PacketMreq)) != 0)
-                {
-                    throw InteropException.FromLastError($"setsockopt(PACKET_ADD_MEMBERSHIP promiscuous, {name})");
-                }
-            }
-
             return new AfPacketFrameSource(spec, fd, ifIndex)
             {
                 Mtu = NetworkInterfaceControl.GetMtu(name),

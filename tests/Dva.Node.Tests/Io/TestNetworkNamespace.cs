@@ -46,49 +46,7 @@ internal sealed class TestNetworkNamespace : IDisposable
     /// Runs <paramref name="work"/> on a fresh thread that has entered the namespace, so interface lookups
     /// and newly created sockets and TAP devices belong to it. The file descriptors stay usable from any thread.
     /// </summary>
-    public T Enter<T>(Func<T> work)
-    {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            var self = Libc.open("/proc/thread-self/ns/net", Libc.O_CLOEXEC);
-            var target = Libc.open($"/run/netns/{Name}", Libc.O_CLOEXEC);
-            try
-            {
-                Assert.True(self >= 0 && target >= 0, $"cannot open namespace files: {Libc.LastErrno}");
-                Assert.True(Libc.setns(target, Libc.CLONE_NEWNET) == 0, $"setns({Name}): {Libc.LastErrno}");
-                try
-                {
-                    result = work();
-                }
-                finally
-                {
-                    _ = Libc.setns(self, Libc.CLONE_NEWNET);
-                }
-            }
-#pragma warning disable CA1031 // Rethrown on the test thread below.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                failure = ex;
-            }
-            finally
-            {
-                _ = Libc.close(self);
-                _ = Libc.close(target);
-            }
-        })
-        { Name = $"netns {Name}" };
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
-        {
-            throw new InvalidOperationException($"in namespace {Name}: {failure.Message}", failure);
-        }
-
-        return result;
-    }
+    public T Enter<T>(Func<T> work) => NetworkNamespaces.Enter(Name, work);
 
     public void Dispose() => Delete(Name);
 

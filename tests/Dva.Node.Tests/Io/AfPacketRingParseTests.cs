@@ -1,0 +1,143 @@
+using System.Buffers.Binary;
+using Dva.Node.Interop;
+using Dva.Node.Io;
+
+namespace Dva.Node.Tests.Io;
+
+/// <summary>The TPACKET_V3 frame header walk, byte by byte over headers laid out as the kernel writes them.</summary>
+public sealed class AfPacketRingParseTests
+{
+    private const int Mac = 82;
+
+    [Fact]
+    public void Classify_WholeFrame_AcceptedWithMacOffsetLengthAndNext()
+    {
+        var block = Header(next: 160, snapLength: 60, length: 60, status: 1, room: 400);
+
+        var status = TPacket3.Classify(block, capacity: 2048, out var mac, out var length, out var next);
+
+        Assert.Equal(RingFrameStatus.Accepted, status);
+        Assert.Equal(Mac, mac);
+        Assert.Equal(60, length);
+        Assert.Equal(160, next);
+        Assert.Equal(Pattern(60), block.AsSpan(mac, length).ToArray());
+    }
+
+    [Fact]
+    public void Classify_LastFrameOfBlock_NextIsZero()
+    {
+        var block = Header(next: 0, snapLength: 100, length: 100, status: 1, room: 182);
+
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out _, out var length, out var next));
+        Assert.Equal(100, length);
+        Assert.Equal(0, next);
+    }
+
+    [Fact]
+    public void Classify_VlanValidStatus_VlanTaggedWithNextKept()
+    {
+        var block = Header(next: 160, snapLength: 60, length: 60, status: 1 | TPacket3.StatusVlanValid, room: 400);
+
+        Assert.Equal(RingFrameStatus.VlanTagged, TPacket3.Classify(block, 2048, out _, out var length, out var next));
+        Assert.Equal(0, length);
+        Assert.Equal(160, next);
+    }
+
+    [Fact]
+    public void Classify_SnapShorterThanWire_Truncated()
+    {
+        var block = Header(next: 0, snapLength: 4000, length: 6000, status: 1, room: 4096);
+
+        Assert.Equal(RingFrameStatus.Truncated, TPacket3.Classify(block, 9000, out _, out _, out _));
+    }
+
+    [Fact]
+    public void Classify_LongerThanBuffer_Oversize()
+    {
+        var block = Header(next: 0, snapLength: 3000, length: 3000, status: 1, room: 3100);
+
+        Assert.Equal(RingFrameStatus.Oversize, TPacket3.Classify(block, 2048, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 3000, out _, out var length, out _));
+        Assert.Equal(3000, length);
+    }
+
+    [Theory]
+    [InlineData(10, 60, 400)] // next inside the header it follows
+    [InlineData(500, 60, 400)] // next past the block
+    [InlineData(160, 400, 400)] // frame runs past the block
+    public void Classify_HeaderPointingOutsideBlock_Malformed(int next, int snapLength, int room)
+    {
+        var block = Header(next: next, snapLength: snapLength, length: snapLength, status: 1, room: room);
+
+        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(block, 2048, out _, out _, out _));
+    }
+
+    [Fact]
+    public void Classify_ShorterThanHeader_Malformed()
+    {
+        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(new byte[TPacket3.HeaderSize], 2048, out _, out _, out _));
+    }
+
+    // sizeof printed by gcc 12 on Debian 12 x86-64 for linux/if_packet.h and time.h.
+    [Fact]
+    public unsafe void StructSizes_RingStructs_MatchLinuxX64Abi()
+    {
+        Assert.Equal(28, sizeof(TPacketReq3));
+        Assert.Equal(12, sizeof(TPacketStatsV3));
+        Assert.Equal(16, sizeof(Timespec));
+    }
+
+    [Fact]
+    public void Geometry_NotPageMultipleOrOneBlock_RejectedNamingTheRule()
+    {
+        var size = Assert.Throws<ArgumentException>(() => new AfPacketRingGeometry { BlockSize = 5000 }.Validate());
+        var count = Assert.Throws<ArgumentException>(() => new AfPacketRingGeometry { BlockCount = 1 }.Validate());
+
+        Assert.Contains("multiple of 4096", size.Message, StringComparison.Ordinal);
+        Assert.Contains("at least 2 blocks", count.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryParse_AfPacketRingOption_SetsRingAndRoundTrips()
+    {
+        Assert.True(FrameSourceSpec.TryParse("afpacket:eth1?ring=1", out var ring, out var error), error);
+        Assert.True(FrameSourceSpec.TryParse("afpacket:eth1?ring=0", out var plain, out error), error);
+
+        Assert.Equal(FrameSourceKind.AfPacket, ring.Kind);
+        Assert.Equal("eth1", ring.InterfaceName);
+        Assert.True(ring.Ring);
+        Assert.Equal("afpacket:eth1?ring=1", ring.ToString());
+        Assert.False(plain.Ring);
+        Assert.Equal("afpacket:eth1", plain.ToString());
+    }
+
+    [Theory]
+    [InlineData("afpacket:eth1?ring=2", "unknown option 'ring=2'")]
+    [InlineData("afpacket:eth1?", "unknown option ''")]
+    [InlineData("afpacket:?ring=1", "interface name is missing")]
+    [InlineData("tap:tap0?ring=1", "contains '?'")]
+    public void TryParse_BadRingOption_FailsNamingTheProblem(string text, string expected)
+    {
+        Assert.False(FrameSourceSpec.TryParse(text, out _, out var error));
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    /// <summary>A tpacket3_hdr at offset 0 of a <paramref name="room"/>-byte block remainder, the frame at <see cref="Mac"/>.</summary>
+    private static byte[] Header(int next, int snapLength, int length, uint status, int room)
+    {
+        var block = new byte[room];
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(TPacket3.NextOffset), (uint)next);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(TPacket3.SnapLengthOffset), (uint)snapLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(TPacket3.LengthOffset), (uint)length);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(TPacket3.StatusOffset), status);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(TPacket3.MacOffset), Mac);
+        if (Mac + snapLength <= room)
+        {
+            Pattern(snapLength).CopyTo(block, Mac);
+        }
+
+        return block;
+    }
+
+    private static byte[] Pattern(int length) => PortHelpers.Pattern(7, length);
+}
