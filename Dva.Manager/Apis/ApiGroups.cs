@@ -1,3 +1,4 @@
+using Dva.Manager.Infrastructure;
 using Dva.Manager.Security;
 
 namespace Dva.Manager.Apis;
@@ -6,10 +7,14 @@ internal static class ApiGroups
 {
     public const string Prefix = "/api/v1";
 
-    /// <summary>A group under /api/v1 that needs an API key: viewer to read, operator to change.</summary>
+    /// <summary>
+    /// A group under /api/v1 that needs an API key: viewer to read, operator to change. A change without If-Match that
+    /// lost a write race is run again (<see cref="ConcurrencyRetryFilter"/>).
+    /// </summary>
     public static RouteGroupBuilder MapApiGroup(this IEndpointRouteBuilder app, string path, string tag) =>
         app.MapGroup(Prefix + path)
             .RequireAuthorization(ApiRoles.ApiPolicy)
+            .AddEndpointFilter<ConcurrencyRetryFilter>()
             .WithTags(tag)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Dva.Manager.Infrastructure;
+using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -22,6 +23,81 @@ public sealed class ConcurrencyTests(ManagerFixture fixture) : ApiTestBase(fixtu
         stale.Version++;
 
         await Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => db.SaveChangesAsync());
+    }
+
+    [Fact]
+    public async Task LostRaceWithoutIfMatch_RunAgainOnFreshRows()
+    {
+        var dvaId = await CreateDvaAsync();
+        await using var scope = Factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
+        var context = RetryContext(scope.ServiceProvider, ifMatch: null);
+        var runs = 0;
+
+        // The first run writes a row another writer changed meanwhile (as the fleet reconciler does to a node).
+        var result = await new ConcurrencyRetryFilter().InvokeAsync(context, async _ =>
+        {
+            runs++;
+            var dva = await db.Dvas.SingleAsync(d => d.Id == dvaId);
+            if (runs == 1)
+            {
+                await ExpectAsync(await Client.PutAsJsonAsync($"/api/v1/dvas/{dvaId}", new { name = dva.Name, description = "reconciler" }), HttpStatusCode.OK);
+            }
+
+            dva.Description = "operator";
+            dva.Version++;
+            await db.SaveChangesAsync();
+            return dva.Description;
+        });
+
+        Assert.Equal(2, runs);
+        Assert.Equal("operator", result);
+        await using var check = Factory.Services.CreateAsyncScope();
+        Assert.Equal("operator", (await check.ServiceProvider.GetRequiredService<ManagerDbContext>().Dvas.SingleAsync(d => d.Id == dvaId)).Description);
+    }
+
+    [Fact]
+    public async Task LostRaceWithIfMatch_NotRunAgain()
+    {
+        await using var scope = Factory.Services.CreateAsyncScope();
+        var context = RetryContext(scope.ServiceProvider, ifMatch: "\"3\"");
+        var runs = 0;
+
+        await Assert.ThrowsAsync<DbUpdateConcurrencyException>(async () => await new ConcurrencyRetryFilter().InvokeAsync(context, _ =>
+        {
+            runs++;
+            throw new DbUpdateConcurrencyException("lost");
+        }));
+
+        Assert.Equal(1, runs);
+    }
+
+    [Fact]
+    public async Task LostRaceEveryRun_GivesUpAfterTheLastAttempt()
+    {
+        await using var scope = Factory.Services.CreateAsyncScope();
+        var context = RetryContext(scope.ServiceProvider, ifMatch: null);
+        var runs = 0;
+
+        await Assert.ThrowsAsync<DbUpdateConcurrencyException>(async () => await new ConcurrencyRetryFilter().InvokeAsync(context, _ =>
+        {
+            runs++;
+            throw new DbUpdateConcurrencyException("lost");
+        }));
+
+        Assert.Equal(ConcurrencyRetryFilter.Attempts, runs);
+    }
+
+    private static DefaultEndpointFilterInvocationContext RetryContext(IServiceProvider services, string? ifMatch)
+    {
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = services };
+        http.Request.Method = "POST";
+        if (ifMatch is not null)
+        {
+            http.Request.Headers.IfMatch = ifMatch;
+        }
+
+        return new DefaultEndpointFilterInvocationContext(http);
     }
 
     [Fact]
