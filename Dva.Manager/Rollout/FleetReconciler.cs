@@ -41,7 +41,7 @@ internal sealed class FleetReconciler(
     private readonly ConcurrentDictionary<long, string> _failed = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _lastPrune = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _committedAt = new();
-    private readonly ConcurrentDictionary<long, (string Connection, NodeAssignment Assignment)> _sent = new();
+    private readonly ConcurrentDictionary<long, SentAssignment> _sent = new();
     private readonly ConcurrentDictionary<long, string?> _quarantine = new();
     private readonly SemaphoreSlim _pass = new(1, 1);
 
@@ -270,7 +270,47 @@ internal sealed class FleetReconciler(
             }
         }
 
+        var confirmations = await ConfirmAssignmentsAsync(dvaKey, nodes, next ?? current);
+        await ChildProvisioning.UpdateAsync(db, dva, confirmations, ct);
         await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0, unready, ct);
+    }
+
+    /// <summary>
+    /// Which units run the assignment this pass built: those that acked a table sent after it. A unit in the tables
+    /// that got a new assignment and no table since is sent the current table again, so the next pass knows.
+    /// </summary>
+    private async Task<UnitConfirmations> ConfirmAssignmentsAsync(long dvaKey, List<Node> nodes, TableVersion? table)
+    {
+        var now = time.GetUtcNow();
+        var unconfirmed = new List<int>();
+        var overdue = new List<int>();
+        foreach (var node in nodes.OrderBy(n => n.NodeId))
+        {
+            var session = sessions.Get(node.Id);
+            if (session?.ConnectionId is not { } connection || !_sent.TryGetValue(node.Id, out var sent) || sent.Connection != connection)
+            {
+                unconfirmed.Add(node.NodeId);
+                continue;
+            }
+
+            if (session.TablesAcked > sent.TablesSentBefore)
+            {
+                continue;
+            }
+
+            unconfirmed.Add(node.NodeId);
+            if (now - sent.At > options.Value.AckTimeout)
+            {
+                overdue.Add(node.NodeId);
+            }
+
+            if (session.TablesSent == sent.TablesSentBefore && table?.Peers.ContainsKey((ushort)node.NodeId) == true)
+            {
+                await rollout.ConfirmAsync(dvaKey, session);
+            }
+        }
+
+        return new UnitConfirmations(nodes.Count, unconfirmed, overdue);
     }
 
     /// <summary>
@@ -420,14 +460,15 @@ internal sealed class FleetReconciler(
 
     private async Task SendAsync(long nodeKey, NodeAssignment assignment)
     {
-        if (sessions.Get(nodeKey)?.ConnectionId is not { } connection
+        if (sessions.Get(nodeKey) is not { ConnectionId: { } connection } session
             || (_sent.TryGetValue(nodeKey, out var sent) && sent.Connection == connection && sent.Assignment == assignment))
         {
             return;
         }
 
+        var tablesSent = session.TablesSent;
         await hub.Clients.Client(connection).Assign(assignment);
-        _sent[nodeKey] = (connection, assignment);
+        _sent[nodeKey] = new SentAssignment(connection, assignment, tablesSent, time.GetUtcNow());
 
         // Keys right behind the assignment, before any table: a secure unit without them could not seal or open.
         if (assignment.DvaKey != 0)
@@ -550,6 +591,9 @@ internal sealed class FleetReconciler(
     }
 
     private static object Describe(Node node) => new { node.Name, node.DvaId, node.Role, node.NodeId, node.State, node.Weight, node.TunnelEndpoint };
+
+    /// <summary>The last assignment sent to a unit, on which connection, and how many tables that connection had carried before it.</summary>
+    private sealed record SentAssignment(string Connection, NodeAssignment Assignment, long TablesSentBefore, DateTimeOffset At);
 }
 
 internal static partial class FleetLog
