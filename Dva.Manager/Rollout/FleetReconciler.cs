@@ -222,17 +222,28 @@ internal sealed class FleetReconciler(
 
         var peers = nodes.Select(ToPeer).ToList();
         var hasCapacity = peers.Any(p => p.Role == PeerRole.DataPlane && p.Weight > 0);
+        // A rollout fails every unit it cannot reach. A unit still alive but not connected (reconnecting, or not yet
+        // back after a manager restart) would be declared failed and re-placed with a new node id, although it kept
+        // forwarding: no change is planned until it is back or declared failed. (A restart with a held change that
+        // went out at its limit before the agents reconnected failed every unit: Rollout/ManagerRestartTests.cs.)
+        var away = nodes.Where(n => sessions.Get(n.Id)?.ConnectionId is null).Select(n => n.NodeId).ToList();
+        if (away.Count > 0)
+        {
+            FleetLog.WaitingForUnits(logger, dvaKey, string.Join(", ", away));
+        }
+
+        var reachable = away.Count == 0;
         TableVersion? next = null;
-        if (hasCapacity && current is null)
+        if (reachable && hasCapacity && current is null)
         {
             next = TableVersion.CreateFirst(tableId, dva.Seed, dva.BucketCount, peers, Cause(causes, "first tables"));
         }
-        else if (hasCapacity && current is not null && !SamePeers(current, peers))
+        else if (reachable && hasCapacity && current is not null && !SamePeers(current, peers))
         {
             next = await PaceAsync(audit, marks, current, current.Next(peers, now, Cause(causes, "peers changed"), out int _), forced, now, ct);
         }
 
-        if (next is null && current is not null && now - _lastPrune.GetValueOrDefault(dvaKey) >= options.Value.HistoryPruneInterval
+        if (next is null && reachable && current is not null && now - _lastPrune.GetValueOrDefault(dvaKey) >= options.Value.HistoryPruneInterval
             && PrunableEntries(dvaKey, current, nodes, now) is { Count: > 0 } prunable)
         {
             _lastPrune[dvaKey] = now;
@@ -606,6 +617,9 @@ internal static partial class FleetLog
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Node {Name}: {Operation} ({Reason})")]
     public static partial void Released(ILogger logger, string name, string operation, string reason);
+
+    [LoggerMessage(EventId = 4205, Level = LogLevel.Debug, Message = "DVA {DvaKey}: no change planned while node {NodeIds} is not connected")]
+    public static partial void WaitingForUnits(ILogger logger, long dvaKey, string nodeIds);
 
     [LoggerMessage(EventId = 4204, Level = LogLevel.Information,
         Message = "DVA {DvaKey}: version {Version} held: it would drop {Dropped} predecessors that still have live flows")]

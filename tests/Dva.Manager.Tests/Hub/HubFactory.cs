@@ -137,6 +137,31 @@ public sealed class HubFactory : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>The DVA's audit entries, newest first.</summary>
+    public async Task<JsonArray> AuditAsync(long dvaId)
+    {
+        using var client = AdminClient();
+        return JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/audit?dvaId={dvaId}&pageSize=500", UriKind.Relative)))!["items"]!.AsArray();
+    }
+
+    /// <summary>Waits for an audit entry of <paramref name="operation"/> and returns its "after" text.</summary>
+    public async Task<string> WaitForAuditAsync(long dvaId, string operation)
+    {
+        var deadline = DateTimeOffset.UtcNow + Patience;
+        while (true)
+        {
+            var items = await AuditAsync(dvaId);
+            if (items.FirstOrDefault(e => (string)e!["operation"]! == operation) is { } entry)
+            {
+                return (string?)entry["after"] ?? "";
+            }
+
+            Assert.True(DateTimeOffset.UtcNow < deadline,
+                $"no '{operation}' in the audit log: {string.Join(" | ", items.Reverse().Select(e => $"{e!["operation"]} {e["after"]}"))}");
+            await Task.Delay(100);
+        }
+    }
+
     public static int ServingDataPlanes(TableVersion table) =>
         table.Peers.Values.Count(p => p.Role == PeerRole.DataPlane && p.Weight > 0);
 
