@@ -283,7 +283,7 @@ internal sealed class FleetReconciler(
 
         var confirmations = await ConfirmAssignmentsAsync(dvaKey, nodes, next ?? current);
         await ChildProvisioning.UpdateAsync(db, dva, confirmations, ct);
-        await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0, unready, ct);
+        await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0 && confirmations.Everywhere, unready, ct);
     }
 
     /// <summary>
