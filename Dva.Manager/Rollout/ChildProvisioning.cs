@@ -32,48 +32,57 @@ internal static class ChildProvisioning
     /// <summary>Reason of an <see cref="Applied"/> = False that <see cref="ManagedEntity.GetStatus"/> reports as ERROR.</summary>
     public const string NotConfirmed = ManagedEntity.NotConfirmedReason;
 
+    /// <summary>
+    /// The DVA's children, loaded through the pass's context before it builds the assignments: the assignments are
+    /// built from these same tracked instances (EF hands them back to later queries), so the generation observed is
+    /// the one the units received. A child created later in the pass is not in this set and waits for the next pass;
+    /// a REST write in between changes Version and makes this pass's save fail, and the next pass starts again.
+    /// </summary>
+    public static async Task<DvaChildren> LoadAsync(ManagerDbContext db, long dvaKey, CancellationToken ct) => new(
+        await db.Interfaces.Where(e => e.DvaId == dvaKey).ToListAsync(ct),
+        await db.Routes.Where(e => e.DvaId == dvaKey).ToListAsync(ct),
+        await db.FirewallRules.Where(e => e.DvaId == dvaKey).ToListAsync(ct),
+        await db.Vips.Where(e => e.DvaId == dvaKey).ToListAsync(ct),
+        await db.Pools.Where(e => e.DvaId == dvaKey).ToListAsync(ct),
+        await db.Members.Where(e => e.DvaId == dvaKey).ToListAsync(ct));
+
     /// <summary>Brings the status of every child of <paramref name="dva"/> in line with <paramref name="units"/>.</summary>
-    /// <remarks>
-    /// The children are loaded through the pass's context, which already tracks those the assignments were built
-    /// from: EF hands back the same instances, so the generation observed is the one the units received. A REST
-    /// write in between changes Version and makes this pass's save fail; the next pass starts again.
-    /// </remarks>
-    public static async Task UpdateAsync(ManagerDbContext db, Appliance dva, UnitConfirmations units, CancellationToken ct)
+    public static void Update(Appliance dva, DvaChildren children, UnitConfirmations units)
     {
-        var interfaces = await db.Interfaces.Where(e => e.DvaId == dva.Id).ToListAsync(ct);
-        var attached = interfaces.Where(i => i.AttachmentNodeName.Length > 0).Select(i => i.Ifid).ToHashSet();
-        var vips = await db.Vips.Where(e => e.DvaId == dva.Id).ToListAsync(ct);
-        var used = vips.Select(v => v.PoolId).ToHashSet();
+        ArgumentNullException.ThrowIfNull(dva);
+        ArgumentNullException.ThrowIfNull(children);
+        var attached = children.Interfaces.Where(i => i.AttachmentNodeName.Length > 0).Select(i => i.Ifid).ToHashSet();
+        var used = children.Vips.Select(v => v.PoolId).ToHashSet();
         var firewall = dva.ServiceKind is ServiceKind.Firewall or ServiceKind.FirewallAndLoadBalancer;
         var loadBalancer = dva.ServiceKind is ServiceKind.LoadBalancer or ServiceKind.FirewallAndLoadBalancer;
         const string noLoadBalancer = "the DVA's service kind runs no load balancer; change the DVA's serviceKind to apply it";
 
-        foreach (var i in interfaces)
+        foreach (var i in children.Interfaces)
         {
             Update(i, i.AttachmentNodeName.Length == 0 ? Blocked.Pending("NotAttached", "no dispatcher is named in the attachment") : null, units);
         }
 
-        foreach (var r in await db.Routes.Where(e => e.DvaId == dva.Id).ToListAsync(ct))
+        foreach (var r in children.Routes)
         {
             Update(r, attached.Contains(r.Ifid) ? null : Blocked.Pending("NotAttached", $"interface {r.Ifid} is not attached to a dispatcher"), units);
         }
 
-        foreach (var rule in await db.FirewallRules.Where(e => e.DvaId == dva.Id).ToListAsync(ct))
+        foreach (var rule in children.Rules)
         {
             Update(rule, firewall ? null : Blocked.Error("the DVA's service kind runs no firewall; change the DVA's serviceKind to apply it"), units);
         }
 
-        foreach (var vip in vips)
+        foreach (var vip in children.Vips)
         {
             Update(vip, loadBalancer ? null : Blocked.Error(noLoadBalancer), units);
         }
 
-        foreach (var pool in await db.Pools.Where(e => e.DvaId == dva.Id).ToListAsync(ct))
+        foreach (var pool in children.Pools)
         {
             Update(pool, !loadBalancer ? Blocked.Error(noLoadBalancer) : used.Contains(pool.Id) ? null : Blocked.Pending("NoVip", "no VIP uses this pool"), units);
         }
 
-        foreach (var member in await db.Members.Where(e => e.DvaId == dva.Id).ToListAsync(ct))
+        foreach (var member in children.Members)
         {
             // A member's operating status is its health check's (MemberService.SetHealthAsync), not the rollout's.
             Update(member, !loadBalancer ? Blocked.Error(noLoadBalancer) : used.Contains(member.PoolId) ? null : Blocked.Pending("NoVip", "no VIP uses its pool"),
@@ -127,6 +136,15 @@ internal static class ChildProvisioning
         }
     }
 }
+
+/// <summary>A DVA's child objects as one reconcile pass loaded them.</summary>
+internal sealed record DvaChildren(
+    IReadOnlyList<SharedInterface> Interfaces,
+    IReadOnlyList<StaticRoute> Routes,
+    IReadOnlyList<FirewallRule> Rules,
+    IReadOnlyList<Vip> Vips,
+    IReadOnlyList<Pool> Pools,
+    IReadOnlyList<Member> Members);
 
 /// <summary>Why a child cannot reach the units now: an error the operator must fix, or a wait for something else.</summary>
 internal sealed record Blocked(string Reason, string Message)

@@ -127,7 +127,9 @@ internal sealed class FleetReconciler(
         // assigned over REST whose agent never connected is the operator's business, not this loop's.
         var nodes = (await db.Nodes.Where(n => n.DvaId == dvaKey).ToListAsync(ct))
             .Where(n => sessions.Get(n.Id) is not null || current?.Peers.ContainsKey((ushort)n.NodeId) == true).ToList();
-        var interfaces = await db.Interfaces.Where(i => i.DvaId == dvaKey).ToListAsync(ct);
+        // Before anything is built from them: the status written at the end of the pass is about these instances.
+        var children = await ChildProvisioning.LoadAsync(db, dvaKey, ct);
+        var interfaces = children.Interfaces.ToList();
         var pool = (await db.Nodes.Where(n => n.DvaId == null).OrderBy(n => n.Id).ToListAsync(ct))
             .Where(n => sessions.Get(n.Id) is { } s && IsAlive(n.Id) && !IsQuarantined(n.Id, s)).ToList();
         if (current is null && nodes.Count == 0 && pool.Count == 0)
@@ -282,7 +284,7 @@ internal sealed class FleetReconciler(
         }
 
         var confirmations = await ConfirmAssignmentsAsync(dvaKey, nodes, next ?? current);
-        await ChildProvisioning.UpdateAsync(db, dva, confirmations, ct);
+        ChildProvisioning.Update(dva, children, confirmations);
         await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0 && confirmations.Everywhere, unready, ct);
     }
 
