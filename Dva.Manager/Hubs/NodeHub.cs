@@ -96,6 +96,7 @@ internal sealed class NodeHub(
     {
         var session = RequireSession();
         CheckAck(ack, ack?.Error);
+        session.CountTableAcked(Context.ConnectionId);
         rollout.OnAck(session.NodeKey, ack!);
         return Task.CompletedTask;
     }

@@ -24,6 +24,46 @@ internal sealed class NodeSession(long nodeKey, string name, NodeHello hello)
 
     /// <summary>The table version the agent runs: from its hello, then from its acks.</summary>
     public ulong InstalledVersion { get; set; }
+
+    private long _tablesSent;
+    private long _tablesAcked;
+
+    /// <summary>Tables sent on the current connection (every one is answered by exactly one ack, in order).</summary>
+    public long TablesSent => Interlocked.Read(ref _tablesSent);
+
+    /// <summary>Table acks received on the current connection.</summary>
+    public long TablesAcked => Interlocked.Read(ref _tablesAcked);
+
+    /// <summary>Counts a table sent on <paramref name="connectionId"/>, if that is still the unit's connection.</summary>
+    public void CountTableSent(string connectionId)
+    {
+        lock (this)
+        {
+            if (ConnectionId == connectionId)
+            {
+                _tablesSent++;
+            }
+        }
+    }
+
+    /// <summary>Counts an ack received on <paramref name="connectionId"/>; an ack from an older connection does not count.</summary>
+    public void CountTableAcked(string connectionId)
+    {
+        lock (this)
+        {
+            if (ConnectionId == connectionId)
+            {
+                _tablesAcked++;
+            }
+        }
+    }
+
+    /// <summary>A new connection: the agent answers only what is sent on it.</summary>
+    internal void ResetTableCounts()
+    {
+        _tablesSent = 0;
+        _tablesAcked = 0;
+    }
 }
 
 /// <summary>Node agents by node key, and the connection each one is reachable on.</summary>
@@ -40,6 +80,11 @@ internal sealed class NodeSessions
         var session = _sessions.AddOrUpdate(nodeKey, _ => new NodeSession(nodeKey, name, hello), (_, s) => s);
         lock (session)
         {
+            if (session.ConnectionId != connectionId)
+            {
+                session.ResetTableCounts();
+            }
+
             session.Hello = hello;
             session.ConnectionId = connectionId;
             session.LastSeen = now;

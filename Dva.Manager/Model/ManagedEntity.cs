@@ -7,6 +7,11 @@ namespace Dva.Manager.Model;
 /// </summary>
 internal abstract class ManagedEntity
 {
+    // The condition and reasons written by Rollout/ChildProvisioning.cs that make a status ERROR.
+    internal const string AppliedCondition = "Applied";
+    internal const string CannotApplyReason = "CannotApply";
+    internal const string NotConfirmedReason = "NotConfirmed";
+
     public long Id { get; set; }
 
     public long Version { get; set; } = 1;
@@ -29,11 +34,15 @@ internal abstract class ManagedEntity
 
     public ResourceStatus GetStatus()
     {
-        var provisioning = ObservedGeneration >= Generation ? ProvisioningStatus.Active
+        // The reconciler says why a spec it has not observed cannot be applied (Rollout/ChildProvisioning.cs).
+        var failed = ObservedGeneration < Generation
+            && Conditions.Exists(c => c is { Type: AppliedCondition, Status: "False", Reason: CannotApplyReason or NotConfirmedReason });
+        var provisioning = failed ? ProvisioningStatus.Error
+            : ObservedGeneration >= Generation ? ProvisioningStatus.Active
             : ObservedGeneration == 0 ? ProvisioningStatus.PendingCreate
             : ProvisioningStatus.PendingUpdate;
         var conditions = new List<StatusCondition>(Conditions);
-        if (provisioning != ProvisioningStatus.Active)
+        if (provisioning is ProvisioningStatus.PendingCreate or ProvisioningStatus.PendingUpdate)
         {
             // Until a rollout reports back, say plainly that the data path does not run this spec yet.
             conditions.Add(new StatusCondition(

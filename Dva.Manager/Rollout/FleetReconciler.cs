@@ -41,7 +41,7 @@ internal sealed class FleetReconciler(
     private readonly ConcurrentDictionary<long, string> _failed = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _lastPrune = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _committedAt = new();
-    private readonly ConcurrentDictionary<long, (string Connection, NodeAssignment Assignment)> _sent = new();
+    private readonly ConcurrentDictionary<long, SentAssignment> _sent = new();
     private readonly ConcurrentDictionary<long, string?> _quarantine = new();
     private readonly SemaphoreSlim _pass = new(1, 1);
 
@@ -127,7 +127,9 @@ internal sealed class FleetReconciler(
         // assigned over REST whose agent never connected is the operator's business, not this loop's.
         var nodes = (await db.Nodes.Where(n => n.DvaId == dvaKey).ToListAsync(ct))
             .Where(n => sessions.Get(n.Id) is not null || current?.Peers.ContainsKey((ushort)n.NodeId) == true).ToList();
-        var interfaces = await db.Interfaces.Where(i => i.DvaId == dvaKey).ToListAsync(ct);
+        // Before anything is built from them: the status written at the end of the pass is about these instances.
+        var children = await ChildProvisioning.LoadAsync(db, dvaKey, ct);
+        var interfaces = children.Interfaces.ToList();
         var pool = (await db.Nodes.Where(n => n.DvaId == null).OrderBy(n => n.Id).ToListAsync(ct))
             .Where(n => sessions.Get(n.Id) is { } s && IsAlive(n.Id) && !IsQuarantined(n.Id, s)).ToList();
         if (current is null && nodes.Count == 0 && pool.Count == 0)
@@ -222,17 +224,28 @@ internal sealed class FleetReconciler(
 
         var peers = nodes.Select(ToPeer).ToList();
         var hasCapacity = peers.Any(p => p.Role == PeerRole.DataPlane && p.Weight > 0);
+        // A rollout fails every unit it cannot reach. A unit still alive but not connected (reconnecting, or not yet
+        // back after a manager restart) would be declared failed and re-placed with a new node id, although it kept
+        // forwarding: no change is planned until it is back or declared failed. (A restart with a held change that
+        // went out at its limit before the agents reconnected failed every unit: Rollout/ManagerRestartTests.cs.)
+        var away = nodes.Where(n => sessions.Get(n.Id)?.ConnectionId is null).Select(n => n.NodeId).ToList();
+        if (away.Count > 0)
+        {
+            FleetLog.WaitingForUnits(logger, dvaKey, string.Join(", ", away));
+        }
+
+        var reachable = away.Count == 0;
         TableVersion? next = null;
-        if (hasCapacity && current is null)
+        if (reachable && hasCapacity && current is null)
         {
             next = TableVersion.CreateFirst(tableId, dva.Seed, dva.BucketCount, peers, Cause(causes, "first tables"));
         }
-        else if (hasCapacity && current is not null && !SamePeers(current, peers))
+        else if (reachable && hasCapacity && current is not null && !SamePeers(current, peers))
         {
             next = await PaceAsync(audit, marks, current, current.Next(peers, now, Cause(causes, "peers changed"), out int _), forced, now, ct);
         }
 
-        if (next is null && current is not null && now - _lastPrune.GetValueOrDefault(dvaKey) >= options.Value.HistoryPruneInterval
+        if (next is null && reachable && current is not null && now - _lastPrune.GetValueOrDefault(dvaKey) >= options.Value.HistoryPruneInterval
             && PrunableEntries(dvaKey, current, nodes, now) is { Count: > 0 } prunable)
         {
             _lastPrune[dvaKey] = now;
@@ -270,7 +283,47 @@ internal sealed class FleetReconciler(
             }
         }
 
-        await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0, unready, ct);
+        var confirmations = await ConfirmAssignmentsAsync(dvaKey, nodes, next ?? current);
+        ChildProvisioning.Update(dva, children, confirmations);
+        await UpdateStatusAsync(db, dva, generation, nodes, next ?? current, converged && causes.Count == 0 && confirmations.Everywhere, unready, ct);
+    }
+
+    /// <summary>
+    /// Which units run the assignment this pass built: those that acked a table sent after it. A unit in the tables
+    /// that got a new assignment and no table since is sent the current table again, so the next pass knows.
+    /// </summary>
+    private async Task<UnitConfirmations> ConfirmAssignmentsAsync(long dvaKey, List<Node> nodes, TableVersion? table)
+    {
+        var now = time.GetUtcNow();
+        var unconfirmed = new List<int>();
+        var overdue = new List<int>();
+        foreach (var node in nodes.OrderBy(n => n.NodeId))
+        {
+            var session = sessions.Get(node.Id);
+            if (session?.ConnectionId is not { } connection || !_sent.TryGetValue(node.Id, out var sent) || sent.Connection != connection)
+            {
+                unconfirmed.Add(node.NodeId);
+                continue;
+            }
+
+            if (session.TablesAcked > sent.TablesSentBefore)
+            {
+                continue;
+            }
+
+            unconfirmed.Add(node.NodeId);
+            if (now - sent.At > options.Value.AckTimeout)
+            {
+                overdue.Add(node.NodeId);
+            }
+
+            if (session.TablesSent == sent.TablesSentBefore && table?.Peers.ContainsKey((ushort)node.NodeId) == true)
+            {
+                await rollout.ConfirmAsync(dvaKey, session);
+            }
+        }
+
+        return new UnitConfirmations(nodes.Count, unconfirmed, overdue);
     }
 
     /// <summary>
@@ -420,14 +473,15 @@ internal sealed class FleetReconciler(
 
     private async Task SendAsync(long nodeKey, NodeAssignment assignment)
     {
-        if (sessions.Get(nodeKey)?.ConnectionId is not { } connection
+        if (sessions.Get(nodeKey) is not { ConnectionId: { } connection } session
             || (_sent.TryGetValue(nodeKey, out var sent) && sent.Connection == connection && sent.Assignment == assignment))
         {
             return;
         }
 
+        var tablesSent = session.TablesSent;
         await hub.Clients.Client(connection).Assign(assignment);
-        _sent[nodeKey] = (connection, assignment);
+        _sent[nodeKey] = new SentAssignment(connection, assignment, tablesSent, time.GetUtcNow());
 
         // Keys right behind the assignment, before any table: a secure unit without them could not seal or open.
         if (assignment.DvaKey != 0)
@@ -550,6 +604,9 @@ internal sealed class FleetReconciler(
     }
 
     private static object Describe(Node node) => new { node.Name, node.DvaId, node.Role, node.NodeId, node.State, node.Weight, node.TunnelEndpoint };
+
+    /// <summary>The last assignment sent to a unit, on which connection, and how many tables that connection had carried before it.</summary>
+    private sealed record SentAssignment(string Connection, NodeAssignment Assignment, long TablesSentBefore, DateTimeOffset At);
 }
 
 internal static partial class FleetLog
@@ -562,6 +619,9 @@ internal static partial class FleetLog
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Node {Name}: {Operation} ({Reason})")]
     public static partial void Released(ILogger logger, string name, string operation, string reason);
+
+    [LoggerMessage(EventId = 4205, Level = LogLevel.Debug, Message = "DVA {DvaKey}: no change planned while node {NodeIds} is not connected")]
+    public static partial void WaitingForUnits(ILogger logger, long dvaKey, string nodeIds);
 
     [LoggerMessage(EventId = 4204, Level = LogLevel.Information,
         Message = "DVA {DvaKey}: version {Version} held: it would drop {Dropped} predecessors that still have live flows")]

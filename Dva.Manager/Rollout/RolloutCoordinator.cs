@@ -136,10 +136,27 @@ internal sealed class RolloutCoordinator(
         }
 
         var client = hub.Clients.Client(connection);
+        session.CountTableSent(connection);
         await client.InstallTable(new TableUpdate(table.DvaId, table.Version, TableCodec.Encode(table)));
         await client.Commit(table.DvaId, table.Version);
         session.InstalledVersion = table.Version;
         RolloutLogMessages.Resynced(logger, session.NodeKey, table.Version);
+    }
+
+    /// <summary>
+    /// Sends the current version again to a unit that runs it (or should), without a commit: the agent handles hub
+    /// messages one at a time and in order, so its ack proves it finished handling every assignment sent before.
+    /// Installing the version it already runs changes nothing on the unit.
+    /// </summary>
+    public async Task ConfirmAsync(long dvaKey, NodeSession session)
+    {
+        if (Current(dvaKey) is not { } table || session.ConnectionId is not { } connection)
+        {
+            return;
+        }
+
+        session.CountTableSent(connection);
+        await hub.Clients.Client(connection).InstallTable(new TableUpdate(table.DvaId, table.Version, TableCodec.Encode(table)));
     }
 
     private async Task<RolloutResult> RunAsync(long dvaKey, TableVersion next, IReadOnlyList<RolloutMember> members, CancellationToken ct)
@@ -223,6 +240,7 @@ internal sealed class RolloutCoordinator(
             var pending = new Pending(member);
             flight.Pending[member.NodeKey] = pending;
             waiting.Add(pending);
+            sessions.Get(member.NodeKey)?.CountTableSent(connection);
             await hub.Clients.Client(connection).InstallTable(update);
         }
 

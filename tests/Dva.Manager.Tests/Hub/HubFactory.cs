@@ -28,7 +28,8 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     // A directory of its own: the manager keeps a generated enrollment token beside its database.
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"dva-hub-test-{Guid.NewGuid():N}");
+    private readonly string _directory;
+    private readonly bool _ownsDirectory;
     private readonly Dictionary<string, string> _settings = new()
     {
         ["Dva:EnrollmentToken"] = Token,
@@ -42,19 +43,25 @@ public sealed class HubFactory : WebApplicationFactory<Program>
         ["Logging:LogLevel:Microsoft.AspNetCore.SignalR"] = "None",
     };
 
-    public HubFactory(IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="directory">An existing database directory (a restarted manager); the caller deletes it. Null: a new one, deleted on dispose.</param>
+    /// <param name="port">The port to listen on (a restarted manager takes its predecessor's, so agents reconnect); 0: a free one.</param>
+    public HubFactory(IReadOnlyDictionary<string, string>? settings = null, string? directory = null, int port = 0)
     {
+        _ownsDirectory = directory is null;
+        _directory = directory ?? Path.Combine(Path.GetTempPath(), $"dva-hub-test-{Guid.NewGuid():N}");
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             _settings[key] = value;
         }
 
-        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        UseKestrel(options => options.Listen(IPAddress.Loopback, port));
         StartServer();
         Address = new Uri(Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
     }
 
     public Uri Address { get; }
+
+    public string Directory => _directory;
 
     public string DatabasePath => Path.Combine(_directory, "dva.db");
 
@@ -68,12 +75,14 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A DVA wanting <paramref name="dataPlanes"/> data planes, with one interface attached to <paramref name="dispatcher"/>.</summary>
-    public async Task<long> CreateDvaAsync(string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain")
+    public async Task<long> CreateDvaAsync(
+        string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain", string serviceKind = "firewall")
     {
         using var client = AdminClient();
         var created = await client.PostAsJsonAsync("/api/v1/dvas", new
         {
             name,
+            serviceKind,
             tunnelSecurity,
             scaling = new { minDataPlanes = 1, maxDataPlanes, targetUtilizationPercent = 30 },
         });
@@ -128,6 +137,31 @@ public sealed class HubFactory : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>The DVA's audit entries, newest first.</summary>
+    public async Task<JsonArray> AuditAsync(long dvaId)
+    {
+        using var client = AdminClient();
+        return JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/audit?dvaId={dvaId}&pageSize=500", UriKind.Relative)))!["items"]!.AsArray();
+    }
+
+    /// <summary>Waits for an audit entry of <paramref name="operation"/> and returns its "after" text.</summary>
+    public async Task<string> WaitForAuditAsync(long dvaId, string operation)
+    {
+        var deadline = DateTimeOffset.UtcNow + Patience;
+        while (true)
+        {
+            var items = await AuditAsync(dvaId);
+            if (items.FirstOrDefault(e => (string)e!["operation"]! == operation) is { } entry)
+            {
+                return (string?)entry["after"] ?? "";
+            }
+
+            Assert.True(DateTimeOffset.UtcNow < deadline,
+                $"no '{operation}' in the audit log: {string.Join(" | ", items.Reverse().Select(e => $"{e!["operation"]} {e["after"]}"))}");
+            await Task.Delay(100);
+        }
+    }
+
     public static int ServingDataPlanes(TableVersion table) =>
         table.Peers.Values.Count(p => p.Role == PeerRole.DataPlane && p.Weight > 0);
 
@@ -170,7 +204,10 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     {
         await base.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
+        if (_ownsDirectory)
+        {
+            System.IO.Directory.Delete(_directory, recursive: true);
+        }
     }
 }
 
@@ -182,7 +219,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
 internal sealed class SimNode : IAsyncDisposable
 {
     private readonly List<NodeAssignment> _assignments = [];
-    private readonly TaskCompletionSource? _hold;
+    private volatile TaskCompletionSource? _hold;
 
     public SimNode(HubFactory factory, string name, int port, string token = HubFactory.Token, bool holdAssignments = false, long? nodeKey = null)
     {
@@ -206,6 +243,12 @@ internal sealed class SimNode : IAsyncDisposable
     public ManagerClient Client { get; }
 
     public TableStore Tables => Client.Tables;
+
+    /// <summary>From now on the agent hangs in its next assignment handler (and so acks no table) until <see cref="Release"/>.</summary>
+    public void HoldAssignments() => _hold ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets a held assignment handler finish; later assignments are handled at once.</summary>
+    public void Release() => Interlocked.Exchange(ref _hold, null)?.TrySetResult();
 
     public volatile IReadOnlyList<BucketFlowCount> BucketFlows = [];
 
@@ -250,9 +293,9 @@ internal sealed class SimNode : IAsyncDisposable
             _assignments.Add(assignment);
         }
 
-        if (_hold is not null && assignment.Role != "unallocated")
+        if (_hold is { } hold && assignment.Role != "unallocated")
         {
-            await _hold.Task;
+            await hold.Task;
         }
     }
 

@@ -33,6 +33,24 @@ public abstract class HubTestBase : IAsyncLifetime
         return node;
     }
 
+    /// <summary>
+    /// A DVA whose interface is attached to dispatcher <c>disp-1</c> (tunnel port <paramref name="port"/>), with data planes
+    /// <c>dp-1</c>… on the next ports, once a committed version has all of them serving.
+    /// </summary>
+    internal async Task<(long Dva, SimNode[] DataPlanes)> StartDvaAsync(string name, int dataPlanes, int port, string serviceKind = "firewall")
+    {
+        var dva = await Factory.CreateDvaAsync(name, "disp-1", dataPlanes, serviceKind: serviceKind);
+        await StartNodeAsync("disp-1", port);
+        var units = new SimNode[dataPlanes];
+        for (var i = 0; i < dataPlanes; i++)
+        {
+            units[i] = await StartNodeAsync($"dp-{i + 1}", port + i + 1);
+        }
+
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == dataPlanes);
+        return (dva, units);
+    }
+
     /// <summary>Stops a unit before the test ends (it stops sending heartbeats and disconnects).</summary>
     internal async Task StopNodeAsync(SimNode node)
     {

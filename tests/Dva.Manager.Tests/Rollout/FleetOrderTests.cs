@@ -69,50 +69,24 @@ public sealed class FleetOrderTests : HubTestBase
     [Fact]
     public async Task Drain_FifthMoveWouldDropALivePredecessor_IsHeldUntilThePredecessorReportsNoFlows()
     {
-        var dva = await Factory.CreateDvaAsync("paced", "disp-1", dataPlanes: 6);
-        await StartNodeAsync("disp-1", 7820);
-        var units = new List<SimNode>();
-        for (var i = 1; i <= 6; i++)
-        {
-            units.Add(await StartNodeAsync($"dp-{i}", 7820 + i));
-        }
-
         var committed = new List<TableVersion>();
-        Factory.Rollout.Committed += (table, log) =>
+        var (dva, units, held) = await HeldDrain.RunUntilHeldAsync(Factory, StartNodeAsync, 7820, id => Factory.Rollout.Committed += (table, log) =>
         {
-            if (log.DvaId == dva)
+            if (log.DvaId == id)
             {
                 lock (committed)
                 {
                     committed.Add(table);
                 }
             }
-        };
-        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 6);
-        // Every unit holds flows in every bucket: no history entry can be pruned, so drained units stay peers.
-        foreach (var unit in units)
-        {
-            unit.BucketFlows = [.. Enumerable.Range(0, 4096).Select(b => new BucketFlowCount(b, 1))];
-        }
-
-        // The operator drains the units one after the other: a bucket can move five times while its first holder lives.
-        using var client = Factory.AdminClient();
-        for (var i = 0; i < 4; i++)
-        {
-            (await client.PostAsync(new Uri($"/api/v1/nodes/{units[i].Client.NodeKey}:drain", UriKind.Relative), null)).EnsureSuccessStatusCode();
-            var serving = 5 - i;
-            await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == serving);
-        }
-
-        (await client.PostAsync(new Uri($"/api/v1/nodes/{units[4].Client.NodeKey}:drain", UriKind.Relative), null)).EnsureSuccessStatusCode();
-        var held = await WaitForAuditAsync(client, dva, "rollout-held");
+        });
         Assert.True(Factory.Rollout.Current(dva) is { } stillTwo && HubFactory.ServingDataPlanes(stillTwo) == 2, "the held drain went out");
         Assert.Contains("livePredecessorsDropped", held, StringComparison.Ordinal);
 
         // The unit drained first has no flows left: its entries are pruned, and the drain goes out.
         units[0].BucketFlows = [];
         await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1);
-        await WaitForAuditAsync(client, dva, "rollout-released");
+        await Factory.WaitForAuditAsync(dva, "rollout-released");
 
         List<TableVersion> versions;
         lock (committed)
@@ -130,23 +104,6 @@ public sealed class FleetOrderTests : HubTestBase
     {
         await using var scope = Factory.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<ManagerDbContext>().FleetMarks.AsNoTracking().Where(m => m.DvaId == dva).ToListAsync();
-    }
-
-    private static async Task<string> WaitForAuditAsync(HttpClient client, long dva, string operation)
-    {
-        var deadline = DateTimeOffset.UtcNow + HubFactory.Patience;
-        while (true)
-        {
-            var items = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/audit?dvaId={dva}&pageSize=500", UriKind.Relative)))!["items"]!.AsArray();
-            if (items.FirstOrDefault(e => (string)e!["operation"]! == operation) is { } entry)
-            {
-                return (string?)entry["after"] ?? "";
-            }
-
-            Assert.True(DateTimeOffset.UtcNow < deadline,
-                $"no '{operation}' in the audit log: {string.Join(" | ", items.Reverse().Select(e => $"{e!["operation"]} {e["after"]}"))}");
-            await Task.Delay(100);
-        }
     }
 
     private static string? Reason(JsonNode dva, string type) =>
