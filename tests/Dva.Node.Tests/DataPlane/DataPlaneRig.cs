@@ -57,6 +57,41 @@ internal sealed class DataPlaneRig : IDisposable
     /// <summary>The engine that handled the last datagram given to <see cref="Process"/>.</summary>
     public int LastEngine { get; private set; }
 
+    /// <summary>The role that handled the last datagram given to <see cref="Process"/>.</summary>
+    public DataPlaneRole LastRole => Roles[LastEngine];
+
+    /// <summary>Flows of every engine.</summary>
+    public int FlowCount => Roles.Sum(r => r.Flows.Count);
+
+    /// <summary>Translated flows of every engine.</summary>
+    public int NatCount => Roles.Sum(r => r.Nat.Count);
+
+    /// <summary>Live flows per bucket, summed over the engines.</summary>
+    public int[] BucketCounts(int bucketCount)
+    {
+        var counts = new int[bucketCount];
+        var part = new int[bucketCount];
+        foreach (var role in Roles)
+        {
+            role.Flows.CopyBucketCounts(part);
+            for (var b = 0; b < bucketCount; b++)
+            {
+                counts[b] += part[b];
+            }
+        }
+
+        return counts;
+    }
+
+    /// <summary>One expiry step on every engine.</summary>
+    public void SweepFlows()
+    {
+        foreach (var role in Roles)
+        {
+            role.SweepFlows();
+        }
+    }
+
     public CounterSnapshot Snapshot => Counters.Snapshot();
 
     public static IPEndPoint EndpointOf(ushort node) => new(IPAddress.Loopback, 20000 + node);
