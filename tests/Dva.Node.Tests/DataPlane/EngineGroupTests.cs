@@ -125,6 +125,7 @@ public sealed class EngineGroupTests : IDisposable
         foreach (var rig in rigs.Values)
         {
             Assert.Equal(0, rig.Snapshot.Tunnel(TunnelCounter.ClaimSent));
+            Assert.Equal(0, rig.Snapshot.Tunnel(TunnelCounter.OffEngine));
         }
     }
 
@@ -190,6 +191,21 @@ public sealed class EngineGroupTests : IDisposable
         var counters = published!.Counters.Snapshot();
         Assert.Equal(20, counters.Single(c => c.RuleId == 7).Flows);
         Assert.Equal(20, counters.Single(c => c.IsDefault).Evaluations);
+    }
+
+    [Fact]
+    public void Process_DatagramOnAnotherEngineThanItsFlows_CountedOffEngineAndStillForwarded()
+    {
+        var rig = new DataPlaneRig(10, engines: 2);
+        _owned.Add(rig);
+        var table = First(10);
+        rig.Install(table);
+        var frame = TestFrames.Udp(Client, 30000, "198.51.100.7", 53);
+        var wrong = 1 - new EngineSlot(0, 2).EngineOf(HashOf(frame, table));
+
+        Assert.Equal(Verdict.Send, rig.Roles[wrong].Process(Datagram(frame, Dispatch(10, table))));
+
+        Assert.Equal(1, rig.Snapshot.Tunnel(TunnelCounter.OffEngine));
     }
 
     [Fact]

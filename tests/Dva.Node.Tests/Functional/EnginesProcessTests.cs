@@ -47,6 +47,11 @@ public class EnginesProcessTests
             var flows = await node.GetJsonAsync("flows");
             var engines = flows.EnumerateArray().Select(f => f.GetProperty("engine").GetInt32()).ToList();
             Assert.True(engines.Contains(0) && engines.Contains(1), $"dp{id}: flows per engine {engines.Count(e => e == 0)} / {engines.Count(e => e == 1)}");
+
+            // Every sender sent every flow from its hash's port: no datagram reached another engine than its flow's.
+            var tunnel = (await node.GetJsonAsync("counters")).GetProperty("tunnel");
+            Assert.True(tunnel.GetProperty("OffEngine").GetInt64() == 0, $"dp{id}: {tunnel}");
+            Assert.True(tunnel.GetProperty("PuntReceived").GetInt64() + tunnel.GetProperty("DispatchReceived").GetInt64() > 0, $"dp{id}: {tunnel}");
         }
 
         var answered = await BalancedExchangeAsync(cluster);
