@@ -44,7 +44,7 @@ internal sealed class NodeHost : IAsyncDisposable
         _engines = new EpollEngine[settings.RoleEngines];
         for (var i = 0; i < _engines.Length; i++)
         {
-            _engines[i] = new EpollEngine(Pool, time, _engines.Length == 1 ? null : i);
+            _engines[i] = new EpollEngine(Pool, time);
         }
     }
 
