@@ -85,7 +85,7 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
             s.FramesIn, s.BytesIn, s.FramesOut, s.BytesOut,
             s.TotalDrops, s.Drops, s.TunnelCounts,
             s.FlowsCreated, s.FlowsExpired, s.FlowsActive, s.PacketsProcessed,
-            host.Engine.HandlerFaults, host.Pool.Exhausted,
+            host.HandlerFaults, host.Pool.Exhausted,
             ports,
             await host.Role.Buckets(),
             SecurityView.From(host)));

@@ -118,6 +118,12 @@ internal enum TunnelCounter
 
     /// <summary>Secure mode: datagrams authenticated (and decrypted) before use.</summary>
     Opened,
+
+    /// <summary>
+    /// Several engines: a datagram reached an engine other than its flow's (its sender did not send it from the flow's
+    /// port, docs/node.md "Engines"). It is processed all the same, but that flow's state may be split between engines.
+    /// </summary>
+    OffEngine,
 }
 
 /// <summary>

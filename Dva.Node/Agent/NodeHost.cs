@@ -16,9 +16,10 @@ internal sealed record RoleView(
     Func<Task<object?>> Neighbours);
 
 /// <summary>
-/// Runs one node from its validated settings: the buffer pool, one epoll engine, the tunnel socket, the
-/// frame sources of a dispatcher, the role, the static table and the control API. <see cref="DisposeAsync"/>
-/// stops the engine before any port is closed (the engine may be inside a receive call on one).
+/// Runs one node from its validated settings: the buffer pool, the epoll engines (a data plane may run on several,
+/// <see cref="NodeSettings.Engines"/>; a dispatcher on one), the tunnel socket (a <see cref="TunnelSocketGroup"/> of one
+/// socket per engine), the frame sources of a dispatcher, the role, the static table and the control API.
+/// <see cref="DisposeAsync"/> stops the engines before any port is closed (an engine may be inside a receive call on one).
 /// </summary>
 internal sealed class NodeHost : IAsyncDisposable
 {
@@ -27,7 +28,7 @@ internal sealed class NodeHost : IAsyncDisposable
 
     private readonly List<PacketPort> _ports = [];
     private readonly List<IDisposable> _disposables = [];
-    private readonly EpollEngine _engine;
+    private readonly EpollEngine[] _engines;
     private ControlApi? _control;
     private int _disposed;
 
@@ -38,7 +39,13 @@ internal sealed class NodeHost : IAsyncDisposable
         Keys = keys;
         Time = time;
         Pool = new BufferPool(PoolBuffers);
-        _engine = new EpollEngine(Pool, time);
+
+        // One pool for all engines: a buffer is rented and returned on one engine thread, and the pool is lock-free.
+        _engines = new EpollEngine[settings.RoleEngines];
+        for (var i = 0; i < _engines.Length; i++)
+        {
+            _engines[i] = new EpollEngine(Pool, time);
+        }
     }
 
     public NodeSettings Settings { get; }
@@ -68,9 +75,18 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>The control API endpoint actually bound.</summary>
     public IPEndPoint ControlEndPoint => _control?.EndPoint ?? Settings.Control;
 
-    public EpollEngine Engine => _engine;
+    /// <summary>The first engine (the only one of a dispatcher).</summary>
+    public EpollEngine Engine => _engines[0];
 
-    /// <summary>The data plane role, when this node is one (the agent reads bucket counts and flows for its heartbeat).</summary>
+    public IReadOnlyList<EpollEngine> Engines => _engines;
+
+    /// <summary>Handler exceptions caught by every engine.</summary>
+    public long HandlerFaults => _engines.Sum(e => e.HandlerFaults);
+
+    /// <summary>
+    /// The data plane role, when this node is one (the agent reads bucket counts and flows for its heartbeat): the first
+    /// engine's, which answers snapshots and service updates for every engine (<see cref="DataPlaneRole.Group"/>).
+    /// </summary>
     public DataPlaneRole? DataPlane { get; private set; }
 
     public RoleView Role { get; private set; } = new(() => Task.FromResult<object>(Array.Empty<object>()), () => Task.FromResult<object?>(null), () => Task.FromResult<object?>(null));
@@ -125,6 +141,12 @@ internal sealed class NodeHost : IAsyncDisposable
             throw new InvalidOperationException($"the static table was refused: {error}");
         }
 
+        if (_engines.Length > 1)
+        {
+            OpenDataPlaneEngines();
+            return;
+        }
+
         var tunnel = UdpTunnelSocket.Open(Settings.TunnelListen);
         _ports.Add(tunnel);
         if (Settings.Security.Mode != TunnelSecurityMode.Plain)
@@ -139,6 +161,7 @@ internal sealed class NodeHost : IAsyncDisposable
         {
             FlowSourcePortsOff = why;
         }
+
         if (Settings.Role == NodeRole.Dispatcher)
         {
             var sources = new Dictionary<byte, PacketPort>();
@@ -156,7 +179,7 @@ internal sealed class NodeHost : IAsyncDisposable
             }
 
             var role = new DispatcherRole(Settings, Tables, Counters, Time);
-            role.Attach(_engine, tunnel, sources);
+            role.Attach(_engines[0], tunnel, sources);
             Role = new RoleView(
                 () => Task.FromResult<object>(Array.Empty<object>()),
                 () => Task.FromResult<object?>(null),
@@ -165,16 +188,56 @@ internal sealed class NodeHost : IAsyncDisposable
         else
         {
             var role = new DataPlaneRole(Settings, Tables, Counters, Time);
-            role.Attach(_engine, tunnel);
-            _disposables.Add(role);
-            DataPlane = role;
-            Role = new RoleView(
-                async () => await role.SnapshotFlowsAsync(),
-                async () => BucketSummary(await role.SnapshotBucketCountsAsync()),
-                () => Task.FromResult<object?>(null));
+            role.Attach(_engines[0], tunnel);
+            UseDataPlane(role);
         }
 
-        _engine.Start();
+        _engines[0].Start();
+    }
+
+    /// <summary>
+    /// A data plane on several engines: one socket of the tunnel group and one role per engine. Each socket sends from
+    /// per-flow ports, which the other nodes' steering relies on as much as this node's does, so a node that cannot
+    /// open them does not start (rather than break flows at its peers).
+    /// </summary>
+    private void OpenDataPlaneEngines()
+    {
+        var group = TunnelSocketGroup.Open(Settings.TunnelListen, _engines.Length);
+        _ports.AddRange(group.Sockets);
+        TunnelEndPoint = group.LocalEndPoint;
+        foreach (var socket in group.Sockets)
+        {
+            if (!socket.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
+            {
+                throw new InvalidOperationException($"engines: {_engines.Length} engines need per-flow source ports, which this node cannot open: {why}");
+            }
+        }
+
+        var roles = DataPlaneRole.CreateGroup(Settings, Tables, Counters, Time, DataPlaneOptions.Default, _engines.Length);
+        for (var i = 0; i < roles.Length; i++)
+        {
+            roles[i].Attach(_engines[i], group.Sockets[i]);
+            if (i > 0)
+            {
+                _disposables.Add(roles[i]);
+            }
+        }
+
+        UseDataPlane(roles[0]);
+        foreach (var engine in _engines)
+        {
+            engine.Start();
+        }
+    }
+
+    private void UseDataPlane(DataPlaneRole role)
+    {
+        _disposables.Add(role);
+        DataPlane = role;
+        Role = new RoleView(
+            async () => await role.SnapshotFlowsAsync(),
+            async () => BucketSummary(await role.SnapshotBucketCountsAsync()),
+            () => Task.FromResult<object?>(null));
     }
 
     /// <summary>Live flows per bucket, summarised: the operator wants totals, the manager the empty buckets.</summary>
@@ -205,8 +268,12 @@ internal sealed class NodeHost : IAsyncDisposable
             await _control.DisposeAsync();
         }
 
-        // Engine first: it may be inside recvmmsg on a port; closing the fd under it would be a use-after-close.
-        _engine.Dispose();
+        // Engines first: one may be inside recvmmsg on a port; closing the fd under it would be a use-after-close.
+        foreach (var engine in _engines)
+        {
+            engine.Dispose();
+        }
+
         foreach (var disposable in _disposables)
         {
             disposable.Dispose();

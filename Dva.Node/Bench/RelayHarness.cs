@@ -240,7 +240,7 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--roles | --secure | --flow-ports | --engines N] [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles | --secure | --flow-ports | --engines N | --roles --engines N] [--seconds N] [--packets N] [--payload BYTES]";
 
     /// <summary>
     /// Baseline, then the same relay sending each datagram from a per-flow source port through the raw socket
@@ -340,6 +340,12 @@ internal static class RelayHarnessCommand
         if (secure)
         {
             RoleRelayHarness.CompareSecureAsync(options, output).GetAwaiter().GetResult();
+            return 0;
+        }
+
+        if (engines > 0 && roles)
+        {
+            RoleRelayHarness.CompareDataPlaneEnginesAsync(engines, options, output).GetAwaiter().GetResult();
             return 0;
         }
 

@@ -1,10 +1,12 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Dva.Node.Agent;
 using Dva.Node.Config;
 using Dva.Node.Io;
+using Dva.Shared.Flows;
 using Dva.Shared.Packets;
 using Dva.Shared.Security;
 using Dva.Shared.Wire;
@@ -55,14 +57,23 @@ internal static class RoleRelayHarness
         return await RunAsync(name, config, generator, new IPEndPoint(IPAddress.Loopback, wireLocal), sink, datagrams, options);
     }
 
-    public static async Task<RelayResult> RunDataPlaneAsync(RelayOptions options)
+    /// <param name="engines">
+    /// The data plane's engines. With <paramref name="flowPorts"/> the generator sends each flow from its hash's port as
+    /// a dispatcher does (DESIGN.md §2), which is what spreads the flows over several engines.
+    /// </param>
+    public static async Task<RelayResult> RunDataPlaneAsync(RelayOptions options, int engines = 1, bool flowPorts = false)
     {
         using var sink = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
         using var generator = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
+        if (flowPorts && !generator.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
+        {
+            throw new InvalidOperationException(why);
+        }
+
         var tunnelPort = FreePort();
         var config = $$"""
             {
-              "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:{{tunnelPort}}" },
+              "role": "dataplane", "nodeId": 1, "engines": {{engines}}, "tunnel": { "listen": "127.0.0.1:{{tunnelPort}}" },
               "interfaces": [ { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "dispatcher": 100 },
                               { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": 101 } ],
               "table": { "bucketCount": 4096, "seed": "0x5eed", "dvaId": "{{Guid.NewGuid()}}",
@@ -72,16 +83,34 @@ internal static class RoleRelayHarness
             }
             """;
         var datagrams = new byte[Flows][];
+        var ports = new ushort[Flows];
         for (var f = 0; f < Flows; f++)
         {
-            datagrams[f] = Dispatch(TcpFrame(f), era: 1); // the static table is version 1: era 1
+            var frame = TcpFrame(f);
+            datagrams[f] = Dispatch(frame, era: 1); // the static table is version 1: era 1
+            ports[f] = flowPorts ? FlowPort(frame) : (ushort)0;
         }
 
-        return await RunAsync("data plane (real role)", config, generator, new IPEndPoint(IPAddress.Loopback, tunnelPort), sink, datagrams, options);
+        var name = engines == 1 && !flowPorts ? "data plane (real role)" : $"data plane, {engines} engine{(engines == 1 ? "" : "s")}";
+        return await RunAsync(name, config, generator, new IPEndPoint(IPAddress.Loopback, tunnelPort), sink, datagrams, options, ports);
     }
 
+    // The outer source port a dispatcher gives the frame's flow under the harness table's seed.
+    private static ushort FlowPort(byte[] frame)
+    {
+        if (PacketParser.TryParse(frame, out var info) != ParseError.None || !FlowKey.TryFrom(info, out var key, out _))
+        {
+            throw new InvalidOperationException("the harness frame has no flow key");
+        }
+
+        return TunnelLayout.UdpSourcePort(FlowHasher.Hash(key, HarnessSeed));
+    }
+
+    private const ulong HarnessSeed = 0x5eed;
+
     private static async Task<RelayResult> RunAsync(
-        string name, string config, UdpTunnelSocket generator, IPEndPoint target, UdpTunnelSocket sink, byte[][] datagrams, RelayOptions options)
+        string name, string config, UdpTunnelSocket generator, IPEndPoint target, UdpTunnelSocket sink, byte[][] datagrams, RelayOptions options,
+        ushort[]? sourcePorts = null)
     {
         if (!NodeSettings.TryParse(config, out var settings, out var errors))
         {
@@ -93,7 +122,7 @@ internal static class RoleRelayHarness
         var sinkResult = (Received: 0L, First: 0L, Last: 0L);
         var sinkThread = new Thread(() => sinkResult = RelayHarness.Sink(sink, () => Volatile.Read(ref generatorDone) != 0)) { Name = "relay-sink" };
         sinkThread.Start();
-        var sent = Generate(generator, target, datagrams, options);
+        var sent = Generate(generator, target, datagrams, options, sourcePorts);
         Volatile.Write(ref generatorDone, 1);
         sinkThread.Join();
         var counters = host.Counters.Snapshot();
@@ -101,7 +130,7 @@ internal static class RoleRelayHarness
         return new RelayResult(name, sent, counters.FramesOut, sinkResult.Received, window, 0);
     }
 
-    private static long Generate(UdpTunnelSocket generator, IPEndPoint target, byte[][] datagrams, RelayOptions options)
+    private static long Generate(UdpTunnelSocket generator, IPEndPoint target, byte[][] datagrams, RelayOptions options, ushort[]? sourcePorts)
     {
         var batch = new PacketBuffer[PacketPort.MaxBatch];
         var peer = PacketAddress.FromEndPoint(target);
@@ -120,6 +149,7 @@ internal static class RoleRelayHarness
             for (var i = 0; i < n; i++)
             {
                 batch[i].TrySetFrame(datagrams[next]);
+                batch[i].SourcePort = sourcePorts?[next] ?? 0;
                 next = (next + 1) % datagrams.Length;
             }
 
@@ -185,6 +215,22 @@ internal static class RoleRelayHarness
         var dataPlane = await RunDataPlaneAsync(options);
         RelayHarness.Print(output, dataPlane, baseline);
         return [baseline, dispatcher, dataPlane];
+    }
+
+    /// <summary>
+    /// Baseline, then the real data plane on one engine and on <paramref name="engines"/> engines, both fed by the same
+    /// generator sending each flow from its hash's port (docs/benchmarks.md, "Several engines on one tunnel endpoint").
+    /// </summary>
+    public static async Task<IReadOnlyList<RelayResult>> CompareDataPlaneEnginesAsync(int engines, RelayOptions options, TextWriter output)
+    {
+        var baseline = RelayHarness.Run(RelayHarness.BaselineName, null, options);
+        RelayHarness.Print(output, baseline, baseline);
+        var one = await RunDataPlaneAsync(options, 1, flowPorts: true);
+        RelayHarness.Print(output, one, baseline);
+        var many = await RunDataPlaneAsync(options, engines, flowPorts: true);
+        RelayHarness.Print(output, many, baseline);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{engines} engines / 1 engine: {(one.PacketsPerSecond > 0 ? many.PacketsPerSecond / one.PacketsPerSecond : 0):F2}x"));
+        return [baseline, one, many];
     }
 
     /// <summary>Baseline, then the dispatcher with a plain, an authenticated and an encrypted tunnel (docs/benchmarks.md, "Secure tunnel").</summary>

@@ -20,6 +20,13 @@ internal sealed record NodeConfig
 
     public TunnelConfig? Tunnel { get; init; }
 
+    /// <summary>
+    /// Engine threads of a data plane (1..64, default 1), each with its own tunnel socket (SO_REUSEPORT, steered by
+    /// outer source port) and flow table. More than one needs per-flow source ports on every node of the DVA and a
+    /// plain tunnel. A dispatcher runs on one engine whatever this says.
+    /// </summary>
+    public int Engines { get; init; } = 1;
+
     /// <summary>Local control endpoint (counters, flows, table replacement), <c>ip:port</c>; loopback by default.</summary>
     public string? Control { get; init; }
 

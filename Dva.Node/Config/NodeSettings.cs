@@ -4,6 +4,7 @@ using System.Net.NetworkInformation;
 using System.Text.Json;
 using Dva.Node.Services.Firewall;
 using Dva.Node.Services.LoadBalancer;
+using Dva.Shared.Security;
 
 namespace Dva.Node.Config;
 
@@ -87,6 +88,12 @@ internal sealed record NodeSettings(
 
     /// <summary>Secure mode of the tunnel; plain unless configured.</summary>
     public TunnelSecuritySettings Security { get; init; } = TunnelSecuritySettings.Plain;
+
+    /// <summary>Engine threads of a data plane (<c>engines</c>); a dispatcher uses one.</summary>
+    public int Engines { get; init; } = 1;
+
+    /// <summary>The engines this node's role actually runs on.</summary>
+    public int RoleEngines => Role == NodeRole.DataPlane ? Engines : 1;
 
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
@@ -287,6 +294,8 @@ internal static class NodeConfigValidator
         var firewall = c.Firewall is null ? null : ServiceConfigValidator.Firewall(c.Firewall, errors);
         var loadBalancer = c.LoadBalancer is null ? null : ServiceConfigValidator.LoadBalancer(c.LoadBalancer, ifids, errors);
 
+        CheckEngines(c, security, errors);
+
         errorList = errors;
         if (errors.Count > 0)
         {
@@ -300,8 +309,37 @@ internal static class NodeConfigValidator
             LoadBalancer = loadBalancer,
             FlowSourcePorts = c.Tunnel.FlowSourcePorts,
             Security = security,
+            Engines = c.Engines,
         };
         return true;
+    }
+
+    private const int MaxEngines = 64;
+
+    private static void CheckEngines(NodeConfig c, TunnelSecuritySettings security, List<string> errors)
+    {
+        if (c.Engines is < 1 or > MaxEngines)
+        {
+            errors.Add($"engines: {c.Engines} is out of range (1..{MaxEngines})");
+            return;
+        }
+
+        if (c.Engines == 1)
+        {
+            return;
+        }
+
+        // A flow reaches one engine only because every sender sends it from its hash's port (DESIGN.md §2).
+        if (c.Tunnel is { FlowSourcePorts: false })
+        {
+            errors.Add("engines: more than one engine needs tunnel.flowSourcePorts (a flow's datagrams are steered to an engine by their source port)");
+        }
+
+        // One replay window and one SEQ counter per node; split over engines they would need locks or accept replays.
+        if (security.Mode != TunnelSecurityMode.Plain)
+        {
+            errors.Add("engines: more than one engine is implemented for a plain tunnel only");
+        }
     }
 
     private static StaticTable? ValidateTable(TableConfig t, List<string> errors)

@@ -47,6 +47,11 @@ internal sealed partial class DataPlaneRole
 
         // Whatever this packet becomes (punt, claim, egress), it leaves from its flow's outer port (DESIGN.md §2).
         buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
+        if (_engineSlot.Count > 1 && _engineSlot.EngineOf(hash) != _engineSlot.Index)
+        {
+            _counters.Count(TunnelCounter.OffEngine);
+        }
+
         var now = _time.GetTimestamp();
         var slot = _flows.FindFlow(key, hash, out var viaReplyKey);
         if (rx.Type == TunnelType.Handoff && rx.Handoff == Handoff.Steer && rx.Hook == Hook.PostRouting)

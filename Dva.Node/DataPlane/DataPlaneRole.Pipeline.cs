@@ -91,6 +91,9 @@ internal sealed partial class DataPlaneRole
             ref var nat = ref _nat[natIndex];
             if (nat.SteerVia != 0 && !nat.ReplySeen)
             {
+                // The owner records its stub under the reply key: send from that key's port, so the stub is on the
+                // owner's engine that the replies reach.
+                buffer.SourcePort = TunnelLayout.UdpSourcePort(nat.ReplyHash);
                 return HandOff(buffer, rx, nat.SteerVia, Handoff.Steer, Hook.PostRouting, NetfilterTable.Nat);
             }
         }

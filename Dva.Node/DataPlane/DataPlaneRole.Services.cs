@@ -36,8 +36,8 @@ namespace Dva.Node.DataPlane;
 internal sealed partial class DataPlaneRole
 {
     private readonly NatTable _nat;
-    private readonly LoadBalancerState _loadBalancer = new();
-    private readonly SnatPortAllocator _snatPorts = new();
+    private readonly LoadBalancerState _loadBalancer;
+    private readonly SnatPortAllocator _snatPorts;
     private readonly IpAddr[] _snatV4 = new IpAddr[256];
     private readonly IpAddr[] _snatV6 = new IpAddr[256];
     private volatile RuleSet? _firewall;
@@ -55,20 +55,28 @@ internal sealed partial class DataPlaneRole
         ? (rules.Policy.MidStream == Services.Firewall.MidStreamPolicy.Loose ? MidStreamPolicy.Loose : MidStreamPolicy.Strict)
         : _options.MidStreamPolicy;
 
-    /// <summary>Replaces the firewall (one reference write); counters of rules that stay carry over. Null removes it.</summary>
+    /// <summary>Replaces the firewall of every engine (one reference write each); counters of rules that stay carry over. Null removes it.</summary>
     internal RuleSet? PublishFirewall(FirewallPolicy? policy)
     {
         var next = policy is null ? null : RuleSet.Compile(policy, _firewall);
-        _firewall = next;
+        foreach (var role in _group)
+        {
+            role._firewall = next;
+        }
+
         return next;
     }
 
-    /// <summary>Replaces the VIPs (one reference write); flows keep their member; members' flow counts carry over.</summary>
+    /// <summary>Replaces the VIPs (one reference write, in the state every engine shares); flows keep their member; members' flow counts carry over.</summary>
     internal LoadBalancerConfig PublishLoadBalancer(IReadOnlyList<Vip> vips) => _loadBalancer.Publish(vips, _tables.State.Current?.Seed ?? 0);
 
-    private void ConfigureServices(NodeSettings settings)
+    private void ConfigureServices(NodeSettings settings, DataPlaneRole? sharesServicesOf)
     {
-        if (settings.Firewall is { } firewall)
+        if (sharesServicesOf is not null)
+        {
+            _firewall = sharesServicesOf._firewall;
+        }
+        else if (settings.Firewall is { } firewall)
         {
             _ = PublishFirewall(firewall);
         }
@@ -94,7 +102,10 @@ internal sealed partial class DataPlaneRole
                 (a.IsV4 ? _snatV4 : _snatV6)[ifid] = a;
             }
 
-            _ = _loadBalancer.Publish(lb.Vips, settings.Table?.Seed ?? 0);
+            if (sharesServicesOf is null)
+            {
+                _ = _loadBalancer.Publish(lb.Vips, settings.Table?.Seed ?? 0);
+            }
         }
     }
 
@@ -338,8 +349,17 @@ internal sealed partial class DataPlaneRole
         }
         else
         {
-            var owner = new ReplyOwner(table, _self, nat.Member, nat.MemberPort, snat, info.Protocol);
-            var choice = _snatPorts.Select(member.Family, snat.Value, member, info.Protocol, ref owner, (uint)(flow.Hash >> 32) ^ (uint)flow.Created, out var pool, _options.SnatTries);
+            var owner = new ReplyOwner(table, _self, _engineSlot, flow.Hash, nat.Member, nat.MemberPort, snat, info.Protocol);
+            var start = (uint)(flow.Hash >> 32) ^ (uint)flow.Created;
+            var choice = _snatPorts.Select(member.Family, snat.Value, member, info.Protocol, ref owner, start, out var pool, _options.SnatTries);
+            if (choice.Status == SnatStatus.MustSteer && !owner.OnThisEngine(choice.Port))
+            {
+                // STEER mends a reply that reaches another data plane, not one that reaches another engine of this node:
+                // that engine would not find the flow. Settle for a port of this engine instead.
+                pool.Release(choice.Port);
+                choice = SelectForEngine(pool, ref owner, start);
+            }
+
             if (!choice.HasPort)
             {
                 return StageResult.Dropped(DropReason.NoBackend);
@@ -398,13 +418,50 @@ internal sealed partial class DataPlaneRole
         ingressIfid,
         info.HasTransportHeader ? info.IcmpType : (byte)0);
 
-    /// <summary>Whether a SNAT source port makes the reply (member → SNAT address:port) hash to a bucket this node owns now.</summary>
-    private readonly struct ReplyOwner(TableVersion table, ushort self, IpAddr member, ushort memberPort, IpAddr snat, byte protocol) : IReplyBucketPredicate
+    /// <summary>
+    /// A free port whose reply reaches this engine, whatever bucket it hashes to (a STEER then covers the bucket). With N
+    /// engines a port qualifies with probability 1/N: <see cref="EngineTries"/> candidates leave (1 − 1/N)^64, 10⁻¹⁹ for 2.
+    /// </summary>
+    private static SnatPortChoice SelectForEngine(SnatPortPool pool, ref ReplyOwner owner, uint start)
+    {
+        var engineOnly = new ReplyOnEngine(owner);
+        var choice = pool.Select(ref engineOnly, start, EngineTries);
+        if (choice.Status == SnatStatus.Owned)
+        {
+            return new SnatPortChoice(owner.OwnsReplyBucket(choice.Port) ? SnatStatus.Owned : SnatStatus.MustSteer, choice.Port);
+        }
+
+        if (choice.HasPort)
+        {
+            pool.Release(choice.Port);
+        }
+
+        return new SnatPortChoice(SnatStatus.Exhausted, 0);
+    }
+
+    private const int EngineTries = 64;
+
+    /// <summary>
+    /// Whether a SNAT source port makes the reply (member → SNAT address:port) hash to a bucket this node owns now, and
+    /// reach the engine that holds the flow (the engine of the original key's hash).
+    /// </summary>
+    private readonly struct ReplyOwner(TableVersion table, ushort self, EngineSlot engines, ulong originalHash, IpAddr member, ushort memberPort, IpAddr snat, byte protocol)
+        : IReplyBucketPredicate
     {
         public bool OwnsReplyBucket(ushort sourcePort)
         {
-            var key = FlowKey.FromTuple(member, snat, memberPort, sourcePort, protocol);
-            return table.OwnerOf(FlowHasher.Bucket(key, table.Seed, table.BucketCount)) == self;
+            var hash = ReplyHash(sourcePort);
+            return engines.SameEngine(hash, originalHash) && table.OwnerOf(FlowHasher.Bucket(hash, table.BucketCount)) == self;
         }
+
+        public bool OnThisEngine(ushort sourcePort) => engines.SameEngine(ReplyHash(sourcePort), originalHash);
+
+        private ulong ReplyHash(ushort sourcePort) => FlowHasher.Hash(FlowKey.FromTuple(member, snat, memberPort, sourcePort, protocol), table.Seed);
+    }
+
+    /// <summary>The engine half of <see cref="ReplyOwner"/> alone.</summary>
+    private readonly struct ReplyOnEngine(ReplyOwner owner) : IReplyBucketPredicate
+    {
+        public bool OwnsReplyBucket(ushort sourcePort) => owner.OnThisEngine(sourcePort);
     }
 }

@@ -5,6 +5,7 @@ using Dva.Node.Config;
 using Dva.Node.Engine;
 using Dva.Node.Io;
 using Dva.Node.Routing;
+using Dva.Node.Services.LoadBalancer;
 using Dva.Shared.Flows;
 using Dva.Shared.Packets;
 using Dva.Shared.Tables;
@@ -68,6 +69,13 @@ internal sealed partial class DataPlaneRole : IDisposable
     }
 
     internal DataPlaneRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time, DataPlaneOptions options)
+        : this(settings, tables, counters, time, options, EngineSlot.Single, null)
+    {
+    }
+
+    /// <summary>The role of one engine; <paramref name="sharesServicesOf"/> is the group's first role (null for the first itself).</summary>
+    private DataPlaneRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time, DataPlaneOptions options,
+        EngineSlot engineSlot, DataPlaneRole? sharesServicesOf)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(tables);
@@ -78,6 +86,8 @@ internal sealed partial class DataPlaneRole : IDisposable
         _time = time;
         _options = options;
         _self = settings.NodeId;
+        _engineSlot = engineSlot;
+        _group = [this];
         _counters = counters.CreateBlock();
         _flows = new FlowTable(options.FlowCapacity, settings.Timeouts, time.TimestampFrequency);
         _nat = new NatTable(options.NatCapacity);
@@ -92,7 +102,9 @@ internal sealed partial class DataPlaneRole : IDisposable
             _interfaceMacs[i.Ifid] = i.Mac.GetAddressBytes();
         }
 
-        ConfigureServices(settings);
+        _loadBalancer = sharesServicesOf?._loadBalancer ?? new LoadBalancerState();
+        _snatPorts = sharesServicesOf?._snatPorts ?? new SnatPortAllocator();
+        ConfigureServices(settings, sharesServicesOf);
         _releaseHeld = ReleaseHeld;
         _onInstalled = _ => _engine?.Post(_releaseHeld);
     }
@@ -137,12 +149,6 @@ internal sealed partial class DataPlaneRole : IDisposable
         ];
         _tables.Installed += _onInstalled;
     }
-
-    /// <summary>Every flow of this node (up to <paramref name="limit"/>), read on the engine thread.</summary>
-    public Task<IReadOnlyList<FlowInfo>> SnapshotFlowsAsync(int limit = 100_000) => OnEngineAsync(() => CollectFlows(limit));
-
-    /// <summary>Live flows per bucket of the current table, read on the engine thread.</summary>
-    public Task<BucketFlowCounts> SnapshotBucketCountsAsync() => OnEngineAsync(CollectBucketCounts);
 
     /// <summary>Stops the timers and the table subscription and returns held buffers; call after the engine stopped.</summary>
     public void Dispose()
@@ -409,7 +415,8 @@ internal sealed partial class DataPlaneRole : IDisposable
                 wallNow - _time.GetElapsedTime(e.Created, now),
                 wallNow - _time.GetElapsedTime(e.LastSeen, now),
                 key.Protocol == PacketConstants.ProtocolTcp && e.Tcp.State is Services.Conntrack.TcpState.Closed or Services.Conntrack.TcpState.TimeWait,
-                _self));
+                _self,
+                _engineSlot.Index));
         }
 
         return list;

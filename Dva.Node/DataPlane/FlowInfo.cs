@@ -17,7 +17,8 @@ internal sealed record FlowInfo(
     DateTimeOffset Created,
     DateTimeOffset LastSeen,
     bool Closed,
-    ushort NodeId);
+    ushort NodeId,
+    int Engine = 0);
 
 /// <summary>Live flows per bucket on one data plane, for history pruning ("A reports no live flow in b", DESIGN.md §4).</summary>
 /// <param name="Counts">Index = bucket; length = the bucket count of the current table.</param>

@@ -28,7 +28,10 @@ internal sealed unsafe class TunnelSocketGroup : IDisposable
     public IPEndPoint LocalEndPoint => _sockets[0].LocalEndPoint;
 
     /// <summary>The socket (engine) a datagram from <paramref name="sourcePort"/> is delivered to.</summary>
-    public int IndexFor(int sourcePort) => sourcePort % _sockets.Length;
+    public int IndexFor(int sourcePort) => IndexFor(sourcePort, _sockets.Length);
+
+    /// <summary>The socket of a group of <paramref name="count"/> a datagram from <paramref name="sourcePort"/> reaches (what the steering program computes).</summary>
+    public static int IndexFor(int sourcePort, int count) => sourcePort % count;
 
     /// <summary>Opens <paramref name="count"/> sockets on <paramref name="local"/> and attaches the steering program.</summary>
     public static TunnelSocketGroup Open(IPEndPoint local, int count, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)

@@ -71,6 +71,18 @@ public class NodeSettingsTests
         Assert.False(off!.FlowSourcePorts);
     }
 
+    [Fact]
+    public void TryParse_Engines_OneByDefaultAndADispatcherRunsOnOne()
+    {
+        Assert.True(NodeSettings.TryParse(Edit(_ => { }), out var byDefault, out _));
+        Assert.True(NodeSettings.TryParse(Edit(n => n["engines"] = 4), out var four, out var errors), string.Join("; ", errors));
+        Assert.True(NodeSettings.TryParse(Edit(n => { n["engines"] = 4; n["role"] = "dataplane"; n["routes"] = new JsonArray(); n["interfaces"]!.AsArray().Clear(); n["interfaces"]!.AsArray().Add(JsonNode.Parse("""{"ifid": 1, "mac": "02:00:00:00:00:01", "dispatcher": 100}""")); }), out var dataPlane, out errors), string.Join("; ", errors));
+
+        Assert.Equal((1, 1), (byDefault!.Engines, byDefault.RoleEngines));
+        Assert.Equal((4, 1), (four!.Engines, four.RoleEngines));
+        Assert.Equal((4, 4), (dataPlane!.Engines, dataPlane.RoleEngines));
+    }
+
     public static TheoryData<string, string, string> FieldErrors() => new()
     {
         { "role", """{"role": "router"}""", "role:" },
@@ -100,6 +112,10 @@ public class NodeSettingsTests
         { "peer endpoint", """{"table": {"seed": "1", "dataPlanes": [{"nodeId": 1, "endpoint": "somewhere"}]}}""", "table.dataPlanes[0].endpoint:" },
         { "peer weight", """{"table": {"seed": "1", "dataPlanes": [{"nodeId": 1, "endpoint": "127.0.0.1:1", "weight": 0}]}}""", "table.dataPlanes[0].weight:" },
         { "timeouts", """{"timeouts": {"udpSeconds": 0}}""", "timeouts:" },
+        { "engines", """{"engines": 0}""", "engines:" },
+        { "too many engines", """{"engines": 65}""", "engines:" },
+        { "engines without flow ports", """{"engines": 2, "tunnel": {"listen": "127.0.0.1:1", "flowSourcePorts": false}}""", "engines:" },
+        { "engines in secure mode", """{"engines": 2, "tunnel": {"listen": "127.0.0.1:1", "security": {"mode": "authenticated", "keys": [{"phase": 0, "id": 1, "key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}]}}}""", "engines:" },
     };
 
     [Theory]

@@ -26,14 +26,20 @@ internal sealed class DataPlaneRig : IDisposable
     public const ulong Seed = 0x5EED_0000_1234_5678;
     public static readonly byte[] InsideMac = [0x02, 0, 0, 0, 0, 0x02];
 
+    /// <param name="engines">
+    /// More than one: the node's roles of <see cref="DataPlaneRole.CreateGroup"/>, and <see cref="Process"/> hands each
+    /// datagram to the engine its outer source port reaches, as the node's <see cref="TunnelSocketGroup"/> would.
+    /// </param>
     public DataPlaneRig(ushort self = 10, DataPlaneOptions? options = null, FakeTimeProvider? time = null, TableStore? tables = null,
-        Func<NodeSettings, NodeSettings>? configure = null)
+        Func<NodeSettings, NodeSettings>? configure = null, int engines = 1)
     {
         Time = time ?? new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 9, 0, 0, TimeSpan.Zero));
         Tables = tables ?? new TableStore();
         var settings = Settings(self);
-        Role = new DataPlaneRole(configure is null ? settings : configure(settings), Tables, Counters, Time,
-            options ?? new DataPlaneOptions { FlowCapacity = 1024, NatCapacity = 1024 });
+        settings = configure is null ? settings : configure(settings);
+        options ??= new DataPlaneOptions { FlowCapacity = 1024, NatCapacity = 1024 };
+        Roles = engines == 1 ? [new DataPlaneRole(settings, Tables, Counters, Time, options)] : DataPlaneRole.CreateGroup(settings, Tables, Counters, Time, options, engines);
+        Role = Roles[0];
     }
 
     public FakeTimeProvider Time { get; }
@@ -42,7 +48,49 @@ internal sealed class DataPlaneRig : IDisposable
 
     public NodeCounters Counters { get; } = new();
 
+    /// <summary>The first engine's role (the only one on a one-engine node); it answers snapshots for all.</summary>
     public DataPlaneRole Role { get; }
+
+    /// <summary>The role of every engine, in engine order.</summary>
+    public IReadOnlyList<DataPlaneRole> Roles { get; }
+
+    /// <summary>The engine that handled the last datagram given to <see cref="Process"/>.</summary>
+    public int LastEngine { get; private set; }
+
+    /// <summary>The role that handled the last datagram given to <see cref="Process"/>.</summary>
+    public DataPlaneRole LastRole => Roles[LastEngine];
+
+    /// <summary>Flows of every engine.</summary>
+    public int FlowCount => Roles.Sum(r => r.Flows.Count);
+
+    /// <summary>Translated flows of every engine.</summary>
+    public int NatCount => Roles.Sum(r => r.Nat.Count);
+
+    /// <summary>Live flows per bucket, summed over the engines.</summary>
+    public int[] BucketCounts(int bucketCount)
+    {
+        var counts = new int[bucketCount];
+        var part = new int[bucketCount];
+        foreach (var role in Roles)
+        {
+            role.Flows.CopyBucketCounts(part);
+            for (var b = 0; b < bucketCount; b++)
+            {
+                counts[b] += part[b];
+            }
+        }
+
+        return counts;
+    }
+
+    /// <summary>One expiry step on every engine.</summary>
+    public void SweepFlows()
+    {
+        foreach (var role in Roles)
+        {
+            role.SweepFlows();
+        }
+    }
 
     public CounterSnapshot Snapshot => Counters.Snapshot();
 
@@ -166,7 +214,34 @@ internal sealed class DataPlaneRig : IDisposable
     /// <summary>Hands a sent datagram to the next node as its socket would: the source address becomes the sender's endpoint.</summary>
     public static void ArriveFrom(PacketBuffer buffer, ushort sender) => buffer.Peer = PacketAddress.FromEndPoint(EndpointOf(sender));
 
-    public Verdict Process(PacketBuffer buffer) => Role.Process(buffer);
+    public Verdict Process(PacketBuffer buffer)
+    {
+        LastEngine = EngineFor(buffer);
+        return Roles[LastEngine].Process(buffer);
+    }
+
+    /// <summary>
+    /// The engine a datagram reaches: <c>outer source port mod engines</c>. A datagram a role sent carries its port in
+    /// <see cref="PacketBuffer.SourcePort"/>; a fresh one is sent as a dispatcher sends it, from its inner flow's hash port
+    /// (DESIGN.md §2); one without a flow (a broadcast, a probe) from the sender's bound port.
+    /// </summary>
+    public int EngineFor(PacketBuffer buffer)
+    {
+        if (Roles.Count == 1)
+        {
+            return 0;
+        }
+
+        var port = buffer.SourcePort;
+        if (port == 0 && Tables.State.Current is { } table && TunnelHeader.TryRead(buffer.Frame, out var rx) == WireError.None
+            && Dva.Shared.Packets.PacketParser.TryParse(buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength), out var info) == Dva.Shared.Packets.ParseError.None
+            && FlowKey.TryFrom(info, out var key, out _))
+        {
+            port = TunnelLayout.UdpSourcePort(FlowHasher.Hash(key, table.Seed));
+        }
+
+        return TunnelSocketGroup.IndexFor(port == 0 ? buffer.Peer.Port : port, Roles.Count);
+    }
 
     public void Install(params TableVersion[] tables)
     {
@@ -176,5 +251,11 @@ internal sealed class DataPlaneRig : IDisposable
         }
     }
 
-    public void Dispose() => Role.Dispose();
+    public void Dispose()
+    {
+        foreach (var role in Roles)
+        {
+            role.Dispose();
+        }
+    }
 }

@@ -10,6 +10,9 @@ namespace Dva.Node.Tests.DataPlane;
 
 public class KeepOrPuntTests
 {
+    /// <summary>Engines of every data plane of these tests (<see cref="KeepOrPuntOnTwoEnginesTests"/>).</summary>
+    protected virtual int Engines => 1;
+
     private const string Client = "192.0.2.50";
     private const string Server = "198.51.100.7";
 
@@ -31,7 +34,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Dispatch_KnownFlow_KeptEvenWithHistory()
     {
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(Joined);
         var port = PortWithHistory(Joined, 10, 11);
         Assert.Equal(Verdict.Send, rig.Process(Datagram(Syn(port), Dispatch(10, Joined))));
@@ -41,7 +44,7 @@ public class KeepOrPuntTests
 
         var (header, _, _) = Read(buffer);
         Assert.Equal(TunnelType.Egress, header.Type);
-        Assert.Equal(1, rig.Role.Flows.Count);
+        Assert.Equal(1, rig.FlowCount);
         Assert.Equal(2, rig.Snapshot.PacketsProcessed);
     }
 
@@ -49,7 +52,7 @@ public class KeepOrPuntTests
     public void Dispatch_EmptyHistory_NewFlowCreatedAndSentAsEgress()
     {
         var table = First(10, 11);
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(table);
         var port = PortWhere(table, b => table.OwnerOf(b) == 10, p => TestFrames.Udp(Client, p, Server, 53));
         var buffer = Datagram(TestFrames.Udp(Client, port, Server, 53), Dispatch(10, table));
@@ -57,8 +60,8 @@ public class KeepOrPuntTests
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
         Assert.Equal(TunnelType.Egress, Read(buffer).Header.Type);
-        Assert.Equal(1, rig.Role.Flows.Count);
-        Assert.Equal(1, rig.Role.Flows.LiveFlows(BucketOf(TestFrames.Udp(Client, port, Server, 53), table)));
+        Assert.Equal(1, rig.FlowCount);
+        Assert.Equal(1, rig.LastRole.Flows.LiveFlows(BucketOf(TestFrames.Udp(Client, port, Server, 53), table)));
         Assert.Equal(1, rig.Snapshot.FlowsCreated);
         Assert.Equal(1, rig.Snapshot.Tunnel(TunnelCounter.DispatchReceived));
     }
@@ -67,12 +70,12 @@ public class KeepOrPuntTests
     public void Dispatch_EmptyHistoryTcpMidStream_CreatedAsEstablished()
     {
         var table = First(10);
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(table);
 
         Assert.Equal(Verdict.Send, rig.Process(Datagram(Ack(4000), Dispatch(10, table))));
 
-        var flow = Assert.Single(rig.Role.CollectFlows(10));
+        var flow = Assert.Single(rig.LastRole.CollectFlows(10));
         Assert.Equal("established", flow.State);
     }
 
@@ -112,7 +115,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Dispatch_SynWithHistory_NewFlowCreatedHere()
     {
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(Joined);
         var port = PortWithHistory(Joined, 10, 11);
         var buffer = Datagram(Syn(port), Dispatch(10, Joined));
@@ -120,7 +123,7 @@ public class KeepOrPuntTests
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
         Assert.Equal(TunnelType.Egress, Read(buffer).Header.Type);
-        var flow = Assert.Single(rig.Role.CollectFlows(10));
+        var flow = Assert.Single(rig.LastRole.CollectFlows(10));
         Assert.Equal("synsent", flow.State);
         Assert.Equal($"{Client}:{port}", flow.Source);
         Assert.Equal($"{Server}:80", flow.Destination);
@@ -130,7 +133,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Dispatch_MidStreamWithHistory_PuntedToFirstPredecessorWithFrameUntouched()
     {
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(Joined);
         var port = PortWithHistory(Joined, 10, 11);
         var frame = Ack(port);
@@ -150,7 +153,7 @@ public class KeepOrPuntTests
         Assert.Empty(nids);
         Assert.Equal(frame, inner);
         Assert.Equal(PacketAddress.FromEndPoint(EndpointOf(11)), buffer.Peer);
-        Assert.Equal(0, rig.Role.Flows.Count);
+        Assert.Equal(0, rig.FlowCount);
         Assert.Equal(1, rig.Snapshot.Tunnel(TunnelCounter.PuntSent));
     }
 
@@ -158,7 +161,7 @@ public class KeepOrPuntTests
     public void Dispatch_NotOwnerUnderItsTable_ClaimedToCurrentOwner()
     {
         var table = First(10, 11);
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(table);
         var port = PortWhere(table, b => table.OwnerOf(b) == 11, Ack);
         var buffer = Datagram(Ack(port), Dispatch(10, table));
@@ -172,7 +175,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Punt_KnownFlow_KeptByPredecessor()
     {
-        using var rig = new DataPlaneRig(12);
+        using var rig = new DataPlaneRig(12, engines: Engines);
         rig.Install(Chain2);
         var port = PortWithHistory(Chain3, 10, 12, 11);
         Assert.Equal(Verdict.Send, rig.Process(Datagram(Syn(port), Dispatch(12, Chain2))));
@@ -189,7 +192,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Punt_NextPredecessorExists_PuntedOnWithTtlDecremented()
     {
-        using var rig = new DataPlaneRig(12);
+        using var rig = new DataPlaneRig(12, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
         var buffer = Datagram(Ack(port), HandoffFields(Handoff.Punt, 10, 12, Chain3, ttl: 254));
@@ -202,7 +205,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Punt_LastPredecessorWithoutFlow_ClaimedToOwner()
     {
-        using var rig = new DataPlaneRig(11);
+        using var rig = new DataPlaneRig(11, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
         var buffer = Datagram(Ack(port), HandoffFields(Handoff.Punt, 12, 11, Chain3, ttl: 253));
@@ -210,13 +213,13 @@ public class KeepOrPuntTests
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
         Assert.Equal(252, AssertHandOff(buffer, Handoff.Claim, from: 11, to: 10).Ttl);
-        Assert.Equal(0, rig.Role.Flows.Count);
+        Assert.Equal(0, rig.FlowCount);
     }
 
     [Fact]
     public void Punt_NotInHistoryButOwnerNow_TakenAsClaim()
     {
-        using var rig = new DataPlaneRig(11);
+        using var rig = new DataPlaneRig(11, engines: Engines);
         rig.Install(Chain3);
         var port = PortWhere(Chain3, b => Chain3.OwnerOf(b) == 11 && Chain3.PredecessorsOf(b).IsEmpty, Ack);
         var buffer = Datagram(Ack(port), HandoffFields(Handoff.Punt, 12, 11, Chain3));
@@ -224,13 +227,13 @@ public class KeepOrPuntTests
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
         Assert.Equal(TunnelType.Egress, Read(buffer).Header.Type);
-        Assert.Equal(1, rig.Role.Flows.Count);
+        Assert.Equal(1, rig.FlowCount);
     }
 
     [Fact]
     public void Claim_OwnerLoosePolicy_MidStreamAcceptedAsEstablished()
     {
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
         var buffer = Datagram(Ack(port), HandoffFields(Handoff.Claim, 11, 10, Chain3));
@@ -238,30 +241,30 @@ public class KeepOrPuntTests
         Assert.Equal(Verdict.Send, rig.Process(buffer));
 
         Assert.Equal(TunnelType.Egress, Read(buffer).Header.Type);
-        Assert.Equal("established", Assert.Single(rig.Role.CollectFlows(10)).State);
+        Assert.Equal("established", Assert.Single(rig.LastRole.CollectFlows(10)).State);
         Assert.Equal(1, rig.Snapshot.Tunnel(TunnelCounter.ClaimReceived));
     }
 
     [Fact]
     public void Claim_OwnerStrictPolicy_MidStreamDroppedAndSynAccepted()
     {
-        using var rig = new DataPlaneRig(10, new DataPlaneOptions { FlowCapacity = 1024, MidStreamPolicy = MidStreamPolicy.Strict });
+        using var rig = new DataPlaneRig(10, new DataPlaneOptions { FlowCapacity = 1024, MidStreamPolicy = MidStreamPolicy.Strict }, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
 
         Assert.Equal(Verdict.Drop, rig.Process(Datagram(Ack(port), HandoffFields(Handoff.Claim, 11, 10, Chain3))));
-        Assert.Equal(DropReason.MidStreamNoState, rig.Role.LastDrop);
+        Assert.Equal(DropReason.MidStreamNoState, rig.LastRole.LastDrop);
         Assert.Equal(1, rig.Snapshot.Drop(DropReason.MidStreamNoState));
-        Assert.Equal(0, rig.Role.Flows.Count);
+        Assert.Equal(0, rig.FlowCount);
 
         Assert.Equal(Verdict.Send, rig.Process(Datagram(Syn(port), HandoffFields(Handoff.Claim, 11, 10, Chain3))));
-        Assert.Equal(1, rig.Role.Flows.Count);
+        Assert.Equal(1, rig.FlowCount);
     }
 
     [Fact]
     public void Claim_NotOwner_ForwardedAsClaimToCurrentOwner()
     {
-        using var rig = new DataPlaneRig(12);
+        using var rig = new DataPlaneRig(12, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
         var buffer = Datagram(Ack(port), HandoffFields(Handoff.Claim, 11, 12, Chain3));
@@ -274,7 +277,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Steer_ToOwner_CreatesFlow()
     {
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
         var buffer = Datagram(Ack(port), HandoffFields(Handoff.Steer, 11, 10, Chain3));
@@ -290,7 +293,7 @@ public class KeepOrPuntTests
     {
         var t1 = First(10);
         var t2 = Next(t1, 10, 13);
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(t1, t2);
         var port = PortWhere(t2, b => t1.OwnerOf(b) == 10 && t2.OwnerOf(b) == 13, p => TestFrames.Udp(Client, p, Server, 53));
         var frame = TestFrames.Udp(Client, port, Server, 53);
@@ -301,7 +304,7 @@ public class KeepOrPuntTests
 
         // The same flow stamped with the current era belongs to node 13 now.
         var current = Datagram(TestFrames.Udp(Client, port, Server, 53), Dispatch(10, t2));
-        rig.Role.Flows.RemoveAt(rig.Role.Flows.Find(KeyOf(frame), HashOf(frame, t2)));
+        rig.LastRole.Flows.RemoveAt(rig.LastRole.Flows.Find(KeyOf(frame), HashOf(frame, t2)));
         Assert.Equal(Verdict.Send, rig.Process(current));
         AssertHandOff(current, Handoff.Claim, from: 10, to: 13);
     }
@@ -309,7 +312,7 @@ public class KeepOrPuntTests
     [Fact]
     public void Era_NoTableYet_Held()
     {
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
 
         Assert.Equal(Verdict.Hold, rig.Process(Datagram(Ack(5000), Dispatch(10, First(10)))));
     }
@@ -319,7 +322,7 @@ public class KeepOrPuntTests
     {
         var t1 = First(10);
         var t2 = Next(t1, 10, 13);
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(t2);
 
         Assert.Equal(Verdict.Hold, rig.Process(Datagram(Ack(5000), Dispatch(10, t1))));
@@ -328,20 +331,20 @@ public class KeepOrPuntTests
     [Fact]
     public void HandOff_TtlOne_DroppedTtlExceeded()
     {
-        using var rig = new DataPlaneRig(12);
+        using var rig = new DataPlaneRig(12, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
 
         Assert.Equal(Verdict.Drop, rig.Process(Datagram(Ack(port), HandoffFields(Handoff.Punt, 10, 12, Chain3, ttl: 1))));
 
-        Assert.Equal(DropReason.TtlExceeded, rig.Role.LastDrop);
+        Assert.Equal(DropReason.TtlExceeded, rig.LastRole.LastDrop);
         Assert.Equal(1, rig.Snapshot.Drop(DropReason.TtlExceeded));
     }
 
     [Fact]
     public void HandOff_TraceWithEvenNids_NidAppendedAndHeaderGrowsOneWord()
     {
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(Joined);
         var port = PortWithHistory(Joined, 10, 11);
         var frame = Ack(port);
@@ -361,7 +364,7 @@ public class KeepOrPuntTests
     [Fact]
     public void HandOff_TraceWithOddNids_NidFillsPaddingSlot()
     {
-        using var rig = new DataPlaneRig(12);
+        using var rig = new DataPlaneRig(12, engines: Engines);
         rig.Install(Chain3);
         var port = PortWithHistory(Chain3, 10, 12, 11);
         var buffer = Datagram(Ack(port), HandoffFields(Handoff.Punt, 10, 12, Chain3, trace: true), nids: [10]);
@@ -379,7 +382,7 @@ public class KeepOrPuntTests
     public void Egress_TraceSet_NidListCarriedWithThisNode()
     {
         var table = First(10);
-        using var rig = new DataPlaneRig(10);
+        using var rig = new DataPlaneRig(10, engines: Engines);
         rig.Install(table);
         var buffer = Datagram(TestFrames.Udp(Client, 3000, Server, 53), Dispatch(10, table, trace: true));
 
@@ -389,4 +392,10 @@ public class KeepOrPuntTests
         Assert.Equal(TunnelType.Egress, header.Type);
         Assert.Equal(new ushort[] { 10 }, nids);
     }
+}
+
+/// <summary>Keep or punt on data planes of two engines each: every datagram reaches the engine of its outer source port.</summary>
+public sealed class KeepOrPuntOnTwoEnginesTests : KeepOrPuntTests
+{
+    protected override int Engines => 2;
 }

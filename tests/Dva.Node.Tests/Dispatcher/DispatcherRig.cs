@@ -34,11 +34,13 @@ internal sealed class DispatcherRig : IDisposable
 
     private readonly List<IDisposable> _owned = [];
 
-    public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false)
+    /// <param name="dataPlaneOneEngines">More than one: data plane 1's endpoint is a <see cref="TunnelSocketGroup"/> of that many sockets.</param>
+    public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false, int dataPlaneOneEngines = 1)
     {
+        DataPlaneOneGroup = dataPlaneOneEngines == 1 ? null : Own(TunnelSocketGroup.Open(new IPEndPoint(IPAddress.Loopback, 0), dataPlaneOneEngines));
         DataPlanes = new Dictionary<ushort, UdpTunnelSocket>
         {
-            [1] = Own(UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0))),
+            [1] = DataPlaneOneGroup?.Sockets[0] ?? Own(UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0))),
             [2] = Own(UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0))),
         };
         var (outsideHost, outsideSource) = Wire();
@@ -97,6 +99,9 @@ internal sealed class DispatcherRig : IDisposable
     public UdpTunnelSocket Tunnel { get; }
 
     public IReadOnlyDictionary<ushort, UdpTunnelSocket> DataPlanes { get; }
+
+    /// <summary>Data plane 1's sockets when it has several engines (its first socket is <c>DataPlanes[1]</c>).</summary>
+    public TunnelSocketGroup? DataPlaneOneGroup { get; }
 
     /// <summary>The host end of the outside wire (ifid 1).</summary>
     public UdpFrameSource Outside { get; }

@@ -19,10 +19,12 @@ internal sealed class DvaCluster : IDisposable
     private readonly List<NodeProcess> _nodes = [];
 
     private readonly string _tunnelExtra;
+    private readonly string _dataPlaneExtra;
 
-    private DvaCluster(int dataPlanes, string? tunnelSecurity)
+    private DvaCluster(int dataPlanes, string? tunnelSecurity, string? dataPlaneExtra)
     {
         _tunnelExtra = tunnelSecurity is null ? "" : $", \"security\": {tunnelSecurity}";
+        _dataPlaneExtra = dataPlaneExtra is null ? "" : $", {dataPlaneExtra}";
         DataPlaneEndpoints = Enumerable.Range(1, dataPlanes).ToDictionary(i => (ushort)i, _ => Loopback(PortHelpers.FreeLoopbackPort()));
         DispatcherEndpoint = Loopback(PortHelpers.FreeLoopbackPort());
         ClientWire = (Loopback(PortHelpers.FreeLoopbackPort()), Loopback(PortHelpers.FreeLoopbackPort()));
@@ -48,10 +50,13 @@ internal sealed class DvaCluster : IDisposable
     /// <summary>The static table every node of the first set starts with.</summary>
     public TableVersion FirstTable { get; private set; } = null!;
 
-    /// <summary>Starts the nodes; <paramref name="tunnelSecurity"/> is the <c>tunnel.security</c> object every node gets (null: plain).</summary>
-    public static async Task<DvaCluster> StartAsync(int dataPlanes, int inTable, string? tunnelSecurity = null)
+    /// <summary>
+    /// Starts the nodes; <paramref name="tunnelSecurity"/> is the <c>tunnel.security</c> object every node gets (null: plain),
+    /// <paramref name="dataPlaneExtra"/> more top-level members of every data plane's configuration (<c>"engines": 2</c>).
+    /// </summary>
+    public static async Task<DvaCluster> StartAsync(int dataPlanes, int inTable, string? tunnelSecurity = null, string? dataPlaneExtra = null)
     {
-        var cluster = new DvaCluster(dataPlanes, tunnelSecurity);
+        var cluster = new DvaCluster(dataPlanes, tunnelSecurity, dataPlaneExtra);
         try
         {
             await cluster.StartNodesAsync(inTable);
@@ -143,7 +148,7 @@ internal sealed class DvaCluster : IDisposable
                     { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": {{DispatcherId}} }
                   ],
                   "timeouts": { "tcpClosedSeconds": 600, "tcpTransitorySeconds": 600, "udpSeconds": 2 }
-                  {{(id <= inTable ? ", " + table : "")}}
+                  {{(id <= inTable ? ", " + table : "")}}{{_dataPlaneExtra}}
                 }
                 """;
             starts.Add(NodeProcess.StartAsync($"dp{id}", _directory, json));

@@ -14,7 +14,7 @@ namespace Dva.Node.Tests.Nfv;
 /// ICMP errors quoting a load-balanced flow's packet cross the DVA translated like the flow (IcmpErrorNat): the one
 /// the client gets quotes its own packet to the VIP, byte for byte, with every checksum right.
 /// </summary>
-public sealed class IcmpNatTests : IDisposable
+public class IcmpNatTests : IDisposable
 {
     private const string Client = LoadBalancerPipelineTests.Client;
     private const string VipAddress = LoadBalancerPipelineTests.Vip;
@@ -24,13 +24,24 @@ public sealed class IcmpNatTests : IDisposable
     private readonly DataPlaneRig _rig;
 
     public IcmpNatTests()
+        : this(engines: 1)
+    {
+    }
+
+    /// <summary>The same tests on a data plane of several engines (<see cref="IcmpNatOnTwoEnginesTests"/>).</summary>
+    protected IcmpNatTests(int engines)
     {
         _rig = new DataPlaneRig(10,
-            configure: s => s with { LoadBalancer = new LoadBalancerSettings(LoadBalancerPipelineTests.Vips(MemberAdminState.Enabled), new Dictionary<byte, IPAddress>()) });
+            configure: s => s with { LoadBalancer = new LoadBalancerSettings(LoadBalancerPipelineTests.Vips(MemberAdminState.Enabled), new Dictionary<byte, IPAddress>()) },
+            engines: engines);
         _rig.Install(Table);
     }
 
-    public void Dispose() => _rig.Dispose();
+    public void Dispose()
+    {
+        _rig.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>A client packet to the VIP through the DVA; returns it as the member receives it.</summary>
     private byte[] ToMember(byte[] frame)
@@ -94,5 +105,14 @@ public sealed class IcmpNatTests : IDisposable
         var actual = ErrorToClient(translated, Router, code: 4, mtu: 1400);
 
         AssertSameIpPacket(Expected(TestFrames.Tcp(Client, 40001, VipAddress, 80, TcpFlags.Syn, ttl: 63), Router, 4, 1400), actual);
+    }
+}
+
+/// <summary>NAT of ICMP errors on a data plane of two engines: the error reaches the engine of the flow it quotes.</summary>
+public sealed class IcmpNatOnTwoEnginesTests : IcmpNatTests
+{
+    public IcmpNatOnTwoEnginesTests()
+        : base(engines: 2)
+    {
     }
 }

@@ -15,7 +15,7 @@ namespace Dva.Node.Tests.Nfv;
 /// The load balancer through two data planes sharing one table: DNAT and SNAT on the way in, the inverse on the
 /// reply, the reply's bucket owned by the data plane that holds the flow.
 /// </summary>
-public sealed class LoadBalancerPipelineTests : IDisposable
+public class LoadBalancerPipelineTests : IDisposable
 {
     internal const string Client = "192.0.2.50";
     internal const string Vip = "192.0.2.1";
@@ -25,10 +25,17 @@ public sealed class LoadBalancerPipelineTests : IDisposable
     private readonly Dictionary<ushort, DataPlaneRig> _rigs = [];
 
     public LoadBalancerPipelineTests()
+        : this(engines: 1)
+    {
+    }
+
+    /// <summary>The same tests on data planes of several engines (<see cref="LoadBalancerPipelineOnTwoEnginesTests"/>).</summary>
+    protected LoadBalancerPipelineTests(int engines)
     {
         foreach (ushort node in (ushort[])[10, 11])
         {
-            var rig = new DataPlaneRig(node, configure: s => s with { LoadBalancer = new LoadBalancerSettings(Vips(MemberAdminState.Enabled), new Dictionary<byte, IPAddress>()) });
+            var rig = new DataPlaneRig(node, configure: s => s with { LoadBalancer = new LoadBalancerSettings(Vips(MemberAdminState.Enabled), new Dictionary<byte, IPAddress>()) },
+                engines: engines);
             rig.Install(Table);
             _rigs[node] = rig;
         }
@@ -40,6 +47,8 @@ public sealed class LoadBalancerPipelineTests : IDisposable
         {
             rig.Dispose();
         }
+
+        GC.SuppressFinalize(this);
     }
 
     internal static Vip[] Vips(MemberAdminState second) =>
@@ -195,10 +204,9 @@ public sealed class LoadBalancerPipelineTests : IDisposable
         var (creator, _, outbound) = FromClient(40002, TcpFlags.Syn);
         var sent = TestFrames.Parse(outbound);
         var rig = _rigs[creator];
-        var counts = new int[Table.BucketCount];
-        rig.Role.Flows.CopyBucketCounts(counts);
+        var counts = rig.BucketCounts(Table.BucketCount);
 
-        Assert.Equal(1, rig.Role.Flows.Count);
+        Assert.Equal(1, rig.FlowCount);
         Assert.Equal(1, counts[BucketOf(TestFrames.Tcp(Client, 40002, Vip, 80, TcpFlags.Syn), Table)]);
         Assert.Equal(1, counts[BucketOf(TestFrames.Tcp(sent.Destination.ToString(), 8080, SnatAddress, sent.SrcPort, TcpFlags.Ack), Table)]);
     }
@@ -217,14 +225,13 @@ public sealed class LoadBalancerPipelineTests : IDisposable
         rig.Time.Advance(FlowTimeouts.Default.TcpClosed + TimeSpan.FromSeconds(1));
         for (var i = 0; i < 4; i++)
         {
-            rig.Role.SweepFlows();
+            rig.SweepFlows();
         }
 
         Assert.Equal(0, member.ActiveFlows.Count);
-        Assert.Equal(0, rig.Role.Nat.Count);
-        Assert.Equal(0, rig.Role.Flows.Count);
-        var counts = new int[Table.BucketCount];
-        rig.Role.Flows.CopyBucketCounts(counts);
+        Assert.Equal(0, rig.NatCount);
+        Assert.Equal(0, rig.FlowCount);
+        var counts = rig.BucketCounts(Table.BucketCount);
         Assert.All(counts, c => Assert.Equal(0, c));
     }
 
@@ -272,7 +279,16 @@ public sealed class LoadBalancerPipelineTests : IDisposable
 
         Assert.Equal(Verdict.Drop, rig.Process(Datagram(TestFrames.Tcp(Client, 40050, Vip, 80, TcpFlags.Syn), Dispatch(node, Table))));
 
-        Assert.Equal(DropReason.NoBackend, rig.Role.LastDrop);
-        Assert.Equal(0, rig.Role.Flows.Count);
+        Assert.Equal(DropReason.NoBackend, rig.LastRole.LastDrop);
+        Assert.Equal(0, rig.FlowCount);
+    }
+}
+
+/// <summary>The load balancer tests on data planes of two engines each: every datagram reaches the engine of its outer source port.</summary>
+public sealed class LoadBalancerPipelineOnTwoEnginesTests : LoadBalancerPipelineTests
+{
+    public LoadBalancerPipelineOnTwoEnginesTests()
+        : base(engines: 2)
+    {
     }
 }

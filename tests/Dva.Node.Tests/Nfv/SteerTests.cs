@@ -18,18 +18,25 @@ namespace Dva.Node.Tests.Nfv;
 /// key often hashes to the other data plane's bucket; that data plane gets the finished first packet, keeps a stub,
 /// and hands every reply to the data plane that holds the flow.
 /// </summary>
-public sealed class SteerTests : IDisposable
+public class SteerTests : IDisposable
 {
     private const string VipAddress = LoadBalancerPipelineTests.Vip;
     private static readonly TableVersion Table = First(10, 11);
     private readonly Dictionary<ushort, DataPlaneRig> _rigs = [];
 
     public SteerTests()
+        : this(engines: 1)
+    {
+    }
+
+    /// <summary>The same tests on data planes of several engines (<see cref="SteerOnTwoEnginesTests"/>).</summary>
+    protected SteerTests(int engines)
     {
         foreach (ushort node in (ushort[])[10, 11])
         {
             var rig = new DataPlaneRig(node, new DataPlaneOptions { FlowCapacity = 1024, NatCapacity = 1024, SnatTries = 0 },
-                configure: s => s with { LoadBalancer = new LoadBalancerSettings(Vips(MemberAdminState.Enabled), new Dictionary<byte, IPAddress>()) });
+                configure: s => s with { LoadBalancer = new LoadBalancerSettings(Vips(MemberAdminState.Enabled), new Dictionary<byte, IPAddress>()) },
+                engines: engines);
             rig.Install(Table);
             _rigs[node] = rig;
         }
@@ -41,6 +48,8 @@ public sealed class SteerTests : IDisposable
         {
             rig.Dispose();
         }
+
+        GC.SuppressFinalize(this);
     }
 
     private static ushort OwnerOf(byte[] frame) => Table.OwnerOf(BucketOf(frame, Table));
@@ -90,14 +99,16 @@ public sealed class SteerTests : IDisposable
         var synAck = TestFrames.Tcp(member, 8080, SnatAddress, sent.SrcPort, TcpFlags.Syn | TcpFlags.Ack);
         Assert.Equal(stub, OwnerOf(synAck));
 
-        // The reply owner sends it out unchanged, as EGRESS on the inside interface, and keeps a stub.
+        // The reply owner sends it out unchanged, as EGRESS on the inside interface, and keeps a stub (beside the flows
+        // SteeredFlow opened there before finding this one).
+        var flowsBefore = _rigs[stub].FlowCount;
         ArriveFrom(buffer, holder);
         Assert.Equal(Verdict.Send, _rigs[stub].Process(buffer));
         var (egress, _, wire) = Read(buffer);
         Assert.Equal((TunnelType.Egress, InsideDispatcher, stub, Inside), (egress.Type, egress.DNode, egress.HNode, egress.IfId));
         Assert.Equal(translated[14..], wire[14..]);
         Assert.Equal(InsideMac, wire[6..12]);
-        Assert.Equal(1, _rigs[stub].Role.Flows.Count);
+        Assert.Equal(flowsBefore + 1, _rigs[stub].FlowCount);
 
         // The member's reply reaches the stub's node and is steered to the holder byte for byte.
         var reply = FromInside(synAck, stub);
@@ -142,10 +153,20 @@ public sealed class SteerTests : IDisposable
         AssertHandOff(again, Handoff.Steer, holder, stub);
         Assert.Equal(Read(first).Inner, Read(again).Inner);
 
+        var flowsBefore = _rigs[stub].FlowCount;
         ArriveFrom(again, holder);
         Assert.Equal(Verdict.Send, _rigs[stub].Process(again));
         ArriveFrom(first, holder);
         Assert.Equal(Verdict.Send, _rigs[stub].Process(first));
-        Assert.Equal(1, _rigs[stub].Role.Flows.Count);
+        Assert.Equal(flowsBefore + 1, _rigs[stub].FlowCount);
+    }
+}
+
+/// <summary>The STEER tests on data planes of two engines each: every datagram reaches the engine of its outer source port.</summary>
+public sealed class SteerOnTwoEnginesTests : SteerTests
+{
+    public SteerOnTwoEnginesTests()
+        : base(engines: 2)
+    {
     }
 }
