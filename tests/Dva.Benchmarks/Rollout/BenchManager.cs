@@ -31,6 +31,7 @@ internal sealed class BenchManager : WebApplicationFactory<ManagerProgram>
     private readonly MethodInfo _rollout;
     private readonly MethodInfo _current;
     private readonly MethodInfo _inFlight;
+    private readonly MethodInfo _log;
     private readonly Type _memberType;
 
     /// <param name="databaseDirectory">Where the manager's own directory (its SQLite database) is made.</param>
@@ -47,6 +48,7 @@ internal sealed class BenchManager : WebApplicationFactory<ManagerProgram>
         _rollout = coordinatorType.GetMethod("RolloutAsync")!;
         _current = coordinatorType.GetMethod("Current")!;
         _inFlight = coordinatorType.GetMethod("InFlight")!;
+        _log = coordinatorType.GetMethod("GetLog")!;
     }
 
     public Uri Address { get; }
@@ -54,6 +56,21 @@ internal sealed class BenchManager : WebApplicationFactory<ManagerProgram>
     public TableVersion? Current(long dva) => (TableVersion?)_current.Invoke(_coordinator, [dva]);
 
     public bool RolloutInFlight(long dva) => _inFlight.Invoke(_coordinator, [dva]) is not null;
+
+    /// <summary>The coordinator's log of a rollout: when it started (after recording the version), the last data plane ack, the last ack (the dispatcher's), and the commit.</summary>
+    public RolloutTimes Log(long dva, ulong version)
+    {
+        var log = _log.Invoke(_coordinator, [dva, version]) ?? throw new InvalidOperationException($"no log of version {version}");
+        T Get<T>(object o, string name) => (T)o.GetType().GetProperty(name)!.GetValue(o)!;
+        var acks = Get<System.Collections.IEnumerable>(log, "Acks").Cast<object>()
+            .Select(a => (At: Get<DateTimeOffset>(a, "At"), Role: Get<PeerRole>(a, "Role"))).ToList();
+        var started = Get<DateTimeOffset>(log, "Started");
+        return new RolloutTimes(
+            started,
+            acks.Where(a => a.Role == PeerRole.DataPlane).Select(a => a.At).DefaultIfEmpty(started).Max(),
+            acks.Select(a => a.At).DefaultIfEmpty(started).Max(),
+            (DateTimeOffset?)log.GetType().GetProperty("Committed")!.GetValue(log) ?? started);
+    }
 
     /// <summary>RolloutCoordinator.RolloutAsync; returns its outcome (Committed, Busy, Rejected) and the failed units.</summary>
     public async Task<(string Outcome, int Failed)> RolloutAsync(long dva, TableVersion next, IReadOnlyList<(long NodeKey, ushort NodeId, PeerRole Role)> members)
@@ -129,3 +146,7 @@ internal sealed class BenchManager : WebApplicationFactory<ManagerProgram>
         return client;
     }
 }
+
+/// <summary>Manager-side moments of one rollout (RolloutLog), on the manager's clock (the system clock here).</summary>
+internal readonly record struct RolloutTimes(
+    DateTimeOffset Started, DateTimeOffset LastDataPlaneAck, DateTimeOffset LastAck, DateTimeOffset Committed);

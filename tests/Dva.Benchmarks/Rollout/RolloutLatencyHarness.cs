@@ -18,6 +18,13 @@ internal static class RolloutLatencyHarness
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
 
+    // From the coordinator's log: what each part of a rollout took, so the figure says what limits it.
+    private static readonly string[] StageNames =
+    [
+        "record the version (DB)", "audit (DB) + data planes install and ack", "audit (DB) + dispatcher installs and acks",
+        "commit sends + mark rolled out (DB)", "audit (DB) + last unit switched",
+    ];
+
     public static async Task<int> RunAsync(string[] args)
     {
         var units = Option(args, "--units", "8,32").Split(',').Select(int.Parse).ToArray();
@@ -54,12 +61,13 @@ internal static class RolloutLatencyHarness
             var installed = new List<double>();
             var empty = new List<double>();
             var echo = new List<double>();
+            var stageTimes = Enumerable.Range(0, StageNames.Length).Select(_ => new List<double>()).ToArray();
             await using var baseline = await EchoBaseline.StartAsync(n);
             for (var round = -3; round < rounds; round++)
             {
                 // Interleaved, so a change of the machine's load during the run touches every figure alike.
-                var (switched, lastInstall) = await TimedRolloutAsync(manager, dva, nodes, members);
-                var (none, _) = await TimedRolloutAsync(manager, dva, [], []);
+                var (switched, lastInstall, stages) = await TimedRolloutAsync(manager, dva, nodes, members);
+                var (none, _, _) = await TimedRolloutAsync(manager, dva, [], []);
                 var trip = await baseline.RoundTripAsync();
                 if (round >= 0)
                 {
@@ -68,6 +76,10 @@ internal static class RolloutLatencyHarness
                     installed.Add(lastInstall);
                     empty.Add(none);
                     echo.Add(trip);
+                    for (var k = 0; k < stages.Length; k++)
+                    {
+                        stageTimes[k].Add(stages[k]);
+                    }
                 }
             }
 
@@ -75,6 +87,7 @@ internal static class RolloutLatencyHarness
             Console.WriteLine($"| {n} units ({n - 1} data planes + 1 dispatcher) | switched (commit on all) | {Median(full):F1} ms | {Percentile(full, 0.95):F1} ms | {Median(full) / echoMedian:F1} |");
             Console.WriteLine($"| {n} units | installed on all | {Median(installed):F1} ms | {Percentile(installed, 0.95):F1} ms | {Median(installed) / echoMedian:F1} |");
             Console.WriteLine($"| {n} units | rollout to no unit (manager bookkeeping) | {Median(empty):F1} ms | {Percentile(empty, 0.95):F1} ms | {Median(empty) / echoMedian:F1} |");
+            Console.WriteLine($"// {n} units, stages (median ms): " + string.Join(", ", StageNames.Select((name, k) => $"{name} {Median(stageTimes[k]):F1}")));
             Console.WriteLine($"| {n} units | baseline: one SignalR round trip, {n} clients at once | {echoMedian:F2} ms | {Percentile(echo, 0.95):F2} ms | 1.0 |");
         }
         finally
@@ -87,7 +100,7 @@ internal static class RolloutLatencyHarness
     }
 
     /// <summary>One rollout; milliseconds from the call to every unit switched, and to the last install.</summary>
-    private static async Task<(double Switched, double LastInstall)> TimedRolloutAsync(
+    private static async Task<(double Switched, double LastInstall, double[] Stages)> TimedRolloutAsync(
         BenchManager manager, long dva, List<BenchUnit> nodes, IReadOnlyList<(long, ushort, PeerRole)> members)
     {
         var deadline = DateTime.UtcNow + Patience;
@@ -96,6 +109,7 @@ internal static class RolloutLatencyHarness
             var current = manager.Current(dva) ?? throw new InvalidOperationException("no committed version");
             var next = current.WithHistory(current.History, "rollout latency bench");
             nodes.ForEach(u => u.WatchInstalls());
+            var called = DateTimeOffset.UtcNow;
             var start = Stopwatch.GetTimestamp();
             var (outcome, failed) = await manager.RolloutAsync(dva, next, members);
             if (outcome == "Busy" && DateTime.UtcNow < deadline)
@@ -123,7 +137,16 @@ internal static class RolloutLatencyHarness
 
             var switched = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             var lastInstall = nodes.Count == 0 ? 0 : nodes.Max(u => Stopwatch.GetElapsedTime(start, u.InstalledAt(next.Version) ?? start).TotalMilliseconds);
-            return (switched, lastInstall);
+            var t = manager.Log(dva, next.Version);
+            double[] stages =
+            [
+                (t.Started - called).TotalMilliseconds,
+                (t.LastDataPlaneAck - t.Started).TotalMilliseconds,
+                (t.LastAck - t.LastDataPlaneAck).TotalMilliseconds,
+                (t.Committed - t.LastAck).TotalMilliseconds,
+                switched - (t.Committed - called).TotalMilliseconds,
+            ];
+            return (switched, lastInstall, stages);
         }
     }
 
