@@ -125,19 +125,19 @@ internal sealed unsafe partial class FlowTable
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Flow table capacity is too large for one array.");
         }
 
-        _storage = GC.AllocateUninitializedArray<byte>((int)(bytes + alignment), pinned: true);
+        // Zeroed by the runtime (fresh memory from the OS is not written), so pages no flow has used yet cost no memory.
+        _storage = GC.AllocateArray<byte>((int)(bytes + alignment), pinned: true);
         var start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));
         var aligned = (byte*)((start + alignment - 1) & ~(nint)(alignment - 1));
         _entries = (FlowEntry*)aligned;
 
         // Advice only: on a kernel without THP (or with THP off) it fails and the table works with small pages.
-        // Asked before the entries are first written, so their pages are faulted in as huge pages.
+        // Pages not touched yet are faulted in as huge pages; any the runtime already wrote are merged later by khugepaged.
         if (alignment == HugePageSize)
         {
             _ = Madvise(aligned, (nuint)bytes, MadviseHugePage);
         }
 
-        new Span<byte>(aligned, (int)bytes).Clear();
         _mask = capacity - 1;
         _limit = (int)((long)capacity * LoadLimitNumerator / LoadLimitDenominator);
         _tcpEstablished = Ticks(timeouts.TcpEstablished, timestampFrequency);

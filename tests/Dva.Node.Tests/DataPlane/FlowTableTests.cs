@@ -213,7 +213,7 @@ public class FlowTableTests
         Assert.Equal(0, (long)Unsafe.AsPointer(ref table[capacity - 1]) % 64);
         for (var slot = 0; slot < capacity; slot++)
         {
-            // The storage is allocated uninitialized and cleared by the table: no slot may look used.
+            // The storage is raw memory behind a pointer: no slot may look used.
             Assert.False(table[slot].Used);
             Assert.Equal(0UL, table[slot].Hash);
         }
