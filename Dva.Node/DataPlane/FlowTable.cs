@@ -77,7 +77,7 @@ internal struct FlowEntry
 /// (FlowTableBenchmarks, docs/benchmarks.md "Flow table at 1 M flows"): a managed array's elements start 16 bytes
 /// past an 8-byte-aligned object (24 mod 64 in that run), so an entry's hot first 56 bytes straddled two cache
 /// lines and a probe paid two misses; and on a KVM guest a miss in a table of 256 MiB also misses the TLB, whose
-/// two-level page walk cost as much as the miss itself, which transparent huge pages (asked for with madvise) avoid.
+/// nested page walk added half as much again to the miss (4 KiB against 2 MiB pages), which transparent huge pages (asked for with madvise) avoid.
 /// </remarks>
 internal sealed unsafe partial class FlowTable
 {
@@ -169,7 +169,7 @@ internal sealed unsafe partial class FlowTable
 
     /// <summary>
     /// Starts loading the home slot of <paramref name="hash"/> into the cache without waiting for it. A miss in a table
-    /// far larger than the caches costs about a microsecond on this project's 2-core VM; an engine that prefetches
+    /// far larger than the caches costs 200–900 ns on this project's 2-core VM; an engine that prefetches
     /// every packet of a receive batch before it looks any of them up overlaps those misses
     /// (FlowTableBenchmarks.KeepOrPuntDecisionBatched against KeepOrPuntDecision).
     /// </summary>
