@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Dva.Node.Config;
 using Dva.Node.DataPlane;
 using Dva.Node.Services.Conntrack;
@@ -185,5 +186,62 @@ public class FlowTableTests
 
         Assert.Equal(0, table.Sweep(transitory, 64));
         Assert.Equal(1, table.Sweep((long)FlowTimeouts.Default.TcpEstablished.TotalMilliseconds, 64));
+    }
+
+    [Fact]
+    public void FlowEntry_Layout_ProbeFieldsShareTheFirstCacheLineOfTwo()
+    {
+        var entry = default(FlowEntry);
+        ref var start = ref Unsafe.As<FlowEntry, byte>(ref entry);
+
+        // Two whole cache lines per entry, so the table's 64-byte alignment holds for every slot, and everything a
+        // probe reads (Hash, Used, the key) in the first of them.
+        Assert.Equal(128, Unsafe.SizeOf<FlowEntry>());
+        Assert.True(Unsafe.ByteOffset(ref start, ref Unsafe.As<ulong, byte>(ref entry.Hash)) < 64);
+        Assert.True(Unsafe.ByteOffset(ref start, ref Unsafe.As<bool, byte>(ref entry.Used)) < 64);
+        Assert.True(Unsafe.ByteOffset(ref start, ref Unsafe.As<FlowKey, byte>(ref entry.Key)) + FlowKey.Size <= 64);
+    }
+
+    [Theory]
+    [InlineData(16, 64)]
+    [InlineData(1 << 14, 2 << 20)] // 2 MiB of entries: aligned for a huge page
+    public unsafe void Constructor_AnyCapacity_EntriesAlignedAndEmpty(int capacity, long alignment)
+    {
+        var table = Table(capacity);
+
+        Assert.Equal(0, (long)Unsafe.AsPointer(ref table[0]) % alignment);
+        Assert.Equal(0, (long)Unsafe.AsPointer(ref table[capacity - 1]) % 64);
+        for (var slot = 0; slot < capacity; slot++)
+        {
+            // The storage is raw memory behind a pointer: no slot may look used.
+            Assert.False(table[slot].Used);
+            Assert.Equal(0UL, table[slot].Hash);
+        }
+
+        Assert.Equal(-1, table.Find(Udp(1), H(0)));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(64)]
+    public void Indexer_SlotOutsideTheTable_Throws(int slot)
+    {
+        var table = Table();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => table[slot].Used);
+        Assert.Throws<ArgumentOutOfRangeException>(() => table.RemoveAt(slot));
+    }
+
+    [Fact]
+    public void Prefetch_HashesInAndOutOfTheTable_LookupsUnchanged()
+    {
+        var table = Table();
+        var slot = table.Add(Udp(1), H(5), 0, true, 0);
+
+        table.Prefetch(H(5));
+        table.Prefetch(ulong.MaxValue);
+
+        Assert.Equal(slot, table.Find(Udp(1), H(5)));
+        Assert.Equal(-1, table.Find(Udp(2), H(63)));
     }
 }

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using Dva.Shared.Tables;
+
+namespace Dva.Benchmarks.Rollout;
+
+/// <summary>
+/// Era rollout latency (issue 9, goal ≤ 50 ms): the real manager (in this process, SignalR hub over Kestrel on
+/// 127.0.0.1, SQLite) and N real node agents (<see cref="BenchUnit"/>, all in this process: 32 agent processes would be
+/// a load of their own on 2 cores), one dispatcher and N − 1 data planes. Each round asks the manager's rollout
+/// coordinator to roll out the next version (same owners, a new version number) and times, from that call, the last
+/// unit installing it and the last unit switched (committed, previous version dropped). Baselines in the same run:
+/// one SignalR round trip to N clients at once (<see cref="EchoBaseline"/>), and a rollout to no unit (the manager's
+/// own bookkeeping: encoding, database and audit writes).
+/// Run: cd tests/Dva.Benchmarks &amp;&amp; dotnet run -c Release -- rollout [--units 8,32] [--rounds 30] [--db-dir /dev/shm]
+/// (--db-dir: where the manager's SQLite database goes; on tmpfs its commits cost no disk flush).
+/// </summary>
+internal static class RolloutLatencyHarness
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+
+    // From the coordinator's log: what each part of a rollout took, so the figure says what limits it.
+    private static readonly string[] StageNames =
+    [
+        "record the version (DB)", "audit (DB) + data planes install and ack", "audit (DB) + dispatcher installs and acks",
+        "commit sends + mark rolled out (DB)", "audit (DB) + last unit switched",
+    ];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var units = Option(args, "--units", "8,32").Split(',').Select(int.Parse).ToArray();
+        var rounds = int.Parse(Option(args, "--rounds", "30"), System.Globalization.CultureInfo.InvariantCulture);
+        var databaseDirectory = Option(args, "--db-dir", Path.GetTempPath());
+        Console.WriteLine($"// rollout latency, {rounds} rounds per size, database in {databaseDirectory}; load: {File.ReadAllText("/proc/loadavg").Trim()}");
+        foreach (var n in units)
+        {
+            await MeasureAsync(n, rounds, databaseDirectory);
+        }
+
+        Console.WriteLine($"// load after: {File.ReadAllText("/proc/loadavg").Trim()}");
+        return 0;
+    }
+
+    private static async Task MeasureAsync(int n, int rounds, string databaseDirectory)
+    {
+        await using var manager = new BenchManager(databaseDirectory);
+        var dva = await manager.CreateDvaAsync("disp-1", n - 1);
+        var nodes = new List<BenchUnit>();
+        try
+        {
+            for (var i = 0; i < n; i++)
+            {
+                var unit = new BenchUnit(manager.Address, i == 0 ? "disp-1" : $"dp-{i}", 7200 + i);
+                nodes.Add(unit);
+                await unit.Client.ConnectAsync(CancellationToken.None).WaitAsync(Patience);
+            }
+
+            var table = await SettledAsync(manager, dva, nodes, n);
+            var members = nodes.Select(u => (u.Client.NodeKey, u.Client.Assignment.NodeId,
+                table.Peers[u.Client.Assignment.NodeId].Role)).ToList();
+            var full = new List<double>();
+            var installed = new List<double>();
+            var empty = new List<double>();
+            var echo = new List<double>();
+            var stageTimes = Enumerable.Range(0, StageNames.Length).Select(_ => new List<double>()).ToArray();
+            await using var baseline = await EchoBaseline.StartAsync(n);
+            for (var round = -3; round < rounds; round++)
+            {
+                // Interleaved, so a change of the machine's load during the run touches every figure alike.
+                var (switched, lastInstall, stages) = await TimedRolloutAsync(manager, dva, nodes, members);
+                var (none, _, _) = await TimedRolloutAsync(manager, dva, [], []);
+                var trip = await baseline.RoundTripAsync();
+                if (round >= 0)
+                {
+                    // The first rounds are warm-up: JIT, connection pools, SQLite pages.
+                    full.Add(switched);
+                    installed.Add(lastInstall);
+                    empty.Add(none);
+                    echo.Add(trip);
+                    for (var k = 0; k < stages.Length; k++)
+                    {
+                        stageTimes[k].Add(stages[k]);
+                    }
+                }
+            }
+
+            var echoMedian = Median(echo);
+            Console.WriteLine($"| {n} units ({n - 1} data planes + 1 dispatcher) | switched (commit on all) | {Median(full):F1} ms | {Percentile(full, 0.95):F1} ms | {Median(full) / echoMedian:F1} |");
+            Console.WriteLine($"| {n} units | installed on all | {Median(installed):F1} ms | {Percentile(installed, 0.95):F1} ms | {Median(installed) / echoMedian:F1} |");
+            Console.WriteLine($"| {n} units | rollout to no unit (manager bookkeeping) | {Median(empty):F1} ms | {Percentile(empty, 0.95):F1} ms | {Median(empty) / echoMedian:F1} |");
+            Console.WriteLine($"// {n} units, stages (median ms): " + string.Join(", ", StageNames.Select((name, k) => $"{name} {Median(stageTimes[k]):F1}")));
+            Console.WriteLine($"| {n} units | baseline: one SignalR round trip, {n} clients at once | {echoMedian:F2} ms | {Percentile(echo, 0.95):F2} ms | 1.0 |");
+        }
+        finally
+        {
+            foreach (var unit in nodes)
+            {
+                await unit.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>One rollout; milliseconds from the call to every unit switched, and to the last install.</summary>
+    private static async Task<(double Switched, double LastInstall, double[] Stages)> TimedRolloutAsync(
+        BenchManager manager, long dva, List<BenchUnit> nodes, IReadOnlyList<(long, ushort, PeerRole)> members)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            var current = manager.Current(dva) ?? throw new InvalidOperationException("no committed version");
+            var next = current.WithHistory(current.History, "rollout latency bench");
+            nodes.ForEach(u => u.WatchInstalls());
+            var called = DateTimeOffset.UtcNow;
+            var start = Stopwatch.GetTimestamp();
+            var (outcome, failed) = await manager.RolloutAsync(dva, next, members);
+            if (outcome == "Busy" && DateTime.UtcNow < deadline)
+            {
+                // The fleet reconciler's own pass holds the DVA: not a round to time.
+                await Task.Delay(50);
+                continue;
+            }
+
+            if (outcome != "Committed" || failed != 0)
+            {
+                throw new InvalidOperationException($"rollout of version {next.Version}: {outcome}, {failed} failed");
+            }
+
+            // The coordinator returns once it has sent the commits; a unit has switched when it has processed one.
+            while (!nodes.TrueForAll(u => u.Committed(next.Version)))
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"version {next.Version} was not committed on every unit");
+                }
+
+                await Task.Delay(1);
+            }
+
+            var switched = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            var lastInstall = nodes.Count == 0 ? 0 : nodes.Max(u => Stopwatch.GetElapsedTime(start, u.InstalledAt(next.Version) ?? start).TotalMilliseconds);
+            var t = manager.Log(dva, next.Version);
+            double[] stages =
+            [
+                (t.Started - called).TotalMilliseconds,
+                (t.LastDataPlaneAck - t.Started).TotalMilliseconds,
+                (t.LastAck - t.LastDataPlaneAck).TotalMilliseconds,
+                (t.Committed - t.LastAck).TotalMilliseconds,
+                switched - (t.Committed - called).TotalMilliseconds,
+            ];
+            return (switched, lastInstall, stages);
+        }
+    }
+
+    /// <summary>Waits until the reconciler has built the DVA (N − 1 data planes, one dispatcher) and every unit runs it.</summary>
+    private static async Task<TableVersion> SettledAsync(BenchManager manager, long dva, List<BenchUnit> nodes, int n)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (manager.Current(dva) is { } table && !manager.RolloutInFlight(dva)
+                && table.Peers.Values.Count(p => p.Role == PeerRole.DataPlane && p.Weight > 0) == n - 1
+                && table.Peers.Values.Count(p => p.Role == PeerRole.Dispatcher) == 1
+                && nodes.TrueForAll(u => u.Committed(table.Version)))
+            {
+                return table;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"the DVA did not settle on {n} units");
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    private static double Median(List<double> values) => Percentile(values, 0.5);
+
+    private static double Percentile(List<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[(int)Math.Min(sorted.Count - 1, Math.Round(p * (sorted.Count - 1)))];
+    }
+}
