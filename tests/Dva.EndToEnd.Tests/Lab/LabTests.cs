@@ -125,7 +125,8 @@ public sealed class LabTests
                     {
                         if (Lab.Control(d.Unit, "flows") is { ValueKind: System.Text.Json.JsonValueKind.Array } held)
                         {
-                            _output.WriteLine($"{DateTimeOffset.UtcNow - drainAsked:mm\\:ss} {d.Unit.Name}: " + string.Join("; ", held.EnumerateArray()
+                            var flows = held.EnumerateArray().ToList();
+                            _output.WriteLine($"{DateTimeOffset.UtcNow - drainAsked:mm\\:ss} {d.Unit.Name} holds {flows.Count}: " + string.Join("; ", flows.Take(3)
                                 .Select(f => $"{f.GetProperty("protocol")} {f.GetProperty("source")}>{f.GetProperty("destination")} {f.GetProperty("state")} b{f.GetProperty("bucket")} last {f.GetProperty("lastSeen")}")));
                         }
                     }
@@ -160,8 +161,12 @@ public sealed class LabTests
             Assert.Contains(lines, l => l == "OK b2");
 
             Assert.True(punts > 0, $"no punt during the scale-out or the drain\n{diagnostics}");
+            // Drops the units that are still there counted, by reason (a held packet that timed out is a loss TCP repairs).
+            var drops = lab.DataPlanes.Append(lab.Dispatcher).Select(u => Lab.Control(u, "counters"))
+                .Where(c => c is { } counters && counters.TryGetProperty("drops", out _))
+                .SelectMany(c => c!.Value.GetProperty("drops").EnumerateObject()).GroupBy(p => p.Name).Select(g => $"{g.Key} {g.Sum(p => p.Value.GetInt64())}");
             _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{streams.Count} iperf3 transfers completed; {lines.Length} requests answered (b1 {lines.Count(l => l == "OK b1")}, b2 {lines.Count(l => l == "OK b2")}); {punts} punts; drained units left the tables {drainedFor.TotalSeconds:0.0} s after the drain"));
+                $"{streams.Count} iperf3 transfers completed; {lines.Length} requests answered (b1 {lines.Count(l => l == "OK b1")}, b2 {lines.Count(l => l == "OK b2")}); {punts} punts; drained units left the tables {drainedFor.TotalSeconds:0.0} s after the drain; drops at the remaining units: {(string.Join(", ", drops) is { Length: > 0 } counted ? counted : "none")}"));
 
             // Each version was rolled out data planes first, before and after the manager restart.
             var rollouts = rolloutsBefore.Concat(await dva.RolloutsAsync()).ToList();
