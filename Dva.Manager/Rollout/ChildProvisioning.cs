@@ -7,9 +7,10 @@ namespace Dva.Manager.Rollout;
 /// <summary>
 /// What the units of a DVA confirmed in one reconcile pass. A unit has confirmed once it acked a table sent after
 /// the assignment it runs (the agent handles hub messages in order, so the ack comes after the assignment was
-/// applied). <paramref name="Overdue"/> units have not confirmed within the ack timeout.
+/// applied). <paramref name="Overdue"/> units have not confirmed within the ack timeout. <paramref name="RoleErrors"/>:
+/// units whose heartbeat says they do not run the role of their assignment, as "node N: why" (they are unconfirmed too).
 /// </summary>
-internal sealed record UnitConfirmations(int Units, IReadOnlyList<int> Unconfirmed, IReadOnlyList<int> Overdue)
+internal sealed record UnitConfirmations(int Units, IReadOnlyList<int> Unconfirmed, IReadOnlyList<int> Overdue, IReadOnlyList<string>? RoleErrors = null)
 {
     public bool Everywhere => Units > 0 && Unconfirmed.Count == 0;
 }
@@ -112,6 +113,12 @@ internal static class ChildProvisioning
             child.ObservedGeneration = child.Generation;
             condition = new(Applied, "True", "OnEveryUnit", $"generation {child.Generation} runs on every unit of the DVA ({units.Units})");
             operating = OperatingStatus.Online;
+        }
+        else if (units.RoleErrors is { Count: > 0 } failed && child.ObservedGeneration < child.Generation)
+        {
+            // The unit got the configuration and says it cannot run it: waiting longer would not change that.
+            condition = new(Applied, "False", NotConfirmed, $"not running on every unit: {string.Join("; ", failed)}");
+            operating = child.ObservedGeneration == 0 ? OperatingStatus.Offline : OperatingStatus.Degraded;
         }
         else if (units.Overdue.Count > 0 && child.ObservedGeneration < child.Generation)
         {

@@ -297,12 +297,21 @@ internal sealed class FleetReconciler(
         var now = time.GetUtcNow();
         var unconfirmed = new List<int>();
         var overdue = new List<int>();
+        var roleErrors = new List<string>();
         foreach (var node in nodes.OrderBy(n => n.NodeId))
         {
             var session = sessions.Get(node.Id);
             if (session?.ConnectionId is not { } connection || !_sent.TryGetValue(node.Id, out var sent) || sent.Connection != connection)
             {
                 unconfirmed.Add(node.NodeId);
+                continue;
+            }
+
+            if (session.LastHeartbeat?.RoleError is { } roleError)
+            {
+                // Acked tables do not mean the role runs: the agent keeps its tables when its role fails to start.
+                unconfirmed.Add(node.NodeId);
+                roleErrors.Add($"node {node.NodeId}: {(roleError.Length > 300 ? roleError[..300] + "…" : roleError)}");
                 continue;
             }
 
@@ -323,7 +332,7 @@ internal sealed class FleetReconciler(
             }
         }
 
-        return new UnitConfirmations(nodes.Count, unconfirmed, overdue);
+        return new UnitConfirmations(nodes.Count, unconfirmed, overdue, roleErrors);
     }
 
     /// <summary>

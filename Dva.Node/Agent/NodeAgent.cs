@@ -26,6 +26,9 @@ internal sealed partial class NodeAgent : IAsyncDisposable
     private readonly Lock _statsLock = new();
     private NodeHost? _host;
     private string? _hostConfig;
+
+    /// <summary>Why the latest assignment's role does not run (sent in heartbeats), or null.</summary>
+    private volatile string? _roleError;
     private long _lastBusyTicks;
     private long _lastProcessed;
     private long _lastTimestamp = Stopwatch.GetTimestamp();
@@ -79,6 +82,7 @@ internal sealed partial class NodeAgent : IAsyncDisposable
         {
             if (assignment.Role == "unallocated")
             {
+                _roleError = null;
                 if (_host is not null)
                 {
                     LogUnallocated(_logger);
@@ -97,6 +101,7 @@ internal sealed partial class NodeAgent : IAsyncDisposable
             if (!NodeSettings.TryParse(assignment.ConfigJson, out var settings, out var errors))
             {
                 LogBadAssignment(_logger, assignment.Role, assignment.NodeId, string.Join("; ", errors));
+                _roleError = $"the configuration of the {assignment.Role} role does not parse: {string.Join("; ", errors)}";
                 await StopHostAsync();
                 return;
             }
@@ -118,6 +123,7 @@ internal sealed partial class NodeAgent : IAsyncDisposable
             {
                 _host = await NodeHost.StartAsync(settings, _client.Tables, _client.Keys);
                 _hostConfig = assignment.ConfigJson;
+                _roleError = null;
                 ResetRates();
                 LogAssigned(_logger, settings.Role.ToString(), settings.NodeId, _host.TunnelEndPoint.ToString(), _host.ControlEndPoint.ToString());
             }
@@ -126,6 +132,7 @@ internal sealed partial class NodeAgent : IAsyncDisposable
 #pragma warning restore CA1031
             {
                 LogStartFailed(_logger, settings.Role.ToString(), settings.NodeId, e.Message);
+                _roleError = $"the {settings.Role} role did not start: {e.Message}";
             }
         }
         finally
@@ -203,7 +210,7 @@ internal sealed partial class NodeAgent : IAsyncDisposable
         var host = _host;
         if (host is null)
         {
-            return new NodeHeartbeat(0, Guid.Empty, 0, 0, EmptyStats, [], []);
+            return new NodeHeartbeat(0, Guid.Empty, 0, 0, EmptyStats, [], [], RoleError: _roleError);
         }
 
         var s = host.Counters.Snapshot();

@@ -78,6 +78,10 @@ public sealed record TableAck(Guid DvaId, ulong Version, ushort NodeId, bool Ins
 /// <summary>Sent by every node about once a second.</summary>
 /// <param name="Rules">Firewall rule counters of a data plane (cumulative); null from dispatchers and from agents older than the field.</param>
 /// <param name="Vips">Load balancer counters per VIP and member (cumulative, active flows live); null like <paramref name="Rules"/>.</param>
+/// <param name="RoleError">
+/// Why the unit does not run the role of its latest assignment (the configuration did not parse, or the role could not
+/// start, e.g. a frame source that does not open); null while the role runs, and from agents older than the field.
+/// </param>
 public sealed record NodeHeartbeat(
     long NodeKey,
     Guid DvaId,
@@ -87,7 +91,8 @@ public sealed record NodeHeartbeat(
     IReadOnlyList<BucketFlowCount> BucketFlows,
     IReadOnlyList<FlowSample> RecentFlows,
     IReadOnlyList<RuleHitCount>? Rules = null,
-    IReadOnlyList<VipCounters>? Vips = null);
+    IReadOnlyList<VipCounters>? Vips = null,
+    string? RoleError = null);
 
 /// <summary>
 /// One firewall rule's counters at one data plane. Evaluations: first packets the rule decided; Flows: flows created

@@ -262,6 +262,9 @@ internal sealed class SimNode : IAsyncDisposable
     /// <summary>Load balancer counters the unit reports (null: none).</summary>
     public volatile IReadOnlyList<VipCounters>? Vips;
 
+    /// <summary>What the unit reports when its role did not start (null: the role runs).</summary>
+    public volatile string? RoleError;
+
     public IReadOnlyList<NodeAssignment> Assignments
     {
         get
@@ -306,5 +309,6 @@ internal sealed class SimNode : IAsyncDisposable
         BucketFlows,
         [],
         Rules,
-        Vips);
+        Vips,
+        RoleError);
 }

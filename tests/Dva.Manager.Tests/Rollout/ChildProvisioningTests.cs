@@ -69,6 +69,27 @@ public sealed class ChildProvisioningTests : HubTestBase
     }
 
     [Fact]
+    public async Task FirewallRule_AUnitSaysItsRoleDidNotStart_ErrorCarriesItsReasonUntilTheRoleRuns()
+    {
+        var (dva, units) = await StartDvaAsync("rule-role-error", dataPlanes: 2, port: 7970);
+        var broken = units[1];
+        // The agent keeps acking tables (it keeps them when its role fails), so only its heartbeat tells.
+        broken.RoleError = "the DataPlane role did not start: interface eth9 does not exist";
+        using var client = Factory.AdminClient();
+
+        var created = await client.PostAsJsonAsync($"/api/v1/dvas/{dva}/firewall-rules", new { action = "accept", protocol = "udp", destinationPorts = "53" });
+        var id = (long)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        var error = await WaitForStatusAsync(client, $"/api/v1/dvas/{dva}/firewall-rules/{id}", "ERROR");
+
+        Assert.Equal("NotConfirmed", Reason(error, "Applied"));
+        Assert.Contains($"node {broken.Client.Assignment.NodeId}: the DataPlane role did not start: interface eth9 does not exist",
+            Message(error, "Applied"), StringComparison.Ordinal);
+
+        broken.RoleError = null;
+        await WaitForStatusAsync(client, $"/api/v1/dvas/{dva}/firewall-rules/{id}", "ACTIVE");
+    }
+
+    [Fact]
     public async Task Vip_InAFirewallOnlyDva_ErrorSaysTheServiceKindRunsNoLoadBalancer()
     {
         var (dva, _) = await StartDvaAsync("vip-kind", dataPlanes: 1, port: 7920, serviceKind: "firewall");
