@@ -301,6 +301,9 @@ internal sealed class FleetLab : IDisposable
 
     private string OutsideSource => $"udp:LOCAL={_outsideDispatcher},PEER={_outsideHosts}";
 
+    /// <summary>The dispatcher's end of the inside wire (a test may take the port first to make the source fail to open).</summary>
+    public IPEndPoint InsideDispatcher => _insideDispatcher;
+
     private string InsideSource => $"udp:LOCAL={_insideDispatcher},PEER={_insideHosts}";
 
     private ManagerProcess Start(Uri? address)

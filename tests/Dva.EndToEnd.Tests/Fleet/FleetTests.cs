@@ -73,6 +73,32 @@ public sealed class FleetTests(ITestOutputHelper output)
         output.WriteLine($"scale 2→4→3 and manager restart: versions {two.Version}..{after.Value.Table.Version}, traffic {lab.Traffic}");
     }
 
+    /// <summary>
+    /// A dispatcher whose frame source cannot open (its port is taken) runs no role, yet its agent acks tables: the
+    /// heartbeat's reason reaches the interface's status as ERROR instead of a false ACTIVE.
+    /// </summary>
+    [Fact]
+    public async Task Dispatcher_FrameSourceCannotOpen_InterfaceStatusIsErrorWithTheAgentsReason()
+    {
+        using var lab = new FleetLab();
+        using var squatter = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        squatter.Bind(lab.InsideDispatcher);
+        await lab.CreateDvaAsync(1);
+        lab.StartUnits(1);
+
+        var inside = await lab.Manager.WaitForAsync("the inside interface in ERROR", FleetLab.Patience, async () =>
+            await lab.Manager.TryGetAsync($"api/v1/dvas/{lab.DvaId}/interfaces") is { ValueKind: JsonValueKind.Array } list
+            && list.EnumerateArray().FirstOrDefault(i => i.GetProperty("spec").GetProperty("ifid").GetInt32() == 2) is { ValueKind: JsonValueKind.Object } found
+            && found.GetProperty("status").GetProperty("provisioningStatus").GetString() == "ERROR" ? (object)found : null);
+
+        var applied = ((JsonElement)inside).GetProperty("status").GetProperty("conditions").EnumerateArray().Single(c => c.GetProperty("type").GetString() == "Applied");
+        var message = applied.GetProperty("message").GetString()!;
+        output.WriteLine(message);
+        Assert.Equal("NotConfirmed", applied.GetProperty("reason").GetString());
+        Assert.Contains("Dispatcher role did not start", message, StringComparison.Ordinal);
+        Assert.Contains(lab.InsideDispatcher.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Faults_DataPlaneKilledManagerDownDispatcherRestarted_OnlyTheDeadUnitsFlowsBreak()
     {
