@@ -13,6 +13,9 @@ internal static class HubMessageValidator
     public const int MaxNameLength = 63;
     public const int MaxFrameSources = 32;
     public const int MaxTextLength = 256;
+
+    /// <summary>An agent's reason for not running its role (an exception message, a list of configuration errors).</summary>
+    public const int MaxRoleErrorLength = 1000;
     public const int MaxRecentFlows = 256;
     public const int MaxCounters = 128;
     public const int MaxCores = 4096;
@@ -58,6 +61,11 @@ internal static class HubMessageValidator
         if (heartbeat?.Stats is not { } stats || heartbeat.BucketFlows is null || heartbeat.RecentFlows is null)
         {
             return "heartbeat with stats, bucketFlows and recentFlows is required";
+        }
+
+        if (heartbeat.RoleError is { Length: > MaxRoleErrorLength })
+        {
+            return $"roleError must be at most {MaxRoleErrorLength} characters";
         }
 
         if (!double.IsFinite(stats.CpuBusy) || stats.CpuBusy is < 0 or > 1)

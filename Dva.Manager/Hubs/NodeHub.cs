@@ -130,6 +130,7 @@ internal sealed class NodeHub(
             session.LastHeartbeatAt = now;
         }
 
+        session.CountHeartbeat(Context.ConnectionId);
         await registry.HeartbeatAsync(session.NodeKey, heartbeat.Stats.PacketsPerBusySecond, Context.ConnectionAborted);
         feed.Publish(new HeartbeatReceived(session.NodeKey, session.Name, now, heartbeat));
     }

@@ -27,6 +27,26 @@ internal sealed class NodeSession(long nodeKey, string name, NodeHello hello)
 
     private long _tablesSent;
     private long _tablesAcked;
+    private long _tablesAckedAtHeartbeat;
+
+    /// <summary>
+    /// <see cref="TablesAcked"/> when the latest heartbeat arrived on the current connection. Hub calls of one
+    /// connection run in order, so a heartbeat counted here came after those acks and its <c>RoleError</c> speaks for
+    /// the assignment they confirm.
+    /// </summary>
+    public long TablesAckedAtHeartbeat => Interlocked.Read(ref _tablesAckedAtHeartbeat);
+
+    /// <summary>Records a heartbeat received on <paramref name="connectionId"/> (see <see cref="TablesAckedAtHeartbeat"/>).</summary>
+    public void CountHeartbeat(string connectionId)
+    {
+        lock (this)
+        {
+            if (ConnectionId == connectionId)
+            {
+                _tablesAckedAtHeartbeat = _tablesAcked;
+            }
+        }
+    }
 
     /// <summary>Tables sent on the current connection (every one is answered by exactly one ack, in order).</summary>
     public long TablesSent => Interlocked.Read(ref _tablesSent);
@@ -63,6 +83,7 @@ internal sealed class NodeSession(long nodeKey, string name, NodeHello hello)
     {
         _tablesSent = 0;
         _tablesAcked = 0;
+        _tablesAckedAtHeartbeat = 0;
     }
 }
 

@@ -307,21 +307,21 @@ internal sealed class FleetReconciler(
                 continue;
             }
 
-            if (session.LastHeartbeat?.RoleError is { } roleError)
+            if (session.TablesAckedAtHeartbeat > sent.TablesSentBefore)
             {
-                // Acked tables do not mean the role runs: the agent keeps its tables when its role fails to start.
-                unconfirmed.Add(node.NodeId);
-                roleErrors.Add($"node {node.NodeId}: {(roleError.Length > 300 ? roleError[..300] + "…" : roleError)}");
-                continue;
-            }
+                // Acked, and a heartbeat came after the ack: that heartbeat tells whether the role runs (the agent keeps
+                // and acks its tables when its role fails to start, so the ack alone does not).
+                if (session.LastHeartbeat?.RoleError is { } roleError)
+                {
+                    unconfirmed.Add(node.NodeId);
+                    roleErrors.Add($"node {node.NodeId}: {roleError}");
+                }
 
-            if (session.TablesAcked > sent.TablesSentBefore)
-            {
                 continue;
             }
 
             unconfirmed.Add(node.NodeId);
-            if (now - sent.At > options.Value.AckTimeout)
+            if (session.TablesAcked <= sent.TablesSentBefore && now - sent.At > options.Value.AckTimeout)
             {
                 overdue.Add(node.NodeId);
             }

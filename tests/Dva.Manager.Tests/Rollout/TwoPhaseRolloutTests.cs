@@ -119,8 +119,20 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
 
         await StartNodeAsync("dp-b", 7142);
         await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 2);
-        await fleet.ReconcileAsync(dva, CancellationToken.None);
-        var ready = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}"))!;
+        // A unit confirms its assignment with a heartbeat after its ack (about a second): passes until then say PENDING.
+        JsonNode ready;
+        var patience = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            await fleet.ReconcileAsync(dva, CancellationToken.None);
+            ready = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}"))!;
+            if ((string?)ready["status"]!["provisioningStatus"] == "ACTIVE" || patience.Elapsed > HubFactory.Patience)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
 
         Assert.Equal("False", Condition(waiting, FleetReconciler.CapacitySufficient));
         Assert.Equal("DEGRADED", (string)waiting["status"]!["operatingStatus"]!);
