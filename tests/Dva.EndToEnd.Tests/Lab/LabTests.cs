@@ -134,9 +134,17 @@ public sealed class LabTests
                     await Task.Delay(5000);
                 }
             });
-            await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step + Step, (peers, _) =>
-                drained.All(d => peers.All(p => p.NodeId != d.NodeId)));
-            await watching.CancelAsync();
+            try
+            {
+                await dva.WaitForDispatcherTableAsync("the drained units gone from the tables", Step + Step, (peers, _) =>
+                    drained.All(d => peers.All(p => p.NodeId != d.NodeId)));
+            }
+            finally
+            {
+                // Also when the wait fails: the watcher must not outlive the lab it reads.
+                await watching.CancelAsync();
+                await watcher;
+            }
             var drainedFor = DateTimeOffset.UtcNow - drainAsked;
             foreach (var d in drained)
             {
