@@ -182,6 +182,14 @@ internal sealed class DispatcherRole
         }
 
         var group = (frame[0] & 1) != 0;
+        if (!group && FlowKey.TryFromFrame(frame, out var fastKey, out _, out var tcpFlags) && (tcpFlags & TcpFlags.Syn) == 0
+            && frame.Length - TaggedExtra(frame) <= MaxInnerFrame && frame[..MacLength].SequenceEqual(port.Mac))
+        {
+            // The commonest frame (IPv4 TCP/UDP to the shared MAC, not a SYN whose MSS may need clamping, not too big
+            // for the tunnel) needs only its flow key: no full parse.
+            return DispatchKey(port, batch, index, buffer, fastKey, state, addresses);
+        }
+
         var parsed = PacketParser.TryParse(frame, out var info);
         if (parsed == ParseError.None && info.IsArp)
         {
@@ -292,6 +300,25 @@ internal sealed class DispatcherRole
             _ = PacketRewriter.ClampMss(frame, info, MaxSegmentSize(info.IpVersion), out _);
         }
 
+        return SendDispatch(port, batch, index, buffer, hash, owner, table, addresses);
+    }
+
+    // A frame whose key was read without a full parse (HandleFrame checked its size and that it is no SYN).
+    private DropReason? DispatchKey(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, in FlowKey key, TableState state, PacketAddress[] addresses)
+    {
+        var table = state.Current;
+        if (table is null)
+        {
+            return DropReason.NoTable;
+        }
+
+        var hash = FlowHasher.Hash(key, table.Seed);
+        var owner = table.OwnerOf(FlowHasher.Bucket(hash, table.BucketCount));
+        return owner == 0 || addresses[owner].IsEmpty ? DropReason.NoOwner : SendDispatch(port, batch, index, buffer, hash, owner, table, addresses);
+    }
+
+    private DropReason? SendDispatch(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ulong hash, ushort owner, TableVersion table, PacketAddress[] addresses)
+    {
         var tci = StripVlan(buffer);
         buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
         var fields = FromOutside(owner, table, port.Ifid, tci);
