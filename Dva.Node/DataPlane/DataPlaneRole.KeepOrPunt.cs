@@ -29,7 +29,7 @@ internal sealed partial class DataPlaneRole
     */
     private Verdict KeepOrPunt(PacketBuffer buffer, in TunnelHeader rx, TableVersion table, TableVersion current)
     {
-        // The decision needs the flow key only: an IPv4 TCP/UDP frame's key is read straight from its bytes (or was,
+        // The decision needs the flow key only: a TCP/UDP frame's key is read straight from its bytes (or was,
         // with its hash, by the batch's prefetch pass), and the full parse waits until the packet is processed here.
         // A punted packet is never parsed. Every other frame is parsed first, as before.
         var inner = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);

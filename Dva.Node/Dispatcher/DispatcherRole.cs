@@ -185,7 +185,7 @@ internal sealed class DispatcherRole
         if (!group && FlowKey.TryFromFrame(frame, out var fastKey, out _, out var tcpFlags) && (tcpFlags & TcpFlags.Syn) == 0
             && frame.Length - TaggedExtra(frame) <= MaxInnerFrame && frame[..MacLength].SequenceEqual(port.Mac))
         {
-            // The commonest frame (IPv4 TCP/UDP to the shared MAC, not a SYN whose MSS may need clamping, not too big
+            // The commonest frame (TCP/UDP over IPv4 or IPv6 to the shared MAC, not a SYN whose MSS may need clamping, not too big
             // for the tunnel) needs only its flow key: no full parse.
             return DispatchKey(port, batch, index, buffer, fastKey, state, addresses);
         }

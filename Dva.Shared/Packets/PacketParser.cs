@@ -109,13 +109,14 @@ public static class PacketParser
     }
 
     /// <summary>
-    /// The 5-tuple of the commonest frame, read without filling a <see cref="PacketInfo"/>: IPv4 (untagged or one
-    /// 802.1Q tag), not a fragment, TCP or UDP. True only for a frame that <see cref="TryParse"/> accepts with the
-    /// same fields (the same length checks run here: IHL, total length, TCP data offset, UDP length); false for
-    /// every other frame, which the caller then parses in full. The data path's flow key and hash use it
-    /// (<see cref="Flows.FlowKey.TryFromFrame"/>); a packet that needs more than its tuple parses later.
+    /// The 5-tuple of the commonest frames, read without filling a <see cref="PacketInfo"/>: IPv4 (not a fragment) or
+    /// IPv6 (no extension header), untagged or with one 802.1Q tag, carrying TCP or UDP. True only for a frame that
+    /// <see cref="TryParse"/> accepts with the same fields (the same length checks run here: IHL, total or payload
+    /// length, TCP data offset, UDP length); false for every other frame, which the caller then parses in full. The
+    /// data path's flow key uses it (<see cref="Flows.FlowKey.TryFromFrame"/>); a packet that needs more than its tuple
+    /// is parsed later.
     /// </summary>
-    public static bool TryReadIpv4Ports(ReadOnlySpan<byte> frame, out Ipv4Ports ports)
+    public static bool TryReadPorts(ReadOnlySpan<byte> frame, out FramePorts ports)
     {
         ports = default;
         if (frame.Length < EthernetHeaderLength + Ipv4MinHeaderLength)
@@ -137,21 +138,52 @@ public static class PacketParser
         }
 
         ReadOnlySpan<byte> ip = frame[l3..];
-        if (etherType != EtherTypeIpv4 || ip[0] >> 4 != 4)
+        ReadOnlySpan<byte> l4;
+        byte version;
+        byte protocol;
+        UInt128 source;
+        UInt128 destination;
+        if (etherType == EtherTypeIpv4)
+        {
+            int headerLength = (ip[0] & 0x0F) * 4;
+            int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4TotalLengthOffset..]);
+            if (ip[0] >> 4 != 4 || headerLength < Ipv4MinHeaderLength || totalLength < headerLength || totalLength > ip.Length
+                || (BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4FlagsFragmentOffset..]) & (Ipv4MoreFragments | Ipv4FragmentOffsetMask)) != 0)
+            {
+                return false;
+            }
+
+            version = 4;
+            protocol = ip[Ipv4ProtocolOffset];
+            source = BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4SourceOffset..]);
+            destination = BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4DestinationOffset..]);
+            l4 = ip[headerLength..totalLength];
+        }
+        else if (etherType == EtherTypeIpv6)
+        {
+            if (ip.Length < Ipv6HeaderLength || ip[0] >> 4 != 6)
+            {
+                return false;
+            }
+
+            int packetLength = Ipv6HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv6PayloadLengthOffset..]);
+            if (packetLength > ip.Length)
+            {
+                return false;
+            }
+
+            // Extension headers (and fragments) take the full parse.
+            version = 6;
+            protocol = ip[Ipv6NextHeaderOffset];
+            source = BinaryPrimitives.ReadUInt128BigEndian(ip[Ipv6SourceOffset..]);
+            destination = BinaryPrimitives.ReadUInt128BigEndian(ip[Ipv6DestinationOffset..]);
+            l4 = ip[Ipv6HeaderLength..packetLength];
+        }
+        else
         {
             return false;
         }
 
-        int headerLength = (ip[0] & 0x0F) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4TotalLengthOffset..]);
-        if (headerLength < Ipv4MinHeaderLength || totalLength < headerLength || totalLength > ip.Length
-            || (BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4FlagsFragmentOffset..]) & (Ipv4MoreFragments | Ipv4FragmentOffsetMask)) != 0)
-        {
-            return false;
-        }
-
-        byte protocol = ip[Ipv4ProtocolOffset];
-        ReadOnlySpan<byte> l4 = ip[headerLength..totalLength];
         TcpFlags flags = 0;
         if (protocol == ProtocolTcp)
         {
@@ -186,13 +218,7 @@ public static class PacketParser
             return false;
         }
 
-        ports = new Ipv4Ports(
-            protocol,
-            BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4SourceOffset..]),
-            BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4DestinationOffset..]),
-            BinaryPrimitives.ReadUInt16BigEndian(l4),
-            BinaryPrimitives.ReadUInt16BigEndian(l4[2..]),
-            flags);
+        ports = new FramePorts(version, protocol, source, destination, BinaryPrimitives.ReadUInt16BigEndian(l4), BinaryPrimitives.ReadUInt16BigEndian(l4[2..]), flags);
         return true;
     }
 

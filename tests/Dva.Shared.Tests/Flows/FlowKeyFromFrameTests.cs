@@ -7,12 +7,12 @@ namespace Dva.Shared.Tests.Flows;
 
 /// <summary>
 /// The flow key read straight from a frame (<see cref="FlowKey.TryFromFrame"/>) must be the key of the full parse, for
-/// every frame it accepts, and must accept every IPv4 TCP/UDP frame the full parse accepts: the dispatcher and the data
+/// every frame it accepts, and must accept every TCP/UDP frame over IPv4 (no fragment) or IPv6 (no extension header) the full parse accepts: the dispatcher and the data
 /// plane choose buckets with it.
 /// </summary>
 public class FlowKeyFromFrameTests
 {
-    public static TheoryData<string> Frames => new(["TcpSynIpv4", "TcpSynIpv4Vlan", "TcpSynIpv4OddMss", "UdpIpv4Options", "RstForSynIpv4"]);
+    public static TheoryData<string> Frames => new(["TcpSynIpv4", "TcpSynIpv4Vlan", "TcpSynIpv4OddMss", "UdpIpv4Options", "RstForSynIpv4", "TcpIpv6Big", "RstForDataIpv6"]);
 
     private static byte[] Golden(string name) => name switch
     {
@@ -20,6 +20,8 @@ public class FlowKeyFromFrameTests
         "TcpSynIpv4Vlan" => GoldenFrames.TcpSynIpv4Vlan,
         "TcpSynIpv4OddMss" => GoldenFrames.TcpSynIpv4OddMss,
         "UdpIpv4Options" => GoldenFrames.UdpIpv4Options,
+        "TcpIpv6Big" => GoldenFrames.TcpIpv6Big,
+        "RstForDataIpv6" => GoldenFrames.RstForDataIpv6,
         _ => GoldenFrames.RstForSynIpv4,
     };
 
@@ -60,7 +62,6 @@ public class FlowKeyFromFrameTests
 
     public static TheoryData<string, string> NotFastFrames => new()
     {
-        { "IPv6 TCP", "TcpIpv6Big" },
         { "IPv6 UDP with an extension header", "UdpIpv6Ext" },
         { "ICMP echo", "EchoRequestIpv4" },
         { "ICMP error quoting TCP", "IcmpFragNeededIpv4" },
@@ -75,7 +76,6 @@ public class FlowKeyFromFrameTests
     {
         var frame = name switch
         {
-            "TcpIpv6Big" => GoldenFrames.TcpIpv6Big,
             "UdpIpv6Ext" => GoldenFrames.UdpIpv6Ext,
             "EchoRequestIpv4" => GoldenFrames.EchoRequestIpv4,
             "IcmpFragNeededIpv4" => GoldenFrames.IcmpFragNeededIpv4,
@@ -140,7 +140,11 @@ public class FlowKeyFromFrameTests
     public void RandomlyCorruptedFrames_AgreeWithTheFullParse()
     {
         var random = new Random(20261127);
-        byte[][] seeds = [GoldenFrames.TcpSynIpv4, GoldenFrames.TcpSynIpv4Vlan, GoldenFrames.UdpIpv4Options, GoldenFrames.RstForSynIpv4, GoldenFrames.EchoRequestIpv4];
+        byte[][] seeds =
+        [
+            GoldenFrames.TcpSynIpv4, GoldenFrames.TcpSynIpv4Vlan, GoldenFrames.UdpIpv4Options, GoldenFrames.RstForSynIpv4, GoldenFrames.EchoRequestIpv4,
+            GoldenFrames.RstForDataIpv6, GoldenFrames.UdpIpv6Ext, GoldenFrames.EchoRequestIpv6,
+        ];
         var accepted = 0;
         for (var i = 0; i < 20_000; i++)
         {
@@ -149,7 +153,7 @@ public class FlowKeyFromFrameTests
             for (var e = 0; e < edits; e++)
             {
                 // Mostly the headers: that is where the checks are.
-                var at = random.Next(Math.Min(frame.Length, 60));
+                var at = random.Next(Math.Min(frame.Length, 80));
                 frame[at] = random.Next(4) == 0 ? (byte)random.Next(256) : (byte)(frame[at] ^ (1 << random.Next(8)));
             }
 
@@ -165,13 +169,14 @@ public class FlowKeyFromFrameTests
     }
 
     // Either both paths give the same key, direction and flags, or the fast path declines a frame the full parse
-    // rejects or that is not IPv4 TCP/UDP with at most one tag and no fragmentation.
+    // rejects or that is not TCP/UDP over IPv4 (no fragment) or IPv6 (no extension header) with at most one tag.
     private static bool AssertAgrees(byte[] frame, string what)
     {
         var fast = FlowKey.TryFromFrame(frame, out var key, out var isForward, out var flags);
         var parsed = PacketParser.TryParse(frame, out var info);
         var fullHasKey = parsed == ParseError.None && FlowKey.TryFrom(info, out _, out _);
-        var fastKind = parsed == ParseError.None && info.IsIp && info.IpVersion == 4 && !info.IsFragment
+        var fastKind = parsed == ParseError.None && info.IsIp && !info.IsFragment
+            && (info.IpVersion == 4 || info.IpHeaderLength == PacketConstants.Ipv6HeaderLength)
             && info.Protocol is PacketConstants.ProtocolTcp or PacketConstants.ProtocolUdp;
         Assert.True(fast == fastKind, $"{what}: fast path {fast}, full parse {parsed}");
         if (fast)
