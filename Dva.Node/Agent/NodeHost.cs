@@ -26,6 +26,15 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>Packet buffers of one node: 64 per port batch many times over, about 17 MB at 2 KiB + headroom.</summary>
     public const int PoolBuffers = 8192;
 
+    /// <summary>
+    /// Packet buffers of a <c>superFrames</c> node: fewer (about 67 MB at most, created only as needed) but each holds a
+    /// whole GSO super-frame or tunnel datagram (<see cref="SuperFrameSize"/>).
+    /// </summary>
+    public const int SuperFramePoolBuffers = 1024;
+
+    /// <summary>An IPv4 packet of 65 535 bytes in an 802.1Q-tagged Ethernet frame (65 553), rounded up; a tunnel datagram is at most 65 507.</summary>
+    public const int SuperFrameSize = 65536 + 64;
+
     private readonly List<PacketPort> _ports = [];
     private readonly List<IDisposable> _disposables = [];
     private readonly EpollEngine[] _engines;
@@ -38,7 +47,7 @@ internal sealed class NodeHost : IAsyncDisposable
         Tables = tables;
         Keys = keys;
         Time = time;
-        Pool = new BufferPool(PoolBuffers);
+        Pool = settings.SuperFrames ? new BufferPool(SuperFramePoolBuffers, SuperFrameSize) : new BufferPool(PoolBuffers);
 
         // One pool for all engines: a buffer is rented and returned on one engine thread, and the pool is lock-free.
         _engines = new EpollEngine[settings.RoleEngines];

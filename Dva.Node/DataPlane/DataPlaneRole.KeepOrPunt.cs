@@ -36,6 +36,12 @@ internal sealed partial class DataPlaneRole
             return Drop(DropReason.MalformedFrame);
         }
 
+        // A super-frame or a checksum left to the device is one TCP/UDP packet here; anything else cannot be finished by the egress kernel.
+        if (rx.Offload.IsPresent && !FrameOffload.Fits(rx.Offload, info))
+        {
+            return Drop(DropReason.OffloadMismatch);
+        }
+
         if (!FlowKey.TryFrom(info, out var key, out var isForward))
         {
             // Non-IP frames travel the broadcast chain, never a bucket.
@@ -140,7 +146,7 @@ internal sealed partial class DataPlaneRole
             return Drop(DropReason.NoRoute);
         }
 
-        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route);
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload);
     }
 
     private static bool OnlyOpens(in PacketInfo info) =>

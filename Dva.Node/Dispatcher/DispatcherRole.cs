@@ -256,6 +256,11 @@ internal sealed class DispatcherRole
             return DropReason.Oversize;
         }
 
+        if (buffer.Offload.IsPresent && FinishInSoftware(buffer) is { } offloadDrop)
+        {
+            return offloadDrop;
+        }
+
         var tci = StripVlan(buffer);
         var fields = FromOutside(first, table, port.Ifid, tci) with { Type = TunnelType.Handoff, Handoff = Handoff.Broadcast, Trr = true };
         return SendTunnel(batch, index, buffer, fields, addresses[first], TunnelCounter.BroadcastSent);
@@ -282,19 +287,39 @@ internal sealed class DispatcherRole
         }
 
         var frame = buffer.Frame;
-        if (frame.Length - TaggedExtra(frame) > MaxInnerFrame)
+        var offload = buffer.Offload;
+        if (offload.IsPresent)
+        {
+            if (!FrameOffload.Fits(offload, info) || !FrameOffload.ChecksumWhereParsed(buffer, info))
+            {
+                return DropReason.OffloadMismatch;
+            }
+
+            // A super-frame is segmented by the egress kernel at the sender's MSS: it was never too big for the path.
+            if (offload.IsGso && frame.Length - TaggedExtra(frame) > MaxInnerFrame - TunnelOffload.Length)
+            {
+                return DropReason.SuperFrameTooLarge;
+            }
+        }
+
+        if (frame.Length - TaggedExtra(frame) > MaxInnerFrame - (offload.IsPresent ? TunnelOffload.Length : 0))
         {
             return TooBig(port, frame, info);
         }
 
         if (info.Protocol == PacketConstants.ProtocolTcp && (info.TcpFlags & TcpFlags.Syn) != 0)
         {
-            _ = PacketRewriter.ClampMss(frame, info, MaxSegmentSize(info.IpVersion), out _);
+            _ = PacketRewriter.ClampMss(frame, info, MaxSegmentSize(info.IpVersion), out _, offload.NeedsChecksum);
         }
 
         var tci = StripVlan(buffer);
         buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
-        var fields = FromOutside(owner, table, port.Ifid, tci);
+        var fields = FromOutside(owner, table, port.Ifid, tci) with { Offload = offload };
+        if (offload.IsGso)
+        {
+            Counters.Count(TunnelCounter.SuperFrameDispatched);
+        }
+
         return SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
     }
 
@@ -345,7 +370,7 @@ internal sealed class DispatcherRole
     private DropReason? SendTunnel(PacketBatch batch, int index, PacketBuffer buffer, in TunnelFields fields, PacketAddress to, TunnelCounter sent)
     {
         var frameLength = buffer.FrameLength;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0);
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
         if (!buffer.TryPrepend(headerLength, out _))
         {
             return DropReason.NoBuffer;
@@ -436,6 +461,11 @@ internal sealed class DispatcherRole
         }
 
         port.Mac.CopyTo(buffer.Frame[MacLength..]);
+        if (header.Offload.IsPresent && Offload(port, buffer, header.Offload) is { } offloadDrop)
+        {
+            return offloadDrop;
+        }
+
         if (header.Handoff == Handoff.Resolve)
         {
             Counters.Count(TunnelCounter.ResolveReceived);
@@ -608,6 +638,57 @@ internal sealed class DispatcherRole
         }
     }
 
+    /// <summary>
+    /// An EGRESS frame with an OFFLOAD word: on an <c>afpacket:IF?gso=1</c> source the kernel gets it as it is (it segments
+    /// a super-frame and finishes the checksum); elsewhere a checksum left to the device is finished here, and a
+    /// super-frame, which nothing here segments, is dropped.
+    /// </summary>
+    private DropReason? Offload(SharedPort port, PacketBuffer buffer, in TunnelOffload offload)
+    {
+        if (PacketParser.TryParse(buffer.Frame, out var info) != ParseError.None || !FrameOffload.Fits(offload, info))
+        {
+            return DropReason.OffloadMismatch;
+        }
+
+        if (port.CarriesOffload)
+        {
+            FrameOffload.Describe(buffer, offload, info);
+            if (offload.IsGso)
+            {
+                Counters.Count(TunnelCounter.SuperFrameTransmitted);
+            }
+
+            return null;
+        }
+
+        if (offload.IsGso)
+        {
+            return DropReason.SuperFrameNeedsGsoSource;
+        }
+
+        _ = Checksum.WriteTransport(buffer.Frame, info);
+        return null;
+    }
+
+    /// <summary>A frame that takes the broadcast chain is not carried with an offload: its checksum is finished here, a super-frame dropped.</summary>
+    private static DropReason? FinishInSoftware(PacketBuffer buffer)
+    {
+        var offload = buffer.Offload;
+        buffer.ClearOffload();
+        if (offload.IsGso)
+        {
+            return DropReason.SuperFrameTooLarge;
+        }
+
+        if (PacketParser.TryParse(buffer.Frame, out var info) != ParseError.None || !FrameOffload.Fits(offload, info))
+        {
+            return DropReason.OffloadMismatch;
+        }
+
+        _ = Checksum.WriteTransport(buffer.Frame, info);
+        return null;
+    }
+
     // ---- helpers ------------------------------------------------------------------------------------
 
     /// <summary>Tunnel endpoints by node id for the peers of <paramref name="state"/>, built once per table change.</summary>
@@ -669,6 +750,9 @@ internal sealed class DispatcherRole
         public byte Ifid { get; }
 
         public PacketPort Source { get; }
+
+        /// <summary>The source takes frames with an offload for the kernel to finish (<see cref="FrameSource.CarriesOffload"/>).</summary>
+        public bool CarriesOffload => Source is FrameSource { CarriesOffload: true };
 
         public byte[] Mac { get; }
 

@@ -141,7 +141,8 @@ public static class PacketRewriter
     /// behind a smaller tunnel MTU never send segments that need fragmenting. <paramref name="clamped"/>
     /// tells whether the value changed (an MSS already at or below the maximum is left alone).
     /// </summary>
-    public static RewriteError ClampMss(Span<byte> frame, in PacketInfo info, ushort maximum, out bool clamped)
+    /// <remarks>With <paramref name="partialChecksum"/> the checksum is the device's to finish and the option is in what it sums: the field is left alone.</remarks>
+    public static RewriteError ClampMss(Span<byte> frame, in PacketInfo info, ushort maximum, out bool clamped, bool partialChecksum = false)
     {
         clamped = false;
         if (info.Protocol != ProtocolTcp || !info.HasTransportHeader)
@@ -168,6 +169,12 @@ public static class PacketRewriter
         }
 
         BinaryPrimitives.WriteUInt16BigEndian(field, maximum);
+        clamped = true;
+        if (partialChecksum)
+        {
+            return RewriteError.None;
+        }
+
         Span<byte> l4Checksum = frame.Slice(info.L4Offset + TcpChecksumOffset, 2);
         ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(l4Checksum);
 
