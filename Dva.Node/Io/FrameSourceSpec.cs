@@ -86,12 +86,12 @@ internal sealed record FrameSourceSpec
     }
 
     /// <summary>Opens the source this spec names. Setup path: throws a readable error if the system refuses.</summary>
-    public FrameSource Open(bool promiscuous = false) => Kind switch
+    public FrameSource Open(bool promiscuous = false, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes) => Kind switch
     {
         FrameSourceKind.AfPacket when Ring => AfPacketRingFrameSource.Open(this, promiscuous),
-        FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous),
+        FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous, socketBufferBytes),
         FrameSourceKind.Tap => TapFrameSource.Open(this),
-        _ => UdpFrameSource.Open(this),
+        _ => UdpFrameSource.Open(this, socketBufferBytes),
     };
 
     public override string ToString() => Kind switch
