@@ -75,7 +75,8 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
     {
         var s = host.Counters.Snapshot();
         var ports = host.Ports.Select(p => new PortView(p.Name, p.Counters.ReceivedPackets, p.Counters.ReceivedBytes, p.Counters.SentPackets,
-            p.Counters.SentBytes, p.Counters.ReceiveErrors, p.Counters.SendErrors + p.Counters.SendWouldBlock, p.Counters.Truncated)).ToList();
+            p.Counters.SentBytes, p.Counters.ReceiveErrors, p.Counters.SendErrors + p.Counters.SendWouldBlock, p.Counters.Truncated,
+            p.Counters.BadOffload)).ToList();
         var state = host.Tables.State;
         return TypedResults.Ok(new CountersView(
             host.Settings.NodeId,
@@ -208,7 +209,8 @@ internal sealed record ServicesDocument(FirewallConfig? Firewall, LoadBalancerSe
 
 internal sealed record ServicesView(IReadOnlyList<RuleHitCount> Rules, IReadOnlyList<VipCounters> Vips);
 
-internal sealed record PortView(string Name, long ReceivedPackets, long ReceivedBytes, long SentPackets, long SentBytes, long ReceiveErrors, long SendDrops, long Truncated);
+internal sealed record PortView(string Name, long ReceivedPackets, long ReceivedBytes, long SentPackets, long SentBytes, long ReceiveErrors, long SendDrops, long Truncated,
+    long BadOffload = 0);
 
 internal sealed record CountersView(
     ushort NodeId,

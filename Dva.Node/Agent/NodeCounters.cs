@@ -102,7 +102,7 @@ internal enum DropReason
     /// </summary>
     OffloadMismatch,
 
-    /// <summary>A GSO super-frame too long for one tunnel datagram (it is not split; docs/node.md "Super-frames").</summary>
+    /// <summary>A GSO super-frame too long for one tunnel datagram that could not be split in two (not TCP, or no buffer free).</summary>
     SuperFrameTooLarge,
 
     /// <summary>A GSO super-frame to transmit on a frame source that cannot segment it (not <c>afpacket:IF?gso=1</c>).</summary>
@@ -146,6 +146,9 @@ internal enum TunnelCounter
 
     /// <summary>Dispatcher: GSO super-frames handed to an <c>afpacket:IF?gso=1</c> source for the kernel to segment.</summary>
     SuperFrameTransmitted,
+
+    /// <summary>Dispatcher: TCP super-frames too long for one tunnel datagram, sent as two (each also counted dispatched).</summary>
+    SuperFrameSplit,
 }
 
 /// <summary>

@@ -288,6 +288,7 @@ internal sealed class DispatcherRole
 
         var frame = buffer.Frame;
         var offload = buffer.Offload;
+        PacketBuffer? secondPart = null;
         if (offload.IsPresent)
         {
             if (!FrameOffload.Fits(offload, info) || !FrameOffload.ChecksumWhereParsed(buffer, info))
@@ -295,10 +296,16 @@ internal sealed class DispatcherRole
                 return DropReason.OffloadMismatch;
             }
 
-            // A super-frame is segmented by the egress kernel at the sender's MSS: it was never too big for the path.
+            // A super-frame is segmented by the egress kernel at the sender's MSS: it was never too big for the path, only
+            // perhaps for one datagram, and then it travels as two super-frames.
             if (offload.IsGso && frame.Length - TaggedExtra(frame) > MaxInnerFrame - TunnelOffload.Length)
             {
-                return DropReason.SuperFrameTooLarge;
+                if (!TrySplit(buffer, info, offload, out secondPart))
+                {
+                    return DropReason.SuperFrameTooLarge;
+                }
+
+                frame = buffer.Frame;
             }
         }
 
@@ -320,7 +327,14 @@ internal sealed class DispatcherRole
             Counters.Count(TunnelCounter.SuperFrameDispatched);
         }
 
-        return SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
+        var drop = SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
+        if (secondPart is not null)
+        {
+            // After the first part, on the same socket: the two reach the owner in order.
+            SendSecondPart(secondPart, fields, addresses[owner], buffer.SourcePort);
+        }
+
+        return drop;
     }
 
     /// <summary>
@@ -352,6 +366,61 @@ internal sealed class DispatcherRole
 
         Transmit(port, answer);
         return DropReason.OversizeAnswered;
+    }
+
+    /// <summary>
+    /// A TCP super-frame longer than one tunnel datagram becomes two (<see cref="FrameOffload.TrySplitTcp"/>): the first
+    /// stays in <paramref name="buffer"/>, the second in a buffer from the pool. False when it cannot be split or no buffer is free.
+    /// </summary>
+    private bool TrySplit(PacketBuffer buffer, in PacketInfo info, in TunnelOffload offload, out PacketBuffer? second)
+    {
+        second = null;
+        if (!_engine!.Pool.TryRent(out var rented))
+        {
+            return false;
+        }
+
+        var frame = buffer.Frame;
+        var maxFrame = MaxInnerFrame - TunnelOffload.Length + TaggedExtra(frame);
+        if (!FrameOffload.TrySplitTcp(frame, info, offload, maxFrame, rented.Writable, out var firstLength, out var secondLength)
+            || !buffer.SetFrameLength(firstLength) || !rented.SetFrameLength(secondLength))
+        {
+            rented.Release();
+            return false;
+        }
+
+        Counters.Count(TunnelCounter.SuperFrameSplit);
+        second = rented;
+        return true;
+    }
+
+    private void SendSecondPart(PacketBuffer second, TunnelFields fields, PacketAddress to, ushort sourcePort)
+    {
+        _ = StripVlan(second);
+        second.SourcePort = sourcePort;
+        var frameLength = second.FrameLength;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
+        if (!second.TryPrepend(headerLength, out _)
+            || TunnelWriter.TryWriteInFront(second.Frame, headerLength, frameLength, fields, [], out _, out _) != WireError.None)
+        {
+            second.Release();
+            Counters.Drop(DropReason.SuperFrameTooLarge);
+            return;
+        }
+
+        second.Peer = to;
+        var length = second.FrameLength;
+        if (_engine!.Send(_tunnel!, second))
+        {
+            Counters.Out(length);
+            Counters.Count(TunnelCounter.DispatchSent);
+            Counters.Count(TunnelCounter.SuperFrameDispatched);
+        }
+        else
+        {
+            second.Release();
+            Counters.Drop(DropReason.SendFailed);
+        }
     }
 
     /// <summary>A DISPATCH header for a frame this dispatcher received on <paramref name="ifid"/>, stamped with the table's era.</summary>
