@@ -9,7 +9,8 @@ namespace Dva.EndToEnd.Tests.Nfv;
 /// GSO/GRO super-frames end to end (issue 9): hosts with their default offloads (TSO on, checksums left to the device)
 /// around a DVA whose dispatcher reads and writes <c>afpacket:IF?gso=1</c> sources, with <c>"superFrames": true</c> on
 /// every node. A download from nginx arrives byte-exact, and the dispatcher's counters show that super-frames (frames
-/// longer than the 1514-byte MTU) went through the DVA whole and were handed back to the kernel to segment.
+/// longer than the 1514-byte MTU) went through the DVA whole and were handed back to the kernel to segment. With a
+/// tunnel MTU of 40 000 the dispatcher must split the larger ones in two on the way in, and the download is still exact.
 /// </summary>
 [Trait("Requires", "root")]
 public sealed class SuperFrameTests : IDisposable
@@ -25,20 +26,23 @@ public sealed class SuperFrameTests : IDisposable
 
     public void Dispose() => _lab.Dispose();
 
-    [Fact]
-    public void Download_HostsWithTso_ByteExactAndSuperFramesCarriedWhole()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(40000)]
+    public void Download_HostsWithTso_ByteExactAndSuperFramesCarriedWhole(int tunnelMtu)
     {
         var content = new byte[6 << 20];
         new Random(9).NextBytes(content);
         File.WriteAllBytes(Path.Combine(_lab.Directory, "b1", "random.bin"), content);
-        Start("dp1", DataPlane(1));
-        Start("dp2", DataPlane(2));
-        Start("dispatcher", """
-            { "superFrames": true, "role": "dispatcher", "nodeId": 100, "name": "dispatcher", "tunnel": { "listen": "127.0.0.1:16390" },
+        Start("dp1", DataPlane(1, tunnelMtu));
+        Start("dp2", DataPlane(2, tunnelMtu));
+        Start("dispatcher", $$"""
+            { "superFrames": true, "role": "dispatcher", "nodeId": 100, "name": "dispatcher", "tunnel": { "listen": "127.0.0.1:16390", "mtu": {{tunnelMtu}} },
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "afpacket:nfc-d?gso=1" },
                 { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "afpacket:nfb-d?gso=1" } ],
-            """ + Table + " }");
+              {{Table}} }
+            """);
         var (pingCode, ping) = NfvLab.Exec(_lab.Client, "ping -c 1 -W 5 198.51.100.11", TimeSpan.FromSeconds(15));
         Assert.True(pingCode == 0, $"no path through the DVA: {ping}\n{Diagnostics()}");
 
@@ -50,6 +54,8 @@ public sealed class SuperFrameTests : IDisposable
         var tunnel = counters.RootElement.GetProperty("tunnel");
         Assert.True(tunnel.GetProperty("SuperFrameDispatched").GetInt64() > 0, $"no super-frame entered the DVA\n{Diagnostics()}");
         Assert.True(tunnel.GetProperty("SuperFrameTransmitted").GetInt64() > 0, $"no super-frame left the DVA\n{Diagnostics()}");
+        var split = tunnel.GetProperty("SuperFrameSplit").GetInt64();
+        Assert.True(tunnelMtu == 0 ? split == 0 : split > 0, $"{split} super-frames split with tunnel MTU {tunnelMtu}\n{Diagnostics()}");
         var backendSide = counters.RootElement.GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "afpacket:nfb-d?gso=1");
         var meanFrame = backendSide.GetProperty("receivedBytes").GetInt64() / Math.Max(1, backendSide.GetProperty("receivedPackets").GetInt64());
         Assert.True(meanFrame > 1514, $"frames from the backend averaged {meanFrame} bytes: no larger than the MTU\n{Diagnostics()}");
@@ -60,8 +66,8 @@ public sealed class SuperFrameTests : IDisposable
         }
     }
 
-    private static string DataPlane(int id) => $$"""
-        { "superFrames": true, "role": "dataplane", "nodeId": {{id}}, "name": "dp{{id}}", "tunnel": { "listen": "127.0.0.1:1639{{id}}" },
+    private static string DataPlane(int id, int tunnelMtu) => $$"""
+        { "superFrames": true, "role": "dataplane", "nodeId": {{id}}, "name": "dp{{id}}", "tunnel": { "listen": "127.0.0.1:1639{{id}}", "mtu": {{tunnelMtu}} },
           "interfaces": [
             { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "dispatcher": 100 },
             { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": 100 } ],
