@@ -256,3 +256,18 @@ VALUES ('20261126122426_TunnelSecurity', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "DvaDataPlanes" (
+    "DvaId" INTEGER NOT NULL CONSTRAINT "PK_DvaDataPlanes" PRIMARY KEY,
+    "Engines" INTEGER NOT NULL,
+    CONSTRAINT "FK_DvaDataPlanes_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "DvaDataPlanes" ("DvaId", "Engines") SELECT "Id", 1 FROM "Dvas";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127033413_DataPlaneEngines', '10.0.15');
+
+COMMIT;
+

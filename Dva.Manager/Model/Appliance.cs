@@ -24,6 +24,9 @@ internal sealed class Appliance : ManagedEntity
     /// <summary>Tunnel security and keys, in their own table (DvaTunnels) so the schema change needs no ALTER TABLE.</summary>
     public ApplianceTunnel Tunnel { get; set; } = new();
 
+    /// <summary>How data plane units of this DVA run, in its own table (DvaDataPlanes) so the schema change needs no ALTER TABLE.</summary>
+    public ApplianceDataPlane DataPlane { get; set; } = new();
+
     public FirewallPolicy FirewallDefaultPolicy { get; set; }
 
     public MidStreamPolicy MidStreamPolicy { get; set; }
@@ -49,6 +52,7 @@ internal sealed class Appliance : ManagedEntity
         TunnelPort = TunnelPort,
         TunnelSecurity = Tunnel.Security,
         TunnelCipher = Tunnel.Cipher,
+        DataPlaneEngines = DataPlane.Engines,
         FirewallDefaultPolicy = FirewallDefaultPolicy,
         MidStreamPolicy = MidStreamPolicy,
         Scaling = new ScalingPolicy
@@ -69,6 +73,7 @@ internal sealed class Appliance : ManagedEntity
         Tunnel.Security = spec.TunnelSecurity;
         Tunnel.Cipher = spec.TunnelCipher;
         SecureTunnel = spec.TunnelSecurity != Model.TunnelSecurity.Plain;
+        DataPlane.Engines = spec.DataPlaneEngines;
         FirewallDefaultPolicy = spec.FirewallDefaultPolicy;
         MidStreamPolicy = spec.MidStreamPolicy;
         MinDataPlanes = spec.Scaling.MinDataPlanes;
@@ -79,6 +84,13 @@ internal sealed class Appliance : ManagedEntity
 }
 
 /// <summary>A DVA's tunnel protection and keys (owned by <see cref="Appliance"/>).</summary>
+/// <summary>How the DVA's data plane units run.</summary>
+internal sealed class ApplianceDataPlane
+{
+    /// <summary>Engine threads per data plane unit (the node configuration's <c>engines</c>).</summary>
+    public int Engines { get; set; } = 1;
+}
+
 internal sealed class ApplianceTunnel
 {
     public TunnelSecurity Security { get; set; }

@@ -28,6 +28,12 @@ internal sealed record DvaSpec
     /// <summary>Derived, for readers of the older field: true unless the tunnel is plain.</summary>
     public bool SecureTunnel => TunnelSecurity != TunnelSecurity.Plain;
 
+    /// <summary>
+    /// Engine threads per data plane unit, 1..64 (each with its own tunnel socket, flow and NAT tables; docs/node.md
+    /// "Engines"). More than 1 needs a plain tunnel.
+    /// </summary>
+    public int DataPlaneEngines { get; init; } = 1;
+
     public FirewallPolicy FirewallDefaultPolicy { get; init; } = FirewallPolicy.Drop;
 
     public MidStreamPolicy MidStreamPolicy { get; init; } = MidStreamPolicy.Strict;

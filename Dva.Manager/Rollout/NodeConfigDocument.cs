@@ -18,7 +18,8 @@ internal sealed record NodeConfigDocument(
     IReadOnlyList<InterfaceDocument> Interfaces,
     IReadOnlyList<RouteDocument> Routes,
     FirewallDocument? Firewall = null,
-    LoadBalancerDocument? LoadBalancer = null)
+    LoadBalancerDocument? LoadBalancer = null,
+    int? Engines = null)
 {
     public const string Dispatcher = "dispatcher";
     public const string DataPlane = "dataplane";
@@ -64,7 +65,9 @@ internal sealed record NodeConfigDocument(
             RoleName(node.Role), node.NodeId, node.Name, new TunnelDocument(node.TunnelEndpoint, TunnelSecurityDocument.For(dva)), documents,
             [.. routes.Where(r => ifids.Contains(r.Ifid)).OrderBy(r => r.Id).Select(r => new RouteDocument(r.Prefix, r.NextHop.Length == 0 ? null : r.NextHop, r.Ifid))],
             isDispatcher ? null : services?.Firewall,
-            isDispatcher ? null : services?.LoadBalancer);
+            isDispatcher ? null : services?.LoadBalancer,
+            // A dispatcher runs on one engine whatever the setting (docs/node.md "Engines"); 1 is the node's default.
+            !isDispatcher && dva?.DataPlane.Engines > 1 ? dva.DataPlane.Engines : null);
     }
 }
 

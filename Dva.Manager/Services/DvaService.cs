@@ -12,6 +12,9 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
     public const int MaxBucketCount = 65536;
     public const int MaxDataPlanesLimit = Node.MaxNodeId;
 
+    /// <summary>The node's own limit on engines (docs/node.md "Engines").</summary>
+    public const int MaxDataPlaneEngines = 64;
+
     public async Task<IReadOnlyList<DvaView>> ListAsync(CancellationToken ct) =>
         (await db.Dvas.AsNoTracking().OrderBy(d => d.Id).ToListAsync(ct)).Select(d => d.ToView()).ToList();
 
@@ -131,6 +134,10 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
         errors.Require(Enum.IsDefined(spec.MidStreamPolicy), "midStreamPolicy", "Must be strict or loose.");
         errors.Require(Enum.IsDefined(spec.TunnelSecurity), "tunnelSecurity", "Must be plain, authenticated or encrypted.");
         errors.Require(Enum.IsDefined(spec.TunnelCipher), "tunnelCipher", "Must be aesGcm or chaCha20.");
+        errors.Require(spec.DataPlaneEngines is >= 1 and <= MaxDataPlaneEngines, "dataPlaneEngines", $"Must be 1..{MaxDataPlaneEngines}.");
+        errors.Require(
+            spec.DataPlaneEngines <= 1 || spec.TunnelSecurity == TunnelSecurity.Plain,
+            "dataPlaneEngines", "More than 1 engine needs tunnelSecurity plain: a secure tunnel keeps one replay window per sender, which engines cannot share.");
         var scaling = spec.Scaling;
         if (scaling is null)
         {

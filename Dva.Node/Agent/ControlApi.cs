@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Dva.Node.Config;
 using Dva.Node.DataPlane;
+using Dva.Node.Io;
 using Dva.Shared.Contracts;
 using Dva.Shared.Security;
 using Dva.Shared.Tables;
@@ -76,7 +77,9 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
         var s = host.Counters.Snapshot();
         var ports = host.Ports.Select(p => new PortView(p.Name, p.Counters.ReceivedPackets, p.Counters.ReceivedBytes, p.Counters.SentPackets,
             p.Counters.SentBytes, p.Counters.ReceiveErrors, p.Counters.SendErrors + p.Counters.SendWouldBlock, p.Counters.Truncated,
-            p.Counters.BadOffload)).ToList();
+            OwnDrops(p))).ToList();
+        var drops = NodeHost.WithPortDrops(s.Drops, ports.Select(p => p.Drops));
+
         var state = host.Tables.State;
         return TypedResults.Ok(new CountersView(
             host.Settings.NodeId,
@@ -84,12 +87,19 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
             host.Settings.Name,
             state.Current?.Version ?? 0,
             s.FramesIn, s.BytesIn, s.FramesOut, s.BytesOut,
-            s.TotalDrops, s.Drops, s.TunnelCounts,
+            drops.Values.Sum(), drops, s.TunnelCounts,
             s.FlowsCreated, s.FlowsExpired, s.FlowsActive, s.PacketsProcessed,
             host.HandlerFaults, host.Pool.Exhausted,
             ports,
             await host.Role.Buckets(),
             SecurityView.From(host)));
+    }
+
+    private static Dictionary<string, long> OwnDrops(PacketPort port)
+    {
+        var drops = new Dictionary<string, long>();
+        port.AddOwnDrops(drops);
+        return drops;
     }
 
     internal static Ok<SecurityView> GetKeys(NodeHost host) => TypedResults.Ok(SecurityView.From(host));
@@ -209,8 +219,9 @@ internal sealed record ServicesDocument(FirewallConfig? Firewall, LoadBalancerSe
 
 internal sealed record ServicesView(IReadOnlyList<RuleHitCount> Rules, IReadOnlyList<VipCounters> Vips);
 
+/// <summary>A port's socket counters; <paramref name="Drops"/> are frames the port itself refused (an AF_PACKET ring's), also counted in the node's drops.</summary>
 internal sealed record PortView(string Name, long ReceivedPackets, long ReceivedBytes, long SentPackets, long SentBytes, long ReceiveErrors, long SendDrops, long Truncated,
-    long BadOffload = 0);
+    IReadOnlyDictionary<string, long> Drops);
 
 internal sealed record CountersView(
     ushort NodeId,

@@ -232,7 +232,7 @@ internal sealed partial class NodeAgent : IAsyncDisposable
         }
 
         var stats = new NodeStats(s.FramesIn, s.FramesOut, s.BytesIn, s.BytesOut, s.PacketsProcessed, busy, _packetsPerBusySecond,
-            s.FlowsActive, s.FlowsCreated, s.FlowsExpired, s.TunnelCounts, s.Drops);
+            s.FlowsActive, s.FlowsCreated, s.FlowsExpired, s.TunnelCounts, host.DropsWithPorts(s));
         if (host.DataPlane is { } dataPlane && _refresh.IsCompleted)
         {
             // The flow table is read on the engine thread; this heartbeat sends the previous reading.

@@ -83,6 +83,33 @@ internal sealed class NodeHost : IAsyncDisposable
 
     public IReadOnlyList<PacketPort> Ports => _ports;
 
+    /// <summary>The roles' drops by reason plus the frames the ports dropped themselves (<see cref="PacketPort.AddOwnDrops"/>).</summary>
+    public IReadOnlyDictionary<string, long> DropsWithPorts(CounterSnapshot snapshot)
+    {
+        var drops = new Dictionary<string, long>(snapshot.Drops);
+        foreach (var port in _ports)
+        {
+            port.AddOwnDrops(drops);
+        }
+
+        return drops;
+    }
+
+    /// <summary><paramref name="roles"/>' drops plus each port's own (already read), summed by reason.</summary>
+    internal static Dictionary<string, long> WithPortDrops(IReadOnlyDictionary<string, long> roles, IEnumerable<IReadOnlyDictionary<string, long>> ports)
+    {
+        var drops = new Dictionary<string, long>(roles);
+        foreach (var port in ports)
+        {
+            foreach (var (reason, count) in port)
+            {
+                drops[reason] = drops.GetValueOrDefault(reason) + count;
+            }
+        }
+
+        return drops;
+    }
+
     /// <summary>The tunnel endpoint actually bound (port 0 in the settings picks a free one).</summary>
     public IPEndPoint TunnelEndPoint { get; private set; } = new(IPAddress.None, 0);
 

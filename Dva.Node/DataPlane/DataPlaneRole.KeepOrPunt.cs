@@ -29,26 +29,53 @@ internal sealed partial class DataPlaneRole
     */
     private Verdict KeepOrPunt(PacketBuffer buffer, in TunnelHeader rx, TableVersion table, TableVersion current)
     {
-        var innerStart = rx.InnerOffset;
-        var innerLength = rx.InnerLength;
-        if (PacketParser.TryParse(buffer.Frame.Slice(innerStart, innerLength), out var info) != ParseError.None)
+        // The decision needs the flow key only: an IPv4 TCP/UDP frame's key is read straight from its bytes (or was,
+        // with its hash, by the batch's prefetch pass), and the full parse waits until the packet is processed here.
+        // A punted packet is never parsed. Every other frame is parsed first, as before.
+        var inner = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
+        PacketInfo info = default;
+        var parsed = false;
+        FlowKey key;
+        bool isForward;
+        TcpFlags tcpFlags;
+        ulong hash;
+        if (TakePrefetched(table.Seed, out var prefetched))
         {
-            return Drop(DropReason.MalformedFrame);
+            (key, isForward, tcpFlags, hash) = (prefetched.Key, prefetched.IsForward, prefetched.TcpFlags, prefetched.Hash);
+        }
+        else if (FlowKey.TryFromFrame(inner, out key, out isForward, out tcpFlags))
+        {
+            hash = FlowHasher.Hash(key, table.Seed);
+        }
+        else
+        {
+            if (PacketParser.TryParse(inner, out info) != ParseError.None)
+            {
+                return Drop(DropReason.MalformedFrame);
+            }
+
+            if (!FlowKey.TryFrom(info, out key, out isForward))
+            {
+                // Non-IP frames travel the broadcast chain, never a bucket.
+                return Drop(DropReason.UnsupportedEtherType);
+            }
+
+            parsed = true;
+            tcpFlags = info.Protocol == PacketConstants.ProtocolTcp ? info.TcpFlags : 0;
+            hash = FlowHasher.Hash(key, table.Seed);
         }
 
-        // A super-frame or a checksum left to the device is one TCP/UDP packet here; anything else cannot be finished by the egress kernel.
-        if (rx.Offload.IsPresent && !FrameOffload.Fits(rx.Offload, info))
+        // A super-frame or a checksum left to the device must be one TCP/UDP packet (the egress kernel finishes it): such a
+        // packet is parsed now, even if it is then punted, to check that.
+        if (rx.Offload.IsPresent)
         {
-            return Drop(DropReason.OffloadMismatch);
+            ParseOnce(inner, ref info, ref parsed);
+            if (!FrameOffload.Fits(rx.Offload, info))
+            {
+                return Drop(DropReason.OffloadMismatch);
+            }
         }
 
-        if (!FlowKey.TryFrom(info, out var key, out var isForward))
-        {
-            // Non-IP frames travel the broadcast chain, never a bucket.
-            return Drop(DropReason.UnsupportedEtherType);
-        }
-
-        var hash = FlowHasher.Hash(key, table.Seed);
         var bucket = FlowHasher.Bucket(hash, table.BucketCount);
 
         // Whatever this packet becomes (punt, claim, egress), it leaves from its flow's outer port (DESIGN.md §2).
@@ -62,11 +89,13 @@ internal sealed partial class DataPlaneRole
         var slot = _flows.FindFlow(key, hash, out var viaReplyKey);
         if (rx.Type == TunnelType.Handoff && rx.Handoff == Handoff.Steer && rx.Hook == Hook.PostRouting)
         {
+            ParseOnce(inner, ref info, ref parsed);
             return InstallSteer(buffer, rx, ref info, slot, key, hash, bucket, isForward, now);
         }
 
         if (slot >= 0 && _flows[slot].SteerTo != 0)
         {
+            ParseOnce(inner, ref info, ref parsed);
             _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
             return HandOff(buffer, rx, _flows[slot].SteerTo, Handoff.Steer);
         }
@@ -74,6 +103,7 @@ internal sealed partial class DataPlaneRole
         if (slot >= 0)
         {
             // Found under a translated flow's reply key: the packet travels in the flow's reply direction.
+            ParseOnce(inner, ref info, ref parsed);
             return Keep(buffer, rx, ref info, slot, viaReplyKey ? !_flows[slot].OriginIsForward : isForward, now, created: false);
         }
 
@@ -83,8 +113,9 @@ internal sealed partial class DataPlaneRole
             case Handoff.None when owner == _self:
             {
                 var predecessors = table.PredecessorsOf(bucket);
-                if (predecessors.IsEmpty || OnlyOpens(info))
+                if (predecessors.IsEmpty || OnlyOpens(key, tcpFlags))
                 {
+                    ParseOnce(inner, ref info, ref parsed);
                     return Create(buffer, rx, ref info, key, hash, bucket, isForward, now);
                 }
 
@@ -104,6 +135,7 @@ internal sealed partial class DataPlaneRole
             }
 
             case Handoff.Claim or Handoff.Steer when owner == _self:
+                ParseOnce(inner, ref info, ref parsed);
                 return ClaimHere(buffer, rx, ref info, key, hash, bucket, isForward, now);
         }
 
@@ -112,6 +144,7 @@ internal sealed partial class DataPlaneRole
         var currentOwner = current.OwnerOf(currentBucket);
         if (currentOwner == _self)
         {
+            ParseOnce(inner, ref info, ref parsed);
             return ClaimHere(buffer, rx, ref info, key, hash, currentBucket, isForward, now);
         }
 
@@ -149,9 +182,24 @@ internal sealed partial class DataPlaneRole
         return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload);
     }
 
+    // The whole parse of a frame whose key was read fast, before this node processes it. TryFromFrame accepts only
+    // frames the parser accepts, so it cannot fail here.
+    private static void ParseOnce(ReadOnlySpan<byte> inner, ref PacketInfo info, ref bool parsed)
+    {
+        if (!parsed)
+        {
+            _ = PacketParser.TryParse(inner, out info);
+            parsed = true;
+        }
+    }
+
     private static bool OnlyOpens(in PacketInfo info) =>
         info.Protocol == PacketConstants.ProtocolTcp && info.HasTransportHeader
         && (info.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+
+    private static bool OnlyOpens(in FlowKey key, TcpFlags tcpFlags) =>
+        key.Kind == FlowKeyKind.Ports && key.Protocol == PacketConstants.ProtocolTcp
+        && (tcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
 
     private Verdict PuntOrClaim(PacketBuffer buffer, in TunnelHeader rx, ReadOnlySpan<ushort> predecessors, int from, ushort owner)
     {

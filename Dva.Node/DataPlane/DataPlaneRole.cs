@@ -173,6 +173,7 @@ internal sealed partial class DataPlaneRole : IDisposable
     internal void OnBatch(PacketBatch batch)
     {
         var started = Stopwatch.GetTimestamp();
+        Prefetch(batch);
         for (var i = 0; i < batch.Count; i++)
         {
             var buffer = batch[i];
@@ -182,7 +183,10 @@ internal sealed partial class DataPlaneRole : IDisposable
             }
 
             _counters.In(buffer.FrameLength);
-            switch (Process(buffer))
+            _batchIndex = i;
+            var verdict = Process(buffer);
+            _batchIndex = -1;
+            switch (verdict)
             {
                 case Verdict.Send:
                     var length = buffer.FrameLength;

@@ -182,6 +182,14 @@ internal sealed class DispatcherRole
         }
 
         var group = (frame[0] & 1) != 0;
+        if (!group && !buffer.Offload.IsPresent && FlowKey.TryFromFrame(frame, out var fastKey, out _, out var tcpFlags) && (tcpFlags & TcpFlags.Syn) == 0
+            && frame.Length - TaggedExtra(frame) <= MaxInnerFrame && frame[..MacLength].SequenceEqual(port.Mac))
+        {
+            // The commonest frame (IPv4 TCP/UDP to the shared MAC, not a SYN whose MSS may need clamping, not too big
+            // for the tunnel, no offload to check against its headers) needs only its flow key: no full parse.
+            return DispatchKey(port, batch, index, buffer, fastKey, state, addresses);
+        }
+
         var parsed = PacketParser.TryParse(frame, out var info);
         if (parsed == ParseError.None && info.IsArp)
         {
@@ -319,6 +327,28 @@ internal sealed class DispatcherRole
             _ = PacketRewriter.ClampMss(frame, info, MaxSegmentSize(info.IpVersion), out _, offload.NeedsChecksum);
         }
 
+        return SendDispatch(port, batch, index, buffer, hash, owner, table, addresses, secondPart);
+    }
+
+    // A frame whose key was read without a full parse (HandleFrame checked its size and that it is no SYN).
+    private DropReason? DispatchKey(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, in FlowKey key, TableState state, PacketAddress[] addresses)
+    {
+        var table = state.Current;
+        if (table is null)
+        {
+            return DropReason.NoTable;
+        }
+
+        var hash = FlowHasher.Hash(key, table.Seed);
+        var owner = table.OwnerOf(FlowHasher.Bucket(hash, table.BucketCount));
+        return owner == 0 || addresses[owner].IsEmpty ? DropReason.NoOwner : SendDispatch(port, batch, index, buffer, hash, owner, table, addresses);
+    }
+
+    /// <summary>Sends a frame as DISPATCH with its offload (if any), and after it <paramref name="secondPart"/> of a split super-frame.</summary>
+    private DropReason? SendDispatch(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ulong hash, ushort owner, TableVersion table,
+        PacketAddress[] addresses, PacketBuffer? secondPart = null)
+    {
+        var offload = buffer.Offload;
         var tci = StripVlan(buffer);
         buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
         var fields = FromOutside(owner, table, port.Ifid, tci) with { Offload = offload };

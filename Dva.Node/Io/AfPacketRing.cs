@@ -334,6 +334,33 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
 
     public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
 
+    /// <summary>
+    /// The ring's drops by name: <c>RingVlanTagged</c>, <c>RingTruncated</c>, <c>RingOversize</c>, <c>RingMalformed</c>
+    /// (frames this source read and refused) and <c>RingFull</c> (frames the kernel could not put in the ring,
+    /// PACKET_STATISTICS). Only reasons that happened are added.
+    /// </summary>
+    public override void AddOwnDrops(IDictionary<string, long> drops)
+    {
+        var counters = ReadKernelStatistics();
+        foreach (var reason in Enum.GetValues<RingFrameStatus>())
+        {
+            if (reason != RingFrameStatus.Accepted)
+            {
+                AddDrop(drops, "Ring" + reason, counters.Dropped(reason));
+            }
+        }
+
+        AddDrop(drops, "RingFull", counters.KernelDrops);
+    }
+
+    private static void AddDrop(IDictionary<string, long> drops, string reason, long count)
+    {
+        if (count != 0)
+        {
+            drops[reason] = drops.TryGetValue(reason, out var earlier) ? earlier + count : count;
+        }
+    }
+
     /// <summary>Adds the kernel's ring drop counts since the last call (getsockopt resets them) to <see cref="RingCounters"/>. Not for the engine thread's hot loop.</summary>
     public AfPacketRingCounters ReadKernelStatistics()
     {

@@ -74,6 +74,17 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
 
     public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
 
+    /// <summary><c>?gso=1</c>: <c>BadOffload</c>, frames whose virtio_net_hdr the DVA cannot carry (<see cref="PortCounters.BadOffload"/>).</summary>
+    public override void AddOwnDrops(IDictionary<string, long> drops)
+    {
+        ArgumentNullException.ThrowIfNull(drops);
+        var count = Counters.BadOffload;
+        if (count != 0)
+        {
+            drops["BadOffload"] = drops.TryGetValue("BadOffload", out var earlier) ? earlier + count : count;
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);

@@ -43,6 +43,15 @@ internal abstract class PacketPort : IDisposable
     /// <summary>Sends the frames of <paramref name="buffers"/>; returns how many the kernel took, the rest are counted drops.</summary>
     public abstract int Send(ReadOnlySpan<PacketBuffer> buffers);
 
+    /// <summary>
+    /// Adds to <paramref name="drops"/> the frames this port itself dropped before any role saw them, by named reason
+    /// (an AF_PACKET ring's tagged, truncated and oversize frames, the kernel's "ring full" drops). Called from the
+    /// control API and the heartbeat, never from the engine's loop. Most ports drop nothing of their own.
+    /// </summary>
+    public virtual void AddOwnDrops(IDictionary<string, long> drops)
+    {
+    }
+
     /// <summary>Blocks until the port is readable or <paramref name="timeoutMs"/> passes; for threads outside an engine (sinks, tests).</summary>
     public unsafe bool WaitReadable(int timeoutMs)
     {

@@ -108,6 +108,94 @@ public static class PacketParser
         return ParseFrame(frame, ref PacketInfo.FieldsOf(ref info));
     }
 
+    /// <summary>
+    /// The 5-tuple of the commonest frame, read without filling a <see cref="PacketInfo"/>: IPv4 (untagged or one
+    /// 802.1Q tag), not a fragment, TCP or UDP. True only for a frame that <see cref="TryParse"/> accepts with the
+    /// same fields (the same length checks run here: IHL, total length, TCP data offset, UDP length); false for
+    /// every other frame, which the caller then parses in full. The data path's flow key and hash use it
+    /// (<see cref="Flows.FlowKey.TryFromFrame"/>); a packet that needs more than its tuple parses later.
+    /// </summary>
+    public static bool TryReadIpv4Ports(ReadOnlySpan<byte> frame, out Ipv4Ports ports)
+    {
+        ports = default;
+        if (frame.Length < EthernetHeaderLength + Ipv4MinHeaderLength)
+        {
+            return false;
+        }
+
+        int l3 = EthernetHeaderLength;
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[EtherTypeOffset..]);
+        if (etherType == EtherTypeVlan)
+        {
+            if (frame.Length < EthernetHeaderLength + VlanTagLength + Ipv4MinHeaderLength)
+            {
+                return false;
+            }
+
+            etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[VlanInnerEtherTypeOffset..]);
+            l3 += VlanTagLength;
+        }
+
+        ReadOnlySpan<byte> ip = frame[l3..];
+        if (etherType != EtherTypeIpv4 || ip[0] >> 4 != 4)
+        {
+            return false;
+        }
+
+        int headerLength = (ip[0] & 0x0F) * 4;
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4TotalLengthOffset..]);
+        if (headerLength < Ipv4MinHeaderLength || totalLength < headerLength || totalLength > ip.Length
+            || (BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4FlagsFragmentOffset..]) & (Ipv4MoreFragments | Ipv4FragmentOffsetMask)) != 0)
+        {
+            return false;
+        }
+
+        byte protocol = ip[Ipv4ProtocolOffset];
+        ReadOnlySpan<byte> l4 = ip[headerLength..totalLength];
+        TcpFlags flags = 0;
+        if (protocol == ProtocolTcp)
+        {
+            if (l4.Length < TcpMinHeaderLength)
+            {
+                return false;
+            }
+
+            int tcpHeaderLength = (l4[TcpDataOffsetOffset] >> 4) * 4;
+            if (tcpHeaderLength < TcpMinHeaderLength || tcpHeaderLength > l4.Length)
+            {
+                return false;
+            }
+
+            flags = (TcpFlags)l4[TcpFlagsOffset];
+        }
+        else if (protocol == ProtocolUdp)
+        {
+            if (l4.Length < UdpHeaderLength)
+            {
+                return false;
+            }
+
+            ushort udpLength = BinaryPrimitives.ReadUInt16BigEndian(l4[UdpLengthOffset..]);
+            if (udpLength < UdpHeaderLength || udpLength > l4.Length)
+            {
+                return false;
+            }
+        }
+        else
+        {
+            return false;
+        }
+
+        ports = new Ipv4Ports(
+            protocol,
+            BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4SourceOffset..]),
+            BinaryPrimitives.ReadUInt32BigEndian(ip[Ipv4DestinationOffset..]),
+            BinaryPrimitives.ReadUInt16BigEndian(l4),
+            BinaryPrimitives.ReadUInt16BigEndian(l4[2..]),
+            flags);
+        return true;
+    }
+
     private static ParseError ParseFrame(ReadOnlySpan<byte> frame, ref PacketFields f)
     {
         f.L3Offset = -1;

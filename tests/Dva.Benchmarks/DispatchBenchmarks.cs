@@ -9,8 +9,8 @@ using Dva.Shared.Wire;
 namespace Dva.Benchmarks;
 
 /// <summary>
-/// The dispatcher's whole per-packet decision (issue 2's goal: ≤ 60 ns, 0 bytes): parse a TCP/IPv4 frame,
-/// derive the symmetric flow key, hash it with the DVA seed, look the bucket's owner up in the current table,
+/// The dispatcher's whole per-packet decision (issue 2's goal: ≤ 60 ns, 0 bytes): parse a TCP/IPv4 frame
+/// (or read its key straight from it, as the dispatcher does for TCP/UDP over IPv4), derive the symmetric flow key, hash it with the DVA seed, look the bucket's owner up in the current table,
 /// and write the DISPATCH header in front of the frame in the buffer's headroom.
 /// Run: cd tests/Dva.Benchmarks &amp;&amp; dotnet run -c Release -- --filter '*Dispatch*' --job short
 /// </summary>
@@ -48,19 +48,39 @@ public class DispatchBenchmarks
 
         var table = _table;
         var owner = table.OwnerOf(FlowHasher.Bucket(FlowHasher.Hash(key, table.Seed), table.BucketCount));
-        var fields = new TunnelFields
-        {
-            DNode = owner,
-            HNode = 100,
-            SNode = 100,
-            Type = TunnelType.Dispatch,
-            Era = (byte)table.Era,
-            Ttl = TunnelFields.InitialTtl,
-            IfId = 1,
-        };
-        TunnelWriter.TryWriteInFront(_buffer, Headroom, FrameLength, fields, [], out var start, out _);
+        TunnelWriter.TryWriteInFront(_buffer, Headroom, FrameLength, Fields(owner, table), [], out var start, out _);
         return start;
     }
+
+    /// <summary>
+    /// The same decision as DispatcherRole makes it for a TCP/UDP IPv4 frame that is no SYN: the key read straight from the
+    /// frame (FlowKey.TryFromFrame), no full parse.
+    /// </summary>
+    [Benchmark]
+    public int FastKeyHashLookupEncap()
+    {
+        var frame = _buffer.AsSpan(Headroom, FrameLength);
+        if (!FlowKey.TryFromFrame(frame, out FlowKey key, out _, out _))
+        {
+            return -1;
+        }
+
+        var table = _table;
+        var owner = table.OwnerOf(FlowHasher.Bucket(FlowHasher.Hash(key, table.Seed), table.BucketCount));
+        TunnelWriter.TryWriteInFront(_buffer, Headroom, FrameLength, Fields(owner, table), [], out var start, out _);
+        return start;
+    }
+
+    private static TunnelFields Fields(ushort owner, TableVersion table) => new()
+    {
+        DNode = owner,
+        HNode = 100,
+        SNode = 100,
+        Type = TunnelType.Dispatch,
+        Era = (byte)table.Era,
+        Ttl = TunnelFields.InitialTtl,
+        IfId = 1,
+    };
 
     [Benchmark(Baseline = true)]
     public int ReadAndValidateHeader()

@@ -77,6 +77,26 @@ public class FirewallBenchmarks
         return _rules.Classify(_tuples[i]).RuleIndex;
     }
 
+    /// <summary>
+    /// Baseline in the same run: the first matching rule found by testing the rules one by one in evaluation order
+    /// (<see cref="FirewallRule.Matches"/>), the linear scan the bit-vector classifier replaces.
+    /// </summary>
+    [Benchmark(Baseline = true)]
+    public int LinearScan()
+    {
+        int i = _next++ & (Tuples - 1);
+        var rules = _rules.Rules;
+        for (int r = 0; r < rules.Count; r++)
+        {
+            if (rules[r].Matches(_tuples[i]))
+            {
+                return r;
+            }
+        }
+
+        return FirewallMatch.DefaultIndex;
+    }
+
     private static IPNetwork Network(Random random, bool v6)
     {
         int width = v6 ? 128 : 32;

@@ -23,5 +23,12 @@ internal sealed class ApplianceConfiguration : IEntityTypeConfiguration<Applianc
             tunnel.Property(t => t.Cipher).HasConversion<string>().HasMaxLength(16);
         });
         builder.Navigation(e => e.Tunnel).IsRequired();
+        builder.OwnsOne(e => e.DataPlane, dataPlane =>
+        {
+            dataPlane.ToTable("DvaDataPlanes");
+            dataPlane.WithOwner().HasForeignKey("DvaId");
+            dataPlane.HasKey("DvaId");
+        });
+        builder.Navigation(e => e.DataPlane).IsRequired();
     }
 }

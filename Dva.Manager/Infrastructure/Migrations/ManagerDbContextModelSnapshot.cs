@@ -680,6 +680,22 @@ namespace Dva.Manager.Infrastructure.Migrations
 
             modelBuilder.Entity("Dva.Manager.Model.Appliance", b =>
                 {
+                    b.OwnsOne("Dva.Manager.Model.ApplianceDataPlane", "DataPlane", b1 =>
+                        {
+                            b1.Property<long>("DvaId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<int>("Engines")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("DvaId");
+
+                            b1.ToTable("DvaDataPlanes", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("DvaId");
+                        });
+
                     b.OwnsOne("Dva.Manager.Model.ApplianceTunnel", "Tunnel", b1 =>
                         {
                             b1.Property<long>("DvaId")
@@ -705,6 +721,9 @@ namespace Dva.Manager.Infrastructure.Migrations
                             b1.WithOwner()
                                 .HasForeignKey("DvaId");
                         });
+
+                    b.Navigation("DataPlane")
+                        .IsRequired();
 
                     b.Navigation("Tunnel")
                         .IsRequired();

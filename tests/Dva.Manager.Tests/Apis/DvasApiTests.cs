@@ -19,6 +19,7 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
         Assert.Equal(6090, (int)spec["tunnelPort"]!);
         Assert.Equal("drop", (string)spec["firewallDefaultPolicy"]!);
         Assert.Equal("strict", (string)spec["midStreamPolicy"]!);
+        Assert.Equal(1, (int)spec["dataPlaneEngines"]!);
         Assert.Matches("^0x[0-9a-f]{16}$", (string)dva["seed"]!);
         Assert.Equal(1, (int)dva["generation"]!);
         Assert.Equal(0, (int)dva["observedGeneration"]!);
@@ -94,6 +95,28 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
         });
 
         await ExpectFieldErrorsAsync(response, "name", "bucketCount", "tunnelPort", "scaling.maxDataPlanes", "scaling.targetUtilizationPercent");
+    }
+
+    [Theory]
+    [InlineData(0, "plain")]
+    [InlineData(65, "plain")]
+    [InlineData(2, "authenticated")]
+    [InlineData(4, "encrypted")]
+    public async Task Create_DataPlaneEnginesOutOfRangeOrWithASecureTunnel_IsRejected(int dataPlaneEngines, string tunnelSecurity)
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas", new { name = $"e{dataPlaneEngines}{tunnelSecurity}", dataPlaneEngines, tunnelSecurity });
+
+        var problem = await ExpectFieldErrorsAsync(response, "dataPlaneEngines");
+        Assert.Contains(tunnelSecurity == "plain" ? "1..64" : "plain", problem.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Create_TwoDataPlaneEnginesOnAPlainTunnel_IsStoredAndShown()
+    {
+        var created = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "engines-2", dataPlaneEngines = 2 }), HttpStatusCode.Created);
+
+        var shown = await ExpectAsync(await Client.GetAsync(new Uri($"/api/v1/dvas/{created["id"]}", UriKind.Relative)), HttpStatusCode.OK);
+        Assert.Equal(2, (int)shown["spec"]!["dataPlaneEngines"]!);
     }
 
     [Theory]

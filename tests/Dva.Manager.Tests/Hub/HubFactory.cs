@@ -76,7 +76,8 @@ public sealed class HubFactory : WebApplicationFactory<Program>
 
     /// <summary>A DVA wanting <paramref name="dataPlanes"/> data planes, with one interface attached to <paramref name="dispatcher"/>.</summary>
     public async Task<long> CreateDvaAsync(
-        string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain", string serviceKind = "firewall")
+        string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain", string serviceKind = "firewall",
+        int dataPlaneEngines = 1)
     {
         using var client = AdminClient();
         var created = await client.PostAsJsonAsync("/api/v1/dvas", new
@@ -84,6 +85,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
             name,
             serviceKind,
             tunnelSecurity,
+            dataPlaneEngines,
             scaling = new { minDataPlanes = 1, maxDataPlanes, targetUtilizationPercent = 30 },
         });
         created.EnsureSuccessStatusCode();

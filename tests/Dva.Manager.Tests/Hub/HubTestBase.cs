@@ -10,6 +10,17 @@ public abstract class HubTestBase : IAsyncLifetime
     /// <summary>Settings on top of <see cref="HubFactory"/>'s short test timings.</summary>
     protected virtual IReadOnlyDictionary<string, string>? Settings => null;
 
+    /// <summary>Polls in-process state the hub fills asynchronously, up to the hub tests' patience.</summary>
+    protected static async Task UntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + HubFactory.Patience;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
+            await Task.Delay(50);
+        }
+    }
+
     public Task InitializeAsync()
     {
         Factory = new HubFactory(Settings);

@@ -65,15 +65,4 @@ public sealed class TunnelKeyTests : HubTestBase
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains("tunnelSecurity", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
     }
-
-    /// <summary>Polls in-process state the hub fills asynchronously, up to the hub tests' patience.</summary>
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + HubFactory.Patience;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
-            await Task.Delay(50);
-        }
-    }
 }

@@ -95,6 +95,11 @@ public sealed class RootAfPacketRingTests : IDisposable
 
         Assert.Equal(plain, received[0].Frame);
         Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.VlanTagged));
+
+        // The node's counters (GET /counters, the heartbeat) carry the drop by name, beside any the roles counted.
+        var drops = new Dictionary<string, long> { ["RingVlanTagged"] = 2, ["NoOwner"] = 5 };
+        ring.AddOwnDrops(drops);
+        Assert.Equal(new Dictionary<string, long> { ["RingVlanTagged"] = 3, ["NoOwner"] = 5 }, drops);
     }
 
     /// <summary>
@@ -119,6 +124,9 @@ public sealed class RootAfPacketRingTests : IDisposable
         Assert.Equal(1, ring.RingCounters.Dropped(reason));
         Assert.Equal(1, ring.Counters.Truncated);
         Assert.Equal(0, ring.RingCounters.Dropped(reason == RingFrameStatus.Truncated ? RingFrameStatus.Oversize : RingFrameStatus.Truncated));
+        var drops = new Dictionary<string, long>();
+        ring.AddOwnDrops(drops);
+        Assert.Equal(new Dictionary<string, long> { ["Ring" + reasonName] = 1 }, drops);
     }
 
     [Fact]

@@ -1,0 +1,35 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Dva.Manager.Tests.Hub;
+
+namespace Dva.Manager.Tests.Rollout;
+
+/// <summary>A DVA's <c>dataPlaneEngines</c> reaches its data plane units as the node configuration's <c>engines</c>.</summary>
+public sealed class DataPlaneEnginesTests : HubTestBase
+{
+    [Fact]
+    public async Task Assign_DvaOfTwoEngines_DataPlanesGetEnginesTwoAndTheDispatcherNone_ThenOneAfterAChange()
+    {
+        var dva = await Factory.CreateDvaAsync("two-engines", "disp-1", dataPlanes: 1, dataPlaneEngines: 2);
+        var dispatcher = await StartNodeAsync("disp-1", 7120);
+        var dataPlane = await StartNodeAsync("dp-a", 7121);
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+
+        var dataPlaneConfig = JsonNode.Parse(dataPlane.Assignments.Last(x => x.Role == "dataplane").ConfigJson)!;
+        var dispatcherConfig = JsonNode.Parse(dispatcher.Assignments.Last(x => x.Role == "dispatcher").ConfigJson)!;
+        Assert.Equal(2, (int)dataPlaneConfig["engines"]!);
+        Assert.Null(dispatcherConfig["engines"]);
+
+        using var client = Factory.AdminClient();
+        var shown = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)))!;
+        var spec = shown["spec"]!.AsObject();
+        spec["dataPlaneEngines"] = 1;
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)) { Content = JsonContent.Create(spec) };
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        await UntilAsync(() => dataPlane.Assignments.Last(x => x.Role == "dataplane") is var last
+            && JsonNode.Parse(last.ConfigJson)!["engines"] is null);
+    }
+}
