@@ -91,6 +91,22 @@ internal enum DropReason
 
     /// <summary>A datagram could not be sealed: no headroom for SEQ or tailroom for the TAG, or its SEQ space is used up.</summary>
     SealFailed,
+
+    // Super-frames (appended).
+    /// <summary>The tunnel header's OFFLOAD word breaks its rules, or G is set on a CONTROL packet (WireError.BadOffload).</summary>
+    WireBadOffload,
+
+    /// <summary>
+    /// A frame's offload does not fit it: not an unfragmented TCP/UDP packet of the IP version its GSO type names, or the
+    /// kernel's csum_start/csum_offset are not the parsed transport checksum.
+    /// </summary>
+    OffloadMismatch,
+
+    /// <summary>A GSO super-frame too long for one tunnel datagram that could not be split in two (not TCP, or no buffer free).</summary>
+    SuperFrameTooLarge,
+
+    /// <summary>A GSO super-frame to transmit on a frame source that cannot segment it (not <c>afpacket:IF?gso=1</c>).</summary>
+    SuperFrameNeedsGsoSource,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
@@ -124,6 +140,15 @@ internal enum TunnelCounter
     /// port, docs/node.md "Engines"). It is processed all the same, but that flow's state may be split between engines.
     /// </summary>
     OffEngine,
+
+    /// <summary>Dispatcher: GSO super-frames sent into the DVA whole (DISPATCH or BROADCAST with a GSO OFFLOAD word).</summary>
+    SuperFrameDispatched,
+
+    /// <summary>Dispatcher: GSO super-frames handed to an <c>afpacket:IF?gso=1</c> source for the kernel to segment.</summary>
+    SuperFrameTransmitted,
+
+    /// <summary>Dispatcher: TCP super-frames too long for one tunnel datagram, sent as two (each also counted dispatched).</summary>
+    SuperFrameSplit,
 }
 
 /// <summary>

@@ -26,6 +26,23 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>Packet buffers of one node: 64 per port batch many times over, about 17 MB at 2 KiB + headroom.</summary>
     public const int PoolBuffers = 8192;
 
+    /// <summary>
+    /// Packet buffers of a <c>superFrames</c> node: fewer (about 67 MB at most, created only as needed) but each holds a
+    /// whole GSO super-frame or tunnel datagram (<see cref="SuperFrameSize"/>).
+    /// </summary>
+    public const int SuperFramePoolBuffers = 1024;
+
+    /// <summary>An IPv4 packet of 65 535 bytes in an 802.1Q-tagged Ethernet frame (65 553), rounded up; a tunnel datagram is at most 65 507.</summary>
+    public const int SuperFrameSize = 65536 + 64;
+
+    /// <summary>
+    /// Socket buffers of a <c>superFrames</c> node (tunnel, flow-port sender, frame sources): 4 MB holds only some sixty
+    /// 64 KiB datagrams, and TCP through the DVA lost segments there (tools/perf-iperf, docs/benchmarks.md).
+    /// </summary>
+    public const int SuperFrameSocketBufferBytes = 32 << 20;
+
+    private int SocketBufferBytes => Settings.SuperFrames ? SuperFrameSocketBufferBytes : UdpSockets.DefaultSocketBufferBytes;
+
     private readonly List<PacketPort> _ports = [];
     private readonly List<IDisposable> _disposables = [];
     private readonly EpollEngine[] _engines;
@@ -38,7 +55,7 @@ internal sealed class NodeHost : IAsyncDisposable
         Tables = tables;
         Keys = keys;
         Time = time;
-        Pool = new BufferPool(PoolBuffers);
+        Pool = settings.SuperFrames ? new BufferPool(SuperFramePoolBuffers, SuperFrameSize) : new BufferPool(PoolBuffers);
 
         // One pool for all engines: a buffer is rented and returned on one engine thread, and the pool is lock-free.
         _engines = new EpollEngine[settings.RoleEngines];
@@ -174,7 +191,7 @@ internal sealed class NodeHost : IAsyncDisposable
             return;
         }
 
-        var tunnel = UdpTunnelSocket.Open(Settings.TunnelListen);
+        var tunnel = UdpTunnelSocket.Open(Settings.TunnelListen, SocketBufferBytes);
         _ports.Add(tunnel);
         if (Settings.Security.Mode != TunnelSecurityMode.Plain)
         {
@@ -184,7 +201,7 @@ internal sealed class NodeHost : IAsyncDisposable
         }
 
         TunnelEndPoint = tunnel.LocalEndPoint;
-        if (Settings.FlowSourcePorts && !tunnel.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
+        if (Settings.FlowSourcePorts && !tunnel.EnableFlowSourcePorts(SocketBufferBytes, out var why))
         {
             FlowSourcePortsOff = why;
         }
@@ -200,7 +217,7 @@ internal sealed class NodeHost : IAsyncDisposable
                 }
 
                 // afpacket: the shared MAC is not the interface's own, so the socket must see every frame.
-                var source = spec.Open(promiscuous: spec.Kind == FrameSourceKind.AfPacket);
+                var source = spec.Open(promiscuous: spec.Kind == FrameSourceKind.AfPacket, SocketBufferBytes);
                 _ports.Add(source);
                 sources[shared.Ifid] = source;
             }
@@ -229,12 +246,12 @@ internal sealed class NodeHost : IAsyncDisposable
     /// </summary>
     private void OpenDataPlaneEngines()
     {
-        var group = TunnelSocketGroup.Open(Settings.TunnelListen, _engines.Length);
+        var group = TunnelSocketGroup.Open(Settings.TunnelListen, _engines.Length, SocketBufferBytes);
         _ports.AddRange(group.Sockets);
         TunnelEndPoint = group.LocalEndPoint;
         foreach (var socket in group.Sockets)
         {
-            if (!socket.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
+            if (!socket.EnableFlowSourcePorts(SocketBufferBytes, out var why))
             {
                 throw new InvalidOperationException($"engines: {_engines.Length} engines need per-flow source ports, which this node cannot open: {why}");
             }

@@ -27,6 +27,13 @@ internal sealed record NodeConfig
     /// </summary>
     public int Engines { get; init; } = 1;
 
+    /// <summary>
+    /// Carry GSO/GRO super-frames (opt-in; docs/node.md "Super-frames"): packet buffers of 64 KiB instead of 2 KiB (and
+    /// fewer of them), tunnel.mtu 65535 unless set, and on a dispatcher <c>afpacket:IF?gso=1</c> sources allowed. Every
+    /// node of the DVA must have it, or a super-frame reaching a node without it is a counted truncation. Plain tunnel only.
+    /// </summary>
+    public bool SuperFrames { get; init; }
+
     /// <summary>Local control endpoint (counters, flows, table replacement), <c>ip:port</c>; loopback by default.</summary>
     public string? Control { get; init; }
 

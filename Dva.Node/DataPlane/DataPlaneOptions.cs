@@ -72,6 +72,7 @@ internal static class WireDrops
         WireError.TtlZero => DropReason.WireTtlZero,
         WireError.NodeIdZero or WireError.NodeIdOutOfRange => DropReason.WireBadNodeId,
         WireError.InnerFrameTooShort => DropReason.WireInnerTooShort,
+        WireError.BadOffload => DropReason.WireBadOffload,
         _ => DropReason.WireOther,
     };
 }

@@ -65,6 +65,17 @@ internal sealed partial class DataPlaneRole
             hash = FlowHasher.Hash(key, table.Seed);
         }
 
+        // A super-frame or a checksum left to the device must be one TCP/UDP packet (the egress kernel finishes it): such a
+        // packet is parsed now, even if it is then punted, to check that.
+        if (rx.Offload.IsPresent)
+        {
+            ParseOnce(inner, ref info, ref parsed);
+            if (!FrameOffload.Fits(rx.Offload, info))
+            {
+                return Drop(DropReason.OffloadMismatch);
+            }
+        }
+
         var bucket = FlowHasher.Bucket(hash, table.BucketCount);
 
         // Whatever this packet becomes (punt, claim, egress), it leaves from its flow's outer port (DESIGN.md §2).
@@ -168,7 +179,7 @@ internal sealed partial class DataPlaneRole
             return Drop(DropReason.NoRoute);
         }
 
-        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route);
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload);
     }
 
     // The whole parse of a frame whose key was read fast, before this node processes it. TryFromFrame accepts only

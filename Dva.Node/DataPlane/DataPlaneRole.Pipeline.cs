@@ -22,6 +22,7 @@ internal sealed partial class DataPlaneRole
 {
     private Verdict RunPipeline(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, bool original, bool created)
     {
+        _partialChecksum = rx.Offload.NeedsChecksum;
         if (!created && _flows[slot].Firewall != FirewallAction.Accept)
         {
             return Denied(buffer, rx, ref info, slot);
@@ -98,7 +99,7 @@ internal sealed partial class DataPlaneRole
             }
         }
 
-        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route);
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload);
     }
 
     /// <summary>
@@ -151,7 +152,7 @@ internal sealed partial class DataPlaneRole
 
         answer.CopyTo(room[rx.InnerOffset..]);
         _ = buffer.SetFrameLength(rx.InnerOffset + length);
-        return PostRouting(buffer, rx, rx.InnerOffset, length, route);
+        return PostRouting(buffer, rx, rx.InnerOffset, length, route, TunnelOffload.None);
     }
 
     /// <summary>
@@ -159,9 +160,10 @@ internal sealed partial class DataPlaneRole
     /// interface's shared MAC as source and the next hop's MAC from the neighbour table as destination, or zeros
     /// and HANDOFF RESOLVE so the dispatcher fills it. The tunnel header is rewritten in front of the frame as
     /// EGRESS to the interface's dispatcher. The VLAN TCI is kept only when the packet leaves on the interface it
-    /// came in on (another interface is another L2 segment). With T set the nid list carries on, with this node.
+    /// came in on (another interface is another L2 segment). With T set the nid list carries on, with this node. A forwarded
+    /// packet keeps the <paramref name="offload"/> it came with (a super-frame stays one); an answer this node built has none.
     /// </summary>
-    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route)
+    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route, in TunnelOffload offload)
     {
         var egress = _interfaces[route.Ifid];
         var mac = _interfaceMacs[route.Ifid];
@@ -210,8 +212,9 @@ internal sealed partial class DataPlaneRole
             SNode = rx.SNode,
             IfId = route.Ifid,
             VlanTci = route.Ifid == rx.IfId ? rx.VlanTci : (ushort)0,
+            Offload = offload,
         };
-        var headerLength = TunnelLayout.HeaderLength(TunnelFlags.None, nidCount);
+        var headerLength = TunnelLayout.HeaderLength(TunnelFlags.None, nidCount, offload.IsPresent);
         if (headerLength > innerStart)
         {
             if (!buffer.TryPrepend(headerLength - innerStart, out _))

@@ -389,15 +389,19 @@ internal sealed partial class DataPlaneRole
         return nat.HasSnat ? Rewrite(frame, ref info, destination: false, nat.Snat, nat.SnatPort) : StageResult.Accept;
     }
 
-    /// <summary>Rewrites an address and its port (checksums fixed incrementally) and re-parses, so routing sees the new values.</summary>
-    private static StageResult Rewrite(Span<byte> frame, ref PacketInfo info, bool destination, IpAddr address, ushort port)
+    /// <summary>
+    /// Rewrites an address and its port (checksums fixed incrementally; a checksum left to the device as the pseudo-header
+    /// sum it is, <see cref="_partialChecksum"/>) and re-parses, so routing sees the new values.
+    /// </summary>
+    private StageResult Rewrite(Span<byte> frame, ref PacketInfo info, bool destination, IpAddr address, ushort port)
     {
+        var partial = _partialChecksum;
         var error = destination
-            ? PacketRewriter.SetDestinationAddress(frame, info, address)
-            : PacketRewriter.SetSourceAddress(frame, info, address);
+            ? PacketRewriter.SetDestinationAddress(frame, info, address, partial)
+            : PacketRewriter.SetSourceAddress(frame, info, address, partial);
         if (error == RewriteError.None && info.HasPorts)
         {
-            error = destination ? PacketRewriter.SetDestinationPort(frame, info, port) : PacketRewriter.SetSourcePort(frame, info, port);
+            error = destination ? PacketRewriter.SetDestinationPort(frame, info, port, partial) : PacketRewriter.SetSourcePort(frame, info, port, partial);
         }
 
         if (error != RewriteError.None || PacketParser.TryParse(frame, out info) != ParseError.None)

@@ -50,6 +50,10 @@ internal sealed partial class DataPlaneRole : IDisposable
     private readonly SharedInterface?[] _interfaces = new SharedInterface?[256];
     private readonly byte[]?[] _interfaceMacs = new byte[]?[256];
 
+    // The packet in the pipeline has its transport checksum left to the device (OFFLOAD C): NAT updates the pseudo-header
+    // sum in its field instead of a checksum. Engine thread only; set by RunPipeline for the packet it runs.
+    private bool _partialChecksum;
+
     // Answers (ping replies, ICMP errors) are built here, then copied over the request in its own buffer.
     private readonly byte[] _scratch = new byte[BufferPool.DefaultFrameSize + BufferPool.DefaultHeadroom];
 

@@ -182,11 +182,11 @@ internal sealed class DispatcherRole
         }
 
         var group = (frame[0] & 1) != 0;
-        if (!group && FlowKey.TryFromFrame(frame, out var fastKey, out _, out var tcpFlags) && (tcpFlags & TcpFlags.Syn) == 0
+        if (!group && !buffer.Offload.IsPresent && FlowKey.TryFromFrame(frame, out var fastKey, out _, out var tcpFlags) && (tcpFlags & TcpFlags.Syn) == 0
             && frame.Length - TaggedExtra(frame) <= MaxInnerFrame && frame[..MacLength].SequenceEqual(port.Mac))
         {
-            // The commonest frame (TCP/UDP over IPv4 or IPv6 to the shared MAC, not a SYN whose MSS may need clamping, not too big
-            // for the tunnel) needs only its flow key: no full parse.
+            // The commonest frame (TCP/UDP over IPv4 or IPv6 to the shared MAC, not a SYN whose MSS may need clamping, not
+            // too big for the tunnel, no offload to check against its headers) needs only its flow key: no full parse.
             return DispatchKey(port, batch, index, buffer, fastKey, state, addresses);
         }
 
@@ -264,6 +264,11 @@ internal sealed class DispatcherRole
             return DropReason.Oversize;
         }
 
+        if (buffer.Offload.IsPresent && FinishInSoftware(buffer) is { } offloadDrop)
+        {
+            return offloadDrop;
+        }
+
         var tci = StripVlan(buffer);
         var fields = FromOutside(first, table, port.Ifid, tci) with { Type = TunnelType.Handoff, Handoff = Handoff.Broadcast, Trr = true };
         return SendTunnel(batch, index, buffer, fields, addresses[first], TunnelCounter.BroadcastSent);
@@ -290,17 +295,39 @@ internal sealed class DispatcherRole
         }
 
         var frame = buffer.Frame;
-        if (frame.Length - TaggedExtra(frame) > MaxInnerFrame)
+        var offload = buffer.Offload;
+        PacketBuffer? secondPart = null;
+        if (offload.IsPresent)
+        {
+            if (!FrameOffload.Fits(offload, info) || !FrameOffload.ChecksumWhereParsed(buffer, info))
+            {
+                return DropReason.OffloadMismatch;
+            }
+
+            // A super-frame is segmented by the egress kernel at the sender's MSS: it was never too big for the path, only
+            // perhaps for one datagram, and then it travels as two super-frames.
+            if (offload.IsGso && frame.Length - TaggedExtra(frame) > MaxInnerFrame - TunnelOffload.Length)
+            {
+                if (!TrySplit(buffer, info, offload, out secondPart))
+                {
+                    return DropReason.SuperFrameTooLarge;
+                }
+
+                frame = buffer.Frame;
+            }
+        }
+
+        if (frame.Length - TaggedExtra(frame) > MaxInnerFrame - (offload.IsPresent ? TunnelOffload.Length : 0))
         {
             return TooBig(port, frame, info);
         }
 
         if (info.Protocol == PacketConstants.ProtocolTcp && (info.TcpFlags & TcpFlags.Syn) != 0)
         {
-            _ = PacketRewriter.ClampMss(frame, info, MaxSegmentSize(info.IpVersion), out _);
+            _ = PacketRewriter.ClampMss(frame, info, MaxSegmentSize(info.IpVersion), out _, offload.NeedsChecksum);
         }
 
-        return SendDispatch(port, batch, index, buffer, hash, owner, table, addresses);
+        return SendDispatch(port, batch, index, buffer, hash, owner, table, addresses, secondPart);
     }
 
     // A frame whose key was read without a full parse (HandleFrame checked its size and that it is no SYN).
@@ -317,12 +344,27 @@ internal sealed class DispatcherRole
         return owner == 0 || addresses[owner].IsEmpty ? DropReason.NoOwner : SendDispatch(port, batch, index, buffer, hash, owner, table, addresses);
     }
 
-    private DropReason? SendDispatch(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ulong hash, ushort owner, TableVersion table, PacketAddress[] addresses)
+    /// <summary>Sends a frame as DISPATCH with its offload (if any), and after it <paramref name="secondPart"/> of a split super-frame.</summary>
+    private DropReason? SendDispatch(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ulong hash, ushort owner, TableVersion table,
+        PacketAddress[] addresses, PacketBuffer? secondPart = null)
     {
+        var offload = buffer.Offload;
         var tci = StripVlan(buffer);
         buffer.SourcePort = TunnelLayout.UdpSourcePort(hash);
-        var fields = FromOutside(owner, table, port.Ifid, tci);
-        return SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
+        var fields = FromOutside(owner, table, port.Ifid, tci) with { Offload = offload };
+        if (offload.IsGso)
+        {
+            Counters.Count(TunnelCounter.SuperFrameDispatched);
+        }
+
+        var drop = SendTunnel(batch, index, buffer, fields, addresses[owner], TunnelCounter.DispatchSent);
+        if (secondPart is not null)
+        {
+            // After the first part, on the same socket: the two reach the owner in order.
+            SendSecondPart(secondPart, fields, addresses[owner], buffer.SourcePort);
+        }
+
+        return drop;
     }
 
     /// <summary>
@@ -356,6 +398,61 @@ internal sealed class DispatcherRole
         return DropReason.OversizeAnswered;
     }
 
+    /// <summary>
+    /// A TCP super-frame longer than one tunnel datagram becomes two (<see cref="FrameOffload.TrySplitTcp"/>): the first
+    /// stays in <paramref name="buffer"/>, the second in a buffer from the pool. False when it cannot be split or no buffer is free.
+    /// </summary>
+    private bool TrySplit(PacketBuffer buffer, in PacketInfo info, in TunnelOffload offload, out PacketBuffer? second)
+    {
+        second = null;
+        if (!_engine!.Pool.TryRent(out var rented))
+        {
+            return false;
+        }
+
+        var frame = buffer.Frame;
+        var maxFrame = MaxInnerFrame - TunnelOffload.Length + TaggedExtra(frame);
+        if (!FrameOffload.TrySplitTcp(frame, info, offload, maxFrame, rented.Writable, out var firstLength, out var secondLength)
+            || !buffer.SetFrameLength(firstLength) || !rented.SetFrameLength(secondLength))
+        {
+            rented.Release();
+            return false;
+        }
+
+        Counters.Count(TunnelCounter.SuperFrameSplit);
+        second = rented;
+        return true;
+    }
+
+    private void SendSecondPart(PacketBuffer second, TunnelFields fields, PacketAddress to, ushort sourcePort)
+    {
+        _ = StripVlan(second);
+        second.SourcePort = sourcePort;
+        var frameLength = second.FrameLength;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
+        if (!second.TryPrepend(headerLength, out _)
+            || TunnelWriter.TryWriteInFront(second.Frame, headerLength, frameLength, fields, [], out _, out _) != WireError.None)
+        {
+            second.Release();
+            Counters.Drop(DropReason.SuperFrameTooLarge);
+            return;
+        }
+
+        second.Peer = to;
+        var length = second.FrameLength;
+        if (_engine!.Send(_tunnel!, second))
+        {
+            Counters.Out(length);
+            Counters.Count(TunnelCounter.DispatchSent);
+            Counters.Count(TunnelCounter.SuperFrameDispatched);
+        }
+        else
+        {
+            second.Release();
+            Counters.Drop(DropReason.SendFailed);
+        }
+    }
+
     /// <summary>A DISPATCH header for a frame this dispatcher received on <paramref name="ifid"/>, stamped with the table's era.</summary>
     private TunnelFields FromOutside(ushort to, TableVersion table, byte ifid, ushort tci) => new()
     {
@@ -372,7 +469,7 @@ internal sealed class DispatcherRole
     private DropReason? SendTunnel(PacketBatch batch, int index, PacketBuffer buffer, in TunnelFields fields, PacketAddress to, TunnelCounter sent)
     {
         var frameLength = buffer.FrameLength;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0);
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
         if (!buffer.TryPrepend(headerLength, out _))
         {
             return DropReason.NoBuffer;
@@ -463,6 +560,11 @@ internal sealed class DispatcherRole
         }
 
         port.Mac.CopyTo(buffer.Frame[MacLength..]);
+        if (header.Offload.IsPresent && Offload(port, buffer, header.Offload) is { } offloadDrop)
+        {
+            return offloadDrop;
+        }
+
         if (header.Handoff == Handoff.Resolve)
         {
             Counters.Count(TunnelCounter.ResolveReceived);
@@ -635,6 +737,57 @@ internal sealed class DispatcherRole
         }
     }
 
+    /// <summary>
+    /// An EGRESS frame with an OFFLOAD word: on an <c>afpacket:IF?gso=1</c> source the kernel gets it as it is (it segments
+    /// a super-frame and finishes the checksum); elsewhere a checksum left to the device is finished here, and a
+    /// super-frame, which nothing here segments, is dropped.
+    /// </summary>
+    private DropReason? Offload(SharedPort port, PacketBuffer buffer, in TunnelOffload offload)
+    {
+        if (PacketParser.TryParse(buffer.Frame, out var info) != ParseError.None || !FrameOffload.Fits(offload, info))
+        {
+            return DropReason.OffloadMismatch;
+        }
+
+        if (port.CarriesOffload)
+        {
+            FrameOffload.Describe(buffer, offload, info);
+            if (offload.IsGso)
+            {
+                Counters.Count(TunnelCounter.SuperFrameTransmitted);
+            }
+
+            return null;
+        }
+
+        if (offload.IsGso)
+        {
+            return DropReason.SuperFrameNeedsGsoSource;
+        }
+
+        _ = Checksum.WriteTransport(buffer.Frame, info);
+        return null;
+    }
+
+    /// <summary>A frame that takes the broadcast chain is not carried with an offload: its checksum is finished here, a super-frame dropped.</summary>
+    private static DropReason? FinishInSoftware(PacketBuffer buffer)
+    {
+        var offload = buffer.Offload;
+        buffer.ClearOffload();
+        if (offload.IsGso)
+        {
+            return DropReason.SuperFrameTooLarge;
+        }
+
+        if (PacketParser.TryParse(buffer.Frame, out var info) != ParseError.None || !FrameOffload.Fits(offload, info))
+        {
+            return DropReason.OffloadMismatch;
+        }
+
+        _ = Checksum.WriteTransport(buffer.Frame, info);
+        return null;
+    }
+
     // ---- helpers ------------------------------------------------------------------------------------
 
     /// <summary>Tunnel endpoints by node id for the peers of <paramref name="state"/>, built once per table change.</summary>
@@ -696,6 +849,9 @@ internal sealed class DispatcherRole
         public byte Ifid { get; }
 
         public PacketPort Source { get; }
+
+        /// <summary>The source takes frames with an offload for the kernel to finish (<see cref="FrameSource.CarriesOffload"/>).</summary>
+        public bool CarriesOffload => Source is FrameSource { CarriesOffload: true };
 
         public byte[] Mac { get; }
 

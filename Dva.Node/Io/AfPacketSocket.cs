@@ -11,6 +11,18 @@ namespace Dva.Node.Io;
 internal static unsafe class AfPacketSocket
 {
     /// <summary>
+    /// PACKET_VNET_HDR (<c>afpacket:IF?gso=1</c>): a virtio_net_hdr before every frame read and written, so the kernel
+    /// hands over GSO super-frames whole and segments the ones written. Before bind, like the ring.
+    /// </summary>
+    public static void EnableVnetHeader(int fd)
+    {
+        if (!Libc.TrySetInt(fd, Libc.SOL_PACKET, Libc.PACKET_VNET_HDR, 1))
+        {
+            throw InteropException.FromLastError("setsockopt(PACKET_VNET_HDR)");
+        }
+    }
+
+    /// <summary>
     /// Setup path: throws a readable error if the system refuses. <paramref name="beforeBind"/> runs on the
     /// unbound socket (a ring must be set up before frames can arrive); if it throws, the socket is closed.
     /// </summary>

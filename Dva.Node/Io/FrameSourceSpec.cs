@@ -13,15 +13,17 @@ internal enum FrameSourceKind
 }
 
 /// <summary>
-/// A parsed frame source: <c>afpacket:IFNAME</c> (<c>afpacket:IFNAME?ring=1</c> for the PACKET_MMAP ring),
+/// A parsed frame source: <c>afpacket:IFNAME</c> (<c>afpacket:IFNAME?ring=1</c> for the PACKET_MMAP ring,
+/// <c>afpacket:IFNAME?gso=1</c> for whole GSO/GRO super-frames with a virtio_net_hdr),
 /// <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port</c> (IPv6 in brackets: <c>[2001:db8::1]:7000</c>).
 /// <see cref="TryParse"/> names what is wrong.
 /// </summary>
 internal sealed record FrameSourceSpec
 {
-    public const string Syntax = "afpacket:IFNAME[?ring=1], tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
+    public const string Syntax = "afpacket:IFNAME[?ring=1|?gso=1], tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
 
     private const string RingOption = "ring=1";
+    private const string GsoOption = "gso=1";
 
     /// <summary>IFNAMSIZ - 1.</summary>
     public const int MaxInterfaceNameLength = 15;
@@ -33,6 +35,13 @@ internal sealed record FrameSourceSpec
 
     /// <summary>afpacket: receive through a TPACKET_V3 PACKET_MMAP ring (<see cref="AfPacketRingFrameSource"/>) instead of recvmmsg.</summary>
     public bool Ring { get; init; }
+
+    /// <summary>
+    /// afpacket: PACKET_VNET_HDR on the socket, so TSO/GSO super-frames (up to ~64 KiB) arrive and leave whole, with their
+    /// offload (and a checksum left to the device) described in a virtio_net_hdr instead of arriving unfinished. Needs
+    /// the node's <c>superFrames</c> buffers.
+    /// </summary>
+    public bool Gso { get; init; }
 
     public IPEndPoint? Local { get; init; }
 
@@ -77,17 +86,17 @@ internal sealed record FrameSourceSpec
     }
 
     /// <summary>Opens the source this spec names. Setup path: throws a readable error if the system refuses.</summary>
-    public FrameSource Open(bool promiscuous = false) => Kind switch
+    public FrameSource Open(bool promiscuous = false, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes) => Kind switch
     {
         FrameSourceKind.AfPacket when Ring => AfPacketRingFrameSource.Open(this, promiscuous),
-        FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous),
+        FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous, socketBufferBytes),
         FrameSourceKind.Tap => TapFrameSource.Open(this),
-        _ => UdpFrameSource.Open(this),
+        _ => UdpFrameSource.Open(this, socketBufferBytes),
     };
 
     public override string ToString() => Kind switch
     {
-        FrameSourceKind.AfPacket => Ring ? $"afpacket:{InterfaceName}?{RingOption}" : $"afpacket:{InterfaceName}",
+        FrameSourceKind.AfPacket => Ring ? $"afpacket:{InterfaceName}?{RingOption}" : Gso ? $"afpacket:{InterfaceName}?{GsoOption}" : $"afpacket:{InterfaceName}",
         FrameSourceKind.Tap => $"tap:{InterfaceName}",
         _ => $"udp:LOCAL={Local},PEER={Peer}",
     };
@@ -103,19 +112,33 @@ internal sealed record FrameSourceSpec
         }
 
         var ring = false;
+        var gso = false;
         if (question >= 0)
         {
-            var option = rest[(question + 1)..];
-            if (option is not (RingOption or "ring=0"))
+            foreach (var option in rest[(question + 1)..].Split('&'))
             {
-                error = $"afpacket: unknown option '{option}'; the only option is ?{RingOption} (receive through a PACKET_MMAP ring)";
-                return false;
+                switch (option)
+                {
+                    case RingOption or "ring=0":
+                        ring = option == RingOption;
+                        break;
+                    case GsoOption or "gso=0":
+                        gso = option == GsoOption;
+                        break;
+                    default:
+                        error = $"afpacket: unknown option '{option}'; the options are ?{RingOption} (receive through a PACKET_MMAP ring) and ?{GsoOption} (GSO super-frames with a virtio_net_hdr)";
+                        return false;
+                }
             }
-
-            ring = option == RingOption;
         }
 
-        spec = new FrameSourceSpec { Kind = FrameSourceKind.AfPacket, InterfaceName = name, Ring = ring };
+        if (ring && gso)
+        {
+            error = $"afpacket: ?{RingOption} and ?{GsoOption} cannot be combined (the ring source does not read the virtio_net_hdr); choose one";
+            return false;
+        }
+
+        spec = new FrameSourceSpec { Kind = FrameSourceKind.AfPacket, InterfaceName = name, Ring = ring, Gso = gso };
         return true;
     }
 

@@ -17,6 +17,12 @@ internal abstract class FrameSource : PacketPort
 
     /// <summary>The interface MAC read when the source opened (afpacket, tap); null for a udp: wire.</summary>
     public PhysicalAddress? MacAddress { get; protected init; }
+
+    /// <summary>
+    /// True when frames carry a <see cref="PacketBuffer.Offload"/> in and out (<c>afpacket:IF?gso=1</c>): the kernel
+    /// segments a super-frame sent here and finishes a checksum left to the device. False: every frame must be final.
+    /// </summary>
+    public virtual bool CarriesOffload => false;
 }
 
 /// <summary>
@@ -25,12 +31,19 @@ internal abstract class FrameSource : PacketPort
 /// </summary>
 internal sealed unsafe class AfPacketFrameSource : FrameSource
 {
-    private readonly MessageBatch _batch = new(SendAddressing.None);
+    private readonly MessageBatch _batch;
 
     private AfPacketFrameSource(FrameSourceSpec spec, int fd, int ifIndex)
-        : base(spec, fd) => InterfaceIndex = ifIndex;
+        : base(spec, fd)
+    {
+        InterfaceIndex = ifIndex;
+        _batch = new MessageBatch(SendAddressing.None, vnetHeaders: spec.Gso);
+    }
 
     public int InterfaceIndex { get; }
+
+    /// <summary>PACKET_VNET_HDR is on: frames arrive with their offload (<see cref="PacketBuffer.Offload"/>) and leave with theirs.</summary>
+    public override bool CarriesOffload => Spec.Gso;
 
     public static AfPacketFrameSource Open(
         FrameSourceSpec spec,
@@ -40,7 +53,8 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = spec.InterfaceName ?? throw new ArgumentException("afpacket source needs an interface name", nameof(spec));
-        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, fanout: fanout);
+        Action<int>? beforeBind = spec.Gso ? AfPacketSocket.EnableVnetHeader : null;
+        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, beforeBind, fanout);
         try
         {
             return new AfPacketFrameSource(spec, fd, ifIndex)
@@ -59,6 +73,17 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
     public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters);
 
     public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
+
+    /// <summary><c>?gso=1</c>: <c>BadOffload</c>, frames whose virtio_net_hdr the DVA cannot carry (<see cref="PortCounters.BadOffload"/>).</summary>
+    public override void AddOwnDrops(IDictionary<string, long> drops)
+    {
+        ArgumentNullException.ThrowIfNull(drops);
+        var count = Counters.BadOffload;
+        if (count != 0)
+        {
+            drops["BadOffload"] = drops.TryGetValue("BadOffload", out var earlier) ? earlier + count : count;
+        }
+    }
 
     protected override void Dispose(bool disposing)
     {

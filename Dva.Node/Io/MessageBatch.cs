@@ -18,7 +18,9 @@ internal enum SendAddressing
 
 /// <summary>
 /// The native mmsghdr/iovec/sockaddr arrays for one socket's recvmmsg and sendmmsg, allocated once so a
-/// batch costs one system call and no managed allocation.
+/// batch costs one system call and no managed allocation. With <c>vnetHeaders</c> (an AF_PACKET socket with
+/// PACKET_VNET_HDR) each message is two iovecs: its <see cref="VirtioNetHeader"/> in a native slot, then the frame in
+/// its buffer at the usual place, so the frame is neither moved nor copied.
 /// </summary>
 internal sealed unsafe class MessageBatch : IDisposable
 {
@@ -27,15 +29,36 @@ internal sealed unsafe class MessageBatch : IDisposable
     private readonly byte* _addresses;
     private readonly SendAddressing _addressing;
     private readonly PacketAddress _fixedPeer;
+    private readonly byte* _vnet;
+    private readonly int _iovPerMessage;
     private int _disposed;
 
-    public MessageBatch(SendAddressing addressing, PacketAddress fixedPeer = default)
+    public MessageBatch(SendAddressing addressing, PacketAddress fixedPeer = default, bool vnetHeaders = false)
     {
         _addressing = addressing;
         _fixedPeer = fixedPeer;
+        _iovPerMessage = vnetHeaders ? 2 : 1;
         _messages = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * sizeof(MMsgHdr)));
-        _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * sizeof(IoVec)));
+        _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * _iovPerMessage * sizeof(IoVec)));
         _addresses = (byte*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * PacketAddress.Capacity));
+        _vnet = vnetHeaders ? (byte*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * VirtioNetHeader.Length)) : null;
+    }
+
+    /// <summary>Points message <paramref name="i"/>'s iovecs at its virtio header slot (if any) and <paramref name="data"/>.</summary>
+    private IoVec* SetIov(int i, byte* data, int length)
+    {
+        var iov = _iovecs + (i * _iovPerMessage);
+        var next = iov;
+        if (_vnet is not null)
+        {
+            next->Base = _vnet + (i * VirtioNetHeader.Length);
+            next->Length = VirtioNetHeader.Length;
+            next++;
+        }
+
+        next->Base = data;
+        next->Length = (nuint)length;
+        return iov;
     }
 
     /// <summary>
@@ -53,13 +76,11 @@ internal sealed unsafe class MessageBatch : IDisposable
         for (var i = 0; i < n; i++)
         {
             var buffer = buffers[i];
-            _iovecs[i].Base = buffer.ReceivePointer;
-            _iovecs[i].Length = (nuint)buffer.ReceiveCapacity;
             ref var header = ref _messages[i].Header;
             header.Name = _addresses + (i * PacketAddress.Capacity);
             header.NameLength = PacketAddress.Capacity;
-            header.Iov = &_iovecs[i];
-            header.IovLength = 1;
+            header.Iov = SetIov(i, buffer.ReceivePointer, buffer.ReceiveCapacity);
+            header.IovLength = (nuint)_iovPerMessage;
             header.Control = null;
             header.ControlLength = 0;
             header.Flags = 0;
@@ -103,10 +124,35 @@ internal sealed unsafe class MessageBatch : IDisposable
             }
 
             var buffer = buffers[i];
-            buffer.SetReceived((int)message.Length);
+            var length = (int)message.Length;
+            if (_vnet is not null)
+            {
+                length -= VirtioNetHeader.Length;
+                if (length < 0 || !VirtioNetHeader.TryRead(new ReadOnlySpan<byte>(_vnet + (i * VirtioNetHeader.Length), VirtioNetHeader.Length), buffer))
+                {
+                    counters.AddBadOffload();
+                    continue;
+                }
+
+                // SetReceived below clears the offload it just read; keep it across.
+                var offload = buffer.Offload;
+                var start = buffer.ChecksumStart;
+                var offset = buffer.ChecksumOffset;
+                var headers = buffer.GsoHeaderLength;
+                buffer.SetReceived(length);
+                buffer.Offload = offload;
+                buffer.ChecksumStart = start;
+                buffer.ChecksumOffset = offset;
+                buffer.GsoHeaderLength = headers;
+            }
+            else
+            {
+                buffer.SetReceived(length);
+            }
+
             name.CopyTo(buffer.Peer.Bytes);
             buffer.Peer.SetLength(nameLength);
-            bytes += message.Length;
+            bytes += length;
             if (i != kept)
             {
                 (buffers[kept], buffers[i]) = (buffers[i], buffers[kept]);
@@ -165,10 +211,13 @@ internal sealed unsafe class MessageBatch : IDisposable
                     break;
             }
 
-            _iovecs[n].Base = buffer.FramePointer;
-            _iovecs[n].Length = (nuint)buffer.FrameLength;
-            header.Iov = &_iovecs[n];
-            header.IovLength = 1;
+            header.Iov = SetIov(n, buffer.FramePointer, buffer.FrameLength);
+            header.IovLength = (nuint)_iovPerMessage;
+            if (_vnet is not null)
+            {
+                VirtioNetHeader.Write(new Span<byte>(_vnet + (n * VirtioNetHeader.Length), VirtioNetHeader.Length), buffer);
+            }
+
             header.Control = null;
             header.ControlLength = 0;
             header.Flags = 0;
@@ -185,7 +234,7 @@ internal sealed unsafe class MessageBatch : IDisposable
                 long bytes = 0;
                 for (var i = done; i < done + sent; i++)
                 {
-                    bytes += _messages[i].Length;
+                    bytes += _messages[i].Length - (_vnet is null ? 0u : VirtioNetHeader.Length);
                 }
 
                 counters.AddSent(sent, bytes);
@@ -225,5 +274,6 @@ internal sealed unsafe class MessageBatch : IDisposable
         NativeMemory.Free(_messages);
         NativeMemory.Free(_iovecs);
         NativeMemory.Free(_addresses);
+        NativeMemory.Free(_vnet);
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Dva.Shared.Wire;
 
 namespace Dva.Node.Io;
 
@@ -53,6 +54,22 @@ internal sealed unsafe class PacketBuffer
     /// on receive and on release, so only the role that computed a flow's hash sets it.
     /// </summary>
     public ushort SourcePort { get; set; }
+
+    /// <summary>
+    /// What the kernel said of the frame in its virtio_net_hdr (an <c>afpacket:IF?gso=1</c> source), or what a dispatcher
+    /// carries to such a source for the kernel to finish: a GSO super-frame, a checksum left to the device. None on every
+    /// other path; cleared on receive and on release.
+    /// </summary>
+    public TunnelOffload Offload;
+
+    /// <summary>With <see cref="Offload"/>: where the device's checksum starts (the transport header), from the frame start.</summary>
+    public ushort ChecksumStart;
+
+    /// <summary>With <see cref="Offload"/>: the checksum field's offset from <see cref="ChecksumStart"/> (16 TCP, 6 UDP).</summary>
+    public ushort ChecksumOffset;
+
+    /// <summary>With a GSO <see cref="Offload"/> on send: the length of the headers every segment repeats (virtio hdr_len).</summary>
+    public ushort GsoHeaderLength;
 
     /// <summary>Set while the buffer waits in a send batch, so the engine does not recycle it under the handler.</summary>
     internal bool Queued { get; set; }
@@ -131,6 +148,15 @@ internal sealed unsafe class PacketBuffer
         FrameOffset = Headroom;
         FrameLength = length;
         SourcePort = 0;
+        ClearOffload();
+    }
+
+    internal void ClearOffload()
+    {
+        Offload = default;
+        ChecksumStart = 0;
+        ChecksumOffset = 0;
+        GsoHeaderLength = 0;
     }
 
     internal void Reset()
@@ -139,6 +165,7 @@ internal sealed unsafe class PacketBuffer
         FrameLength = 0;
         Peer.SetLength(0);
         SourcePort = 0;
+        ClearOffload();
         Queued = false;
     }
 

@@ -98,6 +98,7 @@ internal sealed class PortCounters
     private long _truncated;
     private long _foreignPeer;
     private long _noPeer;
+    private long _badOffload;
     private int _lastError;
 
     public long ReceivedPackets => Volatile.Read(ref _receivedPackets);
@@ -128,6 +129,12 @@ internal sealed class PortCounters
 
     /// <summary>Packets dropped on a tunnel socket because no destination address was set.</summary>
     public long NoPeer => Volatile.Read(ref _noPeer);
+
+    /// <summary>
+    /// Frames dropped on an <c>afpacket:IF?gso=1</c> source whose virtio_net_hdr the DVA cannot carry (UFO, a super-frame
+    /// without NEEDS_CSUM, an unknown GSO type), or sent there with an offload the header cannot say.
+    /// </summary>
+    public long BadOffload => Volatile.Read(ref _badOffload);
 
     /// <summary>The errno of the most recent failed call, for diagnostics.</summary>
     public Errno LastError => (Errno)Volatile.Read(ref _lastError);
@@ -174,6 +181,8 @@ internal sealed class PortCounters
     internal void AddForeignPeer() => Volatile.Write(ref _foreignPeer, _foreignPeer + 1);
 
     internal void AddNoPeer() => Volatile.Write(ref _noPeer, _noPeer + 1);
+
+    internal void AddBadOffload() => Volatile.Write(ref _badOffload, _badOffload + 1);
 }
 
 /// <summary>A fixed array of buffers waiting to be sent on one port in the next flush.</summary>

@@ -152,7 +152,7 @@ public static class Checksum
         info.Protocol == PacketConstants.ProtocolIcmp ? 0 : PseudoHeader(frame, info, length);
 
     /// <summary>Offset of the checksum field within the upper-layer header, or -1.</summary>
-    internal static int TransportChecksumOffset(in PacketInfo info)
+    public static int TransportChecksumOffset(in PacketInfo info)
     {
         if (!info.HasTransportHeader)
         {

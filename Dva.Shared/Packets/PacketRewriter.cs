@@ -9,6 +9,13 @@ namespace Dva.Shared.Packets;
 /// <paramref name="info"/> was parsed from. Transport checksums are only fixed when the transport
 /// header was parsed, i.e. never for fragments: NAT works on reassembled datagrams (DESIGN.md §3).
 /// An IPv4 UDP checksum of zero means "none" and stays zero.
+/// <para>
+/// <c>partialChecksum</c>: the frame's transport checksum is left to the device (virtio_net_hdr NEEDS_CSUM, a GSO
+/// super-frame): its field holds only the folded pseudo-header sum, not complemented, and the device adds the segment
+/// to it. Then, as Linux's <c>inet_proto_csum_replace4(..., pseudohdr: true)</c> does under CHECKSUM_PARTIAL, an address
+/// change updates that sum (addresses are in the pseudo header) and a port change leaves it alone (ports are in the
+/// segment the device sums); the IPv4 header checksum is complete either way and is updated as usual.
+/// </para>
 /// </summary>
 public static class PacketRewriter
 {
@@ -18,11 +25,11 @@ public static class PacketRewriter
     private const int TcpChecksumOffset = 16;
     private const int IcmpIdOffset = 4;
 
-    public static RewriteError SetSourceAddress(Span<byte> frame, in PacketInfo info, IpAddr address) =>
-        SetAddress(frame, info, address, info.SourceAddressOffset);
+    public static RewriteError SetSourceAddress(Span<byte> frame, in PacketInfo info, IpAddr address, bool partialChecksum = false) =>
+        SetAddress(frame, info, address, info.SourceAddressOffset, partialChecksum);
 
-    public static RewriteError SetDestinationAddress(Span<byte> frame, in PacketInfo info, IpAddr address) =>
-        SetAddress(frame, info, address, info.DestinationAddressOffset);
+    public static RewriteError SetDestinationAddress(Span<byte> frame, in PacketInfo info, IpAddr address, bool partialChecksum = false) =>
+        SetAddress(frame, info, address, info.DestinationAddressOffset, partialChecksum);
 
     public static RewriteError SetIpv4Source(Span<byte> frame, in PacketInfo info, uint address) =>
         SetSourceAddress(frame, info, IpAddr.FromV4(address));
@@ -36,7 +43,7 @@ public static class PacketRewriter
     public static RewriteError SetIpv6Destination(Span<byte> frame, in PacketInfo info, UInt128 address) =>
         SetDestinationAddress(frame, info, IpAddr.FromV6(address));
 
-    private static RewriteError SetAddress(Span<byte> frame, in PacketInfo info, IpAddr address, int offset)
+    private static RewriteError SetAddress(Span<byte> frame, in PacketInfo info, IpAddr address, int offset, bool partialChecksum)
     {
         if (info.IpVersion == 0)
         {
@@ -50,7 +57,7 @@ public static class PacketRewriter
 
         int l4ChecksumOffset = info.Protocol == ProtocolIcmp ? -1 : Checksum.TransportChecksumOffset(info);
         Span<byte> l4Checksum = l4ChecksumOffset < 0 ? default : frame.Slice(info.L4Offset + l4ChecksumOffset, 2);
-        bool isZeroUdp = info.Protocol == ProtocolUdp && !l4Checksum.IsEmpty && BinaryPrimitives.ReadUInt16BigEndian(l4Checksum) == 0;
+        bool isZeroUdp = !partialChecksum && info.Protocol == ProtocolUdp && !l4Checksum.IsEmpty && BinaryPrimitives.ReadUInt16BigEndian(l4Checksum) == 0;
 
         if (info.IpVersion == 4)
         {
@@ -62,7 +69,7 @@ public static class PacketRewriter
             BinaryPrimitives.WriteUInt16BigEndian(ipChecksum, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(ipChecksum), oldValue, newValue));
             if (!l4Checksum.IsEmpty && !isZeroUdp)
             {
-                WriteTransportChecksum(l4Checksum, info.Protocol, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(l4Checksum), oldValue, newValue));
+                UpdateTransportChecksum(l4Checksum, info.Protocol, oldValue, newValue, partialChecksum);
             }
         }
         else
@@ -72,25 +79,32 @@ public static class PacketRewriter
             BinaryPrimitives.WriteUInt128BigEndian(field, address.Value);
             if (!l4Checksum.IsEmpty && !isZeroUdp)
             {
-                WriteTransportChecksum(l4Checksum, info.Protocol, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(l4Checksum), oldValue, address.Value));
+                UpdateTransportChecksum(l4Checksum, info.Protocol, oldValue, address.Value, partialChecksum);
             }
         }
 
         return RewriteError.None;
     }
 
-    public static RewriteError SetSourcePort(Span<byte> frame, in PacketInfo info, ushort port) =>
-        SetPort(frame, info, port, 0);
+    public static RewriteError SetSourcePort(Span<byte> frame, in PacketInfo info, ushort port, bool partialChecksum = false) =>
+        SetPort(frame, info, port, 0, partialChecksum);
 
-    public static RewriteError SetDestinationPort(Span<byte> frame, in PacketInfo info, ushort port) =>
-        SetPort(frame, info, port, 2);
+    public static RewriteError SetDestinationPort(Span<byte> frame, in PacketInfo info, ushort port, bool partialChecksum = false) =>
+        SetPort(frame, info, port, 2, partialChecksum);
 
     // SCTP is excluded: its CRC32c cannot be updated incrementally.
-    private static RewriteError SetPort(Span<byte> frame, in PacketInfo info, ushort port, int fieldOffset)
+    private static RewriteError SetPort(Span<byte> frame, in PacketInfo info, ushort port, int fieldOffset, bool partialChecksum)
     {
         if (!info.HasTransportHeader || info.Protocol is not (ProtocolTcp or ProtocolUdp))
         {
             return RewriteError.NoPorts;
+        }
+
+        if (partialChecksum)
+        {
+            // The device sums the ports with the segment; the pseudo-header sum in the field does not hold them.
+            BinaryPrimitives.WriteUInt16BigEndian(frame.Slice(info.L4Offset + fieldOffset, 2), port);
+            return RewriteError.None;
         }
 
         return SetTransportWord(frame, info, fieldOffset, port);
@@ -127,7 +141,8 @@ public static class PacketRewriter
     /// behind a smaller tunnel MTU never send segments that need fragmenting. <paramref name="clamped"/>
     /// tells whether the value changed (an MSS already at or below the maximum is left alone).
     /// </summary>
-    public static RewriteError ClampMss(Span<byte> frame, in PacketInfo info, ushort maximum, out bool clamped)
+    /// <remarks>With <paramref name="partialChecksum"/> the checksum is the device's to finish and the option is in what it sums: the field is left alone.</remarks>
+    public static RewriteError ClampMss(Span<byte> frame, in PacketInfo info, ushort maximum, out bool clamped, bool partialChecksum = false)
     {
         clamped = false;
         if (info.Protocol != ProtocolTcp || !info.HasTransportHeader)
@@ -154,6 +169,12 @@ public static class PacketRewriter
         }
 
         BinaryPrimitives.WriteUInt16BigEndian(field, maximum);
+        clamped = true;
+        if (partialChecksum)
+        {
+            return RewriteError.None;
+        }
+
         Span<byte> l4Checksum = frame.Slice(info.L4Offset + TcpChecksumOffset, 2);
         ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(l4Checksum);
 
@@ -199,6 +220,34 @@ public static class PacketRewriter
         Span<byte> ipChecksum = frame.Slice(info.L3Offset + Ipv4ChecksumOffset, 2);
         BinaryPrimitives.WriteUInt16BigEndian(ipChecksum, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(ipChecksum), oldWord, newWord));
         return RewriteError.None;
+    }
+
+    // A full checksum is updated by RFC 1624; a partial one (the pseudo-header sum, not complemented) by the same
+    // arithmetic on its complement, i.e. sum' = sum + ~old + new.
+    private static void UpdateTransportChecksum(Span<byte> field, byte protocol, uint oldValue, uint newValue, bool partialChecksum)
+    {
+        var current = BinaryPrimitives.ReadUInt16BigEndian(field);
+        if (partialChecksum)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(field, (ushort)~Checksum.Update((ushort)~current, oldValue, newValue));
+        }
+        else
+        {
+            WriteTransportChecksum(field, protocol, Checksum.Update(current, oldValue, newValue));
+        }
+    }
+
+    private static void UpdateTransportChecksum(Span<byte> field, byte protocol, UInt128 oldValue, UInt128 newValue, bool partialChecksum)
+    {
+        var current = BinaryPrimitives.ReadUInt16BigEndian(field);
+        if (partialChecksum)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(field, (ushort)~Checksum.Update((ushort)~current, oldValue, newValue));
+        }
+        else
+        {
+            WriteTransportChecksum(field, protocol, Checksum.Update(current, oldValue, newValue));
+        }
     }
 
     private static void WriteTransportChecksum(Span<byte> field, byte protocol, ushort value)

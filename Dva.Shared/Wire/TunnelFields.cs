@@ -50,4 +50,7 @@ public readonly record struct TunnelFields
 
     /// <summary>VLAN TCI the dispatcher stripped (0 = untagged; always 0 for CONTROL).</summary>
     public ushort VlanTci { get; init; }
+
+    /// <summary>G and the OFFLOAD word: a GSO super-frame or a frame whose checksum is left to the device; <see cref="TunnelOffload.None"/> for neither.</summary>
+    public TunnelOffload Offload { get; init; }
 }

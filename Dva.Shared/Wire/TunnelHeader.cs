@@ -24,16 +24,17 @@ public readonly record struct TunnelHeader
      +-------+-------+-------+-------+--+--+-----------+---------------+
      | TYPE  |HANDOFF| HOOK  | TABLE |T |E | HDR SIZE  |      TTL      |
      +-------+-------+-------+-------+--+--+-----------+---------------+
-     |       SNODE (12)      |   IFID (8)    | NIDS  |    RESERVED     |
+     |       SNODE (12)      |   IFID (8)    | NIDS  |G|  RESERVED     |
      +-----------------------+---------------+-------+-----------------+
      | nid0 (16)                     | nid1 (16)                       |  ... NIDS entries,
      +-------------------------------+---------------------------------+  padded to 32 bits
+     [ OFFLOAD (32) — only when G: GSO SIZE 16 | GSO TYPE 4 | C | N | 0 ]
      | VLAN TCI (16)                 | inner Ethernet frame ...        |
      +-------------------------------+---------------------------------+
      [ TAG (16 bytes) — only when FLAGS.S ]
 
      FLAGS high to low: S (secure), E (encrypted, needs S), K (key phase, needs S), reserved 0.
-     HDR SIZE = 1 + ceil(NIDS / 2). A nid is a 12-bit node id in the low bits of its 16-bit slot;
+     HDR SIZE = 1 + ceil(NIDS / 2) + G. A nid is a 12-bit node id in the low bits of its 16-bit slot;
      the high 4 bits and the padding slot after an odd NIDS are 0.
     */
 
@@ -42,7 +43,7 @@ public readonly record struct TunnelHeader
         Fields = fields;
         NidCount = nidCount;
         NidsOffset = TunnelLayout.L2Offset(fields.Flags) + TunnelLayout.NidListOffset;
-        InnerOffset = TunnelLayout.HeaderLength(fields.Flags, nidCount);
+        InnerOffset = TunnelLayout.HeaderLength(fields.Flags, nidCount, fields.Offload.IsPresent);
         DatagramLength = datagramLength;
         var secure = (fields.Flags & TunnelFlags.Secure) != 0;
         TagOffset = secure ? datagramLength - TunnelLayout.TagLength : -1;
@@ -99,6 +100,9 @@ public readonly record struct TunnelHeader
 
     /// <summary>VLAN TCI.</summary>
     public ushort VlanTci => Fields.VlanTci;
+
+    /// <summary>G and the OFFLOAD word (<see cref="TunnelOffload.None"/> when G is clear).</summary>
+    public TunnelOffload Offload => Fields.Offload;
 
     /// <summary>NIDS: entries in the nid list.</summary>
     public int NidCount { get; }
@@ -187,19 +191,20 @@ public readonly record struct TunnelHeader
         var word0 = BinaryPrimitives.ReadUInt32BigEndian(datagram[(l2 + TunnelLayout.TypeHandoffOffset)..]);
         var word1 = BinaryPrimitives.ReadUInt32BigEndian(datagram[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..]);
         var nidCount = (int)((word1 >> 8) & 0xF);
+        var hasOffload = ((byte)word1 & TunnelLayout.OffloadBit) != 0;
         var trrEraHdrSize = (byte)(word0 >> 8);
-        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount))
+        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount, hasOffload))
         {
             return WireError.HdrSizeMismatch;
         }
 
-        if ((byte)word1 != 0)
+        if (((byte)word1 & ~TunnelLayout.OffloadBit) != 0)
         {
             return WireError.ReservedBitSet;
         }
 
         // The TCI is read now, if present, so the fields are built once; its truncation is still reported in order below.
-        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount);
+        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount, hasOffload);
         var vlanTci = datagram.Length >= innerOffset
             ? BinaryPrimitives.ReadUInt16BigEndian(datagram[(innerOffset - TunnelLayout.VlanTciLength)..])
             : (ushort)0;
@@ -236,6 +241,22 @@ public readonly record struct TunnelHeader
         if (error != WireError.None)
         {
             return error;
+        }
+
+        if (hasOffload)
+        {
+            if (fields.Type == TunnelType.Control)
+            {
+                return WireError.BadOffload;
+            }
+
+            error = TunnelOffload.TryRead(datagram[(innerOffset - TunnelLayout.VlanTciLength - TunnelOffload.Length)..], out var offload);
+            if (error != WireError.None)
+            {
+                return error;
+            }
+
+            fields = fields with { Offload = offload };
         }
 
         var tail = (flags & TunnelFlags.Secure) != 0 ? TunnelLayout.TagLength : 0;

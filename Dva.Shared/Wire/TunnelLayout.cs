@@ -55,6 +55,9 @@ public static class TunnelLayout
     internal const byte EraBit = 0x40;
     internal const byte HdrSizeMask = 0x3F;
 
+    // G: the high bit of the RESERVED byte (the low byte of the second L2 word): an OFFLOAD word follows the nid list.
+    internal const byte OffloadBit = 0x80;
+
     // Masks within the 16-bit nid slot and the 4-bit FLAGS.
     internal const ushort NodeIdMask = 0x0FFF;
     internal const byte FlagsReservedBit = 0x1;
@@ -63,12 +66,23 @@ public static class TunnelLayout
     /// <summary>Offset of L2 from the datagram start.</summary>
     public static int L2Offset(TunnelFlags flags) => (flags & TunnelFlags.Secure) != 0 ? L1Length + SeqLength : L1Length;
 
-    /// <summary>HDR SIZE for a nid count: 32-bit words after the first L2 word up to the VLAN TCI.</summary>
-    public static int HdrSize(int nidCount) => 1 + ((nidCount + 1) >> 1);
+    /// <summary>HDR SIZE for a nid count: 32-bit words after the first L2 word up to the VLAN TCI (one more with an OFFLOAD word).</summary>
+    public static int HdrSize(int nidCount, bool offload = false) => 1 + ((nidCount + 1) >> 1) + (offload ? 1 : 0);
 
-    /// <summary>Bytes from the datagram start to the inner frame (VLAN TCI included).</summary>
-    public static int HeaderLength(TunnelFlags flags, int nidCount) =>
-        L2Offset(flags) + 4 + (4 * HdrSize(nidCount)) + VlanTciLength;
+    /// <summary>Bytes from the datagram start to the inner frame (OFFLOAD word and VLAN TCI included).</summary>
+    public static int HeaderLength(TunnelFlags flags, int nidCount, bool offload = false) =>
+        L2Offset(flags) + 4 + (4 * HdrSize(nidCount, offload)) + VlanTciLength;
+
+    /// <summary>G set: the OFFLOAD word is allowed on frame packets only, and must follow its rules (<see cref="TunnelOffload"/>).</summary>
+    internal static WireError CheckOffload(TunnelType type, in TunnelOffload offload)
+    {
+        if (!offload.IsPresent)
+        {
+            return WireError.None;
+        }
+
+        return type == TunnelType.Control ? WireError.BadOffload : offload.Check();
+    }
 
     /// <summary>UDP source port of the outer datagram: one path per inner flow through an ECMP fabric.</summary>
     public static ushort UdpSourcePort(ulong innerFlowHash) => (ushort)(49152 + (innerFlowHash >> 50));

@@ -33,6 +33,12 @@ public static class TunnelWriter
             return error;
         }
 
+        error = TunnelLayout.CheckOffload(fields.Type, fields.Offload);
+        if (error != WireError.None)
+        {
+            return error;
+        }
+
         foreach (var nid in nids)
         {
             error = TunnelLayout.CheckRequiredNodeId(nid);
@@ -55,7 +61,8 @@ public static class TunnelWriter
         }
 
         var secure = (fields.Flags & TunnelFlags.Secure) != 0;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length);
+        var offload = fields.Offload.IsPresent;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, offload);
         var tail = secure ? TunnelLayout.TagLength : 0;
         if (frameOffset < headerLength || frameLength < 0 || (long)frameOffset + frameLength + tail > buffer.Length)
         {
@@ -72,15 +79,21 @@ public static class TunnelWriter
             buffer.Slice(frameOffset + frameLength, TunnelLayout.TagLength).Clear();
         }
 
-        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length)
+        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length, offload)
             | (fields.Trr ? TunnelLayout.TrrBit : 0u)
             | (fields.Era != 0 ? TunnelLayout.EraBit : 0u);
         var word0 = ((uint)fields.Type << 28) | ((uint)fields.Handoff << 24) | ((uint)fields.Hook << 20)
             | ((uint)fields.Table << 16) | (trrEraHdrSize << 8) | fields.Ttl;
         BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.TypeHandoffOffset)..], word0);
-        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length));
+        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length, offload));
 
-        var slots = header[(l2 + TunnelLayout.NidListOffset)..^TunnelLayout.VlanTciLength];
+        var slotsEnd = TunnelLayout.VlanTciLength + (offload ? TunnelOffload.Length : 0);
+        if (offload)
+        {
+            fields.Offload.Write(header[^slotsEnd..]);
+        }
+
+        var slots = header[(l2 + TunnelLayout.NidListOffset)..^slotsEnd];
         for (var i = 0; i < nids.Length; i++)
         {
             BinaryPrimitives.WriteUInt16BigEndian(slots[(2 * i)..], nids[i]);
@@ -98,6 +111,6 @@ public static class TunnelWriter
     internal static uint L1(TunnelFlags flags, ushort dnode, ushort hnode) =>
         ((uint)TunnelLayout.Version << 28) | ((uint)flags << 24) | ((uint)dnode << 12) | hnode;
 
-    internal static uint Word1(ushort snode, byte ifId, int nidCount) =>
-        ((uint)snode << 20) | ((uint)ifId << 12) | ((uint)nidCount << 8);
+    internal static uint Word1(ushort snode, byte ifId, int nidCount, bool offload = false) =>
+        ((uint)snode << 20) | ((uint)ifId << 12) | ((uint)nidCount << 8) | (offload ? TunnelLayout.OffloadBit : 0u);
 }

@@ -69,4 +69,7 @@ public enum WireError : byte
 
     /// <summary>Writer or mutator: not enough headroom before the frame or room after it for the TAG.</summary>
     NoRoom,
+
+    /// <summary>The OFFLOAD word (G set) breaks a rule of <see cref="TunnelOffload"/>, or G is set on a CONTROL packet.</summary>
+    BadOffload,
 }

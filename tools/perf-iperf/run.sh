@@ -2,7 +2,7 @@
 # iperf3 through a DVA vs through the Linux kernel, in one run (issue 9). Not a test: a load harness that prints
 # figures. Needs root, iperf3, nftables, python3 and a built dva-node.
 #
-#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring] [--keep]
+#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --modes "dva dva-ring dva-gso"] [--keep]
 #
 # --keep leaves the work directory (node logs, iperf3 JSON, each node's /counters after its run) for a look.
 #
@@ -11,6 +11,9 @@
 #   dva      a DVA in namespace D: one dispatcher on afpacket: sources over the two veth ends, two data planes, tunnels
 #            over D's loopback, a stateful firewall accepting tcp/udp 5201 (static config, no manager)
 #   dva-ring the same with afpacket:IF?ring=1 (PACKET_MMAP ring) sources
+#   dva-gso  the same with afpacket:IF?gso=1 sources and "superFrames": true on every node: client and server keep their
+#            default offloads (TSO on), TSO super-frames travel whole through the tunnel (over loopback, MTU 65535) and
+#            the dispatcher's kernel segments them on the way out
 #   kernel   a router namespace K: ip_forward=1 and an nftables forward chain (ct state established accept,
 #            tcp/udp dport 5201 accept, policy drop), first with the veths' default offloads (TSO/GSO), then with TX
 #            checksum offload off as on the DVA path (which also turns TSO off)
@@ -18,15 +21,17 @@
 set -euo pipefail
 
 seconds=10
-modes="dva dva-ring"
+modes="dva dva-ring dva-gso"
 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --ring) modes="dva-ring"; shift ;;
     --no-ring) modes="dva"; shift ;;
+    --gso) modes="dva-gso"; shift ;;
+    --modes) modes="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--seconds N] [--ring | --no-ring] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [--ring | --no-ring | --gso | --modes LIST] [--keep]" >&2; exit 2 ;;
   esac
 done
 
@@ -153,12 +158,16 @@ stop_nodes() {
   pids=()
 }
 
-dva_run() { # $1 source option ("" or "?ring=1")
-  local d="dvaip-d$tag" c="dvaip-c$tag" s="dvaip-s$tag"
+dva_run() { # $1 source option ("", "?ring=1" or "?gso=1")
+  local d="dvaip-d$tag" c="dvaip-c$tag" s="dvaip-s$tag" super=""
   add_ns "$d"
   hosts "$d" "$c" "$s"
-  tx_checksum_off "$c" ipc-h
-  tx_checksum_off "$s" ips-h
+  if [ "$1" = "?gso=1" ]; then
+    super='"superFrames": true,'
+  else
+    tx_checksum_off "$c" ipc-h
+    tx_checksum_off "$s" ips-h
+  fi
   local table='"table": { "bucketCount": 256, "seed": "0x5eed",
       "dataPlanes": [ { "nodeId": 1, "endpoint": "127.0.0.1:16391" }, { "nodeId": 2, "endpoint": "127.0.0.1:16392" } ],
       "dispatchers": [ { "nodeId": 100, "endpoint": "127.0.0.1:16390" } ] }'
@@ -166,13 +175,13 @@ dva_run() { # $1 source option ("" or "?ring=1")
       { "id": 10, "priority": 10, "action": "accept", "protocol": "tcp", "destinationPorts": "5201" },
       { "id": 20, "priority": 20, "action": "accept", "protocol": "udp", "destinationPorts": "5201" },
       { "id": 30, "priority": 30, "action": "accept", "protocol": "icmp" } ] }'
-  node_config dispatcher "{ \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
+  node_config dispatcher "{ $super \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
     \"interfaces\": [
       { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"source\": \"afpacket:ipc-m$1\" },
       { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"source\": \"afpacket:ips-m$1\" } ],
     $table }"
   for n in 1 2; do
-    node_config "dp$n" "{ \"role\": \"dataplane\", \"nodeId\": $n, \"name\": \"dp$n\", \"tunnel\": { \"listen\": \"127.0.0.1:1639$n\" },
+    node_config "dp$n" "{ $super \"role\": \"dataplane\", \"nodeId\": $n, \"name\": \"dp$n\", \"tunnel\": { \"listen\": \"127.0.0.1:1639$n\" },
       \"interfaces\": [
         { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"dispatcher\": 100 },
         { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"dispatcher\": 100 } ],
@@ -237,6 +246,7 @@ results=()
 for mode in $modes; do
   option=""
   [ "$mode" = dva-ring ] && option="?ring=1"
+  [ "$mode" = dva-gso ] && option="?gso=1"
   dva_run "$option"
   read -r tcp udp loss ping <"$work/dva$option.result"
   results+=("$mode $tcp $udp $loss $ping")
@@ -250,10 +260,12 @@ for line in "${results[@]}"; do
   read -r mode tcp udp loss ping <<<"$line"
   label="DVA (1 dispatcher, 2 data planes, afpacket:)"
   [ "$mode" = dva-ring ] && label="DVA, afpacket:?ring=1"
+  [ "$mode" = dva-gso ] && label="DVA, afpacket:?gso=1, superFrames"
   printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")" "$ping"
 done
 for mode in $modes; do
   option=""
   [ "$mode" = dva-ring ] && option="?ring=1"
+  [ "$mode" = dva-gso ] && option="?gso=1"
   echo "$mode: $(cat "$work/dva$option.cpu")"
 done

@@ -9,6 +9,8 @@ namespace Dva.EndToEnd.Tests.Nfv;
 /// dispose, whatever happened: a client C (192.0.2.10/24), two backends B1 (198.51.100.11/24) and B2
 /// (198.51.100.12/24) on a bridge in a switch namespace S, and the DVA's namespace D holding the other ends of
 /// the client's and the switch's veth. Each backend runs nginx answering its own name. Root only.
+/// The hosts' TX checksum offload (and so TSO) is off, as an AF_PACKET source without <c>?gso=1</c> needs; with
+/// <c>defaultOffloads</c> they keep the veth defaults (TSO on), for a DVA on <c>afpacket:IF?gso=1</c> sources.
 /// </summary>
 internal sealed class NfvLab : IDisposable
 {
@@ -16,7 +18,7 @@ internal sealed class NfvLab : IDisposable
     private readonly List<string> _namespaces = [];
     private readonly List<Process> _processes = [];
 
-    public NfvLab()
+    public NfvLab(bool defaultOffloads = false)
     {
         Assert.True(Environment.UserName == "root" || GetEuid() == 0,
             "the NFV end-to-end tests need root (network namespaces, veth, AF_PACKET): run them as root, as CI does");
@@ -34,7 +36,11 @@ internal sealed class NfvLab : IDisposable
             Run("ip", $"link add nfc-h netns {Client} type veth peer name nfc-d netns {Dva}");
             Run("ip", $"-n {Client} addr add 192.0.2.10/24 dev nfc-h");
             Run("ip", $"-n {Client} link set nfc-h up");
-            SoftwareChecksums(Client, "nfc-h");
+            if (!defaultOffloads)
+            {
+                SoftwareChecksums(Client, "nfc-h");
+            }
+
             Run("ip", $"-n {Client} route add default via 192.0.2.1");
             Run("ip", $"-n {Dva} link set nfc-d up");
 
@@ -49,7 +55,11 @@ internal sealed class NfvLab : IDisposable
                 Run("ip", $"link add nf{n}-h netns {ns} type veth peer name nf{n}-s netns {Switch}");
                 Run("ip", $"-n {ns} addr add 198.51.100.1{n}/24 dev nf{n}-h");
                 Run("ip", $"-n {ns} link set nf{n}-h up");
-                SoftwareChecksums(ns, $"nf{n}-h");
+                if (!defaultOffloads)
+                {
+                    SoftwareChecksums(ns, $"nf{n}-h");
+                }
+
                 Run("ip", $"-n {ns} route add default via 198.51.100.1");
                 Run("ip", $"-n {Switch} link set nf{n}-s master br0 up");
                 StartNginx(ns, $"b{n}", $"198.51.100.1{n}");

@@ -216,6 +216,37 @@ public class NodeSettingsTests
         Assert.DoesNotContain(errors, e => e.Contains("c2hvcnQta2V5LXZhbHVl", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void TryParse_SuperFrames_OffByDefaultTunnelMtu65535UnlessSet()
+    {
+        Assert.True(NodeSettings.TryParse(Edit(_ => { }), out var byDefault, out _));
+        Assert.True(NodeSettings.TryParse(Edit(n => { n["superFrames"] = true; n["tunnel"]!.AsObject().Remove("mtu"); }), out var super, out var errors), string.Join("; ", errors));
+        Assert.True(NodeSettings.TryParse(Edit(n => { n["superFrames"] = true; n["tunnel"]!["mtu"] = 20000; }), out var set, out errors), string.Join("; ", errors));
+
+        Assert.False(byDefault!.SuperFrames);
+        Assert.True(super!.SuperFrames);
+        Assert.Equal(65535, super.TunnelMtu);
+        Assert.Equal(20000, set!.TunnelMtu);
+    }
+
+    [Fact]
+    public void TryParse_GsoSourceWithoutSuperFramesOrSuperFramesWithSecureTunnelOrSmallMtu_EachNamed()
+    {
+        var gsoSource = Edit(n => n["interfaces"]![1]!["source"] = "afpacket:eth1?gso=1");
+        var secure = Edit(n =>
+        {
+            n["superFrames"] = true;
+            n["tunnel"]!["security"] = JsonNode.Parse("""{ "mode": "authenticated", "keys": [ { "phase": 0, "id": 1, "key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" } ] }""");
+        });
+
+        Assert.False(NodeSettings.TryParse(gsoSource, out _, out var errors));
+        Assert.Contains(errors, e => e.StartsWith("interfaces[1].source:", StringComparison.Ordinal) && e.Contains("superFrames", StringComparison.Ordinal));
+        Assert.False(NodeSettings.TryParse(secure, out _, out errors));
+        Assert.Contains(errors, e => e.StartsWith("superFrames: implemented for a plain tunnel only", StringComparison.Ordinal));
+        Assert.False(NodeSettings.TryParse(Edit(n => n["superFrames"] = true), out _, out errors));
+        Assert.Contains(errors, e => e.StartsWith("tunnel.mtu: 1400 is too small for superFrames", StringComparison.Ordinal));
+    }
+
     private static string Edit(Action<JsonNode> edit)
     {
         var node = JsonNode.Parse(Valid, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!;

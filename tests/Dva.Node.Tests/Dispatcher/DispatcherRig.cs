@@ -136,7 +136,7 @@ internal sealed class DispatcherRig : IDisposable
     }
 
     /// <summary>An EGRESS datagram as data plane <paramref name="from"/> writes it.</summary>
-    public static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self)
+    public static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self, TunnelOffload offload = default)
     {
         var buffer = new byte[128 + inner.Length];
         inner.CopyTo(buffer, 128);
@@ -151,6 +151,7 @@ internal sealed class DispatcherRig : IDisposable
             SNode = Self,
             IfId = 2,
             VlanTci = tci,
+            Offload = offload,
         };
         Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, 128, inner.Length, fields, [], out var start, out var length));
         return buffer[start..(start + length)];

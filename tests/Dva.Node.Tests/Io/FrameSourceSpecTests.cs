@@ -85,4 +85,28 @@ public class FrameSourceSpecTests
 
         Assert.Contains(FrameSourceSpec.Syntax, error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TryParse_AfPacketGsoOption_SetsGsoAndRoundTrips()
+    {
+        Assert.True(FrameSourceSpec.TryParse("afpacket:eth1?gso=1", out var gso, out var error), error);
+        Assert.True(FrameSourceSpec.TryParse("afpacket:eth1?gso=0&ring=0", out var plain, out error), error);
+
+        Assert.True(gso.Gso);
+        Assert.False(gso.Ring);
+        Assert.Equal("afpacket:eth1?gso=1", gso.ToString());
+        Assert.False(plain.Gso);
+        Assert.Equal("afpacket:eth1", plain.ToString());
+    }
+
+    [Theory]
+    [InlineData("afpacket:eth1?gso=1&ring=1", "cannot be combined")]
+    [InlineData("afpacket:eth1?ring=1&gso=1", "cannot be combined")]
+    [InlineData("afpacket:eth1?gso=2", "unknown option 'gso=2'")]
+    [InlineData("afpacket:eth1?gso=1&", "unknown option ''")]
+    public void TryParse_BadGsoOption_FailsNamingTheProblem(string text, string expected)
+    {
+        Assert.False(FrameSourceSpec.TryParse(text, out _, out var error));
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
 }

@@ -188,4 +188,79 @@ public class PacketRewriterTests
         Assert.Equal(RewriteError.HopLimitExceeded, PacketRewriter.DecrementHopLimit(frame, ParseOk(frame)));
         Assert.Equal(before, frame);
     }
+
+    // ---- checksum left to the device (NEEDS_CSUM, a GSO super-frame): the field holds the pseudo-header sum ----
+
+    /// <summary>The folded pseudo-header sum (not complemented), from the frame's addresses, summed the naive way.</summary>
+    private static ushort PseudoHeaderSum(byte[] frame, in PacketInfo info)
+    {
+        var length = info.IpPacketLength - info.IpHeaderLength;
+        var addressLength = info.IpVersion == 4 ? 4 : 16;
+        var pseudo = new List<byte>();
+        pseudo.AddRange(frame.AsSpan(info.SourceAddressOffset, addressLength).ToArray());
+        pseudo.AddRange(frame.AsSpan(info.DestinationAddressOffset, addressLength).ToArray());
+        pseudo.AddRange(new byte[] { 0, 0, (byte)(length >> 8), (byte)length, 0, 0, 0, info.Protocol });
+        return ReferenceChecksum.Sum([.. pseudo]);
+    }
+
+    /// <summary>The frame as a host with checksum offload hands it over: the transport field holds the pseudo-header sum.</summary>
+    private static byte[] AsPartial(byte[] frame, out PacketInfo info, out int field)
+    {
+        info = ParseOk(frame);
+        field = info.L4Offset + Checksum.TransportChecksumOffset(info);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(field), PseudoHeaderSum(frame, info));
+        return frame;
+    }
+
+    /// <summary>What the device does: sum the segment from the transport header (the field included) and store the complement.</summary>
+    private static void FinishLikeTheDevice(byte[] frame, in PacketInfo info, int field)
+    {
+        var segment = frame[info.L4Offset..(info.L3Offset + info.IpPacketLength)];
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(field), (ushort)~ReferenceChecksum.Sum(segment));
+    }
+
+    [Fact]
+    public void SetIpv4SourceAndPort_PartialChecksum_FieldIsTheNewPseudoHeaderSum()
+    {
+        var frame = AsPartial(GoldenFrames.TcpSynIpv4, out var info, out var field);
+        var before = (byte[])frame.Clone();
+
+        Assert.Equal(RewriteError.None, PacketRewriter.SetSourceAddress(frame, info, Parse("203.0.113.5"), partialChecksum: true));
+        Assert.Equal(RewriteError.None, PacketRewriter.SetSourcePort(frame, info, 40000, partialChecksum: true));
+
+        // The address moved the pseudo-header sum; the port did not touch the field (the device sums the port itself).
+        Assert.Equal(PseudoHeaderSum(frame, info), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(field)));
+        Assert.NotEqual(BinaryPrimitives.ReadUInt16BigEndian(before.AsSpan(field)), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(field)));
+        AssertOnlyChanged(before, frame, (24, 2), (26, 4), (34, 2), (field, 2));
+        Assert.True(ReferenceChecksum.Ipv4HeaderValid(frame, info.L3Offset));
+        FinishLikeTheDevice(frame, info, field);
+        ReferenceChecksum.AssertValid(frame);
+    }
+
+    [Fact]
+    public void SetDestinationPortOnly_PartialChecksum_LeavesTheFieldAlone()
+    {
+        var frame = AsPartial(GoldenFrames.UdpIpv4Options, out var info, out var field);
+        var before = (byte[])frame.Clone();
+
+        Assert.Equal(RewriteError.None, PacketRewriter.SetDestinationPort(frame, info, 5353, partialChecksum: true));
+
+        AssertOnlyChanged(before, frame, (info.L4Offset + 2, 2));
+        FinishLikeTheDevice(frame, info, field);
+        ReferenceChecksum.AssertValid(frame);
+    }
+
+    [Fact]
+    public void SetIpv6Addresses_PartialChecksum_FinishedSegmentIsValid()
+    {
+        var frame = AsPartial(GoldenFrames.TcpIpv6Big, out var info, out var field);
+
+        Assert.Equal(RewriteError.None, PacketRewriter.SetSourceAddress(frame, info, Parse("2001:db8:ffff::7"), partialChecksum: true));
+        Assert.Equal(RewriteError.None, PacketRewriter.SetDestinationAddress(frame, info, Parse("2001:db8:1::99"), partialChecksum: true));
+        Assert.Equal(RewriteError.None, PacketRewriter.SetDestinationPort(frame, info, 8443, partialChecksum: true));
+
+        Assert.Equal(PseudoHeaderSum(frame, info), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(field)));
+        FinishLikeTheDevice(frame, info, field);
+        ReferenceChecksum.AssertValid(frame);
+    }
 }

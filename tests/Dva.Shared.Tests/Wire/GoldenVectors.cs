@@ -54,6 +54,15 @@ internal static class GoldenVectors
         Table = NetfilterTable.Nat, Trr = true, Era = 1, Ttl = 255, SNode = 1, IfId = 3,
     };
 
+    // The DISPATCH above carrying a TCP/IPv4 super-frame (G set): GSO SIZE 1448, GSO TYPE 1, C (checksum left to the device).
+    public const string OffloadDispatchHeader = "10 00 50 01  00 00 42 ff  00 10 20 80  05 a8 18 00  00 00";
+    public const string OffloadDispatch = OffloadDispatchHeader + " " + Frame;
+
+    public static readonly TunnelFields OffloadDispatchFields = DispatchFields with
+    {
+        Offload = new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true),
+    };
+
     // The DISPATCH above in secure mode (S+E), SEQ 0x102; TAG left zero for the sealer.
     public const string SecureDispatchHeader = "1c 00 50 01  00 00 00 00 00 00 01 02  00 00 41 ff  00 10 20 00  00 00";
     public const string SecureTag = "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00";

@@ -12,6 +12,7 @@ public class TunnelHeaderTests
         { nameof(Broadcast), Broadcast },
         { nameof(EgressResolve), EgressResolve },
         { nameof(SecureDispatch), SecureDispatch },
+        { nameof(OffloadDispatch), OffloadDispatch },
     };
 
     private static TunnelHeader ReadOk(byte[] datagram)
@@ -148,7 +149,11 @@ public class TunnelHeaderTests
         var reserved = new List<(int Offset, byte Mask)> { (0, 0x01) };
         for (var bit = 0; bit < 8; bit++)
         {
-            reserved.Add((11, (byte)(1 << bit)));   // RESERVED
+            if (bit < 7)
+            {
+                reserved.Add((11, (byte)(1 << bit)));   // RESERVED below G
+            }
+
             reserved.Add((18, (byte)(1 << bit)));   // padding slot, high byte
             reserved.Add((19, (byte)(1 << bit)));   // padding slot, low byte
         }
@@ -161,7 +166,7 @@ public class TunnelHeaderTests
             }
         }
 
-        Assert.Equal(1 + 24 + 12, reserved.Count);
+        Assert.Equal(1 + 23 + 12, reserved.Count);
         foreach (var (offset, mask) in reserved)
         {
             var datagram = Bytes(Punt);
@@ -318,5 +323,67 @@ public class TunnelHeaderTests
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
         Assert.NotEqual(0, total);
+    }
+
+    [Fact]
+    public void TryRead_GoldenOffloadDispatch_DecodesTheOffloadWordAfterTheNidList()
+    {
+        var datagram = Bytes(OffloadDispatch);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(OffloadDispatchFields, header.Fields);
+        Assert.Equal(new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true), header.Offload);
+        Assert.Equal(18, header.InnerOffset);
+        Assert.Equal(16, header.VlanTciOffset);
+        Assert.Equal(Frame.Replace(" ", "", StringComparison.Ordinal), Hex(datagram.AsSpan(header.InnerOffset, header.InnerLength)));
+    }
+
+    [Fact]
+    public void TryRead_GBitWithoutItsWord_RejectedAsHeaderSizeMismatch()
+    {
+        // G set on the plain DISPATCH: HDR SIZE still says 1 word, so the header does not add up.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(Dispatch, 11, 0x80), out _));
+
+        // The G DISPATCH with G cleared: HDR SIZE 2 says a word the header does not have.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(OffloadDispatch, 11, 0x00), out _));
+    }
+
+    [Theory]
+    [InlineData("05a8 1800", WireError.None)]          // TCPv4 super-frame, C
+    [InlineData("05a8 2c00", WireError.None)]          // TCPv6 super-frame, C, N
+    [InlineData("0000 0800", WireError.None)]          // no GSO, only C: a frame whose checksum is left to the device
+    [InlineData("0000 0000", WireError.BadOffload)]    // a word that says nothing is not sent (one encoding)
+    [InlineData("05a8 0800", WireError.BadOffload)]    // GSO SIZE without GSO TYPE
+    [InlineData("0000 1800", WireError.BadOffload)]    // GSO TYPE without GSO SIZE
+    [InlineData("05a8 1000", WireError.BadOffload)]    // super-frame without C
+    [InlineData("05a8 4800", WireError.BadOffload)]    // GSO TYPE 4
+    [InlineData("05a8 3c00", WireError.BadOffload)]    // N on UDP segmentation
+    [InlineData("0000 0c00", WireError.BadOffload)]    // N without GSO
+    [InlineData("05a8 1801", WireError.BadOffload)]    // reserved bit (lowest)
+    [InlineData("05a8 1a00", WireError.BadOffload)]    // reserved bit (highest)
+    public void TryRead_OffloadWord_AcceptedOnlyWhenItFollowsTheRules(string word, WireError expected)
+    {
+        var datagram = Bytes(OffloadDispatch);
+        Bytes(word).CopyTo(datagram, 12);
+
+        Assert.Equal(expected, TunnelHeader.TryRead(datagram, out _));
+    }
+
+    [Fact]
+    public void TryRead_OffloadCutShort_Truncated()
+    {
+        for (var length = 12; length < 18; length++)
+        {
+            Assert.Equal(WireError.Truncated, TunnelHeader.TryRead(Bytes(OffloadDispatch).AsSpan(0, length), out _));
+        }
+    }
+
+    [Fact]
+    public void TryRead_ControlWithOffload_RejectedAsBadOffload()
+    {
+        // CONTROL, HDR SIZE 2 with G, a valid C-only word, VLAN TCI 0, then a 14-byte probe payload.
+        var datagram = Bytes("10 00 50 01  30 00 02 ff  00 00 00 80  00 00 08 00  00 00  00 00 00 00 00 01 00 00 00 00 00 00 00 02");
+
+        Assert.Equal(WireError.BadOffload, TunnelHeader.TryRead(datagram, out _));
     }
 }

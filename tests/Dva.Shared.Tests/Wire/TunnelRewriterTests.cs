@@ -212,4 +212,22 @@ public class TunnelRewriterTests
         Assert.Equal(WireError.Truncated, TunnelRewriter.DecrementTtl(datagram.AsSpan(0, 7)));
         Assert.Equal(WireError.Truncated, TunnelRewriter.DecrementTtl([]));
     }
+
+    [Fact]
+    public void AppendNid_WithOffloadWord_NewSlotBeforeTheWordWhichStaysInPlace()
+    {
+        // The golden super-frame DISPATCH, re-typed as a traced PUNT by DP 5 (T set), gets DP 5's nid: 0 nids -> 1.
+        var buffer = InBuffer(OffloadDispatch);
+        buffer[Headroom + 6] |= 0x80;
+        var wordAndFrame = buffer.AsSpan(Headroom + 12).ToArray();
+
+        Assert.Equal(WireError.None, TunnelRewriter.AppendNid(buffer, Headroom, 5, out var start));
+
+        Assert.Equal(Headroom - 4, start);
+        Assert.Equal(Hex(wordAndFrame), Hex(buffer.AsSpan(Headroom + 12)));
+        Assert.Equal("10005001" + "0000c3ff" + "00102180" + "00050000" + "05a81800" + "0000" + Hex(Bytes(Frame)), Hex(buffer.AsSpan(start)));
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.AsSpan(start), out var header));
+        Assert.Equal(new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true), header.Offload);
+        Assert.Equal(5, header.GetNid(buffer.AsSpan(start), 0));
+    }
 }

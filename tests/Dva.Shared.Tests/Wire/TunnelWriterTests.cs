@@ -25,6 +25,7 @@ public class TunnelWriterTests
         { nameof(Broadcast), Broadcast, BroadcastFrame, BroadcastFields, BroadcastNids },
         { nameof(EgressResolve), EgressResolve, ResolveFrame, EgressResolveFields, EgressResolveNids },
         { nameof(SecureDispatch), SecureDispatch, Frame, SecureDispatchFields, [] },
+        { nameof(OffloadDispatch), OffloadDispatch, Frame, OffloadDispatchFields, [] },
     };
 
     [Theory]
@@ -232,5 +233,32 @@ public class TunnelWriterTests
         Assert.True(TunnelSecurity.TryWriteNonce(nonce, 0x0abc, 0x0102030405060708));
         Assert.Equal("00000abc0102030405060708", Hex(nonce));
         Assert.False(TunnelSecurity.TryWriteNonce(nonce[..11], 1, 1));
+    }
+
+    [Theory]
+    [InlineData(1448, GsoType.None, true)]
+    [InlineData(0, GsoType.TcpV4, true)]
+    [InlineData(1448, GsoType.TcpV4, false)]
+    [InlineData(1448, (GsoType)4, true)]
+    public void TryWriteInFront_OffloadAgainstTheRules_RefusedWithBadOffload(int gsoSize, GsoType type, bool needsChecksum)
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var fields = DispatchFields with { Offload = new TunnelOffload((ushort)gsoSize, type, needsChecksum) };
+
+        Assert.Equal(WireError.BadOffload, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, [], out _, out _));
+    }
+
+    [Fact]
+    public void TryWriteInFront_OffloadWithNids_WordBetweenListAndTci()
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var fields = PuntFields with { Offload = new TunnelOffload(1428, GsoType.TcpV6, NeedsChecksum: true, Ecn: true) };
+
+        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, PuntNids, out var start, out var length));
+
+        // HDR SIZE 1 + 2 + 1 = 4 (0x84 with T), G in the RESERVED byte, then 0594 2c00 before the TCI 0064.
+        Assert.Equal("1000d00c" + "111384fc" + "00102380" + "000a000b" + "000c0000" + "05942c00" + "0064" + Hex(Bytes(Frame)), Hex(buffer.AsSpan(start, length)));
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.AsSpan(start, length), out var header));
+        Assert.Equal(fields, header.Fields);
     }
 }
