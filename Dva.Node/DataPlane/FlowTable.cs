@@ -168,21 +168,19 @@ internal sealed unsafe partial class FlowTable
     }
 
     /// <summary>
-    /// Starts loading the home slot of <paramref name="hash"/> and the slot after it into the cache without waiting for
-    /// them. A miss in a table far larger than the caches costs 200–900 ns on this project's 2-core VM; an engine that
-    /// prefetches every packet of a receive batch before it looks any of them up overlaps those misses
-    /// (FlowTableBenchmarks.KeepOrPuntDecisionBatched against KeepOrPuntDecision). The next slot too: at the table's
-    /// load (up to 7/8, about half in the 1 M-flow benchmark) a lookup often probes one slot past home, and that slot
-    /// is another cache line (2.96× against 3.5–6.8× the home-slot baseline with the home slot alone, same runs).
+    /// Starts loading the home slot of <paramref name="hash"/> into the cache without waiting for it. A miss in a table
+    /// far larger than the caches costs 200–900 ns on this project's 2-core VM; an engine that prefetches every packet
+    /// of a receive batch before it looks any of them up overlaps those misses (FlowTableBenchmarks.KeepOrPuntDecisionBatched
+    /// against KeepOrPuntDecision). Only the home slot: prefetching the next slot too (a lookup probes past home in
+    /// about a third of the cases at half load) doubled the random lines per packet, and the batch pass became bound by
+    /// the memory's line rate (133 against 123 ns per decision, same run, docs/benchmarks.md).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(ulong hash)
     {
         if (Sse.IsSupported)
         {
-            var home = Home(hash);
-            Sse.Prefetch0(_entries + home);
-            Sse.Prefetch0(_entries + ((home + 1) & _mask));
+            Sse.Prefetch0(_entries + Home(hash));
         }
     }
 
