@@ -21,8 +21,8 @@ internal static class RolloutLatencyHarness
     // From the coordinator's log: what each part of a rollout took, so the figure says what limits it.
     private static readonly string[] StageNames =
     [
-        "record the version (DB)", "audit (DB) + data planes install and ack", "audit (DB) + dispatcher installs and acks",
-        "commit sends + mark rolled out (DB)", "audit (DB) + last unit switched",
+        "record the version + audit (DB)", "data planes install and ack", "dispatcher installs and acks",
+        "commit sends + mark rolled out + audit (DB)", "last unit switched after that",
     ];
 
     public static async Task<int> RunAsync(string[] args)
