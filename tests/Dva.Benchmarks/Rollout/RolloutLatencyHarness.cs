@@ -60,6 +60,8 @@ internal static class RolloutLatencyHarness
                 table.Peers[u.Client.Assignment.NodeId].Role)).ToList();
             var full = new List<double>();
             var returned = new List<double>();
+            var cpuRollout = new List<double>();
+            var cpuTrip = new List<double>();
             var installed = new List<double>();
             var empty = new List<double>();
             var echo = new List<double>();
@@ -68,9 +70,15 @@ internal static class RolloutLatencyHarness
             for (var round = -3; round < rounds; round++)
             {
                 // Interleaved, so a change of the machine's load during the run touches every figure alike.
+                // CPU time of this process (manager and agents alike) per rollout and per round trip: the part of the
+                // figure that does not depend on how much of the 2 cores other work leaves to this process.
+                var cpu = Environment.CpuUsage.TotalTime;
                 var (switched, call, lastInstall, stages) = await TimedRolloutAsync(manager, dva, nodes, members);
+                var rolloutCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
                 var (_, none, _, _) = await TimedRolloutAsync(manager, dva, [], []);
+                cpu = Environment.CpuUsage.TotalTime;
                 var trip = await baseline.RoundTripAsync();
+                var tripCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
                 if (round >= 0)
                 {
                     // The first rounds are warm-up: JIT, connection pools, SQLite pages.
@@ -79,6 +87,8 @@ internal static class RolloutLatencyHarness
                     installed.Add(lastInstall);
                     empty.Add(none);
                     echo.Add(trip);
+                    cpuRollout.Add(rolloutCpu);
+                    cpuTrip.Add(tripCpu);
                     for (var k = 0; k < stages.Length; k++)
                     {
                         stageTimes[k].Add(stages[k]);
@@ -93,6 +103,7 @@ internal static class RolloutLatencyHarness
             Console.WriteLine($"| {n} units | rollout to no unit (manager bookkeeping) | {Median(empty):F1} ms | {Percentile(empty, 0.95):F1} ms | {Median(empty) / echoMedian:F1} |");
             Console.WriteLine($"// {n} units, stages (median ms): " + string.Join(", ", StageNames.Select((name, k) => $"{name} {Median(stageTimes[k]):F1}")));
             Console.WriteLine($"| {n} units | baseline: one SignalR round trip, {n} clients at once | {echoMedian:F2} ms | {Percentile(echo, 0.95):F2} ms | 1.0 |");
+            Console.WriteLine($"// {n} units, CPU time of the process (median): per rollout {Median(cpuRollout):F1} ms, per round trip {Median(cpuTrip):F1} ms");
         }
         finally
         {
