@@ -9,7 +9,7 @@ internal static class ApiGroups
 
     /// <summary>
     /// A group under /api/v1 that needs an API key: viewer to read, operator to change. A change without If-Match that
-    /// lost a write race is run again (<see cref="ConcurrencyRetryFilter"/>).
+    /// lost a write race is run again on the endpoints marked <c>RunAgainOnLostRace()</c> (<see cref="ConcurrencyRetryFilter"/>).
     /// </summary>
     public static RouteGroupBuilder MapApiGroup(this IEndpointRouteBuilder app, string path, string tag) =>
         app.MapGroup(Prefix + path)
@@ -23,7 +23,8 @@ internal static class ApiGroups
 
     /// <summary>
     /// The routes of a DVA-owned collection: list (unless null), get, create, replace, delete. Handlers come
-    /// from a closed <see cref="DvaChildApi{TService, TEntity, TSpec}"/> at the call site.
+    /// from a closed <see cref="DvaChildApi{TService, TEntity, TSpec}"/> at the call site; each change is one save
+    /// with its audit entry, so it may run again after a lost race.
     /// </summary>
     public static RouteGroupBuilder MapDvaChildApi(
         this IEndpointRouteBuilder app, string collection, string tag,
@@ -36,9 +37,9 @@ internal static class ApiGroups
         }
 
         group.MapGet("/{id:long}", get);
-        group.MapPost("/", create);
-        group.MapPut("/{id:long}", replace);
-        group.MapDelete("/{id:long}", delete);
+        group.MapPost("/", create).RunAgainOnLostRace();
+        group.MapPut("/{id:long}", replace).RunAgainOnLostRace();
+        group.MapDelete("/{id:long}", delete).RunAgainOnLostRace();
         return group;
     }
 }

@@ -1,3 +1,4 @@
+using Dva.Manager.Infrastructure;
 using Dva.Manager.Model;
 using Dva.Manager.Security.Keys;
 using Dva.Manager.Services;
@@ -12,10 +13,11 @@ internal static class DvasApi
         var group = app.MapApiGroup("/dvas", "DVAs");
         group.MapGet("/", List);
         group.MapGet("/{id:long}", Get);
-        group.MapPost("/", Create);
-        group.MapPut("/{id:long}", Replace);
-        group.MapDelete("/{id:long}", Delete);
-        group.MapPost("/{id:long}:scale", Scale);
+        group.MapPost("/", Create).RunAgainOnLostRace();
+        group.MapPut("/{id:long}", Replace).RunAgainOnLostRace();
+        group.MapDelete("/{id:long}", Delete).RunAgainOnLostRace();
+        group.MapPost("/{id:long}:scale", Scale).RunAgainOnLostRace();
+        // Not run again: a rotation sends key steps to the units between its saves; a lost race is a 412.
         group.MapPost("/{id:long}:rotate-keys", RotateKeys);
         return app;
     }

@@ -1,3 +1,4 @@
+using Dva.Manager.Infrastructure;
 using Dva.Manager.Model;
 using Dva.Manager.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -11,8 +12,8 @@ internal static class FirewallRulesApi
     {
         var group = app.MapDvaChildApi("firewall-rules", "Firewall rules", null, Handlers.Get, Handlers.Create, Handlers.Replace, Handlers.Delete);
         group.MapGet("/", GetList);
-        group.MapPut("/", ReplaceList);
-        group.MapPatch("/{id:long}", Patch);
+        group.MapPut("/", ReplaceList).RunAgainOnLostRace();
+        group.MapPatch("/{id:long}", Patch).RunAgainOnLostRace();
         return app;
     }
 

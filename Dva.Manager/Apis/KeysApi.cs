@@ -11,6 +11,7 @@ internal static class KeysApi
     {
         var group = app.MapApiGroup("/keys", "API keys").RequireAuthorization(ApiRoles.AdminPolicy);
         group.MapGet("/", List);
+        // Not marked RunAgainOnLostRace: admin actions on keys are rare, and the admin gets a lost race as a 412.
         group.MapPost("/", Create);
         group.MapDelete("/{id:long}", Delete);
         return app;

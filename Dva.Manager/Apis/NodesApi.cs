@@ -1,3 +1,4 @@
+using Dva.Manager.Infrastructure;
 using Dva.Manager.Model;
 using Dva.Manager.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -12,10 +13,12 @@ internal static class NodesApi
         var group = app.MapApiGroup("/nodes", "Nodes");
         group.MapGet("/", List);
         group.MapGet("/{id:long}", Get);
-        group.MapPost("/{id:long}:assign", Assign);
-        group.MapPost("/{id:long}:drain", Drain);
-        group.MapPost("/{id:long}:enable", Enable);
-        group.MapPost("/{id:long}:remove", Remove);
+        // Each action is one save of the node row with its audit entry; the agents hear of it from the fleet
+        // reconciler's next pass, not from the handler, so a run lost to a race may run again.
+        group.MapPost("/{id:long}:assign", Assign).RunAgainOnLostRace();
+        group.MapPost("/{id:long}:drain", Drain).RunAgainOnLostRace();
+        group.MapPost("/{id:long}:enable", Enable).RunAgainOnLostRace();
+        group.MapPost("/{id:long}:remove", Remove).RunAgainOnLostRace();
         return app;
     }
 

@@ -1,3 +1,4 @@
+using Dva.Manager.Infrastructure;
 using Dva.Manager.Model;
 using Dva.Manager.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -12,10 +13,10 @@ internal static class PoolsApi
         app.MapDvaChildApi("pools", "Pools", Handlers.List, Handlers.Get, Handlers.Create, Handlers.Replace, Handlers.Delete);
         var members = app.MapApiGroup("/dvas/{dvaId:long}/pools/{poolId:long}/members", "Pools");
         members.MapGet("/", ListMembers);
-        members.MapPut("/", ReplaceMembers);
-        members.MapPost("/", AddMember);
+        members.MapPut("/", ReplaceMembers).RunAgainOnLostRace();
+        members.MapPost("/", AddMember).RunAgainOnLostRace();
         members.MapGet("/{id:long}", GetMember);
-        members.MapDelete("/{id:long}", DeleteMember);
+        members.MapDelete("/{id:long}", DeleteMember).RunAgainOnLostRace();
         return app;
     }
 

@@ -15,6 +15,7 @@ internal static class LocalUnitsApi
     {
         var group = app.MapApiGroup("/local-units", "Local units");
         group.MapGet("/", List);
+        // Not marked RunAgainOnLostRace: it starts a process; run again, it would start another.
         group.MapPost("/", Start);
         return app;
     }

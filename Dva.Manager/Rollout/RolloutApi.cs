@@ -17,6 +17,7 @@ internal static class RolloutApi
         var group = app.MapApiGroup("/dvas/{dvaId:long}/rollouts", "Rollouts");
         group.MapGet("/", List);
         group.MapGet("/{version:long}", Get);
+        // Not marked RunAgainOnLostRace: it writes nothing, it asks the fleet loop for a pass.
         group.MapPost("/", Reconcile);
         return app;
     }

@@ -159,17 +159,27 @@ internal sealed class RolloutCoordinator(
         await hub.Clients.Client(connection).InstallTable(new TableUpdate(table.DvaId, table.Version, TableCodec.Encode(table)));
     }
 
+    // Two database commits per rollout, each a SQLite transaction with its disk flush: the version and its
+    // "rollout-start" entry before any unit sees the version (a restarted manager resumes from it), and the
+    // "rolled out" mark with the phase and commit entries after the commits went out, where it delays no unit.
+    // Five commits (one per write) made a third of the 8-unit rollout (docs/benchmarks.md, "Era rollout latency").
     private async Task<RolloutResult> RunAsync(long dvaKey, TableVersion next, IReadOnlyList<RolloutMember> members, CancellationToken ct)
     {
         var encoded = TableCodec.Encode(next);
         await using (var scope = scopes.CreateAsyncScope())
         {
-            var history = scope.ServiceProvider.GetRequiredService<TableHistoryService>();
-            var recorded = await history.RecordAsync(dvaKey, (long)next.Version, next.Cause, encoded, ct);
+            var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            var recorded = await scope.ServiceProvider.GetRequiredService<TableHistoryService>()
+                .RecordAsync(dvaKey, (long)next.Version, next.Cause, encoded, ct);
             if (recorded.Failure is { } failure)
             {
                 return RolloutResult.Rejected(failure.Detail);
             }
+
+            Audit(scope, dvaKey, "rollout-start", next, new { next.Version, next.Cause, Units = members.Count });
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
         }
 
         var log = new RolloutLog(dvaKey, next.Version, next.Cause, time.GetUtcNow());
@@ -180,18 +190,20 @@ internal sealed class RolloutCoordinator(
             logs.TryRemove(old, out _);
         }
 
-        await AuditAsync(dvaKey, "rollout-start", next, new { next.Version, next.Cause, Units = members.Count }, ct);
         var update = new TableUpdate(next.DvaId, next.Version, encoded);
         var failed = new List<RolloutMember>();
         var flight = new Flight(log);
         _inFlight[(next.DvaId, next.Version)] = flight;
+        object dataPlanesDone;
+        DateTimeOffset dataPlanesDoneAt;
         try
         {
             log.Phase = RolloutPhase.DataPlanes;
             failed.AddRange(await PhaseAsync(flight, update, [.. members.Where(m => m.Role == PeerRole.DataPlane)], ct));
+            dataPlanesDoneAt = time.GetUtcNow();
+            dataPlanesDone = new { next.Version, Failed = failed.Select(f => f.NodeId).ToArray() };
             log.Phase = RolloutPhase.Dispatchers;
-            log.DispatchersStarted = time.GetUtcNow();
-            await AuditAsync(dvaKey, "rollout-dataplanes", next, new { next.Version, Failed = failed.Select(f => f.NodeId) }, ct);
+            log.DispatchersStarted = dataPlanesDoneAt;
             failed.AddRange(await PhaseAsync(flight, update, [.. members.Where(m => m.Role == PeerRole.Dispatcher)], ct));
         }
         finally
@@ -199,23 +211,28 @@ internal sealed class RolloutCoordinator(
             _inFlight.TryRemove((next.DvaId, next.Version), out _);
         }
 
-        foreach (var member in members.Except(failed))
+        var committing = members.Except(failed).Select(m => sessions.Get(m.NodeKey)?.ConnectionId).OfType<string>().ToList();
+        if (committing.Count > 0)
         {
-            if (sessions.Get(member.NodeKey)?.ConnectionId is { } connection)
-            {
-                await hub.Clients.Client(connection).Commit(next.DvaId, next.Version);
-            }
+            await hub.Clients.Clients(committing).Commit(next.DvaId, next.Version);
         }
 
         await using (var scope = scopes.CreateAsyncScope())
         {
+            var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            // Saved before the commit entry is added, so that the entries keep their order (one commit for all).
+            Audit(scope, dvaKey, "rollout-dataplanes", next, dataPlanesDone, dataPlanesDoneAt);
+            await db.SaveChangesAsync(ct);
             await scope.ServiceProvider.GetRequiredService<TableHistoryService>().MarkRolledOutAsync(dvaKey, (long)next.Version, ct);
+            Audit(scope, dvaKey, "rollout-commit", next, new { next.Version, Failed = failed.Select(f => f.NodeId) });
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
         }
 
         _current[dvaKey] = next;
         log.Committed = time.GetUtcNow();
         log.Phase = RolloutPhase.Committed;
-        await AuditAsync(dvaKey, "rollout-commit", next, new { next.Version, Failed = failed.Select(f => f.NodeId) }, ct);
         RolloutLogMessages.Committed(logger, dvaKey, next.Version, failed.Count);
         Committed?.Invoke(next, log.ToView());
         var message = failed.Count == 0
@@ -224,24 +241,35 @@ internal sealed class RolloutCoordinator(
         return new RolloutResult(RolloutOutcome.Committed, message, failed);
     }
 
-    /// <summary>Sends the version to <paramref name="members"/> and waits for their acks; returns those that failed.</summary>
+    /// <summary>
+    /// Sends the version to <paramref name="members"/> and waits for their acks; returns those that failed. The
+    /// message goes to every member in one send (serialized once, written to each connection without waiting for
+    /// the one before) before any ack is awaited: one after another, awaiting each, made 31 data planes a queue.
+    /// </summary>
     private async Task<List<RolloutMember>> PhaseAsync(Flight flight, TableUpdate update, RolloutMember[] members, CancellationToken ct)
     {
         var failed = new List<RolloutMember>();
         var waiting = new List<Pending>();
+        var connections = new List<string>();
         foreach (var member in members)
         {
-            if (sessions.Get(member.NodeKey)?.ConnectionId is not { } connection)
+            if (sessions.Get(member.NodeKey) is not { ConnectionId: { } connection } session)
             {
                 failed.Add(member);
                 continue;
             }
 
+            // Waited for before the send: an ack can come back before the send returns.
             var pending = new Pending(member);
             flight.Pending[member.NodeKey] = pending;
             waiting.Add(pending);
-            sessions.Get(member.NodeKey)?.CountTableSent(connection);
-            await hub.Clients.Client(connection).InstallTable(update);
+            connections.Add(connection);
+            session.CountTableSent(connection);
+        }
+
+        if (connections.Count > 0)
+        {
+            await hub.Clients.Clients(connections).InstallTable(update);
         }
 
         try
@@ -269,12 +297,8 @@ internal sealed class RolloutCoordinator(
         return failed;
     }
 
-    private async Task AuditAsync(long dvaKey, string operation, TableVersion table, object after, CancellationToken ct)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<AuditLog>()
-            .SaveAsync(operation, "table", dvaKey, null, () => (long)table.Version, () => after, ct);
-    }
+    private static void Audit(AsyncServiceScope scope, long dvaKey, string operation, TableVersion table, object after, DateTimeOffset? at = null) =>
+        scope.ServiceProvider.GetRequiredService<AuditLog>().Add(operation, "table", dvaKey, (long)table.Version, null, after, at);
 
     private sealed class Pending(RolloutMember member)
     {

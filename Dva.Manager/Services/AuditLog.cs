@@ -29,21 +29,31 @@ internal sealed class AuditLog(ManagerDbContext db, IActorAccessor actor, TimePr
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         await db.SaveChangesAsync(ct);
         var target = targetId();
-        db.AuditEntries.Add(new AuditEntry
-        {
-            Actor = actor.Actor,
-            Time = time.GetUtcNow(),
-            Operation = operation,
-            TargetType = targetType,
-            TargetId = target,
-            // A DVA's own entries belong to it; on create its id is known only after the first save.
-            DvaId = dvaId ?? (targetType == DvaTargetType ? target : null),
-            Before = before is null ? null : JsonSerializer.Serialize(before, _json),
-            After = after() is { } image ? JsonSerializer.Serialize(image, _json) : null,
-        });
+        // A DVA's own entries belong to it; on create its id is known only after the first save.
+        Add(operation, targetType, dvaId ?? (targetType == DvaTargetType ? target : null), target, before, after(), time.GetUtcNow());
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
     }
+
+    /// <summary>
+    /// Adds one audit entry to the context without saving it, for a caller that saves it in its own transaction
+    /// together with the change it records (one commit instead of two: the era rollout writes its entries so).
+    /// Entries saved by one SaveChanges call have no defined order among themselves: save between two of them
+    /// when their order matters.
+    /// </summary>
+    /// <param name="at">When it happened (the entry may be saved a little later); the clock's now when null.</param>
+    public void Add(string operation, string targetType, long? dvaId, long? targetId, object? before, object? after, DateTimeOffset? at = null) =>
+        db.AuditEntries.Add(new AuditEntry
+        {
+            Actor = actor.Actor,
+            Time = at ?? time.GetUtcNow(),
+            Operation = operation,
+            TargetType = targetType,
+            TargetId = targetId,
+            DvaId = dvaId,
+            Before = before is null ? null : JsonSerializer.Serialize(before, _json),
+            After = after is null ? null : JsonSerializer.Serialize(after, _json),
+        });
 
     public async Task<PagedResult<AuditEntryView>> ListAsync(long? dvaId, int page, int pageSize, CancellationToken ct)
     {

@@ -8,7 +8,8 @@ namespace Dva.Benchmarks.Rollout;
 /// 127.0.0.1, SQLite) and N real node agents (<see cref="BenchUnit"/>, all in this process: 32 agent processes would be
 /// a load of their own on 2 cores), one dispatcher and N − 1 data planes. Each round asks the manager's rollout
 /// coordinator to roll out the next version (same owners, a new version number) and times, from that call, the last
-/// unit installing it and the last unit switched (committed, previous version dropped). Baselines in the same run:
+/// unit installing it and the last unit switched (committed, previous version dropped; watched while the call runs, since
+/// the coordinator sends the commits before its last database write), and the call returning. Baselines in the same run:
 /// one SignalR round trip to N clients at once (<see cref="EchoBaseline"/>), and a rollout to no unit (the manager's
 /// own bookkeeping: encoding, database and audit writes).
 /// Run: cd tests/Dva.Benchmarks &amp;&amp; dotnet run -c Release -- rollout [--units 8,32] [--rounds 30] [--db-dir /dev/shm]
@@ -21,8 +22,8 @@ internal static class RolloutLatencyHarness
     // From the coordinator's log: what each part of a rollout took, so the figure says what limits it.
     private static readonly string[] StageNames =
     [
-        "record the version (DB)", "audit (DB) + data planes install and ack", "audit (DB) + dispatcher installs and acks",
-        "commit sends + mark rolled out (DB)", "audit (DB) + last unit switched",
+        "record the version + audit (DB)", "data planes install and ack", "dispatcher installs and acks",
+        "commit sends until every unit switched", "then until the call returns (mark rolled out + audit, DB)",
     ];
 
     public static async Task<int> RunAsync(string[] args)
@@ -58,6 +59,9 @@ internal static class RolloutLatencyHarness
             var members = nodes.Select(u => (u.Client.NodeKey, u.Client.Assignment.NodeId,
                 table.Peers[u.Client.Assignment.NodeId].Role)).ToList();
             var full = new List<double>();
+            var returned = new List<double>();
+            var cpuRollout = new List<double>();
+            var cpuTrip = new List<double>();
             var installed = new List<double>();
             var empty = new List<double>();
             var echo = new List<double>();
@@ -66,16 +70,25 @@ internal static class RolloutLatencyHarness
             for (var round = -3; round < rounds; round++)
             {
                 // Interleaved, so a change of the machine's load during the run touches every figure alike.
-                var (switched, lastInstall, stages) = await TimedRolloutAsync(manager, dva, nodes, members);
-                var (none, _, _) = await TimedRolloutAsync(manager, dva, [], []);
+                // CPU time of this process (manager and agents alike) per rollout and per round trip: the part of the
+                // figure that does not depend on how much of the 2 cores other work leaves to this process.
+                var cpu = Environment.CpuUsage.TotalTime;
+                var (switched, call, lastInstall, stages) = await TimedRolloutAsync(manager, dva, nodes, members);
+                var rolloutCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
+                var (_, none, _, _) = await TimedRolloutAsync(manager, dva, [], []);
+                cpu = Environment.CpuUsage.TotalTime;
                 var trip = await baseline.RoundTripAsync();
+                var tripCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
                 if (round >= 0)
                 {
                     // The first rounds are warm-up: JIT, connection pools, SQLite pages.
                     full.Add(switched);
+                    returned.Add(call);
                     installed.Add(lastInstall);
                     empty.Add(none);
                     echo.Add(trip);
+                    cpuRollout.Add(rolloutCpu);
+                    cpuTrip.Add(tripCpu);
                     for (var k = 0; k < stages.Length; k++)
                     {
                         stageTimes[k].Add(stages[k]);
@@ -85,10 +98,12 @@ internal static class RolloutLatencyHarness
 
             var echoMedian = Median(echo);
             Console.WriteLine($"| {n} units ({n - 1} data planes + 1 dispatcher) | switched (commit on all) | {Median(full):F1} ms | {Percentile(full, 0.95):F1} ms | {Median(full) / echoMedian:F1} |");
+            Console.WriteLine($"| {n} units | rollout call returned | {Median(returned):F1} ms | {Percentile(returned, 0.95):F1} ms | {Median(returned) / echoMedian:F1} |");
             Console.WriteLine($"| {n} units | installed on all | {Median(installed):F1} ms | {Percentile(installed, 0.95):F1} ms | {Median(installed) / echoMedian:F1} |");
             Console.WriteLine($"| {n} units | rollout to no unit (manager bookkeeping) | {Median(empty):F1} ms | {Percentile(empty, 0.95):F1} ms | {Median(empty) / echoMedian:F1} |");
             Console.WriteLine($"// {n} units, stages (median ms): " + string.Join(", ", StageNames.Select((name, k) => $"{name} {Median(stageTimes[k]):F1}")));
             Console.WriteLine($"| {n} units | baseline: one SignalR round trip, {n} clients at once | {echoMedian:F2} ms | {Percentile(echo, 0.95):F2} ms | 1.0 |");
+            Console.WriteLine($"// {n} units, CPU time of the process (median): per rollout {Median(cpuRollout):F1} ms, per round trip {Median(cpuTrip):F1} ms");
         }
         finally
         {
@@ -99,8 +114,8 @@ internal static class RolloutLatencyHarness
         }
     }
 
-    /// <summary>One rollout; milliseconds from the call to every unit switched, and to the last install.</summary>
-    private static async Task<(double Switched, double LastInstall, double[] Stages)> TimedRolloutAsync(
+    /// <summary>One rollout; milliseconds from the call to every unit switched, to the call's return, and to the last install.</summary>
+    private static async Task<(double Switched, double Returned, double LastInstall, double[] Stages)> TimedRolloutAsync(
         BenchManager manager, long dva, List<BenchUnit> nodes, IReadOnlyList<(long, ushort, PeerRole)> members)
     {
         var deadline = DateTime.UtcNow + Patience;
@@ -111,7 +126,27 @@ internal static class RolloutLatencyHarness
             nodes.ForEach(u => u.WatchInstalls());
             var called = DateTimeOffset.UtcNow;
             var start = Stopwatch.GetTimestamp();
-            var (outcome, failed) = await manager.RolloutAsync(dva, next, members);
+            var rollout = manager.RolloutAsync(dva, next, members);
+            // A unit has switched when it has processed its commit, which the coordinator sends before its last database
+            // write: watched while the call runs (every millisecond), so that the figure is the units' and not the call's.
+            double? switched = null;
+            while (!rollout.IsCompleted || (switched is null && nodes.Count > 0 && rollout.IsCompletedSuccessfully && rollout.Result.Outcome == "Committed"))
+            {
+                if (switched is null && nodes.Count > 0 && nodes.TrueForAll(u => u.Committed(next.Version)))
+                {
+                    switched = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"version {next.Version} was not committed on every unit");
+                }
+
+                await Task.Delay(1);
+            }
+
+            var (outcome, failed) = await rollout;
+            var returned = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             if (outcome == "Busy" && DateTime.UtcNow < deadline)
             {
                 // The fleet reconciler's own pass holds the DVA: not a round to time.
@@ -124,29 +159,19 @@ internal static class RolloutLatencyHarness
                 throw new InvalidOperationException($"rollout of version {next.Version}: {outcome}, {failed} failed");
             }
 
-            // The coordinator returns once it has sent the commits; a unit has switched when it has processed one.
-            while (!nodes.TrueForAll(u => u.Committed(next.Version)))
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new TimeoutException($"version {next.Version} was not committed on every unit");
-                }
-
-                await Task.Delay(1);
-            }
-
-            var switched = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            var all = switched ?? returned;
             var lastInstall = nodes.Count == 0 ? 0 : nodes.Max(u => Stopwatch.GetElapsedTime(start, u.InstalledAt(next.Version) ?? start).TotalMilliseconds);
             var t = manager.Log(dva, next.Version);
+            var lastAck = (t.LastAck - called).TotalMilliseconds;
             double[] stages =
             [
                 (t.Started - called).TotalMilliseconds,
                 (t.LastDataPlaneAck - t.Started).TotalMilliseconds,
                 (t.LastAck - t.LastDataPlaneAck).TotalMilliseconds,
-                (t.Committed - t.LastAck).TotalMilliseconds,
-                switched - (t.Committed - called).TotalMilliseconds,
+                all - lastAck,
+                returned - all,
             ];
-            return (switched, lastInstall, stages);
+            return (all, returned, lastInstall, stages);
         }
     }
 

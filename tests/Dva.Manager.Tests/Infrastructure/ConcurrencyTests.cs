@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Dva.Manager.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -88,9 +89,55 @@ public sealed class ConcurrencyTests(ManagerFixture fixture) : ApiTestBase(fixtu
         Assert.Equal(ConcurrencyRetryFilter.Attempts, runs);
     }
 
-    private static DefaultEndpointFilterInvocationContext RetryContext(IServiceProvider services, string? ifMatch)
+    [Fact]
+    public async Task LostRaceOnAnEndpointWithOutsideEffects_NotRunAgainAndTheEffectHappensOnce()
+    {
+        await using var scope = Factory.Services.CreateAsyncScope();
+        // The real rotate-keys endpoint: a rotation sends key steps to the units between its saves.
+        var rotate = ApiEndpoints().Single(e => e.Method == "POST" && e.Route.EndsWith(":rotate-keys", StringComparison.Ordinal)).Endpoint;
+        var context = RetryContext(scope.ServiceProvider, ifMatch: null, endpoint: rotate);
+        var sentToUnits = 0;
+
+        await Assert.ThrowsAsync<DbUpdateConcurrencyException>(async () => await new ConcurrencyRetryFilter().InvokeAsync(context, _ =>
+        {
+            sentToUnits++;
+            throw new DbUpdateConcurrencyException("lost after the units were told");
+        }));
+
+        Assert.Equal(1, sentToUnits);
+    }
+
+    [Fact]
+    public void RunAgainOnLostRace_OnlyOnChangesThatSaveOnceAndActOnlyInTheDatabase()
+    {
+        var changes = ApiEndpoints().Where(e => e.Method is not ("GET" or "HEAD")).ToList();
+        var notRunAgain = changes.Where(e => e.Endpoint.Metadata.GetMetadata<RunAgainOnLostRaceMetadata>() is null)
+            .Select(e => $"{e.Method} {e.Route}").Order(StringComparer.Ordinal).ToArray();
+
+        Assert.Equal(
+            [
+                "DELETE /api/v1/keys/{id:long}",
+                "POST /api/v1/dvas/{dvaId:long}/rollouts/",
+                "POST /api/v1/dvas/{id:long}:rotate-keys",
+                "POST /api/v1/keys/",
+                "POST /api/v1/local-units/",
+            ],
+            notRunAgain);
+        Assert.Contains(changes, e => e.Route == "/api/v1/nodes/{id:long}:drain" && e.Endpoint.Metadata.GetMetadata<RunAgainOnLostRaceMetadata>() is not null);
+        Assert.Contains(changes, e => e.Route == "/api/v1/dvas/{dvaId:long}/firewall-rules/{id:long}" && e.Method == "PUT"
+            && e.Endpoint.Metadata.GetMetadata<RunAgainOnLostRaceMetadata>() is not null);
+    }
+
+    private List<(string Method, string Route, Endpoint Endpoint)> ApiEndpoints() =>
+        [.. Factory.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText?.StartsWith("/api/v1/", StringComparison.Ordinal) == true)
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? []).Select(m => (m, e.RoutePattern.RawText!, (Endpoint)e)))];
+
+    /// <summary>A changing request; on an endpoint marked safe to run again unless <paramref name="endpoint"/> is given.</summary>
+    private static DefaultEndpointFilterInvocationContext RetryContext(IServiceProvider services, string? ifMatch, Endpoint? endpoint = null)
     {
         var http = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = services };
+        http.SetEndpoint(endpoint ?? new Endpoint(null, new EndpointMetadataCollection(RunAgainOnLostRaceMetadata.Instance), "a change marked RunAgainOnLostRace"));
         http.Request.Method = "POST";
         if (ifMatch is not null)
         {

@@ -36,6 +36,39 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
     }
 
     [Fact]
+    public async Task Rollout_Committed_AuditHasStartDataPlanesAndCommitInOrderAndTheVersionIsMarkedRolledOut()
+    {
+        var dva = await Factory.CreateDvaAsync("audit-order", "disp-1", dataPlanes: 2);
+        await StartNodeAsync("disp-1", 7150);
+        var a = await StartNodeAsync("dp-a", 7151);
+        await StartNodeAsync("dp-b", 7152);
+        var (table, log) = await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 2 && HubFactory.Dispatchers(t) == 1);
+        using var client = Factory.AdminClient();
+
+        // The entries of every committed version: written in two transactions (with the version record, and with the
+        // rolled-out mark after the commits went out), they must still read start, data planes, commit.
+        var entries = (await Factory.AuditAsync(dva)).Where(e => (string?)e!["targetType"] == "table")
+            .Select(e => (Id: (long)e!["id"]!, Version: (long)e["targetId"]!, Operation: (string)e["operation"]!,
+                Time: e["time"]!.GetValue<DateTimeOffset>(), After: JsonNode.Parse((string)e["after"]!)!))
+            .OrderBy(e => e.Id).ToList();
+        var mine = entries.Where(e => e.Version == (long)table.Version).ToList();
+        var stored = JsonNode.Parse(await client.GetStringAsync($"/api/v1/dvas/{dva}/tables/{table.Version}"))!;
+
+        Assert.Equal(["rollout-start", "rollout-dataplanes", "rollout-commit"], mine.Select(e => e.Operation).ToArray());
+        Assert.True(mine[0].Time <= mine[1].Time && mine[1].Time <= mine[2].Time, "the entries' times are out of order");
+        Assert.Equal(log.DispatchersStarted, mine[1].Time);
+        Assert.Equal(3, (int)mine[0].After["units"]!);
+        Assert.All(mine.Skip(1), e => Assert.Empty(e.After["failed"]!.AsArray()));
+        foreach (var version in entries.Select(e => e.Version).Distinct().Where(v => entries.Any(e => e.Version == v && e.Operation == "rollout-commit")))
+        {
+            Assert.Equal(["rollout-start", "rollout-dataplanes", "rollout-commit"], entries.Where(e => e.Version == version).Select(e => e.Operation).ToArray());
+        }
+
+        Assert.NotNull((string?)stored["summary"]!["rolledOut"]);
+        Assert.Equal(table.Version, a.Tables.State.Current?.Version);
+    }
+
+    [Fact]
     public async Task Assign_DispatcherAndDataPlane_ConfigsNameRoleInterfaceSourceAndDispatcherNodeId()
     {
         var dva = await Factory.CreateDvaAsync("assign-config", "disp-1", dataPlanes: 1);
