@@ -96,7 +96,10 @@ internal sealed class NfvLab : IDisposable
         {
             process.Kill(entireProcessTree: true);
             process.WaitForExit();
-            return (-1, $"timed out: {command}\n{output}");
+            lock (output)
+            {
+                return (-1, $"timed out: {command}\n{output}");
+            }
         }
 
         process.WaitForExit();

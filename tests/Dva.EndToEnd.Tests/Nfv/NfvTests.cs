@@ -82,6 +82,16 @@ public sealed class NfvTests : IDisposable
         var process = _lab.Spawn(_lab.Dva, $"dotnet {dll} run --config {path}");
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new System.Text.StringBuilder();
+
+        // The output handlers append on a thread-pool thread while Exited or the assertion reads: read under the same lock.
+        string Output()
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+
         DataReceivedEventHandler onLine = (_, e) =>
         {
             lock (output)
@@ -96,14 +106,14 @@ public sealed class NfvTests : IDisposable
         };
         process.OutputDataReceived += onLine;
         process.ErrorDataReceived += onLine;
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"{name} exited: {output}"));
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"{name} exited: {Output()}"));
         process.EnableRaisingEvents = true;
         if (process.HasExited)
         {
-            ready.TrySetException(new InvalidOperationException($"{name} exited at once: {output}"));
+            ready.TrySetException(new InvalidOperationException($"{name} exited at once: {Output()}"));
         }
 
-        Assert.True(ready.Task.Wait(TimeSpan.FromSeconds(30)), $"{name} did not report ready: {output}");
+        Assert.True(ready.Task.Wait(TimeSpan.FromSeconds(30)), $"{name} did not report ready: {Output()}");
         var control = ready.Task.Result.Split(' ').Single(p => p.StartsWith("control=", StringComparison.Ordinal))["control=".Length..];
         _nodes.Add((name, process, control));
     }

@@ -84,6 +84,16 @@ public sealed class SuperFrameTests : IDisposable
         var dll = Path.Combine(AppContext.BaseDirectory, "dva-node.dll");
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new System.Text.StringBuilder();
+
+        // The output handlers append on a thread-pool thread while Exited or the assertion reads: read under the same lock.
+        string Output()
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+
         var process = _lab.Spawn(_lab.Dva, $"dotnet {dll} run --config {path}", line =>
         {
             lock (output)
@@ -97,8 +107,8 @@ public sealed class SuperFrameTests : IDisposable
             }
         });
         process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"{name} exited: {output}"));
-        Assert.True(ready.Task.Wait(TimeSpan.FromSeconds(30)), $"{name} did not report ready: {output}");
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"{name} exited: {Output()}"));
+        Assert.True(ready.Task.Wait(TimeSpan.FromSeconds(30)), $"{name} did not report ready: {Output()}");
         var control = ready.Task.Result.Split(' ').Single(p => p.StartsWith("control=", StringComparison.Ordinal))["control=".Length..];
         _nodes.Add((name, control));
     }
