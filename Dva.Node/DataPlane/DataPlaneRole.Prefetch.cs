@@ -8,8 +8,9 @@ namespace Dva.Node.DataPlane;
 
 // The receive batch's prefetch pass (issue 9): at 1 M flows every flow-table lookup is a memory miss (about 300 ns
 // on this project's VM, see docs/benchmarks.md). Looked up one after another, a batch pays them one after another;
-// this pass reads every packet's flow key, hashes it and starts loading its home slot first, so the misses of a batch
-// overlap, and the decision that follows finds the key and hash ready (TakePrefetched).
+// this pass reads every packet's flow key, hashes it and starts loading the tags of its home slot, then, a second pass,
+// the entry whose tag matches, so the misses of a batch overlap, and the decision that follows finds the key and hash
+// ready (TakePrefetched) and the entry in the cache.
 internal sealed partial class DataPlaneRole
 {
     internal readonly record struct PrefetchedKey(FlowKey Key, bool IsForward, TcpFlags TcpFlags, ulong Hash, ulong Seed);
@@ -50,6 +51,15 @@ internal sealed partial class DataPlaneRole
             _prefetched[i] = new PrefetchedKey(key, isForward, flags, hash, table.Seed);
             _hasPrefetched[i] = true;
             PrefetchedPackets++;
+        }
+
+        // Second stage: the tags of the first have had the whole pass to arrive; start loading the entry each lookup will read.
+        for (var i = 0; i < count; i++)
+        {
+            if (_hasPrefetched[i])
+            {
+                _flows.PrefetchProbe(_prefetched[i].Hash);
+            }
         }
     }
 

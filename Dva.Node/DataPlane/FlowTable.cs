@@ -13,11 +13,11 @@ namespace Dva.Node.DataPlane;
 /// <summary>One flow, stored inline in the table's array: no object per flow.</summary>
 internal struct FlowEntry
 {
-    // Hot fields first: a probe reads Used and Hash, a hit then the Key, so the three share the entry's first
-    // 64 bytes — one cache line, since the table aligns its entries to 64 and an entry is exactly 128 bytes
-    // (FlowTableTests pins both) — and a lookup in a table far larger than the caches costs one cache miss, not
-    // two (with Used at the end of the entry, or entries off the line grid, a probe touched two lines;
-    // FlowTableBenchmarks measured it).
+    // Hot fields first: a probe whose tag matches (FlowTable._tags) reads Hash, a hit then the Key, so they share
+    // the entry's first 64 bytes — one cache line, since the table aligns its entries to 64 and an entry is exactly
+    // 128 bytes (FlowTableTests pins both) — and a lookup in a table far larger than the caches costs one cache miss,
+    // not two (with the probe fields at the end of the entry, or entries off the line grid, a probe touched two
+    // lines; FlowTableBenchmarks measured it). Used stays beside Hash for the walks that read entries in order.
     public ulong Hash;
 
     public bool Used;
@@ -69,6 +69,7 @@ internal struct FlowEntry
 /// The data plane's flow table (DESIGN.md §6, §8): open addressing with linear probing over a power-of-two array
 /// of <see cref="FlowEntry"/> structs, keyed by the symmetric <see cref="FlowKey"/> so either direction finds the
 /// flow. Deletion shifts the following cluster back (no tombstones), so probe lengths never degrade with churn.
+/// A probe walks a compact array of 16-bit tags beside the entries and reads only the entry whose tag matches.
 /// Also keeps the number of live flows per bucket, which the manager asks for before pruning history
 /// ("A reports no live flow in b"). Owned by one engine thread: no locks, no allocation per packet.
 /// </summary>
@@ -93,9 +94,23 @@ internal sealed unsafe partial class FlowTable
     private const int MadviseHugePage = 14; // MADV_HUGEPAGE, linux/mman.h
     private const int CacheLine = 64;
 
+    /// <summary>How many tags <see cref="PrefetchProbe"/> walks at most (clusters are 2–3 slots long on average at half load).</summary>
+    private const int ProbeLookahead = 16;
+
     /// <summary>Keeps the pinned storage alive: <see cref="_entries"/> points into it.</summary>
     private readonly byte[] _storage;
     private readonly FlowEntry* _entries;
+
+    /// <summary>Keeps the pinned tag array alive: <see cref="_tags"/> points into it.</summary>
+    private readonly byte[] _tagStorage;
+
+    /// <summary>
+    /// One 16-bit tag per slot, 0 when the slot is free (<see cref="Tag"/>), in a separate, cache-line-aligned array:
+    /// a probe walks the tags (32 slots per cache line; 4 MiB for 2 M slots, small enough to stay in the last-level
+    /// cache) and reads the 128-byte entry of a slot only when its tag matches, so a lookup touches one entry line,
+    /// not one per slot it passes, and a missed lookup (a new flow) none. Kept equal to the entries' Used and Hash.
+    /// </summary>
+    private readonly ushort* _tags;
     private readonly int _mask;
     private readonly int _limit;
     private readonly int[] _bucketCounts = new int[TableLimits.MaxBucketCount];
@@ -138,6 +153,10 @@ internal sealed unsafe partial class FlowTable
             _ = Madvise(aligned, (nuint)bytes, MadviseHugePage);
         }
 
+        _tagStorage = GC.AllocateArray<byte>((capacity * sizeof(ushort)) + CacheLine, pinned: true);
+        var tagStart = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tagStorage));
+        _tags = (ushort*)((tagStart + CacheLine - 1) & ~(nint)(CacheLine - 1));
+
         _mask = capacity - 1;
         _limit = (int)((long)capacity * LoadLimitNumerator / LoadLimitDenominator);
         _tcpEstablished = Ticks(timeouts.TcpEstablished, timestampFrequency);
@@ -168,19 +187,50 @@ internal sealed unsafe partial class FlowTable
     }
 
     /// <summary>
-    /// Starts loading the home slot of <paramref name="hash"/> into the cache without waiting for it. A miss in a table
-    /// far larger than the caches costs 200–900 ns on this project's 2-core VM; an engine that prefetches every packet
-    /// of a receive batch before it looks any of them up overlaps those misses (FlowTableBenchmarks.KeepOrPuntDecisionBatched
-    /// against KeepOrPuntDecision). Only the home slot: prefetching the next slot too (a lookup probes past home in
-    /// about a third of the cases at half load) doubled the random lines per packet, and the batch pass became bound by
-    /// the memory's line rate (133 against 123 ns per decision, same run, docs/benchmarks.md).
+    /// The first stage of a receive batch's prefetch: starts loading the tags around the home slot of
+    /// <paramref name="hash"/> without waiting for them. A miss in a table far larger than the caches costs 200–900 ns
+    /// on this project's 2-core VM; an engine that runs both stages over every packet of a batch before it looks any of
+    /// them up overlaps those misses (FlowTableBenchmarks.KeepOrPuntDecisionBatched against KeepOrPuntDecision).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(ulong hash)
     {
         if (Sse.IsSupported)
         {
-            Sse.Prefetch0(_entries + Home(hash));
+            Sse.Prefetch0(_tags + Home(hash));
+        }
+    }
+
+    /// <summary>
+    /// The second stage, run once <see cref="Prefetch"/> has been issued for the whole batch: walks the tags from the
+    /// home slot of <paramref name="hash"/> (by now in the cache, or on their way) and starts loading the entry of the
+    /// first slot whose tag matches, the one the lookup will read; nothing when the walk meets a free slot first (a new
+    /// flow). Before the tags, the stage could only guess: the home entry alone left the third of the lookups that probe
+    /// past it a whole miss each, and the next entry too doubled the lines per packet (docs/benchmarks.md "Flow table").
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchProbe(ulong hash)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        var tag = Tag(hash);
+        var i = Home(hash);
+        for (var walked = 0; walked < ProbeLookahead; walked++, i = (i + 1) & _mask)
+        {
+            var t = _tags[i];
+            if (t == 0)
+            {
+                return;
+            }
+
+            if (t == tag)
+            {
+                Sse.Prefetch0(_entries + i);
+                return;
+            }
         }
     }
 
@@ -190,17 +240,22 @@ internal sealed unsafe partial class FlowTable
     /// <summary>The slot of <paramref name="key"/>, or -1. <paramref name="hash"/> is the key's flow hash (<see cref="FlowHasher"/> with the DVA seed).</summary>
     public int Find(in FlowKey key, ulong hash)
     {
+        var tag = Tag(hash);
         for (var i = Home(hash); ; i = (i + 1) & _mask)
         {
-            ref var e = ref _entries[i];
-            if (!e.Used)
+            var t = _tags[i];
+            if (t == 0)
             {
                 return -1;
             }
 
-            if (e.Hash == hash && e.Key.Equals(key))
+            if (t == tag)
             {
-                return i;
+                ref var e = ref _entries[i];
+                if (e.Hash == hash && e.Key.Equals(key))
+                {
+                    return i;
+                }
             }
         }
     }
@@ -281,7 +336,7 @@ internal sealed unsafe partial class FlowTable
         }
 
         var i = Home(hash);
-        while (_entries[i].Used)
+        while (_tags[i] != 0)
         {
             i = (i + 1) & _mask;
         }
@@ -292,6 +347,7 @@ internal sealed unsafe partial class FlowTable
         e.Hash = hash;
         e.Bucket = bucket;
         e.Used = true;
+        _tags[i] = Tag(hash);
         _occupied++;
         _bucketCounts[bucket]++;
         return i;
@@ -401,22 +457,24 @@ internal sealed unsafe partial class FlowTable
         while (true)
         {
             j = (j + 1) & _mask;
-            ref var next = ref _entries[j];
-            if (!next.Used)
+            if (_tags[j] == 0)
             {
                 break;
             }
 
             // An entry may fill the hole only if its home slot is not cyclically in (hole, j].
+            ref var next = ref _entries[j];
             var home = Home(next.Hash);
             if (((j - home) & _mask) >= ((j - hole) & _mask))
             {
                 _entries[hole] = next;
+                _tags[hole] = _tags[j];
                 hole = j;
             }
         }
 
         _entries[hole] = default;
+        _tags[hole] = 0;
     }
 
     /// <summary>Copies the live-flow count of buckets 0..destination.Length-1.</summary>
@@ -457,6 +515,15 @@ internal sealed unsafe partial class FlowTable
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Home(ulong hash) => (int)(hash >> 32) & _mask;
+
+    /// <summary>
+    /// The tag of a flow hash: bits 16–31, which neither the bucket (bits 0–15 at most, M ≤ 65 536) nor the home slot
+    /// (bits 32 and up) uses, so flows that share a probe sequence, or a bucket, differ in their tags as often as chance
+    /// allows; the top bit set keeps it from 0, the free slot. Two flows of one probe sequence share a tag once in
+    /// 32 768: the lookup then reads an entry it did not need and compares hash and key as always.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ushort Tag(ulong hash) => (ushort)((hash >> 16) | 0x8000);
 
     private static long Ticks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);
 

@@ -240,8 +240,105 @@ public class FlowTableTests
 
         table.Prefetch(H(5));
         table.Prefetch(ulong.MaxValue);
+        table.PrefetchProbe(H(5));
+        table.PrefetchProbe(H(5, 1 << 16));
+        table.PrefetchProbe(ulong.MaxValue);
 
         Assert.Equal(slot, table.Find(Udp(1), H(5)));
         Assert.Equal(-1, table.Find(Udp(2), H(63)));
+    }
+
+    [Fact]
+    public void Tag_BitsSixteenToThirtyOne_NeitherBucketNorHomeAndNeverZero()
+    {
+        Assert.Equal(0x8000, FlowTable.Tag(0));
+        Assert.Equal(0x8000, FlowTable.Tag(H(12345, 0xFFFF)));
+        Assert.Equal(0x8001, FlowTable.Tag(1UL << 16));
+        Assert.Equal(0xFFFF, FlowTable.Tag(0xFFFF_0000UL));
+        Assert.Equal(0xFFFF, FlowTable.Tag(0x7FFF_0000UL));
+    }
+
+    [Fact]
+    public void RemoveAt_ClusterOfDifferentTags_TagsMoveWithTheirEntries()
+    {
+        var table = Table();
+
+        // One cluster from slot 3, each flow with its own tag, and one flow sharing the first one's tag but not its hash.
+        var hashes = new[] { H(3, 1 << 16), H(3, 2 << 16), H(4, 3 << 16), H(3, 4 << 16), H(3, (1 << 16) | 5) };
+        for (var i = 0; i < hashes.Length; i++)
+        {
+            Assert.Equal(3 + i, table.Add(Udp((ushort)(2000 + i)), hashes[i], bucket: 1, isForward: true, now: 0));
+        }
+
+        table.RemoveAt(table.Find(Udp(2001), hashes[1]));
+        table.RemoveAt(table.Find(Udp(2000), hashes[0]));
+
+        Assert.Equal(-1, table.Find(Udp(2000), hashes[0]));
+        Assert.Equal(-1, table.Find(Udp(2001), hashes[1]));
+        // The flow homed at 4 stays there; the two homed at 3 fill the holes before and after it.
+        Assert.Equal(4, table.Find(Udp(2002), hashes[2]));
+        Assert.Equal(3, table.Find(Udp(2003), hashes[3]));
+        Assert.Equal(5, table.Find(Udp(2004), hashes[4]));
+        Assert.Equal(-1, table.Find(Udp(2004), hashes[0])); // same tag, other hash
+        Assert.Equal(-1, table.Find(Udp(2000), hashes[4])); // same hash, other key
+        Assert.Equal(6, table.Add(Udp(2000), hashes[0], bucket: 1, isForward: true, now: 0));
+        Assert.Equal(6, table.Find(Udp(2000), hashes[0]));
+    }
+
+    [Fact]
+    public void AddFindRemoveSweep_RandomOperationsInACrowdedTable_AgreeWithADictionary()
+    {
+        // 20 000 random operations on 64 slots, homes in 0..7 and 4 tags, so clusters are long, wrap around and share tags.
+        var random = new Random(20261127);
+        var table = Table();
+        var model = new Dictionary<ushort, ulong>();
+        var slots = new Dictionary<ushort, int>();
+        for (var op = 0; op < 20_000; op++)
+        {
+            var port = (ushort)random.Next(1, 80);
+            var hash = H(random.Next(0, 8) * 7 % 64 + 56 & 63, (random.Next(0, 4) << 16) | port);
+            var known = model.TryGetValue(port, out var knownHash);
+            switch (random.Next(3))
+            {
+                case 0 when !known:
+                    var slot = table.Add(Udp(port), hash, bucket: 2, isForward: true, now: op);
+                    if (slot >= 0)
+                    {
+                        model[port] = hash;
+                    }
+                    else
+                    {
+                        Assert.Equal(table.Capacity * 7 / 8, model.Count);
+                    }
+
+                    break;
+                case 1 when known:
+                    table.RemoveAt(table.Find(Udp(port), knownHash));
+                    model.Remove(port);
+                    break;
+                default:
+                    table.Prefetch(known ? knownHash : hash);
+                    table.PrefetchProbe(known ? knownHash : hash);
+                    break;
+            }
+
+            foreach (var (p, h) in model)
+            {
+                var found = table.Find(Udp(p), h);
+                Assert.True(found >= 0, $"op {op}: port {p} lost");
+                Assert.Equal(h, table[found].Hash);
+                slots[p] = found;
+            }
+
+            Assert.Equal(model.Count, slots.Where(s => model.ContainsKey(s.Key)).Select(s => s.Value).Distinct().Count());
+            Assert.Equal(model.Count, table.Count);
+            Assert.Equal(model.Count, table.LiveFlows(2));
+            Assert.Equal(-1, table.Find(Udp(80), H(random.Next(0, 64), 80)));
+        }
+
+        // Everything expires: the sweep empties the table through the same removal, and nothing is found after.
+        Assert.Equal(model.Count, table.Sweep(now: long.MaxValue / 2, maxSlots: 64));
+        Assert.Equal(0, table.Count);
+        Assert.All(model, m => Assert.Equal(-1, table.Find(Udp(m.Key), m.Value)));
     }
 }
