@@ -133,6 +133,9 @@ internal sealed class NodeHost : IAsyncDisposable
     /// </summary>
     public DataPlaneRole? DataPlane { get; private set; }
 
+    /// <summary>A dispatcher's role of every engine, in engine order (empty on a data plane).</summary>
+    internal IReadOnlyList<DispatcherRole> Dispatchers { get; private set; } = [];
+
     public RoleView Role { get; private set; } = new(() => Task.FromResult<object>(Array.Empty<object>()), () => Task.FromResult<object?>(null), () => Task.FromResult<object?>(null));
 
     /// <summary>Opens everything, installs the static table, starts the engine and the control API. Throws a readable error when the system refuses.</summary>
@@ -187,7 +190,15 @@ internal sealed class NodeHost : IAsyncDisposable
 
         if (_engines.Length > 1)
         {
-            OpenDataPlaneEngines();
+            if (Settings.Role == NodeRole.Dispatcher)
+            {
+                OpenDispatcherEngines();
+            }
+            else
+            {
+                OpenDataPlaneEngines();
+            }
+
             return;
         }
 
@@ -224,10 +235,8 @@ internal sealed class NodeHost : IAsyncDisposable
 
             var role = new DispatcherRole(Settings, Tables, Counters, Time);
             role.Attach(_engines[0], tunnel, sources);
-            Role = new RoleView(
-                () => Task.FromResult<object>(Array.Empty<object>()),
-                () => Task.FromResult<object?>(null),
-                async () => (await role.SnapshotNeighboursAsync()).Select(n => new { n.Ifid, Address = n.Address.ToString(), n.Mac }).ToList());
+            Dispatchers = [role];
+            UseDispatcher(role);
         }
         else
         {
@@ -240,11 +249,49 @@ internal sealed class NodeHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// A data plane on several engines: one socket of the tunnel group and one role per engine. Each socket sends from
-    /// per-flow ports, which the other nodes' steering relies on as much as this node's does, so a node that cannot
-    /// open them does not start (rather than break flows at its peers).
+    /// A dispatcher on several engines: per engine one socket of the tunnel group (the data planes' EGRESS split by
+    /// source port), one <c>afpacket:</c> source per shared interface that joined the interface's PACKET_FANOUT group
+    /// (its frames split by flow hash), and one role; the roles share the neighbour table. Each socket sends from
+    /// per-flow ports, as a data plane of several engines needs from its dispatchers.
     /// </summary>
-    private void OpenDataPlaneEngines()
+    private void OpenDispatcherEngines()
+    {
+        var group = OpenTunnelGroup();
+        var specs = new List<(SharedInterface Shared, FrameSourceSpec Spec, AfPacketFanout Fanout)>();
+        foreach (var shared in Settings.Interfaces)
+        {
+            if (!FrameSourceSpec.TryParse(shared.Source, out var spec, out var specError))
+            {
+                throw new InvalidOperationException($"interface {shared.Ifid}: {specError}");
+            }
+
+            specs.Add((shared, spec, new AfPacketFanout()));
+        }
+
+        var roles = DispatcherRole.CreateGroup(Settings, Tables, Counters, Time, _engines.Length);
+        for (var i = 0; i < roles.Length; i++)
+        {
+            var sources = new Dictionary<byte, PacketPort>();
+            foreach (var (shared, spec, fanout) in specs)
+            {
+                // The shared MAC is not the interface's own, so every socket must see every frame (promiscuous).
+                var source = spec.Open(promiscuous: true, SocketBufferBytes, fanout);
+                _ports.Add(source);
+                sources[shared.Ifid] = source;
+            }
+
+            roles[i].Attach(_engines[i], group.Sockets[i], sources);
+        }
+
+        Dispatchers = roles;
+        UseDispatcher(roles[0]);
+        foreach (var engine in _engines)
+        {
+            engine.Start();
+        }
+    }
+
+    private TunnelSocketGroup OpenTunnelGroup()
     {
         var group = TunnelSocketGroup.Open(Settings.TunnelListen, _engines.Length, SocketBufferBytes);
         _ports.AddRange(group.Sockets);
@@ -257,6 +304,23 @@ internal sealed class NodeHost : IAsyncDisposable
             }
         }
 
+        return group;
+    }
+
+    private void UseDispatcher(DispatcherRole role) =>
+        Role = new RoleView(
+            () => Task.FromResult<object>(Array.Empty<object>()),
+            () => Task.FromResult<object?>(null),
+            async () => (await role.SnapshotNeighboursAsync()).Select(n => new { n.Ifid, Address = n.Address.ToString(), n.Mac }).ToList());
+
+    /// <summary>
+    /// A data plane on several engines: one socket of the tunnel group and one role per engine. Each socket sends from
+    /// per-flow ports, which the other nodes' steering relies on as much as this node's does, so a node that cannot
+    /// open them does not start (rather than break flows at its peers).
+    /// </summary>
+    private void OpenDataPlaneEngines()
+    {
+        var group = OpenTunnelGroup();
         var roles = DataPlaneRole.CreateGroup(Settings, Tables, Counters, Time, DataPlaneOptions.Default, _engines.Length);
         for (var i = 0; i < roles.Length; i++)
         {

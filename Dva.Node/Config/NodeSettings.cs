@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Text.Json;
+using Dva.Node.Io;
 using Dva.Node.Services.Firewall;
 using Dva.Node.Services.LoadBalancer;
 using Dva.Shared.Security;
@@ -89,14 +90,14 @@ internal sealed record NodeSettings(
     /// <summary>Secure mode of the tunnel; plain unless configured.</summary>
     public TunnelSecuritySettings Security { get; init; } = TunnelSecuritySettings.Plain;
 
-    /// <summary>Engine threads of a data plane (<c>engines</c>); a dispatcher uses one.</summary>
+    /// <summary>Engine threads (<c>engines</c>): a data plane's flows split by tunnel source port, a dispatcher's frames by PACKET_FANOUT.</summary>
     public int Engines { get; init; } = 1;
 
     /// <summary>GSO/GRO super-frames (<c>superFrames</c>): 64 KiB packet buffers, <c>afpacket:IF?gso=1</c> sources.</summary>
     public bool SuperFrames { get; init; }
 
     /// <summary>The engines this node's role actually runs on.</summary>
-    public int RoleEngines => Role == NodeRole.DataPlane ? Engines : 1;
+    public int RoleEngines => Engines;
 
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
@@ -309,7 +310,7 @@ internal static class NodeConfigValidator
         var firewall = c.Firewall is null ? null : ServiceConfigValidator.Firewall(c.Firewall, errors);
         var loadBalancer = c.LoadBalancer is null ? null : ServiceConfigValidator.LoadBalancer(c.LoadBalancer, ifids, errors);
 
-        CheckEngines(c, security, errors);
+        CheckEngines(c, role, security, errors);
         if (c.SuperFrames && security.Mode != TunnelSecurityMode.Plain)
         {
             errors.Add("superFrames: implemented for a plain tunnel only (a sealed super-frame is not supported yet)");
@@ -339,7 +340,7 @@ internal static class NodeConfigValidator
     /// <summary>Smallest tunnel MTU that makes super-frames worth carrying (a 16 KiB datagram); below it, leave them off.</summary>
     private const int SuperFrameMinMtu = 16384;
 
-    private static void CheckEngines(NodeConfig c, TunnelSecuritySettings security, List<string> errors)
+    private static void CheckEngines(NodeConfig c, NodeRole role, TunnelSecuritySettings security, List<string> errors)
     {
         if (c.Engines is < 1 or > MaxEngines)
         {
@@ -362,6 +363,18 @@ internal static class NodeConfigValidator
         if (security.Mode != TunnelSecurityMode.Plain)
         {
             errors.Add("engines: more than one engine is implemented for a plain tunnel only");
+        }
+
+        // A dispatcher's engines share each interface's frames through PACKET_FANOUT, which only AF_PACKET sockets have.
+        if (role == NodeRole.Dispatcher)
+        {
+            foreach (var shared in c.Interfaces)
+            {
+                if (shared.Source is { } source && FrameSourceSpec.TryParse(source, out var spec, out _) && spec.Kind != FrameSourceKind.AfPacket)
+                {
+                    errors.Add($"engines: interface {shared.Ifid}: a dispatcher on more than one engine needs afpacket: sources (PACKET_FANOUT shares an interface's frames among the engines), not '{source}'");
+                }
+            }
         }
     }
 

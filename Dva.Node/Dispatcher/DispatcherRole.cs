@@ -20,8 +20,11 @@ namespace Dva.Node.Dispatcher;
 /// state: a table change is one reference read per batch.
 /// </summary>
 /// <remarks>
-/// Everything runs on one engine thread: the neighbour table, the resolve queue and the peer address cache
-/// are touched only there, so none of them takes a lock. Fragmentation is not implemented: an IPv4 frame
+/// Everything of one role runs on its engine thread: the resolve queue and the peer address cache are touched only
+/// there, so neither takes a lock. A node may run N roles, one per engine (<see cref="CreateGroup"/>): their
+/// <c>afpacket:</c> sources share each interface's frames by PACKET_FANOUT and their tunnel sockets the data planes'
+/// datagrams by source port; the roles share the neighbour table (with a lock) and hand an address learned on one
+/// engine to the others' resolve queues. Fragmentation is not implemented: an IPv4 frame
 /// without DF that would not fit the tunnel MTU once encapsulated is dropped (<see cref="DropReason.Oversize"/>).
 /// </remarks>
 internal sealed class DispatcherRole
@@ -59,8 +62,19 @@ internal sealed class DispatcherRole
 
     private EpollEngine? _engine;
     private PacketPort? _tunnel;
+    private DispatcherRole[] _group;
+    private readonly int _engineIndex;
+
+    // _pending.Count as this role's engine last left it; the other engines read it to know whether an address they
+    // learned may release frames queued here.
+    private volatile int _pendingHint;
 
     public DispatcherRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time)
+        : this(settings, tables, counters, time, new NeighbourTable(time, NeighbourTable.DefaultLifetime), 0)
+    {
+    }
+
+    private DispatcherRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time, NeighbourTable neighbours, int engineIndex)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(tables);
@@ -72,7 +86,9 @@ internal sealed class DispatcherRole
         _self = settings.NodeId;
         Counters = counters.CreateBlock();
         _routes = new RouteTable(settings.Interfaces, settings.Routes);
-        _neighbours = new NeighbourTable(time, NeighbourTable.DefaultLifetime);
+        _neighbours = neighbours;
+        _engineIndex = engineIndex;
+        _group = [this];
 
         // Outer IP + UDP + the DISPATCH header (no nid list) in front of an untagged frame, plus SEQ and TAG in secure mode.
         var outerIp = settings.TunnelListen.AddressFamily == AddressFamily.InterNetworkV6 ? PacketConstants.Ipv6HeaderLength : PacketConstants.Ipv4MinHeaderLength;
@@ -82,6 +98,32 @@ internal sealed class DispatcherRole
     }
 
     public CounterBlock Counters { get; }
+
+    /// <summary>The roles of every engine of this node, in engine order (this one alone on a one-engine node).</summary>
+    internal IReadOnlyList<DispatcherRole> Group => _group;
+
+    /// <summary>
+    /// One role per engine of a dispatcher node, sharing one neighbour table; attach role i to engine i, socket i of
+    /// the tunnel group and frame sources of the engine's own that joined each interface's PACKET_FANOUT group.
+    /// </summary>
+    internal static DispatcherRole[] CreateGroup(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time, int engines)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(engines, 1);
+        ArgumentNullException.ThrowIfNull(time);
+        var neighbours = new NeighbourTable(time, NeighbourTable.DefaultLifetime, shared: engines > 1);
+        var roles = new DispatcherRole[engines];
+        for (var i = 0; i < engines; i++)
+        {
+            roles[i] = new DispatcherRole(settings, tables, counters, time, neighbours, i);
+        }
+
+        foreach (var role in roles)
+        {
+            role._group = roles;
+        }
+
+        return roles;
+    }
 
     /// <summary>Bytes the tunnel adds to an inner frame: outer IP, UDP and the DISPATCH header (and SEQ and TAG in secure mode).</summary>
     public int Overhead { get; }
@@ -134,7 +176,11 @@ internal sealed class DispatcherRole
         }
 
         engine.AddTimer(s_pendingSweep, SweepPending);
-        engine.AddTimer(s_neighbourSweep, () => _neighbours.Expire());
+        if (_engineIndex == 0)
+        {
+            // One sweep for the group's shared table.
+            engine.AddTimer(s_neighbourSweep, () => _neighbours.Expire());
+        }
     }
 
     /// <summary>The neighbour table as the engine sees it now (IFID, address, MAC hex).</summary>
@@ -228,6 +274,10 @@ internal sealed class DispatcherRole
             var mac = frame.Slice(info.ArpSenderMacOffset, MacLength);
             _neighbours.Learn(port.Ifid, sender, mac);
             ReleasePending(port, sender, mac);
+            if (_group.Length > 1)
+            {
+                ReleaseOnOtherEngines(port.Ifid, sender, mac);
+            }
         }
 
         if (info.ArpOperation != ArpRequestOperation || !port.OwnsIpv4(info.ArpTargetIp) || !_engine!.Pool.TryRent(out var reply))
@@ -243,6 +293,33 @@ internal sealed class DispatcherRole
         }
 
         Transmit(port, reply);
+    }
+
+    /// <summary>
+    /// PACKET_FANOUT hands an ARP reply to one engine, but the frames that wait for it may be queued on another (the
+    /// RESOLVE came in on its tunnel socket): each engine with a queue releases what waits for the address on its own
+    /// thread. An engine that queues just after this read finds the address at its next sweep (<see cref="SweepPending"/>).
+    /// </summary>
+    private void ReleaseOnOtherEngines(byte ifid, IpAddr address, ReadOnlySpan<byte> mac)
+    {
+        byte[]? copy = null;
+        foreach (var other in _group)
+        {
+            if (other != this && other._pendingHint > 0 && other._engine is { } engine)
+            {
+                copy ??= mac.ToArray();
+                var learned = copy;
+                engine.Post(() => other.ReleaseLearned(ifid, address, learned));
+            }
+        }
+    }
+
+    private void ReleaseLearned(byte ifid, IpAddr address, byte[] mac)
+    {
+        if (_ports[ifid] is { } port)
+        {
+            ReleasePending(port, address, mac);
+        }
     }
 
     private DropReason? Broadcast(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, TableState state, PacketAddress[] addresses)
@@ -617,6 +694,7 @@ internal sealed class DispatcherRole
             pending.LastRequest = pending.Since;
             pending.Tci = tci;
             _pending[key] = pending;
+            _pendingHint = _pending.Count;
             SendArpRequest(port, nextHop, tci);
         }
 
@@ -660,6 +738,8 @@ internal sealed class DispatcherRole
             return;
         }
 
+        _pendingHint = _pending.Count;
+
         for (var i = 0; i < pending.Count; i++)
         {
             var buffer = pending.Frames[i];
@@ -680,6 +760,11 @@ internal sealed class DispatcherRole
         }
 
         var now = _time.GetTimestamp();
+        if (_group.Length > 1)
+        {
+            ReleaseLearnedElsewhere();
+        }
+
         foreach (var (key, pending) in _pending)
         {
             if (_time.GetElapsedTime(pending.Since, now) >= PendingLifetime)
@@ -705,6 +790,30 @@ internal sealed class DispatcherRole
 
             pending.Count = 0;
             _pendingPool.Push(pending);
+        }
+
+        _expired.Clear();
+        _pendingHint = _pending.Count;
+    }
+
+    /// <summary>Releases the queues whose address another engine learned while this one was queueing (see <see cref="ReleaseOnOtherEngines"/>).</summary>
+    private void ReleaseLearnedElsewhere()
+    {
+        Span<byte> mac = stackalloc byte[MacLength];
+        foreach (var (key, _) in _pending)
+        {
+            if (_neighbours.TryGet(key.Ifid, key.Address, mac))
+            {
+                _expired.Add(key);
+            }
+        }
+
+        foreach (var key in _expired)
+        {
+            if (_ports[key.Ifid] is { } port && _neighbours.TryGet(key.Ifid, key.Address, mac))
+            {
+                ReleasePending(port, key.Address, mac);
+            }
         }
 
         _expired.Clear();

@@ -3,20 +3,91 @@ using Dva.Shared.Packets;
 namespace Dva.Node.Routing;
 
 /// <summary>
-/// IP → MAC per shared interface, learned from ARP (and neighbour discovery) the node sees. Owned by one
-/// engine thread: it is written and read only there, so it takes no lock; other threads ask the engine
-/// for a <see cref="Snapshot"/>. Entries expire so a host that moved is re-learned.
+/// IP → MAC per shared interface, learned from ARP (and neighbour discovery) the node sees. Entries expire so a
+/// host that moved is re-learned. Owned by one engine thread (a data plane engine's: it is written and read only
+/// there, so it takes no lock; other threads ask the engine for a <see cref="Snapshot"/>), or
+/// <paramref name="shared"/> by the engines of a dispatcher, which take a lock: an ARP reply reaches whichever engine
+/// PACKET_FANOUT gives it, while the frames waiting for it may sit on another (DispatcherRole.CreateGroup). Only a
+/// RESOLVE and an ARP frame look the table up there, not the dispatch of a packet.
 /// </summary>
-internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime)
+internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime, bool shared = false)
 {
     private readonly Dictionary<(byte Ifid, IpAddr Address), Entry> _entries = [];
+    private readonly Lock? _lock = shared ? new Lock() : null;
 
     public static TimeSpan DefaultLifetime { get; } = TimeSpan.FromMinutes(5);
 
-    public int Count => _entries.Count;
+    public int Count
+    {
+        get
+        {
+            if (_lock is null)
+            {
+                return _entries.Count;
+            }
+
+            lock (_lock)
+            {
+                return _entries.Count;
+            }
+        }
+    }
 
     /// <summary>Records what an ARP packet or reply told; returns true when the entry is new or changed.</summary>
     public bool Learn(byte ifid, IpAddr address, ReadOnlySpan<byte> mac)
+    {
+        if (_lock is null)
+        {
+            return LearnCore(ifid, address, mac);
+        }
+
+        lock (_lock)
+        {
+            return LearnCore(ifid, address, mac);
+        }
+    }
+
+    public bool TryGet(byte ifid, IpAddr address, Span<byte> mac)
+    {
+        if (_lock is null)
+        {
+            return TryGetCore(ifid, address, mac);
+        }
+
+        lock (_lock)
+        {
+            return TryGetCore(ifid, address, mac);
+        }
+    }
+
+    /// <summary>Drops expired entries (called from an engine timer).</summary>
+    public int Expire()
+    {
+        if (_lock is null)
+        {
+            return ExpireCore();
+        }
+
+        lock (_lock)
+        {
+            return ExpireCore();
+        }
+    }
+
+    public IReadOnlyList<(byte Ifid, IpAddr Address, string Mac)> Snapshot()
+    {
+        if (_lock is null)
+        {
+            return SnapshotCore();
+        }
+
+        lock (_lock)
+        {
+            return SnapshotCore();
+        }
+    }
+
+    private bool LearnCore(byte ifid, IpAddr address, ReadOnlySpan<byte> mac)
     {
         if (mac.Length < 6 || address.Version == 0 || (mac[0] & 1) != 0)
         {
@@ -31,7 +102,7 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime)
         return changed;
     }
 
-    public bool TryGet(byte ifid, IpAddr address, Span<byte> mac)
+    private bool TryGetCore(byte ifid, IpAddr address, Span<byte> mac)
     {
         if (_entries.TryGetValue((ifid, address), out var e) && time.GetElapsedTime(e.LearnedAt) < lifetime)
         {
@@ -42,8 +113,7 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime)
         return false;
     }
 
-    /// <summary>Drops expired entries (called from an engine timer).</summary>
-    public int Expire()
+    private int ExpireCore()
     {
         var removed = 0;
         foreach (var (key, e) in _entries)
@@ -58,7 +128,7 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime)
         return removed;
     }
 
-    public IReadOnlyList<(byte Ifid, IpAddr Address, string Mac)> Snapshot()
+    private List<(byte Ifid, IpAddr Address, string Mac)> SnapshotCore()
     {
         Span<byte> mac = stackalloc byte[6];
         var list = new List<(byte, IpAddr, string)>(_entries.Count);

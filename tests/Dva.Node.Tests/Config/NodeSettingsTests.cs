@@ -72,15 +72,26 @@ public class NodeSettingsTests
     }
 
     [Fact]
-    public void TryParse_Engines_OneByDefaultAndADispatcherRunsOnOne()
+    public void TryParse_Engines_OneByDefaultAndBothRolesRunOnTheirs()
     {
         Assert.True(NodeSettings.TryParse(Edit(_ => { }), out var byDefault, out _));
-        Assert.True(NodeSettings.TryParse(Edit(n => n["engines"] = 4), out var four, out var errors), string.Join("; ", errors));
+        Assert.True(NodeSettings.TryParse(Edit(n => { n["engines"] = 4; n["interfaces"]![0]!["source"] = "afpacket:eth0?ring=1"; }), out var dispatcher, out var errors), string.Join("; ", errors));
         Assert.True(NodeSettings.TryParse(Edit(n => { n["engines"] = 4; n["role"] = "dataplane"; n["routes"] = new JsonArray(); n["interfaces"]!.AsArray().Clear(); n["interfaces"]!.AsArray().Add(JsonNode.Parse("""{"ifid": 1, "mac": "02:00:00:00:00:01", "dispatcher": 100}""")); }), out var dataPlane, out errors), string.Join("; ", errors));
 
         Assert.Equal((1, 1), (byDefault!.Engines, byDefault.RoleEngines));
-        Assert.Equal((4, 1), (four!.Engines, four.RoleEngines));
+        Assert.Equal((4, 4), (dispatcher!.Engines, dispatcher.RoleEngines));
         Assert.Equal((4, 4), (dataPlane!.Engines, dataPlane.RoleEngines));
+    }
+
+    [Fact]
+    public void TryParse_DispatcherEnginesWithAUdpSource_RefusedNamingTheInterface()
+    {
+        Assert.False(NodeSettings.TryParse(Edit(n => n["engines"] = 2), out _, out var errors));
+
+        // Interface 1 is udp: (no PACKET_FANOUT); interface 2 is afpacket:eth1 and passes.
+        var error = Assert.Single(errors);
+        Assert.StartsWith("engines: interface 1: a dispatcher on more than one engine needs afpacket: sources", error, StringComparison.Ordinal);
+        Assert.Contains("udp:LOCAL=127.0.0.1:7001", error, StringComparison.Ordinal);
     }
 
     public static TheoryData<string, string, string> FieldErrors() => new()

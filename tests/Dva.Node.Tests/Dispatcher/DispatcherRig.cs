@@ -35,7 +35,11 @@ internal sealed class DispatcherRig : IDisposable
     private readonly List<IDisposable> _owned = [];
 
     /// <param name="dataPlaneOneEngines">More than one: data plane 1's endpoint is a <see cref="TunnelSocketGroup"/> of that many sockets.</param>
-    public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false, int dataPlaneOneEngines = 1)
+    /// <param name="secondEngine">
+    /// A second role of the same group (<see cref="DispatcherRole.CreateGroup"/>, shared neighbour table) on its own engine,
+    /// tunnel socket and wires (<see cref="Second"/>), as the second engine of a node whose afpacket: sources fan out.
+    /// </param>
+    public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false, int dataPlaneOneEngines = 1, bool secondEngine = false)
     {
         DataPlaneOneGroup = dataPlaneOneEngines == 1 ? null : Own(TunnelSocketGroup.Open(new IPEndPoint(IPAddress.Loopback, 0), dataPlaneOneEngines));
         DataPlanes = new Dictionary<ushort, UdpTunnelSocket>
@@ -81,10 +85,28 @@ internal sealed class DispatcherRig : IDisposable
             [2] = Own(FrameSourceSpecs(insideSource).Open()),
         };
         Engine = new EpollEngine(new BufferPool(1024));
-        Role = new DispatcherRole(Settings, Tables, Counters, TimeProvider.System);
+        var roles = DispatcherRole.CreateGroup(Settings, Tables, Counters, TimeProvider.System, secondEngine ? 2 : 1);
+        Role = roles[0];
         Role.Attach(Engine, Tunnel, sources);
         Engine.Start();
+        if (secondEngine)
+        {
+            var (outside2, outsideSource2) = Wire();
+            var (inside2, insideSource2) = Wire();
+            var tunnel2 = Own(UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0)));
+            var engine2 = new EpollEngine(new BufferPool(1024));
+            Second = new SecondEngineRig(roles[1], engine2, tunnel2, outside2, inside2);
+            roles[1].Attach(engine2, tunnel2, new Dictionary<byte, PacketPort>
+            {
+                [1] = Own(FrameSourceSpecs(outsideSource2).Open()),
+                [2] = Own(FrameSourceSpecs(insideSource2).Open()),
+            });
+            engine2.Start();
+        }
     }
+
+    /// <summary>The second engine's role and its own tunnel socket and wires (null unless asked for).</summary>
+    public SecondEngineRig? Second { get; }
 
     public NodeSettings Settings { get; }
 
@@ -170,6 +192,7 @@ internal sealed class DispatcherRig : IDisposable
     public void Dispose()
     {
         Engine.Dispose();
+        Second?.Engine.Dispose();
         foreach (var d in _owned)
         {
             d.Dispose();
@@ -197,3 +220,6 @@ internal sealed class DispatcherRig : IDisposable
         return (hostEnd, $"udp:LOCAL=127.0.0.1:{dispatcher},PEER=127.0.0.1:{host}");
     }
 }
+
+/// <summary>The second engine of a <see cref="DispatcherRig"/>: its role, engine, tunnel socket and host ends of its wires.</summary>
+internal sealed record SecondEngineRig(DispatcherRole Role, EpollEngine Engine, UdpTunnelSocket Tunnel, UdpFrameSource Outside, UdpFrameSource Inside);

@@ -197,6 +197,36 @@ public class DispatcherRoleTests
     }
 
     [Fact]
+    public void Egress_Resolve_ArpReplyReachesTheOtherEngine_QueuedFrameReleasedAndTheAddressKnownToBoth()
+    {
+        using var rig = new DispatcherRig(secondEngine: true);
+        var second = rig.Second!;
+        var inner = ServerBoundFrame();
+
+        // The RESOLVE reaches the second engine's socket; its ARP request leaves on the second engine's wire.
+        Assert.Equal(1, rig.DataPlanes[1].Send([PortHelpers.Frame(Egress(inner, Handoff.Resolve, tci: 0, from: 1), second.Tunnel.LocalEndPoint)]));
+        var request = ReceiveOne(second.Inside);
+        Assert.Equal(ParseError.None, PacketParser.TryParse(request, out var arp));
+        Assert.Equal((true, InsideIp, ServerIp), (arp.IsArp, arp.ArpSenderIp, arp.ArpTargetIp));
+
+        // PACKET_FANOUT hands the reply to the first engine: it learns the address and the second sends what it queued.
+        var reply = new byte[64];
+        var length = PacketBuilder.ArpReply(reply, ServerMac, ServerIp, InsideMac, InsideIp);
+        Send(rig.Inside, reply[..length]);
+        var sent = ReceiveOne(second.Inside, f => f[12] == 0x08 && f[13] == 0x00);
+        Assert.Equal(ServerMac, sent[..6]);
+        Assert.Equal(inner[12..], sent[12..]);
+
+        // Both engines now know the server: a RESOLVE to either leaves at once, without another ARP request.
+        rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 0, from: 1));
+        Assert.Equal(ServerMac, ReceiveOne(rig.Inside, f => f[12] == 0x08 && f[13] == 0x00)[..6]);
+        Assert.Equal(1, rig.DataPlanes[1].Send([PortHelpers.Frame(Egress(inner, Handoff.Resolve, tci: 0, from: 1), second.Tunnel.LocalEndPoint)]));
+        Assert.Equal(ServerMac, ReceiveOne(second.Inside)[..6]);
+        Assert.Equal(0, second.Role.Counters.Drops.Sum());
+        Assert.Equal(0, rig.Role.Counters.Drops.Sum());
+    }
+
+    [Fact]
     public void Egress_FromWrongSourceEndpoint_DroppedAsWrongSourceAddress()
     {
         using var rig = new DispatcherRig();
