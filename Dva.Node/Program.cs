@@ -16,6 +16,7 @@ internal static class Program
           dva-node traffic ...                  play client and server hosts on two udp: wires ('dva-node traffic --help')
           dva-node relay ...                    measure the engine's relay rate on loopback (relay --help)
           dva-node afpacket-bench ...           recvmmsg vs PACKET_MMAP ring receive on a veth pair (root)
+          dva-node dispatcher-bench ...         the real dispatcher on 1 and N engines (PACKET_FANOUT) on a veth pair (root)
           dva-node help                         this text
 
         exit codes: 0 success, 1 failure while running, 2 bad command line or configuration.
@@ -50,6 +51,8 @@ internal static class Program
                 return RelayHarnessCommand.Run(rest, Console.Out, Console.Error);
             case "afpacket-bench":
                 return AfPacketRingHarness.Run(rest, Console.Out, Console.Error);
+            case "dispatcher-bench":
+                return await DispatcherEnginesHarness.RunAsync(rest, Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine($"dva-node: unknown command '{args[0]}'. Run 'dva-node help' for the list of commands.");
                 return 2;

@@ -164,7 +164,7 @@ internal static class RoleRelayHarness
     }
 
     // A 128-byte TCP/IPv4 ACK from client 192.0.2.(10 + f / 256) port 10000 + f % 256 to 198.51.100.2:80.
-    private static byte[] TcpFrame(int flow)
+    internal static byte[] TcpFrame(int flow)
     {
         var frame = new byte[14 + 20 + 20 + 74];
         SharedMac.CopyTo(frame, 0);

@@ -87,6 +87,9 @@ internal sealed unsafe class EpollEngine : IDisposable
 
     public long Turns => Volatile.Read(ref _turns);
 
+    /// <summary>The kernel thread id of the engine thread once it runs (0 before), for its CPU time (load harnesses).</summary>
+    public int ThreadId { get; private set; }
+
     /// <summary>Handler calls that threw; a handler bug, counted so the loop keeps forwarding.</summary>
     public long HandlerFaults => Volatile.Read(ref _handlerFaults);
 
@@ -299,6 +302,7 @@ internal sealed unsafe class EpollEngine : IDisposable
 
     private void Run()
     {
+        ThreadId = Libc.gettid();
         while (!_stopping)
         {
             var ready = Libc.epoll_wait(_epollFd, _events, MaxEvents, NextTimeoutMs());
