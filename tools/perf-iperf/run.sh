@@ -2,8 +2,9 @@
 # iperf3 through a DVA vs through the Linux kernel, in one run (issue 9). Not a test: a load harness that prints
 # figures. Needs root, iperf3, nftables, python3 and a built dva-node.
 #
-#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --modes "dva dva-ring dva-gso"] [--keep]
+#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --modes "dva dva-ring dva-gso"] [--dispatcher-engines N] [--keep]
 #
+# --dispatcher-engines N runs the dispatcher on N engines (its afpacket: sources share each veth end by PACKET_FANOUT).
 # --keep leaves the work directory (node logs, iperf3 JSON, each node's /counters after its run) for a look.
 #
 # Client C (192.0.2.10/24) -> server S (198.51.100.11/24), each in a namespace made here (documentation ranges only),
@@ -23,6 +24,7 @@ set -euo pipefail
 seconds=10
 modes="dva dva-ring dva-gso"
 keep=0
+dispatcher_engines=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
@@ -31,7 +33,8 @@ while [ $# -gt 0 ]; do
     --gso) modes="dva-gso"; shift ;;
     --modes) modes="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--seconds N] [--ring | --no-ring | --gso | --modes LIST] [--keep]" >&2; exit 2 ;;
+    --dispatcher-engines) dispatcher_engines="$2"; shift 2 ;;
+    *) echo "usage: $0 [--seconds N] [--ring | --no-ring | --gso | --modes LIST] [--dispatcher-engines N] [--keep]" >&2; exit 2 ;;
   esac
 done
 
@@ -175,7 +178,7 @@ dva_run() { # $1 source option ("", "?ring=1" or "?gso=1")
       { "id": 10, "priority": 10, "action": "accept", "protocol": "tcp", "destinationPorts": "5201" },
       { "id": 20, "priority": 20, "action": "accept", "protocol": "udp", "destinationPorts": "5201" },
       { "id": 30, "priority": 30, "action": "accept", "protocol": "icmp" } ] }'
-  node_config dispatcher "{ $super \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
+  node_config dispatcher "{ $super \"engines\": $dispatcher_engines, \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
     \"interfaces\": [
       { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"source\": \"afpacket:ipc-m$1\" },
       { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"source\": \"afpacket:ips-m$1\" } ],
@@ -261,6 +264,7 @@ for line in "${results[@]}"; do
   label="DVA (1 dispatcher, 2 data planes, afpacket:)"
   [ "$mode" = dva-ring ] && label="DVA, afpacket:?ring=1"
   [ "$mode" = dva-gso ] && label="DVA, afpacket:?gso=1, superFrames"
+  [ "$dispatcher_engines" != 1 ] && label="$label, $dispatcher_engines disp. engines"
   printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")" "$ping"
 done
 for mode in $modes; do
