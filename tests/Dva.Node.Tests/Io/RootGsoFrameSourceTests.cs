@@ -51,7 +51,7 @@ public sealed class RootGsoFrameSourceTests : IDisposable
     public void GsoSource_DeviceWithoutOffloads_KernelSegmentsAtGsoSizeAndFinishesChecksums()
     {
         CreateVethPair();
-        SoftwareChecksums("dvaveth0");
+        _namespace.TxChecksumOffloadOff("dvaveth0");
         var (a, b) = _namespace.Enter(() => (Open("afpacket:dvaveth0?gso=1"), Open("afpacket:dvaveth1")));
         var frame = SuperFrame();
         var payload = frame.AsSpan(L4Offset + 20).ToArray();
@@ -159,26 +159,6 @@ public sealed class RootGsoFrameSourceTests : IDisposable
         var source = spec.Open();
         _open.Add(source);
         return source;
-    }
-
-    /// <summary>ethtool -K DEV tx off (through SIOCETHTOOL: ethtool may be absent), which also turns TSO off.</summary>
-    private void SoftwareChecksums(string device)
-    {
-        var script = Path.Combine(Path.GetTempPath(), $"dva-txcsum-off-{Environment.ProcessId}.py");
-        File.WriteAllText(script, """
-            import array, fcntl, socket, struct, sys
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            value = array.array('I', [0x17, 0])  # ETHTOOL_STXCSUM, off
-            fcntl.ioctl(s.fileno(), 0x8946, struct.pack('16sP', sys.argv[1].encode(), value.buffer_info()[0]))  # SIOCETHTOOL
-            """);
-        try
-        {
-            _namespace.Exec($"python3 {script} {device}");
-        }
-        finally
-        {
-            File.Delete(script);
-        }
     }
 
     private void CreateVethPair()

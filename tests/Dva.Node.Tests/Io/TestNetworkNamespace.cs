@@ -50,6 +50,30 @@ internal sealed class TestNetworkNamespace : IDisposable
 
     public void Dispose() => Delete(Name);
 
+    /// <summary>
+    /// ethtool -K DEV tx off, through the SIOCETHTOOL ioctl (ethtool may be absent), which also turns TSO off: else a
+    /// host leaves its TCP/UDP checksums to a veth that never computes them, an AF_PACKET socket (without
+    /// <c>?gso=1</c>) sees them unfinished, and the far host drops what is forwarded.
+    /// </summary>
+    public void TxChecksumOffloadOff(string device)
+    {
+        var script = Path.Combine(Path.GetTempPath(), $"dva-txcsum-off-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
+        File.WriteAllText(script, """
+            import array, fcntl, socket, struct, sys
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            value = array.array('I', [0x17, 0])  # ETHTOOL_STXCSUM, off
+            fcntl.ioctl(s.fileno(), 0x8946, struct.pack('16sP', sys.argv[1].encode(), value.buffer_info()[0]))  # SIOCETHTOOL
+            """);
+        try
+        {
+            _ = Exec($"/usr/bin/python3 {script} {device}");
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
     private static void Delete(string name)
     {
         using var process = Process.Start(new ProcessStartInfo("ip", $"netns del {name}") { RedirectStandardError = true });

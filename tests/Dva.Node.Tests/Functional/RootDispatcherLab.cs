@@ -1,0 +1,107 @@
+using Dva.Node.Agent;
+using Dva.Node.Config;
+using Dva.Node.Tests.Io;
+
+namespace Dva.Node.Tests.Functional;
+
+/// <summary>
+/// A dispatcher on <c>afpacket:</c> sources facing real Linux hosts: namespace C holds a client (192.0.2.10/24),
+/// namespace S a server (198.51.100.10/24), namespace D the DVA (a dispatcher on the D ends of both veth pairs and one
+/// data plane, talking over D's loopback). The hosts' TX checksum offload is off, as an AF_PACKET source without
+/// <c>?gso=1</c> needs. Root only, like the engine's device tests.
+/// </summary>
+public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
+{
+    private readonly int _engines;
+    private readonly string _prefix;
+    private readonly string _serverSourceOptions;
+    private readonly List<NodeHost> _hosts = [];
+
+    /// <param name="engines">The dispatcher's engines.</param>
+    /// <param name="prefix">Three letters that name the veth pairs (PREFIXc-h / PREFIXc-d, PREFIXs-h / PREFIXs-d).</param>
+    /// <param name="serverSourceOptions">Options of the server side's afpacket: source ("" or "?ring=1").</param>
+    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "")
+    {
+        _engines = engines;
+        _prefix = prefix;
+        _serverSourceOptions = serverSourceOptions;
+    }
+
+    private protected TestNetworkNamespace Dva { get; } = new();
+
+    private protected TestNetworkNamespace Client { get; } = new();
+
+    private protected TestNetworkNamespace Server { get; } = new();
+
+    /// <summary>The data plane, then the dispatcher.</summary>
+    private protected IReadOnlyList<NodeHost> Hosts => _hosts;
+
+    /// <summary>The D ends of the veth pairs, client side and server side.</summary>
+    protected string ClientSideDevice => $"{_prefix}c-d";
+
+    protected string ServerSideDevice => $"{_prefix}s-d";
+
+    public async Task InitializeAsync()
+    {
+        Link(Client, $"{_prefix}c-h", ClientSideDevice, "192.0.2.10/24", "192.0.2.1");
+        Link(Server, $"{_prefix}s-h", ServerSideDevice, "198.51.100.10/24", "198.51.100.1");
+        var table = """
+            "table": { "bucketCount": 256, "seed": "0xabc",
+              "dataPlanes": [ { "nodeId": 1, "endpoint": "127.0.0.1:16191" } ],
+              "dispatchers": [ { "nodeId": 100, "endpoint": "127.0.0.1:16190" } ] }
+            """;
+        var dispatcher = Settings($$"""
+            { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" },
+              "interfaces": [
+                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "afpacket:{{ClientSideDevice}}" },
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "afpacket:{{ServerSideDevice}}{{_serverSourceOptions}}" } ],
+              {{table}} }
+            """);
+        var dataPlane = Settings($$"""
+            { "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:16191" },
+              "interfaces": [
+                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "dispatcher": 100 },
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": 100 } ],
+              {{table}} }
+            """);
+
+        // Sockets and AF_PACKET sources are opened inside D (NodeHost opens them before its first await).
+        foreach (var settings in new[] { dataPlane, dispatcher })
+        {
+            _hosts.Add(await Dva.Enter(() => NodeHost.StartAsync(settings)));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    /// <summary>After <see cref="DisposeAsync"/> (xunit calls both): the namespaces go once the hosts closed their sockets.</summary>
+    public void Dispose()
+    {
+        Client.Dispose();
+        Server.Dispose();
+        Dva.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private static NodeSettings Settings(string json)
+    {
+        Assert.True(NodeSettings.TryParse(json, out var settings, out var errors), string.Join("; ", errors));
+        return settings!;
+    }
+
+    private void Link(TestNetworkNamespace host, string hostEnd, string dvaEnd, string address, string gateway)
+    {
+        TestNetworkNamespace.Ip($"link add {hostEnd} netns {host.Name} type veth peer name {dvaEnd} netns {Dva.Name}");
+        TestNetworkNamespace.Ip($"-n {host.Name} addr add {address} dev {hostEnd}");
+        TestNetworkNamespace.Ip($"-n {host.Name} link set {hostEnd} up");
+        TestNetworkNamespace.Ip($"-n {Dva.Name} link set {dvaEnd} up");
+        TestNetworkNamespace.Ip($"-n {host.Name} route add default via {gateway}");
+        host.TxChecksumOffloadOff(hostEnd);
+    }
+}
