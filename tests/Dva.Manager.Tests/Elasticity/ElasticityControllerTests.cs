@@ -23,7 +23,19 @@ public sealed class ElasticityControllerTests : HubTestBase
         await WaitForHeartbeatFiguresAsync(strong, weak);
 
         var decisions = await Factory.Services.GetRequiredService<ElasticityController>().RunOnceAsync(CancellationToken.None);
-        var (weighted, _) = await Factory.WaitForCommitAsync(dva, (t, _) => t.Peers.Values.Any(p => p.Weight == 100));
+        TableVersion weighted;
+        try
+        {
+            (weighted, _) = await Factory.WaitForCommitAsync(dva, (t, _) => t.Peers.Values.Any(p => p.Weight == 100));
+        }
+        catch (TimeoutException)
+        {
+            // Seen once in a full run: say what the controller decided and what the manager serves, for the next look.
+            var current = Factory.Rollout.Current(dva);
+            var peers = current is null ? "none" : string.Join(", ", current.Peers.Values.Select(p => $"{p.NodeId}:{p.Role}:w{p.Weight}"));
+            throw new TimeoutException(
+                $"no version with a weight of 100 committed; decisions: [{string.Join("; ", decisions.Select(d => d.Decision.Reason))}]; current version {current?.Version}: {peers}");
+        }
 
         var decision = Assert.Single(decisions).Decision;
         Assert.NotNull(decision.Weights);

@@ -58,8 +58,10 @@ public sealed class BrowserFixture : IAsyncLifetime
         await page.GotoAsync(Url("/login"));
         await page.FillAsync("#apiKey", apiKey);
         await page.ClickAsync("button[type=submit]");
-        // The first request after sign-in renders the whole list page; on a loaded machine that takes a while.
-        await page.WaitForURLAsync(Url("/"), new() { Timeout = 60_000 });
+        // The first request after sign-in renders the whole list page; on a loaded machine that takes a while. Wait for
+        // the navigation to commit, not for the load event (a full run once timed out there after 60 s): what a test
+        // reads next it waits for itself (WaitForCircuitAsync, Expect).
+        await page.WaitForURLAsync(Url("/"), new() { Timeout = 60_000, WaitUntil = WaitUntilState.Commit });
         return page;
     }
 
@@ -74,7 +76,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     /// <summary>Waits until the interactive component inside <paramref name="scope"/> runs in a live circuit.</summary>
     public static Task WaitForCircuitAsync(IPage page, string scope) =>
-        page.Locator($"{scope} [data-testid=interactive]").First.WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        page.Locator($"{scope} [data-testid=interactive]").First.WaitForAsync(new() { State = WaitForSelectorState.Attached, Timeout = 60_000 });
 
     public static Task ScreenshotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new() { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
