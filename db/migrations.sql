@@ -271,3 +271,18 @@ VALUES ('20261127033413_DataPlaneEngines', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "DvaDispatchers" (
+    "DvaId" INTEGER NOT NULL CONSTRAINT "PK_DvaDispatchers" PRIMARY KEY,
+    "Engines" INTEGER NOT NULL,
+    CONSTRAINT "FK_DvaDispatchers_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "DvaDispatchers" ("DvaId", "Engines") SELECT "Id", 1 FROM "Dvas";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127063901_DispatcherEngines', '10.0.15');
+
+COMMIT;
+

@@ -27,6 +27,9 @@ internal sealed class Appliance : ManagedEntity
     /// <summary>How data plane units of this DVA run, in its own table (DvaDataPlanes) so the schema change needs no ALTER TABLE.</summary>
     public ApplianceDataPlane DataPlane { get; set; } = new();
 
+    /// <summary>How dispatcher units of this DVA run, in its own table (DvaDispatchers), as <see cref="DataPlane"/>.</summary>
+    public ApplianceDispatcher Dispatcher { get; set; } = new();
+
     public FirewallPolicy FirewallDefaultPolicy { get; set; }
 
     public MidStreamPolicy MidStreamPolicy { get; set; }
@@ -53,6 +56,7 @@ internal sealed class Appliance : ManagedEntity
         TunnelSecurity = Tunnel.Security,
         TunnelCipher = Tunnel.Cipher,
         DataPlaneEngines = DataPlane.Engines,
+        DispatcherEngines = Dispatcher.Engines,
         FirewallDefaultPolicy = FirewallDefaultPolicy,
         MidStreamPolicy = MidStreamPolicy,
         Scaling = new ScalingPolicy
@@ -74,6 +78,7 @@ internal sealed class Appliance : ManagedEntity
         Tunnel.Cipher = spec.TunnelCipher;
         SecureTunnel = spec.TunnelSecurity != Model.TunnelSecurity.Plain;
         DataPlane.Engines = spec.DataPlaneEngines;
+        Dispatcher.Engines = spec.DispatcherEngines;
         FirewallDefaultPolicy = spec.FirewallDefaultPolicy;
         MidStreamPolicy = spec.MidStreamPolicy;
         MinDataPlanes = spec.Scaling.MinDataPlanes;
@@ -88,6 +93,12 @@ internal sealed class Appliance : ManagedEntity
 internal sealed class ApplianceDataPlane
 {
     /// <summary>Engine threads per data plane unit (the node configuration's <c>engines</c>).</summary>
+    public int Engines { get; set; } = 1;
+}
+
+internal sealed class ApplianceDispatcher
+{
+    /// <summary>Engine threads per dispatcher unit (the node configuration's <c>engines</c>).</summary>
     public int Engines { get; set; } = 1;
 }
 

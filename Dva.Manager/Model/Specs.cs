@@ -34,6 +34,13 @@ internal sealed record DvaSpec
     /// </summary>
     public int DataPlaneEngines { get; init; } = 1;
 
+    /// <summary>
+    /// Engine threads per dispatcher unit, 1..64 (each with its own afpacket: sockets, joined to a PACKET_FANOUT group per
+    /// interface, and its own tunnel socket; docs/node.md "Engines"). More than 1 needs a plain tunnel and afpacket:
+    /// frame sources: a unit whose attachment is tap: or udp: refuses the assignment and reports why.
+    /// </summary>
+    public int DispatcherEngines { get; init; } = 1;
+
     public FirewallPolicy FirewallDefaultPolicy { get; init; } = FirewallPolicy.Drop;
 
     public MidStreamPolicy MidStreamPolicy { get; init; } = MidStreamPolicy.Strict;

@@ -66,8 +66,8 @@ internal sealed record NodeConfigDocument(
             [.. routes.Where(r => ifids.Contains(r.Ifid)).OrderBy(r => r.Id).Select(r => new RouteDocument(r.Prefix, r.NextHop.Length == 0 ? null : r.NextHop, r.Ifid))],
             isDispatcher ? null : services?.Firewall,
             isDispatcher ? null : services?.LoadBalancer,
-            // A dispatcher runs on one engine whatever the setting (docs/node.md "Engines"); 1 is the node's default.
-            !isDispatcher && dva?.DataPlane.Engines > 1 ? dva.DataPlane.Engines : null);
+            // Each role its own engine count (docs/node.md "Engines"); 1 is the node's default and is left out.
+            (isDispatcher ? dva?.Dispatcher.Engines : dva?.DataPlane.Engines) is > 1 and var engines ? engines : null);
     }
 }
 

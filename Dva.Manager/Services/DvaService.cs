@@ -138,6 +138,10 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
         errors.Require(
             spec.DataPlaneEngines <= 1 || spec.TunnelSecurity == TunnelSecurity.Plain,
             "dataPlaneEngines", "More than 1 engine needs tunnelSecurity plain: a secure tunnel keeps one replay window per sender, which engines cannot share.");
+        errors.Require(spec.DispatcherEngines is >= 1 and <= MaxDataPlaneEngines, "dispatcherEngines", $"Must be 1..{MaxDataPlaneEngines}.");
+        errors.Require(
+            spec.DispatcherEngines <= 1 || spec.TunnelSecurity == TunnelSecurity.Plain,
+            "dispatcherEngines", "More than 1 engine needs tunnelSecurity plain: a secure tunnel keeps one replay window per sender, which engines cannot share.");
         var scaling = spec.Scaling;
         if (scaling is null)
         {

@@ -30,5 +30,12 @@ internal sealed class ApplianceConfiguration : IEntityTypeConfiguration<Applianc
             dataPlane.HasKey("DvaId");
         });
         builder.Navigation(e => e.DataPlane).IsRequired();
+        builder.OwnsOne(e => e.Dispatcher, dispatcher =>
+        {
+            dispatcher.ToTable("DvaDispatchers");
+            dispatcher.WithOwner().HasForeignKey("DvaId");
+            dispatcher.HasKey("DvaId");
+        });
+        builder.Navigation(e => e.Dispatcher).IsRequired();
     }
 }

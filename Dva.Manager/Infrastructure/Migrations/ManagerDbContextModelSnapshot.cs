@@ -696,6 +696,22 @@ namespace Dva.Manager.Infrastructure.Migrations
                                 .HasForeignKey("DvaId");
                         });
 
+                    b.OwnsOne("Dva.Manager.Model.ApplianceDispatcher", "Dispatcher", b1 =>
+                        {
+                            b1.Property<long>("DvaId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<int>("Engines")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("DvaId");
+
+                            b1.ToTable("DvaDispatchers", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("DvaId");
+                        });
+
                     b.OwnsOne("Dva.Manager.Model.ApplianceTunnel", "Tunnel", b1 =>
                         {
                             b1.Property<long>("DvaId")
@@ -723,6 +739,9 @@ namespace Dva.Manager.Infrastructure.Migrations
                         });
 
                     b.Navigation("DataPlane")
+                        .IsRequired();
+
+                    b.Navigation("Dispatcher")
                         .IsRequired();
 
                     b.Navigation("Tunnel")

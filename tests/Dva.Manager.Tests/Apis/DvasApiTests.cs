@@ -20,6 +20,7 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
         Assert.Equal("drop", (string)spec["firewallDefaultPolicy"]!);
         Assert.Equal("strict", (string)spec["midStreamPolicy"]!);
         Assert.Equal(1, (int)spec["dataPlaneEngines"]!);
+        Assert.Equal(1, (int)spec["dispatcherEngines"]!);
         Assert.Matches("^0x[0-9a-f]{16}$", (string)dva["seed"]!);
         Assert.Equal(1, (int)dva["generation"]!);
         Assert.Equal(0, (int)dva["observedGeneration"]!);
@@ -110,13 +111,26 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
         Assert.Contains(tunnelSecurity == "plain" ? "1..64" : "plain", problem.ToJsonString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0, "plain")]
+    [InlineData(65, "plain")]
+    [InlineData(2, "authenticated")]
+    public async Task Create_DispatcherEnginesOutOfRangeOrWithASecureTunnel_IsRejected(int dispatcherEngines, string tunnelSecurity)
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas", new { name = $"d{dispatcherEngines}{tunnelSecurity}", dispatcherEngines, tunnelSecurity });
+
+        var problem = await ExpectFieldErrorsAsync(response, "dispatcherEngines");
+        Assert.Contains(tunnelSecurity == "plain" ? "1..64" : "plain", problem.ToJsonString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Create_TwoDataPlaneEnginesOnAPlainTunnel_IsStoredAndShown()
     {
-        var created = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "engines-2", dataPlaneEngines = 2 }), HttpStatusCode.Created);
+        var created = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "engines-2", dataPlaneEngines = 2, dispatcherEngines = 3 }), HttpStatusCode.Created);
 
         var shown = await ExpectAsync(await Client.GetAsync(new Uri($"/api/v1/dvas/{created["id"]}", UriKind.Relative)), HttpStatusCode.OK);
         Assert.Equal(2, (int)shown["spec"]!["dataPlaneEngines"]!);
+        Assert.Equal(3, (int)shown["spec"]!["dispatcherEngines"]!);
     }
 
     [Theory]

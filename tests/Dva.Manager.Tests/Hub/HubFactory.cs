@@ -77,7 +77,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     /// <summary>A DVA wanting <paramref name="dataPlanes"/> data planes, with one interface attached to <paramref name="dispatcher"/>.</summary>
     public async Task<long> CreateDvaAsync(
         string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain", string serviceKind = "firewall",
-        int dataPlaneEngines = 1)
+        int dataPlaneEngines = 1, int dispatcherEngines = 1)
     {
         using var client = AdminClient();
         var created = await client.PostAsJsonAsync("/api/v1/dvas", new
@@ -86,6 +86,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
             serviceKind,
             tunnelSecurity,
             dataPlaneEngines,
+            dispatcherEngines,
             scaling = new { minDataPlanes = 1, maxDataPlanes, targetUtilizationPercent = 30 },
         });
         created.EnsureSuccessStatusCode();

@@ -5,7 +5,10 @@ using Dva.Manager.Tests.Hub;
 
 namespace Dva.Manager.Tests.Rollout;
 
-/// <summary>A DVA's <c>dataPlaneEngines</c> reaches its data plane units as the node configuration's <c>engines</c>.</summary>
+/// <summary>
+/// A DVA's <c>dataPlaneEngines</c> and <c>dispatcherEngines</c> reach its data plane and dispatcher units as the node
+/// configuration's <c>engines</c>, each role its own.
+/// </summary>
 public sealed class DataPlaneEnginesTests : HubTestBase
 {
     [Fact]
@@ -30,6 +33,31 @@ public sealed class DataPlaneEnginesTests : HubTestBase
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
         await UntilAsync(() => dataPlane.Assignments.Last(x => x.Role == "dataplane") is var last
+            && JsonNode.Parse(last.ConfigJson)!["engines"] is null);
+    }
+
+    [Fact]
+    public async Task Assign_DvaOfTwoDispatcherEngines_TheDispatcherGetsEnginesTwoAndTheDataPlanesNone_ThenOneAfterAChange()
+    {
+        var dva = await Factory.CreateDvaAsync("two-dispatcher-engines", "disp-1", dataPlanes: 1, dispatcherEngines: 2);
+        var dispatcher = await StartNodeAsync("disp-1", 7130);
+        var dataPlane = await StartNodeAsync("dp-a", 7131);
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+
+        var dispatcherConfig = JsonNode.Parse(dispatcher.Assignments.Last(x => x.Role == "dispatcher").ConfigJson)!;
+        var dataPlaneConfig = JsonNode.Parse(dataPlane.Assignments.Last(x => x.Role == "dataplane").ConfigJson)!;
+        Assert.Equal(2, (int)dispatcherConfig["engines"]!);
+        Assert.Null(dataPlaneConfig["engines"]);
+
+        using var client = Factory.AdminClient();
+        var shown = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)))!;
+        var spec = shown["spec"]!.AsObject();
+        spec["dispatcherEngines"] = 1;
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)) { Content = JsonContent.Create(spec) };
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        await UntilAsync(() => dispatcher.Assignments.Last(x => x.Role == "dispatcher") is var last
             && JsonNode.Parse(last.ConfigJson)!["engines"] is null);
     }
 }
