@@ -291,20 +291,7 @@ public class FlowTableBenchmarks
         var hashes = _batchHashes;
         for (var n = 0; n < Batch; n += ReceiveBatch)
         {
-            var parsed = 0;
-            for (var p = 0; p < ReceiveBatch; p++)
-            {
-                BinaryPrimitives.WriteUInt32BigEndian(_frame.AsSpan(26), ClientOf(Next()));
-                if (!FlowKey.TryFromFrame(_frame, out keys[parsed], out _, out _))
-                {
-                    continue;
-                }
-
-                hashes[parsed] = FlowHasher.Hash(keys[parsed], table.Seed);
-                _flows.Prefetch(hashes[parsed]);
-                parsed++;
-            }
-
+            var parsed = FirstPass(table.Seed);
             for (var p = 0; secondStage && p < parsed; p++)
             {
                 _flows.PrefetchProbe(hashes[p]);
@@ -322,6 +309,31 @@ public class FlowTableBenchmarks
     }
 
     /// <summary>
+    /// A receive batch's first pass, as the engine runs it: the next <see cref="ReceiveBatch"/> frames' keys into
+    /// <c>_batchKeys</c> and hashes into <c>_batchHashes</c>, each home slot's tags prefetched. Returns how many were read.
+    /// </summary>
+    private int FirstPass(ulong seed)
+    {
+        var keys = _batchKeys;
+        var hashes = _batchHashes;
+        var parsed = 0;
+        for (var p = 0; p < ReceiveBatch; p++)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(_frame.AsSpan(26), ClientOf(Next()));
+            if (!FlowKey.TryFromFrame(_frame, out keys[parsed], out _, out _))
+            {
+                continue;
+            }
+
+            hashes[parsed] = FlowHasher.Hash(keys[parsed], seed);
+            _flows.Prefetch(hashes[parsed]);
+            parsed++;
+        }
+
+        return parsed;
+    }
+
+    /// <summary>
     /// The batched decision's first pass alone (key, hash, prefetch of the home slot's tags for 32 packets, no lookup):
     /// what the engine spends before the lookups.
     /// </summary>
@@ -329,26 +341,9 @@ public class FlowTableBenchmarks
     public int KeepOrPuntFirstPass()
     {
         var kept = 0;
-        var table = _table;
-        var keys = _batchKeys;
-        var hashes = _batchHashes;
         for (var n = 0; n < Batch; n += ReceiveBatch)
         {
-            var parsed = 0;
-            for (var p = 0; p < ReceiveBatch; p++)
-            {
-                BinaryPrimitives.WriteUInt32BigEndian(_frame.AsSpan(26), ClientOf(Next()));
-                if (!FlowKey.TryFromFrame(_frame, out keys[parsed], out _, out _))
-                {
-                    continue;
-                }
-
-                hashes[parsed] = FlowHasher.Hash(keys[parsed], table.Seed);
-                _flows.Prefetch(hashes[parsed]);
-                parsed++;
-            }
-
-            kept += parsed;
+            kept += FirstPass(_table.Seed);
         }
 
         return kept;
