@@ -88,8 +88,10 @@ internal sealed class NfvLab : IDisposable
     {
         using var process = Start("ip", $"netns exec {ns} sh -c \"{command.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
         var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        // A null line is a stream's end, not output: appended, it put a blank line first whenever stderr closed before
+        // stdout wrote (a sha256sum check once failed on it).
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(30)))
