@@ -227,15 +227,25 @@ public sealed class NfvTests : IDisposable
         var server = Dva.Shared.Packets.IpAddr.From(System.Net.IPAddress.Parse("198.51.100.11"));
         var port = (ushort)Enumerable.Range(40000, 1000).First(p =>
             v1.OwnerOf(Dva.Shared.Flows.FlowHasher.Bucket(Dva.Shared.Flows.FlowKey.FromTuple(client, server, (ushort)p, 5201, 6), v1.Seed, v1.BucketCount)) == 2);
-        var transfer = Task.Run(() => NfvLab.Exec(_lab.Client, $"iperf3 -c 198.51.100.11 -p 5201 --cport {port} -t 8 -b 200M --connect-timeout 3000", TimeSpan.FromSeconds(40)));
+        // 12 s at 50 Mbit/s: long enough that both rollouts land mid-transfer on a loaded 2-core machine. The rollouts
+        // are paced by what the data planes see, not by fixed sleeps (CI once finished an 8 s transfer before v3).
+        var clock = Stopwatch.StartNew();
+        var transfer = Task.Run(() => NfvLab.Exec(_lab.Client, $"iperf3 -c 198.51.100.11 -p 5201 --cport {port} -t 12 -b 50M --connect-timeout 3000", TimeSpan.FromSeconds(45)));
+        var started = WaitFor(() => TunnelCounter("dp2", "DispatchReceived") > 200 || transfer.IsCompleted, TimeSpan.FromSeconds(15));
+        Assert.True(started && !transfer.IsCompleted, $"the transfer did not reach dp2 ({clock.Elapsed}): {Diagnostics()}");
 
         // Era rollouts as the manager does them (DESIGN.md §5): data planes first, then the dispatcher.
-        NfvLab.Exec(_lab.Client, "sleep 2");
         var v2 = v1.Next(Peers((1, 1), (2, 1), (3, 1)), DateTimeOffset.UtcNow, "dp3 joins", out int _);
         RollOut(v2);
-        NfvLab.Exec(_lab.Client, "sleep 2");
+        await Task.Delay(TimeSpan.FromSeconds(1));
         var v3 = v2.Next(Peers((1, 1), (2, 0), (3, 1)), DateTimeOffset.UtcNow, "dp2 drains", out int _);
         RollOut(v3);
+        var switchedAt = clock.Elapsed;
+        Assert.False(transfer.IsCompleted, $"the transfer ended before v3 reached the dispatcher ({switchedAt}); nothing was left to move");
+
+        // The new owner punts the stream's packets to dp2, which still holds the flow.
+        var punted = WaitFor(() => TunnelCounter("dp2", "PuntReceived") > 0 || transfer.IsCompleted, TimeSpan.FromSeconds(10))
+            && TunnelCounter("dp2", "PuntReceived") > 0;
 
         var (code, output) = await transfer;
         Assert.True(code == 0, $"iperf3 failed ({code}): {output}{Diagnostics()}");
@@ -243,9 +253,33 @@ public sealed class NfvTests : IDisposable
         Assert.DoesNotContain("error", output, StringComparison.OrdinalIgnoreCase);
 
         // The drained data plane kept the flow: the new owner punted its packets there.
-        var dp2 = _nodes.Single(n => n.Name == "dp2");
-        using var counters = JsonDocument.Parse(NfvLab.Exec(_lab.Dva, $"curl -sS --max-time 5 http://{dp2.Control}/counters").Output);
-        Assert.True(counters.RootElement.GetProperty("tunnel").GetProperty("PuntReceived").GetInt64() > 0, Diagnostics());
+        Assert.True(punted, $"no punt reached dp2 after v3 ({switchedAt} into the transfer): {Diagnostics()}");
+    }
+
+    /// <summary>One of a node's tunnel counters (<c>GET /counters</c>).</summary>
+    private long TunnelCounter(string node, string name)
+    {
+        var control = _nodes.Single(n => n.Name == node).Control;
+        var (code, json) = NfvLab.Exec(_lab.Dva, $"curl -sS --max-time 5 http://{control}/counters");
+        Assert.True(code == 0, $"{node} control API: {json}");
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.GetProperty("tunnel").GetProperty(name).GetInt64();
+    }
+
+    private static bool WaitFor(Func<bool> condition, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                return false;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        return true;
     }
 
     /// <summary>One firewall rule's counters summed over the data planes' <c>GET /rules</c>.</summary>
