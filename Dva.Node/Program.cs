@@ -15,7 +15,7 @@ internal static class Program
           dva-node counters --control ip:port   print a running node's counters (--json for the raw document)
           dva-node traffic ...                  play client and server hosts on two udp: wires ('dva-node traffic --help')
           dva-node relay ...                    measure the engine's relay rate on loopback (relay --help)
-          dva-node afpacket-bench ...           recvmmsg vs PACKET_MMAP ring receive on a veth pair (root)
+          dva-node afpacket-bench ...           recvmmsg vs PACKET_MMAP ring (--xdp: and AF_XDP) receive on a veth pair (root)
           dva-node dispatcher-bench ...         the real dispatcher on 1 and N engines (PACKET_FANOUT) on a veth pair (root)
           dva-node help                         this text
 

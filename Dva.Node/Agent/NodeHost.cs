@@ -227,8 +227,8 @@ internal sealed class NodeHost : IAsyncDisposable
                     throw new InvalidOperationException($"interface {shared.Ifid}: {specError}");
                 }
 
-                // afpacket: the shared MAC is not the interface's own, so the socket must see every frame.
-                var source = spec.Open(promiscuous: spec.Kind == FrameSourceKind.AfPacket, SocketBufferBytes);
+                // afpacket:, afxdp: the shared MAC is not the interface's own, so the device must pass every frame up.
+                var source = spec.Open(promiscuous: spec.Kind is FrameSourceKind.AfPacket or FrameSourceKind.AfXdp, SocketBufferBytes);
                 _ports.Add(source);
                 sources[shared.Ifid] = source;
             }

@@ -13,8 +13,11 @@ internal sealed record RingBenchOptions
     /// <summary>Ethernet frame size the sender sends (60 = the minimum without FCS: the per-frame cost dominates).</summary>
     public int FrameBytes { get; init; } = 60;
 
-    /// <summary>Rounds of (recvmmsg, ring); each ring run is compared with the recvmmsg run just before it.</summary>
+    /// <summary>Rounds of (recvmmsg, ring[, afxdp native, afxdp generic]); each run is compared with the round's recvmmsg run.</summary>
     public int Rounds { get; init; } = 2;
+
+    /// <summary>Also run the <c>afxdp:</c> source, with the XDP program in veth's driver and at the generic hook.</summary>
+    public bool Xdp { get; init; }
 }
 
 /// <param name="ReceiverCpu">CPU time of the engine thread that received, kernel and user.</param>
@@ -30,13 +33,13 @@ internal sealed record RingBenchResult(string Name, long Sent, long Received, Ti
 /// <summary>
 /// <c>dva-node afpacket-bench</c>: a veth pair in a namespace of its own; a sender thread floods one end through a
 /// raw AF_PACKET socket as fast as it can, and an <see cref="EpollEngine"/> receives on the other end through the
-/// recvmmsg source (<c>afpacket:</c>) or the ring source (<c>afpacket:?ring=1</c>) and counts. Reported per run:
+/// recvmmsg source (<c>afpacket:</c>), the ring source (<c>afpacket:?ring=1</c>) or, with <c>--xdp</c>, the AF_XDP source (<c>afxdp:</c>, native and generic) and counts. Reported per run:
 /// frames per second received and the engine thread's CPU time per frame, the figure that says how many frames one
 /// engine core could take when the sender is not the limit.
 /// </summary>
 internal static class AfPacketRingHarness
 {
-    public const string Usage = "afpacket-bench [--seconds N] [--frame BYTES] [--rounds N]";
+    public const string Usage = "afpacket-bench [--seconds N] [--frame BYTES] [--rounds N] [--xdp]";
 
     private const int TestEthertype = 0x88B5;
 
@@ -51,6 +54,9 @@ internal static class AfPacketRingHarness
             var value = i + 1 < args.Count && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : -1;
             switch (args[i])
             {
+                case "--xdp":
+                    options = options with { Xdp = true };
+                    continue;
                 case "--seconds" when value > 0:
                     options = options with { Duration = TimeSpan.FromSeconds(value) };
                     break;
@@ -84,21 +90,34 @@ internal static class AfPacketRingHarness
         var results = new List<RingBenchResult>();
         for (var round = 0; round < options.Rounds; round++)
         {
-            var baseline = RunOnce(space, "afpacket: (recvmmsg)", ring: false, options);
+            var baseline = RunOnce(space, "afpacket: (recvmmsg)", "afpacket:dvab1", options);
             Print(output, baseline, baseline);
-            var ring = RunOnce(space, "afpacket:?ring=1 (TPACKET_V3)", ring: true, options);
+            var ring = RunOnce(space, "afpacket:?ring=1 (TPACKET_V3)", "afpacket:dvab1?ring=1", options);
             Print(output, ring, baseline);
             results.Add(baseline);
             results.Add(ring);
+            if (options.Xdp)
+            {
+                var xdp = RunOnce(space, "afxdp: (AF_XDP, native)", "afxdp:dvab1?mode=native", options);
+                Print(output, xdp, baseline);
+                var generic = RunOnce(space, "afxdp:?mode=generic", "afxdp:dvab1?mode=generic", options);
+                Print(output, generic, baseline);
+                results.Add(xdp);
+                results.Add(generic);
+            }
         }
 
         return results;
     }
 
-    private static RingBenchResult RunOnce(BenchNamespace space, string name, bool ring, RingBenchOptions options)
+    private static RingBenchResult RunOnce(BenchNamespace space, string name, string source, RingBenchOptions options)
     {
         var sendSpec = new FrameSourceSpec { Kind = FrameSourceKind.AfPacket, InterfaceName = "dvab0" };
-        var receiveSpec = new FrameSourceSpec { Kind = FrameSourceKind.AfPacket, InterfaceName = "dvab1", Ring = ring };
+        if (!FrameSourceSpec.TryParse(source, out var receiveSpec, out var error))
+        {
+            throw new ArgumentException(error, nameof(source));
+        }
+
         using var sender = space.Enter(() => AfPacketFrameSource.Open(sendSpec, promiscuous: false));
         using var receiver = space.Enter(() => receiveSpec.Open());
         using var engine = new EpollEngine(new BufferPool(maxBuffers: 4096), id: 0);
@@ -146,7 +165,12 @@ internal static class AfPacketRingHarness
         engine.Stop();
         var window = received > 1 ? Stopwatch.GetElapsedTime(first, last) : TimeSpan.Zero;
         var meanBatch = receiver.Counters.ReceiveBatches == 0 ? 0 : (double)receiver.Counters.ReceivedPackets / receiver.Counters.ReceiveBatches;
-        var kernelDrops = receiver is AfPacketRingFrameSource source ? source.ReadKernelStatistics().KernelDrops : ReadDrops(receiver.Fd);
+        var kernelDrops = receiver switch
+        {
+            AfPacketRingFrameSource ring => ring.ReadKernelStatistics().KernelDrops,
+            AfXdpFrameSource xdp => (long)(xdp.ReadStatistics().RxDropped + xdp.ReadStatistics().RxRingFull),
+            _ => ReadDrops(receiver.Fd),
+        };
         return new RingBenchResult(name, sent, received, window, cpu, meanBatch, kernelDrops);
     }
 

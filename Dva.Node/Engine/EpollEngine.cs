@@ -31,6 +31,10 @@ internal sealed unsafe class EpollEngine : IDisposable
     private PacketPort[] _dirty = new PacketPort[8];
     private int _dirtyCount;
     private EngineTimer[] _timers = [];
+
+    /// <summary>Registrations of <see cref="PacketPort.PollInterval"/> ports that are out of epoll and read every turn.</summary>
+    private Registration[] _polling = new Registration[4];
+    private int _pollingCount;
     private int _wakePending;
     private volatile bool _stopping;
     private int _started;
@@ -99,6 +103,9 @@ internal sealed unsafe class EpollEngine : IDisposable
     /// <summary>Sends refused: the buffer was already queued, or the port belongs to no engine or another one.</summary>
     public long SendRejected => Volatile.Read(ref _sendRejected);
 
+    /// <summary>Ports with a <see cref="PacketPort.PollInterval"/> that are being polled now (out of epoll's readiness).</summary>
+    public int PollingPorts => Volatile.Read(ref _pollingCount);
+
     /// <summary>The last exception a handler threw, for diagnostics.</summary>
     public Exception? LastFault { get; private set; }
 
@@ -135,6 +142,8 @@ internal sealed unsafe class EpollEngine : IDisposable
             {
                 _ = Libc.epoll_ctl(_epollFd, Libc.EPOLL_CTL_DEL, port.Fd, null);
             }
+
+            StopPolling(registration);
 
             registration.ReleaseSlots();
             port.Owner = null;
@@ -305,7 +314,7 @@ internal sealed unsafe class EpollEngine : IDisposable
         ThreadId = Libc.gettid();
         while (!_stopping)
         {
-            var ready = Libc.epoll_wait(_epollFd, _events, MaxEvents, NextTimeoutMs());
+            var ready = Wait();
             if (ready < 0)
             {
                 var errno = Libc.LastErrno;
@@ -332,10 +341,17 @@ internal sealed unsafe class EpollEngine : IDisposable
 
                 if (token < (ulong)_registrations.Length && _registrations[token] is { Handler: not null } registration)
                 {
-                    Service(registration);
+                    if (registration.PollInterval is not null && !registration.Polling)
+                    {
+                        StartPolling(registration);
+                    }
+
+                    registration.LastReceived = Service(registration);
+                    registration.LastTurn = _turns;
                 }
             }
 
+            Poll();
             RunPosted();
             RunTimers();
             Flush();
@@ -346,7 +362,8 @@ internal sealed unsafe class EpollEngine : IDisposable
         Flush();
     }
 
-    private void Service(Registration registration)
+    /// <summary>Reads one batch from the port and hands it to its handler; returns how many packets it read.</summary>
+    private int Service(Registration registration)
     {
         var available = registration.Refill(_pool);
         if (available < PacketPort.MaxBatch)
@@ -354,14 +371,14 @@ internal sealed unsafe class EpollEngine : IDisposable
             _rxPoolExhausted++;
             if (available == 0)
             {
-                return;
+                return 0;
             }
         }
 
         var received = registration.Port.Receive(registration.Slots.AsSpan(0, available));
         if (received == 0)
         {
-            return;
+            return 0;
         }
 
         var batch = registration.Batch;
@@ -379,6 +396,98 @@ internal sealed unsafe class EpollEngine : IDisposable
         }
 
         registration.Settle(received);
+        return received;
+    }
+
+    /// <summary>
+    /// Reads every polling port not read this turn already. A port that two reads in a row found empty goes back to
+    /// epoll (level-triggered: a frame that arrived in between is reported at the next wait).
+    /// </summary>
+    private void Poll()
+    {
+        for (var i = 0; i < _pollingCount; i++)
+        {
+            var registration = _polling[i];
+            if (registration.LastTurn == _turns)
+            {
+                continue;
+            }
+
+            registration.LastReceived = Service(registration);
+            registration.LastTurn = _turns;
+            registration.EmptyReads = registration.LastReceived == 0 ? registration.EmptyReads + 1 : 0;
+            if (registration.EmptyReads >= 2)
+            {
+                StopPolling(registration);
+                var ev = new EpollEvent { Events = Libc.EPOLLIN, Data = (ulong)registration.Token };
+                if (Libc.epoll_ctl(_epollFd, Libc.EPOLL_CTL_MOD, registration.Port.Fd, &ev) != 0)
+                {
+                    Environment.FailFast($"{Name}: epoll_ctl(MOD, {registration.Port.Name}) failed with {Libc.LastErrno}; the port would never be read again");
+                }
+
+                i--;
+            }
+        }
+    }
+
+    private void StartPolling(Registration registration)
+    {
+        // Events 0: the fd stays in the epoll set (EPOLLERR/EPOLLHUP still report) but readiness no longer wakes us.
+        var ev = new EpollEvent { Events = 0, Data = (ulong)registration.Token };
+        if (Libc.epoll_ctl(_epollFd, Libc.EPOLL_CTL_MOD, registration.Port.Fd, &ev) != 0)
+        {
+            return;
+        }
+
+        if (_pollingCount == _polling.Length)
+        {
+            Array.Resize(ref _polling, _polling.Length * 2);
+        }
+
+        _polling[_pollingCount++] = registration;
+        registration.Polling = true;
+        registration.EmptyReads = 0;
+    }
+
+    private void StopPolling(Registration registration)
+    {
+        var index = Array.IndexOf(_polling, registration, 0, _pollingCount);
+        if (index < 0)
+        {
+            return;
+        }
+
+        _polling[index] = _polling[--_pollingCount];
+        _polling[_pollingCount] = null!;
+        registration.Polling = false;
+    }
+
+    /// <summary>
+    /// epoll_wait until the next timer, a posted action or readiness; while ports are polled, at most until the next
+    /// poll (0 if a poll filled its batch: more is waiting), through epoll_pwait2 for the sub-millisecond interval.
+    /// </summary>
+    private int Wait()
+    {
+        var timeoutMs = NextTimeoutMs();
+        if (_pollingCount == 0 || timeoutMs == 0)
+        {
+            return Libc.epoll_wait(_epollFd, _events, MaxEvents, timeoutMs);
+        }
+
+        var interval = long.MaxValue;
+        for (var i = 0; i < _pollingCount; i++)
+        {
+            var registration = _polling[i];
+            interval = registration.LastReceived >= PacketPort.MaxBatch ? 0 : Math.Min(interval, registration.PollIntervalNs);
+        }
+
+        if (timeoutMs > 0)
+        {
+            interval = Math.Min(interval, timeoutMs * 1_000_000L);
+        }
+
+        var timeout = new Timespec { Seconds = interval / 1_000_000_000, Nanoseconds = interval % 1_000_000_000 };
+        return Libc.epoll_pwait2(_epollFd, _events, MaxEvents, &timeout, null);
     }
 
     private void RunPosted()
@@ -490,6 +599,7 @@ internal sealed unsafe class EpollEngine : IDisposable
         {
             Port = port;
             Token = token;
+            PollInterval = port.PollInterval;
             Slots = new PacketBuffer[PacketPort.MaxBatch];
             Batch = new PacketBatch(engine, port, Slots);
         }
@@ -497,6 +607,20 @@ internal sealed unsafe class EpollEngine : IDisposable
         public PacketPort Port { get; }
 
         public int Token { get; }
+
+        /// <summary>The port's <see cref="PacketPort.PollInterval"/>, read once at registration.</summary>
+        public TimeSpan? PollInterval { get; }
+
+        public long PollIntervalNs => (long)(PollInterval ?? TimeSpan.Zero).TotalNanoseconds;
+
+        /// <summary>Out of epoll's readiness and read every turn.</summary>
+        public bool Polling { get; set; }
+
+        public int EmptyReads { get; set; }
+
+        public int LastReceived { get; set; }
+
+        public long LastTurn { get; set; } = -1;
 
         public PacketBatchHandler? Handler { get; set; }
 

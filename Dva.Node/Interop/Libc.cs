@@ -118,6 +118,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int epoll_wait(int epfd, EpollEvent* events, int maxEvents, int timeoutMs);
 
+    /// <summary>epoll_wait with a nanosecond timeout (Linux 5.11); no signal mask change when <paramref name="signalMask"/> is null.</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int epoll_pwait2(int epfd, EpollEvent* events, int maxEvents, Timespec* timeout, void* signalMask);
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial int recvmmsg(int fd, MMsgHdr* messages, uint length, int flags, void* timeout);
 

@@ -108,6 +108,10 @@ internal unsafe struct IfReq
     [FieldOffset(18)]
     public fixed byte HwAddress[14];
 
+    /// <summary>ifr_data: the argument block of SIOCETHTOOL.</summary>
+    [FieldOffset(16)]
+    public void* Data;
+
     /// <summary>Builds an ifreq for <paramref name="name"/>; false when the name does not fit IFNAMSIZ.</summary>
     public static bool TryCreate(string name, out IfReq request)
     {

@@ -25,8 +25,9 @@ internal static unsafe class AfPacketSocket
     /// <summary>
     /// Setup path: throws a readable error if the system refuses. <paramref name="beforeBind"/> runs on the
     /// unbound socket (a ring must be set up before frames can arrive); if it throws, the socket is closed.
+    /// <paramref name="receive"/> false binds protocol 0: a socket that only sends (the <c>afxdp:</c> source's).
     /// </summary>
-    public static int Open(string name, bool promiscuous, int socketBufferBytes, out int ifIndex, Action<int>? beforeBind = null, AfPacketFanout? fanout = null)
+    public static int Open(string name, bool promiscuous, int socketBufferBytes, out int ifIndex, Action<int>? beforeBind = null, AfPacketFanout? fanout = null, bool receive = true)
     {
         ifIndex = NetworkInterfaceControl.GetIndex(name);
 
@@ -50,7 +51,7 @@ internal static unsafe class AfPacketSocket
             var address = new SockAddrLl
             {
                 Family = Libc.AF_PACKET,
-                Protocol = (ushort)IPAddress.HostToNetworkOrder((short)Libc.ETH_P_ALL),
+                Protocol = receive ? (ushort)IPAddress.HostToNetworkOrder((short)Libc.ETH_P_ALL) : (ushort)0,
                 IfIndex = ifIndex,
             };
             if (Libc.bind(fd, &address, (uint)sizeof(SockAddrLl)) != 0)

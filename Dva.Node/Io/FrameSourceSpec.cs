@@ -8,6 +8,7 @@ namespace Dva.Node.Io;
 internal enum FrameSourceKind
 {
     AfPacket,
+    AfXdp,
     Tap,
     Udp,
 }
@@ -15,12 +16,13 @@ internal enum FrameSourceKind
 /// <summary>
 /// A parsed frame source: <c>afpacket:IFNAME</c> (<c>afpacket:IFNAME?ring=1</c> for the PACKET_MMAP ring,
 /// <c>afpacket:IFNAME?gso=1</c> for whole GSO/GRO super-frames with a virtio_net_hdr),
+/// <c>afxdp:IFNAME[?mode=native|generic]</c> (an AF_XDP socket fed by an XDP program),
 /// <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port</c> (IPv6 in brackets: <c>[2001:db8::1]:7000</c>).
 /// <see cref="TryParse"/> names what is wrong.
 /// </summary>
 internal sealed record FrameSourceSpec
 {
-    public const string Syntax = "afpacket:IFNAME[?ring=1|?gso=1], tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
+    public const string Syntax = "afpacket:IFNAME[?ring=1|?gso=1], afxdp:IFNAME[?mode=native|generic], tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
 
     private const string RingOption = "ring=1";
     private const string GsoOption = "gso=1";
@@ -42,6 +44,9 @@ internal sealed record FrameSourceSpec
     /// the node's <c>superFrames</c> buffers.
     /// </summary>
     public bool Gso { get; init; }
+
+    /// <summary>afxdp: where the XDP program runs (<see cref="XdpAttachMode.Auto"/>: in the driver if it can, else generic).</summary>
+    public XdpAttachMode XdpMode { get; init; }
 
     public IPEndPoint? Local { get; init; }
 
@@ -69,6 +74,8 @@ internal sealed record FrameSourceSpec
         {
             case "afpacket":
                 return TryParseAfPacket(rest, out spec, out error);
+            case "afxdp":
+                return TryParseAfXdp(rest, out spec, out error);
             case "tap":
                 if (!TryParseInterfaceName(kind, rest, out error))
                 {
@@ -80,7 +87,7 @@ internal sealed record FrameSourceSpec
             case "udp":
                 return TryParseUdp(rest, out spec, out error);
             default:
-                error = $"unknown frame source kind '{kind}' in '{text}'; expected afpacket, tap or udp";
+                error = $"unknown frame source kind '{kind}' in '{text}'; expected afpacket, afxdp, tap or udp";
                 return false;
         }
     }
@@ -95,6 +102,7 @@ internal sealed record FrameSourceSpec
         FrameSourceKind.AfPacket when Ring => AfPacketRingFrameSource.Open(this, promiscuous, fanout: fanout),
         FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous, socketBufferBytes, fanout),
         _ when fanout is not null => throw new InvalidOperationException($"{this}: only an afpacket: source can share its frames among engines (PACKET_FANOUT)"),
+        FrameSourceKind.AfXdp => AfXdpFrameSource.Open(this, promiscuous, socketBufferBytes),
         FrameSourceKind.Tap => TapFrameSource.Open(this),
         _ => UdpFrameSource.Open(this, socketBufferBytes),
     };
@@ -102,6 +110,7 @@ internal sealed record FrameSourceSpec
     public override string ToString() => Kind switch
     {
         FrameSourceKind.AfPacket => Ring ? $"afpacket:{InterfaceName}?{RingOption}" : Gso ? $"afpacket:{InterfaceName}?{GsoOption}" : $"afpacket:{InterfaceName}",
+        FrameSourceKind.AfXdp => XdpMode == XdpAttachMode.Auto ? $"afxdp:{InterfaceName}" : $"afxdp:{InterfaceName}?mode={XdpMode.ToString().ToLowerInvariant()}",
         FrameSourceKind.Tap => $"tap:{InterfaceName}",
         _ => $"udp:LOCAL={Local},PEER={Peer}",
     };
@@ -144,6 +153,40 @@ internal sealed record FrameSourceSpec
         }
 
         spec = new FrameSourceSpec { Kind = FrameSourceKind.AfPacket, InterfaceName = name, Ring = ring, Gso = gso };
+        return true;
+    }
+
+    private static bool TryParseAfXdp(string rest, [NotNullWhen(true)] out FrameSourceSpec? spec, out string error)
+    {
+        spec = null;
+        var question = rest.IndexOf('?', StringComparison.Ordinal);
+        var name = question < 0 ? rest : rest[..question];
+        if (!TryParseInterfaceName("afxdp", name, out error))
+        {
+            return false;
+        }
+
+        var mode = XdpAttachMode.Auto;
+        if (question >= 0)
+        {
+            foreach (var option in rest[(question + 1)..].Split('&'))
+            {
+                switch (option)
+                {
+                    case "mode=native":
+                        mode = XdpAttachMode.Native;
+                        break;
+                    case "mode=generic":
+                        mode = XdpAttachMode.Generic;
+                        break;
+                    default:
+                        error = $"afxdp: unknown option '{option}'; the only option is ?mode=native (the XDP program in the driver, refused if it cannot) or ?mode=generic (after the kernel built an skb); without it the driver is tried first";
+                        return false;
+                }
+            }
+        }
+
+        spec = new FrameSourceSpec { Kind = FrameSourceKind.AfXdp, InterfaceName = name, XdpMode = mode };
         return true;
     }
 

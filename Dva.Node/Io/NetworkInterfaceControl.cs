@@ -39,6 +39,27 @@ internal static unsafe class NetworkInterfaceControl
         return new PhysicalAddress(new ReadOnlySpan<byte>(request.HwAddress, 6).ToArray());
     }
 
+    /// <summary>
+    /// The device's receive queues (ETHTOOL_GCHANNELS: rx-only plus combined channels); 1 for a device that does not
+    /// report channels (the kernel answers EOPNOTSUPP for single-queue drivers without the callback).
+    /// </summary>
+    public static int GetReceiveQueues(string name)
+    {
+        var channels = new EthtoolChannels { Command = Libc.ETHTOOL_GCHANNELS };
+        var request = Request(name);
+        request.Data = &channels;
+        try
+        {
+            Ioctl(name, Libc.SIOCETHTOOL, "SIOCETHTOOL ETHTOOL_GCHANNELS", ref request);
+        }
+        catch (InteropException e) when (e.Errno == Errno.EOPNOTSUPP)
+        {
+            return 1;
+        }
+
+        return (int)Math.Max(1, channels.RxCount + channels.CombinedCount);
+    }
+
     public static bool IsUp(string name) => (GetFlags(name) & Libc.IFF_UP) != 0;
 
     private static short GetFlags(string name)

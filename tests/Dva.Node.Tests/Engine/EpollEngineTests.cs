@@ -96,6 +96,48 @@ public class EpollEngineTests
         Assert.Equal(0, rig.Engine.HandlerFaults);
     }
 
+    /// <summary>
+    /// A port with a poll interval: the first datagram of a burst wakes the engine, which then polls the port; after the
+    /// burst it goes back to epoll and sleeps (its turns stop), and the next burst wakes it again. Every datagram arrives
+    /// in order. If the engine never went back to epoll it would spin at the poll interval; if it did not re-arm
+    /// readiness the second burst would never arrive.
+    /// </summary>
+    [Fact]
+    public void PollInterval_BurstsAndPauses_EveryDatagramRelayedAndTheIdleEngineSleeps()
+    {
+        using var rig = new RelayRig(new BufferPool(512));
+        rig.Input.PollInterval = TimeSpan.FromMicroseconds(200);
+        var polledWhileHandling = 0;
+        rig.Start(batch =>
+        {
+            polledWhileHandling = Math.Max(polledWhileHandling, rig.Engine.PollingPorts);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Peer = rig.SinkAddress;
+                batch.Send(i, rig.Output);
+            }
+        });
+
+        for (var burst = 0; burst < 3; burst++)
+        {
+            for (var chunk = 0; chunk < 6; chunk++)
+            {
+                rig.Generator.Send([.. Enumerable.Range(0, 50).Select(i => PortHelpers.Frame(PortHelpers.Pattern((burst * 1000) + (chunk * 50) + i, 64), rig.Input.LocalEndPoint))]);
+            }
+
+            var relayed = PortHelpers.ReceiveMatching(rig.Sink, 300);
+            Assert.Equal(Enumerable.Range(0, 300).Select(i => PortHelpers.Pattern((burst * 1000) + i, 64)), relayed.Select(r => r.Frame));
+
+            Thread.Sleep(50);
+            var turns = rig.Engine.Turns;
+            Thread.Sleep(300);
+            Assert.InRange(rig.Engine.Turns - turns, 0, 20);
+            Assert.Equal(0, rig.Engine.PollingPorts);
+        }
+
+        Assert.Equal(1, polledWhileHandling);
+    }
+
     [Fact]
     public async Task Send_ToPortOfNoEngine_RejectedAndCounted()
     {

@@ -5,7 +5,7 @@ using Dva.Node.Tests.Io;
 namespace Dva.Node.Tests.Functional;
 
 /// <summary>
-/// A dispatcher on <c>afpacket:</c> sources facing real Linux hosts: namespace C holds a client (192.0.2.10/24),
+/// A dispatcher on <c>afpacket:</c> (or <c>afxdp:</c>) sources facing real Linux hosts: namespace C holds a client (192.0.2.10/24),
 /// namespace S a server (198.51.100.10/24), namespace D the DVA (a dispatcher on the D ends of both veth pairs and one
 /// data plane, talking over D's loopback). The hosts' TX checksum offload is off, as an AF_PACKET source without
 /// <c>?gso=1</c> needs. Root only, like the engine's device tests.
@@ -15,13 +15,16 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly int _engines;
     private readonly string _prefix;
     private readonly string _serverSourceOptions;
+    private readonly string _sourceKind;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
     /// <param name="prefix">Three letters that name the veth pairs (PREFIXc-h / PREFIXc-d, PREFIXs-h / PREFIXs-d).</param>
-    /// <param name="serverSourceOptions">Options of the server side's afpacket: source ("" or "?ring=1").</param>
-    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "")
+    /// <param name="serverSourceOptions">Options of the server side's source ("" or "?ring=1").</param>
+    /// <param name="sourceKind">The kind of both sources: <c>afpacket</c> or <c>afxdp</c>.</param>
+    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket")
     {
+        _sourceKind = sourceKind;
         _engines = engines;
         _prefix = prefix;
         _serverSourceOptions = serverSourceOptions;
@@ -53,8 +56,8 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
         var dispatcher = Settings($$"""
             { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" },
               "interfaces": [
-                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "afpacket:{{ClientSideDevice}}" },
-                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "afpacket:{{ServerSideDevice}}{{_serverSourceOptions}}" } ],
+                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "{{_sourceKind}}:{{ClientSideDevice}}" },
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}" } ],
               {{table}} }
             """);
         var dataPlane = Settings($$"""

@@ -21,6 +21,19 @@ public class InteropLayoutTests
         Assert.Equal(40, sizeof(IfReq));
     }
 
+    // gcc 12 on Debian 12 with the kernel headers (linux/if_xdp.h, linux/ethtool.h): 32 32 128 16 16 48 36.
+    [Fact]
+    public unsafe void XdpStructSizes_MatchTheKernelHeaders()
+    {
+        Assert.Equal(32, sizeof(XdpUmemReg));
+        Assert.Equal(32, sizeof(XdpRingOffset));
+        Assert.Equal(128, sizeof(XdpMmapOffsets));
+        Assert.Equal(16, sizeof(SockAddrXdp));
+        Assert.Equal(16, sizeof(XdpDescriptor));
+        Assert.Equal(48, sizeof(XdpStatistics));
+        Assert.Equal(36, sizeof(EthtoolChannels));
+    }
+
     [Fact]
     public void PacketAddress_RoundTripsIPv4AndIPv6()
     {

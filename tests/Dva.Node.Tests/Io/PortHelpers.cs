@@ -57,6 +57,24 @@ internal static class PortHelpers
         return buffer;
     }
 
+    /// <summary>The local experimental ethertype the raw-frame tests send (IEEE 802 OUI extended ethertype 1).</summary>
+    public const int TestEthertype = 0x88B5;
+
+    public static bool IsTestFrame(byte[] frame) => frame.Length >= 18 && ((frame[12] << 8) | frame[13]) == TestEthertype;
+
+    /// <summary>Broadcast, the test ethertype, then the sequence number and a pattern seeded by it.</summary>
+    public static byte[] TestFrame(int sequence, int length)
+    {
+        var frame = Pattern(sequence, length);
+        frame.AsSpan(0, 6).Fill(0xFF);
+        byte[] source = [0x02, 0, 0, 0, 0, 0x01];
+        source.CopyTo(frame, 6);
+        frame[12] = TestEthertype >> 8;
+        frame[13] = TestEthertype & 0xFF;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(14), sequence);
+        return frame;
+    }
+
     /// <summary>A payload whose bytes depend on <paramref name="seed"/> and position, so a mix-up shows.</summary>
     public static byte[] Pattern(int seed, int length)
     {

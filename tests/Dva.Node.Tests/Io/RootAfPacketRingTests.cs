@@ -11,7 +11,6 @@ namespace Dva.Node.Tests.Io;
 [Trait("Requires", "root")]
 public sealed class RootAfPacketRingTests : IDisposable
 {
-    private const int TestEthertype = 0x88B5;
     private readonly TestNetworkNamespace _sender = new();
     private readonly TestNetworkNamespace _receiver = new();
     private readonly List<IDisposable> _open = [];
@@ -31,10 +30,10 @@ public sealed class RootAfPacketRingTests : IDisposable
     public void Ring_FramesFromPeerNamespace_ArriveByteIdenticalInOrder()
     {
         var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry());
-        var frames = new[] { Frame(0, 60), Frame(1, 200), Frame(2, 1514), Frame(3, 61) };
+        var frames = new[] { PortHelpers.TestFrame(0, 60), PortHelpers.TestFrame(1, 200), PortHelpers.TestFrame(2, 1514), PortHelpers.TestFrame(3, 61) };
 
         var sent = sender.Send(frames.Select(f => PortHelpers.Frame(f)).ToArray());
-        var received = PortHelpers.ReceiveMatching(ring, frames.Length, IsTestFrame);
+        var received = PortHelpers.ReceiveMatching(ring, frames.Length, PortHelpers.IsTestFrame);
 
         Assert.Equal(frames.Length, sent);
         Assert.Equal(frames, received.Select(r => r.Frame));
@@ -46,7 +45,7 @@ public sealed class RootAfPacketRingTests : IDisposable
     {
         // Ten frames retire in one block; three slots per call make the walk stop and resume inside it.
         var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry());
-        var frames = Enumerable.Range(0, 10).Select(i => Frame(i, 64 + i)).ToArray();
+        var frames = Enumerable.Range(0, 10).Select(i => PortHelpers.TestFrame(i, 64 + i)).ToArray();
         var pool = new BufferPool(3);
         var slots = Enumerable.Range(0, 3).Select(_ => pool.TryRent(out var buffer) ? buffer : null!).ToArray();
 
@@ -60,7 +59,7 @@ public sealed class RootAfPacketRingTests : IDisposable
             ring.WaitReadable(1000);
             var n = ring.Receive(slots);
             Assert.InRange(n, 0, 3);
-            received.AddRange(slots.Take(n).Select(s => s.Frame.ToArray()).Where(IsTestFrame));
+            received.AddRange(slots.Take(n).Select(s => s.Frame.ToArray()).Where(PortHelpers.IsTestFrame));
         }
 
         Assert.Equal(0, empty);
@@ -86,12 +85,12 @@ public sealed class RootAfPacketRingTests : IDisposable
     public void Ring_VlanTaggedFrame_DroppedAsVlanTaggedAndNextFrameArrives()
     {
         var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry());
-        var tagged = Frame(5, 100);
+        var tagged = PortHelpers.TestFrame(5, 100);
         tagged = [.. tagged[..12], 0x81, 0x00, 0x00, 0x07, .. tagged[12..]];
-        var plain = Frame(6, 100);
+        var plain = PortHelpers.TestFrame(6, 100);
 
         sender.Send([PortHelpers.Frame(tagged), PortHelpers.Frame(plain)]);
-        var received = PortHelpers.ReceiveMatching(ring, 1, IsTestFrame);
+        var received = PortHelpers.ReceiveMatching(ring, 1, PortHelpers.IsTestFrame);
 
         Assert.Equal(plain, received[0].Frame);
         Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.VlanTagged));
@@ -113,12 +112,12 @@ public sealed class RootAfPacketRingTests : IDisposable
     {
         var reason = Enum.Parse<RingFrameStatus>(reasonName);
         var (sender, ring) = CreatePair(mtu: 9000, new AfPacketRingGeometry { BlockSize = blockSize, BlockCount = 4 });
-        var plain = Frame(8, 100);
+        var plain = PortHelpers.TestFrame(8, 100);
         var large = PacketBuffer.CreateUnpooled(frameSize: 9216);
-        Assert.True(large.TrySetFrame(Frame(7, length)));
+        Assert.True(large.TrySetFrame(PortHelpers.TestFrame(7, length)));
 
         sender.Send([large, PortHelpers.Frame(plain)]);
-        var received = PortHelpers.ReceiveMatching(ring, 1, IsTestFrame);
+        var received = PortHelpers.ReceiveMatching(ring, 1, PortHelpers.IsTestFrame);
 
         Assert.Equal(plain, received[0].Frame);
         Assert.Equal(1, ring.RingCounters.Dropped(reason));
@@ -153,7 +152,7 @@ public sealed class RootAfPacketRingTests : IDisposable
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"received {sequence.Count} of {Total} frames before the timeout");
             while (next < Total && next - sequence.Count < Window)
             {
-                Assert.Equal(1, sender.Send([PortHelpers.Frame(Frame(next, 100))]));
+                Assert.Equal(1, sender.Send([PortHelpers.Frame(PortHelpers.TestFrame(next, 100))]));
                 next++;
             }
 
@@ -166,9 +165,9 @@ public sealed class RootAfPacketRingTests : IDisposable
             for (var i = 0; i < n; i++)
             {
                 var frame = slots[i].Frame;
-                if (IsTestFrame(frame.ToArray()))
+                if (PortHelpers.IsTestFrame(frame.ToArray()))
                 {
-                    Assert.Equal(Frame(sequence.Count, 100), frame.ToArray());
+                    Assert.Equal(PortHelpers.TestFrame(sequence.Count, 100), frame.ToArray());
                     sequence.Add(BinaryPrimitives.ReadInt32BigEndian(frame[14..]));
                 }
             }
@@ -277,21 +276,6 @@ public sealed class RootAfPacketRingTests : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(36), 5201);
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(38), 26);
         BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(42), sequence);
-        return frame;
-    }
-
-    private static bool IsTestFrame(byte[] frame) => frame.Length >= 18 && ((frame[12] << 8) | frame[13]) == TestEthertype;
-
-    /// <summary>Broadcast, test ethertype, then the sequence number and a pattern seeded by it.</summary>
-    private static byte[] Frame(int sequence, int length)
-    {
-        var frame = PortHelpers.Pattern(sequence, length);
-        frame.AsSpan(0, 6).Fill(0xFF);
-        byte[] source = [0x02, 0, 0, 0, 0, 0x01];
-        source.CopyTo(frame, 6);
-        frame[12] = TestEthertype >> 8;
-        frame[13] = TestEthertype & 0xFF;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(14), sequence);
         return frame;
     }
 }
