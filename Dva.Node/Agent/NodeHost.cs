@@ -58,7 +58,7 @@ internal sealed class NodeHost : IAsyncDisposable
         Pool = settings.SuperFrames ? new BufferPool(SuperFramePoolBuffers, SuperFrameSize) : new BufferPool(PoolBuffers);
 
         // One pool for all engines: a buffer is rented and returned on one engine thread, and the pool is lock-free.
-        _engines = new EpollEngine[settings.RoleEngines];
+        _engines = new EpollEngine[settings.Engines];
         for (var i = 0; i < _engines.Length; i++)
         {
             _engines[i] = new EpollEngine(Pool, time);
@@ -220,13 +220,8 @@ internal sealed class NodeHost : IAsyncDisposable
         if (Settings.Role == NodeRole.Dispatcher)
         {
             var sources = new Dictionary<byte, PacketPort>();
-            foreach (var shared in Settings.Interfaces)
+            foreach (var (shared, spec) in SourceSpecs())
             {
-                if (!FrameSourceSpec.TryParse(shared.Source, out var spec, out var specError))
-                {
-                    throw new InvalidOperationException($"interface {shared.Ifid}: {specError}");
-                }
-
                 // afpacket:, afxdp: the shared MAC is not the interface's own, so the device must pass every frame up.
                 var source = spec.Open(promiscuous: spec.Kind is FrameSourceKind.AfPacket or FrameSourceKind.AfXdp, SocketBufferBytes);
                 _ports.Add(source);
@@ -257,16 +252,7 @@ internal sealed class NodeHost : IAsyncDisposable
     private void OpenDispatcherEngines()
     {
         var group = OpenTunnelGroup();
-        var specs = new List<(SharedInterface Shared, FrameSourceSpec Spec, AfPacketFanout Fanout)>();
-        foreach (var shared in Settings.Interfaces)
-        {
-            if (!FrameSourceSpec.TryParse(shared.Source, out var spec, out var specError))
-            {
-                throw new InvalidOperationException($"interface {shared.Ifid}: {specError}");
-            }
-
-            specs.Add((shared, spec, new AfPacketFanout()));
-        }
+        var specs = SourceSpecs().Select(s => (s.Shared, s.Spec, Fanout: new AfPacketFanout())).ToList();
 
         var roles = DispatcherRole.CreateGroup(Settings, Tables, Counters, Time, _engines.Length);
         for (var i = 0; i < roles.Length; i++)
@@ -290,6 +276,12 @@ internal sealed class NodeHost : IAsyncDisposable
             engine.Start();
         }
     }
+
+    /// <summary>Each shared interface with its parsed frame source (validated with the settings; a bad one throws here too).</summary>
+    private List<(SharedInterface Shared, FrameSourceSpec Spec)> SourceSpecs() =>
+        [.. Settings.Interfaces.Select(shared => FrameSourceSpec.TryParse(shared.Source, out var spec, out var error)
+            ? (shared, spec)
+            : throw new InvalidOperationException($"interface {shared.Ifid}: {error}"))];
 
     private TunnelSocketGroup OpenTunnelGroup()
     {

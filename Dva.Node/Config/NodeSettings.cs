@@ -96,9 +96,6 @@ internal sealed record NodeSettings(
     /// <summary>GSO/GRO super-frames (<c>superFrames</c>): 64 KiB packet buffers, <c>afpacket:IF?gso=1</c> sources.</summary>
     public bool SuperFrames { get; init; }
 
-    /// <summary>The engines this node's role actually runs on.</summary>
-    public int RoleEngines => Engines;
-
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
     {

@@ -341,13 +341,15 @@ internal sealed unsafe class EpollEngine : IDisposable
 
                 if (token < (ulong)_registrations.Length && _registrations[token] is { Handler: not null } registration)
                 {
-                    if (registration.PollInterval is not null && !registration.Polling)
+                    registration.LastReceived = Service(registration);
+                    registration.LastTurn = _turns;
+
+                    // One frame per wakeup is sparse traffic: polling would cost two more wakeups per frame. Two or
+                    // more waited together, so frames come faster than a wakeup takes: poll.
+                    if (registration.PollInterval is not null && !registration.Polling && registration.LastReceived >= 2)
                     {
                         StartPolling(registration);
                     }
-
-                    registration.LastReceived = Service(registration);
-                    registration.LastTurn = _turns;
                 }
             }
 

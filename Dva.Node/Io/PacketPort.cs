@@ -36,8 +36,9 @@ internal abstract class PacketPort : IDisposable
 
     /// <summary>
     /// Null (most ports): the engine reads the port whenever epoll says it is readable. Non-null: the engine reads it
-    /// the way NAPI reads a NIC. The first readiness wakes it; it then stops listening for readiness and reads the port
-    /// every turn, at most this interval apart, until two reads in a row find nothing, and listens again. For a source
+    /// the way NAPI reads a NIC. Readiness wakes it; when that read found two or more packets waiting (they come faster
+    /// than a wakeup), it stops listening for readiness and reads the port every turn, at most this interval apart,
+    /// until two reads in a row find nothing, and listens again. One packet per wakeup (sparse traffic) never polls. For a source
     /// whose kernel side wakes the reader for every couple of frames (AF_XDP on veth): under load one wakeup per
     /// interval instead of one per flush, and a first frame after a quiet spell still wakes the engine at once.
     /// Set before the port is registered; the engine reads it once.

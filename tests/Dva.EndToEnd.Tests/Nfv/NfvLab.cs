@@ -184,8 +184,11 @@ internal sealed class NfvLab : IDisposable
             }
         }
 
+        // Whatever still runs in a namespace (an nginx whose pid file was not yet written, or whose kill above was
+        // skipped; a daemonised helper) would outlive it unseen once the namespace's name is gone.
         foreach (var ns in _namespaces)
         {
+            Run("sh", $"-c \"ip netns pids {ns} | xargs -r kill -9\"", check: false);
             Run("ip", $"netns del {ns}", check: false);
         }
 

@@ -78,9 +78,9 @@ public class NodeSettingsTests
         Assert.True(NodeSettings.TryParse(Edit(n => { n["engines"] = 4; n["interfaces"]![0]!["source"] = "afpacket:eth0?ring=1"; }), out var dispatcher, out var errors), string.Join("; ", errors));
         Assert.True(NodeSettings.TryParse(Edit(n => { n["engines"] = 4; n["role"] = "dataplane"; n["routes"] = new JsonArray(); n["interfaces"]!.AsArray().Clear(); n["interfaces"]!.AsArray().Add(JsonNode.Parse("""{"ifid": 1, "mac": "02:00:00:00:00:01", "dispatcher": 100}""")); }), out var dataPlane, out errors), string.Join("; ", errors));
 
-        Assert.Equal((1, 1), (byDefault!.Engines, byDefault.RoleEngines));
-        Assert.Equal((4, 4), (dispatcher!.Engines, dispatcher.RoleEngines));
-        Assert.Equal((4, 4), (dataPlane!.Engines, dataPlane.RoleEngines));
+        Assert.Equal(1, byDefault!.Engines);
+        Assert.Equal(4, dispatcher!.Engines);
+        Assert.Equal(4, dataPlane!.Engines);
     }
 
     [Fact]

@@ -97,7 +97,7 @@ public class EpollEngineTests
     }
 
     /// <summary>
-    /// A port with a poll interval: the first datagram of a burst wakes the engine, which then polls the port; after the
+    /// A port with a poll interval: a burst wakes the engine, which finds several datagrams and polls the port; after the
     /// burst it goes back to epoll and sleeps (its turns stop), and the next burst wakes it again. Every datagram arrives
     /// in order. If the engine never went back to epoll it would spin at the poll interval; if it did not re-arm
     /// readiness the second burst would never arrive.
@@ -136,6 +136,33 @@ public class EpollEngineTests
         }
 
         Assert.Equal(1, polledWhileHandling);
+    }
+
+    /// <summary>One datagram at a time, each relayed before the next is sent: every wakeup reads one, so the port is never polled.</summary>
+    [Fact]
+    public void PollInterval_SparseTraffic_NeverPolled()
+    {
+        using var rig = new RelayRig(new BufferPool(128));
+        rig.Input.PollInterval = TimeSpan.FromMicroseconds(200);
+        var polledWhileHandling = 0;
+        rig.Start(batch =>
+        {
+            polledWhileHandling = Math.Max(polledWhileHandling, rig.Engine.PollingPorts);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Peer = rig.SinkAddress;
+                batch.Send(i, rig.Output);
+            }
+        });
+
+        for (var i = 0; i < 20; i++)
+        {
+            rig.Generator.Send([PortHelpers.Frame(PortHelpers.Pattern(i, 64), rig.Input.LocalEndPoint)]);
+            Assert.Equal(PortHelpers.Pattern(i, 64), PortHelpers.ReceiveMatching(rig.Sink, 1)[0].Frame);
+        }
+
+        Assert.Equal(0, polledWhileHandling);
+        Assert.Equal(0, rig.Engine.PollingPorts);
     }
 
     [Fact]
