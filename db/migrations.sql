@@ -286,3 +286,18 @@ VALUES ('20261127063901_DispatcherEngines', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "DvaOffloads" (
+    "DvaId" INTEGER NOT NULL CONSTRAINT "PK_DvaOffloads" PRIMARY KEY,
+    "SuperFrames" INTEGER NOT NULL,
+    CONSTRAINT "FK_DvaOffloads_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "DvaOffloads" ("DvaId", "SuperFrames") SELECT "Id", 0 FROM "Dvas";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127084848_SuperFrames', '10.0.15');
+
+COMMIT;
+

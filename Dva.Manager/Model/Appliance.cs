@@ -30,6 +30,9 @@ internal sealed class Appliance : ManagedEntity
     /// <summary>How dispatcher units of this DVA run, in its own table (DvaDispatchers), as <see cref="DataPlane"/>.</summary>
     public ApplianceDispatcher Dispatcher { get; set; } = new();
 
+    /// <summary>What the units carry whole (super-frames), in its own table (DvaOffloads), as <see cref="DataPlane"/>.</summary>
+    public ApplianceOffload Offload { get; set; } = new();
+
     public FirewallPolicy FirewallDefaultPolicy { get; set; }
 
     public MidStreamPolicy MidStreamPolicy { get; set; }
@@ -57,6 +60,7 @@ internal sealed class Appliance : ManagedEntity
         TunnelCipher = Tunnel.Cipher,
         DataPlaneEngines = DataPlane.Engines,
         DispatcherEngines = Dispatcher.Engines,
+        SuperFrames = Offload.SuperFrames,
         FirewallDefaultPolicy = FirewallDefaultPolicy,
         MidStreamPolicy = MidStreamPolicy,
         Scaling = new ScalingPolicy
@@ -79,6 +83,7 @@ internal sealed class Appliance : ManagedEntity
         SecureTunnel = spec.TunnelSecurity != Model.TunnelSecurity.Plain;
         DataPlane.Engines = spec.DataPlaneEngines;
         Dispatcher.Engines = spec.DispatcherEngines;
+        Offload.SuperFrames = spec.SuperFrames;
         FirewallDefaultPolicy = spec.FirewallDefaultPolicy;
         MidStreamPolicy = spec.MidStreamPolicy;
         MinDataPlanes = spec.Scaling.MinDataPlanes;
@@ -94,6 +99,13 @@ internal sealed class ApplianceDataPlane
 {
     /// <summary>Engine threads per data plane unit (the node configuration's <c>engines</c>).</summary>
     public int Engines { get; set; } = 1;
+}
+
+/// <summary>Offloads every unit of the DVA uses.</summary>
+internal sealed class ApplianceOffload
+{
+    /// <summary>GSO/GRO super-frames end to end (the node configuration's <c>superFrames</c>).</summary>
+    public bool SuperFrames { get; set; }
 }
 
 internal sealed class ApplianceDispatcher

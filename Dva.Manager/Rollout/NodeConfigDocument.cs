@@ -19,7 +19,8 @@ internal sealed record NodeConfigDocument(
     IReadOnlyList<RouteDocument> Routes,
     FirewallDocument? Firewall = null,
     LoadBalancerDocument? LoadBalancer = null,
-    int? Engines = null)
+    int? Engines = null,
+    bool? SuperFrames = null)
 {
     public const string Dispatcher = "dispatcher";
     public const string DataPlane = "dataplane";
@@ -49,6 +50,7 @@ internal sealed record NodeConfigDocument(
         Appliance? dva = null, NodeServices? services = null)
     {
         var isDispatcher = node.Role == NodeRole.Dispatcher;
+        var superFrames = dva?.Offload.SuperFrames == true;
         var documents = new List<InterfaceDocument>();
         foreach (var i in interfaces.OrderBy(i => i.Ifid))
         {
@@ -57,7 +59,7 @@ internal sealed record NodeConfigDocument(
                 continue;
             }
 
-            documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? i.AttachmentFrameSource : null, dispatcher));
+            documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? Source(i.AttachmentFrameSource, superFrames) : null, dispatcher));
         }
 
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
@@ -67,8 +69,19 @@ internal sealed record NodeConfigDocument(
             isDispatcher ? null : services?.Firewall,
             isDispatcher ? null : services?.LoadBalancer,
             // Each role its own engine count (docs/node.md "Engines"); 1 is the node's default and is left out.
-            (isDispatcher ? dva?.Dispatcher.Engines : dva?.DataPlane.Engines) is > 1 and var engines ? engines : null);
+            (isDispatcher ? dva?.Dispatcher.Engines : dva?.DataPlane.Engines) is > 1 and var engines ? engines : null,
+            superFrames ? true : null);
     }
+
+    /// <summary>
+    /// The frame source a dispatcher opens for an attachment: with super-frames a plain <c>afpacket:IF</c> becomes
+    /// <c>afpacket:IF?gso=1</c> (whole GSO/GRO frames in and out); an attachment with options or of another kind stays
+    /// as the unit registered it.
+    /// </summary>
+    public static string? Source(string? attachment, bool superFrames) =>
+        superFrames && attachment is not null && attachment.StartsWith("afpacket:", StringComparison.Ordinal) && !attachment.Contains('?', StringComparison.Ordinal)
+            ? attachment + "?gso=1"
+            : attachment;
 }
 
 internal sealed record TunnelDocument(string Listen, TunnelSecurityDocument? Security = null);

@@ -142,6 +142,9 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
         errors.Require(
             spec.DispatcherEngines <= 1 || spec.TunnelSecurity == TunnelSecurity.Plain,
             "dispatcherEngines", "More than 1 engine needs tunnelSecurity plain: a secure tunnel keeps one replay window per sender, which engines cannot share.");
+        errors.Require(
+            !spec.SuperFrames || spec.TunnelSecurity == TunnelSecurity.Plain,
+            "superFrames", "Super-frames need tunnelSecurity plain: a sealed super-frame is not supported yet.");
         var scaling = spec.Scaling;
         if (scaling is null)
         {

@@ -37,5 +37,12 @@ internal sealed class ApplianceConfiguration : IEntityTypeConfiguration<Applianc
             dispatcher.HasKey("DvaId");
         });
         builder.Navigation(e => e.Dispatcher).IsRequired();
+        builder.OwnsOne(e => e.Offload, offload =>
+        {
+            offload.ToTable("DvaOffloads");
+            offload.WithOwner().HasForeignKey("DvaId");
+            offload.HasKey("DvaId");
+        });
+        builder.Navigation(e => e.Offload).IsRequired();
     }
 }

@@ -712,6 +712,22 @@ namespace Dva.Manager.Infrastructure.Migrations
                                 .HasForeignKey("DvaId");
                         });
 
+                    b.OwnsOne("Dva.Manager.Model.ApplianceOffload", "Offload", b1 =>
+                        {
+                            b1.Property<long>("DvaId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<bool>("SuperFrames")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("DvaId");
+
+                            b1.ToTable("DvaOffloads", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("DvaId");
+                        });
+
                     b.OwnsOne("Dva.Manager.Model.ApplianceTunnel", "Tunnel", b1 =>
                         {
                             b1.Property<long>("DvaId")
@@ -742,6 +758,9 @@ namespace Dva.Manager.Infrastructure.Migrations
                         .IsRequired();
 
                     b.Navigation("Dispatcher")
+                        .IsRequired();
+
+                    b.Navigation("Offload")
                         .IsRequired();
 
                     b.Navigation("Tunnel")

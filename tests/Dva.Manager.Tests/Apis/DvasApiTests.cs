@@ -21,6 +21,7 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
         Assert.Equal("strict", (string)spec["midStreamPolicy"]!);
         Assert.Equal(1, (int)spec["dataPlaneEngines"]!);
         Assert.Equal(1, (int)spec["dispatcherEngines"]!);
+        Assert.False((bool)spec["superFrames"]!);
         Assert.Matches("^0x[0-9a-f]{16}$", (string)dva["seed"]!);
         Assert.Equal(1, (int)dva["generation"]!);
         Assert.Equal(0, (int)dva["observedGeneration"]!);
@@ -121,6 +122,31 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
 
         var problem = await ExpectFieldErrorsAsync(response, "dispatcherEngines");
         Assert.Contains(tunnelSecurity == "plain" ? "1..64" : "plain", problem.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Create_SuperFramesWithASecureTunnel_IsRejectedNamingTheField()
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "sf-sealed", superFrames = true, tunnelSecurity = "authenticated" });
+
+        var problem = await ExpectFieldErrorsAsync(response, "superFrames");
+        Assert.Contains("tunnelSecurity plain", problem.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Create_SuperFramesOnAPlainTunnel_IsStoredAndShownAndCanBeTurnedOff()
+    {
+        var created = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "sf-plain", superFrames = true }), HttpStatusCode.Created);
+        var uri = new Uri($"/api/v1/dvas/{created["id"]}", UriKind.Relative);
+
+        var shown = await ExpectAsync(await Client.GetAsync(uri), HttpStatusCode.OK);
+        Assert.True((bool)shown["spec"]!["superFrames"]!);
+
+        var spec = shown["spec"]!.AsObject();
+        spec["superFrames"] = false;
+        using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = JsonContent.Create(spec) };
+        await ExpectAsync(await Client.SendAsync(request), HttpStatusCode.OK);
+        Assert.False((bool)(await ExpectAsync(await Client.GetAsync(uri), HttpStatusCode.OK))["spec"]!["superFrames"]!);
     }
 
     [Fact]

@@ -79,7 +79,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     /// <summary>A DVA wanting <paramref name="dataPlanes"/> data planes, with one interface attached to <paramref name="dispatcher"/>.</summary>
     public async Task<long> CreateDvaAsync(
         string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain", string serviceKind = "firewall",
-        int dataPlaneEngines = 1, int dispatcherEngines = 1)
+        int dataPlaneEngines = 1, int dispatcherEngines = 1, bool superFrames = false, string frameSource = "udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002")
     {
         using var client = AdminClient();
         var created = await client.PostAsJsonAsync("/api/v1/dvas", new
@@ -89,6 +89,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
             tunnelSecurity,
             dataPlaneEngines,
             dispatcherEngines,
+            superFrames,
             scaling = new { minDataPlanes = 1, maxDataPlanes, targetUtilizationPercent = 30 },
         });
         created.EnsureSuccessStatusCode();
@@ -99,7 +100,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
             name = "outside",
             mac = "02:00:5e:00:00:01",
             addresses = new[] { "192.0.2.1/24" },
-            attachment = new { nodeName = dispatcher, frameSource = "udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002" },
+            attachment = new { nodeName = dispatcher, frameSource },
         });
         iface.EnsureSuccessStatusCode();
         await ScaleAsync(id, dataPlanes);

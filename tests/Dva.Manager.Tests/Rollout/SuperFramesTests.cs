@@ -1,0 +1,57 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Dva.Manager.Rollout;
+using Dva.Manager.Tests.Hub;
+
+namespace Dva.Manager.Tests.Rollout;
+
+/// <summary>
+/// A DVA's <c>superFrames</c> reaches every unit as the node configuration's <c>superFrames</c>, and a dispatcher's
+/// plain <c>afpacket:</c> attachment is opened with <c>?gso=1</c>; turned off, both go back.
+/// </summary>
+public sealed class SuperFramesTests : HubTestBase
+{
+    [Fact]
+    public async Task Assign_DvaWithSuperFrames_EveryUnitGetsThemAndTheDispatcherAGsoSource_ThenNeitherAfterAChange()
+    {
+        var dva = await Factory.CreateDvaAsync("super-frames", "disp-1", dataPlanes: 1, superFrames: true, frameSource: "afpacket:eth1");
+        var dispatcher = await StartNodeAsync("disp-1", 7140);
+        var dataPlane = await StartNodeAsync("dp-a", 7141);
+        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+
+        var dispatcherConfig = JsonNode.Parse(dispatcher.Assignments.Last(x => x.Role == "dispatcher").ConfigJson)!;
+        var dataPlaneConfig = JsonNode.Parse(dataPlane.Assignments.Last(x => x.Role == "dataplane").ConfigJson)!;
+        Assert.True((bool)dispatcherConfig["superFrames"]!);
+        Assert.True((bool)dataPlaneConfig["superFrames"]!);
+        Assert.Equal("afpacket:eth1?gso=1", (string)dispatcherConfig["interfaces"]![0]!["source"]!);
+        Assert.Null(dataPlaneConfig["interfaces"]![0]!["source"]);
+
+        using var client = Factory.AdminClient();
+        var shown = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)))!;
+        var spec = shown["spec"]!.AsObject();
+        spec["superFrames"] = false;
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)) { Content = JsonContent.Create(spec) };
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        await UntilAsync(() => dispatcher.Assignments.Last(x => x.Role == "dispatcher") is var last
+            && JsonNode.Parse(last.ConfigJson) is { } config
+            && config["superFrames"] is null
+            && (string?)config["interfaces"]![0]!["source"] == "afpacket:eth1");
+        await UntilAsync(() => JsonNode.Parse(dataPlane.Assignments.Last(x => x.Role == "dataplane").ConfigJson)!["superFrames"] is null);
+    }
+
+    [Theory]
+    [InlineData("afpacket:eth1", true, "afpacket:eth1?gso=1")]
+    [InlineData("afpacket:eth1", false, "afpacket:eth1")]
+    [InlineData("afpacket:eth1?ring=1", true, "afpacket:eth1?ring=1")]
+    [InlineData("afpacket:eth1?gso=1", true, "afpacket:eth1?gso=1")]
+    [InlineData("afxdp:eth1", true, "afxdp:eth1")]
+    [InlineData("tap:dva0", true, "tap:dva0")]
+    [InlineData("udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002", true, "udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002")]
+    public void Source_OnlyAPlainAfPacketAttachmentGetsGso(string attachment, bool superFrames, string expected)
+    {
+        Assert.Equal(expected, NodeConfigDocument.Source(attachment, superFrames));
+    }
+}
