@@ -245,23 +245,26 @@ internal sealed class NodeHost : IAsyncDisposable
 
     /// <summary>
     /// A dispatcher on several engines: per engine one socket of the tunnel group (the data planes' EGRESS split by
-    /// source port), one <c>afpacket:</c> source per shared interface that joined the interface's PACKET_FANOUT group
-    /// (its frames split by flow hash), and one role; the roles share the neighbour table. Each socket sends from
+    /// source port), one source per shared interface: an <c>afpacket:</c> one that joined the interface's PACKET_FANOUT
+    /// group (its frames split by flow hash), or an <c>afxdp:</c> one reading the engine's receive queue (split by the
+    /// device's queue choice); and one role; the roles share the neighbour table. Each socket sends from
     /// per-flow ports, as a data plane of several engines needs from its dispatchers.
     /// </summary>
     private void OpenDispatcherEngines()
     {
         var group = OpenTunnelGroup();
-        var specs = SourceSpecs().Select(s => (s.Shared, s.Spec, Fanout: new AfPacketFanout())).ToList();
+        var specs = SourceSpecs().Select(s => (s.Shared, s.Spec,
+            Fanout: s.Spec.Kind == FrameSourceKind.AfPacket ? new AfPacketFanout() : null,
+            Queues: s.Spec.Kind == FrameSourceKind.AfXdp ? new XdpQueueGroup(_engines.Length) : null)).ToList();
 
         var roles = DispatcherRole.CreateGroup(Settings, Tables, Counters, Time, _engines.Length);
         for (var i = 0; i < roles.Length; i++)
         {
             var sources = new Dictionary<byte, PacketPort>();
-            foreach (var (shared, spec, fanout) in specs)
+            foreach (var (shared, spec, fanout, queues) in specs)
             {
                 // The shared MAC is not the interface's own, so every socket must see every frame (promiscuous).
-                var source = spec.Open(promiscuous: true, SocketBufferBytes, fanout);
+                var source = spec.Open(promiscuous: true, SocketBufferBytes, fanout, queues);
                 _ports.Add(source);
                 sources[shared.Ifid] = source;
             }

@@ -362,14 +362,15 @@ internal static class NodeConfigValidator
             errors.Add("engines: more than one engine is implemented for a plain tunnel only");
         }
 
-        // A dispatcher's engines share each interface's frames through PACKET_FANOUT, which only AF_PACKET sockets have.
+        // A dispatcher's engines share each interface's frames through PACKET_FANOUT (AF_PACKET sockets) or one receive
+        // queue each (AF_XDP sockets); a TAP device or a UDP wire has neither.
         if (role == NodeRole.Dispatcher)
         {
             foreach (var shared in c.Interfaces)
             {
-                if (shared.Source is { } source && FrameSourceSpec.TryParse(source, out var spec, out _) && spec.Kind != FrameSourceKind.AfPacket)
+                if (shared.Source is { } source && FrameSourceSpec.TryParse(source, out var spec, out _) && spec.Kind is not (FrameSourceKind.AfPacket or FrameSourceKind.AfXdp))
                 {
-                    errors.Add($"engines: interface {shared.Ifid}: a dispatcher on more than one engine needs afpacket: sources (PACKET_FANOUT shares an interface's frames among the engines), not '{source}'");
+                    errors.Add($"engines: interface {shared.Ifid}: a dispatcher on more than one engine needs afpacket: sources (PACKET_FANOUT shares an interface's frames among the engines) or afxdp: sources (one receive queue per engine), not '{source}'");
                 }
             }
         }

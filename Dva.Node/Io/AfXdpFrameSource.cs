@@ -4,7 +4,7 @@ namespace Dva.Node.Io;
 
 /// <summary>
 /// <c>afxdp:IFNAME</c>: frames received through an AF_XDP socket. An XDP program on the interface
-/// (<see cref="XdpRedirectProgram"/>) redirects every frame of queue 0 into this socket before the kernel's network
+/// (<see cref="XdpRedirectProgram"/>) redirects every frame of its receive queue into this socket before the kernel's network
 /// stack sees it; the kernel writes the frame into a chunk of the UMEM (memory this source maps and registers) and
 /// hands its offset over on the RX ring. <see cref="Receive"/> copies each frame into a packet buffer at its headroom
 /// (the dispatcher prepends the tunnel header in place, which a UMEM chunk is not laid out for) and gives the chunk
@@ -15,8 +15,9 @@ namespace Dva.Node.Io;
 /// virtual NICs) goes through the same skb path one frame at a time; the receive side is where XDP saves work.
 /// </para>
 /// <para>
-/// One queue: the source binds queue 0 and refuses an interface with more receive queues, whose other queues'
-/// frames would bypass it. The UMEM has <see cref="Chunks"/> chunks of <see cref="ChunkSize"/> bytes (16 MiB); a frame
+/// One queue per source: alone, the source binds queue 0 and refuses an interface with more receive queues, whose
+/// other queues' frames would bypass it. On a dispatcher of N engines the interface needs N queues and engine i's
+/// source binds queue i (<see cref="XdpQueueGroup"/>), so the NIC's queue choice spreads flows over the engines. The UMEM has <see cref="Chunks"/> chunks of <see cref="ChunkSize"/> bytes (16 MiB); a frame
 /// must fit a chunk less the kernel's 256-byte XDP headroom, so the interface MTU is checked at open.
 /// </para>
 /// </summary>
@@ -47,12 +48,12 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
     private readonly XdpDescriptor* _rxRing;
     private readonly uint* _fillProducer;
     private readonly ulong* _fillRing;
-    private readonly XdpRedirectProgram _program;
+    private readonly XdpQueueGroup _group;
     private int _txFd;
     private long _oversize;
     private long _malformed;
 
-    private AfXdpFrameSource(FrameSourceSpec spec, int fd, Rings rings, XdpRedirectProgram program, int txFd, int ifIndex)
+    private AfXdpFrameSource(FrameSourceSpec spec, int fd, Rings rings, XdpQueueGroup group, int queue, int txFd, int ifIndex)
         : base(spec, fd)
     {
         (_umem, _fill, _completion, _rx) = (rings.Umem, rings.Fill, rings.Completion, rings.Rx);
@@ -62,7 +63,8 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
         _rxRing = (XdpDescriptor*)(_rx.Address + offsets.Rx.Descriptors);
         _fillProducer = (uint*)(_fill.Address + offsets.Fill.Producer);
         _fillRing = (ulong*)(_fill.Address + offsets.Fill.Descriptors);
-        _program = program;
+        _group = group;
+        Queue = queue;
         _txFd = txFd;
         InterfaceIndex = ifIndex;
         PollInterval = DefaultPollInterval;
@@ -78,22 +80,32 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMicroseconds(50);
 
     /// <summary>Where the XDP program runs: in the driver or at the generic hook.</summary>
-    public XdpAttachMode AttachMode => _program.Mode;
+    public XdpAttachMode AttachMode => _group.Mode;
+
+    /// <summary>The receive queue this source's socket is bound to.</summary>
+    public int Queue { get; }
 
     /// <summary>The socket that sends (AF_PACKET, protocol 0); <see cref="PacketPort.Fd"/> is the AF_XDP socket.</summary>
     public int TransmitFd => _txFd;
 
-    public static AfXdpFrameSource Open(FrameSourceSpec spec, bool promiscuous, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes)
+    /// <summary>
+    /// Opens the source. <paramref name="group"/>: the sources of this interface on a dispatcher of several engines, one
+    /// per queue, in queue order; without it the source is the interface's only one and reads queue 0.
+    /// </summary>
+    public static AfXdpFrameSource Open(FrameSourceSpec spec, bool promiscuous, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes, XdpQueueGroup? group = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = spec.InterfaceName ?? throw new ArgumentException("afxdp source needs an interface name", nameof(spec));
         var ifIndex = NetworkInterfaceControl.GetIndex(name);
+        group ??= new XdpQueueGroup(1);
         var queues = NetworkInterfaceControl.GetReceiveQueues(name);
-        if (queues != 1)
+        if (queues != group.Queues)
         {
-            throw new InteropException(
-                $"afxdp:{name}: the interface has {queues} receive queues; an afxdp: source reads queue 0 only, so frames on the others would bypass it. " +
-                $"Give it one queue (ethtool -L {name} combined 1; a veth made with numrxqueues 1) or use afpacket:{name}");
+            throw new InteropException(group.Queues == 1
+                ? $"afxdp:{name}: the interface has {queues} receive queues; an afxdp: source reads queue 0 only, so frames on the others would bypass it. " +
+                  $"Give it one queue (ethtool -L {name} combined 1; a veth made with numrxqueues 1), run one engine per queue, or use afpacket:{name}"
+                : $"afxdp:{name}: the interface has {queues} receive queues but the dispatcher runs {group.Queues} engines, each reading one queue. " +
+                  $"Give it {group.Queues} (ethtool -L {name} combined {group.Queues}) or set engines to {queues}");
         }
 
         var mtu = NetworkInterfaceControl.GetMtu(name);
@@ -110,19 +122,19 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
         }
 
         Rings rings = default;
-        XdpRedirectProgram? program = null;
+        var joined = false;
         var txFd = -1;
         try
         {
             rings = SetUpRings(fd, name);
-            Bind(fd, ifIndex, name);
+            var queue = group.Members;
+            Bind(fd, ifIndex, name, queue);
 
-            // The socket is in the map before the program is attached: no frame finds queue 0 without a socket.
-            program = XdpRedirectProgram.Load(name);
-            program.Register(0, fd);
-            program.Attach(ifIndex, spec.XdpMode);
+            // Every queue's socket is in the map before the program is attached: no frame finds its queue without one.
+            group.Join(name, ifIndex, fd, spec.XdpMode);
+            joined = true;
             txFd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out _, receive: false);
-            return new AfXdpFrameSource(spec, fd, rings, program, txFd, ifIndex)
+            return new AfXdpFrameSource(spec, fd, rings, group, queue, txFd, ifIndex)
             {
                 Mtu = mtu,
                 MacAddress = NetworkInterfaceControl.GetMacAddress(name),
@@ -135,8 +147,12 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
                 _ = Libc.close(txFd);
             }
 
-            program?.Dispose();
             _ = Libc.close(fd);
+            if (joined)
+            {
+                group.Leave();
+            }
+
             rings.Unmap();
             throw;
         }
@@ -234,8 +250,9 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
             return;
         }
 
-        // The base closed the socket (the map entry goes with it); the link's fd detaches the program; the mappings go last.
-        _program.Dispose();
+        // The base closed the socket (the map entry goes with it); the last source of the interface detaches the
+        // program (the link's fd); the mappings go last.
+        _group.Leave();
         var txFd = Interlocked.Exchange(ref _txFd, -1);
         if (txFd >= 0)
         {
@@ -298,19 +315,19 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
     }
 
     /// <summary>
-    /// Binds queue 0. The kernel lets go of a closed socket's queue in deferred work, so a source reopened at once
+    /// Binds the queue. The kernel lets go of a closed socket's queue in deferred work, so a source reopened at once
     /// (a node restarting, the next benchmark run) can find the queue busy for a few milliseconds: EBUSY is retried for
     /// up to a second before it counts as another owner.
     /// </summary>
-    private static void Bind(int fd, int ifIndex, string name)
+    private static void Bind(int fd, int ifIndex, string name, int queue)
     {
-        var address = new SockAddrXdp { Family = Libc.AF_XDP, IfIndex = (uint)ifIndex, QueueId = 0 };
+        var address = new SockAddrXdp { Family = Libc.AF_XDP, IfIndex = (uint)ifIndex, QueueId = (uint)queue };
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (Libc.bind(fd, &address, (uint)sizeof(SockAddrXdp)) != 0)
         {
             if (Libc.LastErrno != Errno.EBUSY || clock.Elapsed > TimeSpan.FromSeconds(1))
             {
-                throw InteropException.FromLastError($"bind(AF_XDP, {name} queue 0)");
+                throw InteropException.FromLastError($"bind(AF_XDP, {name} queue {queue})");
             }
 
             Thread.Sleep(10);
@@ -367,6 +384,47 @@ internal sealed unsafe class AfXdpFrameSource : FrameSource
             Completion.Unmap();
             Fill.Unmap();
             Umem.Unmap();
+        }
+    }
+}
+
+/// <summary>
+/// The <c>afxdp:</c> sources of one interface: one per receive queue (on a dispatcher of several engines, engine i reads
+/// queue i), one XDP program and XSKMAP for them all. The program is loaded with the first source, attached once every
+/// queue's socket is in the map, and detached when the last source closes. Open the sources from one setup thread.
+/// </summary>
+internal sealed class XdpQueueGroup(int queues)
+{
+    private XdpRedirectProgram? _program;
+    private int _open;
+
+    /// <summary>The sources (and receive queues) the group is for.</summary>
+    public int Queues { get; } = queues;
+
+    /// <summary>Sources that joined so far; the next one binds this queue.</summary>
+    public int Members { get; private set; }
+
+    /// <summary>Where the program runs once attached.</summary>
+    public XdpAttachMode Mode => _program?.Mode ?? XdpAttachMode.Auto;
+
+    internal void Join(string name, int ifIndex, int socketFd, XdpAttachMode mode)
+    {
+        _program ??= XdpRedirectProgram.Load(name);
+        _program.Register(Members, socketFd);
+        Members++;
+        _open++;
+        if (Members == Queues)
+        {
+            _program.Attach(ifIndex, mode);
+        }
+    }
+
+    internal void Leave()
+    {
+        if (--_open == 0)
+        {
+            _program?.Dispose();
+            _program = null;
         }
     }
 }

@@ -94,15 +94,16 @@ internal sealed record FrameSourceSpec
 
     /// <summary>
     /// Opens the source this spec names. Setup path: throws a readable error if the system refuses. An <c>afpacket:</c>
-    /// source joins <paramref name="fanout"/> when given (one source per engine of a dispatcher); the other kinds cannot
-    /// share their frames and refuse one.
+    /// source joins <paramref name="fanout"/> when given, an <c>afxdp:</c> source <paramref name="queues"/> (one source
+    /// per engine of a dispatcher); the other kinds cannot share their frames and refuse one.
     /// </summary>
-    public FrameSource Open(bool promiscuous = false, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes, AfPacketFanout? fanout = null) => Kind switch
+    public FrameSource Open(bool promiscuous = false, int socketBufferBytes = UdpSockets.DefaultSocketBufferBytes, AfPacketFanout? fanout = null, XdpQueueGroup? queues = null) => Kind switch
     {
         FrameSourceKind.AfPacket when Ring => AfPacketRingFrameSource.Open(this, promiscuous, fanout: fanout),
         FrameSourceKind.AfPacket => AfPacketFrameSource.Open(this, promiscuous, socketBufferBytes, fanout),
-        _ when fanout is not null => throw new InvalidOperationException($"{this}: only an afpacket: source can share its frames among engines (PACKET_FANOUT)"),
-        FrameSourceKind.AfXdp => AfXdpFrameSource.Open(this, promiscuous, socketBufferBytes),
+        _ when fanout is not null => throw new InvalidOperationException($"{this}: only an afpacket: source can share its frames among engines by PACKET_FANOUT"),
+        FrameSourceKind.AfXdp => AfXdpFrameSource.Open(this, promiscuous, socketBufferBytes, queues),
+        _ when queues is not null => throw new InvalidOperationException($"{this}: only an afxdp: source reads one receive queue per engine"),
         FrameSourceKind.Tap => TapFrameSource.Open(this),
         _ => UdpFrameSource.Open(this, socketBufferBytes),
     };

@@ -106,7 +106,7 @@ public class EpollEngineTests
     public void PollInterval_BurstsAndPauses_EveryDatagramRelayedAndTheIdleEngineSleeps()
     {
         using var rig = new RelayRig(new BufferPool(512));
-        rig.Input.PollInterval = TimeSpan.FromMicroseconds(200);
+        rig.Input.PollInterval = TimeSpan.FromMilliseconds(2);
         var polledWhileHandling = 0;
         rig.Start(batch =>
         {
@@ -120,9 +120,13 @@ public class EpollEngineTests
 
         for (var burst = 0; burst < 3; burst++)
         {
-            for (var chunk = 0; chunk < 6; chunk++)
+            // Built first, then sent back to back: the engine's first read finds many waiting and polls for the rest.
+            var chunks = Enumerable.Range(0, 6)
+                .Select(chunk => Enumerable.Range(0, 50).Select(i => PortHelpers.Frame(PortHelpers.Pattern((burst * 1000) + (chunk * 50) + i, 64), rig.Input.LocalEndPoint)).ToArray())
+                .ToArray();
+            foreach (var chunk in chunks)
             {
-                rig.Generator.Send([.. Enumerable.Range(0, 50).Select(i => PortHelpers.Frame(PortHelpers.Pattern((burst * 1000) + (chunk * 50) + i, 64), rig.Input.LocalEndPoint))]);
+                rig.Generator.Send(chunk);
             }
 
             var relayed = PortHelpers.ReceiveMatching(rig.Sink, 300);

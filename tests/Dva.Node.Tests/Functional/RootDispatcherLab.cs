@@ -16,14 +16,17 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly string _prefix;
     private readonly string _serverSourceOptions;
     private readonly string _sourceKind;
+    private readonly int _queues;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
     /// <param name="prefix">Three letters that name the veth pairs (PREFIXc-h / PREFIXc-d, PREFIXs-h / PREFIXs-d).</param>
     /// <param name="serverSourceOptions">Options of the server side's source ("" or "?ring=1").</param>
     /// <param name="sourceKind">The kind of both sources: <c>afpacket</c> or <c>afxdp</c>.</param>
-    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket")
+    /// <param name="queues">Receive and transmit queues of every veth (an afxdp: dispatcher reads one per engine).</param>
+    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1)
     {
+        _queues = queues;
         _sourceKind = sourceKind;
         _engines = engines;
         _prefix = prefix;
@@ -100,7 +103,8 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
 
     private void Link(TestNetworkNamespace host, string hostEnd, string dvaEnd, string address, string gateway)
     {
-        TestNetworkNamespace.Ip($"link add {hostEnd} netns {host.Name} type veth peer name {dvaEnd} netns {Dva.Name}");
+        var queues = $"numtxqueues {_queues} numrxqueues {_queues}";
+        TestNetworkNamespace.Ip($"link add {hostEnd} netns {host.Name} {queues} type veth peer name {dvaEnd} netns {Dva.Name} {queues}");
         TestNetworkNamespace.Ip($"-n {host.Name} addr add {address} dev {hostEnd}");
         TestNetworkNamespace.Ip($"-n {host.Name} link set {hostEnd} up");
         TestNetworkNamespace.Ip($"-n {Dva.Name} link set {dvaEnd} up");

@@ -188,6 +188,63 @@ public sealed class RootAfXdpTests : IDisposable
         Assert.Equal(PortHelpers.TestFrame(40, 100), PortHelpers.ReceiveMatching(first, 1, PortHelpers.IsTestFrame)[0].Frame);
     }
 
+    /// <summary>
+    /// Two sources in one queue group on a veth with two receive queues (as a dispatcher of two engines opens them): one
+    /// program for both, each frame of 32 UDP flows received exactly once across the queues, the program detached only
+    /// when the last source closes.
+    /// </summary>
+    [Fact]
+    public void Xdp_TwoSourcesInAQueueGroup_EachFrameArrivesOnceAndTheProgramGoesWithTheLast()
+    {
+        const int Total = 256;
+        var sender = CreateLink(mtu: 1500, queues: 2);
+        Assert.True(FrameSourceSpec.TryParse("afxdp:dvax1", out var spec, out var error), error);
+        var group = new XdpQueueGroup(2);
+        var (a, b) = _receiver.Enter(() => (
+            Assert.IsType<AfXdpFrameSource>(spec.Open(promiscuous: true, queues: group)),
+            Assert.IsType<AfXdpFrameSource>(spec.Open(promiscuous: true, queues: group))));
+        _open.Add(a);
+        _open.Add(b);
+
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < Total; i++)
+        {
+            Assert.Equal(1, sender.Send([PortHelpers.Frame(PortHelpers.TestFrame(i, 64 + (i % 32)))]));
+        }
+
+        var seen = new List<int>();
+        var slots = Slots();
+        while (seen.Count < Total)
+        {
+            Assert.True(clock.Elapsed < PortHelpers.Timeout + PortHelpers.Timeout, $"received {seen.Count} of {Total} frames (queue 0: {a.Counters.ReceivedPackets}, queue 1: {b.Counters.ReceivedPackets}; {string.Join(", ", Drops(a).Concat(Drops(b)))})");
+            foreach (var source in new[] { a, b })
+            {
+                source.WaitReadable(20);
+                var n = source.Receive(slots);
+                seen.AddRange(slots.Take(n).Select(s => s.Frame.ToArray()).Where(PortHelpers.IsTestFrame).Select(f => BinaryPrimitives.ReadInt32BigEndian(f.AsSpan(14))));
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(0, Total), seen.Order());
+        Assert.Equal((0, 1), (a.Queue, b.Queue));
+        Assert.Equal(XdpAttachMode.Native, a.AttachMode);
+        a.Dispose();
+        Assert.Contains("xdp", _receiver.Exec("ip -d link show dvax1"), StringComparison.Ordinal);
+        b.Dispose();
+        Assert.DoesNotContain("xdp", _receiver.Exec("ip -d link show dvax1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Xdp_QueueGroupOfTwoOnAOneQueueInterface_RefusedNamingTheEngines()
+    {
+        CreateLink(mtu: 1500);
+        Assert.True(FrameSourceSpec.TryParse("afxdp:dvax1", out var spec, out var error), error);
+
+        var refused = Assert.Throws<InvalidOperationException>(() => _receiver.Enter(() => spec.Open(queues: new XdpQueueGroup(2))));
+
+        Assert.Contains("has 1 receive queues but the dispatcher runs 2 engines", refused.Message, StringComparison.Ordinal);
+    }
+
     private AfXdpFrameSource Open(string text)
     {
         Assert.True(FrameSourceSpec.TryParse(text, out var spec, out var error), error);
@@ -197,9 +254,10 @@ public sealed class RootAfXdpTests : IDisposable
     }
 
     /// <summary>The veth pair dvax0 (sender namespace, a raw afpacket: socket on it) and dvax1 (receiver namespace).</summary>
-    private FrameSource CreateLink(int mtu)
+    private FrameSource CreateLink(int mtu, int queues = 1)
     {
-        TestNetworkNamespace.Ip($"link add dvax0 netns {_sender.Name} mtu {mtu} type veth peer name dvax1 netns {_receiver.Name} mtu {mtu}");
+        var options = $"mtu {mtu} numtxqueues {queues} numrxqueues {queues}";
+        TestNetworkNamespace.Ip($"link add dvax0 netns {_sender.Name} {options} type veth peer name dvax1 netns {_receiver.Name} {options}");
         _sender.Exec("ip link set dvax0 up");
         _receiver.Exec("ip link set dvax1 up");
         var clock = Stopwatch.StartNew();
@@ -213,6 +271,13 @@ public sealed class RootAfXdpTests : IDisposable
         var sender = _sender.Enter(() => senderSpec.Open());
         _open.Add(sender);
         return sender;
+    }
+
+    private static Dictionary<string, long> Drops(PacketPort port)
+    {
+        var drops = new Dictionary<string, long>();
+        port.AddOwnDrops(drops);
+        return drops;
     }
 
     private static PacketBuffer[] Slots()
