@@ -78,6 +78,16 @@ internal sealed record NodeConfigDocument(
     /// <c>afpacket:IF?gso=1</c> (whole GSO/GRO frames in and out); an attachment with options or of another kind stays
     /// as the unit registered it.
     /// </summary>
+    /// <summary>
+    /// True when a dispatcher can send super-frames out through <paramref name="attachment"/>: <c>afpacket:IF</c> (opened
+    /// with <c>?gso=1</c>) or <c>afpacket:IF?gso=1</c>, or none yet. Any other source would drop them
+    /// (<c>SuperFrameNeedsGsoSource</c>).
+    /// </summary>
+    public static bool CarriesSuperFrames(string attachment) =>
+        attachment.Length == 0
+        || attachment.StartsWith("afpacket:", StringComparison.Ordinal)
+        && (!attachment.Contains('?', StringComparison.Ordinal) || attachment.EndsWith("?gso=1", StringComparison.Ordinal));
+
     public static string? Source(string? attachment, bool superFrames) =>
         superFrames && attachment is not null && attachment.StartsWith("afpacket:", StringComparison.Ordinal) && !attachment.Contains('?', StringComparison.Ordinal)
             ? attachment + "?gso=1"

@@ -145,6 +145,15 @@ internal sealed class DvaService(ManagerDbContext db, AuditLog audit)
         errors.Require(
             !spec.SuperFrames || spec.TunnelSecurity == TunnelSecurity.Plain,
             "superFrames", "Super-frames need tunnelSecurity plain: a sealed super-frame is not supported yet.");
+        if (spec.SuperFrames && id is not null)
+        {
+            var sources = await db.Interfaces.Where(i => i.DvaId == id).Select(i => new { i.Ifid, i.AttachmentFrameSource }).ToListAsync(ct);
+            foreach (var blocked in sources.Where(i => !Rollout.NodeConfigDocument.CarriesSuperFrames(i.AttachmentFrameSource)))
+            {
+                errors.Add("superFrames", $"Interface {blocked.Ifid} is attached through '{blocked.AttachmentFrameSource}', which cannot send super-frames (only afpacket:IF can, opened with ?gso=1); attach it through afpacket: first.");
+            }
+        }
+
         var scaling = spec.Scaling;
         if (scaling is null)
         {

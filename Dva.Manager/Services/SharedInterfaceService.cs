@@ -30,6 +30,12 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
         errors.Require(spec.Attachment.NodeName.Length <= 63, path + "attachment.nodeName", "At most 63 characters.");
         errors.Require(spec.Attachment.FrameSource.Length <= 256, path + "attachment.frameSource", "At most 256 characters.");
 
+        if (!Rollout.NodeConfigDocument.CarriesSuperFrames(spec.Attachment.FrameSource)
+            && await Db.Dvas.AnyAsync(d => d.Id == dvaId && d.Offload.SuperFrames, ct))
+        {
+            errors.Add(path + "attachment.frameSource", $"The DVA carries super-frames; '{spec.Attachment.FrameSource}' cannot send them (only afpacket:IF can, opened with ?gso=1). Use afpacket: or turn superFrames off first.");
+        }
+
         var others = Set.Where(e => e.DvaId == dvaId && e.Id != id);
         if (await others.AnyAsync(e => e.Ifid == spec.Ifid, ct))
         {

@@ -19,6 +19,13 @@ internal sealed record DispatcherBenchOptions
 
     /// <summary>The dispatcher's source: <c>afpacket:dvab1?ring=1</c> (true) or <c>afpacket:dvab1</c> (recvmmsg).</summary>
     public bool Ring { get; init; } = true;
+
+    /// <summary>
+    /// <c>afxdp:dvab1</c> instead: the veth is made with one queue per engine for each run, and engine i reads queue i.
+    /// </summary>
+    public bool Xdp { get; init; }
+
+    public string Source => Xdp ? "afxdp:dvab1" : Ring ? "afpacket:dvab1?ring=1" : "afpacket:dvab1";
 }
 
 /// <param name="Received">Frames the dispatcher's engines took from their sources.</param>
@@ -43,7 +50,7 @@ internal sealed record DispatcherBenchResult(string Name, int Engines, long Sent
 /// </summary>
 internal static class DispatcherEnginesHarness
 {
-    public const string Usage = "dispatcher-bench [--seconds N] [--rounds N] [--engines N] [--recvmmsg]";
+    public const string Usage = "dispatcher-bench [--seconds N] [--rounds N] [--engines N] [--recvmmsg | --xdp]";
 
     private const int Flows = 4096;
 
@@ -55,9 +62,9 @@ internal static class DispatcherEnginesHarness
         var options = new DispatcherBenchOptions();
         for (var i = 0; i < args.Count; i++)
         {
-            if (args[i] == "--recvmmsg")
+            if (args[i] is "--recvmmsg" or "--xdp")
             {
-                options = options with { Ring = false };
+                options = args[i] == "--xdp" ? options with { Xdp = true } : options with { Ring = false };
                 continue;
             }
 
@@ -91,11 +98,8 @@ internal static class DispatcherEnginesHarness
         ArgumentNullException.ThrowIfNull(output);
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"veth, {(options.Ring ? "afpacket:?ring=1" : "afpacket: (recvmmsg)")}, {options.Duration.TotalSeconds:F0} s per run, {Environment.ProcessorCount} CPUs, load {File.ReadAllText("/proc/loadavg").Trim()}"));
+            $"veth, {options.Source}, {options.Duration.TotalSeconds:F0} s per run, {Environment.ProcessorCount} CPUs, load {File.ReadAllText("/proc/loadavg").Trim()}"));
         using var space = new BenchNamespace();
-        space.Exec("ip link add dvab0 type veth peer name dvab1");
-        space.Exec("ip link set dvab0 up");
-        space.Exec("ip link set dvab1 up");
         var results = new List<DispatcherBenchResult>();
         for (var round = 0; round < options.Rounds; round++)
         {
@@ -112,13 +116,25 @@ internal static class DispatcherEnginesHarness
 
     private static async Task<DispatcherBenchResult> RunOnceAsync(BenchNamespace space, int engines, DispatcherBenchOptions options)
     {
+        // A veth of one queue per engine for afxdp: (each engine reads one); one queue otherwise, as before.
+        var queues = options.Xdp ? engines : 1;
+        space.Exec("sh -c \"ip link del dvab0 2>/dev/null || true\"");
+        space.Exec($"ip link add dvab0 numtxqueues {queues} numrxqueues {queues} type veth peer name dvab1 numtxqueues {queues} numrxqueues {queues}");
+        space.Exec("ip link set dvab0 up");
+        space.Exec("ip link set dvab1 up");
+        var up = Stopwatch.StartNew();
+        while (!space.Exec("ip -o link show dvab0").Contains("state UP", StringComparison.Ordinal) && up.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(20);
+        }
+
         using var sink = space.Enter(() => UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0)));
         var listen = space.Enter(() =>
         {
             using var probe = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
             return probe.LocalEndPoint;
         });
-        var source = options.Ring ? "afpacket:dvab1?ring=1" : "afpacket:dvab1";
+        var source = options.Source;
         var config = $$"""
             {
               "role": "dispatcher", "nodeId": 100, "engines": {{engines}}, "tunnel": { "listen": "{{listen}}" },

@@ -42,6 +42,31 @@ public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fix
         await ExpectProblemAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"), HttpStatusCode.NotFound);
     }
 
+    /// <summary>
+    /// A DVA that carries super-frames refuses an attachment that cannot send them; a DVA with an interface attached
+    /// that way cannot turn super-frames on. Each names the field and what to change.
+    /// </summary>
+    [Fact]
+    public async Task SuperFrames_AttachmentThatCannotSendThem_RefusedBothWays()
+    {
+        var withSuperFrames = (long)(await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "sf-attach", superFrames = true }), HttpStatusCode.Created))["id"]!;
+        object Interface(string frameSource) => new { ifid = 1, name = "outside", mac = "02:00:5e:00:00:01", attachment = new { nodeName = "disp-1", frameSource } };
+
+        var tap = await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{withSuperFrames}/interfaces", Interface("tap:dva0")), "attachment.frameSource");
+        Assert.Contains("cannot send them", tap.ToJsonString(), StringComparison.Ordinal);
+        await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{withSuperFrames}/interfaces", Interface("afpacket:eth1?ring=1")), "attachment.frameSource");
+        await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{withSuperFrames}/interfaces", Interface("afpacket:eth1")), HttpStatusCode.Created);
+
+        var plain = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "sf-later" }), HttpStatusCode.Created);
+        var plainId = (long)plain["id"]!;
+        await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{plainId}/interfaces", Interface("udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002")), HttpStatusCode.Created);
+        var spec = plain["spec"]!.AsObject();
+        spec["superFrames"] = true;
+        var turnedOn = await ExpectFieldErrorsAsync(await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{plainId}", spec, null)), "superFrames");
+        var message = (string)turnedOn["superFrames"]![0]!;
+        Assert.StartsWith("Interface 1 is attached through 'udp:LOCAL=127.0.0.1:7001", message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Create_InvalidFields_ReportsEachField()
     {

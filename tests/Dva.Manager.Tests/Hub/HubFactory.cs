@@ -119,9 +119,16 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     {
         var coordinator = Rollout;
         var found = new TaskCompletionSource<(TableVersion, RolloutLogView)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
         void OnCommitted(TableVersion table, RolloutLogView log)
         {
-            if (log.DvaId == dvaId && predicate(table, log))
+            if (log.DvaId != dvaId)
+            {
+                return;
+            }
+
+            seen.Enqueue($"v{table.Version} ({log.Cause}; peers {string.Join(",", table.Peers.Keys)}; history {table.History.EntryCount}; failed {string.Join(",", log.Failed)})");
+            if (predicate(table, log))
             {
                 found.TrySetResult((table, log));
             }
@@ -135,7 +142,17 @@ public sealed class HubFactory : WebApplicationFactory<Program>
                 return (now, log);
             }
 
-            return await found.Task.WaitAsync(Patience);
+            try
+            {
+                return await found.Task.WaitAsync(Patience);
+            }
+            catch (TimeoutException)
+            {
+                // Say what did commit meanwhile, so a timeout under load shows whether the rollouts stalled or went elsewhere.
+                var current = coordinator.Current(dvaId);
+                throw new TimeoutException(
+                    $"no committed version matched within {Patience.TotalSeconds:F0} s; current v{current?.Version} (history {current?.History.EntryCount}); committed meanwhile: {(seen.IsEmpty ? "none" : string.Join("; ", seen))}");
+            }
         }
         finally
         {

@@ -6,17 +6,20 @@ namespace Dva.Node.Tests.Engine;
 [Trait("Requires", "root")]
 public sealed class DispatcherEnginesHarnessTests
 {
-    [Fact]
-    public async Task CompareAsync_OneRound_BothRunsDispatchWhatTheyTookAndTheDataPlaneGetsIt()
+    /// <param name="xdp">afxdp: sources (one veth queue per engine) instead of the PACKET_MMAP ring.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CompareAsync_OneRound_BothRunsDispatchWhatTheyTookAndTheDataPlaneGetsIt(bool xdp)
     {
         var output = new StringWriter();
-        var results = await DispatcherEnginesHarness.CompareAsync(new DispatcherBenchOptions { Duration = TimeSpan.FromSeconds(1), Rounds = 1 }, output);
+        var results = await DispatcherEnginesHarness.CompareAsync(new DispatcherBenchOptions { Duration = TimeSpan.FromSeconds(1), Rounds = 1, Xdp = xdp }, output);
 
         Assert.Equal([1, 2], results.Select(r => r.Engines));
         Assert.All(results, r =>
         {
             // Every frame taken from the sources is a TCP frame of the harness to the shared MAC: all are dispatched.
-            Assert.True(r.Received > 0, $"{r.Name} took nothing from the ring");
+            Assert.True(r.Received > 0, $"{r.Name} took nothing from its source");
             Assert.Equal(r.Received, r.Dispatched);
             Assert.InRange(r.Received, 1, r.Sent);
 
@@ -25,5 +28,6 @@ public sealed class DispatcherEnginesHarnessTests
             Assert.True(r.EngineCpu > TimeSpan.Zero, $"{r.Name}: no engine CPU time read");
         });
         Assert.Contains("dispatcher, 2 engines", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains(xdp ? "afxdp:dvab1" : "afpacket:dvab1?ring=1", output.ToString(), StringComparison.Ordinal);
     }
 }
