@@ -78,6 +78,9 @@ internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, Auth
             ServiceKind = kind,
             BucketCount = request.BucketCount,
             Scaling = new ScalingPolicy { MinDataPlanes = request.InitialDataPlanes, MaxDataPlanes = request.MaxDataPlanes },
+            DataPlaneEngines = request.DataPlaneEngines,
+            DispatcherEngines = request.DispatcherEngines,
+            SuperFrames = request.SuperFrames,
         };
         return await ChangeAsync(async services =>
         {

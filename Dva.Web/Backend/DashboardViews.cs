@@ -69,6 +69,15 @@ public sealed record DvaCreateRequest
 
     public int MaxDataPlanes { get; set; } = 8;
 
+    /// <summary>Engine threads per data plane unit (docs/node.md "Engines").</summary>
+    public int DataPlaneEngines { get; set; } = 1;
+
+    /// <summary>Engine threads per dispatcher unit.</summary>
+    public int DispatcherEngines { get; set; } = 1;
+
+    /// <summary>GSO/GRO super-frames end to end (docs/node.md "Super-frames").</summary>
+    public bool SuperFrames { get; set; }
+
     public List<InterfaceForm> Interfaces { get; set; } = [];
 }
 

@@ -58,6 +58,32 @@ public sealed class DvaCreateFormTests(ManagerHost host) : BackendComponentTest(
         Assert.Equal(["192.0.2.1/24", "2001:db8::1/64"], Assert.Single(interfaces).Spec.Addresses);
     }
 
+    [Fact]
+    public async Task Submit_EnginesAndSuperFrames_CreatesTheDvaWithThemAndATapAttachmentIsRefusedAtItsField()
+    {
+        var form = Render<DvaCreateForm>();
+
+        form.Find("#dva-name").Input("engines-sf");
+        form.Find("#dva-dp-engines").Input("2");
+        form.Find("#dva-disp-engines").Input("3");
+        form.Find("#dva-super-frames").Change(true);
+        AddInterface(form, "outside", "02:00:5e:00:00:01", "192.0.2.1/24");
+        form.Find("#if-0-source").Input("tap:dva0");
+        form.Find("form").Submit();
+
+        // Super-frames cannot leave through a TAP device: the interface's field says so and no DVA is left behind.
+        form.WaitForAssertion(() => Assert.Contains("cannot send them", form.Find(".field-error[data-field='interfaces[0].attachment.frameSource']").TextContent, StringComparison.Ordinal));
+        Assert.Null(await NamedAsync("engines-sf"));
+
+        form.Find("#if-0-source").Input("afpacket:eth1");
+        form.Find("form").Submit();
+
+        var navigation = Services.GetRequiredService<Bunit.TestDoubles.BunitNavigationManager>();
+        form.WaitForAssertion(() => Assert.Contains("/dvas/", navigation.Uri, StringComparison.Ordinal));
+        var dva = (await NamedAsync("engines-sf"))!;
+        Assert.Equal((2, 3, true), (dva.Spec.DataPlaneEngines, dva.Spec.DispatcherEngines, dva.Spec.SuperFrames));
+    }
+
     private static void AddInterface(IRenderedComponent<DvaCreateForm> form, string name, string mac, string addresses)
     {
         form.Find("#add-interface").Click();
