@@ -62,7 +62,10 @@ internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, Auth
             [.. interfaces.Select(i => new InterfaceView(i.Id, i.Spec.Ifid, i.Spec.Name, i.Spec.Mac, i.Spec.Addresses, i.Spec.Attachment.NodeName, Status(i.Status),
                 i.Spec.Attachment.FrameSource, i.Version))],
             [.. nodes.Select(Unit)],
-            serviceViews);
+            serviceViews,
+            dva.Spec.DataPlaneEngines,
+            dva.Spec.DispatcherEngines,
+            dva.Spec.SuperFrames);
     });
 
     public async Task<ChangeResult> CreateDvaAsync(DvaCreateRequest request, CancellationToken ct)

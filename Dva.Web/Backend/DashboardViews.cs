@@ -28,7 +28,10 @@ public sealed record DvaDetail(
     long ObservedGeneration,
     IReadOnlyList<InterfaceView> Interfaces,
     IReadOnlyList<UnitView> Units,
-    IReadOnlyList<ServiceView> Services);
+    IReadOnlyList<ServiceView> Services,
+    int DataPlaneEngines = 1,
+    int DispatcherEngines = 1,
+    bool SuperFrames = false);
 
 /// <param name="Version">The interface's ETag for a change.</param>
 public sealed record InterfaceView(

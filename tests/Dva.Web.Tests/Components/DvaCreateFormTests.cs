@@ -82,6 +82,11 @@ public sealed class DvaCreateFormTests(ManagerHost host) : BackendComponentTest(
         form.WaitForAssertion(() => Assert.Contains("/dvas/", navigation.Uri, StringComparison.Ordinal));
         var dva = (await NamedAsync("engines-sf"))!;
         Assert.Equal((2, 3, true), (dva.Spec.DataPlaneEngines, dva.Spec.DispatcherEngines, dva.Spec.SuperFrames));
+
+        // The DVA's page says so.
+        var page = Render<Dva.Web.Pages.DvaOverview>(p => p.Add(o => o.DvaId, dva.Id));
+        page.WaitForAssertion(() => Assert.Equal("2 per data plane, 3 per dispatcher", page.Find("[data-testid=engines]").TextContent));
+        Assert.StartsWith("on", page.Find("[data-testid=super-frames]").TextContent, StringComparison.Ordinal);
     }
 
     private static void AddInterface(IRenderedComponent<DvaCreateForm> form, string name, string mac, string addresses)
