@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using Dva.Node.Agent;
 using Dva.Node.Config;
 using Dva.Node.Tests.Io;
@@ -93,6 +96,60 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
         Server.Dispose();
         Dva.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// <paramref name="connections"/> TCP connections from the client to the server (198.51.100.10:7000), one after
+    /// another, each from its own port: each sends <c>hello i</c> and reads the server's <c>echo hello i</c> to the end.
+    /// Returns what each connection read.
+    /// </summary>
+    private protected async Task<List<string>> EchoConnectionsAsync(int connections)
+    {
+        using var listener = Server.Enter(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7000));
+            socket.Listen(64);
+            return socket;
+        });
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var server = Task.Run(async () =>
+        {
+            for (var i = 0; i < connections; i++)
+            {
+                var accepted = await listener.AcceptAsync(stop.Token);
+                _ = Task.Run(async () =>
+                {
+                    using (accepted)
+                    {
+                        var buffer = new byte[64];
+                        var n = await accepted.ReceiveAsync(buffer, stop.Token);
+                        await accepted.SendAsync(Encoding.ASCII.GetBytes("echo " + Encoding.ASCII.GetString(buffer, 0, n)), stop.Token);
+                        accepted.Shutdown(SocketShutdown.Send);
+                    }
+                });
+            }
+        });
+
+        var answers = new List<string>();
+        for (var i = 0; i < connections; i++)
+        {
+            using var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+            await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7000), stop.Token);
+            await client.SendAsync(Encoding.ASCII.GetBytes($"hello {i}"), stop.Token);
+            var received = new StringBuilder();
+            var buffer = new byte[64];
+            int n;
+            while ((n = await client.ReceiveAsync(buffer, stop.Token)) > 0)
+            {
+                received.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            }
+
+            answers.Add(received.ToString());
+        }
+
+        await server;
+        return answers;
     }
 
     private static NodeSettings Settings(string json)
