@@ -35,6 +35,9 @@ internal sealed unsafe class EpollEngine : IDisposable
     /// <summary>Registrations of <see cref="PacketPort.PollInterval"/> ports that are out of epoll and read every turn.</summary>
     private Registration[] _polling = new Registration[4];
     private int _pollingCount;
+
+    /// <summary>Counts changes to the polling set, so <see cref="Poll"/> notices a handler unregistering ports under it.</summary>
+    private int _pollingVersion;
     private int _wakePending;
     private volatile bool _stopping;
     private int _started;
@@ -403,7 +406,9 @@ internal sealed unsafe class EpollEngine : IDisposable
 
     /// <summary>
     /// Reads every polling port not read this turn already. A port that two reads in a row found empty goes back to
-    /// epoll (level-triggered: a frame that arrived in between is reported at the next wait).
+    /// epoll (level-triggered: a frame that arrived in between is reported at the next wait). A handler may unregister
+    /// ports, its own included, which reorders the polling set under this loop: the scan then starts over, and the ports
+    /// already read this turn are passed by their turn stamp, so none is skipped and none read twice.
     /// </summary>
     private void Poll()
     {
@@ -415,8 +420,18 @@ internal sealed unsafe class EpollEngine : IDisposable
                 continue;
             }
 
+            var version = _pollingVersion;
             registration.LastReceived = Service(registration);
             registration.LastTurn = _turns;
+            if (version != _pollingVersion)
+            {
+                i = -1;
+                if (!registration.Polling)
+                {
+                    continue;
+                }
+            }
+
             registration.EmptyReads = registration.LastReceived == 0 ? registration.EmptyReads + 1 : 0;
             if (registration.EmptyReads >= 2)
             {
@@ -427,7 +442,7 @@ internal sealed unsafe class EpollEngine : IDisposable
                     Environment.FailFast($"{Name}: epoll_ctl(MOD, {registration.Port.Name}) failed with {Libc.LastErrno}; the port would never be read again");
                 }
 
-                i--;
+                i = -1;
             }
         }
     }
@@ -447,6 +462,7 @@ internal sealed unsafe class EpollEngine : IDisposable
         }
 
         _polling[_pollingCount++] = registration;
+        _pollingVersion++;
         registration.Polling = true;
         registration.EmptyReads = 0;
     }
@@ -461,6 +477,7 @@ internal sealed unsafe class EpollEngine : IDisposable
 
         _polling[index] = _polling[--_pollingCount];
         _polling[_pollingCount] = null!;
+        _pollingVersion++;
         registration.Polling = false;
     }
 

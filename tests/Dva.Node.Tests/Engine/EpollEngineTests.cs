@@ -8,6 +8,9 @@ namespace Dva.Node.Tests.Engine;
 
 public class EpollEngineTests
 {
+    private const byte Quit = 0xEE;
+    private const byte Last = 0xAA;
+
     private static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
 
     [Fact]
@@ -147,6 +150,97 @@ public class EpollEngineTests
 
         Assert.Equal(0, polledWhileHandling());
         Assert.Equal(0, rig.Engine.PollingPorts);
+    }
+
+    /// <summary>
+    /// Three polled ports; the first to be polled is unregistered by its own handler while the other two have datagrams
+    /// waiting. Unregistering reorders the polling set under the engine's poll loop; both other ports must still be read
+    /// in that same turn, not one poll interval (here a second) later.
+    /// </summary>
+    [Fact]
+    public void PollInterval_HandlerUnregistersItsPolledPort_TheOtherPolledPortsAreReadInThatTurn()
+    {
+        var pool = new BufferPool(256);
+        using var engine = new EpollEngine(pool);
+        using var generator = UdpTunnelSocket.Open(AnyLoopback);
+        UdpTunnelSocket[] ports = [UdpTunnelSocket.Open(AnyLoopback), UdpTunnelSocket.Open(AnyLoopback), UdpTunnelSocket.Open(AnyLoopback)];
+        var reads = new List<(int Port, byte Mark, long Turn)>[] { [], [], [] };
+        try
+        {
+            for (var p = 0; p < ports.Length; p++)
+            {
+                var index = p;
+                ports[p].PollInterval = TimeSpan.FromSeconds(1);
+                engine.Register(ports[p], batch =>
+                {
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        lock (reads)
+                        {
+                            reads[index].Add((index, batch[i].Frame[0], engine.Turns));
+                        }
+
+                        if (batch[i].Frame[0] == Quit)
+                        {
+                            engine.Unregister(ports[index]);
+                        }
+                    }
+                });
+            }
+
+            engine.Start();
+
+            // Port 0 is polled first, so it is first in the polling set; then ports 1 and 2 join it (port 0 read again
+            // first, so that two empty reads do not send it back to epoll meanwhile).
+            Send(0, 3);
+            WaitFor(() => Count(0) == 3 && engine.PollingPorts == 1, "port 0 polled");
+            Send(0, 1);
+            Send(1, 3);
+            Send(2, 3);
+            WaitFor(() => Count(0) == 4 && Count(1) == 3 && Count(2) == 3 && engine.PollingPorts == 3, "all three ports polled");
+
+            // Polled ports raise no wakeup: the three datagrams (one sendmmsg) are read together at the next poll.
+            generator.Send([Datagram(1, Last), Datagram(2, Last), Datagram(0, Quit)]);
+            WaitFor(() => Count(1) == 4 && Count(2) == 4 && Count(0) == 5, "the last datagrams read");
+
+            lock (reads)
+            {
+                var quitTurn = reads[0][^1].Turn;
+                Assert.Equal([(1, Last, quitTurn), (2, Last, quitTurn)], [reads[1][^1], reads[2][^1]]);
+            }
+
+            Assert.Equal(2, engine.PollingPorts);
+        }
+        finally
+        {
+            engine.Dispose();
+            foreach (var port in ports)
+            {
+                port.Dispose();
+            }
+        }
+
+        void Send(int port, int count) => generator.Send([.. Enumerable.Range(0, count).Select(_ => Datagram(port, 1))]);
+
+        PacketBuffer Datagram(int port, byte mark) => PortHelpers.Frame([mark, .. new byte[63]], ports[port].LocalEndPoint);
+
+        int Count(int port)
+        {
+            lock (reads)
+            {
+                return reads[port].Count;
+            }
+        }
+
+        static void WaitFor(Func<bool> condition, string what)
+        {
+            var deadline = DateTime.UtcNow + PortHelpers.Timeout;
+            while (!condition())
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
+                Thread.Sleep(1);
+            }
+        }
     }
 
     [Fact]
