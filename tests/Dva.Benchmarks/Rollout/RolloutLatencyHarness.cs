@@ -12,8 +12,10 @@ namespace Dva.Benchmarks.Rollout;
 /// the coordinator sends the commits before its last database write), and the call returning. Baselines in the same run:
 /// one SignalR round trip to N clients at once (<see cref="EchoBaseline"/>), and a rollout to no unit (the manager's
 /// own bookkeeping: encoding, database and audit writes).
-/// Run: cd tests/Dva.Benchmarks &amp;&amp; dotnet run -c Release -- rollout [--units 8,32] [--rounds 30] [--db-dir /dev/shm]
-/// (--db-dir: where the manager's SQLite database goes; on tmpfs its commits cost no disk flush).
+/// Run: cd tests/Dva.Benchmarks &amp;&amp; dotnet run -c Release -- rollout [--units 8,32] [--rounds 30] [--warmup 30] [--db-dir /dev/shm]
+/// (--db-dir: where the manager's SQLite database goes; on tmpfs its commits cost no disk flush; --warmup: rounds run
+/// before the measured ones, each a rollout, a rollout to no unit and a round trip; 3 rounds left the JIT recompiling
+/// ASP.NET Core, EF Core and SignalR code at tier 1 during the measured rounds).
 /// </summary>
 internal static class RolloutLatencyHarness
 {
@@ -30,18 +32,20 @@ internal static class RolloutLatencyHarness
     {
         var units = Option(args, "--units", "8,32").Split(',').Select(int.Parse).ToArray();
         var rounds = int.Parse(Option(args, "--rounds", "30"), System.Globalization.CultureInfo.InvariantCulture);
+        var warmup = int.Parse(Option(args, "--warmup", "30"), System.Globalization.CultureInfo.InvariantCulture);
         var databaseDirectory = Option(args, "--db-dir", Path.GetTempPath());
-        Console.WriteLine($"// rollout latency, {rounds} rounds per size, database in {databaseDirectory}; load: {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"// rollout latency, {rounds} rounds per size after {warmup} warm-up rounds, database in {databaseDirectory}; load: {File.ReadAllText("/proc/loadavg").Trim()}");
+        using var ef = new EfActivity();
         foreach (var n in units)
         {
-            await MeasureAsync(n, rounds, databaseDirectory);
+            await MeasureAsync(n, rounds, warmup, databaseDirectory, ef);
         }
 
         Console.WriteLine($"// load after: {File.ReadAllText("/proc/loadavg").Trim()}");
         return 0;
     }
 
-    private static async Task MeasureAsync(int n, int rounds, string databaseDirectory)
+    private static async Task MeasureAsync(int n, int rounds, int warmup, string databaseDirectory, EfActivity ef)
     {
         await using var manager = new BenchManager(databaseDirectory);
         var dva = await manager.CreateDvaAsync("disp-1", n - 1);
@@ -62,25 +66,34 @@ internal static class RolloutLatencyHarness
             var returned = new List<double>();
             var cpuRollout = new List<double>();
             var cpuTrip = new List<double>();
+            var cpuEmpty = new List<double>();
             var installed = new List<double>();
             var empty = new List<double>();
             var echo = new List<double>();
             var stageTimes = Enumerable.Range(0, StageNames.Length).Select(_ => new List<double>()).ToArray();
+            var efPerRollout = new List<EfActivity.Tally>();
+            var efElsewhere = default(EfActivity.Tally);
             await using var baseline = await EchoBaseline.StartAsync(n);
-            for (var round = -3; round < rounds; round++)
+            for (var round = -warmup; round < rounds; round++)
             {
                 // Interleaved, so a change of the machine's load during the run touches every figure alike.
                 // CPU time of this process (manager and agents alike) per rollout and per round trip: the part of the
                 // figure that does not depend on how much of the 2 cores other work leaves to this process.
+                var roundStart = ef.Read();
                 var cpu = Environment.CpuUsage.TotalTime;
                 var (switched, call, lastInstall, stages) = await TimedRolloutAsync(manager, dva, nodes, members);
                 var rolloutCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
+                var rolloutEf = (ef.Read() - roundStart).InRollout;
+                cpu = Environment.CpuUsage.TotalTime;
                 var (_, none, _, _) = await TimedRolloutAsync(manager, dva, [], []);
+                var emptyCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
                 cpu = Environment.CpuUsage.TotalTime;
                 var trip = await baseline.RoundTripAsync();
                 var tripCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
                 if (round >= 0)
                 {
+                    efPerRollout.Add(rolloutEf);
+                    efElsewhere += (ef.Read() - roundStart).Elsewhere;
                     // The first rounds are warm-up: JIT, connection pools, SQLite pages.
                     full.Add(switched);
                     returned.Add(call);
@@ -89,6 +102,7 @@ internal static class RolloutLatencyHarness
                     echo.Add(trip);
                     cpuRollout.Add(rolloutCpu);
                     cpuTrip.Add(tripCpu);
+                    cpuEmpty.Add(emptyCpu);
                     for (var k = 0; k < stages.Length; k++)
                     {
                         stageTimes[k].Add(stages[k]);
@@ -103,7 +117,11 @@ internal static class RolloutLatencyHarness
             Console.WriteLine($"| {n} units | rollout to no unit (manager bookkeeping) | {Median(empty):F1} ms | {Percentile(empty, 0.95):F1} ms | {Median(empty) / echoMedian:F1} |");
             Console.WriteLine($"// {n} units, stages (median ms): " + string.Join(", ", StageNames.Select((name, k) => $"{name} {Median(stageTimes[k]):F1}")));
             Console.WriteLine($"| {n} units | baseline: one SignalR round trip, {n} clients at once | {echoMedian:F2} ms | {Percentile(echo, 0.95):F2} ms | 1.0 |");
-            Console.WriteLine($"// {n} units, CPU time of the process (median): per rollout {Median(cpuRollout):F1} ms, per round trip {Median(cpuTrip):F1} ms");
+            Console.WriteLine($"// {n} units, CPU time of the process (median): per rollout {Median(cpuRollout):F1} ms, per rollout to no unit {Median(cpuEmpty):F1} ms, per round trip {Median(cpuTrip):F1} ms");
+            // The most frequent tally: a rollout's own database work does not vary from round to round.
+            var typical = efPerRollout.GroupBy(t => t).OrderByDescending(g => g.Count()).First();
+            Console.WriteLine($"// {n} units, EF Core inside a rollout call ({typical.Count()} of {efPerRollout.Count} rounds): {typical.Key}; "
+                + $"outside the calls (reconciler passes, heartbeats), all {rounds} rounds: {efElsewhere}");
         }
         finally
         {
@@ -126,7 +144,16 @@ internal static class RolloutLatencyHarness
             nodes.ForEach(u => u.WatchInstalls());
             var called = DateTimeOffset.UtcNow;
             var start = Stopwatch.GetTimestamp();
+            // Flows into the coordinator's awaits, so that EF's work there is counted as the rollout's.
+            EfActivity.InRollout = true;
             var rollout = manager.RolloutAsync(dva, next, members);
+            EfActivity.InRollout = false;
+            if (nodes.Count == 0)
+            {
+                // Nothing to watch: awaited without the 1 ms polling below, so that its CPU time is the manager's alone.
+                await rollout;
+            }
+
             // A unit has switched when it has processed its commit, which the coordinator sends before its last database
             // write: watched while the call runs (every millisecond), so that the figure is the units' and not the call's.
             double? switched = null;
