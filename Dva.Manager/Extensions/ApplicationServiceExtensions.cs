@@ -17,9 +17,13 @@ internal static class ApplicationServiceExtensions
     {
         var services = builder.Services;
         var contentRoot = builder.Environment.ContentRootPath;
-        // Resolved on first use, so configuration added by a test host or later providers is honoured.
-        services.AddDbContext<ManagerDbContext>((provider, options) =>
-            options.UseSqlite(DatabaseLocation.ConnectionString(provider.GetRequiredService<IConfiguration>(), contentRoot)));
+        // Resolved on first use, so configuration added by a test host or later providers is honoured. The options are
+        // built once (singleton), not per scope: every hub call (a unit's table ack, a heartbeat) makes a hub with a
+        // context, and options built per scope read the configuration, created the database's directory and made EF look
+        // its internal services up again each time (a tenth of the rollout harness's CPU; docs/benchmarks.md).
+        services.AddDbContext<ManagerDbContext>(
+            (provider, options) => options.UseSqlite(DatabaseLocation.ConnectionString(provider.GetRequiredService<IConfiguration>(), contentRoot)),
+            optionsLifetime: ServiceLifetime.Singleton);
         services.AddHostedService<DatabaseInitializer>();
         services.AddSingleton(new FirstRunConsole(Console.Out));
         services.AddSingleton(TimeProvider.System);

@@ -163,23 +163,28 @@ internal sealed class RolloutCoordinator(
     // "rollout-start" entry before any unit sees the version (a restarted manager resumes from it), and the
     // "rolled out" mark with the phase and commit entries after the commits went out, where it delays no unit.
     // Five commits (one per write) made a third of the 8-unit rollout (docs/benchmarks.md, "Era rollout latency").
+    // Neither reads before it writes: the version is one INSERT (the database refuses a missing DVA or a version
+    // recorded already) and the mark one UPDATE by the row's id, not a look-up that loaded the snapshot blob back.
     private async Task<RolloutResult> RunAsync(long dvaKey, TableVersion next, IReadOnlyList<RolloutMember> members, CancellationToken ct)
     {
         var encoded = TableCodec.Encode(next);
+        long recordId;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<ManagerDbContext>();
-            await using var transaction = await db.Database.BeginTransactionAsync(ct);
-            var recorded = await scope.ServiceProvider.GetRequiredService<TableHistoryService>()
-                .RecordAsync(dvaKey, (long)next.Version, next.Cause, encoded, ct);
-            if (recorded.Failure is { } failure)
+            var record = scope.ServiceProvider.GetRequiredService<TableHistoryService>().Stage(dvaKey, (long)next.Version, next.Cause, encoded);
+            Audit(scope, dvaKey, "rollout-start", next, new { next.Version, next.Cause, Units = members.Count });
+            try
             {
-                return RolloutResult.Rejected(failure.Detail);
+                // One SaveChanges: EF writes both rows in one transaction, so one commit.
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException e) when (TableHistoryService.IsRefusal(e))
+            {
+                return RolloutResult.Rejected($"Version {next.Version} of DVA {dvaKey} was not recorded: {e.InnerException!.Message}");
             }
 
-            Audit(scope, dvaKey, "rollout-start", next, new { next.Version, next.Cause, Units = members.Count });
-            await db.SaveChangesAsync(ct);
-            await transaction.CommitAsync(ct);
+            recordId = record.Id;
         }
 
         var log = new RolloutLog(dvaKey, next.Version, next.Cause, time.GetUtcNow());
@@ -224,7 +229,7 @@ internal sealed class RolloutCoordinator(
             // Saved before the commit entry is added, so that the entries keep their order (one commit for all).
             Audit(scope, dvaKey, "rollout-dataplanes", next, dataPlanesDone, dataPlanesDoneAt);
             await db.SaveChangesAsync(ct);
-            await scope.ServiceProvider.GetRequiredService<TableHistoryService>().MarkRolledOutAsync(dvaKey, (long)next.Version, ct);
+            scope.ServiceProvider.GetRequiredService<TableHistoryService>().StageRolledOut(recordId);
             Audit(scope, dvaKey, "rollout-commit", next, new { next.Version, Failed = failed.Select(f => f.NodeId) });
             await db.SaveChangesAsync(ct);
             await transaction.CommitAsync(ct);

@@ -1,5 +1,6 @@
 using Dva.Manager.Infrastructure;
 using Dva.Manager.Model;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace Dva.Manager.Services;
@@ -23,6 +24,19 @@ internal sealed class TableHistoryService(ManagerDbContext db, IActorAccessor ac
             return ServiceFailure.Conflict($"Table version {version} is not newer than the stored version {latest}.");
         }
 
+        var record = Stage(dvaId, version, cause, snapshot);
+        await db.SaveChangesAsync(ct);
+        return record.ToView();
+    }
+
+    /// <summary>
+    /// Stages a newly built version for the caller's own SaveChanges, without the two look-ups of <see cref="RecordAsync"/>:
+    /// the era rollout saves it together with its audit entry, one INSERT each in one commit. The database itself refuses
+    /// a DVA that does not exist (foreign key) and a version already recorded (unique index on DVA and version); the
+    /// caller knows the version follows the last one (<see cref="IsRefusal"/> tells such a refusal from other failures).
+    /// </summary>
+    public TableVersionRecord Stage(long dvaId, long version, string cause, byte[] snapshot)
+    {
         var record = new TableVersionRecord
         {
             DvaId = dvaId,
@@ -34,8 +48,21 @@ internal sealed class TableHistoryService(ManagerDbContext db, IActorAccessor ac
             Snapshot = snapshot,
         };
         db.TableVersions.Add(record);
-        await db.SaveChangesAsync(ct);
-        return record.ToView();
+        return record;
+    }
+
+    /// <summary>The save failed on a constraint (no such DVA, or the version is recorded already), not on the database itself.</summary>
+    public static bool IsRefusal(DbUpdateException e) => e.InnerException is SqliteException { SqliteErrorCode: 19 /* SQLITE_CONSTRAINT */ };
+
+    /// <summary>
+    /// Stages the "rolled out" mark of a version recorded with <see cref="Stage"/> (its row id known) for the caller's
+    /// SaveChanges: one UPDATE of that column, without reading the row (and its snapshot blob) back first.
+    /// </summary>
+    public void StageRolledOut(long recordId)
+    {
+        var entry = db.TableVersions.Attach(new TableVersionRecord { Id = recordId });
+        entry.Property(r => r.RolledOut).CurrentValue = time.GetUtcNow();
+        entry.Property(r => r.RolledOut).IsModified = true;
     }
 
     /// <summary>Marks a version as installed on every unit (the end of its era rollout).</summary>

@@ -101,11 +101,7 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
 
         // The commit event fires inside the reconciler's rollout, just before it lets go of the DVA; on a loaded
         // machine this test can get here first and would see that rollout, not its own, as the busy one.
-        var deadline = DateTime.UtcNow + HubFactory.Patience;
-        while (Factory.Rollout.InFlight(dva) is not null && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
+        await WhileInFlightAsync(dva);
 
         var first = Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
         var second = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
@@ -115,6 +111,48 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
         Assert.Equal(RolloutOutcome.Committed, (await first).Outcome);
         var stale = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
         Assert.Equal(RolloutOutcome.Rejected, stale.Outcome);
+    }
+
+    [Fact]
+    public async Task RolloutAsync_VersionRecordedAlready_IsRejectedAndNoUnitIsSentIt()
+    {
+        var dva = await Factory.CreateDvaAsync("recorded", "disp-1", dataPlanes: 1);
+        await StartNodeAsync("disp-1", 7125);
+        var unit = await StartNodeAsync("dp-a", 7126);
+        var (table, _) = await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 1 && HubFactory.Dispatchers(t) == 1);
+        await WhileInFlightAsync(dva);
+
+        // The record of a rollout that stopped after writing it (the coordinator writes the version with one INSERT and
+        // leaves it to the database's unique index to refuse a version recorded already).
+        var current = Factory.Rollout.Current(dva)!;
+        var next = current.WithHistory(current.History, "operator test");
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            var recorded = await scope.ServiceProvider.GetRequiredService<Dva.Manager.Services.TableHistoryService>()
+                .RecordAsync(dva, (long)next.Version, "interrupted", [1, 2, 3], CancellationToken.None);
+            Assert.Null(recorded.Failure);
+        }
+
+        RolloutMember[] members = [new(unit.Client.NodeKey, unit.Client.Assignment.NodeId, PeerRole.DataPlane)];
+        var result = await Factory.Rollout.RolloutAsync(dva, next, members, CancellationToken.None);
+
+        Assert.Equal(RolloutOutcome.Rejected, result.Outcome);
+        Assert.Contains($"Version {next.Version} of DVA {dva} was not recorded", result.Message, StringComparison.Ordinal);
+        Assert.Null(Factory.Rollout.GetLog(dva, next.Version));
+        Assert.NotEqual(next.Version, unit.Tables.State.Current?.Version);
+        Assert.DoesNotContain((await Factory.AuditAsync(dva)), e => (string?)e!["operation"] == "rollout-start" && (long?)e["targetId"] == (long)next.Version);
+    }
+
+    [Fact]
+    public async Task RolloutAsync_ForNoSuchDva_IsRejectedByTheDatabase()
+    {
+        var first = TableVersion.CreateFirst(Guid.NewGuid(), 1, 256, [new PeerInfo(1, PeerRole.DataPlane, System.Net.IPEndPoint.Parse("127.0.0.1:7000"), 1)], "test");
+
+        var result = await Factory.Rollout.RolloutAsync(987_654, first, [], CancellationToken.None);
+
+        Assert.Equal(RolloutOutcome.Rejected, result.Outcome);
+        Assert.Contains("was not recorded", result.Message, StringComparison.Ordinal);
+        Assert.Null(Factory.Rollout.Current(987_654));
     }
 
     [Fact]
@@ -177,4 +215,14 @@ public sealed class TwoPhaseRolloutTests : HubTestBase
 
     private static string? Condition(JsonNode dva, string type) =>
         (string?)dva["status"]!["conditions"]!.AsArray().FirstOrDefault(c => (string)c!["type"]! == type)?["status"];
+
+    /// <summary>Waits until no rollout of the DVA is in flight (the reconciler's own may still be finishing).</summary>
+    private async Task WhileInFlightAsync(long dva)
+    {
+        var deadline = DateTime.UtcNow + HubFactory.Patience;
+        while (Factory.Rollout.InFlight(dva) is not null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+    }
 }
