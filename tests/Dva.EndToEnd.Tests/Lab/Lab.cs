@@ -33,9 +33,17 @@ internal sealed class Lab : IDisposable
     public const string OutsideSource = "afpacket:nfc-d";
     public const string InsideSource = "afpacket:nfb-d";
 
+    /// <summary>
+    /// The fabric MTU under super-frames: a tunnel datagram of up to 64 KiB crosses whole. It must, as things stand: the
+    /// units send tunnel datagrams through a raw IP_HDRINCL socket (per-flow source ports), and the kernel refuses such a
+    /// datagram longer than its link's MTU (EMSGSIZE, the port's sendDrops) rather than fragment it.
+    /// </summary>
+    public const int JumboFabricMtu = 65535;
+
     private static readonly TimeSpan ManagerStartup = TimeSpan.FromSeconds(120);
 
     private readonly NfvLab _nfv;
+    private readonly int _fabricMtu;
     private readonly Dictionary<string, LabUnit> _units = new(StringComparer.Ordinal);
     private readonly ManagerProcessOptions _managerOptions;
     private readonly string[] _managerSettings;
@@ -44,8 +52,20 @@ internal sealed class Lab : IDisposable
     /// <param name="dataPlanes">Namespaces for this many data-plane units (started with <see cref="StartUnit"/>).</param>
     /// <param name="managerSettings">Extra manager command-line settings (<c>--Dva:Hub:FailureTimeout=…</c>).</param>
     public Lab(int dataPlanes, params string[] managerSettings)
+        : this(dataPlanes, superFrames: false, managerSettings)
     {
-        _nfv = new NfvLab();
+    }
+
+    /// <param name="dataPlanes">Namespaces for this many data-plane units (started with <see cref="StartUnit"/>).</param>
+    /// <param name="superFrames">
+    /// Made for a DVA with <c>superFrames</c>: the hosts keep the veths' default offloads (TSO on, see <see cref="NfvLab"/>),
+    /// and the units' fabric links have an MTU of <see cref="JumboFabricMtu"/>.
+    /// </param>
+    /// <param name="managerSettings">Extra manager command-line settings (<c>--Dva:Hub:FailureTimeout=…</c>).</param>
+    public Lab(int dataPlanes, bool superFrames, params string[] managerSettings)
+    {
+        _nfv = new NfvLab(defaultOffloads: superFrames);
+        _fabricMtu = superFrames ? JumboFabricMtu : 1500;
         try
         {
             Fabric = _nfv.AddNamespace("f");
@@ -208,6 +228,9 @@ internal sealed class Lab : IDisposable
         return null;
     }
 
+    /// <summary>The hosts' veths compute their checksums in software, as a DVA on plain <c>afpacket:IF</c> sources needs.</summary>
+    public void SoftwareChecksumsOnHosts() => _nfv.SoftwareChecksumsOnHosts();
+
     /// <summary>Runs a shell command in a namespace: (exit code, output).</summary>
     public static (int Code, string Output) Exec(string ns, string command, TimeSpan? timeout = null) => NfvLab.Exec(ns, command, timeout);
 
@@ -321,8 +344,8 @@ internal sealed class Lab : IDisposable
         var peer = "to-" + role;
         NfvLab.Run("ip", $"link add {FabricLink} netns {ns} type veth peer name {peer} netns {Fabric}");
         NfvLab.Run("ip", $"-n {ns} addr add {address}/24 dev {FabricLink}");
-        NfvLab.Run("ip", $"-n {ns} link set {FabricLink} up");
-        NfvLab.Run("ip", $"-n {Fabric} link set {peer} master br0 up");
+        NfvLab.Run("ip", $"-n {ns} link set {FabricLink} mtu {_fabricMtu} up");
+        NfvLab.Run("ip", $"-n {Fabric} link set {peer} mtu {_fabricMtu} master br0 up");
         var unit = new LabUnit($"lab{Tag}-{role}", ns, address, sources);
         _units.Add(role, unit);
         return unit;

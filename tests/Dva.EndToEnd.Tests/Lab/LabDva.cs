@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Dva.EndToEnd.Tests.Lab;
 
@@ -31,7 +32,8 @@ internal sealed class LabDva
 
     private HttpClient Api => _lab.Api;
 
-    public static async Task<LabDva> CreateAsync(Lab lab)
+    /// <param name="superFrames">The spec's <c>superFrames</c>: GSO/GRO super-frames through the DVA (docs/node.md "Super-frames").</param>
+    public static async Task<LabDva> CreateAsync(Lab lab, bool superFrames = false)
     {
         ArgumentNullException.ThrowIfNull(lab);
         var id = (await PostAsync(lab.Api, "api/v1/dvas", new
@@ -41,6 +43,7 @@ internal sealed class LabDva
             bucketCount = 256,
             firewallDefaultPolicy = "drop",
             midStreamPolicy = "loose",
+            superFrames,
             scaling = new { minDataPlanes = 1, maxDataPlanes = 8, targetUtilizationPercent = 60 },
         })).GetProperty("id").GetInt64();
         var dva = $"api/v1/dvas/{id}";
@@ -65,6 +68,22 @@ internal sealed class LabDva
     }
 
     public Task ScaleAsync(int dataPlanes) => PostAsync(Api, $"api/v1/dvas/{Id}:scale", new { dataPlanes });
+
+    /// <summary>
+    /// Turns the spec's <c>superFrames</c> on or off as an operator would: reads the DVA, PUTs its spec back with that one
+    /// field changed. Returns the DVA's generation after the change (its <c>observedGeneration</c> reaches it once rolled out).
+    /// </summary>
+    public async Task<long> SetSuperFramesAsync(bool superFrames)
+    {
+        var dva = await _lab.Manager!.TryGetAsync($"api/v1/dvas/{Id}") ?? throw new InvalidOperationException($"GET api/v1/dvas/{Id} did not answer");
+        var spec = JsonNode.Parse(dva.GetProperty("spec").GetRawText())!.AsObject();
+        spec["superFrames"] = superFrames;
+        using var response = await Api.PutAsJsonAsync(new Uri($"api/v1/dvas/{Id}", UriKind.Relative), spec);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"PUT api/v1/dvas/{Id} with superFrames {superFrames}: {(int)response.StatusCode} {text}");
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.GetProperty("generation").GetInt64();
+    }
 
     /// <summary>Both members with new weights (the pool's member list replaced).</summary>
     public async Task SetMemberWeightsAsync(int backend1, int backend2)

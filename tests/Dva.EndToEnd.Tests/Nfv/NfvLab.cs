@@ -36,11 +36,6 @@ internal sealed class NfvLab : IDisposable
             Run("ip", $"link add nfc-h netns {Client} type veth peer name nfc-d netns {Dva}");
             Run("ip", $"-n {Client} addr add 192.0.2.10/24 dev nfc-h");
             Run("ip", $"-n {Client} link set nfc-h up");
-            if (!defaultOffloads)
-            {
-                SoftwareChecksums(Client, "nfc-h");
-            }
-
             Run("ip", $"-n {Client} route add default via 192.0.2.1");
             Run("ip", $"-n {Dva} link set nfc-d up");
 
@@ -55,14 +50,14 @@ internal sealed class NfvLab : IDisposable
                 Run("ip", $"link add nf{n}-h netns {ns} type veth peer name nf{n}-s netns {Switch}");
                 Run("ip", $"-n {ns} addr add 198.51.100.1{n}/24 dev nf{n}-h");
                 Run("ip", $"-n {ns} link set nf{n}-h up");
-                if (!defaultOffloads)
-                {
-                    SoftwareChecksums(ns, $"nf{n}-h");
-                }
-
                 Run("ip", $"-n {ns} route add default via 198.51.100.1");
                 Run("ip", $"-n {Switch} link set nf{n}-s master br0 up");
                 StartNginx(ns, $"b{n}", $"198.51.100.1{n}");
+            }
+
+            if (!defaultOffloads)
+            {
+                SoftwareChecksumsOnHosts();
             }
         }
         catch
@@ -209,6 +204,17 @@ internal sealed class NfvLab : IDisposable
         Run("ip", $"-n {ns} link set lo up");
         Exec(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
         return ns;
+    }
+
+    /// <summary>
+    /// The client's and the backends' veths compute their checksums in software (and so send no TSO super-frames), as a
+    /// DVA on plain <c>afpacket:IF</c> sources needs; a lab made with <c>defaultOffloads</c> can turn to that later.
+    /// </summary>
+    public void SoftwareChecksumsOnHosts()
+    {
+        SoftwareChecksums(Client, "nfc-h");
+        SoftwareChecksums(Backend1, "nf1-h");
+        SoftwareChecksums(Backend2, "nf2-h");
     }
 
     /// <summary>
