@@ -149,6 +149,12 @@ internal enum TunnelCounter
 
     /// <summary>Dispatcher: TCP super-frames too long for one tunnel datagram, sent as two (each also counted dispatched).</summary>
     SuperFrameSplit,
+
+    /// <summary>
+    /// Dispatcher: IPv4 frames without DF too big for the tunnel MTU, carried whole in a tunnel datagram whose outer
+    /// packet is fragmented on the fabric (docs/node.md, "What the dispatcher does with a frame").
+    /// </summary>
+    OversizeCarried,
 }
 
 /// <summary>

@@ -212,7 +212,7 @@ internal sealed class NodeHost : IAsyncDisposable
         }
 
         TunnelEndPoint = tunnel.LocalEndPoint;
-        if (Settings.FlowSourcePorts && !tunnel.EnableFlowSourcePorts(SocketBufferBytes, out var why))
+        if (Settings.FlowSourcePorts && !tunnel.EnableFlowSourcePorts(SocketBufferBytes, out var why, Settings.TunnelMtu))
         {
             FlowSourcePortsOff = why;
         }
@@ -293,7 +293,7 @@ internal sealed class NodeHost : IAsyncDisposable
         TunnelEndPoint = group.LocalEndPoint;
         foreach (var socket in group.Sockets)
         {
-            if (!socket.EnableFlowSourcePorts(SocketBufferBytes, out var why))
+            if (!socket.EnableFlowSourcePorts(SocketBufferBytes, out var why, Settings.TunnelMtu))
             {
                 throw new InvalidOperationException($"engines: {_engines.Length} engines need per-flow source ports, which this node cannot open: {why}");
             }

@@ -24,8 +24,9 @@ namespace Dva.Node.Dispatcher;
 /// there, so neither takes a lock. A node may run N roles, one per engine (<see cref="CreateGroup"/>): their
 /// <c>afpacket:</c> sources share each interface's frames by PACKET_FANOUT and their tunnel sockets the data planes'
 /// datagrams by source port; the roles share the neighbour table (with a lock) and hand an address learned on one
-/// engine to the others' resolve queues. Fragmentation is not implemented: an IPv4 frame
-/// without DF that would not fit the tunnel MTU once encapsulated is dropped (<see cref="DropReason.Oversize"/>).
+/// engine to the others' resolve queues. An IPv4 frame without DF that would not fit the tunnel MTU once encapsulated
+/// travels in a tunnel datagram whose outer packet is fragmented (<see cref="TunnelCounter.OversizeCarried"/>); IPv4
+/// with DF and IPv6 get ICMP too-big.
 /// </remarks>
 internal sealed class DispatcherRole
 {
@@ -396,7 +397,12 @@ internal sealed class DispatcherRole
 
         if (frame.Length - TaggedExtra(frame) > MaxInnerFrame - (offload.IsPresent ? TunnelOffload.Length : 0))
         {
-            return TooBig(port, frame, info);
+            if (!MayCarryOversize(frame, info))
+            {
+                return TooBig(port, frame, info);
+            }
+
+            Counters.Count(TunnelCounter.OversizeCarried);
         }
 
         if (info.Protocol == PacketConstants.ProtocolTcp && (info.TcpFlags & TcpFlags.Syn) != 0)
@@ -445,9 +451,19 @@ internal sealed class DispatcherRole
     }
 
     /// <summary>
-    /// A frame too big for the tunnel: IPv4 with DF and IPv6 get an ICMP too-big answer from the shared
-    /// address (path MTU discovery then shrinks the sender's packets); IPv4 without DF is dropped, since the
-    /// dispatcher does not fragment.
+    /// IPv4 without DF too big for the tunnel MTU: a router may fragment it, so it travels whole in one tunnel datagram
+    /// whose outer packet is fragmented on the way (by the kernel on the bound socket, by <see cref="FlowPortSender"/>
+    /// with per-flow source ports) and reassembled by the receiving node's kernel. Fragmenting the inner packet instead
+    /// would hash its fragments to another bucket than its flow (DESIGN.md §3). It still has to fit one datagram.
+    /// </summary>
+    private bool MayCarryOversize(ReadOnlySpan<byte> frame, in PacketInfo info) =>
+        info.IpVersion == 4 && (frame[info.L3Offset + Ipv4FlagsOffset] & Ipv4DontFragment) == 0
+        && frame.Length + Overhead + TunnelOffload.Length <= ushort.MaxValue;
+
+    /// <summary>
+    /// A frame too big for the tunnel that may not be carried fragmented (<see cref="MayCarryOversize"/>): IPv4 with DF
+    /// and IPv6 get an ICMP too-big answer from the shared address (path MTU discovery then shrinks the sender's
+    /// packets); without a shared address of its IP version on the interface it is dropped.
     /// </summary>
     private DropReason TooBig(SharedPort port, ReadOnlySpan<byte> frame, in PacketInfo info)
     {

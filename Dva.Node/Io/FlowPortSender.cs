@@ -17,6 +17,8 @@ namespace Dva.Node.Io;
 /// never receives. It needs CAP_NET_RAW and IPv4; without them the tunnel keeps its bound port for every
 /// flow (<see cref="TryOpen"/> says why). The UDP checksum is 0 ("none", legal over IPv4), as RFC 7348 asks of
 /// VXLAN: summing every payload byte in software would cost more than the relay's own work.
+/// The kernel does not fragment what a raw socket sends with its own header, so a datagram longer than
+/// <see cref="FragmentAbove"/> (the tunnel MTU) is sent here as IPv4 fragments, DF clear (<see cref="SendFragments"/>).
 /// <code>
 ///  0               8               16              24             32
 /// +-------+-------+---------------+-------------------------------+
@@ -36,7 +38,7 @@ namespace Dva.Node.Io;
 /// +-------------------------------+-------------------------------+
 /// </code>
 /// </remarks>
-internal sealed class FlowPortSender : IDisposable
+internal sealed unsafe class FlowPortSender : IDisposable
 {
     /// <summary>Outer IPv4 (no options) and UDP header written in front of each tunnel datagram.</summary>
     public const int HeaderLength = Ipv4HeaderLength + UdpHeaderLength;
@@ -58,12 +60,16 @@ internal sealed class FlowPortSender : IDisposable
     private const int UdpChecksumOffset = Ipv4HeaderLength + 6;
     private const byte VersionAndIhl = 0x45;
     private const ushort DontFragment = 0x4000;
+    private const ushort MoreFragments = 0x2000;
+    private const int IdentificationOffset = 4;
     private const byte Ttl = 64;
     private const int SockaddrInPortOffset = 2;
     private const int SockaddrInAddressOffset = 4;
 
     private readonly MessageBatch _batch = new(SendAddressing.PerBuffer);
     private readonly uint _source;
+    private byte[] _fragment = [];
+    private ushort _identification = (ushort)Random.Shared.Next(1, ushort.MaxValue);
     private int _fd;
 
     private FlowPortSender(int fd, uint source)
@@ -110,21 +116,48 @@ internal sealed class FlowPortSender : IDisposable
     }
 
     /// <summary>
+    /// Outer packets longer than this many bytes (the tunnel MTU) leave as fragments; 65 535 (the default) never.
+    /// Set before the sender is used.
+    /// </summary>
+    public int FragmentAbove
+    {
+        get;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 576);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, ushort.MaxValue);
+            field = value;
+            _fragment = new byte[value];
+        }
+    } = ushort.MaxValue;
+
+    /// <summary>
     /// Sends each buffer's frame from its <see cref="PacketBuffer.SourcePort"/> to its IPv4 <see cref="PacketBuffer.Peer"/>;
     /// the outer headers are written in the headroom and removed again afterwards. Returns how many the kernel took.
+    /// A datagram longer than <see cref="FragmentAbove"/> leaves as fragments, in its place in the batch's order.
     /// </summary>
     public int Send(ReadOnlySpan<PacketBuffer> buffers, PortCounters counters)
     {
-        foreach (var buffer in buffers)
+        ArgumentNullException.ThrowIfNull(counters);
+        var sent = 0;
+        var run = 0;
+        for (var i = 0; i < buffers.Length; i++)
         {
+            var buffer = buffers[i];
             if (!WriteHeaders(buffer))
             {
                 // No IPv4 peer or no headroom: the batch skips a buffer without a peer and counts it (NoPeer).
                 buffer.Peer.SetLength(0);
             }
+            else if (buffer.FrameLength > FragmentAbove)
+            {
+                sent += _batch.Send(_fd, buffers[run..i], counters);
+                sent += SendFragments(buffer, counters) ? 1 : 0;
+                run = i + 1;
+            }
         }
 
-        var sent = _batch.Send(_fd, buffers, counters);
+        sent += _batch.Send(_fd, buffers[run..], counters);
         foreach (var buffer in buffers)
         {
             if (!buffer.Peer.IsEmpty)
@@ -134,6 +167,79 @@ internal sealed class FlowPortSender : IDisposable
         }
 
         return sent;
+    }
+
+    /// <summary>
+    /// Sends the outer packet in <paramref name="buffer"/> (headers written) as IPv4 fragments of at most
+    /// <see cref="FragmentAbove"/> bytes, DF clear, one identification for all (RFC 791); the receiving kernel
+    /// reassembles the datagram before any socket sees it. Counted as one datagram sent; a failed fragment drops the
+    /// rest of the datagram and is counted as one failed send.
+    /// </summary>
+    private bool SendFragments(PacketBuffer buffer, PortCounters counters)
+    {
+        var packet = buffer.Frame;
+        var chunk = (FragmentAbove - Ipv4HeaderLength) & ~7;
+        var identification = _identification++;
+        if (_identification == 0)
+        {
+            _identification = 1;
+        }
+
+        Span<byte> address = stackalloc byte[PacketAddress.Capacity];
+        buffer.Peer.Used.CopyTo(address);
+        for (var offset = 0; offset < packet.Length - Ipv4HeaderLength; offset += chunk)
+        {
+            var length = WriteFragment(packet, offset, chunk, identification, _fragment);
+            if (!SendOne(_fragment.AsSpan(0, length), address[..buffer.Peer.Length]))
+            {
+                counters.SendFailed(1, Libc.LastErrno);
+                return false;
+            }
+        }
+
+        counters.AddSent(1, packet.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// Writes into <paramref name="destination"/> the fragment of the outer IPv4 <paramref name="packet"/> (20-byte header,
+    /// no options) that carries <paramref name="chunk"/> bytes (a multiple of 8) of its payload from
+    /// <paramref name="offset"/>: the packet's header with the fragment's total length, <paramref name="identification"/>,
+    /// MF unless it is the last, DF clear, the offset in 8-byte units; the header checksum is left to the kernel.
+    /// Returns the fragment's length.
+    /// </summary>
+    internal static int WriteFragment(ReadOnlySpan<byte> packet, int offset, int chunk, ushort identification, Span<byte> destination)
+    {
+        var payload = packet[Ipv4HeaderLength..];
+        var length = Math.Min(chunk, payload.Length - offset);
+        var fragment = destination[..(Ipv4HeaderLength + length)];
+        packet[..Ipv4HeaderLength].CopyTo(fragment);
+        BinaryPrimitives.WriteUInt16BigEndian(fragment[TotalLengthOffset..], (ushort)fragment.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(fragment[IdentificationOffset..], identification);
+        var more = offset + length < payload.Length ? MoreFragments : (ushort)0;
+        BinaryPrimitives.WriteUInt16BigEndian(fragment[FlagsOffset..], (ushort)(more | (offset >> 3)));
+        payload.Slice(offset, length).CopyTo(fragment[Ipv4HeaderLength..]);
+        return fragment.Length;
+    }
+
+    private bool SendOne(ReadOnlySpan<byte> packet, ReadOnlySpan<byte> address)
+    {
+        fixed (byte* data = packet)
+        fixed (byte* name = address)
+        {
+            while (true)
+            {
+                if (Libc.sendto(_fd, data, (nuint)packet.Length, 0, name, (uint)address.Length) >= 0)
+                {
+                    return true;
+                }
+
+                if (Libc.LastErrno != Errno.EINTR)
+                {
+                    return false;
+                }
+            }
+        }
     }
 
     /// <summary>Writes the outer IPv4 + UDP headers in front of the frame; false without headroom or an IPv4 peer.</summary>

@@ -14,9 +14,10 @@ internal sealed partial class UdpTunnelSocket
     /// <summary>
     /// Turns per-flow source ports on; false with the reason when the system does not allow it, and then every
     /// datagram keeps leaving from the bound port (the tunnel still works, ECMP just sees one flow per peer).
-    /// Before the socket is registered with an engine.
+    /// Before the socket is registered with an engine. Datagrams longer than <paramref name="tunnelMtu"/> leave from
+    /// their flow's port as IPv4 fragments (the kernel fragments only what the bound socket sends).
     /// </summary>
-    public bool EnableFlowSourcePorts(int socketBufferBytes, out string? reason)
+    public bool EnableFlowSourcePorts(int socketBufferBytes, out string? reason, int tunnelMtu = ushort.MaxValue)
     {
         if (_flowPorts is not null)
         {
@@ -31,6 +32,7 @@ internal sealed partial class UdpTunnelSocket
 
         _viaBound = new PacketBuffer[MaxBatch];
         _viaFlowPorts = new PacketBuffer[MaxBatch];
+        sender!.FragmentAbove = tunnelMtu;
         _flowPorts = sender;
         return true;
     }

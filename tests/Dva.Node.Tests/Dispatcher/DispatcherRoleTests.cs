@@ -128,20 +128,27 @@ public class DispatcherRoleTests
         Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.OversizeAnswered]);
     }
 
+    /// <summary>
+    /// IPv4 without DF may be fragmented on the way, so the dispatcher carries it whole in one tunnel datagram longer than
+    /// the tunnel MTU (fragmented by the sending kernel or the flow-port sender) to its flow's owner, unchanged.
+    /// </summary>
     [Fact]
-    public void OversizeFrame_WithoutDontFragment_CountedOversizeDrop()
+    public void OversizeFrame_WithoutDontFragment_CarriedWholeToItsFlowsOwner()
     {
         using var rig = new DispatcherRig(tunnelMtu: 600);
         var big = ClientSegment(step: 3, flowId: 3, payload: 600);
         big[14 + 6] = 0; // clear DF
         Checksum.WriteIpv4Header(big.AsSpan(14, 20));
-        var sentinel = ClientSegment(flowId: 4);
 
         Send(rig.Outside, big);
-        Send(rig.Outside, sentinel);
-        _ = ReceiveOne(rig.DataPlanes[rig.OwnerOf(sentinel)]);
+        var datagram = ReceiveOne(rig.DataPlanes[rig.OwnerOf(big)]);
 
-        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.Oversize]);
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+        Assert.Equal((TunnelType.Dispatch, rig.OwnerOf(big)), (header.Type, header.DNode));
+        Assert.Equal(big, datagram[header.InnerOffset..]);
+        Assert.True(big.Length + rig.Role.Overhead > 600, "the frame does not fit the tunnel MTU");
+        Assert.Equal(1, rig.Role.Counters.Tunnel[(int)TunnelCounter.OversizeCarried]);
+        Assert.Equal(0, rig.Role.Counters.Drops[(int)DropReason.Oversize]);
     }
 
     [Fact]

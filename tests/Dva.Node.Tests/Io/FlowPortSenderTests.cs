@@ -65,11 +65,7 @@ public class FlowPortSenderTests
     [Fact]
     public void WriteHeaders_Ipv4Peer_WritesOuterIpv4AndUdpByteByByte()
     {
-        Assert.True(FlowPortSender.TryOpen(new IPEndPoint(IPAddress.Parse("127.0.0.3"), 6090), 0, out var sender, out var why), why);
-        using var _ = sender;
-        var buffer = Datagram(6, 0xC000_0000_0000_0000UL, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 6090));
-
-        Assert.True(sender!.WriteHeaders(buffer));
+        var packet = OuterPacket();
 
         byte[] expected =
         [
@@ -81,8 +77,61 @@ public class FlowPortSenderTests
             0xF0, 0x00, 0x17, 0xCA, // source port 49152 + (hash >> 50) = 61440, destination port 6090
             0x00, 8 + 60, 0x00, 0x00, // UDP length 68, checksum none
         ];
-        Assert.Equal(expected, buffer.Frame[..FlowPortSender.HeaderLength].ToArray());
-        Assert.Equal(PortHelpers.Pattern(6, 60), buffer.Frame[FlowPortSender.HeaderLength..].ToArray());
+        Assert.Equal(expected, packet[..FlowPortSender.HeaderLength]);
+        Assert.Equal(PortHelpers.Pattern(6, 60), packet[FlowPortSender.HeaderLength..]);
+    }
+
+    [Fact]
+    public void WriteFragment_OuterPacketInThree_HeadersAndPayloadByteByByte()
+    {
+        var packet = OuterPacket();
+        var fragments = new List<byte[]>();
+        var destination = new byte[64];
+
+        // 68 payload bytes (UDP header + 60) in chunks of 32: offsets 0, 32 and 64.
+        for (var offset = 0; offset < packet.Length - 20; offset += 32)
+        {
+            fragments.Add(destination[..FlowPortSender.WriteFragment(packet, offset, 32, 0xBEEF, destination)]);
+        }
+
+        byte[][] headers =
+        [
+            [0x45, 0x00, 0x00, 52, 0xBE, 0xEF, 0x20, 0x00], // total length 52, identification, MF, offset 0, DF clear
+            [0x45, 0x00, 0x00, 52, 0xBE, 0xEF, 0x20, 0x04], // MF, offset 32 / 8
+            [0x45, 0x00, 0x00, 24, 0xBE, 0xEF, 0x00, 0x08], // the last: no MF, offset 64 / 8
+        ];
+        Assert.Equal(headers, fragments.Select(f => f[..8]));
+        Assert.All(fragments, f => Assert.Equal(packet[8..20], f[8..20])); // TTL, protocol, checksum 0, addresses
+        Assert.Equal(packet[20..], fragments.SelectMany(f => f[20..]));
+    }
+
+    /// <summary>
+    /// In a namespace whose loopback has a 1 500-byte MTU, a raw socket cannot send a 4 000-byte packet with its own
+    /// header (EMSGSIZE): the flow-port sender fragments it, and the peer's socket receives the datagram whole, from
+    /// its flow's port, between the small datagrams sent before and after it.
+    /// </summary>
+    [Fact]
+    [Trait("Requires", "root")]
+    public void Send_DatagramLongerThanTheTunnelMtu_LeavesAsFragmentsAndArrivesWholeInItsPlace()
+    {
+        using var ns = new TestNetworkNamespace();
+        ns.Exec("ip link set lo mtu 1500");
+        using var tunnel = ns.Enter(() => UdpTunnelSocket.Open(AnyLoopback));
+        using var peer = ns.Enter(() => UdpTunnelSocket.Open(AnyLoopback));
+        string? why = null;
+        Assert.True(ns.Enter(() => tunnel.EnableFlowSourcePorts(0, out why, tunnelMtu: 1500)), why);
+        var big = PacketBuffer.CreateUnpooled(frameSize: 8192);
+        Assert.True(big.TrySetFrame(PortHelpers.Pattern(7, 4000)));
+        big.Peer = PacketAddress.FromEndPoint(peer.LocalEndPoint);
+        big.SourcePort = TunnelLayout.UdpSourcePort(0x8000_0000_0000_0000UL);
+
+        Assert.Equal(3, tunnel.Send([Datagram(1, 1, peer.LocalEndPoint), big, Datagram(2, 2, peer.LocalEndPoint)]));
+        var received = PortHelpers.ReceiveMatching(peer, 3, frameSize: 8192);
+
+        Assert.Equal([PortHelpers.Pattern(1, 60), PortHelpers.Pattern(7, 4000), PortHelpers.Pattern(2, 60)], received.Select(r => r.Frame));
+        Assert.Equal(49152 + 8192, received[1].Peer.Port);
+        var reassembled = ns.IpCounters();
+        Assert.Equal((3L, 1L), (reassembled["ReasmReqds"], reassembled["ReasmOKs"]));
     }
 
     [Fact]
@@ -115,6 +164,16 @@ public class FlowPortSenderTests
 
     private static FlowKey Key(ushort clientPort) =>
         FlowKey.FromTuple(IpAddr.FromV4(0xC000020A), IpAddr.FromV4(0xC633640A), clientPort, 80, 6);
+
+    /// <summary>The outer packet a sender bound to 127.0.0.3:6090 writes for 60 bytes to 192.0.2.7:6090 from port 61440.</summary>
+    private static byte[] OuterPacket()
+    {
+        Assert.True(FlowPortSender.TryOpen(new IPEndPoint(IPAddress.Parse("127.0.0.3"), 6090), 0, out var sender, out var why), why);
+        using var _ = sender;
+        var buffer = Datagram(6, 0xC000_0000_0000_0000UL, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 6090));
+        Assert.True(sender!.WriteHeaders(buffer));
+        return buffer.Frame.ToArray();
+    }
 
     private static PacketBuffer Datagram(int seed, ulong flowHash, IPEndPoint to)
     {

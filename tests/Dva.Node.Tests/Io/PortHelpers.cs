@@ -10,9 +10,9 @@ internal static class PortHelpers
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Receives until <paramref name="count"/> packets matching <paramref name="match"/> arrived; copies frame and peer.</summary>
-    public static List<(byte[] Frame, PacketAddress Peer)> ReceiveMatching(PacketPort port, int count, Func<byte[], bool>? match = null)
+    public static List<(byte[] Frame, PacketAddress Peer)> ReceiveMatching(PacketPort port, int count, Func<byte[], bool>? match = null, int frameSize = BufferPool.DefaultFrameSize)
     {
-        var pool = new BufferPool(PacketPort.MaxBatch);
+        var pool = new BufferPool(PacketPort.MaxBatch, frameSize);
         var slots = new PacketBuffer[PacketPort.MaxBatch];
         for (var i = 0; i < slots.Length; i++)
         {
