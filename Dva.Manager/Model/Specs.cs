@@ -45,8 +45,9 @@ internal sealed record DvaSpec
     /// GSO/GRO super-frames end to end (docs/node.md "Super-frames"): every unit gets <c>superFrames</c> (64 KiB
     /// buffers), and a dispatcher attachment that is a plain <c>afpacket:IF</c> is opened as <c>afpacket:IF?gso=1</c>
     /// (other attachments stay as they are, and a super-frame that must leave through one is a counted drop,
-    /// <c>SuperFrameNeedsGsoSource</c>). Needs a plain tunnel. The tunnel carries datagrams of up to 64 KiB: over a fabric with a 1 500-byte MTU the kernel fragments
-    /// them, so this pays on loopback or jumbo-frame fabrics.
+    /// <c>SuperFrameNeedsGsoSource</c>). Needs a plain tunnel. The tunnel carries datagrams of up to 64 KiB: over a fabric
+    /// with a 1 500-byte MTU they leave as IPv4 fragments (cut by the kernel, or by the node itself with per-flow source
+    /// ports, to the route's MTU), so this pays most on loopback or jumbo-frame fabrics.
     /// </summary>
     public bool SuperFrames { get; init; }
 

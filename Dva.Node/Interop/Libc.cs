@@ -98,6 +98,9 @@ internal static unsafe partial class Libc
     public static partial int bind(int fd, void* address, uint addressLength);
 
     [LibraryImport(Library, SetLastError = true)]
+    public static partial int connect(int fd, void* address, uint addressLength);
+
+    [LibraryImport(Library, SetLastError = true)]
     public static partial int getsockname(int fd, void* address, uint* addressLength);
 
     [LibraryImport(Library, SetLastError = true)]

@@ -17,8 +17,9 @@ namespace Dva.Node.Io;
 /// never receives. It needs CAP_NET_RAW and IPv4; without them the tunnel keeps its bound port for every
 /// flow (<see cref="TryOpen"/> says why). The UDP checksum is 0 ("none", legal over IPv4), as RFC 7348 asks of
 /// VXLAN: summing every payload byte in software would cost more than the relay's own work.
-/// The kernel does not fragment what a raw socket sends with its own header, so a datagram longer than
-/// <see cref="FragmentAbove"/> (the tunnel MTU) is sent here as IPv4 fragments, DF clear (<see cref="SendFragments"/>).
+/// The kernel does not fragment what a raw socket sends with its own header (EMSGSIZE), so a datagram longer than
+/// <see cref="FragmentAbove"/> (the tunnel MTU) or than the MTU of the route to its peer (<see cref="RouteMtu"/>) is
+/// sent here as IPv4 fragments, DF clear (<see cref="SendFragments"/>).
 /// <code>
 ///  0               8               16              24             32
 /// +-------+-------+---------------+-------------------------------+
@@ -65,17 +66,26 @@ internal sealed unsafe class FlowPortSender : IDisposable
     private const byte Ttl = 64;
     private const int SockaddrInPortOffset = 2;
     private const int SockaddrInAddressOffset = 4;
+    private const int SockaddrInLength = 16;
+    private const int IpMtu = 14;
+    private const int MinimumMtu = 576;
+
+    /// <summary>How long a route's MTU is trusted before it is read again (a link's MTU may change).</summary>
+    private const long RouteMtuLifetimeMs = 10_000;
 
     private readonly MessageBatch _batch = new(SendAddressing.PerBuffer);
     private readonly uint _source;
-    private byte[] _fragment = [];
+    private readonly Dictionary<uint, (int Mtu, long Until)> _routeMtu = [];
+    private byte[] _fragment = new byte[ushort.MaxValue];
+    private int _probeFd;
     private ushort _identification = (ushort)Random.Shared.Next(1, ushort.MaxValue);
     private int _fd;
 
-    private FlowPortSender(int fd, uint source)
+    private FlowPortSender(int fd, uint source, int probeFd)
     {
         _fd = fd;
         _source = source;
+        _probeFd = probeFd;
     }
 
     /// <summary>
@@ -110,7 +120,10 @@ internal sealed unsafe class FlowPortSender : IDisposable
         UdpSockets.SetBufferSizes(fd, socketBufferBytes);
         Span<byte> address = stackalloc byte[4];
         local.Address.TryWriteBytes(address, out _);
-        sender = new FlowPortSender(fd, BinaryPrimitives.ReadUInt32BigEndian(address));
+        // A UDP socket that sends nothing: connected to a peer, it reads the MTU of the route there (IP_MTU). Opened
+        // here, so it belongs to the same network namespace as the raw socket.
+        var probe = Libc.socket(Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
+        sender = new FlowPortSender(fd, BinaryPrimitives.ReadUInt32BigEndian(address), probe);
         reason = null;
         return true;
     }
@@ -124,10 +137,9 @@ internal sealed unsafe class FlowPortSender : IDisposable
         get;
         set
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 576);
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, MinimumMtu);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, ushort.MaxValue);
             field = value;
-            _fragment = new byte[value];
         }
     } = ushort.MaxValue;
 
@@ -149,7 +161,7 @@ internal sealed unsafe class FlowPortSender : IDisposable
                 // No IPv4 peer or no headroom: the batch skips a buffer without a peer and counts it (NoPeer).
                 buffer.Peer.SetLength(0);
             }
-            else if (buffer.FrameLength > FragmentAbove)
+            else if (buffer.FrameLength > MinimumMtu && buffer.FrameLength > Math.Min(FragmentAbove, RouteMtu(buffer.Frame)))
             {
                 sent += _batch.Send(_fd, buffers[run..i], counters);
                 sent += SendFragments(buffer, counters) ? 1 : 0;
@@ -178,7 +190,7 @@ internal sealed unsafe class FlowPortSender : IDisposable
     private bool SendFragments(PacketBuffer buffer, PortCounters counters)
     {
         var packet = buffer.Frame;
-        var chunk = (FragmentAbove - Ipv4HeaderLength) & ~7;
+        var chunk = (Math.Min(FragmentAbove, RouteMtu(packet)) - Ipv4HeaderLength) & ~7;
         var identification = _identification++;
         if (_identification == 0)
         {
@@ -220,6 +232,40 @@ internal sealed unsafe class FlowPortSender : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(fragment[FlagsOffset..], (ushort)(more | (offset >> 3)));
         payload.Slice(offset, length).CopyTo(fragment[Ipv4HeaderLength..]);
         return fragment.Length;
+    }
+
+    /// <summary>
+    /// The MTU of the route to the outer <paramref name="packet"/>'s destination, read with IP_MTU on a UDP socket
+    /// connected there and kept for 10 s; 65 535 when it cannot be read.
+    /// </summary>
+    private int RouteMtu(ReadOnlySpan<byte> packet)
+    {
+        var destination = BinaryPrimitives.ReadUInt32BigEndian(packet[DestinationAddressOffset..]);
+        var now = Environment.TickCount64;
+        if (_routeMtu.TryGetValue(destination, out var known) && now < known.Until)
+        {
+            return known.Mtu;
+        }
+
+        var mtu = (int)ushort.MaxValue;
+        Span<byte> address = stackalloc byte[SockaddrInLength];
+        address.Clear();
+        BinaryPrimitives.WriteUInt16LittleEndian(address, Libc.AF_INET);
+        packet.Slice(UdpDestinationPortOffset, 2).CopyTo(address[SockaddrInPortOffset..]);
+        packet.Slice(DestinationAddressOffset, 4).CopyTo(address[SockaddrInAddressOffset..]);
+        int value;
+        var length = (uint)sizeof(int);
+        fixed (byte* name = address)
+        {
+            if (_probeFd >= 0 && Libc.connect(_probeFd, name, SockaddrInLength) == 0
+                && Libc.getsockopt(_probeFd, Libc.IPPROTO_IP, IpMtu, &value, &length) == 0 && value >= MinimumMtu)
+            {
+                mtu = Math.Min(value, ushort.MaxValue);
+            }
+        }
+
+        _routeMtu[destination] = (mtu, now + RouteMtuLifetimeMs);
+        return mtu;
     }
 
     private bool SendOne(ReadOnlySpan<byte> packet, ReadOnlySpan<byte> address)
@@ -281,6 +327,12 @@ internal sealed unsafe class FlowPortSender : IDisposable
         {
             _ = Libc.close(fd);
             _batch.Dispose();
+        }
+
+        var probe = Interlocked.Exchange(ref _probeFd, -1);
+        if (probe >= 0)
+        {
+            _ = Libc.close(probe);
         }
     }
 }

@@ -33,11 +33,7 @@ internal sealed class Lab : IDisposable
     public const string OutsideSource = "afpacket:nfc-d";
     public const string InsideSource = "afpacket:nfb-d";
 
-    /// <summary>
-    /// The fabric MTU under super-frames: a tunnel datagram of up to 64 KiB crosses whole. It must, as things stand: the
-    /// units send tunnel datagrams through a raw IP_HDRINCL socket (per-flow source ports), and the kernel refuses such a
-    /// datagram longer than its link's MTU (EMSGSIZE, the port's sendDrops) rather than fragment it.
-    /// </summary>
+    /// <summary>A jumbo fabric MTU: a tunnel datagram of up to 64 KiB crosses it whole, unfragmented.</summary>
     public const int JumboFabricMtu = 65535;
 
     private static readonly TimeSpan ManagerStartup = TimeSpan.FromSeconds(120);
@@ -52,20 +48,20 @@ internal sealed class Lab : IDisposable
     /// <param name="dataPlanes">Namespaces for this many data-plane units (started with <see cref="StartUnit"/>).</param>
     /// <param name="managerSettings">Extra manager command-line settings (<c>--Dva:Hub:FailureTimeout=…</c>).</param>
     public Lab(int dataPlanes, params string[] managerSettings)
-        : this(dataPlanes, superFrames: false, managerSettings)
+        : this(dataPlanes, superFrames: false, 1500, managerSettings)
     {
     }
 
     /// <param name="dataPlanes">Namespaces for this many data-plane units (started with <see cref="StartUnit"/>).</param>
     /// <param name="superFrames">
-    /// Made for a DVA with <c>superFrames</c>: the hosts keep the veths' default offloads (TSO on, see <see cref="NfvLab"/>),
-    /// and the units' fabric links have an MTU of <see cref="JumboFabricMtu"/>.
+    /// Made for a DVA with <c>superFrames</c>: the hosts keep the veths' default offloads (TSO on, see <see cref="NfvLab"/>).
     /// </param>
+    /// <param name="fabricMtu">The MTU of the units' fabric links (1 500, or <see cref="JumboFabricMtu"/>).</param>
     /// <param name="managerSettings">Extra manager command-line settings (<c>--Dva:Hub:FailureTimeout=…</c>).</param>
-    public Lab(int dataPlanes, bool superFrames, params string[] managerSettings)
+    public Lab(int dataPlanes, bool superFrames, int fabricMtu, params string[] managerSettings)
     {
         _nfv = new NfvLab(defaultOffloads: superFrames);
-        _fabricMtu = superFrames ? JumboFabricMtu : 1500;
+        _fabricMtu = fabricMtu;
         try
         {
             Fabric = _nfv.AddNamespace("f");

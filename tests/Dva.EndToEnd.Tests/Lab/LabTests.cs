@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dva.EndToEnd.Tests.Demo;
+using Dva.EndToEnd.Tests.Nfv;
 using Dva.EndToEnd.Tests.Wireshark;
 using Xunit.Abstractions;
 
@@ -357,15 +358,18 @@ public sealed class LabTests
     /// default offloads (TSO on) and a DVA created with <c>"superFrames": true</c>. The manager opens the dispatcher's
     /// plain <c>afpacket:IF</c> attachments as <c>afpacket:IF?gso=1</c>; a download through the VIP arrives byte-exact
     /// and the dispatcher's counters show super-frames went through whole, both ways, over a jumbo fabric
-    /// (<see cref="Lab.JumboFabricMtu"/>). Then the operator turns super-frames off with a PUT of the spec: it rolls out,
+    /// (<see cref="Lab.JumboFabricMtu"/>) and over a 1 500-byte one, where each 64 KiB tunnel datagram leaves the units
+    /// as IPv4 fragments (the flow-port sender fragments to the route's MTU) and is reassembled by the receiver's kernel. Then the operator turns super-frames off with a PUT of the spec: it rolls out,
     /// the dispatcher reopens the plain sources, the hosts turn their checksum offload off (as plain sources need), and
     /// the next download is exact again with no super-frame counted.
     /// </summary>
-    [Fact]
-    public async Task Dva_SuperFramesOnThenOffThroughApi_DownloadByteExactAndSuperFramesCarriedOnlyWhileOn()
+    [Theory]
+    [InlineData(Lab.JumboFabricMtu)]
+    [InlineData(1500)]
+    public async Task Dva_SuperFramesOnThenOffThroughApi_DownloadByteExactAndSuperFramesCarriedOnlyWhileOn(int fabricMtu)
     {
         string tag;
-        using (var lab = new Lab(1, superFrames: true, LoadedMachineAckTimeout))
+        using (var lab = new Lab(1, superFrames: true, fabricMtu, LoadedMachineAckTimeout))
         {
             tag = lab.Tag;
             var content = new byte[6 << 20];
@@ -396,6 +400,9 @@ public sealed class LabTests
             {
                 Assert.False(drops.TryGetProperty(reason, out _), $"the dispatcher dropped frames as {reason}\n{diagnostics}");
             }
+            var reassembled = ReassembledDatagrams(lab.Dispatcher);
+            Assert.True(fabricMtu == Lab.JumboFabricMtu ? reassembled == 0 : reassembled > 0,
+                $"{reassembled} datagrams reassembled in the dispatcher's namespace over a {fabricMtu}-byte fabric\n{diagnostics}");
 
             // Off again through the API: the units restart their roles with the new configuration.
             var generation = await dva.SetSuperFramesAsync(false);
@@ -415,6 +422,15 @@ public sealed class LabTests
         }
 
         Assert.Empty(Lab.Leftovers(tag));
+    }
+
+    /// <summary>IPv4 datagrams the kernel reassembled from fragments in <paramref name="unit"/>'s namespace (/proc/net/snmp ReasmOKs).</summary>
+    private static long ReassembledDatagrams(LabUnit unit)
+    {
+        var (code, output) = NfvLab.Exec(unit.Namespace, "cat /proc/net/snmp", TimeSpan.FromSeconds(10));
+        Assert.True(code == 0, output);
+        var lines = output.Split('\n').Where(l => l.StartsWith("Ip: ", StringComparison.Ordinal)).Select(l => l.Split(' ')).ToArray();
+        return long.Parse(lines[1][Array.IndexOf(lines[0], "ReasmOKs")], CultureInfo.InvariantCulture);
     }
 
     /// <summary>

@@ -108,18 +108,21 @@ public class FlowPortSenderTests
     /// <summary>
     /// In a namespace whose loopback has a 1 500-byte MTU, a raw socket cannot send a 4 000-byte packet with its own
     /// header (EMSGSIZE): the flow-port sender fragments it, and the peer's socket receives the datagram whole, from
-    /// its flow's port, between the small datagrams sent before and after it.
+    /// its flow's port, between the small datagrams sent before and after it. It does so when the tunnel MTU says 1 500,
+    /// and when the tunnel MTU is 65 535 (super-frames) but the route to the peer has 1 500.
     /// </summary>
-    [Fact]
+    [Theory]
     [Trait("Requires", "root")]
-    public void Send_DatagramLongerThanTheTunnelMtu_LeavesAsFragmentsAndArrivesWholeInItsPlace()
+    [InlineData(1500)]
+    [InlineData(65535)]
+    public void Send_DatagramLongerThanTheTunnelOrRouteMtu_LeavesAsFragmentsAndArrivesWholeInItsPlace(int tunnelMtu)
     {
         using var ns = new TestNetworkNamespace();
         ns.Exec("ip link set lo mtu 1500");
         using var tunnel = ns.Enter(() => UdpTunnelSocket.Open(AnyLoopback));
         using var peer = ns.Enter(() => UdpTunnelSocket.Open(AnyLoopback));
         string? why = null;
-        Assert.True(ns.Enter(() => tunnel.EnableFlowSourcePorts(0, out why, tunnelMtu: 1500)), why);
+        Assert.True(ns.Enter(() => tunnel.EnableFlowSourcePorts(0, out why, tunnelMtu)), why);
         var big = PacketBuffer.CreateUnpooled(frameSize: 8192);
         Assert.True(big.TrySetFrame(PortHelpers.Pattern(7, 4000)));
         big.Peer = PacketAddress.FromEndPoint(peer.LocalEndPoint);
