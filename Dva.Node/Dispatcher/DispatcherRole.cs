@@ -890,6 +890,8 @@ internal sealed class DispatcherRole
             return DropReason.SuperFrameNeedsGsoSource;
         }
 
+        // The offload goes too: a source with virtio headers would otherwise ask its kernel to finish it once more.
+        buffer.ClearOffload();
         _ = Checksum.WriteTransport(buffer.Frame, info);
         return null;
     }
@@ -897,20 +899,8 @@ internal sealed class DispatcherRole
     /// <summary>A frame that takes the broadcast chain is not carried with an offload: its checksum is finished here, a super-frame dropped.</summary>
     private static DropReason? FinishInSoftware(PacketBuffer buffer)
     {
-        var offload = buffer.Offload;
-        buffer.ClearOffload();
-        if (offload.IsGso)
-        {
-            return DropReason.SuperFrameTooLarge;
-        }
-
-        if (PacketParser.TryParse(buffer.Frame, out var info) != ParseError.None || !FrameOffload.Fits(offload, info))
-        {
-            return DropReason.OffloadMismatch;
-        }
-
-        _ = Checksum.WriteTransport(buffer.Frame, info);
-        return null;
+        var gso = buffer.Offload.IsGso;
+        return FrameOffload.TryFinishChecksum(buffer) ? null : gso ? DropReason.SuperFrameTooLarge : DropReason.OffloadMismatch;
     }
 
     // ---- helpers ------------------------------------------------------------------------------------

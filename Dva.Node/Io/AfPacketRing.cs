@@ -69,16 +69,21 @@ internal static class TPacket3
     public const uint StatusUser = 1;
     public const uint StatusVlanValid = 0x10;
 
+    /// <summary>TP_STATUS_CSUMNOTREADY: a local sender left the transport checksum to the device (CHECKSUM_PARTIAL).</summary>
+    public const uint StatusChecksumNotReady = 0x8;
+
     /// <summary>
     /// Classifies the frame whose tpacket3_hdr starts <paramref name="packet"/> (which runs to the end of its block).
     /// On <see cref="RingFrameStatus.Accepted"/> the frame is <c>packet.Slice(mac, length)</c>. <paramref name="next"/> is
     /// tp_next_offset: 0 on the block's last frame, and only trustworthy unless the result is Malformed.
+    /// <paramref name="checksumNotReady"/>: the frame's transport checksum is unfinished (TP_STATUS_CSUMNOTREADY).
     /// </summary>
-    public static RingFrameStatus Classify(ReadOnlySpan<byte> packet, int capacity, out int mac, out int length, out int next)
+    public static RingFrameStatus Classify(ReadOnlySpan<byte> packet, int capacity, out int mac, out int length, out int next, out bool checksumNotReady)
     {
         mac = 0;
         length = 0;
         next = 0;
+        checksumNotReady = false;
         if (packet.Length < HeaderSize + LinkAddressSize)
         {
             return RingFrameStatus.Malformed;
@@ -114,6 +119,7 @@ internal static class TPacket3
 
         mac = macOffset;
         length = (int)snapLength;
+        checksumNotReady = (status & StatusChecksumNotReady) != 0;
         return RingFrameStatus.Accepted;
     }
 }
@@ -292,7 +298,7 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
 
             var packet = new ReadOnlySpan<byte>(block + _offset, _blockSize - _offset);
             var buffer = buffers[count];
-            var status = TPacket3.Classify(packet, buffer.ReceiveCapacity, out var mac, out var length, out var next);
+            var status = TPacket3.Classify(packet, buffer.ReceiveCapacity, out var mac, out var length, out var next, out var checksumNotReady);
             _left--;
             if (status == RingFrameStatus.Malformed || (next == 0 && _left > 0))
             {
@@ -315,6 +321,18 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
 
             packet.Slice(mac, length).CopyTo(new Span<byte>(buffer.ReceivePointer, buffer.ReceiveCapacity));
             buffer.SetReceived(length);
+
+            // The ring carries no offload: a checksum a local sender left to the device is finished here.
+            if (checksumNotReady)
+            {
+                buffer.Offload = FrameOffload.ChecksumLeftToDevice;
+                if (!FrameOffload.TryFinishChecksum(buffer))
+                {
+                    Counters.AddBadOffload();
+                    continue;
+                }
+            }
+
             packet.Slice(TPacket3.HeaderSize, TPacket3.LinkAddressSize).CopyTo(buffer.Peer.Bytes);
             buffer.Peer.SetLength(TPacket3.LinkAddressSize);
             bytes += length;

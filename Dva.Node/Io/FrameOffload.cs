@@ -36,6 +36,28 @@ internal static class FrameOffload
         !buffer.Offload.NeedsChecksum
         || (buffer.ChecksumStart == info.L4Offset && buffer.ChecksumOffset == Checksum.TransportChecksumOffset(info));
 
+    /// <summary>A checksum left to the device (NEEDS_CSUM, no GSO): what a source that carries no offload asks to be finished.</summary>
+    public static TunnelOffload ChecksumLeftToDevice => new(0, GsoType.None, NeedsChecksum: true);
+
+    /// <summary>
+    /// Finishes in software the transport checksum <paramref name="buffer"/>'s offload leaves to the device, for a frame
+    /// that no port will hand to a kernel as it is, and clears the offload. False (the offload cleared all the same) when
+    /// the frame is not an unfragmented TCP/UDP packet the offload fits, or is a super-frame, which is not segmented here.
+    /// </summary>
+    public static bool TryFinishChecksum(PacketBuffer buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        var offload = buffer.Offload;
+        buffer.ClearOffload();
+        if (offload.IsGso || PacketParser.TryParse(buffer.Frame, out var info) != ParseError.None || !Fits(offload, info))
+        {
+            return false;
+        }
+
+        _ = Checksum.WriteTransport(buffer.Frame, info);
+        return true;
+    }
+
     /// <summary>Fills the virtio fields a send needs from the parsed frame: csum_start, csum_offset and hdr_len.</summary>
     public static void Describe(PacketBuffer buffer, in TunnelOffload offload, in PacketInfo info)
     {

@@ -29,6 +29,13 @@ internal abstract class FrameSource : PacketPort
 /// <c>afpacket:IFNAME</c>: an <see cref="AfPacketSocket"/> read with recvmmsg and written with sendmmsg.
 /// <c>afpacket:IFNAME?ring=1</c> reads a PACKET_MMAP ring instead (<see cref="AfPacketRingFrameSource"/>).
 /// </summary>
+/// <remarks>
+/// The socket always has PACKET_VNET_HDR. With <c>?gso=1</c> the offloads travel on (<see cref="CarriesOffload"/>).
+/// Without it the header only says which frames a local sender (a veth or virtio peer with TX checksum offload) left
+/// with an unfinished transport checksum: the source finishes it in software, since nothing downstream would, and the
+/// far host would drop the frame. A super-frame on such a source is dropped and counted (<c>badOffload</c>): nothing
+/// here segments it (<c>?gso=1</c> with <c>superFrames</c> carries it).
+/// </remarks>
 internal sealed unsafe class AfPacketFrameSource : FrameSource
 {
     private readonly MessageBatch _batch;
@@ -37,7 +44,7 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
         : base(spec, fd)
     {
         InterfaceIndex = ifIndex;
-        _batch = new MessageBatch(SendAddressing.None, vnetHeaders: spec.Gso);
+        _batch = new MessageBatch(SendAddressing.None, vnetHeaders: true);
     }
 
     public int InterfaceIndex { get; }
@@ -53,8 +60,7 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = spec.InterfaceName ?? throw new ArgumentException("afpacket source needs an interface name", nameof(spec));
-        Action<int>? beforeBind = spec.Gso ? AfPacketSocket.EnableVnetHeader : null;
-        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, beforeBind, fanout);
+        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, AfPacketSocket.EnableVnetHeader, fanout);
         try
         {
             return new AfPacketFrameSource(spec, fd, ifIndex)
@@ -70,9 +76,40 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
         }
     }
 
-    public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters);
+    public override int Receive(Span<PacketBuffer> buffers)
+    {
+        var received = _batch.Receive(Fd, buffers, Counters);
+        return Spec.Gso ? received : FinishChecksums(buffers, received, Counters);
+    }
 
     public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
+
+    /// <summary>
+    /// A source that carries no offload: finishes each received frame's checksum left to the device and keeps the
+    /// frames in order; one it cannot finish (a super-frame, or no TCP/UDP packet) is dropped and counted.
+    /// </summary>
+    internal static int FinishChecksums(Span<PacketBuffer> buffers, int received, PortCounters counters)
+    {
+        var kept = 0;
+        for (var i = 0; i < received; i++)
+        {
+            var buffer = buffers[i];
+            if (buffer.Offload.IsPresent && !FrameOffload.TryFinishChecksum(buffer))
+            {
+                counters.AddBadOffload();
+                continue;
+            }
+
+            if (i != kept)
+            {
+                (buffers[kept], buffers[i]) = (buffers[i], buffers[kept]);
+            }
+
+            kept++;
+        }
+
+        return kept;
+    }
 
     /// <summary><c>?gso=1</c>: <c>BadOffload</c>, frames whose virtio_net_hdr the DVA cannot carry (<see cref="PortCounters.BadOffload"/>).</summary>
     public override void AddOwnDrops(IDictionary<string, long> drops)

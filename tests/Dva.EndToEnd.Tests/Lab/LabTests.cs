@@ -410,8 +410,8 @@ public sealed class LabTests
                 await lab.Manager.TryGetAsync($"api/v1/dvas/{dva.Id}") is { } view && view.GetProperty("observedGeneration").GetInt64() >= generation ? (object)view : null);
             await lab.Manager.WaitForAsync("the dispatcher on its plain sources", Step, () => Task.FromResult(
                 Lab.Control(lab.Dispatcher, "counters") is { } c && c.GetProperty("ports").EnumerateArray().Any(p => p.GetProperty("name").GetString() == Lab.InsideSource) ? (object)c : null));
-            // A plain source cannot tell a checksum left to the device from a finished one and forwards it unfinished
-            // (the far host drops the segment): without super-frames the hosts must compute theirs, as NfvLab's usually do.
+            // A plain source takes no TSO super-frames (it finishes checksums left to the device, but a 64 KiB frame is
+            // more than it reads): without super-frames the hosts must not build them, as NfvLab's usually do not.
             lab.SoftwareChecksumsOnHosts();
             await WaitForVipAsync(lab);
             await DownloadByteExactAsync(lab, expected, "without super-frames");

@@ -9,7 +9,8 @@ namespace Dva.EndToEnd.Tests.Nfv;
 /// dispose, whatever happened: a client C (192.0.2.10/24), two backends B1 (198.51.100.11/24) and B2
 /// (198.51.100.12/24) on a bridge in a switch namespace S, and the DVA's namespace D holding the other ends of
 /// the client's and the switch's veth. Each backend runs nginx answering its own name. Root only.
-/// The hosts' TX checksum offload (and so TSO) is off, as an AF_PACKET source without <c>?gso=1</c> needs; with
+/// The hosts' TX checksum offload (and so TSO) is off: an AF_PACKET source without <c>?gso=1</c> takes no TSO
+/// super-frames (it would finish checksums left to the device, but TSO off alone is not what these tests vary); with
 /// <c>defaultOffloads</c> they keep the veth defaults (TSO on), for a DVA on <c>afpacket:IF?gso=1</c> sources.
 /// </summary>
 internal sealed class NfvLab : IDisposable
@@ -219,8 +220,7 @@ internal sealed class NfvLab : IDisposable
 
     /// <summary>
     /// Turns off a veth's TX checksum offload (ethtool -K DEV tx off, through the SIOCETHTOOL ioctl since ethtool
-    /// may be absent). Otherwise the kernel leaves TCP/UDP checksums to a "device" that never computes them, the
-    /// dispatcher's AF_PACKET socket sees them unfinished, and the far host drops what the DVA forwards.
+    /// may be absent), which turns TSO off too: a plain AF_PACKET source takes no TSO super-frames.
     /// </summary>
     private void SoftwareChecksums(string ns, string device)
     {

@@ -10,8 +10,8 @@ namespace Dva.Node.Tests.Functional;
 /// <summary>
 /// A dispatcher on <c>afpacket:</c> (or <c>afxdp:</c>) sources facing real Linux hosts: namespace C holds a client (192.0.2.10/24),
 /// namespace S a server (198.51.100.10/24), namespace D the DVA (a dispatcher on the D ends of both veth pairs and one
-/// data plane, talking over D's loopback). The hosts' TX checksum offload is off, as an AF_PACKET source without
-/// <c>?gso=1</c> needs. Root only, like the engine's device tests.
+/// data plane, talking over D's loopback). The hosts' TX checksum offload is off unless the lab is made with
+/// <c>hostChecksumOffload</c>. Root only, like the engine's device tests.
 /// </summary>
 public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
 {
@@ -20,6 +20,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly string _serverSourceOptions;
     private readonly string _sourceKind;
     private readonly int _queues;
+    private readonly bool _hostChecksumOffload;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
@@ -27,8 +28,12 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     /// <param name="serverSourceOptions">Options of the server side's source ("" or "?ring=1").</param>
     /// <param name="sourceKind">The kind of both sources: <c>afpacket</c> or <c>afxdp</c>.</param>
     /// <param name="queues">Receive and transmit queues of every veth (an afxdp: dispatcher reads one per engine).</param>
-    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1)
+    /// <param name="hostChecksumOffload">
+    /// The hosts keep TX checksum offload (only TSO off): their frames reach the dispatcher with unfinished checksums.
+    /// </param>
+    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1, bool hostChecksumOffload = false)
     {
+        _hostChecksumOffload = hostChecksumOffload;
         _queues = queues;
         _sourceKind = sourceKind;
         _engines = engines;
@@ -166,6 +171,13 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
         TestNetworkNamespace.Ip($"-n {host.Name} link set {hostEnd} up");
         TestNetworkNamespace.Ip($"-n {Dva.Name} link set {dvaEnd} up");
         TestNetworkNamespace.Ip($"-n {host.Name} route add default via {gateway}");
-        host.TxChecksumOffloadOff(hostEnd);
+        if (_hostChecksumOffload)
+        {
+            host.TsoOff(hostEnd);
+        }
+        else
+        {
+            host.TxChecksumOffloadOff(hostEnd);
+        }
     }
 }

@@ -14,7 +14,7 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 160, snapLength: 60, length: 60, status: 1, room: 400);
 
-        var status = TPacket3.Classify(block, capacity: 2048, out var mac, out var length, out var next);
+        var status = TPacket3.Classify(block, capacity: 2048, out var mac, out var length, out var next, out _);
 
         Assert.Equal(RingFrameStatus.Accepted, status);
         Assert.Equal(Mac, mac);
@@ -23,12 +23,23 @@ public sealed class AfPacketRingParseTests
         Assert.Equal(Pattern(60), block.AsSpan(mac, length).ToArray());
     }
 
+    [Theory]
+    [InlineData(1u, false)]
+    [InlineData(1u | TPacket3.StatusChecksumNotReady, true)]
+    public void Classify_ChecksumNotReadyStatus_AcceptedAndSaidSo(uint status, bool notReady)
+    {
+        var block = Header(next: 0, snapLength: 60, length: 60, status: status, room: 142);
+
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out _, out _, out _, out var checksumNotReady));
+        Assert.Equal(notReady, checksumNotReady);
+    }
+
     [Fact]
     public void Classify_LastFrameOfBlock_NextIsZero()
     {
         var block = Header(next: 0, snapLength: 100, length: 100, status: 1, room: 182);
 
-        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out _, out var length, out var next));
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out _, out var length, out var next, out _));
         Assert.Equal(100, length);
         Assert.Equal(0, next);
     }
@@ -38,7 +49,7 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 160, snapLength: 60, length: 60, status: 1 | TPacket3.StatusVlanValid, room: 400);
 
-        Assert.Equal(RingFrameStatus.VlanTagged, TPacket3.Classify(block, 2048, out _, out var length, out var next));
+        Assert.Equal(RingFrameStatus.VlanTagged, TPacket3.Classify(block, 2048, out _, out var length, out var next, out _));
         Assert.Equal(0, length);
         Assert.Equal(160, next);
     }
@@ -48,7 +59,7 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 0, snapLength: 4000, length: 6000, status: 1, room: 4096);
 
-        Assert.Equal(RingFrameStatus.Truncated, TPacket3.Classify(block, 9000, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Truncated, TPacket3.Classify(block, 9000, out _, out _, out _, out _));
     }
 
     [Fact]
@@ -56,8 +67,8 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 0, snapLength: 3000, length: 3000, status: 1, room: 3100);
 
-        Assert.Equal(RingFrameStatus.Oversize, TPacket3.Classify(block, 2048, out _, out _, out _));
-        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 3000, out _, out var length, out _));
+        Assert.Equal(RingFrameStatus.Oversize, TPacket3.Classify(block, 2048, out _, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 3000, out _, out var length, out _, out _));
         Assert.Equal(3000, length);
     }
 
@@ -69,13 +80,13 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: next, snapLength: snapLength, length: snapLength, status: 1, room: room);
 
-        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(block, 2048, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(block, 2048, out _, out _, out _, out _));
     }
 
     [Fact]
     public void Classify_ShorterThanHeader_Malformed()
     {
-        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(new byte[TPacket3.HeaderSize], 2048, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(new byte[TPacket3.HeaderSize], 2048, out _, out _, out _, out _));
     }
 
     // sizeof printed by gcc 12 on Debian 12 x86-64 for linux/if_packet.h and time.h.

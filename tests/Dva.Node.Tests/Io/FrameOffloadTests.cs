@@ -6,7 +6,10 @@ using Dva.Shared.Wire;
 
 namespace Dva.Node.Tests.Io;
 
-/// <summary>Splitting a TCP super-frame too long for one tunnel datagram into two, byte by byte, as GSO would have cut it.</summary>
+/// <summary>
+/// Splitting a TCP super-frame too long for one tunnel datagram into two, byte by byte, as GSO would have cut it; finishing
+/// a checksum left to the device; a source without offloads finishing its frames' checksums.
+/// </summary>
 public class FrameOffloadTests
 {
     private const int Gso = 1000;
@@ -113,6 +116,62 @@ public class FrameOffloadTests
 
         Assert.False(FrameOffload.TrySplitTcp(frame, info, new TunnelOffload(Gso, type, NeedsChecksum: true), maxFrameLength, new byte[8000], out _, out _));
         Assert.Equal(original, frame);
+    }
+
+    [Theory]
+    [InlineData("192.0.2.10", "198.51.100.11")]
+    [InlineData("2001:db8::10", "2001:db8:1::11")]
+    public void TryFinishChecksum_ChecksumLeftToDevice_FinishedInPlaceAndOffloadCleared(string source, string destination)
+    {
+        var frame = SuperFrame(source, destination, 1, TcpFlags.Ack | TcpFlags.Psh);
+        var finished = (byte[])frame.Clone();
+        Assert.True(Checksum.WriteTransport(finished, TestFrames.Parse(finished)));
+        var buffer = PortHelpers.Frame(frame);
+        buffer.Offload = FrameOffload.ChecksumLeftToDevice;
+
+        Assert.True(FrameOffload.TryFinishChecksum(buffer));
+
+        Assert.Equal(finished, buffer.Frame.ToArray());
+        Assert.True(Checksum.VerifyTransport(buffer.Frame, TestFrames.Parse(buffer.Frame.ToArray())));
+        Assert.False(buffer.Offload.IsPresent);
+    }
+
+    [Fact]
+    public void TryFinishChecksum_SuperFrameOrNoTransportChecksum_FalseFrameUnchangedOffloadCleared()
+    {
+        var superFrame = SuperFrame("192.0.2.10", "198.51.100.11", 1, TcpFlags.Ack);
+        var gso = PortHelpers.Frame(superFrame);
+        gso.Offload = new TunnelOffload(Gso, GsoType.TcpV4, NeedsChecksum: true);
+        var echo = TestFrames.EchoRequest("192.0.2.10", "198.51.100.11");
+        var icmp = PortHelpers.Frame(echo);
+        icmp.Offload = FrameOffload.ChecksumLeftToDevice;
+
+        Assert.False(FrameOffload.TryFinishChecksum(gso));
+        Assert.False(FrameOffload.TryFinishChecksum(icmp));
+
+        Assert.Equal(superFrame, gso.Frame.ToArray());
+        Assert.Equal(echo, icmp.Frame.ToArray());
+        Assert.False(gso.Offload.IsPresent || icmp.Offload.IsPresent);
+    }
+
+    /// <summary>A plain <c>afpacket:</c> source's receive: unfinished checksums finished, a super-frame dropped and counted, the rest in order.</summary>
+    [Fact]
+    public void FinishChecksums_PlainSource_FinishedInOrderSuperFrameDroppedAndCounted()
+    {
+        var plain = TestFrames.Tcp("192.0.2.10", 40001, "198.51.100.11", 80, TcpFlags.Syn);
+        var partial = SuperFrame("192.0.2.10", "198.51.100.11", 1, TcpFlags.Ack);
+        var buffers = new[] { PortHelpers.Frame(plain), PortHelpers.Frame(SuperFrame("192.0.2.10", "198.51.100.11", 1, TcpFlags.Fin | TcpFlags.Ack)), PortHelpers.Frame(partial) };
+        buffers[1].Offload = new TunnelOffload(Gso, GsoType.TcpV4, NeedsChecksum: true);
+        buffers[2].Offload = FrameOffload.ChecksumLeftToDevice;
+        var counters = new PortCounters();
+
+        var kept = AfPacketFrameSource.FinishChecksums(buffers, 3, counters);
+
+        Assert.Equal(2, kept);
+        Assert.Equal(plain, buffers[0].Frame.ToArray());
+        Assert.True(Checksum.VerifyTransport(buffers[1].Frame, TestFrames.Parse(buffers[1].Frame.ToArray())));
+        Assert.Equal(partial.Length, buffers[1].Frame.Length);
+        Assert.Equal(1, counters.BadOffload);
     }
 
     private static int Id(byte[] frame) => BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(18));

@@ -64,13 +64,21 @@ internal sealed class TestNetworkNamespace : IDisposable
     /// host leaves its TCP/UDP checksums to a veth that never computes them, an AF_PACKET socket (without
     /// <c>?gso=1</c>) sees them unfinished, and the far host drops what is forwarded.
     /// </summary>
-    public void TxChecksumOffloadOff(string device)
+    public void TxChecksumOffloadOff(string device) => EthtoolOff(device, 0x17, "ETHTOOL_STXCSUM");
+
+    /// <summary>
+    /// ethtool -K DEV tso off: the host still leaves its TCP/UDP checksums to the device (CHECKSUM_PARTIAL) but sends
+    /// no TCP super-frames, so what crosses the veth is MTU-sized with unfinished checksums.
+    /// </summary>
+    public void TsoOff(string device) => EthtoolOff(device, 0x1f, "ETHTOOL_STSO");
+
+    private void EthtoolOff(string device, int command, string name)
     {
-        var script = Path.Combine(Path.GetTempPath(), $"dva-txcsum-off-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
-        File.WriteAllText(script, """
+        var script = Path.Combine(Path.GetTempPath(), $"dva-ethtool-off-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
+        File.WriteAllText(script, $$"""
             import array, fcntl, socket, struct, sys
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            value = array.array('I', [0x17, 0])  # ETHTOOL_STXCSUM, off
+            value = array.array('I', [{{command}}, 0])  # {{name}}, off
             fcntl.ioctl(s.fileno(), 0x8946, struct.pack('16sP', sys.argv[1].encode(), value.buffer_info()[0]))  # SIOCETHTOOL
             """);
         try
