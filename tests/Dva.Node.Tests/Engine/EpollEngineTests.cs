@@ -155,7 +155,7 @@ public class EpollEngineTests
     /// <summary>
     /// Three polled ports; the first to be polled is unregistered by its own handler while the other two have datagrams
     /// waiting. Unregistering reorders the polling set under the engine's poll loop; both other ports must still be read
-    /// in that same turn, not one poll interval (here a second) later.
+    /// in that same turn, not one poll interval (here two seconds) later.
     /// </summary>
     [Fact]
     public void PollInterval_HandlerUnregistersItsPolledPort_TheOtherPolledPortsAreReadInThatTurn()
@@ -170,7 +170,7 @@ public class EpollEngineTests
             for (var p = 0; p < ports.Length; p++)
             {
                 var index = p;
-                ports[p].PollInterval = TimeSpan.FromSeconds(1);
+                ports[p].PollInterval = TimeSpan.FromSeconds(2);
                 engine.Register(ports[p], batch =>
                 {
                     for (var i = 0; i < batch.Count; i++)
@@ -190,17 +190,21 @@ public class EpollEngineTests
 
             engine.Start();
 
-            // Port 0 is polled first, so it is first in the polling set; then ports 1 and 2 join it (port 0 read again
-            // first, so that two empty reads do not send it back to epoll meanwhile).
-            Send(0, 3);
+            // Each step's datagrams are sent while the engine is held in a posted action, so its next turn finds them all
+            // waiting (a read of two or more starts polling). Port 0 is polled first, so it is first in the polling set;
+            // then ports 1 and 2 join it (port 0 read again, so that two empty reads do not send it back to epoll).
+            WhileEngineHeld(() => Send(0, 3));
             WaitFor(() => Count(0) == 3 && engine.PollingPorts == 1, "port 0 polled");
-            Send(0, 1);
-            Send(1, 3);
-            Send(2, 3);
+            WhileEngineHeld(() =>
+            {
+                Send(0, 1);
+                Send(1, 3);
+                Send(2, 3);
+            });
             WaitFor(() => Count(0) == 4 && Count(1) == 3 && Count(2) == 3 && engine.PollingPorts == 3, "all three ports polled");
 
-            // Polled ports raise no wakeup: the three datagrams (one sendmmsg) are read together at the next poll.
-            generator.Send([Datagram(1, Last), Datagram(2, Last), Datagram(0, Quit)]);
+            // Polled ports raise no wakeup: the three datagrams are read together at the next poll.
+            WhileEngineHeld(() => generator.Send([Datagram(1, Last), Datagram(2, Last), Datagram(0, Quit)]));
             WaitFor(() => Count(1) == 4 && Count(2) == 4 && Count(0) == 5, "the last datagrams read");
 
             lock (reads)
@@ -221,6 +225,23 @@ public class EpollEngineTests
         }
 
         void Send(int port, int count) => generator.Send([.. Enumerable.Range(0, count).Select(_ => Datagram(port, 1))]);
+
+        void WhileEngineHeld(Action send)
+        {
+            using var entered = new ManualResetEventSlim();
+            using var release = new ManualResetEventSlim();
+            using var left = new ManualResetEventSlim();
+            engine.Post(() =>
+            {
+                entered.Set();
+                release.Wait(PortHelpers.Timeout);
+                left.Set();
+            });
+            Assert.True(entered.Wait(PortHelpers.Timeout), "the engine did not run a posted action");
+            send();
+            release.Set();
+            Assert.True(left.Wait(PortHelpers.Timeout), "the engine did not leave the posted action");
+        }
 
         PacketBuffer Datagram(int port, byte mark) => PortHelpers.Frame([mark, .. new byte[63]], ports[port].LocalEndPoint);
 
