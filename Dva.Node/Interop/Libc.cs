@@ -43,6 +43,7 @@ internal static unsafe partial class Libc
 
     /// <summary>Every frame read or written on the socket is preceded by a 10-byte struct virtio_net_hdr.</summary>
     public const int PACKET_VNET_HDR = 15;
+    public const int PACKET_AUXDATA = 8;
     public const ushort ETH_P_ALL = 0x0003;
 
     public const ushort BPF_LD_H_ABS = 0x28;

@@ -8,12 +8,6 @@ internal enum RingFrameStatus
 {
     Accepted,
 
-    /// <summary>
-    /// The kernel took an 802.1Q tag off into the frame's header (TP_STATUS_VLAN_VALID). The dispatcher does not
-    /// carry tags yet; forwarding the frame untagged would move it onto another VLAN, so it is dropped.
-    /// </summary>
-    VlanTagged,
-
     /// <summary>The frame was longer than a ring block holds; the kernel kept only its head (tp_snaplen &lt; tp_len).</summary>
     Truncated,
 
@@ -23,6 +17,12 @@ internal enum RingFrameStatus
     /// <summary>The header points outside its block: the rest of the block is abandoned rather than read out of bounds.</summary>
     Malformed,
 }
+
+/// <summary>
+/// Where an accepted frame lies in its ring block and what its tpacket3_hdr says of it: whether its transport checksum
+/// is unfinished (TP_STATUS_CSUMNOTREADY) and the 802.1Q tag the kernel took off it (TPID 0: none).
+/// </summary>
+internal readonly record struct RingFrame(int Mac, int Length, int Next, bool ChecksumNotReady, ushort VlanTpid, ushort VlanTci);
 
 /// <summary>
 /// Reads the kernel's TPACKET_V3 headers in a PACKET_MMAP ring. They are host-order C structs (linux/if_packet.h),
@@ -69,21 +69,24 @@ internal static class TPacket3
     public const uint StatusUser = 1;
     public const uint StatusVlanValid = 0x10;
 
+    /// <summary>TP_STATUS_VLAN_TPID_VALID: tp_vlan_tpid holds the tag's TPID (0x8100 is meant without it).</summary>
+    public const uint StatusVlanTpidValid = 0x40;
+
+    public const int VlanTpidOffset = 36;
+
     /// <summary>TP_STATUS_CSUMNOTREADY: a local sender left the transport checksum to the device (CHECKSUM_PARTIAL).</summary>
     public const uint StatusChecksumNotReady = 0x8;
 
     /// <summary>
     /// Classifies the frame whose tpacket3_hdr starts <paramref name="packet"/> (which runs to the end of its block).
-    /// On <see cref="RingFrameStatus.Accepted"/> the frame is <c>packet.Slice(mac, length)</c>. <paramref name="next"/> is
-    /// tp_next_offset: 0 on the block's last frame, and only trustworthy unless the result is Malformed.
-    /// <paramref name="checksumNotReady"/>: the frame's transport checksum is unfinished (TP_STATUS_CSUMNOTREADY).
+    /// On <see cref="RingFrameStatus.Accepted"/> the frame is <c>packet.Slice(frame.Mac, frame.Length)</c>, and a tag the
+    /// kernel took off (TP_STATUS_VLAN_VALID) is in <see cref="RingFrame.VlanTpid"/>/<see cref="RingFrame.VlanTci"/>, to
+    /// be put back (in the buffer's headroom). <see cref="RingFrame.Next"/> is tp_next_offset:
+    /// 0 on the block's last frame, and only trustworthy unless the result is Malformed.
     /// </summary>
-    public static RingFrameStatus Classify(ReadOnlySpan<byte> packet, int capacity, out int mac, out int length, out int next, out bool checksumNotReady)
+    public static RingFrameStatus Classify(ReadOnlySpan<byte> packet, int capacity, out RingFrame frame)
     {
-        mac = 0;
-        length = 0;
-        next = 0;
-        checksumNotReady = false;
+        frame = default;
         if (packet.Length < HeaderSize + LinkAddressSize)
         {
             return RingFrameStatus.Malformed;
@@ -101,25 +104,23 @@ internal static class TPacket3
             return RingFrameStatus.Malformed;
         }
 
-        next = (int)nextOffset;
-        if ((status & StatusVlanValid) != 0)
-        {
-            return RingFrameStatus.VlanTagged;
-        }
-
+        frame = new RingFrame(0, 0, (int)nextOffset, false, 0, 0);
         if (snapLength < wireLength)
         {
             return RingFrameStatus.Truncated;
         }
 
+        var tagged = (status & StatusVlanValid) != 0;
         if (snapLength > (uint)capacity)
         {
             return RingFrameStatus.Oversize;
         }
 
-        mac = macOffset;
-        length = (int)snapLength;
-        checksumNotReady = (status & StatusChecksumNotReady) != 0;
+        var tpid = !tagged ? (ushort)0
+            : (status & StatusVlanTpidValid) != 0 ? BinaryPrimitives.ReadUInt16LittleEndian(packet[VlanTpidOffset..])
+            : (ushort)0x8100;
+        var tci = tagged ? BinaryPrimitives.ReadUInt16LittleEndian(packet[VlanTciOffset..]) : (ushort)0;
+        frame = new RingFrame(macOffset, (int)snapLength, (int)nextOffset, (status & StatusChecksumNotReady) != 0, tpid, tci);
         return RingFrameStatus.Accepted;
     }
 }
@@ -298,16 +299,16 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
 
             var packet = new ReadOnlySpan<byte>(block + _offset, _blockSize - _offset);
             var buffer = buffers[count];
-            var status = TPacket3.Classify(packet, buffer.ReceiveCapacity, out var mac, out var length, out var next, out var checksumNotReady);
+            var status = TPacket3.Classify(packet, buffer.ReceiveCapacity, out var frame);
             _left--;
-            if (status == RingFrameStatus.Malformed || (next == 0 && _left > 0))
+            if (status == RingFrameStatus.Malformed || (frame.Next == 0 && _left > 0))
             {
                 RingCounters.Drop(RingFrameStatus.Malformed);
                 _left = 0;
                 continue;
             }
 
-            _offset += next;
+            _offset += frame.Next;
             if (status != RingFrameStatus.Accepted)
             {
                 RingCounters.Drop(status);
@@ -319,11 +320,19 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
                 continue;
             }
 
-            packet.Slice(mac, length).CopyTo(new Span<byte>(buffer.ReceivePointer, buffer.ReceiveCapacity));
-            buffer.SetReceived(length);
+            packet.Slice(frame.Mac, frame.Length).CopyTo(new Span<byte>(buffer.ReceivePointer, buffer.ReceiveCapacity));
+            buffer.SetReceived(frame.Length);
+
+            // The kernel takes an 802.1Q tag off every frame before a packet socket sees it; it goes back where it was.
+            if (frame.VlanTpid != 0 && !buffer.TryInsertVlanTag(frame.VlanTpid, frame.VlanTci))
+            {
+                RingCounters.Drop(RingFrameStatus.Oversize);
+                Counters.AddTruncated();
+                continue;
+            }
 
             // The ring carries no offload: a checksum a local sender left to the device is finished here.
-            if (checksumNotReady)
+            if (frame.ChecksumNotReady)
             {
                 buffer.Offload = FrameOffload.ChecksumLeftToDevice;
                 if (!FrameOffload.TryFinishChecksum(buffer))
@@ -335,7 +344,7 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
 
             packet.Slice(TPacket3.HeaderSize, TPacket3.LinkAddressSize).CopyTo(buffer.Peer.Bytes);
             buffer.Peer.SetLength(TPacket3.LinkAddressSize);
-            bytes += length;
+            bytes += buffer.FrameLength;
             count++;
         }
 
@@ -353,7 +362,7 @@ internal sealed unsafe class AfPacketRingFrameSource : FrameSource
     public override int Send(ReadOnlySpan<PacketBuffer> buffers) => _batch.Send(Fd, buffers, Counters);
 
     /// <summary>
-    /// The ring's drops by name: <c>RingVlanTagged</c>, <c>RingTruncated</c>, <c>RingOversize</c>, <c>RingMalformed</c>
+    /// The ring's drops by name: <c>RingTruncated</c>, <c>RingOversize</c>, <c>RingMalformed</c>
     /// (frames this source read and refused) and <c>RingFull</c> (frames the kernel could not put in the ring,
     /// PACKET_STATISTICS). Only reasons that happened are added.
     /// </summary>

@@ -23,6 +23,18 @@ internal static unsafe class AfPacketSocket
     }
 
     /// <summary>
+    /// PACKET_AUXDATA: a <c>struct tpacket_auxdata</c> with every frame read, which holds the 802.1Q tag the kernel takes
+    /// off every frame before a packet socket sees it.
+    /// </summary>
+    public static void EnableAuxData(int fd)
+    {
+        if (!Libc.TrySetInt(fd, Libc.SOL_PACKET, Libc.PACKET_AUXDATA, 1))
+        {
+            throw InteropException.FromLastError("setsockopt(PACKET_AUXDATA)");
+        }
+    }
+
+    /// <summary>
     /// Setup path: throws a readable error if the system refuses. <paramref name="beforeBind"/> runs on the
     /// unbound socket (a ring must be set up before frames can arrive); if it throws, the socket is closed.
     /// <paramref name="receive"/> false binds protocol 0: a socket that only sends (the <c>afxdp:</c> source's).

@@ -30,7 +30,7 @@ internal abstract class FrameSource : PacketPort
 /// <c>afpacket:IFNAME?ring=1</c> reads a PACKET_MMAP ring instead (<see cref="AfPacketRingFrameSource"/>).
 /// </summary>
 /// <remarks>
-/// The socket always has PACKET_VNET_HDR. With <c>?gso=1</c> the offloads travel on (<see cref="CarriesOffload"/>).
+/// The socket always has PACKET_AUXDATA, to put back the 802.1Q tag the kernel takes off every frame, and PACKET_VNET_HDR. With <c>?gso=1</c> the offloads travel on (<see cref="CarriesOffload"/>).
 /// Without it the header only says which frames a local sender (a veth or virtio peer with TX checksum offload) left
 /// with an unfinished transport checksum: the source finishes it in software, since nothing downstream would, and the
 /// far host would drop the frame. A super-frame on such a source is dropped and counted (<c>badOffload</c>): nothing
@@ -44,7 +44,7 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
         : base(spec, fd)
     {
         InterfaceIndex = ifIndex;
-        _batch = new MessageBatch(SendAddressing.None, vnetHeaders: true);
+        _batch = new MessageBatch(SendAddressing.None, vnetHeaders: true, auxData: true);
     }
 
     public int InterfaceIndex { get; }
@@ -60,7 +60,11 @@ internal sealed unsafe class AfPacketFrameSource : FrameSource
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = spec.InterfaceName ?? throw new ArgumentException("afpacket source needs an interface name", nameof(spec));
-        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, AfPacketSocket.EnableVnetHeader, fanout);
+        var fd = AfPacketSocket.Open(name, promiscuous, socketBufferBytes, out var ifIndex, static fd =>
+        {
+            AfPacketSocket.EnableVnetHeader(fd);
+            AfPacketSocket.EnableAuxData(fd);
+        }, fanout);
         try
         {
             return new AfPacketFrameSource(spec, fd, ifIndex)

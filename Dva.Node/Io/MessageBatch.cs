@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Dva.Node.Interop;
+using Dva.Shared.Packets;
 
 namespace Dva.Node.Io;
 
@@ -20,7 +21,9 @@ internal enum SendAddressing
 /// The native mmsghdr/iovec/sockaddr arrays for one socket's recvmmsg and sendmmsg, allocated once so a
 /// batch costs one system call and no managed allocation. With <c>vnetHeaders</c> (an AF_PACKET socket with
 /// PACKET_VNET_HDR) each message is two iovecs: its <see cref="VirtioNetHeader"/> in a native slot, then the frame in
-/// its buffer at the usual place, so the frame is neither moved nor copied.
+/// its buffer at the usual place, so the frame is neither moved nor copied. With <c>auxData</c> (PACKET_AUXDATA) each
+/// received message also brings a <c>struct tpacket_auxdata</c> control message, and an 802.1Q tag the kernel took off
+/// the frame is put back (<see cref="PacketBuffer.TryInsertVlanTag"/>).
 /// </summary>
 internal sealed unsafe class MessageBatch : IDisposable
 {
@@ -30,10 +33,18 @@ internal sealed unsafe class MessageBatch : IDisposable
     private readonly SendAddressing _addressing;
     private readonly PacketAddress _fixedPeer;
     private readonly byte* _vnet;
+    private readonly byte* _control;
     private readonly int _iovPerMessage;
     private int _disposed;
 
-    public MessageBatch(SendAddressing addressing, PacketAddress fixedPeer = default, bool vnetHeaders = false)
+    /// <summary>Room for one control message: cmsghdr (16 bytes) and tpacket_auxdata (20), aligned.</summary>
+    private const int ControlSpace = 64;
+    private const int ControlHeaderLength = 16;
+    private const int AuxDataLength = 20;
+    private const uint StatusVlanValid = 0x10;
+    private const uint StatusVlanTpidValid = 0x40;
+
+    public MessageBatch(SendAddressing addressing, PacketAddress fixedPeer = default, bool vnetHeaders = false, bool auxData = false)
     {
         _addressing = addressing;
         _fixedPeer = fixedPeer;
@@ -42,6 +53,7 @@ internal sealed unsafe class MessageBatch : IDisposable
         _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * _iovPerMessage * sizeof(IoVec)));
         _addresses = (byte*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * PacketAddress.Capacity));
         _vnet = vnetHeaders ? (byte*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * VirtioNetHeader.Length)) : null;
+        _control = auxData ? (byte*)NativeMemory.AllocZeroed((nuint)(PacketPort.MaxBatch * ControlSpace)) : null;
     }
 
     /// <summary>Points message <paramref name="i"/>'s iovecs at its virtio header slot (if any) and <paramref name="data"/>.</summary>
@@ -81,8 +93,8 @@ internal sealed unsafe class MessageBatch : IDisposable
             header.NameLength = PacketAddress.Capacity;
             header.Iov = SetIov(i, buffer.ReceivePointer, buffer.ReceiveCapacity);
             header.IovLength = (nuint)_iovPerMessage;
-            header.Control = null;
-            header.ControlLength = 0;
+            header.Control = _control is null ? null : _control + (i * ControlSpace);
+            header.ControlLength = _control is null ? 0 : (nuint)ControlSpace;
             header.Flags = 0;
             _messages[i].Length = 0;
         }
@@ -150,9 +162,15 @@ internal sealed unsafe class MessageBatch : IDisposable
                 buffer.SetReceived(length);
             }
 
+            if (_control is not null && !PutBackVlanTag(ref message.Header, buffer))
+            {
+                counters.AddTruncated();
+                continue;
+            }
+
             name.CopyTo(buffer.Peer.Bytes);
             buffer.Peer.SetLength(nameLength);
-            bytes += length;
+            bytes += buffer.FrameLength;
             if (i != kept)
             {
                 (buffers[kept], buffers[i]) = (buffers[i], buffers[kept]);
@@ -163,6 +181,46 @@ internal sealed unsafe class MessageBatch : IDisposable
 
         counters.AddReceived(kept, bytes);
         return kept;
+    }
+
+    /// <summary>
+    /// Reads the message's PACKET_AUXDATA and puts back the VLAN tag the kernel took off (TP_STATUS_VLAN_VALID; the TPID
+    /// from tp_vlan_tpid when TP_STATUS_VLAN_TPID_VALID, else 802.1Q's). An offload's csum_start and hdr_len move with the
+    /// headers. False when the tag does not fit the buffer's headroom.
+    /// </summary>
+    internal static bool PutBackVlanTag(ref MsgHdr header, PacketBuffer buffer)
+    {
+        var control = (byte*)header.Control;
+        if (header.ControlLength < ControlHeaderLength + AuxDataLength
+            || *(int*)(control + 8) != Libc.SOL_PACKET || *(int*)(control + 12) != Libc.PACKET_AUXDATA)
+        {
+            return true;
+        }
+
+        var data = control + ControlHeaderLength;
+        var status = *(uint*)data;
+        if ((status & StatusVlanValid) == 0)
+        {
+            return true;
+        }
+
+        var tpid = (status & StatusVlanTpidValid) != 0 ? *(ushort*)(data + 18) : (ushort)0x8100;
+        if (!buffer.TryInsertVlanTag(tpid, *(ushort*)(data + 16)))
+        {
+            return false;
+        }
+
+        if (buffer.Offload.NeedsChecksum)
+        {
+            buffer.ChecksumStart += PacketConstants.VlanTagLength;
+        }
+
+        if (buffer.Offload.IsGso)
+        {
+            buffer.GsoHeaderLength += PacketConstants.VlanTagLength;
+        }
+
+        return true;
     }
 
     /// <summary>sendmmsg of every buffer's frame, in chunks of <see cref="PacketPort.MaxBatch"/>.</summary>
@@ -275,5 +333,6 @@ internal sealed unsafe class MessageBatch : IDisposable
         NativeMemory.Free(_iovecs);
         NativeMemory.Free(_addresses);
         NativeMemory.Free(_vnet);
+        NativeMemory.Free(_control);
     }
 }

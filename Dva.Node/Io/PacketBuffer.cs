@@ -103,6 +103,25 @@ internal sealed unsafe class PacketBuffer
         return true;
     }
 
+    /// <summary>
+    /// Puts back an 802.1Q (or 802.1ad) tag the kernel took off the frame (<paramref name="tpid"/>, <paramref name="tci"/>)
+    /// between its MAC addresses and its EtherType, using 4 bytes of headroom; false without them or an Ethernet header.
+    /// </summary>
+    public bool TryInsertVlanTag(ushort tpid, ushort tci)
+    {
+        const int macs = 12;
+        if (FrameLength < macs + 2 || !TryPrepend(4, out _))
+        {
+            return false;
+        }
+
+        var frame = Frame;
+        frame.Slice(4, macs).CopyTo(frame);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame[macs..], tpid);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame[(macs + 2)..], tci);
+        return true;
+    }
+
     /// <summary>Removes <paramref name="count"/> bytes from the front (a tunnel header); false if the frame is shorter.</summary>
     public bool TryTrimFront(int count)
     {

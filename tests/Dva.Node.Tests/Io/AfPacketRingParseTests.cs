@@ -14,13 +14,11 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 160, snapLength: 60, length: 60, status: 1, room: 400);
 
-        var status = TPacket3.Classify(block, capacity: 2048, out var mac, out var length, out var next, out _);
+        var status = TPacket3.Classify(block, capacity: 2048, out var frame);
 
         Assert.Equal(RingFrameStatus.Accepted, status);
-        Assert.Equal(Mac, mac);
-        Assert.Equal(60, length);
-        Assert.Equal(160, next);
-        Assert.Equal(Pattern(60), block.AsSpan(mac, length).ToArray());
+        Assert.Equal(new RingFrame(Mac, 60, 160, false, 0, 0), frame);
+        Assert.Equal(Pattern(60), block.AsSpan(frame.Mac, frame.Length).ToArray());
     }
 
     [Theory]
@@ -30,8 +28,8 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 0, snapLength: 60, length: 60, status: status, room: 142);
 
-        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out _, out _, out _, out var checksumNotReady));
-        Assert.Equal(notReady, checksumNotReady);
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out var frame));
+        Assert.Equal(notReady, frame.ChecksumNotReady);
     }
 
     [Fact]
@@ -39,19 +37,22 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 0, snapLength: 100, length: 100, status: 1, room: 182);
 
-        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out _, out var length, out var next, out _));
-        Assert.Equal(100, length);
-        Assert.Equal(0, next);
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out var frame));
+        Assert.Equal((100, 0), (frame.Length, frame.Next));
     }
 
-    [Fact]
-    public void Classify_VlanValidStatus_VlanTaggedWithNextKept()
+    /// <summary>The tag the kernel took off: its TCI, and its TPID when the kernel says it is valid (else 802.1Q's).</summary>
+    [Theory]
+    [InlineData(1u | TPacket3.StatusVlanValid, 0x8100)]
+    [InlineData(1u | TPacket3.StatusVlanValid | TPacket3.StatusVlanTpidValid, 0x88A8)]
+    public void Classify_VlanValidStatus_AcceptedWithTheTagToPutBack(uint status, int tpid)
     {
-        var block = Header(next: 160, snapLength: 60, length: 60, status: 1 | TPacket3.StatusVlanValid, room: 400);
+        var block = Header(next: 160, snapLength: 60, length: 60, status: status, room: 400);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(TPacket3.VlanTciOffset), 0x2064);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(TPacket3.VlanTpidOffset), 0x88A8);
 
-        Assert.Equal(RingFrameStatus.VlanTagged, TPacket3.Classify(block, 2048, out _, out var length, out var next, out _));
-        Assert.Equal(0, length);
-        Assert.Equal(160, next);
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 2048, out var frame));
+        Assert.Equal(new RingFrame(Mac, 60, 160, false, (ushort)tpid, 0x2064), frame);
     }
 
     [Fact]
@@ -59,7 +60,7 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 0, snapLength: 4000, length: 6000, status: 1, room: 4096);
 
-        Assert.Equal(RingFrameStatus.Truncated, TPacket3.Classify(block, 9000, out _, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Truncated, TPacket3.Classify(block, 9000, out _));
     }
 
     [Fact]
@@ -67,9 +68,9 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: 0, snapLength: 3000, length: 3000, status: 1, room: 3100);
 
-        Assert.Equal(RingFrameStatus.Oversize, TPacket3.Classify(block, 2048, out _, out _, out _, out _));
-        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 3000, out _, out var length, out _, out _));
-        Assert.Equal(3000, length);
+        Assert.Equal(RingFrameStatus.Oversize, TPacket3.Classify(block, 2048, out _));
+        Assert.Equal(RingFrameStatus.Accepted, TPacket3.Classify(block, 3000, out var frame));
+        Assert.Equal(3000, frame.Length);
     }
 
     [Theory]
@@ -80,13 +81,13 @@ public sealed class AfPacketRingParseTests
     {
         var block = Header(next: next, snapLength: snapLength, length: snapLength, status: 1, room: room);
 
-        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(block, 2048, out _, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(block, 2048, out _));
     }
 
     [Fact]
     public void Classify_ShorterThanHeader_Malformed()
     {
-        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(new byte[TPacket3.HeaderSize], 2048, out _, out _, out _, out _));
+        Assert.Equal(RingFrameStatus.Malformed, TPacket3.Classify(new byte[TPacket3.HeaderSize], 2048, out _));
     }
 
     // sizeof printed by gcc 12 on Debian 12 x86-64 for linux/if_packet.h and time.h.

@@ -82,23 +82,20 @@ public sealed class RootAfPacketRingTests : IDisposable
     }
 
     [Fact]
-    public void Ring_VlanTaggedFrame_DroppedAsVlanTaggedAndNextFrameArrives()
+    public void Ring_Drops_AddedToTheNodesDropsByName()
     {
-        var (sender, ring) = CreatePair(mtu: 1500, new AfPacketRingGeometry());
-        var tagged = PortHelpers.TestFrame(5, 100);
-        tagged = [.. tagged[..12], 0x81, 0x00, 0x00, 0x07, .. tagged[12..]];
+        var (sender, ring) = CreatePair(mtu: 9000, new AfPacketRingGeometry { BlockSize = 4096, BlockCount = 4 });
+        var large = PacketBuffer.CreateUnpooled(frameSize: 9216);
+        Assert.True(large.TrySetFrame(PortHelpers.TestFrame(5, 6000)));
         var plain = PortHelpers.TestFrame(6, 100);
 
-        sender.Send([PortHelpers.Frame(tagged), PortHelpers.Frame(plain)]);
-        var received = PortHelpers.ReceiveMatching(ring, 1, PortHelpers.IsTestFrame);
-
-        Assert.Equal(plain, received[0].Frame);
-        Assert.Equal(1, ring.RingCounters.Dropped(RingFrameStatus.VlanTagged));
+        sender.Send([large, PortHelpers.Frame(plain)]);
+        _ = PortHelpers.ReceiveMatching(ring, 1, PortHelpers.IsTestFrame);
 
         // The node's counters (GET /counters, the heartbeat) carry the drop by name, beside any the roles counted.
-        var drops = new Dictionary<string, long> { ["RingVlanTagged"] = 2, ["NoOwner"] = 5 };
+        var drops = new Dictionary<string, long> { ["RingTruncated"] = 2, ["NoOwner"] = 5 };
         ring.AddOwnDrops(drops);
-        Assert.Equal(new Dictionary<string, long> { ["RingVlanTagged"] = 3, ["NoOwner"] = 5 }, drops);
+        Assert.Equal(new Dictionary<string, long> { ["RingTruncated"] = 3, ["NoOwner"] = 5 }, drops);
     }
 
     /// <summary>
