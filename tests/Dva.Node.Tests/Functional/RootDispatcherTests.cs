@@ -12,6 +12,54 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
         Assert.Contains("02:00:00:00:00:01", output, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>
+    /// A tagged ARP request for the shared IP (VLAN 10; this kernel has no VLAN devices, so the client writes it on a
+    /// packet socket): the kernel takes the tag off before the dispatcher's socket reads it, the source puts it back, and
+    /// the dispatcher answers with the shared MAC on VLAN 10. The client's packet socket reads the answer's tag from
+    /// PACKET_AUXDATA, as the kernel untags on that side too.
+    /// </summary>
+    [Fact]
+    public void ArpRequestOnVlan10_ForTheSharedIp_AnsweredOnVlan10WithTheSharedMac()
+    {
+        var script = Path.Combine(Path.GetTempPath(), $"dva-vlan-arp-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
+        File.WriteAllText(script, """
+            import socket, struct, sys, time
+            # ETH_P_ALL: the kernel clears the tag of a frame on a VLAN it has no device for before it reaches a socket
+            # bound to one protocol; only the taps of every protocol see it.
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+            s.bind((sys.argv[1], 0))
+            s.setsockopt(263, 8, 1)  # PACKET_AUXDATA
+            s.settimeout(1)
+            mac = bytes.fromhex("020000000a0a")
+            arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, socket.inet_aton("192.0.2.20"), bytes(6), socket.inet_aton("192.0.2.1"))
+            s.send(b"\xff" * 6 + mac + struct.pack("!HH", 0x8100, 10) + struct.pack("!H", 0x0806) + arp)
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                try:
+                    data, ancillary, _, _ = s.recvmsg(2048, 256)
+                except socket.timeout:
+                    continue
+                if len(data) < 42 or data[12:14] != b"\x08\x06" or struct.unpack("!H", data[20:22])[0] != 2:
+                    continue
+                for level, kind, aux in ancillary:
+                    if level == 263 and kind == 8:
+                        status, _, _, _, _, tci, tpid = struct.unpack("IIIHHHH", aux[:20])
+                        print(f"reply from {data[22:28].hex(':')} vlan {tci if status & 0x10 else 'none'}")
+                        sys.exit(0)
+            print("no reply")
+            """);
+        try
+        {
+            var output = Client.Exec($"/usr/bin/python3 {script} dv1c-h", allowFailure: true);
+
+            Assert.Equal("reply from 02:00:00:00:00:01 vlan 10", output.Trim());
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
     [Fact]
     public void Ping_ClientToServerThroughTheDva_Answered()
     {
