@@ -135,7 +135,13 @@ public sealed class ChildProvisioningTests : HubTestBase
                 return item;
             }
 
-            Assert.True(DateTimeOffset.UtcNow < deadline, $"{path} did not become {status}: {item["status"]!.ToJsonString()}");
+            if (DateTimeOffset.UtcNow >= deadline)
+            {
+                // The DVA's table versions say whether a table change (which fails a hanging unit) came meanwhile.
+                var tables = await client.GetStringAsync(new Uri(string.Join('/', path.Split('/')[..5]) + "/tables", UriKind.Relative));
+                Assert.Fail($"{path} did not become {status}: {item["status"]!.ToJsonString()}\ntable versions: {tables}");
+            }
+
             await Task.Delay(50);
         }
     }
