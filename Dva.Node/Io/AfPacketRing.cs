@@ -11,7 +11,10 @@ internal enum RingFrameStatus
     /// <summary>The frame was longer than a ring block holds; the kernel kept only its head (tp_snaplen &lt; tp_len).</summary>
     Truncated,
 
-    /// <summary>The frame is whole in the ring but longer than a packet buffer's receive capacity.</summary>
+    /// <summary>
+    /// The frame is whole in the ring but longer than a packet buffer's receive capacity, or its VLAN tag does not fit
+    /// the buffer's headroom.
+    /// </summary>
     Oversize,
 
     /// <summary>The header points outside its block: the rest of the block is abandoned rather than read out of bounds.</summary>

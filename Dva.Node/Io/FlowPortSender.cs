@@ -76,7 +76,7 @@ internal sealed unsafe class FlowPortSender : IDisposable
     private readonly MessageBatch _batch = new(SendAddressing.PerBuffer);
     private readonly uint _source;
     private readonly Dictionary<uint, (int Mtu, long Until)> _routeMtu = [];
-    private byte[] _fragment = new byte[ushort.MaxValue];
+    private byte[]? _fragment;
     private int _probeFd;
     private ushort _identification = (ushort)Random.Shared.Next(1, ushort.MaxValue);
     private int _fd;
@@ -161,10 +161,10 @@ internal sealed unsafe class FlowPortSender : IDisposable
                 // No IPv4 peer or no headroom: the batch skips a buffer without a peer and counts it (NoPeer).
                 buffer.Peer.SetLength(0);
             }
-            else if (buffer.FrameLength > MinimumMtu && buffer.FrameLength > Math.Min(FragmentAbove, RouteMtu(buffer.Frame)))
+            else if (buffer.FrameLength > MinimumMtu && Math.Min(FragmentAbove, RouteMtu(buffer.Frame)) is var limit && buffer.FrameLength > limit)
             {
                 sent += _batch.Send(_fd, buffers[run..i], counters);
-                sent += SendFragments(buffer, counters) ? 1 : 0;
+                sent += SendFragments(buffer, limit, counters) ? 1 : 0;
                 run = i + 1;
             }
         }
@@ -183,14 +183,15 @@ internal sealed unsafe class FlowPortSender : IDisposable
 
     /// <summary>
     /// Sends the outer packet in <paramref name="buffer"/> (headers written) as IPv4 fragments of at most
-    /// <see cref="FragmentAbove"/> bytes, DF clear, one identification for all (RFC 791); the receiving kernel
+    /// <paramref name="limit"/> bytes (the tunnel's or the route's MTU, the smaller), DF clear, one identification for all (RFC 791); the receiving kernel
     /// reassembles the datagram before any socket sees it. Counted as one datagram sent; a failed fragment drops the
     /// rest of the datagram and is counted as one failed send.
     /// </summary>
-    private bool SendFragments(PacketBuffer buffer, PortCounters counters)
+    private bool SendFragments(PacketBuffer buffer, int limit, PortCounters counters)
     {
         var packet = buffer.Frame;
-        var chunk = (Math.Min(FragmentAbove, RouteMtu(packet)) - Ipv4HeaderLength) & ~7;
+        var chunk = (limit - Ipv4HeaderLength) & ~7;
+        var fragment = _fragment ??= new byte[ushort.MaxValue];
         var identification = _identification++;
         if (_identification == 0)
         {
@@ -201,8 +202,8 @@ internal sealed unsafe class FlowPortSender : IDisposable
         buffer.Peer.Used.CopyTo(address);
         for (var offset = 0; offset < packet.Length - Ipv4HeaderLength; offset += chunk)
         {
-            var length = WriteFragment(packet, offset, chunk, identification, _fragment);
-            if (!SendOne(_fragment.AsSpan(0, length), address[..buffer.Peer.Length]))
+            var length = WriteFragment(packet, offset, chunk, identification, fragment);
+            if (!SendOne(fragment.AsSpan(0, length), address[..buffer.Peer.Length]))
             {
                 counters.SendFailed(1, Libc.LastErrno);
                 return false;
