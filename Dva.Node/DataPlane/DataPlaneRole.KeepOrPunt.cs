@@ -179,7 +179,9 @@ internal sealed partial class DataPlaneRole
             return Drop(DropReason.NoRoute);
         }
 
-        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload);
+        // The owner steers only until the flow's first reply (NatEntry.ReplySeen), so no reply side is known yet
+        // whose VLAN the packet would go back on: the same-segment rule decides.
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload, SameSegmentTci(rx, route.Ifid));
     }
 
     // The whole parse of a frame whose key was read fast, before this node processes it. TryFromFrame accepts only

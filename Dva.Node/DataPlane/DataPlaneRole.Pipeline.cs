@@ -28,6 +28,7 @@ internal sealed partial class DataPlaneRole
             return Denied(buffer, rx, ref info, slot);
         }
 
+        _flows.RememberIngress(slot, original, rx.IfId, rx.VlanTci);
         var frame = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
         var stage = PreRouting(frame, ref info, slot, original, created);
         if (!stage.Accepted)
@@ -99,8 +100,20 @@ internal sealed partial class DataPlaneRole
             }
         }
 
-        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload);
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload, EgressTci(rx, route.Ifid, slot, original));
     }
+
+    /// <summary>
+    /// The VLAN TCI a forwarded packet of the flow in <paramref name="slot"/> leaves with on interface
+    /// <paramref name="egressIfId"/>: the tag the flow's other side last came in with when it came in by that
+    /// interface (a reply goes back on its originator's VLAN, also when the flow crossed interfaces); else, while that
+    /// side is unknown there, the packet's own tag when it leaves by the interface it came in on; else untagged
+    /// (another interface is another L2 segment).
+    /// </summary>
+    private ushort EgressTci(in TunnelHeader rx, byte egressIfId, int slot, bool original) =>
+        _flows.TryGetPeerTci(slot, original, egressIfId, out var tci) ? tci : SameSegmentTci(rx, egressIfId);
+
+    private static ushort SameSegmentTci(in TunnelHeader rx, byte egressIfId) => egressIfId == rx.IfId ? rx.VlanTci : (ushort)0;
 
     /// <summary>
     /// INPUT: a packet to one of the DVA's own shared addresses. The DVA answers ping (ICMP and ICMPv6 echo) from the
@@ -152,18 +165,18 @@ internal sealed partial class DataPlaneRole
 
         answer.CopyTo(room[rx.InnerOffset..]);
         _ = buffer.SetFrameLength(rx.InnerOffset + length);
-        return PostRouting(buffer, rx, rx.InnerOffset, length, route, TunnelOffload.None);
+        return PostRouting(buffer, rx, rx.InnerOffset, length, route, TunnelOffload.None, SameSegmentTci(rx, route.Ifid));
     }
 
     /// <summary>
     /// Output, after POSTROUTING: the Ethernet header gets the egress
     /// interface's shared MAC as source and the next hop's MAC from the neighbour table as destination, or zeros
     /// and HANDOFF RESOLVE so the dispatcher fills it. The tunnel header is rewritten in front of the frame as
-    /// EGRESS to the interface's dispatcher. The VLAN TCI is kept only when the packet leaves on the interface it
-    /// came in on (another interface is another L2 segment). With T set the nid list carries on, with this node. A forwarded
-    /// packet keeps the <paramref name="offload"/> it came with (a super-frame stays one); an answer this node built has none.
+    /// EGRESS to the interface's dispatcher, with the VLAN TCI <paramref name="vlanTci"/> (0 = untagged; see
+    /// <see cref="EgressTci"/>). With T set the nid list carries on, with this node. A forwarded packet keeps the
+    /// <paramref name="offload"/> it came with (a super-frame stays one); an answer this node built has none.
     /// </summary>
-    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route, in TunnelOffload offload)
+    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route, in TunnelOffload offload, ushort vlanTci)
     {
         var egress = _interfaces[route.Ifid];
         var mac = _interfaceMacs[route.Ifid];
@@ -211,7 +224,7 @@ internal sealed partial class DataPlaneRole
             Ttl = rx.Ttl,
             SNode = rx.SNode,
             IfId = route.Ifid,
-            VlanTci = route.Ifid == rx.IfId ? rx.VlanTci : (ushort)0,
+            VlanTci = vlanTci,
             Offload = offload,
         };
         var headerLength = TunnelLayout.HeaderLength(TunnelFlags.None, nidCount, offload.IsPresent);

@@ -31,7 +31,17 @@ internal struct FlowEntry
     /// <summary>The first packet's isForward (FlowKey.TryFrom): packets with the same value travel in the original direction.</summary>
     public bool OriginIsForward;
 
-    public int Bucket;
+    /// <summary>
+    /// The firewall's verdict on the flow's first packet; a flow that is not accepted stays in the table (denied) so
+    /// its later packets are dropped or rejected without another classification, until it idles out.
+    /// </summary>
+    public Services.Firewall.FirewallAction Firewall;
+
+    // M is at most 65 536 (TableLimits.MaxBucketCount), so a bucket fits 16 bits; Insert refuses any other.
+    private ushort _bucket;
+
+    /// <summary>The VLAN TCI the original direction last came in with (0 = untagged); see <see cref="OriginIfId"/>.</summary>
+    public ushort OriginTci;
 
     public FlowKey Key;
     public long Created;
@@ -46,10 +56,14 @@ internal struct FlowEntry
     public TcpConnection Tcp;
 
     /// <summary>
-    /// The firewall's verdict on the flow's first packet; a flow that is not accepted stays in the table (denied) so
-    /// its later packets are dropped or rejected without another classification, until it idles out.
+    /// The interface the original direction last came in by (IFIDs are 1..255, so 0 = not seen yet). With
+    /// <see cref="OriginTci"/> it says on which VLAN of that interface the flow's originator sits, so a reply routed
+    /// back out of that interface leaves on the originator's VLAN (DataPlaneRole.EgressTci).
     /// </summary>
-    public Services.Firewall.FirewallAction Firewall;
+    public byte OriginIfId;
+
+    /// <summary>As <see cref="OriginIfId"/>, for the reply direction (with <see cref="ReplyTci"/>).</summary>
+    public byte ReplyIfId;
 
     /// <summary>The rule index that decided (<see cref="Services.Firewall.FirewallMatch.DefaultIndex"/> for the default policy).</summary>
     public int RuleIndex;
@@ -63,6 +77,15 @@ internal struct FlowEntry
     /// 0 = a flow this node processes itself.
     /// </summary>
     public ushort SteerTo;
+
+    /// <summary>The VLAN TCI the reply direction last came in with (0 = untagged); see <see cref="ReplyIfId"/>.</summary>
+    public ushort ReplyTci;
+
+    public int Bucket
+    {
+        readonly get => _bucket;
+        set => _bucket = (ushort)value;
+    }
 }
 
 /// <summary>
@@ -351,6 +374,38 @@ internal sealed unsafe partial class FlowTable
         _occupied++;
         _bucketCounts[bucket]++;
         return i;
+    }
+
+    /// <summary>
+    /// Remembers the interface and VLAN TCI a packet of the flow in <paramref name="slot"/> came in by, for its
+    /// direction (<paramref name="original"/>): the last one wins, so a side that moves to another VLAN is followed.
+    /// </summary>
+    public void RememberIngress(int slot, bool original, byte ifid, ushort tci)
+    {
+        ref var e = ref this[slot];
+        if (original)
+        {
+            e.OriginIfId = ifid;
+            e.OriginTci = tci;
+        }
+        else
+        {
+            e.ReplyIfId = ifid;
+            e.ReplyTci = tci;
+        }
+    }
+
+    /// <summary>
+    /// The VLAN TCI the side of the flow in <paramref name="slot"/> that <paramref name="original"/>'s packets travel
+    /// to last came in with, when it came in by <paramref name="egressIfId"/>; false when that side has not been seen
+    /// on that interface.
+    /// </summary>
+    public bool TryGetPeerTci(int slot, bool original, byte egressIfId, out ushort tci)
+    {
+        ref readonly var e = ref this[slot];
+        var (ifid, peerTci) = original ? (e.ReplyIfId, e.ReplyTci) : (e.OriginIfId, e.OriginTci);
+        tci = peerTci;
+        return ifid != 0 && ifid == egressIfId;
     }
 
     /// <summary>

@@ -195,6 +195,50 @@ public class PipelineTests
         Assert.Equal(0, Read(buffer).Header.VlanTci);
     }
 
+    // A client on VLAN 100 of the outside trunk, a server on the untagged inside network: the client's packets lose
+    // the tag on the inside, and the server's replies get it back on the way out, though they came in untagged on
+    // another interface.
+    [Fact]
+    public void Forward_ReplyToTaggedClientAcrossInterfaces_LeavesOnTheClientsVlan()
+    {
+        using var rig = Rig();
+        var fromInside = Dispatch(10, Table) with { HNode = InsideDispatcher, SNode = InsideDispatcher, IfId = Inside };
+        var request = Datagram(TestFrames.Udp(Client, 4000, "198.51.100.7", 53), Dispatch(10, Table) with { VlanTci = 0x2064 });
+        Assert.Equal(Verdict.Send, rig.Process(request));
+        Assert.Equal((Inside, (ushort)0), (Read(request).Header.IfId, Read(request).Header.VlanTci));
+
+        var reply = Datagram(TestFrames.Udp("198.51.100.7", 53, Client, 4000), fromInside);
+        Assert.Equal(Verdict.Send, rig.Process(reply));
+
+        var (header, _, inner) = Read(reply);
+        Assert.Equal(TunnelType.Egress, header.Type);
+        Assert.Equal(OutsideDispatcher, header.DNode);
+        Assert.Equal(Outside, header.IfId);
+        Assert.Equal(0x2064, header.VlanTci);
+        Assert.Equal(TestFrames.SharedMacOutside, inner[6..12]);
+
+        // The client's side moves to VLAN 200 (the last tag wins); the flow's later replies follow it.
+        Assert.Equal(Verdict.Send, rig.Process(Datagram(TestFrames.Udp(Client, 4000, "198.51.100.7", 53), Dispatch(10, Table) with { VlanTci = 0x00C8 })));
+        var later = Datagram(TestFrames.Udp("198.51.100.7", 53, Client, 4000), fromInside);
+        Assert.Equal(Verdict.Send, rig.Process(later));
+        Assert.Equal(0x00C8, Read(later).Header.VlanTci);
+    }
+
+    // A flow the inside starts toward the outside: no outside side is known for it, so it leaves untagged even when
+    // another flow's client sits on a VLAN.
+    [Fact]
+    public void Forward_FlowStartedFromTheUntaggedSide_LeavesUntagged()
+    {
+        using var rig = Rig();
+        Assert.Equal(Verdict.Send, rig.Process(Datagram(TestFrames.Udp(Client, 4000, "198.51.100.7", 53), Dispatch(10, Table) with { VlanTci = 0x0064 })));
+        var fromInside = Dispatch(10, Table) with { HNode = InsideDispatcher, SNode = InsideDispatcher, IfId = Inside };
+
+        var other = Datagram(TestFrames.Udp("198.51.100.7", 5000, Client, 4001), fromInside);
+        Assert.Equal(Verdict.Send, rig.Process(other));
+
+        Assert.Equal((Outside, (ushort)0), (Read(other).Header.IfId, Read(other).Header.VlanTci));
+    }
+
     [Fact]
     public void Dispatch_ArpFrame_DroppedAsNotForABucket()
     {

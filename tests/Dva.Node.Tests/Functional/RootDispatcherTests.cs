@@ -21,8 +21,7 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
     [Fact]
     public void ArpRequestOnVlan10_ForTheSharedIp_AnsweredOnVlan10WithTheSharedMac()
     {
-        var script = Path.Combine(Path.GetTempPath(), $"dva-vlan-arp-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
-        File.WriteAllText(script, """
+        var output = RunClientScript("""
             import socket, struct, sys, time
             # ETH_P_ALL: the kernel clears the tag of a frame on a VLAN it has no device for before it reaches a socket
             # bound to one protocol; only the taps of every protocol see it.
@@ -48,11 +47,77 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
                         sys.exit(0)
             print("no reply")
             """);
+
+        Assert.Equal("reply from 02:00:00:00:00:01 vlan 10", output.Trim());
+    }
+
+    /// <summary>
+    /// A client on VLAN 10 pings the server on the untagged server network through the DVA: the echo leaves untagged
+    /// toward the server, and the server's reply, which comes in untagged on the other interface, goes back to the
+    /// client on VLAN 10 (the data plane remembers the VLAN each side of a flow came in on). The client answers the
+    /// DVA's ARP for its address itself, on VLAN 10, as its kernel has no VLAN device.
+    /// </summary>
+    [Fact]
+    public void PingFromVlan10_ToTheUntaggedServer_ReplyComesBackOnVlan10()
+    {
+        var output = RunClientScript("""
+            import socket, struct, sys, time
+
+            def checksum(data):
+                if len(data) % 2:
+                    data += b"\0"
+                total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+                while total >> 16:
+                    total = (total & 0xFFFF) + (total >> 16)
+                return ~total & 0xFFFF
+
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+            s.bind((sys.argv[1], 0))
+            s.setsockopt(263, 8, 1)  # PACKET_AUXDATA
+            s.settimeout(0.2)
+            mine, shared = bytes.fromhex("020000000a0a"), bytes.fromhex("020000000001")
+            me, server = socket.inet_aton("192.0.2.20"), socket.inet_aton("198.51.100.10")
+            tag = struct.pack("!HH", 0x8100, 10)
+            icmp = struct.pack("!BBHHH", 8, 0, 0, 0x4242, 1) + b"vlan ping"
+            icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 1, 0, 64, 1, 0, me, server)
+            ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+            echo = shared + mine + tag + b"\x08\x00" + ip + icmp
+            deadline, next_send = time.time() + 8, 0
+            while time.time() < deadline:
+                if time.time() >= next_send:
+                    s.send(echo)
+                    next_send = time.time() + 1
+                try:
+                    data, ancillary, _, _ = s.recvmsg(2048, 256)
+                except socket.timeout:
+                    continue
+                vlan = "none"
+                for level, kind, aux in ancillary:
+                    if level == 263 and kind == 8:
+                        status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", aux[:20])
+                        vlan = str(tci) if status & 0x10 else "none"
+                if data[12:14] == b"\x08\x06" and struct.unpack("!H", data[20:22])[0] == 1 and data[38:42] == me:
+                    # The DVA resolves the client's address: answer on the VLAN it asked on.
+                    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mine, me, data[22:28], data[28:32])
+                    s.send(data[22:28] + mine + (tag if vlan == "10" else b"") + b"\x08\x06" + arp)
+                elif data[12:14] == b"\x08\x00" and data[23] == 1 and data[30:34] == me and data[34] == 0:
+                    print(f"echo reply from {socket.inet_ntoa(data[26:30])} vlan {vlan}")
+                    sys.exit(0)
+            print("no reply")
+            """);
+
+        Assert.Equal("echo reply from 198.51.100.10 vlan 10", output.Trim());
+    }
+
+    /// <summary>Runs a Python script in the client's namespace with the client's device as its argument; its output.</summary>
+    private string RunClientScript(string code)
+    {
+        var script = Path.Combine(Path.GetTempPath(), $"dva-client-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
+        File.WriteAllText(script, code);
         try
         {
-            var output = Client.Exec($"/usr/bin/python3 {script} dv1c-h", allowFailure: true);
-
-            Assert.Equal("reply from 02:00:00:00:00:01 vlan 10", output.Trim());
+            return Client.Exec($"/usr/bin/python3 {script} dv1c-h", allowFailure: true);
         }
         finally
         {

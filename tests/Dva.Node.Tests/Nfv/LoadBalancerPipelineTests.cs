@@ -72,11 +72,11 @@ public class LoadBalancerPipelineTests : IDisposable
     private static ushort OwnerOf(byte[] frame) => Table.OwnerOf(BucketOf(frame, Table));
 
     /// <summary>Sends a client packet to the VIP as the outside dispatcher would; returns the node that handled it and what it sent.</summary>
-    private (ushort Node, TunnelHeader Header, byte[] Inner) FromClient(ushort clientPort, TcpFlags flags)
+    private (ushort Node, TunnelHeader Header, byte[] Inner) FromClient(ushort clientPort, TcpFlags flags, ushort vlanTci = 0)
     {
         var frame = TestFrames.Tcp(Client, clientPort, Vip, 80, flags);
         var node = OwnerOf(frame);
-        var buffer = Datagram(frame, Dispatch(node, Table));
+        var buffer = Datagram(frame, Dispatch(node, Table) with { VlanTci = vlanTci });
         Assert.Equal(Verdict.Send, _rigs[node].Process(buffer));
         var (header, _, inner) = Read(buffer);
         return (node, header, inner);
@@ -141,6 +141,23 @@ public class LoadBalancerPipelineTests : IDisposable
         Assert.Equal(IPAddress.Parse(Client), info.Destination.ToIPAddress());
         Assert.Equal(40001, info.DstPort);
         AssertChecksums(reply.Inner);
+    }
+
+    // The client reaches the VIP on VLAN 300 of the outside trunk; the member answers untagged from the inside. The
+    // un-NATted reply, found under its reply key, goes back tagged for the client's VLAN.
+    [Fact]
+    public void ReplyFromMember_ToClientOnAVlan_LeavesOnTheClientsVlan()
+    {
+        var (_, header, outbound) = FromClient(40002, TcpFlags.Syn, vlanTci: 0x012C);
+        Assert.Equal(0, header.VlanTci);
+        var sent = TestFrames.Parse(outbound);
+
+        var reply = FromMember(sent.Destination.ToString(), sent.SrcPort, TcpFlags.Syn | TcpFlags.Ack);
+
+        Assert.Equal(Verdict.Send, reply.Verdict);
+        Assert.Equal(Outside, reply.Header.IfId);
+        Assert.Equal(0x012C, reply.Header.VlanTci);
+        Assert.Equal(IPAddress.Parse(Client), TestFrames.Parse(reply.Inner).Destination.ToIPAddress());
     }
 
     [Fact]
