@@ -244,7 +244,7 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--roles | --secure | --flow-ports | --engines N | --roles --engines N] [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles [--rounds N] | --secure | --flow-ports | --engines N | --roles --engines N] [--seconds N] [--packets N] [--payload BYTES]";
 
     /// <summary>
     /// Baseline, then the same relay sending each datagram from a per-flow source port through the raw socket
@@ -289,6 +289,7 @@ internal static class RelayHarnessCommand
         var roles = false;
         var flowPorts = false;
         var engines = 0;
+        var rounds = 0;
         var secure = false;
         for (var i = 0; i < args.Count; i++)
         {
@@ -327,6 +328,9 @@ internal static class RelayHarnessCommand
                 case "--packets":
                     options = options with { Packets = number };
                     break;
+                case "--rounds" when number <= 100:
+                    rounds = (int)number;
+                    break;
                 case "--engines" when number <= 64:
                     engines = (int)number;
                     break;
@@ -339,6 +343,12 @@ internal static class RelayHarnessCommand
             }
 
             i++;
+        }
+
+        if (rounds > 0 && (!roles || engines > 0))
+        {
+            error.WriteLine($"relay: --rounds goes with --roles alone (baseline, dispatcher and data plane alternate); usage: {Usage}");
+            return 2;
         }
 
         if (secure)
@@ -367,7 +377,7 @@ internal static class RelayHarnessCommand
 
         if (roles)
         {
-            RoleRelayHarness.CompareAsync(options, output).GetAwaiter().GetResult();
+            RoleRelayHarness.CompareAsync(options, output, Math.Max(rounds, 1)).GetAwaiter().GetResult();
             return 0;
         }
 

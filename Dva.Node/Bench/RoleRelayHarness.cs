@@ -205,16 +205,61 @@ internal static class RoleRelayHarness
         return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
-    /// <summary>Baseline, dispatcher and data plane in one run, each printed with its ratio to the baseline.</summary>
-    public static async Task<IReadOnlyList<RelayResult>> CompareAsync(RelayOptions options, TextWriter output)
+    /// <summary>The length of the DISPATCH datagrams the data plane run sends (and about what both roles send on).</summary>
+    internal static int DispatchDatagramLength => Dispatch(TcpFrame(0), era: 1).Length;
+
+    /// <summary>
+    /// <paramref name="rounds"/> rounds of baseline, dispatcher and data plane, each role printed with its ratio to its
+    /// own round's baseline, then the median ratio of each role over the rounds. Three busy threads share two cores, so
+    /// one round's ratio swings with scheduling; rounds that alternate see the same drift, and the median of the
+    /// per-round ratios is the figure. The baseline relays datagrams as long as the roles' DISPATCH datagrams.
+    /// </summary>
+    public static async Task<IReadOnlyList<RelayResult>> CompareAsync(RelayOptions options, TextWriter output, int rounds = 1)
     {
-        var baseline = RelayHarness.Run(RelayHarness.BaselineName, null, options);
-        RelayHarness.Print(output, baseline, baseline);
-        var dispatcher = await RunDispatcherAsync(options);
-        RelayHarness.Print(output, dispatcher, baseline);
-        var dataPlane = await RunDataPlaneAsync(options);
-        RelayHarness.Print(output, dataPlane, baseline);
-        return [baseline, dispatcher, dataPlane];
+        ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
+        var baselineOptions = options with { PayloadBytes = DispatchDatagramLength };
+        var results = new List<RelayResult>();
+        var dispatcherRatios = new List<double>();
+        var dataPlaneRatios = new List<double>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            if (rounds > 1)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round} of {rounds}"));
+            }
+
+            var baseline = RelayHarness.Run($"{RelayHarness.BaselineName}, {baselineOptions.PayloadBytes} B", null, baselineOptions);
+            RelayHarness.Print(output, baseline, baseline);
+            var dispatcher = await RunDispatcherAsync(options);
+            RelayHarness.Print(output, dispatcher, baseline);
+            var dataPlane = await RunDataPlaneAsync(options);
+            RelayHarness.Print(output, dataPlane, baseline);
+            results.AddRange([baseline, dispatcher, dataPlane]);
+            dispatcherRatios.Add(Ratio(dispatcher, baseline));
+            dataPlaneRatios.Add(Ratio(dataPlane, baseline));
+        }
+
+        if (rounds > 1)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"over {rounds} rounds: {Summary("dispatcher", dispatcherRatios)}; {Summary("data plane", dataPlaneRatios)}"));
+        }
+
+        return results;
+
+        static double Ratio(RelayResult role, RelayResult baseline) =>
+            baseline.PacketsPerSecond > 0 ? role.PacketsPerSecond / baseline.PacketsPerSecond : 0;
+
+        static string Summary(string name, List<double> ratios) => string.Create(
+            CultureInfo.InvariantCulture,
+            $"{name} median {Median(ratios):F2}x (min {ratios.Min():F2}, max {ratios.Max():F2}, {ratios.Count(r => r >= 0.9)} of {ratios.Count} rounds >= 0.90)");
+    }
+
+    /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count).</summary>
+    internal static double Median(IReadOnlyCollection<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        var middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
     /// <summary>

@@ -28,6 +28,29 @@ public sealed class RoleRelayHarnessTests
     }
 
     [Fact]
+    public async Task CompareAsync_TwoRounds_EachRoleAgainstItsRoundsBaselineOfDispatchSizedDatagramsThenMedians()
+    {
+        using var output = new StringWriter();
+
+        var results = await RoleRelayHarness.CompareAsync(Small, output, rounds: 2);
+
+        var baselineName = $"{RelayHarness.BaselineName}, {RoleRelayHarness.DispatchDatagramLength} B";
+        Assert.Equal(
+            [baselineName, "dispatcher (real role)", "data plane (real role)", baselineName, "dispatcher (real role)", "data plane (real role)"],
+            results.Select(r => r.Name));
+        var text = output.ToString();
+        Assert.Contains("round 2 of 2", text, StringComparison.Ordinal);
+        Assert.Matches(@"over 2 rounds: dispatcher median \d+\.\d\dx \(min .*\); data plane median \d+\.\d\dx", text);
+    }
+
+    [Theory]
+    [InlineData(new[] { 1.0 }, 1.0)]
+    [InlineData(new[] { 0.9, 0.5, 1.2 }, 0.9)]
+    [InlineData(new[] { 1.0, 0.8, 0.6, 1.2 }, 0.9)]
+    public void Median_OddAndEvenCounts(double[] values, double expected) =>
+        Assert.Equal(expected, RoleRelayHarness.Median(values), 9);
+
+    [Fact]
     public async Task RunDataPlaneAsync_TwoEnginesFedFromFlowPorts_LeaveAsEgressToTheOtherDispatcher()
     {
         var result = await RoleRelayHarness.RunDataPlaneAsync(Small, engines: 2, flowPorts: true);
