@@ -33,10 +33,17 @@ internal sealed record RelayOptions
 /// <summary>How a relay run is built: engine threads (one SO_REUSEPORT socket each) and which sends use per-flow ports.</summary>
 internal sealed record RelaySetup(int Engines = 1, bool FlowSourcePorts = false, bool GeneratorFlowPorts = false);
 
-internal sealed record RelayResult(string Name, long Sent, long Relayed, long Received, TimeSpan Window, double MeanReceiveBatch)
+/// <param name="EngineCpu">
+/// The CPU time the relay's engine threads (<c>dva-engine-N</c>) ran while the generator sent and the sink drained
+/// (<see cref="EngineCpuClock"/>): what relaying cost, whatever share of the cores the relay got.
+/// </param>
+internal sealed record RelayResult(string Name, long Sent, long Relayed, long Received, TimeSpan Window, double MeanReceiveBatch, TimeSpan EngineCpu = default)
 {
     /// <summary>Datagrams the sink received per second, between its first and last datagram.</summary>
     public double PacketsPerSecond => Window > TimeSpan.Zero ? Received / Window.TotalSeconds : 0;
+
+    /// <summary>Engine CPU per relayed datagram, in nanoseconds (0 when nothing was relayed or no CPU was read).</summary>
+    public double CpuNanosecondsPerPacket => Relayed > 0 ? EngineCpu.TotalNanoseconds / Relayed : 0;
 
     public double LossPercent => Sent == 0 ? 0 : 100.0 * (Sent - Received) / Sent;
 }
@@ -130,10 +137,12 @@ internal static class RelayHarness
             var generatorDone = 0;
             var sinkResult = (Received: 0L, First: 0L, Last: 0L);
             var sinkThread = new Thread(() => sinkResult = Sink(sink, () => Volatile.Read(ref generatorDone) != 0)) { Name = "relay-sink" };
+            var cpu = EngineCpuClock.Start();
             sinkThread.Start();
             var sent = Generate(generator, group.LocalEndPoint, options, setup.GeneratorFlowPorts);
             Volatile.Write(ref generatorDone, 1);
             sinkThread.Join();
+            var engineCpu = cpu.Elapsed();
             foreach (var engine in engines)
             {
                 engine.Stop();
@@ -148,7 +157,7 @@ internal static class RelayHarness
                 total += Volatile.Read(ref relayed[e * 8]);
             }
 
-            return new RelayResult(name, sent, total, sinkResult.Received, window, meanBatch);
+            return new RelayResult(name, sent, total, sinkResult.Received, window, meanBatch, engineCpu);
         }
         finally
         {
@@ -235,9 +244,10 @@ internal static class RelayHarness
     internal static void Print(TextWriter output, RelayResult result, RelayResult baseline)
     {
         var ratio = baseline.PacketsPerSecond > 0 ? result.PacketsPerSecond / baseline.PacketsPerSecond : 0;
+        var costRatio = result.CpuNanosecondsPerPacket > 0 ? baseline.CpuNanosecondsPerPacket / result.CpuNanosecondsPerPacket : 0;
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{result.Name,-32} sent {result.Sent,10:N0}  relayed {result.Relayed,10:N0}  received {result.Received,10:N0}  loss {result.LossPercent,5:F1}%  {result.PacketsPerSecond,12:N0} pps  {ratio:F2}x baseline  mean batch {result.MeanReceiveBatch:F1}"));
+            $"{result.Name,-32} sent {result.Sent,10:N0}  relayed {result.Relayed,10:N0}  received {result.Received,10:N0}  loss {result.LossPercent,5:F1}%  {result.PacketsPerSecond,12:N0} pps  {ratio:F2}x baseline  mean batch {result.MeanReceiveBatch:F1}  engine CPU {result.CpuNanosecondsPerPacket,6:F0} ns/pkt ({costRatio:F2}x baseline's rate per CPU)"));
     }
 }
 
@@ -383,5 +393,54 @@ internal static class RelayHarnessCommand
 
         RelayHarness.Compare([], options, output);
         return 0;
+    }
+}
+
+/// <summary>
+/// The CPU time of the process's engine threads (named <c>dva-engine-N</c>), read from each thread's
+/// <c>/proc/self/task/TID/schedstat</c> (time on a CPU, in ns): <see cref="Start"/> notes every engine thread's time,
+/// <see cref="Elapsed"/> sums what each engine thread ran since (a thread started meanwhile counts from zero). Read
+/// before the engines stop: a finished thread's time is gone with its task.
+/// </summary>
+internal sealed class EngineCpuClock
+{
+    private readonly Dictionary<int, long> _start;
+
+    private EngineCpuClock(Dictionary<int, long> start) => _start = start;
+
+    public static EngineCpuClock Start() => new(Read());
+
+    public TimeSpan Elapsed()
+    {
+        var nanoseconds = Read().Sum(thread => thread.Value - _start.GetValueOrDefault(thread.Key));
+        return TimeSpan.FromTicks(nanoseconds / 100);
+    }
+
+    private static Dictionary<int, long> Read()
+    {
+        var times = new Dictionary<int, long>();
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith("dva-engine", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var schedstat = File.ReadAllText(Path.Combine(task, "schedstat"));
+                var end = schedstat.IndexOf(' ', StringComparison.Ordinal);
+                if (long.TryParse(end < 0 ? schedstat : schedstat[..end], NumberStyles.None, CultureInfo.InvariantCulture, out var ns))
+                {
+                    times[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = ns;
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended between the listing and the read: it ran nothing more.
+            }
+        }
+
+        return times;
     }
 }

@@ -121,13 +121,15 @@ internal static class RoleRelayHarness
         var generatorDone = 0;
         var sinkResult = (Received: 0L, First: 0L, Last: 0L);
         var sinkThread = new Thread(() => sinkResult = RelayHarness.Sink(sink, () => Volatile.Read(ref generatorDone) != 0)) { Name = "relay-sink" };
+        var cpu = EngineCpuClock.Start();
         sinkThread.Start();
         var sent = Generate(generator, target, datagrams, options, sourcePorts);
         Volatile.Write(ref generatorDone, 1);
         sinkThread.Join();
+        var engineCpu = cpu.Elapsed();
         var counters = host.Counters.Snapshot();
         var window = sinkResult.Received > 1 ? Stopwatch.GetElapsedTime(sinkResult.First, sinkResult.Last) : TimeSpan.Zero;
-        return new RelayResult(name, sent, counters.FramesOut, sinkResult.Received, window, 0);
+        return new RelayResult(name, sent, counters.FramesOut, sinkResult.Received, window, 0, engineCpu);
     }
 
     private static long Generate(UdpTunnelSocket generator, IPEndPoint target, byte[][] datagrams, RelayOptions options, ushort[]? sourcePorts)
@@ -221,6 +223,8 @@ internal static class RoleRelayHarness
         var results = new List<RelayResult>();
         var dispatcherRatios = new List<double>();
         var dataPlaneRatios = new List<double>();
+        var dispatcherCost = new List<double>();
+        var dataPlaneCost = new List<double>();
         for (var round = 1; round <= rounds; round++)
         {
             if (rounds > 1)
@@ -237,17 +241,25 @@ internal static class RoleRelayHarness
             results.AddRange([baseline, dispatcher, dataPlane]);
             dispatcherRatios.Add(Ratio(dispatcher, baseline));
             dataPlaneRatios.Add(Ratio(dataPlane, baseline));
+            dispatcherCost.Add(CostRatio(dispatcher, baseline));
+            dataPlaneCost.Add(CostRatio(dataPlane, baseline));
         }
 
         if (rounds > 1)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"over {rounds} rounds: {Summary("dispatcher", dispatcherRatios)}; {Summary("data plane", dataPlaneRatios)}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"over {rounds} rounds, pps: {Summary("dispatcher", dispatcherRatios)}; {Summary("data plane", dataPlaneRatios)}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"over {rounds} rounds, rate per engine CPU: {Summary("dispatcher", dispatcherCost)}; {Summary("data plane", dataPlaneCost)}"));
         }
 
         return results;
 
         static double Ratio(RelayResult role, RelayResult baseline) =>
             baseline.PacketsPerSecond > 0 ? role.PacketsPerSecond / baseline.PacketsPerSecond : 0;
+
+        // Baseline CPU per datagram over the role's: the rate the role would reach against the baseline's if each had a
+        // core of its own.
+        static double CostRatio(RelayResult role, RelayResult baseline) =>
+            role.CpuNanosecondsPerPacket > 0 ? baseline.CpuNanosecondsPerPacket / role.CpuNanosecondsPerPacket : 0;
 
         static string Summary(string name, List<double> ratios) => string.Create(
             CultureInfo.InvariantCulture,

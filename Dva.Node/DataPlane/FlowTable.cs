@@ -163,7 +163,7 @@ internal sealed unsafe partial class FlowTable
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Flow table capacity is too large for one array.");
         }
 
-        // Zeroed by the runtime (fresh memory from the OS is not written), so pages no flow has used yet cost no memory.
+        // Zeroed by the runtime (fresh memory from the OS is not written); committed below, not by the first flows.
         _storage = GC.AllocateArray<byte>((int)(bytes + alignment), pinned: true);
         var start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));
         var aligned = (byte*)((start + alignment - 1) & ~(nint)(alignment - 1));
@@ -179,6 +179,14 @@ internal sealed unsafe partial class FlowTable
         _tagStorage = GC.AllocateArray<byte>((capacity * sizeof(ushort)) + CacheLine, pinned: true);
         var tagStart = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_tagStorage));
         _tags = (ushort*)((tagStart + CacheLine - 1) & ~(nint)(CacheLine - 1));
+
+        // Faulted in now, while the role starts, rather than by the packets of the first flows: the first touch of a
+        // page is a fault that zero-fills it (2 MiB with huge pages), and the packet that touched it waited for that.
+        // A fresh unit's first flows, which after a scale-out arrive all at once, paid it on the data path: in the relay
+        // harness (4 096 new flows into a 1 M-slot table) 15 % of the data plane engine's CPU was clear_page under
+        // FlowTable.Insert (docs/benchmarks.md "Relay"). A table sized for 1 M flows needs that memory anyway.
+        Populate(aligned, bytes);
+        Populate((byte*)_tags, (long)capacity * sizeof(ushort));
 
         _mask = capacity - 1;
         _limit = (int)((long)capacity * LoadLimitNumerator / LoadLimitDenominator);
@@ -582,6 +590,32 @@ internal sealed unsafe partial class FlowTable
     internal static ushort Tag(ulong hash) => (ushort)((hash >> 16) | 0x8000);
 
     private static long Ticks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);
+
+    /// <summary>
+    /// Makes every page of [<paramref name="start"/>, +<paramref name="length"/>) resident and writable:
+    /// MADV_POPULATE_WRITE (Linux 5.14) faults them in one call; where the kernel refuses it, a write of the zero each
+    /// page already holds, page by page, does the same.
+    /// </summary>
+    private static void Populate(byte* start, long length)
+    {
+        // madvise takes whole pages: the range is widened to them (populating never changes what a page holds).
+        var first = (nint)start & ~(nint)(SmallPageSize - 1);
+        var end = ((nint)start + (nint)length + SmallPageSize - 1) & ~(nint)(SmallPageSize - 1);
+        if (Madvise((void*)first, (nuint)(end - first), MadvisePopulateWrite) == 0)
+        {
+            return;
+        }
+
+        // Only the range's own bytes are written, all still zero: its first byte, then one per following page.
+        Volatile.Write(ref start[0], (byte)0);
+        for (var page = first + SmallPageSize; page < (nint)start + (nint)length; page += SmallPageSize)
+        {
+            Volatile.Write(ref *(byte*)page, (byte)0);
+        }
+    }
+
+    private const int MadvisePopulateWrite = 23; // MADV_POPULATE_WRITE, linux/mman.h
+    private const int SmallPageSize = 4096;
 
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);

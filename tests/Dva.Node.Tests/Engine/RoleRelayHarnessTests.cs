@@ -40,7 +40,10 @@ public sealed class RoleRelayHarnessTests
             results.Select(r => r.Name));
         var text = output.ToString();
         Assert.Contains("round 2 of 2", text, StringComparison.Ordinal);
-        Assert.Matches(@"over 2 rounds: dispatcher median \d+\.\d\dx \(min .*\); data plane median \d+\.\d\dx", text);
+        Assert.Matches(@"over 2 rounds, pps: dispatcher median \d+\.\d\dx \(min .*\); data plane median \d+\.\d\dx", text);
+        Assert.Matches(@"over 2 rounds, rate per engine CPU: dispatcher median \d+\.\d\dx \(min .*\); data plane median \d+\.\d\dx", text);
+        // Every run read its engines' CPU: a relay that moved datagrams ran for some time.
+        Assert.All(results, r => Assert.True(r.EngineCpu > TimeSpan.Zero && r.CpuNanosecondsPerPacket > 0, r.ToString()));
     }
 
     [Theory]
