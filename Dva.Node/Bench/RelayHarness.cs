@@ -30,8 +30,11 @@ internal sealed record RelayOptions
     public int GeneratorYieldEveryBatches { get; init; }
 }
 
+/// <summary>Which datagrams a sink counts.</summary>
+internal delegate bool SinkFilter(ReadOnlySpan<byte> datagram);
+
 /// <summary>How a relay run is built: engine threads (one SO_REUSEPORT socket each) and which sends use per-flow ports.</summary>
-internal sealed record RelaySetup(int Engines = 1, bool FlowSourcePorts = false, bool GeneratorFlowPorts = false);
+internal sealed record RelaySetup(int Engines = 1, bool FlowSourcePorts = false, bool GeneratorFlowPorts = false, int Hops = 1);
 
 /// <param name="EngineCpu">
 /// The CPU time the relay's engine threads (<c>dva-engine-N</c>) ran while the generator sent and the sink drained
@@ -80,53 +83,67 @@ internal static class RelayHarness
 
     /// <summary>
     /// One relay run: <see cref="RelaySetup.Engines"/> engine threads, each on its own SO_REUSEPORT socket of one
-    /// endpoint (<see cref="TunnelSocketGroup"/>, steered by source port), relay every datagram to the sink.
+    /// endpoint (<see cref="TunnelSocketGroup"/>, steered by source port), relay every datagram to the sink. With
+    /// <see cref="RelaySetup.Hops"/> &gt; 1, that many such relays in a row, each sending to the next and the last to the
+    /// sink: the bare path a DVA's dispatcher → data plane → dispatcher chain is compared with.
+    /// <see cref="RelayResult.Relayed"/> counts what the last relay sent on.
     /// </summary>
     public static RelayResult Run(string name, RelayWork? work, RelayOptions options, RelaySetup setup)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(setup);
+        ArgumentOutOfRangeException.ThrowIfLessThan(setup.Hops, 1);
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
         var frameSize = Math.Max(BufferPool.DefaultFrameSize, options.PayloadBytes);
-        using var group = TunnelSocketGroup.Open(loopback, setup.Engines);
+        var groups = new TunnelSocketGroup[setup.Hops];
+        var engines = new EpollEngine[setup.Hops * setup.Engines];
         using var sink = UdpTunnelSocket.Open(loopback);
         using var generator = UdpTunnelSocket.Open(loopback);
-        if (setup.GeneratorFlowPorts && !generator.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var generatorWhy))
-        {
-            throw new InvalidOperationException(generatorWhy);
-        }
-
-        var sinkAddress = PacketAddress.FromEndPoint(sink.LocalEndPoint);
-        var relayed = new long[setup.Engines * 8];
-        var engines = new EpollEngine[setup.Engines];
         try
         {
-            for (var e = 0; e < engines.Length; e++)
+            if (setup.GeneratorFlowPorts && !generator.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var generatorWhy))
             {
-                var relayPort = group.Sockets[e];
-                if (setup.FlowSourcePorts && !relayPort.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
-                {
-                    throw new InvalidOperationException(why);
-                }
+                throw new InvalidOperationException(generatorWhy);
+            }
 
-                // One pool and one counter (a cache line apart) per engine: the engines share nothing.
-                engines[e] = new EpollEngine(new BufferPool(maxBuffers: 4096, frameSize: frameSize), id: e);
-                var slot = e * 8;
-                engines[e].Register(relayPort, batch =>
+            for (var h = 0; h < groups.Length; h++)
+            {
+                groups[h] = TunnelSocketGroup.Open(loopback, setup.Engines);
+            }
+
+            // One counter per engine, a cache line apart; the last hop's engines count what reached the sink.
+            var relayed = new long[engines.Length * 8];
+            for (var h = 0; h < groups.Length; h++)
+            {
+                var next = PacketAddress.FromEndPoint(h + 1 < groups.Length ? groups[h + 1].LocalEndPoint : sink.LocalEndPoint);
+                for (var e = 0; e < setup.Engines; e++)
                 {
-                    var forwarded = 0;
-                    for (var i = 0; i < batch.Count; i++)
+                    var relayPort = groups[h].Sockets[e];
+                    if (setup.FlowSourcePorts && !relayPort.EnableFlowSourcePorts(UdpSockets.DefaultSocketBufferBytes, out var why))
                     {
-                        var packet = batch[i];
-                        packet.Peer = sinkAddress;
-                        if ((work is null || work(packet)) && batch.Send(i, relayPort))
-                        {
-                            forwarded++;
-                        }
+                        throw new InvalidOperationException(why);
                     }
 
-                    Volatile.Write(ref relayed[slot], relayed[slot] + forwarded);
-                });
+                    // One pool per engine: the engines share nothing.
+                    var index = (h * setup.Engines) + e;
+                    engines[index] = new EpollEngine(new BufferPool(maxBuffers: 4096, frameSize: frameSize), id: index);
+                    var slot = index * 8;
+                    engines[index].Register(relayPort, batch =>
+                    {
+                        var forwarded = 0;
+                        for (var i = 0; i < batch.Count; i++)
+                        {
+                            var packet = batch[i];
+                            packet.Peer = next;
+                            if ((work is null || work(packet)) && batch.Send(i, relayPort))
+                            {
+                                forwarded++;
+                            }
+                        }
+
+                        Volatile.Write(ref relayed[slot], relayed[slot] + forwarded);
+                    });
+                }
             }
 
             foreach (var engine in engines)
@@ -139,7 +156,7 @@ internal static class RelayHarness
             var sinkThread = new Thread(() => sinkResult = Sink(sink, () => Volatile.Read(ref generatorDone) != 0)) { Name = "relay-sink" };
             var cpu = EngineCpuClock.Start();
             sinkThread.Start();
-            var sent = Generate(generator, group.LocalEndPoint, options, setup.GeneratorFlowPorts);
+            var sent = Generate(generator, groups[0].LocalEndPoint, options, setup.GeneratorFlowPorts);
             Volatile.Write(ref generatorDone, 1);
             sinkThread.Join();
             var engineCpu = cpu.Elapsed();
@@ -149,10 +166,10 @@ internal static class RelayHarness
             }
 
             var window = sinkResult.Received > 1 ? Stopwatch.GetElapsedTime(sinkResult.First, sinkResult.Last) : TimeSpan.Zero;
-            var batches = group.Sockets.Sum(socket => socket.Counters.ReceiveBatches);
-            var meanBatch = batches == 0 ? 0 : (double)group.Sockets.Sum(socket => socket.Counters.ReceivedPackets) / batches;
+            var batches = groups[0].Sockets.Sum(socket => socket.Counters.ReceiveBatches);
+            var meanBatch = batches == 0 ? 0 : (double)groups[0].Sockets.Sum(socket => socket.Counters.ReceivedPackets) / batches;
             var total = 0L;
-            for (var e = 0; e < engines.Length; e++)
+            for (var e = engines.Length - setup.Engines; e < engines.Length; e++)
             {
                 total += Volatile.Read(ref relayed[e * 8]);
             }
@@ -164,6 +181,11 @@ internal static class RelayHarness
             foreach (var engine in engines)
             {
                 engine?.Dispose();
+            }
+
+            foreach (var group in groups)
+            {
+                group?.Dispose();
             }
         }
     }
@@ -198,7 +220,8 @@ internal static class RelayHarness
     }
 
     /// <summary>Counts until the generator is done and the sink has been quiet for 200 ms.</summary>
-    internal static (long Received, long First, long Last) Sink(UdpTunnelSocket sink, Func<bool> generatorDone)
+    /// <param name="counts">When given, only datagrams it accepts are counted (the rest are read and passed over).</param>
+    internal static (long Received, long First, long Last) Sink(UdpTunnelSocket sink, Func<bool> generatorDone, SinkFilter? counts = null)
     {
         var pool = new BufferPool(PacketPort.MaxBatch);
         var slots = new PacketBuffer[PacketPort.MaxBatch];
@@ -228,6 +251,17 @@ internal static class RelayHarness
             }
 
             var n = sink.Receive(slots);
+            if (counts is not null)
+            {
+                var accepted = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    accepted += counts(slots[i].Frame) ? 1 : 0;
+                }
+
+                n = accepted;
+            }
+
             if (n > 0)
             {
                 last = Stopwatch.GetTimestamp();
@@ -254,7 +288,7 @@ internal static class RelayHarness
 /// <summary>The command line of the relay harness, for the node's bench command to call.</summary>
 internal static class RelayHarnessCommand
 {
-    public const string Usage = "relay [--roles [--rounds N] | --secure | --flow-ports | --engines N | --roles --engines N] [--seconds N] [--packets N] [--payload BYTES]";
+    public const string Usage = "relay [--roles [--rounds N] | --chain [--rounds N] | --secure | --flow-ports | --engines N | --roles --engines N] [--seconds N] [--packets N] [--payload BYTES]";
 
     /// <summary>
     /// Baseline, then the same relay sending each datagram from a per-flow source port through the raw socket
@@ -300,6 +334,7 @@ internal static class RelayHarnessCommand
         var flowPorts = false;
         var engines = 0;
         var rounds = 0;
+        var chain = false;
         var secure = false;
         for (var i = 0; i < args.Count; i++)
         {
@@ -313,6 +348,13 @@ internal static class RelayHarnessCommand
             if (args[i] == "--flow-ports")
             {
                 flowPorts = true;
+                continue;
+            }
+
+            if (args[i] == "--chain")
+            {
+                // The bare three-relay path, then dispatcher -> data plane -> dispatcher, as a ratio of it.
+                chain = true;
                 continue;
             }
 
@@ -355,10 +397,16 @@ internal static class RelayHarnessCommand
             i++;
         }
 
-        if (rounds > 0 && (!roles || engines > 0))
+        if ((rounds > 0 && (roles == chain || engines > 0)) || (chain && (roles || engines > 0 || secure || flowPorts)))
         {
-            error.WriteLine($"relay: --rounds goes with --roles alone (baseline, dispatcher and data plane alternate); usage: {Usage}");
+            error.WriteLine($"relay: --rounds goes with --roles or --chain alone, and --chain with no other mode; usage: {Usage}");
             return 2;
+        }
+
+        if (chain)
+        {
+            RoleRelayHarness.CompareChainAsync(options, output, Math.Max(rounds, 1)).GetAwaiter().GetResult();
+            return 0;
         }
 
         if (secure)

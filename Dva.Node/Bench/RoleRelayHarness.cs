@@ -95,6 +95,117 @@ internal static class RoleRelayHarness
         return await RunAsync(name, config, generator, new IPEndPoint(IPAddress.Loopback, tunnelPort), sink, datagrams, options, ports);
     }
 
+    /// <summary>
+    /// The whole chain of a DVA on loopback: the generator plays a client on the dispatcher's outside <c>udp:</c> wire;
+    /// the dispatcher (node 100) sends DISPATCH to the data plane (node 1), which routes each packet to the inside
+    /// interface and sends EGRESS back to the same dispatcher, which strips it and sends the frame on its inside wire,
+    /// to the sink (the server). Before the measured run the sink announces the server with an ARP request on the inside
+    /// wire (the data plane learns its MAC from the chain) and every flow is sent once, so the run measures established
+    /// flows. Relayed = what the sink received as forwarded to the server (<see cref="ForwardedToServer"/>).
+    /// </summary>
+    public static async Task<RelayResult> RunChainAsync(RelayOptions options)
+    {
+        using var sink = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
+        using var generator = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0));
+        var (outsideWire, insideWire, dispatcherPort, dataPlanePort) = (FreePort(), FreePort(), FreePort(), FreePort());
+        var table = $$"""
+            "table": { "bucketCount": 4096, "seed": "0x5eed", "dvaId": "{{Guid.NewGuid()}}",
+                       "dataPlanes": [ { "nodeId": 1, "endpoint": "127.0.0.1:{{dataPlanePort}}" } ],
+                       "dispatchers": [ { "nodeId": 100, "endpoint": "127.0.0.1:{{dispatcherPort}}" } ] }
+            """;
+        var dispatcher = $$"""
+            {
+              "role": "dispatcher", "nodeId": 100, "tunnel": { "listen": "127.0.0.1:{{dispatcherPort}}" },
+              "interfaces": [ { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"],
+                                "source": "udp:LOCAL=127.0.0.1:{{outsideWire}},PEER={{generator.LocalEndPoint}}" },
+                              { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"],
+                                "source": "udp:LOCAL=127.0.0.1:{{insideWire}},PEER={{sink.LocalEndPoint}}" } ],
+              {{table}}
+            }
+            """;
+        var dataPlane = $$"""
+            {
+              "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:{{dataPlanePort}}" },
+              "interfaces": [ { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "dispatcher": 100 },
+                              { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": 100 } ],
+              {{table}}
+            }
+            """;
+        await using var dataPlaneHost = await NodeHost.StartAsync(Parse("data plane", dataPlane));
+        await using var dispatcherHost = await NodeHost.StartAsync(Parse("dispatcher", dispatcher));
+        var datagrams = new byte[Flows][];
+        for (var f = 0; f < Flows; f++)
+        {
+            datagrams[f] = TcpFrame(f);
+        }
+
+        var outside = new IPEndPoint(IPAddress.Loopback, outsideWire);
+        var arp = new byte[64];
+        var arpLength = PacketBuilder.ArpRequest(arp, ServerMac, 0xC6336402, 0xC6336401); // 198.51.100.2 asks for .1
+        _ = SendFrames(sink, new IPEndPoint(IPAddress.Loopback, insideWire), [arp[..arpLength]]);
+        await Task.Delay(200);
+        _ = SendFrames(generator, outside, datagrams);
+        _ = RelayHarness.Sink(sink, () => true);
+
+        var generatorDone = 0;
+        var sinkResult = (Received: 0L, First: 0L, Last: 0L);
+        var sinkThread = new Thread(() => sinkResult = RelayHarness.Sink(sink, () => Volatile.Read(ref generatorDone) != 0, ForwardedToServer))
+        {
+            Name = "relay-sink",
+        };
+        var cpu = EngineCpuClock.Start();
+        sinkThread.Start();
+        var sent = Generate(generator, outside, datagrams, options, null);
+        Volatile.Write(ref generatorDone, 1);
+        sinkThread.Join();
+        var engineCpu = cpu.Elapsed();
+        var window = sinkResult.Received > 1 ? Stopwatch.GetElapsedTime(sinkResult.First, sinkResult.Last) : TimeSpan.Zero;
+        return new RelayResult(ChainName, sent, sinkResult.Received, sinkResult.Received, window, 0, engineCpu);
+
+        static NodeSettings Parse(string name, string config) => NodeSettings.TryParse(config, out var settings, out var errors)
+            ? settings!
+            : throw new InvalidOperationException($"{name}: harness configuration refused: {string.Join("; ", errors)}");
+    }
+
+    internal const string ChainName = "DVA chain (disp -> dp -> disp)";
+
+    internal const string ChainBaselineName = "baseline: 3 relays in a row";
+
+    /// <summary>The bare path the chain is compared with: three relays in a row, datagrams as long as a DISPATCH.</summary>
+    internal static RelayResult RunChainBaseline(RelayOptions options) =>
+        RelayHarness.Run(ChainBaselineName, null, options with { PayloadBytes = DispatchDatagramLength }, new RelaySetup(Hops: 3));
+
+    /// <summary>Sends each frame once, in batches with a pause between them; returns how many the socket took.</summary>
+    private static long SendFrames(UdpTunnelSocket socket, IPEndPoint target, byte[][] frames)
+    {
+        var peer = PacketAddress.FromEndPoint(target);
+        var batch = new PacketBuffer[Math.Min(frames.Length, PacketPort.MaxBatch)];
+        long sent = 0;
+        for (var first = 0; first < frames.Length; first += batch.Length)
+        {
+            var n = Math.Min(batch.Length, frames.Length - first);
+            for (var i = 0; i < n; i++)
+            {
+                batch[i] ??= PacketBuffer.CreateUnpooled();
+                batch[i].TrySetFrame(frames[first + i]);
+                batch[i].Peer = peer;
+            }
+
+            sent += socket.Send(batch.AsSpan(0, n));
+            Thread.Sleep(1); // the warm-up should reach every flow, not overrun the wire
+        }
+
+        return sent;
+    }
+
+    private static readonly byte[] ServerMac = [0x02, 0x00, 0x00, 0x00, 0x0B, 0x0B];
+    private static readonly byte[] InsideMac = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
+
+    // What the chain must deliver: a harness frame routed to the server, from the inside interface's shared MAC to the
+    // server's learned one, its TTL one lower; an ARP the dispatcher sends instead does not count.
+    private static bool ForwardedToServer(ReadOnlySpan<byte> frame) =>
+        frame.Length == 128 && frame[..6].SequenceEqual(ServerMac) && frame[6..12].SequenceEqual(InsideMac) && frame[14 + 8] == 63;
+
     // The outer source port a dispatcher gives the frame's flow under the harness table's seed.
     private static ushort FlowPort(byte[] frame)
     {
@@ -272,6 +383,42 @@ internal static class RoleRelayHarness
         var sorted = values.Order().ToArray();
         var middle = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
+    /// <summary>
+    /// <paramref name="rounds"/> rounds of the bare three-relay path and the DVA chain, each chain run against its own
+    /// round's baseline, then the medians (pps and rate per engine CPU).
+    /// </summary>
+    public static async Task<IReadOnlyList<RelayResult>> CompareChainAsync(RelayOptions options, TextWriter output, int rounds = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
+        var results = new List<RelayResult>();
+        var ratios = new List<double>();
+        var cost = new List<double>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            if (rounds > 1)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round} of {rounds}"));
+            }
+
+            var baseline = RunChainBaseline(options);
+            RelayHarness.Print(output, baseline, baseline);
+            var chain = await RunChainAsync(options);
+            RelayHarness.Print(output, chain, baseline);
+            results.AddRange([baseline, chain]);
+            ratios.Add(baseline.PacketsPerSecond > 0 ? chain.PacketsPerSecond / baseline.PacketsPerSecond : 0);
+            cost.Add(chain.CpuNanosecondsPerPacket > 0 ? baseline.CpuNanosecondsPerPacket / chain.CpuNanosecondsPerPacket : 0);
+        }
+
+        if (rounds > 1)
+        {
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"over {rounds} rounds: DVA chain pps median {Median(ratios):F2}x (min {ratios.Min():F2}, max {ratios.Max():F2}); rate per engine CPU median {Median(cost):F2}x (min {cost.Min():F2}, max {cost.Max():F2})"));
+        }
+
+        return results;
     }
 
     /// <summary>

@@ -46,9 +46,11 @@ public class RelayHarnessTests
     [InlineData(new[] { "--seconds", "-1" }, "needs a positive number")]
     [InlineData(new[] { "--rate", "5" }, "unknown or out-of-range option '--rate 5'")]
     [InlineData(new[] { "--payload", "70000" }, "unknown or out-of-range option '--payload 70000'")]
-    [InlineData(new[] { "--rounds", "3" }, "--rounds goes with --roles alone")]
-    [InlineData(new[] { "--roles", "--engines", "2", "--rounds", "3" }, "--rounds goes with --roles alone")]
+    [InlineData(new[] { "--rounds", "3" }, "--rounds goes with --roles or --chain alone")]
+    [InlineData(new[] { "--roles", "--engines", "2", "--rounds", "3" }, "--rounds goes with --roles or --chain alone")]
     [InlineData(new[] { "--roles", "--rounds", "101" }, "unknown or out-of-range option '--rounds 101'")]
+    [InlineData(new[] { "--roles", "--chain", "--rounds", "2" }, "--rounds goes with --roles or --chain alone")]
+    [InlineData(new[] { "--chain", "--secure" }, "--chain with no other mode")]
     public void Command_BadOption_ExitCode2NamingOption(string[] args, string expected)
     {
         using var output = new StringWriter();

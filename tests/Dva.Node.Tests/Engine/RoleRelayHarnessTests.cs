@@ -46,6 +46,30 @@ public sealed class RoleRelayHarnessTests
         Assert.All(results, r => Assert.True(r.EngineCpu > TimeSpan.Zero && r.CpuNanosecondsPerPacket > 0, r.ToString()));
     }
 
+    // The whole chain: client frames on the dispatcher's outside wire reach the server wire only through the data plane
+    // (routed to the inside interface, with the server's MAC learned from its ARP on that wire).
+    [Fact]
+    public async Task RunChainAsync_ClientFrames_ReachTheServerWireThroughDispatcherDataPlaneDispatcher()
+    {
+        var result = await RoleRelayHarness.RunChainAsync(Small);
+
+        Assert.Equal(RoleRelayHarness.ChainName, result.Name);
+        Assert.True(result.Received > 0, $"the sink got nothing: {result}");
+        Assert.InRange(result.Received, 1, result.Sent);
+        Assert.True(result.EngineCpu > TimeSpan.Zero, result.ToString());
+    }
+
+    [Fact]
+    public void RunChainBaseline_ThreeRelaysInARow_WhatTheLastSendsReachesTheSink()
+    {
+        var result = RoleRelayHarness.RunChainBaseline(Small);
+
+        Assert.Equal(RoleRelayHarness.ChainBaselineName, result.Name);
+        Assert.True(result.Received > 0, $"the sink got nothing: {result}");
+        Assert.Equal(result.Relayed, result.Received);
+        Assert.InRange(result.Relayed, 1, result.Sent);
+    }
+
     [Theory]
     [InlineData(new[] { 1.0 }, 1.0)]
     [InlineData(new[] { 0.9, 0.5, 1.2 }, 0.9)]
