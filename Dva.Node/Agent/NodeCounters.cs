@@ -107,6 +107,12 @@ internal enum DropReason
 
     /// <summary>A GSO super-frame to transmit on a frame source that cannot segment it (not <c>afpacket:IF?gso=1</c>).</summary>
     SuperFrameNeedsGsoSource,
+
+    /// <summary>
+    /// An EGRESS packet longer than its interface's MTU that is not cut here: IPv4 with DF or IPv6 (the sender must send
+    /// smaller ones; no ICMP is sent from here), IPv4 with options, or no buffer for the fragments.
+    /// </summary>
+    EgressTooBig,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
@@ -155,6 +161,12 @@ internal enum TunnelCounter
     /// packet is fragmented on the fabric (docs/node.md, "What the dispatcher does with a frame").
     /// </summary>
     OversizeCarried,
+
+    /// <summary>
+    /// Dispatcher: IPv4 packets without DF longer than their egress interface's MTU, sent out as fragments (each
+    /// fragment is also counted as a frame out).
+    /// </summary>
+    EgressFragmented,
 }
 
 /// <summary>

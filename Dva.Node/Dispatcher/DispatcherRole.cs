@@ -40,6 +40,9 @@ internal sealed class DispatcherRole
     public static readonly TimeSpan PendingLifetime = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan s_pendingSweep = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often the shared interfaces' MTUs are read again (egress fragmentation follows an MTU change).</summary>
+    private static readonly TimeSpan s_mtuRefresh = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_arpRetry = TimeSpan.FromMilliseconds(300);
     private static readonly TimeSpan s_neighbourSweep = TimeSpan.FromSeconds(30);
 
@@ -177,6 +180,7 @@ internal sealed class DispatcherRole
         }
 
         engine.AddTimer(s_pendingSweep, SweepPending);
+        engine.AddTimer(s_mtuRefresh, RefreshMtus);
         if (_engineIndex == 0)
         {
             // One sweep for the group's shared table.
@@ -768,6 +772,17 @@ internal sealed class DispatcherRole
         _pendingPool.Push(pending);
     }
 
+    private void RefreshMtus()
+    {
+        foreach (var port in _ports)
+        {
+            if (port?.Source is FrameSource source)
+            {
+                _ = source.RefreshMtu();
+            }
+        }
+    }
+
     private void SweepPending()
     {
         if (_pending.Count == 0)
@@ -837,6 +852,12 @@ internal sealed class DispatcherRole
 
     private DropReason? TransmitFromBatch(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer)
     {
+        if (TooBigFor(port, buffer) is { } mtu)
+        {
+            // The batch recycles the whole frame; only its fragments leave.
+            return SendFragments(port, buffer, mtu);
+        }
+
         var length = buffer.FrameLength;
         if (!batch.Send(index, port.Source))
         {
@@ -850,6 +871,17 @@ internal sealed class DispatcherRole
     /// <summary>Sends a buffer the role owns (an answer it built, a frame from the resolve queue) out of the interface.</summary>
     private void Transmit(SharedPort port, PacketBuffer buffer)
     {
+        if (TooBigFor(port, buffer) is { } mtu)
+        {
+            if (SendFragments(port, buffer, mtu) is { } reason)
+            {
+                Counters.Drop(reason);
+            }
+
+            buffer.Release();
+            return;
+        }
+
         var length = buffer.FrameLength;
         if (_engine!.Send(port.Source, buffer))
         {
@@ -860,6 +892,62 @@ internal sealed class DispatcherRole
             buffer.Release();
             Counters.Drop(DropReason.SendFailed);
         }
+    }
+
+    /// <summary>
+    /// The MTU of <paramref name="port"/> when the IP packet in <paramref name="buffer"/> is longer than it, else null.
+    /// A port without an MTU (a udp: wire without <c>MTU=</c>) takes anything; a super-frame is segmented by the
+    /// kernel to its GSO size, so its length is not the packet's.
+    /// </summary>
+    private static int? TooBigFor(SharedPort port, PacketBuffer buffer) =>
+        port.Source is FrameSource { Mtu: int mtu } && !buffer.Offload.IsGso
+            && buffer.FrameLength - PacketConstants.EthernetHeaderLength - TaggedExtra(buffer.Frame) > mtu
+            ? mtu
+            : null;
+
+    /// <summary>
+    /// Sends an IPv4 packet without DF that is too big for <paramref name="mtu"/> as fragments (<see cref="Ipv4Fragmenter"/>),
+    /// each in a buffer of its own, in order; the caller keeps <paramref name="buffer"/>. Anything else too big is
+    /// <see cref="DropReason.EgressTooBig"/>. A checksum left to the device is finished first: fragments cannot carry it.
+    /// </summary>
+    private DropReason? SendFragments(SharedPort port, PacketBuffer buffer, int mtu)
+    {
+        if (buffer.Offload.IsPresent && !FrameOffload.TryFinishChecksum(buffer))
+        {
+            return DropReason.OffloadMismatch;
+        }
+
+        var frame = buffer.Frame;
+        var l2 = PacketConstants.EthernetHeaderLength + TaggedExtra(frame);
+        if (Ipv4Fragmenter.Check(frame, l2) != FragmentRefusal.None)
+        {
+            return DropReason.EgressTooBig;
+        }
+
+        var chunk = Ipv4Fragmenter.Chunk(mtu);
+        var count = Ipv4Fragmenter.Count(frame, l2, chunk);
+        for (var i = 0; i < count; i++)
+        {
+            if (!_engine!.Pool.TryRent(out var fragment))
+            {
+                // The fragments already sent cannot be reassembled without the rest: the packet is lost either way.
+                return DropReason.EgressTooBig;
+            }
+
+            if (fragment.Writable.Length < l2 + chunk + PacketConstants.Ipv4MinHeaderLength)
+            {
+                // A jumbo MTU above the pool's frame size: fragments that big do not fit its buffers.
+                fragment.Release();
+                return DropReason.EgressTooBig;
+            }
+
+            var length = Ipv4Fragmenter.Write(frame, l2, chunk, i, fragment.Writable);
+            _ = fragment.SetFrameLength(length);
+            Transmit(port, fragment);
+        }
+
+        Counters.Count(TunnelCounter.EgressFragmented);
+        return null;
     }
 
     /// <summary>

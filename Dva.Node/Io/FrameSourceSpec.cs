@@ -17,12 +17,13 @@ internal enum FrameSourceKind
 /// A parsed frame source: <c>afpacket:IFNAME</c> (<c>afpacket:IFNAME?ring=1</c> for the PACKET_MMAP ring,
 /// <c>afpacket:IFNAME?gso=1</c> for whole GSO/GRO super-frames with a virtio_net_hdr),
 /// <c>afxdp:IFNAME[?mode=native|generic]</c> (an AF_XDP socket fed by an XDP program),
-/// <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port</c> (IPv6 in brackets: <c>[2001:db8::1]:7000</c>).
+/// <c>tap:NAME</c> or <c>udp:LOCAL=ip:port,PEER=ip:port[,MTU=n]</c> (IPv6 in brackets: <c>[2001:db8::1]:7000</c>; MTU
+/// gives the wire a link MTU, 68..65535, as a device has one).
 /// <see cref="TryParse"/> names what is wrong.
 /// </summary>
 internal sealed record FrameSourceSpec
 {
-    public const string Syntax = "afpacket:IFNAME[?ring=1|?gso=1], afxdp:IFNAME[?mode=native|generic], tap:NAME or udp:LOCAL=ip:port,PEER=ip:port";
+    public const string Syntax = "afpacket:IFNAME[?ring=1|?gso=1], afxdp:IFNAME[?mode=native|generic], tap:NAME or udp:LOCAL=ip:port,PEER=ip:port[,MTU=n]";
 
     private const string RingOption = "ring=1";
     private const string GsoOption = "gso=1";
@@ -51,6 +52,9 @@ internal sealed record FrameSourceSpec
     public IPEndPoint? Local { get; init; }
 
     public IPEndPoint? Peer { get; init; }
+
+    /// <summary>A <c>udp:</c> wire's link MTU (<c>MTU=n</c>), null when none is given (no limit but the datagram's).</summary>
+    public int? WireMtu { get; init; }
 
     public static bool TryParse(string? text, [NotNullWhen(true)] out FrameSourceSpec? spec, out string error)
     {
@@ -113,7 +117,7 @@ internal sealed record FrameSourceSpec
         FrameSourceKind.AfPacket => Ring ? $"afpacket:{InterfaceName}?{RingOption}" : Gso ? $"afpacket:{InterfaceName}?{GsoOption}" : $"afpacket:{InterfaceName}",
         FrameSourceKind.AfXdp => XdpMode == XdpAttachMode.Auto ? $"afxdp:{InterfaceName}" : $"afxdp:{InterfaceName}?mode={XdpMode.ToString().ToLowerInvariant()}",
         FrameSourceKind.Tap => $"tap:{InterfaceName}",
-        _ => $"udp:LOCAL={Local},PEER={Peer}",
+        _ => WireMtu is { } mtu ? $"udp:LOCAL={Local},PEER={Peer},MTU={mtu}" : $"udp:LOCAL={Local},PEER={Peer}",
     };
 
     private static bool TryParseAfPacket(string rest, [NotNullWhen(true)] out FrameSourceSpec? spec, out string error)
@@ -223,6 +227,7 @@ internal sealed record FrameSourceSpec
         spec = null;
         IPEndPoint? local = null;
         IPEndPoint? peer = null;
+        int? mtu = null;
         if (rest.Length == 0)
         {
             error = "udp: LOCAL and PEER are missing; expected udp:LOCAL=ip:port,PEER=ip:port";
@@ -240,9 +245,21 @@ internal sealed record FrameSourceSpec
 
             var key = item[..equals].ToUpperInvariant();
             var value = item[(equals + 1)..];
+            if (key == "MTU")
+            {
+                if (mtu is not null || !int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n is < 68 or > 65535)
+                {
+                    error = $"udp: MTU '{value}' {(mtu is null ? "is not a number in 68..65535" : "is given twice")}";
+                    return false;
+                }
+
+                mtu = n;
+                continue;
+            }
+
             if (key is not ("LOCAL" or "PEER"))
             {
-                error = $"udp: unknown key '{item[..equals]}'; only LOCAL and PEER are allowed";
+                error = $"udp: unknown key '{item[..equals]}'; only LOCAL, PEER and MTU are allowed";
                 return false;
             }
 
@@ -286,7 +303,7 @@ internal sealed record FrameSourceSpec
             return false;
         }
 
-        spec = new FrameSourceSpec { Kind = FrameSourceKind.Udp, Local = local, Peer = peer };
+        spec = new FrameSourceSpec { Kind = FrameSourceKind.Udp, Local = local, Peer = peer, WireMtu = mtu };
         error = string.Empty;
         return true;
     }

@@ -12,8 +12,33 @@ internal abstract class FrameSource : PacketPort
 
     public FrameSourceSpec Spec { get; }
 
-    /// <summary>The interface MTU read when the source opened (afpacket, tap); null for a udp: wire.</summary>
-    public int? Mtu { get; protected init; }
+    /// <summary>
+    /// The interface MTU read when the source opened (afpacket, afxdp, tap), or a udp: wire's <c>MTU=</c>; null for a wire
+    /// without one. A dispatcher fragments or refuses an EGRESS frame whose IP packet is longer (DispatcherRole.FitEgress).
+    /// </summary>
+    public int? Mtu { get; protected set; }
+
+    /// <summary>
+    /// Reads the device's MTU again (an operator may change it while the node runs); a udp: wire keeps its <c>MTU=</c>.
+    /// False when the device cannot be asked (gone): the MTU stays as it was.
+    /// </summary>
+    public bool RefreshMtu()
+    {
+        if (Spec.Kind == FrameSourceKind.Udp || Spec.InterfaceName is not { } name)
+        {
+            return true;
+        }
+
+        try
+        {
+            Mtu = NetworkInterfaceControl.GetMtu(name);
+            return true;
+        }
+        catch (InteropException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>The interface MAC read when the source opened (afpacket, tap); null for a udp: wire.</summary>
     public PhysicalAddress? MacAddress { get; protected init; }
@@ -284,7 +309,7 @@ internal sealed class UdpFrameSource : FrameSource
         }
 
         var fd = UdpSockets.OpenBound(spec.Local, socketBufferBytes, out var bound);
-        return new UdpFrameSource(spec, fd, bound, spec.Peer);
+        return new UdpFrameSource(spec, fd, bound, spec.Peer) { Mtu = spec.WireMtu };
     }
 
     public override int Receive(Span<PacketBuffer> buffers) => _batch.Receive(Fd, buffers, Counters, onlyFrom: true);

@@ -39,7 +39,8 @@ internal sealed class DispatcherRig : IDisposable
     /// A second role of the same group (<see cref="DispatcherRole.CreateGroup"/>, shared neighbour table) on its own engine,
     /// tunnel socket and wires (<see cref="Second"/>), as the second engine of a node whose afpacket: sources fan out.
     /// </param>
-    public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false, int dataPlaneOneEngines = 1, bool secondEngine = false)
+    /// <param name="insideMtu">A link MTU for the inside wire (<c>udp:…,MTU=n</c>); none by default.</param>
+    public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false, int dataPlaneOneEngines = 1, bool secondEngine = false, int? insideMtu = null)
     {
         DataPlaneOneGroup = dataPlaneOneEngines == 1 ? null : Own(TunnelSocketGroup.Open(new IPEndPoint(IPAddress.Loopback, 0), dataPlaneOneEngines));
         DataPlanes = new Dictionary<ushort, UdpTunnelSocket>
@@ -49,6 +50,7 @@ internal sealed class DispatcherRig : IDisposable
         };
         var (outsideHost, outsideSource) = Wire();
         var (insideHost, insideSource) = Wire();
+        insideSource += insideMtu is { } mtu ? $",MTU={mtu}" : "";
         Outside = outsideHost;
         Inside = insideHost;
         var json = $$"""

@@ -1,3 +1,4 @@
+using Dva.Node.Agent;
 namespace Dva.Node.Tests.Functional;
 
 /// <summary>A dispatcher on one engine facing real Linux hosts (<see cref="RootDispatcherLab"/>). Root only.</summary>
@@ -108,6 +109,30 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
             """);
 
         Assert.Equal("echo reply from 198.51.100.10 vlan 10", output.Trim());
+    }
+
+    /// <summary>
+    /// The server's link shrunk to a 1 400-byte MTU while the DVA runs: the dispatcher reads the new MTU within a second,
+    /// then a full-size ping without DF leaves toward the server as IPv4 fragments the server reassembles and answers,
+    /// and one with DF is dropped as too big and counted (no ICMP comes back from the DVA for it).
+    /// </summary>
+    [Fact]
+    public void Ping_FullSizeTowardA1400ByteServerLink_WithoutDfFragmentedAtEgress_WithDfCountedTooBig()
+    {
+        Dva.Exec($"ip link set {ServerSideDevice} mtu 1400");
+        Server.Exec("ip link set dv1s-h mtu 1400");
+        Thread.Sleep(TimeSpan.FromSeconds(1.5)); // the dispatcher reads its interfaces' MTUs every second
+        var dispatcher = Hosts[1].Counters;
+
+        var carried = Client.Exec("ping -M dont -s 1472 -c 3 -i 0.2 -W 3 198.51.100.10");
+        // 1 428 bytes of IP: within the tunnel's 1 444, over the server link's 1 400.
+        var refused = Client.Exec("ping -M do -s 1400 -c 1 -W 2 198.51.100.10", allowFailure: true);
+
+        Assert.Contains("3 received", carried, StringComparison.Ordinal);
+        Assert.Contains("1480 bytes from 198.51.100.10", carried, StringComparison.Ordinal);
+        Assert.True(dispatcher.Snapshot().Tunnel(TunnelCounter.EgressFragmented) >= 3, "the echo requests left whole");
+        Assert.Contains("0 received", refused, StringComparison.Ordinal);
+        Assert.Equal(1, dispatcher.Snapshot().Drop(DropReason.EgressTooBig));
     }
 
     /// <summary>Runs a Python script in the client's namespace with the client's device as its argument; its output.</summary>

@@ -36,6 +36,19 @@ public class FrameSourceSpecTests
     }
 
     [Fact]
+    public void TryParse_UdpWithMtu_GivesTheWiresMtuAndWritesItBack()
+    {
+        Assert.True(FrameSourceSpec.TryParse("udp:LOCAL=127.0.0.1:7000,PEER=127.0.0.2:7001,mtu=1400", out var spec, out var error), error);
+
+        Assert.Equal(1400, spec.WireMtu);
+        Assert.Equal("udp:LOCAL=127.0.0.1:7000,PEER=127.0.0.2:7001,MTU=1400", spec.ToString());
+        Assert.Null(FrameSourceSpecOf("udp:LOCAL=127.0.0.1:7000,PEER=127.0.0.2:7001").WireMtu);
+    }
+
+    private static FrameSourceSpec FrameSourceSpecOf(string text) =>
+        FrameSourceSpec.TryParse(text, out var spec, out var error) ? spec : throw new InvalidOperationException(error);
+
+    [Fact]
     public void TryParse_UdpIPv6InBracketsAnyOrder_GivesLocalAndPeer()
     {
         Assert.True(FrameSourceSpec.TryParse("udp:PEER=[::1]:7001,local=[::]:7000", out var spec, out var error), error);
@@ -58,7 +71,9 @@ public class FrameSourceSpecTests
     [InlineData("udp:LOCAL=127.0.0.1:7000", "udp: PEER is missing")]
     [InlineData("udp:PEER=127.0.0.1:7000", "udp: LOCAL is missing")]
     [InlineData("udp:LOCAL=127.0.0.1:1,PEER=127.0.0.1:2,LOCAL=127.0.0.1:3", "udp: LOCAL is given twice")]
-    [InlineData("udp:LOCAL=127.0.0.1:1,REMOTE=127.0.0.1:2", "udp: unknown key 'REMOTE'")]
+    [InlineData("udp:LOCAL=127.0.0.1:1,REMOTE=127.0.0.1:2", "udp: unknown key 'REMOTE'; only LOCAL, PEER and MTU are allowed")]
+    [InlineData("udp:LOCAL=127.0.0.1:1,PEER=127.0.0.1:2,MTU=67", "udp: MTU '67' is not a number in 68..65535")]
+    [InlineData("udp:LOCAL=127.0.0.1:1,PEER=127.0.0.1:2,MTU=1400,MTU=1500", "udp: MTU '1500' is given twice")]
     [InlineData("udp:LOCAL=127.0.0.1:1,127.0.0.1:2", "udp: '127.0.0.1:2' is not KEY=ip:port")]
     [InlineData("udp:LOCAL=127.0.0.1,PEER=127.0.0.1:2", "udp: LOCAL '127.0.0.1' has no port")]
     [InlineData("udp:LOCAL=host.example:1,PEER=127.0.0.1:2", "has 'host.example', which is not an IP address")]
