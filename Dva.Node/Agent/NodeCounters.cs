@@ -109,8 +109,8 @@ internal enum DropReason
     SuperFrameNeedsGsoSource,
 
     /// <summary>
-    /// An EGRESS packet longer than its interface's MTU that is not cut here: IPv4 with DF or IPv6 (the sender must send
-    /// smaller ones; no ICMP is sent from here), IPv4 with options, or no buffer for the fragments.
+    /// An EGRESS packet longer than its interface's MTU that is not cut here: IPv4 with DF or IPv6 (the sender is told
+    /// by ICMP, <see cref="TunnelCounter.EgressTooBigReported"/>), IPv4 with options, or no buffer for the fragments.
     /// </summary>
     EgressTooBig,
 }
@@ -167,6 +167,12 @@ internal enum TunnelCounter
     /// fragment is also counted as a frame out).
     /// </summary>
     EgressFragmented,
+
+    /// <summary>
+    /// Dispatcher: ICMP fragmentation-needed / packet-too-big sent into the DVA for a packet with DF (or IPv6) too big
+    /// for its egress interface's MTU, from that interface's shared address to the packet's sender.
+    /// </summary>
+    EgressTooBigReported,
 }
 
 /// <summary>

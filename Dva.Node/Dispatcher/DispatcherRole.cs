@@ -523,30 +523,81 @@ internal sealed class DispatcherRole
 
     private void SendSecondPart(PacketBuffer second, TunnelFields fields, PacketAddress to, ushort sourcePort)
     {
-        _ = StripVlan(second);
-        second.SourcePort = sourcePort;
-        var frameLength = second.FrameLength;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
-        if (!second.TryPrepend(headerLength, out _)
-            || TunnelWriter.TryWriteInFront(second.Frame, headerLength, frameLength, fields, [], out _, out _) != WireError.None)
+        if (SendOwnedDispatch(second, fields, to, sourcePort, DropReason.SuperFrameTooLarge))
         {
-            second.Release();
-            Counters.Drop(DropReason.SuperFrameTooLarge);
-            return;
+            Counters.Count(TunnelCounter.SuperFrameDispatched);
+        }
+    }
+
+    /// <summary>Sends a frame the role owns (its VLAN tag still on) as DISPATCH; false, counted, when it could not.</summary>
+    private bool SendOwnedDispatch(PacketBuffer buffer, TunnelFields fields, PacketAddress to, ushort sourcePort, DropReason noRoom)
+    {
+        _ = StripVlan(buffer);
+        buffer.SourcePort = sourcePort;
+        var frameLength = buffer.FrameLength;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
+        if (!buffer.TryPrepend(headerLength, out _)
+            || TunnelWriter.TryWriteInFront(buffer.Frame, headerLength, frameLength, fields, [], out _, out _) != WireError.None)
+        {
+            buffer.Release();
+            Counters.Drop(noRoom);
+            return false;
         }
 
-        second.Peer = to;
-        var length = second.FrameLength;
-        if (_engine!.Send(_tunnel!, second))
+        buffer.Peer = to;
+        var length = buffer.FrameLength;
+        if (_engine!.Send(_tunnel!, buffer))
         {
             Counters.Out(length);
             Counters.Count(TunnelCounter.DispatchSent);
-            Counters.Count(TunnelCounter.SuperFrameDispatched);
+            return true;
         }
-        else
+
+        buffer.Release();
+        Counters.Drop(DropReason.SendFailed);
+        return false;
+    }
+
+    /// <summary>
+    /// A packet with DF (or IPv6) too big for <paramref name="port"/>'s MTU: an ICMP fragmentation-needed (packet too
+    /// big) naming that MTU is built from the interface's shared address to the packet's sender, as a router on that
+    /// link would, and goes into the DVA as if it had come in on that interface. It hashes by its quote to the owner of
+    /// the packet's flow, whose data plane routes it back to the sender (and un-translates it for a load-balanced flow,
+    /// as any ICMP error from beyond the DVA), so path MTU discovery works across a smaller egress link.
+    /// </summary>
+    private void ReportTooBig(SharedPort port, ReadOnlySpan<byte> frame, int mtu)
+    {
+        if (PacketParser.TryParse(frame, out var info) != ParseError.None || !info.IsIp
+            || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, out var source) || !_engine!.Pool.TryRent(out var answer))
         {
-            second.Release();
-            Counters.Drop(DropReason.SendFailed);
+            return;
+        }
+
+        var length = info.IpVersion == 4
+            ? PacketBuilder.Icmpv4DestinationUnreachable(answer.Writable, frame, info, 4, (ushort)mtu, source.V4)
+            : PacketBuilder.Icmpv6PacketTooBig(answer.Writable, frame, info, (uint)mtu, source.Value);
+        var state = _tables.State;
+        var table = state.Current;
+        if (length == 0 || !answer.SetFrameLength(length) || table is null
+            || PacketParser.TryParse(answer.Frame, out var answerInfo) != ParseError.None || !FlowKey.TryFrom(answerInfo, out var key, out _))
+        {
+            answer.Release();
+            return;
+        }
+
+        var hash = FlowHasher.Hash(key, table.Seed);
+        var owner = table.OwnerOf(FlowHasher.Bucket(hash, table.BucketCount));
+        var addresses = AddressesFor(state);
+        if (owner == 0 || addresses[owner].IsEmpty)
+        {
+            answer.Release();
+            return;
+        }
+
+        var tci = IsTagged(answer.Frame) ? BinaryPrimitives.ReadUInt16BigEndian(answer.Frame[VlanTciOffset..]) : (ushort)0;
+        if (SendOwnedDispatch(answer, FromOutside(owner, table, port.Ifid, tci), addresses[owner], TunnelLayout.UdpSourcePort(hash), DropReason.NoBuffer))
+        {
+            Counters.Count(TunnelCounter.EgressTooBigReported);
         }
     }
 
@@ -919,8 +970,13 @@ internal sealed class DispatcherRole
 
         var frame = buffer.Frame;
         var l2 = PacketConstants.EthernetHeaderLength + TaggedExtra(frame);
-        if (Ipv4Fragmenter.Check(frame, l2) != FragmentRefusal.None)
+        if (Ipv4Fragmenter.Check(frame, l2) is var refusal and not FragmentRefusal.None)
         {
+            if (refusal == FragmentRefusal.DontFragment)
+            {
+                ReportTooBig(port, frame, mtu);
+            }
+
             return DropReason.EgressTooBig;
         }
 

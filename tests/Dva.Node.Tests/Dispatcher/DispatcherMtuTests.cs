@@ -64,6 +64,37 @@ public class DispatcherMtuTests
         Assert.Equal(0, rig.Role.Counters.Tunnel[(int)TunnelCounter.EgressFragmented]);
     }
 
+    // The sender learns the MTU as from a router on the inside link: an ICMP fragmentation-needed from the inside
+    // interface's shared address goes into the DVA as DISPATCH from that interface, to the owner of the packet's flow
+    // (its quote hashes there), on the packet's VLAN.
+    [Fact]
+    public void Egress_Ipv4WithDfOverTheMtu_IcmpFragmentationNeededDispatchedToTheFlowsOwner()
+    {
+        using var rig = new DispatcherRig(insideMtu: InsideMtu);
+        var big = ServerUdp(payload: 1000, dontFragment: true);
+
+        rig.SendFromDataPlane(2, Egress(big, Handoff.None, tci: 0x0064, from: 2));
+        var expectedOwner = rig.OwnerOf(big);
+        var datagram = ReceiveOne(rig.DataPlanes[expectedOwner]);
+
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+        Assert.Equal(TunnelType.Dispatch, header.Type);
+        Assert.Equal(expectedOwner, header.DNode);
+        Assert.Equal(2, header.IfId);
+        Assert.Equal(0x0064, header.VlanTci);
+        var icmp = datagram.AsSpan(header.InnerOffset, header.InnerLength).ToArray();
+        Assert.Equal(InsideMac, icmp[..6]);
+        Assert.Equal(ServerMac, icmp[6..12]);
+        Assert.Equal(ParseError.None, PacketParser.TryParse(icmp, out var info));
+        Assert.Equal("198.51.100.1", info.Source.ToString());
+        Assert.Equal("192.0.2.10", info.Destination.ToString());
+        var message = icmp.AsSpan(info.L4Offset);
+        Assert.Equal([3, 4], message[..2].ToArray()); // destination unreachable, fragmentation needed
+        Assert.Equal(InsideMtu, BinaryPrimitives.ReadUInt16BigEndian(message[6..]));
+        Assert.Equal(big.AsSpan(14, 28).ToArray(), message.Slice(8, 28).ToArray()); // the packet's header and 8 bytes
+        Assert.Equal(1, rig.Role.Counters.Tunnel[(int)TunnelCounter.EgressTooBigReported]);
+    }
+
     [Fact]
     public void Egress_TaggedPacketOverTheMtu_EachFragmentKeepsTheTag()
     {

@@ -114,10 +114,10 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
     /// <summary>
     /// The server's link shrunk to a 1 400-byte MTU while the DVA runs: the dispatcher reads the new MTU within a second,
     /// then a full-size ping without DF leaves toward the server as IPv4 fragments the server reassembles and answers,
-    /// and one with DF is dropped as too big and counted (no ICMP comes back from the DVA for it).
+    /// and one with DF is dropped as too big, and the client is told the server link's MTU.
     /// </summary>
     [Fact]
-    public void Ping_FullSizeTowardA1400ByteServerLink_WithoutDfFragmentedAtEgress_WithDfCountedTooBig()
+    public void Ping_FullSizeTowardA1400ByteServerLink_WithoutDfFragmentedAtEgress_WithDfToldTheMtu()
     {
         Dva.Exec($"ip link set {ServerSideDevice} mtu 1400");
         Server.Exec("ip link set dv1s-h mtu 1400");
@@ -131,8 +131,10 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
         Assert.Contains("3 received", carried, StringComparison.Ordinal);
         Assert.Contains("1480 bytes from 198.51.100.10", carried, StringComparison.Ordinal);
         Assert.True(dispatcher.Snapshot().Tunnel(TunnelCounter.EgressFragmented) >= 3, "the echo requests left whole");
-        Assert.Contains("0 received", refused, StringComparison.Ordinal);
+        // Told by the DVA, from the server link's shared address, through the data plane that owns the flow.
+        Assert.Contains("From 198.51.100.1 icmp_seq=1 Frag needed and DF set (mtu = 1400)", refused, StringComparison.Ordinal);
         Assert.Equal(1, dispatcher.Snapshot().Drop(DropReason.EgressTooBig));
+        Assert.Equal(1, dispatcher.Snapshot().Tunnel(TunnelCounter.EgressTooBigReported));
     }
 
     /// <summary>Runs a Python script in the client's namespace with the client's device as its argument; its output.</summary>
