@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Net;
 using Dva.Node.Agent;
 namespace Dva.Node.Tests.Functional;
 
@@ -135,6 +137,56 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
         Assert.Contains("From 198.51.100.1 icmp_seq=1 Frag needed and DF set (mtu = 1400)", refused, StringComparison.Ordinal);
         Assert.Equal(1, dispatcher.Snapshot().Drop(DropReason.EgressTooBig));
         Assert.Equal(1, dispatcher.Snapshot().Tunnel(TunnelCounter.EgressTooBigReported));
+    }
+
+    /// <summary>
+    /// Path MTU discovery for TCP across the DVA: the DVA's end of the server link shrunk to 1 400 (as a smaller link
+    /// beyond the DVA would be) while both hosts keep 1 500, so the server's MSS does not shrink the client's segments.
+    /// The client's full segments (DF, as Linux sends them; 1 444 bytes after the DVA clamps the MSS to the tunnel) do
+    /// not fit, the DVA tells the client the link's MTU, and the client resends smaller: a 1 MiB upload arrives whole.
+    /// Without the ICMP the connection would stall at its first full segment.
+    /// </summary>
+    [Fact]
+    public async Task TcpUpload_AcrossA1400ByteLinkToTheServer_PathMtuDiscoveredAndEveryByteArrives()
+    {
+        Dva.Exec($"ip link set {ServerSideDevice} mtu 1400");
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the dispatcher reads its interfaces' MTUs every second
+        var payload = new byte[1 << 20];
+        new Random(7).NextBytes(payload);
+        using var listener = Server.Enter(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7100));
+            socket.Listen(1);
+            return socket;
+        });
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var server = Task.Run(async () =>
+        {
+            using var accepted = await listener.AcceptAsync(stop.Token);
+            using var received = new MemoryStream();
+            var buffer = new byte[65536];
+            int n;
+            while ((n = await accepted.ReceiveAsync(buffer, stop.Token)) > 0)
+            {
+                received.Write(buffer, 0, n);
+            }
+
+            return received.ToArray();
+        });
+
+        using (var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
+        {
+            await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7100), stop.Token);
+            _ = await client.SendAsync(payload, stop.Token);
+            client.Shutdown(SocketShutdown.Send);
+        }
+
+        var arrived = await server;
+
+        Assert.Equal(payload.Length, arrived.Length);
+        Assert.True(payload.AsSpan().SequenceEqual(arrived), "the upload arrived changed");
+        Assert.True(Hosts[1].Counters.Snapshot().Tunnel(TunnelCounter.EgressTooBigReported) >= 1, "no ICMP too-big was sent");
     }
 
     /// <summary>Runs a Python script in the client's namespace with the client's device as its argument; its output.</summary>
