@@ -113,6 +113,7 @@ internal enum DropReason
     /// by ICMP, <see cref="TunnelCounter.EgressTooBigReported"/>), IPv4 with options, or no buffer for the fragments.
     /// </summary>
     EgressTooBig,
+
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
@@ -173,6 +174,12 @@ internal enum TunnelCounter
     /// for its egress interface's MTU, from that interface's shared address to the packet's sender.
     /// </summary>
     EgressTooBigReported,
+
+    /// <summary>
+    /// ICMP errors the node would have sent (too big, TTL exceeded, rejected) but did not, over its rate limit
+    /// (<c>IcmpRateLimiter</c>). The packets that earned them are counted under their own drop reasons.
+    /// </summary>
+    IcmpRateLimited,
 }
 
 /// <summary>

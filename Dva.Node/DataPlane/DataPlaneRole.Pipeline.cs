@@ -141,6 +141,12 @@ internal sealed partial class DataPlaneRole
             return Verdict.Drop;
         }
 
+        if (!_icmpLimit.TryTake())
+        {
+            _counters.Count(TunnelCounter.IcmpRateLimited);
+            return Verdict.Drop;
+        }
+
         var request = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
         var length = info.IpVersion == 4
             ? PacketBuilder.Icmpv4TimeExceeded(_scratch, request, info, source.V4)

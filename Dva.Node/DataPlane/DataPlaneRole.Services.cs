@@ -264,6 +264,11 @@ internal sealed partial class DataPlaneRole
         {
             length = 0;
         }
+        else if (!_icmpLimit.TryTake())
+        {
+            _counters.Count(TunnelCounter.IcmpRateLimited);
+            return Verdict.Drop;
+        }
         else
         {
             length = info.IpVersion == 4

@@ -40,6 +40,9 @@ internal sealed partial class DataPlaneRole : IDisposable
 {
     private readonly TableStore _tables;
     private readonly TimeProvider _time;
+
+    /// <summary>The ICMP errors this role (one engine) sends, limited as a router's are.</summary>
+    private readonly IcmpRateLimiter _icmpLimit;
     private readonly DataPlaneOptions _options;
     private readonly ushort _self;
     private readonly CounterBlock _counters;
@@ -88,6 +91,7 @@ internal sealed partial class DataPlaneRole : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _tables = tables;
         _time = time;
+        _icmpLimit = new IcmpRateLimiter(time);
         _options = options;
         _self = settings.NodeId;
         _engineSlot = engineSlot;

@@ -56,6 +56,9 @@ internal sealed class DispatcherRole
     private readonly NodeSettings _settings;
     private readonly TableStore _tables;
     private readonly TimeProvider _time;
+
+    /// <summary>The ICMP errors this role (one engine) sends, limited as a router's are.</summary>
+    private readonly IcmpRateLimiter _icmpLimit;
     private readonly ushort _self;
     private readonly SharedPort?[] _ports = new SharedPort?[256];
     private readonly RouteTable _routes;
@@ -87,6 +90,7 @@ internal sealed class DispatcherRole
         _settings = settings;
         _tables = tables;
         _time = time;
+        _icmpLimit = new IcmpRateLimiter(time);
         _self = settings.NodeId;
         Counters = counters.CreateBlock();
         _routes = new RouteTable(settings.Interfaces, settings.Routes);
@@ -477,6 +481,12 @@ internal sealed class DispatcherRole
             return DropReason.Oversize;
         }
 
+        if (!_icmpLimit.TryTake())
+        {
+            Counters.Count(TunnelCounter.IcmpRateLimited);
+            return DropReason.Oversize;
+        }
+
         if (!_engine!.Pool.TryRent(out var answer))
         {
             return DropReason.NoBuffer;
@@ -568,7 +578,18 @@ internal sealed class DispatcherRole
     private void ReportTooBig(SharedPort port, ReadOnlySpan<byte> frame, int mtu)
     {
         if (PacketParser.TryParse(frame, out var info) != ParseError.None || !info.IsIp
-            || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, out var source) || !_engine!.Pool.TryRent(out var answer))
+            || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, out var source))
+        {
+            return;
+        }
+
+        if (!_icmpLimit.TryTake())
+        {
+            Counters.Count(TunnelCounter.IcmpRateLimited);
+            return;
+        }
+
+        if (!_engine!.Pool.TryRent(out var answer))
         {
             return;
         }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Dva.Node.Agent;
 using Dva.Node.DataPlane;
 using Dva.Node.Io;
+using Dva.Node.Routing;
 using Dva.Shared.Packets;
 using Dva.Shared.Tables;
 using Dva.Shared.Wire;
@@ -120,6 +121,24 @@ public class PipelineTests
         Assert.Equal(TestFrames.SharedMacOutside, inner[6..12]);
         Assert.True(Checksum.VerifyTransport(inner, info));
         Assert.Equal(1, rig.Snapshot.Drop(DropReason.IpTtlExpired));
+    }
+
+    // A flood of packets that each earn an ICMP error gets 50 errors at once (the burst) and then 1 000 a second, as
+    // Linux limits its own; the packets over the limit are dropped as before, their errors only counted.
+    [Fact]
+    public void Forward_FloodOfTtlOnePackets_TimeExceededLimitedToTheBurstThenTheRate()
+    {
+        using var rig = Rig();
+        var frame = TestFrames.Udp(Client, 4000, "198.51.100.7", 53, ttl: 1);
+
+        var answered = Enumerable.Range(0, 60).Count(_ => rig.Process(Datagram(frame, Dispatch(10, Table))) == Verdict.Send);
+        rig.Time.Advance(TimeSpan.FromMilliseconds(10));
+        var afterTenMilliseconds = Enumerable.Range(0, 20).Count(_ => rig.Process(Datagram(frame, Dispatch(10, Table))) == Verdict.Send);
+
+        Assert.Equal(IcmpRateLimiter.DefaultBurst, answered);
+        Assert.Equal(10, afterTenMilliseconds);
+        Assert.Equal(80, rig.Snapshot.Drop(DropReason.IpTtlExpired));
+        Assert.Equal(20, rig.Snapshot.Tunnel(TunnelCounter.IcmpRateLimited));
     }
 
     [Fact]
