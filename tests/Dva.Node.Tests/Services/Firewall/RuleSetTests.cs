@@ -297,18 +297,31 @@ public class RuleSetTests
         RuleSet set = RuleSet.Compile(new FirewallPolicy { Rules = RandomRules.Create(new Random(3), 300) });
         FlowTuple v4 = Tcp("192.0.2.1", "192.0.2.2");
         FlowTuple v6 = Tcp("2001:db8::1", "2001:db8::2");
-        set.Classify(v4);
-        set.Classify(v6);
+        // The runtime's own one-off work (tiering up Classify, which may land in any pass) allocated on this thread in
+        // one full run under load (6 856 bytes), so the fewest bytes of five passes are asserted: an allocation in
+        // Classify itself shows in every pass.
+        int sum = 0;
+        long fewest = long.MaxValue;
+        for (int pass = 0; pass < 5; pass++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            sum += ClassifyMany(set, v4, v6);
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, fewest);
+        Assert.NotEqual(int.MinValue, sum);
+    }
+
+    private static int ClassifyMany(RuleSet set, FlowTuple v4, FlowTuple v6)
+    {
         int sum = 0;
         for (int i = 0; i < 1000; i++)
         {
             sum += set.Classify(v4).RuleIndex + set.Classify(v6).RuleIndex;
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.NotEqual(int.MinValue, sum);
+        return sum;
     }
 
     [Fact]
