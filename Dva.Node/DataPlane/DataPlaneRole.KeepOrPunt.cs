@@ -180,8 +180,8 @@ internal sealed partial class DataPlaneRole
         }
 
         // The owner steers only until the flow's first reply (NatEntry.ReplySeen), so no reply side is known yet
-        // whose VLAN the packet would go back on: the same-segment rule decides.
-        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload, SameSegmentTci(rx, route.Ifid));
+        // whose VLAN the packet would go back on: the next hop's VLAN or the same-segment rule decides.
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload, flowTci: null);
     }
 
     // The whole parse of a frame whose key was read fast, before this node processes it. TryFromFrame accepts only
@@ -335,11 +335,11 @@ internal sealed partial class DataPlaneRole
         {
             if (info.IsArp && info.ArpSenderIp != 0)
             {
-                _neighbours.Learn(rx.IfId, IpAddr.FromV4(info.ArpSenderIp), frame.Slice(info.ArpSenderMacOffset, 6));
+                _neighbours.Learn(rx.IfId, IpAddr.FromV4(info.ArpSenderIp), frame.Slice(info.ArpSenderMacOffset, 6), rx.VlanTci);
             }
             else if (info.Protocol == PacketConstants.ProtocolIcmpv6 && info.HasTransportHeader && info.IcmpType is NeighbourSolicitation or NeighbourAdvertisement)
             {
-                LearnFromNeighbourDiscovery(rx.IfId, frame, info);
+                LearnFromNeighbourDiscovery(rx.IfId, rx.VlanTci, frame, info);
             }
         }
 
@@ -374,7 +374,7 @@ internal sealed partial class DataPlaneRole
     private const byte SourceLinkLayerOption = 1;
     private const byte TargetLinkLayerOption = 2;
 
-    private void LearnFromNeighbourDiscovery(byte ifid, ReadOnlySpan<byte> frame, in PacketInfo info)
+    private void LearnFromNeighbourDiscovery(byte ifid, ushort tci, ReadOnlySpan<byte> frame, in PacketInfo info)
     {
         var message = frame[info.L4Offset..Math.Min(frame.Length, info.L3Offset + info.IpPacketLength)];
         if (message.Length < NdOptionsOffset)
@@ -399,7 +399,7 @@ internal sealed partial class DataPlaneRole
             {
                 if (address.Value != UInt128.Zero)
                 {
-                    _neighbours.Learn(ifid, address, message.Slice(o + 2, 6));
+                    _neighbours.Learn(ifid, address, message.Slice(o + 2, 6), tci);
                 }
 
                 return;

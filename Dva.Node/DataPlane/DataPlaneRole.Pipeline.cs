@@ -100,19 +100,14 @@ internal sealed partial class DataPlaneRole
             }
         }
 
-        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload, EgressTci(rx, route.Ifid, slot, original));
+        return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload,
+            _flows.TryGetPeerTci(slot, original, route.Ifid, out var flowTci) ? flowTci : null);
     }
 
     /// <summary>
-    /// The VLAN TCI a forwarded packet of the flow in <paramref name="slot"/> leaves with on interface
-    /// <paramref name="egressIfId"/>: the tag the flow's other side last came in with when it came in by that
-    /// interface (a reply goes back on its originator's VLAN, also when the flow crossed interfaces); else, while that
-    /// side is unknown there, the packet's own tag when it leaves by the interface it came in on; else untagged
-    /// (another interface is another L2 segment).
+    /// The packet's own VLAN TCI when it leaves by the interface it came in on (a hairpin on one segment), else untagged
+    /// (another interface is another L2 segment): the last rule of <see cref="PostRouting"/>'s choice.
     /// </summary>
-    private ushort EgressTci(in TunnelHeader rx, byte egressIfId, int slot, bool original) =>
-        _flows.TryGetPeerTci(slot, original, egressIfId, out var tci) ? tci : SameSegmentTci(rx, egressIfId);
-
     private static ushort SameSegmentTci(in TunnelHeader rx, byte egressIfId) => egressIfId == rx.IfId ? rx.VlanTci : (ushort)0;
 
     /// <summary>
@@ -171,18 +166,22 @@ internal sealed partial class DataPlaneRole
 
         answer.CopyTo(room[rx.InnerOffset..]);
         _ = buffer.SetFrameLength(rx.InnerOffset + length);
-        return PostRouting(buffer, rx, rx.InnerOffset, length, route, TunnelOffload.None, SameSegmentTci(rx, route.Ifid));
+        return PostRouting(buffer, rx, rx.InnerOffset, length, route, TunnelOffload.None, flowTci: null);
     }
 
     /// <summary>
     /// Output, after POSTROUTING: the Ethernet header gets the egress
     /// interface's shared MAC as source and the next hop's MAC from the neighbour table as destination, or zeros
     /// and HANDOFF RESOLVE so the dispatcher fills it. The tunnel header is rewritten in front of the frame as
-    /// EGRESS to the interface's dispatcher, with the VLAN TCI <paramref name="vlanTci"/> (0 = untagged; see
-    /// <see cref="EgressTci"/>). With T set the nid list carries on, with this node. A forwarded packet keeps the
-    /// <paramref name="offload"/> it came with (a super-frame stays one); an answer this node built has none.
+    /// EGRESS to the interface's dispatcher. With T set the nid list carries on, with this node. A forwarded packet keeps
+    /// the <paramref name="offload"/> it came with (a super-frame stays one); an answer this node built has none.
+    /// The VLAN TCI it leaves with (0 = untagged), first rule that knows: <paramref name="flowTci"/>, the tag the flow's
+    /// other side last came in with when it came in by the egress interface (a reply goes back on its originator's VLAN,
+    /// also when the flow crossed interfaces); the tag the next hop's ARP or neighbour discovery came in with (a host
+    /// sits on the VLAN it announced itself on); the packet's own tag when it leaves by the interface it came in on;
+    /// untagged.
     /// </summary>
-    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route, in TunnelOffload offload, ushort vlanTci)
+    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route, in TunnelOffload offload, ushort? flowTci)
     {
         var egress = _interfaces[route.Ifid];
         var mac = _interfaceMacs[route.Ifid];
@@ -211,7 +210,7 @@ internal sealed partial class DataPlaneRole
 
         var frame = datagram.Slice(innerStart, innerLength);
         mac.CopyTo(frame[6..]);
-        var resolve = !_neighbours.TryGet(route.Ifid, route.NextHop, frame[..6]);
+        var resolve = !_neighbours.TryGet(route.Ifid, route.NextHop, frame[..6], out var neighbourTci);
         if (resolve)
         {
             frame[..6].Clear();
@@ -230,7 +229,7 @@ internal sealed partial class DataPlaneRole
             Ttl = rx.Ttl,
             SNode = rx.SNode,
             IfId = route.Ifid,
-            VlanTci = vlanTci,
+            VlanTci = flowTci ?? (resolve ? SameSegmentTci(rx, route.Ifid) : neighbourTci),
             Offload = offload,
         };
         var headerLength = TunnelLayout.HeaderLength(TunnelFlags.None, nidCount, offload.IsPresent);

@@ -33,30 +33,36 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime, bool 
         }
     }
 
-    /// <summary>Records what an ARP packet or reply told; returns true when the entry is new or changed.</summary>
-    public bool Learn(byte ifid, IpAddr address, ReadOnlySpan<byte> mac)
+    /// <summary>
+    /// Records what an ARP packet or reply told, with the VLAN TCI the frame came in with (0 untagged): the host sits
+    /// on that VLAN of the interface. Returns true when the entry is new or changed (MAC or VLAN).
+    /// </summary>
+    public bool Learn(byte ifid, IpAddr address, ReadOnlySpan<byte> mac, ushort tci = 0)
     {
         if (_lock is null)
         {
-            return LearnCore(ifid, address, mac);
+            return LearnCore(ifid, address, mac, tci);
         }
 
         lock (_lock)
         {
-            return LearnCore(ifid, address, mac);
+            return LearnCore(ifid, address, mac, tci);
         }
     }
 
-    public bool TryGet(byte ifid, IpAddr address, Span<byte> mac)
+    public bool TryGet(byte ifid, IpAddr address, Span<byte> mac) => TryGet(ifid, address, mac, out _);
+
+    /// <summary>The neighbour's MAC into <paramref name="mac"/> and the VLAN TCI it was learned on.</summary>
+    public bool TryGet(byte ifid, IpAddr address, Span<byte> mac, out ushort tci)
     {
         if (_lock is null)
         {
-            return TryGetCore(ifid, address, mac);
+            return TryGetCore(ifid, address, mac, out tci);
         }
 
         lock (_lock)
         {
-            return TryGetCore(ifid, address, mac);
+            return TryGetCore(ifid, address, mac, out tci);
         }
     }
 
@@ -87,14 +93,15 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime, bool 
         }
     }
 
-    private bool LearnCore(byte ifid, IpAddr address, ReadOnlySpan<byte> mac)
+    private bool LearnCore(byte ifid, IpAddr address, ReadOnlySpan<byte> mac, ushort tci)
     {
         if (mac.Length < 6 || address.Version == 0 || (mac[0] & 1) != 0)
         {
             return false;
         }
 
-        var value = Pack(mac);
+        // The MAC takes the low 48 bits; the TCI rides in the top 16.
+        var value = Pack(mac) | ((ulong)tci << 48);
         var now = time.GetTimestamp();
         ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_entries, (ifid, address), out var existed);
         var changed = !existed || slot.Mac != value;
@@ -102,14 +109,16 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime, bool 
         return changed;
     }
 
-    private bool TryGetCore(byte ifid, IpAddr address, Span<byte> mac)
+    private bool TryGetCore(byte ifid, IpAddr address, Span<byte> mac, out ushort tci)
     {
         if (_entries.TryGetValue((ifid, address), out var e) && time.GetElapsedTime(e.LearnedAt) < lifetime)
         {
             Unpack(e.Mac, mac);
+            tci = (ushort)(e.Mac >> 48);
             return true;
         }
 
+        tci = 0;
         return false;
     }
 

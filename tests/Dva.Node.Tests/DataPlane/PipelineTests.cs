@@ -243,6 +243,27 @@ public class PipelineTests
         Assert.Equal(0x00C8, Read(later).Header.VlanTci);
     }
 
+    // A host on VLAN 20 of the inside trunk announces itself by ARP: a new flow from the untagged outside toward it
+    // leaves the inside on VLAN 20 (the next hop's VLAN), with its MAC; a host announced untagged gets no tag.
+    [Fact]
+    public void Forward_NewFlowTowardAHostThatArpedOnAVlan_LeavesOnThatVlan()
+    {
+        using var rig = Rig();
+        var onVlan = BroadcastFields(10, Table, InsideDispatcher, Inside) with { VlanTci = 0x0014 };
+        Assert.Equal(Verdict.Consumed, rig.Process(Datagram(TestFrames.ArpRequest(HostMac, "198.51.100.7", "198.51.100.1"), onVlan)));
+        LearnInside(rig, RouterMac, "198.51.100.8");
+
+        var toTagged = Datagram(TestFrames.Udp(Client, 4000, "198.51.100.7", 53), Dispatch(10, Table));
+        var toUntagged = Datagram(TestFrames.Udp(Client, 4000, "198.51.100.8", 53), Dispatch(10, Table) with { VlanTci = 0x0064 });
+        Assert.Equal(Verdict.Send, rig.Process(toTagged));
+        Assert.Equal(Verdict.Send, rig.Process(toUntagged));
+
+        var (header, _, inner) = Read(toTagged);
+        Assert.Equal((Inside, Handoff.None, (ushort)0x0014), (header.IfId, header.Handoff, header.VlanTci));
+        Assert.Equal(HostMac, inner[..6]);
+        Assert.Equal((Inside, (ushort)0), (Read(toUntagged).Header.IfId, Read(toUntagged).Header.VlanTci));
+    }
+
     // A flow the inside starts toward the outside: no outside side is known for it, so it leaves untagged even when
     // another flow's client sits on a VLAN.
     [Fact]

@@ -36,6 +36,23 @@ public class NeighbourTableTests
     }
 
     [Fact]
+    public void Learn_OnAVlan_TryGetGivesTheTciWithTheWholeMac_MovingToAnotherVlanIsAChange()
+    {
+        var table = new NeighbourTable(new FakeTimeProvider(), TimeSpan.FromMinutes(5));
+        var mac = new byte[6];
+        byte[] high = [0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE]; // every bit the TCI could clobber
+
+        Assert.True(table.Learn(1, Host, high, tci: 0xF00A));
+        Assert.True(table.TryGet(1, Host, mac, out var tci));
+        Assert.Equal(high, mac);
+        Assert.Equal(0xF00A, tci);
+        Assert.False(table.Learn(1, Host, high, tci: 0xF00A));
+        Assert.True(table.Learn(1, Host, high, tci: 0x0014));
+        Assert.True(table.TryGet(1, Host, mac, out tci));
+        Assert.Equal(0x0014, tci);
+    }
+
+    [Fact]
     public void Learn_MulticastMacOrNoAddress_Ignored()
     {
         var table = new NeighbourTable(new FakeTimeProvider(), TimeSpan.FromMinutes(5));
