@@ -156,10 +156,11 @@ internal sealed class FleetReconciler(
             {
                 // Removing a failed unit is not paced: it is gone whatever the tables say.
                 forced = true;
+                // Named before the release, which takes the node id back (the cause said "node 0 removed").
+                causes.Add($"node {node.NodeId} removed ({reason})");
                 await ReleaseAsync(audit, marks, node, reason.StartsWith("no interface", StringComparison.Ordinal) ? "release" : "fail", reason, ct);
                 nodes.Remove(node);
                 released.Add(node);
-                causes.Add($"node {node.NodeId} removed ({reason})");
             }
         }
 
@@ -212,10 +213,10 @@ internal sealed class FleetReconciler(
         {
             if (DrainFinished(current, marks, unit, now) is { } why)
             {
+                causes.Add($"node {unit.NodeId} left ({why})");
                 await ReleaseAsync(audit, marks, unit, "release", why, ct);
                 nodes.Remove(unit);
                 released.Add(unit);
-                causes.Add($"node {unit.NodeId} left ({why})");
             }
         }
 

@@ -38,8 +38,9 @@ public sealed class ScalingRolloutTests : HubTestBase
         Assert.True(drained.History.Entries.Any(e => e.Node == leaving.NodeId), "the drained unit's buckets must remember it");
 
         // Its heartbeats report no live flow, so its history goes and then the unit itself.
-        var (after, _) = await Factory.WaitForCommitAsync(dva, (t, _) => !t.Peers.ContainsKey(leaving.NodeId));
+        var (after, left) = await Factory.WaitForCommitAsync(dva, (t, _) => !t.Peers.ContainsKey(leaving.NodeId));
         Assert.Equal(3, HubFactory.ServingDataPlanes(after));
+        Assert.Contains($"node {leaving.NodeId} left (drained", left.Cause, StringComparison.Ordinal);
         var leaver = units.Single(u => u.Client.Assignment.NodeId == leaving.NodeId || u.Assignments.Any(a => a.NodeId == leaving.NodeId));
         using var client = Factory.AdminClient();
         var record = JsonNode.Parse(await client.GetStringAsync($"/api/v1/nodes/{leaver.Client.NodeKey}"))!;
@@ -59,9 +60,11 @@ public sealed class ScalingRolloutTests : HubTestBase
         Assert.True(before.Peers.ContainsKey(lost));
 
         await StopNodeAsync(a);
-        var (after, _) = await Factory.WaitForCommitAsync(dva, (t, _) => !t.Peers.ContainsKey(lost));
+        var (after, log) = await Factory.WaitForCommitAsync(dva, (t, _) => !t.Peers.ContainsKey(lost));
 
         Assert.Equal(1, HubFactory.ServingDataPlanes(after));
+        // The version's cause (GET …/tables) names the unit that went.
+        Assert.Contains($"node {lost} removed (no heartbeat", log.Cause, StringComparison.Ordinal);
         Assert.DoesNotContain(lost, after.Owners.ToArray());
         using var client = Factory.AdminClient();
         var audit = JsonNode.Parse(await client.GetStringAsync($"/api/v1/audit?dvaId={dva}&pageSize=200"))!["items"]!.AsArray();
