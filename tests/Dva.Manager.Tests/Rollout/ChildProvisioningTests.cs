@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -48,8 +49,9 @@ public sealed class ChildProvisioningTests : HubTestBase
         var (dva, units) = await StartDvaAsync("rule-hang", dataPlanes: 2, port: 7910);
         var (healthy, stuck) = (units[0], units[1]);
         // No table change may come while the unit hangs (it would fail the unit and take it out of the DVA): wait until
-        // the history of the joins is pruned (the units report no flows).
-        await Factory.WaitForCommitAsync(dva, (t, _) => HubFactory.ServingDataPlanes(t) == 2 && t.History.EntryCount == 0);
+        // the history of the joins is pruned (the units report no flows), by a version every unit acked (the next pass
+        // removes a unit that did not).
+        await Factory.WaitForCommitAsync(dva, (t, log) => HubFactory.ServingDataPlanes(t) == 2 && t.History.EntryCount == 0 && log.Failed.Count == 0);
         using var client = Factory.AdminClient();
         stuck.HoldAssignments();
 
@@ -64,7 +66,8 @@ public sealed class ChildProvisioningTests : HubTestBase
         stuck.Release();
         await WaitForStatusAsync(client, $"/api/v1/dvas/{dva}/firewall-rules/{id}", "ACTIVE");
         // ACTIVE because the unit confirmed, not because it left the DVA.
-        Assert.True(Factory.Rollout.Current(dva)!.Peers.ContainsKey(stuck.Client.Assignment.NodeId));
+        Assert.True(Factory.Rollout.Current(dva)!.Peers.ContainsKey(stuck.Client.Assignment.NodeId),
+            $"node {stuck.Client.Assignment.NodeId} left the DVA; table versions: {await TablesAsync(client, dva)}");
         Assert.Contains($"\"id\":{id},", stuck.Assignments[^1].ConfigJson, StringComparison.Ordinal);
     }
 
@@ -138,13 +141,16 @@ public sealed class ChildProvisioningTests : HubTestBase
             if (DateTimeOffset.UtcNow >= deadline)
             {
                 // The DVA's table versions say whether a table change (which fails a hanging unit) came meanwhile.
-                var tables = await client.GetStringAsync(new Uri(string.Join('/', path.Split('/')[..5]) + "/tables", UriKind.Relative));
+                var tables = await TablesAsync(client, long.Parse(path.Split('/')[4], CultureInfo.InvariantCulture));
                 Assert.Fail($"{path} did not become {status}: {item["status"]!.ToJsonString()}\ntable versions: {tables}");
             }
 
             await Task.Delay(50);
         }
     }
+
+    private static Task<string> TablesAsync(HttpClient client, long dva) =>
+        client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}/tables", UriKind.Relative));
 
     private static async Task<string> ETagAsync(HttpClient client, string path)
     {
