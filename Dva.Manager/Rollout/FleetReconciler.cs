@@ -44,15 +44,20 @@ internal sealed class FleetReconciler(
     private readonly ConcurrentDictionary<long, SentAssignment> _sent = new();
     private readonly ConcurrentDictionary<long, string?> _quarantine = new();
     private readonly SemaphoreSlim _pass = new(1, 1);
+    private readonly ManagerStallClock _stalls = new(TimeSpan.FromSeconds(1));
 
     public void Dispose() => _pass.Dispose();
 
     /// <summary>Asks for a pass soon (a unit registered, a rollout failed a unit).</summary>
     public void Kick() => _kicks.Writer.TryWrite(true);
 
-    /// <summary>Waits for a kick or <paramref name="interval"/>, whichever comes first.</summary>
+    /// <summary>
+    /// Waits for a kick or <paramref name="interval"/>, whichever comes first. Waking more than a second late means the
+    /// manager did not run meanwhile (<see cref="ManagerStallClock"/>): units get their failure timeout anew.
+    /// </summary>
     public async Task WaitAsync(TimeSpan interval, CancellationToken ct)
     {
+        _stalls.Sleeping(time.GetUtcNow(), interval);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(interval);
         try
@@ -62,6 +67,11 @@ internal sealed class FleetReconciler(
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             // The interval passed without a kick.
+        }
+
+        if (_stalls.Woke(time.GetUtcNow()) is { } late)
+        {
+            FleetLog.Stalled(logger, late.TotalSeconds);
         }
     }
 
@@ -569,11 +579,12 @@ internal sealed class FleetReconciler(
     }
 
     /// <summary>
-    /// Heard from within the failure timeout. A unit of the tables that has not reconnected since the manager
-    /// started gets <see cref="NodeHubOptions.ReconnectGrace"/> to do so: it kept forwarding meanwhile.
+    /// Heard from within the failure timeout, counted from the end of the manager's own last stall if that is later
+    /// (<see cref="ManagerStallClock"/>). A unit of the tables that has not reconnected since the manager started gets
+    /// <see cref="NodeHubOptions.ReconnectGrace"/> to do so: it kept forwarding meanwhile.
     /// </summary>
     private bool IsAlive(long nodeKey) => sessions.Get(nodeKey) is { } session
-        ? time.GetUtcNow() - session.LastSeen <= options.Value.FailureTimeout
+        ? time.GetUtcNow() - _stalls.SilentSince(session.LastSeen) <= options.Value.FailureTimeout
         : time.GetUtcNow() - _started <= options.Value.ReconnectGrace;
 
     private bool IsQuarantined(long nodeKey, NodeSession session)
@@ -629,6 +640,10 @@ internal static partial class FleetLog
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Node {Name}: {Operation} ({Reason})")]
     public static partial void Released(ILogger logger, string name, string operation, string reason);
+
+    [LoggerMessage(EventId = 4206, Level = LogLevel.Warning,
+        Message = "The manager did not run for {Seconds:0.0} s more than planned (a pause or a starved host); units' silence counts from now")]
+    public static partial void Stalled(ILogger logger, double seconds);
 
     [LoggerMessage(EventId = 4205, Level = LogLevel.Debug, Message = "DVA {DvaKey}: no change planned while node {NodeIds} is not connected")]
     public static partial void WaitingForUnits(ILogger logger, long dvaKey, string nodeIds);
