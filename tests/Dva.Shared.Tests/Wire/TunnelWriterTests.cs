@@ -1,4 +1,5 @@
 using Dva.Shared.Wire;
+using Dva.Tests.Common;
 using static Dva.Shared.Tests.Wire.GoldenVectors;
 
 namespace Dva.Shared.Tests.Wire;

@@ -1,3 +1,4 @@
+using Dva.Tests.Common;
 using System.Net;
 using Dva.Node.Services;
 using Dva.Node.Services.LoadBalancer;

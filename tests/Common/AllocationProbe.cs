@@ -1,4 +1,4 @@
-namespace Dva.Shared.Tests;
+namespace Dva.Tests.Common;
 
 /// <summary>
 /// Bytes a piece of per-packet code allocates on the test thread. The runtime's own one-off work (tiering a method up,
