@@ -58,7 +58,7 @@ internal struct FlowEntry
     /// <summary>
     /// The interface the original direction last came in by (IFIDs are 1..255, so 0 = not seen yet). With
     /// <see cref="OriginTci"/> it says on which VLAN of that interface the flow's originator sits, so a reply routed
-    /// back out of that interface leaves on the originator's VLAN (DataPlaneRole.EgressTci).
+    /// back out of that interface leaves on the originator's VLAN (DataPlaneRole.PostRouting).
     /// </summary>
     public byte OriginIfId;
 
