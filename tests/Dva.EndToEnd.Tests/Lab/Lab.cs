@@ -230,6 +230,9 @@ internal sealed class Lab : IDisposable
     /// <summary>Runs a shell command in a namespace: (exit code, output).</summary>
     public static (int Code, string Output) Exec(string ns, string command, TimeSpan? timeout = null) => NfvLab.Exec(ns, command, timeout);
 
+    /// <summary>As <see cref="Exec"/>, the process started before this returns; for commands that run side by side.</summary>
+    public static Task<(int Code, string Output)> ExecAsync(string ns, string command, TimeSpan? timeout = null) => NfvLab.ExecAsync(ns, command, timeout);
+
     /// <summary>A long-running command in a namespace, killed on dispose; its output lines to <paramref name="onLine"/>.</summary>
     public Process Spawn(string ns, string command, Action<string>? onLine = null) => _nfv.Spawn(ns, command, onLine);
 

@@ -44,7 +44,7 @@ public sealed class LabTests
             // flow's bucket with its owner with probability 2/5, so with 3 flows it moved none in about 1 run of 16 and
             // nothing was punted; with 12, about 1 in 60 000) and a request to the VIP every 0.2 s for 50 s.
             var streams = new[] { ("198.51.100.11", 5201), ("198.51.100.11", 5202), ("198.51.100.12", 5201) }
-                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s.Item1} -p {s.Item2} -t 45 -P 4 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(120))))
+                .Select(s => Lab.ExecAsync(lab.Client, $"iperf3 -c {s.Item1} -p {s.Item2} -t 45 -P 4 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(120)))
                 .ToList();
             var curlLoop = Path.Combine(lab.Directory, "curl-loop.sh");
             await File.WriteAllTextAsync(curlLoop, $$"""
@@ -54,7 +54,7 @@ public sealed class LabTests
                   sleep 0.2
                 done
                 """);
-            var requests = Task.Run(() => Lab.Exec(lab.Client, $"sh {curlLoop}", TimeSpan.FromSeconds(120)));
+            var requests = Lab.ExecAsync(lab.Client, $"sh {curlLoop}", TimeSpan.FromSeconds(120));
             await Task.Delay(TimeSpan.FromSeconds(3));
 
             // Scale out 2 → 5: the new data planes take buckets; the transfers' packets are punted to the old owners.
@@ -218,16 +218,16 @@ public sealed class LabTests
             var versionBefore = (await Lab.TableVersionAsync(lab.Dispatcher))!.Value;
 
             var capture = Path.Combine(lab.Directory, "tunnel.pcap");
-            var tshark = Task.Run(() => Lab.Exec(lab.Fabric,
-                $"tshark -q -n -i br0 -s 256 -f 'udp port {Lab.TunnelPort}' -a duration:12 -c 20000 -w {capture}", TimeSpan.FromSeconds(60)));
+            var tshark = Lab.ExecAsync(lab.Fabric,
+                $"tshark -q -n -i br0 -s 256 -f 'udp port {Lab.TunnelPort}' -a duration:12 -c 20000 -w {capture}", TimeSpan.FromSeconds(60));
             await lab.Manager!.WaitForAsync("tshark capturing", Step, () => Task.FromResult(File.Exists(capture) ? (object)capture : null));
 
             // A short burst: two 4 s transfers, one to each backend, and requests to the VIP.
             var streams = new[] { "198.51.100.11", "198.51.100.12" }
-                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s} -p 5201 -t 4 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(60))))
+                .Select(s => Lab.ExecAsync(lab.Client, $"iperf3 -c {s} -p 5201 -t 4 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(60)))
                 .ToList();
-            var (curlCode, curlOutput) = await Task.Run(() => Lab.Exec(lab.Client,
-                $"for i in $(seq 10); do curl -sS --max-time 5 http://{LabDva.Vip}/ || exit 1; echo; done", TimeSpan.FromSeconds(60)));
+            var (curlCode, curlOutput) = await Lab.ExecAsync(lab.Client,
+                $"for i in $(seq 10); do curl -sS --max-time 5 http://{LabDva.Vip}/ || exit 1; echo; done", TimeSpan.FromSeconds(60));
             Assert.True(curlCode == 0, curlOutput);
             foreach (var stream in streams)
             {
@@ -301,12 +301,17 @@ public sealed class LabTests
 
             // Eight TCP streams and twelve echo flows (each its own identifier, so its own bucket) for 40 s.
             var streams = new[] { "198.51.100.11", "198.51.100.12" }
-                .Select(s => Task.Run(() => Lab.Exec(lab.Client, $"iperf3 -c {s} -p 5201 -P 4 -t 40 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(120))))
+                .Select(s => Lab.ExecAsync(lab.Client, $"iperf3 -c {s} -p 5201 -P 4 -t 40 -b 2M --connect-timeout 5000", TimeSpan.FromSeconds(120)))
                 .ToList();
             var pings = Enumerable.Range(0, 12)
-                .Select(_ => Task.Run(() => Lab.Exec(lab.Client, "ping -q -i 0.1 -w 40 198.51.100.12", TimeSpan.FromSeconds(120))))
+                .Select(_ => Lab.ExecAsync(lab.Client, "ping -q -i 0.1 -w 40 198.51.100.12", TimeSpan.FromSeconds(120)))
                 .ToList();
             await Task.Delay(TimeSpan.FromSeconds(5));
+
+            // Every echo flow exists before the cut: one that began after it, in a bucket of the cut unit, would lose
+            // packets without being counted among the cut unit's flows.
+            await lab.Manager!.WaitForAsync("the twelve echo flows on the data planes", Step, () => Task.FromResult(
+                lab.DataPlanes.Sum(u => Flows(u).Count(f => f.StartsWith("icmp ", StringComparison.Ordinal))) >= pings.Count ? (object)true : null));
 
             // Cut: the manager misses its heartbeats, declares it failed and rolls out a table without it.
             var serving = LabDva.Peers(Lab.Control(lab.Dispatcher, "table")!.Value);
@@ -492,15 +497,15 @@ public sealed class LabTests
     /// <summary>random.bin from the VIP (either member), checked against its sha256 <paramref name="expected"/>.</summary>
     private static async Task DownloadByteExactAsync(Lab lab, string expected, string when)
     {
-        var (code, output) = await Task.Run(() => Lab.Exec(lab.Client, $"curl -sS --max-time 30 http://{LabDva.Vip}/random.bin | sha256sum", TimeSpan.FromSeconds(40)));
+        var (code, output) = await Lab.ExecAsync(lab.Client, $"curl -sS --max-time 30 http://{LabDva.Vip}/random.bin | sha256sum", TimeSpan.FromSeconds(40));
         Assert.True(code == 0 && output.StartsWith(expected, StringComparison.Ordinal), $"download {when}: sha256 {output.Trim()} (expected {expected})\n{lab.Diagnostics()}");
     }
 
     /// <summary>Until the first request to the VIP is answered (ARP learnt on every side, tables installed).</summary>
     private static async Task WaitForVipAsync(Lab lab)
     {
-        var (code, output) = await Task.Run(() => Lab.Exec(lab.Client,
-            $"for i in $(seq 60); do curl -sS --max-time 2 http://{LabDva.Vip}/ && exit 0; sleep 0.5; done; exit 1", TimeSpan.FromSeconds(180)));
+        var (code, output) = await Lab.ExecAsync(lab.Client,
+            $"for i in $(seq 60); do curl -sS --max-time 2 http://{LabDva.Vip}/ && exit 0; sleep 0.5; done; exit 1", TimeSpan.FromSeconds(180));
         Assert.True(code == 0, $"the VIP never answered: {output}\n{lab.Diagnostics()}");
     }
 }

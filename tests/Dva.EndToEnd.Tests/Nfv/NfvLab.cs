@@ -80,9 +80,18 @@ internal sealed class NfvLab : IDisposable
     public string Backend2 { get; }
 
     /// <summary>Runs a command in a namespace; returns (exit code, stdout + stderr). Bounded by <paramref name="timeout"/>.</summary>
-    public static (int Code, string Output) Exec(string ns, string command, TimeSpan? timeout = null)
+    public static (int Code, string Output) Exec(string ns, string command, TimeSpan? timeout = null) =>
+        ExecAsync(ns, command, timeout).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// As <see cref="Exec"/>, but the process is started before this returns and only its end is awaited: commands
+    /// meant to run side by side start together, not one by one as blocking calls on pool threads would (the pool
+    /// adds a thread about every half second, so the twelfth of twelve pings once started after what it was to
+    /// watch).
+    /// </summary>
+    public static Task<(int Code, string Output)> ExecAsync(string ns, string command, TimeSpan? timeout = null)
     {
-        using var process = Start("ip", $"netns exec {ns} sh -c \"{command.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+        var process = Start("ip", $"netns exec {ns} sh -c \"{command.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
         var output = new StringBuilder();
         // A null line is a stream's end, not output: appended, it put a blank line first whenever stderr closed before
         // stdout wrote (a sha256sum check once failed on it).
@@ -90,20 +99,32 @@ internal sealed class NfvLab : IDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(30)))
+        return WaitAsync(process, command, output, timeout ?? TimeSpan.FromSeconds(30));
+    }
+
+    private static async Task<(int Code, string Output)> WaitAsync(Process process, string command, StringBuilder output, TimeSpan timeout)
+    {
+        using (process)
         {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
+            using var cts = new CancellationTokenSource(timeout);
+            try
+            {
+                await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                lock (output)
+                {
+                    return (-1, $"timed out: {command}\n{output}");
+                }
+            }
+
             lock (output)
             {
-                return (-1, $"timed out: {command}\n{output}");
+                return (process.ExitCode, output.ToString());
             }
-        }
-
-        process.WaitForExit();
-        lock (output)
-        {
-            return (process.ExitCode, output.ToString());
         }
     }
 

@@ -230,7 +230,7 @@ public sealed class NfvTests : IDisposable
         // 12 s at 50 Mbit/s: long enough that both rollouts land mid-transfer on a loaded 2-core machine. The rollouts
         // are paced by what the data planes see, not by fixed sleeps (CI once finished an 8 s transfer before v3).
         var clock = Stopwatch.StartNew();
-        var transfer = Task.Run(() => NfvLab.Exec(_lab.Client, $"iperf3 -c 198.51.100.11 -p 5201 --cport {port} -t 12 -b 50M --connect-timeout 3000", TimeSpan.FromSeconds(45)));
+        var transfer = NfvLab.ExecAsync(_lab.Client, $"iperf3 -c 198.51.100.11 -p 5201 --cport {port} -t 12 -b 50M --connect-timeout 3000", TimeSpan.FromSeconds(45));
         var started = WaitFor(() => TunnelCounter("dp2", "DispatchReceived") > 200 || transfer.IsCompleted, TimeSpan.FromSeconds(15));
         Assert.True(started && !transfer.IsCompleted, $"the transfer did not reach dp2 ({clock.Elapsed}): {Diagnostics()}");
 
@@ -369,9 +369,9 @@ public sealed class NfvTests : IDisposable
     public async Task LoadBalancer_MemberSetDrainingAtRunTime_ItsLongTransferCompletesNewConnectionsGoToTheOther()
     {
         // VIP .101 sends everything to B1 (B2 drains): the download lands on B1, at a rate that makes it last ~16 s.
-        var download = Task.Run(() => NfvLab.Exec(_lab.Client,
+        var download = NfvLab.ExecAsync(_lab.Client,
             "curl -sS --max-time 60 --limit-rate 4M -o /dev/null -w '%{http_code} %{size_download}' http://192.0.2.101/big",
-            TimeSpan.FromSeconds(75)));
+            TimeSpan.FromSeconds(75));
         var started = false;
         for (var i = 0; i < 300 && !started; i++)
         {
