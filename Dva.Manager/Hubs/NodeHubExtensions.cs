@@ -23,6 +23,7 @@ internal static class NodeHubExtensions
         services.AddSingleton<RegistrationRateLimiter>();
         services.AddSingleton<NodeSessions>();
         services.AddSingleton<HeartbeatFeed>();
+        services.AddSingleton(_ => new ManagerStallClock(TimeSpan.FromSeconds(1)));
         services.AddSingleton<RolloutCoordinator>();
         services.AddSingleton<FleetReconciler>();
         services.AddSingleton<Security.Keys.TunnelKeyService>();

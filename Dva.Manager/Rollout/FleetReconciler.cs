@@ -29,6 +29,7 @@ internal sealed class FleetReconciler(
     TimeProvider time,
     IOptions<NodeHubOptions> options,
     Security.Keys.TunnelKeyService keys,
+    ManagerStallClock stalls,
     ILogger<FleetReconciler> logger) : IDisposable
 {
     public const string TablesConverged = "TablesConverged";
@@ -44,20 +45,20 @@ internal sealed class FleetReconciler(
     private readonly ConcurrentDictionary<long, SentAssignment> _sent = new();
     private readonly ConcurrentDictionary<long, string?> _quarantine = new();
     private readonly SemaphoreSlim _pass = new(1, 1);
-    private readonly ManagerStallClock _stalls = new(TimeSpan.FromSeconds(1));
+    private ITimer? _stallWatch;
 
-    public void Dispose() => _pass.Dispose();
+    public void Dispose()
+    {
+        _stallWatch?.Dispose();
+        _pass.Dispose();
+    }
 
     /// <summary>Asks for a pass soon (a unit registered, a rollout failed a unit).</summary>
     public void Kick() => _kicks.Writer.TryWrite(true);
 
-    /// <summary>
-    /// Waits for a kick or <paramref name="interval"/>, whichever comes first. Waking more than a second late means the
-    /// manager did not run meanwhile (<see cref="ManagerStallClock"/>): units get their failure timeout anew.
-    /// </summary>
+    /// <summary>Waits for a kick or <paramref name="interval"/>, whichever comes first.</summary>
     public async Task WaitAsync(TimeSpan interval, CancellationToken ct)
     {
-        _stalls.Sleeping(time.GetUtcNow(), interval);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(interval);
         try
@@ -68,8 +69,31 @@ internal sealed class FleetReconciler(
         {
             // The interval passed without a kick.
         }
+    }
 
-        if (_stalls.Woke(time.GetUtcNow()) is { } late)
+    /// <summary>
+    /// Starts the watch for the manager's own stalls (<see cref="ManagerStallClock"/>) before the first pass judges
+    /// any unit: a timer that ticks every quarter second and runs on the thread pool, as the hub's heartbeat handlers
+    /// do, so it is late whenever they could not run.
+    /// </summary>
+    private void StartStallWatch()
+    {
+        if (Volatile.Read(ref _stallWatch) is not null)
+        {
+            return;
+        }
+
+        stalls.Start(time.GetUtcNow());
+        var watch = time.CreateTimer(_ => OnStallTick(), null, ManagerStallClock.TickInterval, ManagerStallClock.TickInterval);
+        if (Interlocked.CompareExchange(ref _stallWatch, watch, null) is not null)
+        {
+            watch.Dispose();
+        }
+    }
+
+    private void OnStallTick()
+    {
+        if (stalls.Tick(time.GetUtcNow()) is { } late)
         {
             FleetLog.Stalled(logger, late.TotalSeconds);
         }
@@ -85,6 +109,7 @@ internal sealed class FleetReconciler(
     /// <summary>One pass over every DVA.</summary>
     public async Task ReconcileAllAsync(CancellationToken ct)
     {
+        StartStallWatch();
         List<long> dvas;
         await using (var scope = scopes.CreateAsyncScope())
         {
@@ -579,13 +604,18 @@ internal sealed class FleetReconciler(
     }
 
     /// <summary>
-    /// Heard from within the failure timeout, counted from the end of the manager's own last stall if that is later
-    /// (<see cref="ManagerStallClock"/>). A unit of the tables that has not reconnected since the manager started gets
-    /// <see cref="NodeHubOptions.ReconnectGrace"/> to do so: it kept forwarding meanwhile.
+    /// Heard from within the failure timeout, counted from the end of the manager's own last stall if that is later,
+    /// or not judged while the manager is in a stall (<see cref="ManagerStallClock"/>). A unit of the tables that has
+    /// not reconnected since the manager started gets <see cref="NodeHubOptions.ReconnectGrace"/> to do so: it kept
+    /// forwarding meanwhile.
     /// </summary>
-    private bool IsAlive(long nodeKey) => sessions.Get(nodeKey) is { } session
-        ? time.GetUtcNow() - _stalls.SilentSince(session.LastSeen) <= options.Value.FailureTimeout
-        : time.GetUtcNow() - _started <= options.Value.ReconnectGrace;
+    private bool IsAlive(long nodeKey)
+    {
+        var now = time.GetUtcNow();
+        return sessions.Get(nodeKey) is { } session
+            ? stalls.Stalling(now) || now - stalls.SilentSince(session.LastSeen) <= options.Value.FailureTimeout
+            : now - _started <= options.Value.ReconnectGrace;
+    }
 
     private bool IsQuarantined(long nodeKey, NodeSession session)
     {

@@ -22,6 +22,7 @@ internal sealed class RolloutCoordinator(
     IServiceScopeFactory scopes,
     TimeProvider time,
     IOptions<NodeHubOptions> options,
+    ManagerStallClock stalls,
     ILogger<RolloutCoordinator> logger)
 {
     private const int LogsKeptPerDva = 64;
@@ -272,19 +273,13 @@ internal sealed class RolloutCoordinator(
             session.CountTableSent(connection);
         }
 
+        var sentAt = time.GetUtcNow();
         if (connections.Count > 0)
         {
             await hub.Clients.Clients(connections).InstallTable(update);
         }
 
-        try
-        {
-            await Task.WhenAll(waiting.Select(p => p.Answer.Task)).WaitAsync(options.Value.AckTimeout, time, ct);
-        }
-        catch (TimeoutException)
-        {
-            // Whoever has not answered is failed; the others' answers stand.
-        }
+        await WaitForAcksAsync(Task.WhenAll(waiting.Select(p => p.Answer.Task)), sentAt, ct);
 
         foreach (var pending in waiting)
         {
@@ -300,6 +295,34 @@ internal sealed class RolloutCoordinator(
         }
 
         return failed;
+    }
+
+    /// <summary>
+    /// Waits for the acks until <see cref="NodeHubOptions.AckTimeout"/> after the send, or after the end of a stall of
+    /// the manager itself if that is later (<see cref="ManagerStallClock"/>), and on while it is in one: acks that came
+    /// during a pause still wait unread, and must not get the units that sent them failed. Whoever has not answered by
+    /// then is failed by the caller; the others' answers stand.
+    /// </summary>
+    private async Task WaitForAcksAsync(Task all, DateTimeOffset sentAt, CancellationToken ct)
+    {
+        while (!all.IsCompleted)
+        {
+            var now = time.GetUtcNow();
+            var left = stalls.SilentSince(sentAt) + options.Value.AckTimeout - now;
+            if (left <= TimeSpan.Zero && !stalls.Stalling(now))
+            {
+                return;
+            }
+
+            try
+            {
+                await all.WaitAsync(left > ManagerStallClock.TickInterval ? left : ManagerStallClock.TickInterval, time, ct);
+            }
+            catch (TimeoutException)
+            {
+                // Judged again: a stall may have ended meanwhile.
+            }
+        }
     }
 
     private static void Audit(AsyncServiceScope scope, long dvaKey, string operation, TableVersion table, object after, DateTimeOffset? at = null) =>
