@@ -18,6 +18,12 @@ internal sealed record RingBenchOptions
 
     /// <summary>Also run the <c>afxdp:</c> source, with the XDP program in veth's driver and at the generic hook.</summary>
     public bool Xdp { get; init; }
+
+    /// <summary>
+    /// Sender threads, each on its own AF_PACKET socket. On veth the receiving socket's kernel work runs in the
+    /// sender's context, so one sender thread is often the limit before the receiver is.
+    /// </summary>
+    public int Senders { get; init; } = 1;
 }
 
 /// <param name="ReceiverCpu">CPU time of the engine thread that received, kernel and user.</param>
@@ -39,7 +45,7 @@ internal sealed record RingBenchResult(string Name, long Sent, long Received, Ti
 /// </summary>
 internal static class AfPacketRingHarness
 {
-    public const string Usage = "afpacket-bench [--seconds N] [--frame BYTES] [--rounds N] [--xdp]";
+    public const string Usage = "afpacket-bench [--seconds N] [--frame BYTES] [--rounds N] [--senders N] [--xdp]";
 
     private const int TestEthertype = 0x88B5;
 
@@ -66,6 +72,9 @@ internal static class AfPacketRingHarness
                 case "--rounds" when value > 0:
                     options = options with { Rounds = value };
                     break;
+                case "--senders" when value is >= 1 and <= 8:
+                    options = options with { Senders = value };
+                    break;
                 default:
                     error.WriteLine($"afpacket-bench: bad option '{args[i]}'; usage: dva-node {Usage}");
                     return 2;
@@ -82,7 +91,7 @@ internal static class AfPacketRingHarness
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(output);
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"veth, {options.FrameBytes}-byte frames, {options.Duration.TotalSeconds:F0} s per run, load {File.ReadAllText("/proc/loadavg").Trim()}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"veth, {options.FrameBytes}-byte frames, {options.Duration.TotalSeconds:F0} s per run, {options.Senders} sender thread(s), load {File.ReadAllText("/proc/loadavg").Trim()}"));
         using var space = new BenchNamespace();
         space.Exec("ip link add dvab0 type veth peer name dvab1");
         space.Exec("ip link set dvab0 up");
@@ -118,7 +127,7 @@ internal static class AfPacketRingHarness
             throw new ArgumentException(error, nameof(source));
         }
 
-        using var sender = space.Enter(() => AfPacketFrameSource.Open(sendSpec, promiscuous: false));
+        var senders = Enumerable.Range(0, options.Senders).Select(_ => space.Enter(() => AfPacketFrameSource.Open(sendSpec, promiscuous: false))).ToList();
         using var receiver = space.Enter(() => receiveSpec.Open());
         using var engine = new EpollEngine(new BufferPool(maxBuffers: 4096), id: 0);
         long received = 0;
@@ -145,7 +154,19 @@ internal static class AfPacketRingHarness
             last = Stopwatch.GetTimestamp();
         });
         engine.Start();
-        var sent = Send(sender, options);
+        long sent;
+        try
+        {
+            var threads = senders.Select(sender => Task.Factory.StartNew(() => Send(sender, options), TaskCreationOptions.LongRunning)).ToArray();
+            sent = Task.WhenAll(threads).GetAwaiter().GetResult().Sum();
+        }
+        finally
+        {
+            foreach (var sender in senders)
+            {
+                sender.Dispose();
+            }
+        }
 
         // The receiver drains what is queued; then the engine stops and the figures are read.
         var quiet = Stopwatch.StartNew();
