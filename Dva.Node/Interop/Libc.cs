@@ -24,6 +24,10 @@ internal static unsafe partial class Libc
     public const int IPPROTO_UDP = 17;
     public const int IPPROTO_RAW = 255;
     public const int IP_HDRINCL = 3;
+    public const int IPV6_MTU = 24;
+
+    /// <summary>SOL_UDP option: accept IPv6 UDP datagrams whose checksum is 0 (RFC 6936, as VXLAN's udp6zerocsumrx).</summary>
+    public const int UDP_NO_CHECK6_RX = 102;
     public const int IPPROTO_IPV6 = 41;
     public const int IPV6_V6ONLY = 26;
 

@@ -7,19 +7,24 @@ namespace Dva.Node.Io;
 
 /// <summary>
 /// Sends tunnel datagrams from a per-flow outer UDP source port (DESIGN.md §2: <c>49152 + (flowHash >> 50)</c>)
-/// through one IPv4 IPPROTO_RAW socket with IP_HDRINCL: it writes the outer IPv4 and UDP headers itself into the
-/// buffer's headroom, so any source port costs nothing per datagram and a whole batch is still one sendmmsg.
+/// through one IPPROTO_RAW socket of the tunnel's family (IPv4 with IP_HDRINCL, or IPv6, where IPPROTO_RAW implies
+/// the header): it writes the outer IP and UDP headers itself into the buffer's headroom, so any source port costs
+/// nothing per datagram and a whole batch is still one sendmmsg.
 /// </summary>
 /// <remarks>
 /// Why this and not the alternatives: a socket per source port needs 16 384 bound sockets (fds and socket
 /// buffers) per node; IP_PKTINFO in a <c>sendmsg</c> control message chooses the source address, never the
 /// port; an IPPROTO_UDP raw socket would also receive a copy of every UDP datagram of the host. IPPROTO_RAW
-/// never receives. It needs CAP_NET_RAW and IPv4; without them the tunnel keeps its bound port for every
-/// flow (<see cref="TryOpen"/> says why). The UDP checksum is 0 ("none", legal over IPv4), as RFC 7348 asks of
-/// VXLAN: summing every payload byte in software would cost more than the relay's own work.
+/// never receives. It needs CAP_NET_RAW, and over IPv6 a tunnel bound to one address (the kernel does not fill in the
+/// source of an IPv6 packet with its own header); without them the tunnel keeps its bound port for every flow
+/// (<see cref="TryOpen"/> says why). The UDP checksum is 0 ("none"), as RFC 7348 asks of VXLAN: summing every payload
+/// byte in software would cost more than the relay's own work. IPv4 allows it; over IPv6 it is allowed for tunnels
+/// whose receivers accept it (RFC 6935, 6936), and every node's tunnel socket does (UDP_NO_CHECK6_RX, as Linux's
+/// VXLAN does with udp6zerocsumrx). The IPv6 flow label is the source port, so a fabric that hashes the flow label
+/// spreads the flows too.
 /// The kernel does not fragment what a raw socket sends with its own header (EMSGSIZE), so a datagram longer than
 /// <see cref="FragmentAbove"/> (the tunnel MTU) or than the MTU of the route to its peer (<see cref="RouteMtu"/>) is
-/// sent here as IPv4 fragments, DF clear (<see cref="SendFragments"/>).
+/// sent here as fragments: IPv4 with DF clear, IPv6 with a Fragment header (<see cref="SendFragments"/>).
 /// <code>
 ///  0               8               16              24             32
 /// +-------+-------+---------------+-------------------------------+
@@ -38,16 +43,32 @@ namespace Dva.Node.Io;
 /// | UDP length                    | UDP checksum 0                |
 /// +-------------------------------+-------------------------------+
 /// </code>
+/// Over IPv6: version 6, traffic class 0, flow label = the UDP source port; payload length; next header 17;
+/// hop limit 64; the tunnel's address; the peer's; then the same UDP header.
 /// </remarks>
 internal sealed unsafe class FlowPortSender : IDisposable
 {
     /// <summary>Outer IPv4 (no options) and UDP header written in front of each tunnel datagram.</summary>
     public const int HeaderLength = Ipv4HeaderLength + UdpHeaderLength;
 
+    /// <summary>Outer IPv6 (no extension headers) and UDP header written in front of each tunnel datagram over IPv6.</summary>
+    public const int Ipv6HeaderLengthWithUdp = Ipv6HeaderLength + UdpHeaderLength;
+
     /// <summary>The lowest per-flow source port, <c>TunnelLayout.UdpSourcePort(0)</c>; receivers accept a peer's datagrams from here up.</summary>
     public const int FirstSourcePort = 49152;
 
     private const int Ipv4HeaderLength = 20;
+    private const int Ipv6HeaderLength = 40;
+    private const int Ipv6FragmentHeaderLength = 8;
+    private const byte Ipv6NextHeaderFragment = 44;
+    private const int Ipv6PayloadLengthOffset = 4;
+    private const int Ipv6NextHeaderOffset = 6;
+    private const int Ipv6HopLimitOffset = 7;
+    private const int Ipv6SourceOffset = 8;
+    private const int Ipv6DestinationOffset = 24;
+    private const int SockaddrIn6AddressOffset = 8;
+    private const int SockaddrIn6Length = 28;
+    private const int Ipv6MinimumMtu = 1280;
     private const int UdpHeaderLength = 8;
     private const int TotalLengthOffset = 2;
     private const int FlagsOffset = 6;
@@ -55,10 +76,6 @@ internal sealed unsafe class FlowPortSender : IDisposable
     private const int ProtocolOffset = 9;
     private const int SourceAddressOffset = 12;
     private const int DestinationAddressOffset = 16;
-    private const int UdpSourcePortOffset = Ipv4HeaderLength;
-    private const int UdpDestinationPortOffset = Ipv4HeaderLength + 2;
-    private const int UdpLengthOffset = Ipv4HeaderLength + 4;
-    private const int UdpChecksumOffset = Ipv4HeaderLength + 6;
     private const byte VersionAndIhl = 0x45;
     private const ushort DontFragment = 0x4000;
     private const ushort MoreFragments = 0x2000;
@@ -74,17 +91,22 @@ internal sealed unsafe class FlowPortSender : IDisposable
     private const long RouteMtuLifetimeMs = 10_000;
 
     private readonly MessageBatch _batch = new(SendAddressing.PerBuffer);
-    private readonly uint _source;
-    private readonly Dictionary<uint, (int Mtu, long Until)> _routeMtu = [];
+    private readonly byte[] _source;
+    private readonly int _family;
+    private readonly int _headerLength;
+    private readonly Dictionary<UInt128, (int Mtu, long Until)> _routeMtu = [];
     private byte[]? _fragment;
     private int _probeFd;
     private ushort _identification = (ushort)Random.Shared.Next(1, ushort.MaxValue);
+    private uint _identification6 = (uint)Random.Shared.Next(1, int.MaxValue);
     private int _fd;
 
-    private FlowPortSender(int fd, uint source, int probeFd)
+    private FlowPortSender(int fd, byte[] source, int probeFd)
     {
         _fd = fd;
         _source = source;
+        _family = source.Length == 4 ? Libc.AF_INET : Libc.AF_INET6;
+        _headerLength = source.Length == 4 ? HeaderLength : Ipv6HeaderLengthWithUdp;
         _probeFd = probeFd;
     }
 
@@ -96,21 +118,23 @@ internal sealed unsafe class FlowPortSender : IDisposable
     {
         ArgumentNullException.ThrowIfNull(local);
         sender = null;
-        if (local.AddressFamily != AddressFamily.InterNetwork)
+        var v6 = local.AddressFamily == AddressFamily.InterNetworkV6;
+        if (v6 && (local.Address.Equals(IPAddress.IPv6Any) || local.Address.IsIPv4MappedToIPv6))
         {
-            reason = "per-flow source ports are implemented for an IPv4 tunnel only; this tunnel is IPv6";
+            reason = $"per-flow source ports over IPv6 need the tunnel bound to one IPv6 address, not {local.Address}";
             return false;
         }
 
-        var fd = Libc.socket(Libc.AF_INET, Libc.SOCK_RAW | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, Libc.IPPROTO_RAW);
+        var family = v6 ? Libc.AF_INET6 : Libc.AF_INET;
+        var fd = Libc.socket(family, Libc.SOCK_RAW | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, Libc.IPPROTO_RAW);
         if (fd < 0)
         {
-            reason = $"socket(AF_INET, SOCK_RAW, IPPROTO_RAW) failed with {Libc.LastErrno} (needs CAP_NET_RAW)";
+            reason = $"socket({(v6 ? "AF_INET6" : "AF_INET")}, SOCK_RAW, IPPROTO_RAW) failed with {Libc.LastErrno} (needs CAP_NET_RAW)";
             return false;
         }
 
-        // IPPROTO_RAW implies IP_HDRINCL; setting it says so to the reader and to kernels that differ.
-        if (!Libc.TrySetInt(fd, Libc.IPPROTO_IP, Libc.IP_HDRINCL, 1))
+        // IPPROTO_RAW implies the header (IP_HDRINCL; over IPv6 there is no option to set, the protocol says it).
+        if (!v6 && !Libc.TrySetInt(fd, Libc.IPPROTO_IP, Libc.IP_HDRINCL, 1))
         {
             reason = $"setsockopt(IP_HDRINCL) failed with {Libc.LastErrno}";
             _ = Libc.close(fd);
@@ -118,15 +142,17 @@ internal sealed unsafe class FlowPortSender : IDisposable
         }
 
         UdpSockets.SetBufferSizes(fd, socketBufferBytes);
-        Span<byte> address = stackalloc byte[4];
-        local.Address.TryWriteBytes(address, out _);
-        // A UDP socket that sends nothing: connected to a peer, it reads the MTU of the route there (IP_MTU). Opened
-        // here, so it belongs to the same network namespace as the raw socket.
-        var probe = Libc.socket(Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
-        sender = new FlowPortSender(fd, BinaryPrimitives.ReadUInt32BigEndian(address), probe);
+        var address = local.Address.GetAddressBytes();
+        // A UDP socket that sends nothing: connected to a peer, it reads the MTU of the route there (IP_MTU, IPV6_MTU).
+        // Opened here, so it belongs to the same network namespace as the raw socket.
+        var probe = Libc.socket(family, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
+        sender = new FlowPortSender(fd, address, probe);
         reason = null;
         return true;
     }
+
+    /// <summary>The outer IP and UDP headers this sender writes in front of each datagram (28 bytes over IPv4, 48 over IPv6).</summary>
+    public int OuterHeaderLength => _headerLength;
 
     /// <summary>
     /// Outer packets longer than this many bytes (the tunnel MTU) leave as fragments; 65 535 (the default) never.
@@ -137,14 +163,14 @@ internal sealed unsafe class FlowPortSender : IDisposable
         get;
         set
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, MinimumMtu);
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, _family == Libc.AF_INET ? MinimumMtu : Ipv6MinimumMtu);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, ushort.MaxValue);
             field = value;
         }
     } = ushort.MaxValue;
 
     /// <summary>
-    /// Sends each buffer's frame from its <see cref="PacketBuffer.SourcePort"/> to its IPv4 <see cref="PacketBuffer.Peer"/>;
+    /// Sends each buffer's frame from its <see cref="PacketBuffer.SourcePort"/> to its <see cref="PacketBuffer.Peer"/> (of the tunnel's family);
     /// the outer headers are written in the headroom and removed again afterwards. Returns how many the kernel took.
     /// A datagram longer than <see cref="FragmentAbove"/> leaves as fragments, in its place in the batch's order.
     /// </summary>
@@ -158,7 +184,7 @@ internal sealed unsafe class FlowPortSender : IDisposable
             var buffer = buffers[i];
             if (!WriteHeaders(buffer))
             {
-                // No IPv4 peer or no headroom: the batch skips a buffer without a peer and counts it (NoPeer).
+                // No peer of the tunnel's family or no headroom: the batch skips a buffer without a peer and counts it (NoPeer).
                 buffer.Peer.SetLength(0);
             }
             else if (buffer.FrameLength > MinimumMtu && Math.Min(FragmentAbove, RouteMtu(buffer.Frame)) is var limit && buffer.FrameLength > limit)
@@ -174,7 +200,12 @@ internal sealed unsafe class FlowPortSender : IDisposable
         {
             if (!buffer.Peer.IsEmpty)
             {
-                _ = buffer.TryTrimFront(HeaderLength);
+                if (_family == Libc.AF_INET6)
+                {
+                    buffer.Frame.Slice(Ipv6HeaderLength + 2, 2).CopyTo(buffer.Peer.Bytes[SockaddrInPortOffset..]);
+                }
+
+                _ = buffer.TryTrimFront(_headerLength);
             }
         }
 
@@ -182,27 +213,41 @@ internal sealed unsafe class FlowPortSender : IDisposable
     }
 
     /// <summary>
-    /// Sends the outer packet in <paramref name="buffer"/> (headers written) as IPv4 fragments of at most
-    /// <paramref name="limit"/> bytes (the tunnel's or the route's MTU, the smaller), DF clear, one identification for all (RFC 791); the receiving kernel
-    /// reassembles the datagram before any socket sees it. Counted as one datagram sent; a failed fragment drops the
-    /// rest of the datagram and is counted as one failed send.
+    /// Sends the outer packet in <paramref name="buffer"/> (headers written) as fragments of at most
+    /// <paramref name="limit"/> bytes (the tunnel's or the route's MTU, the smaller): IPv4 with DF clear and one
+    /// identification for all (RFC 791), IPv6 with a Fragment header and one 32-bit identification (RFC 8200 §4.5).
+    /// The receiving kernel reassembles the datagram before any socket sees it. Counted as one datagram sent; a failed
+    /// fragment drops the rest of the datagram and is counted as one failed send.
     /// </summary>
     private bool SendFragments(PacketBuffer buffer, int limit, PortCounters counters)
     {
         var packet = buffer.Frame;
-        var chunk = (limit - Ipv4HeaderLength) & ~7;
-        var fragment = _fragment ??= new byte[ushort.MaxValue];
-        var identification = _identification++;
-        if (_identification == 0)
+        var v6 = _family == Libc.AF_INET6;
+        var fixedPart = v6 ? Ipv6HeaderLength : Ipv4HeaderLength;
+        var chunk = (limit - fixedPart - (v6 ? Ipv6FragmentHeaderLength : 0)) & ~7;
+        var fragment = _fragment ??= new byte[ushort.MaxValue + Ipv6HeaderLength];
+        ushort identification = 0;
+        uint identification6 = 0;
+        if (v6)
         {
-            _identification = 1;
+            identification6 = _identification6++;
+        }
+        else
+        {
+            identification = _identification++;
+            if (_identification == 0)
+            {
+                _identification = 1;
+            }
         }
 
         Span<byte> address = stackalloc byte[PacketAddress.Capacity];
         buffer.Peer.Used.CopyTo(address);
-        for (var offset = 0; offset < packet.Length - Ipv4HeaderLength; offset += chunk)
+        for (var offset = 0; offset < packet.Length - fixedPart; offset += chunk)
         {
-            var length = WriteFragment(packet, offset, chunk, identification, fragment);
+            var length = v6
+                ? WriteFragment6(packet, offset, chunk, identification6, fragment)
+                : WriteFragment(packet, offset, chunk, identification, fragment);
             if (!SendOne(fragment.AsSpan(0, length), address[..buffer.Peer.Length]))
             {
                 counters.SendFailed(1, Libc.LastErrno);
@@ -212,6 +257,31 @@ internal sealed unsafe class FlowPortSender : IDisposable
 
         counters.AddSent(1, packet.Length);
         return true;
+    }
+
+    /// <summary>
+    /// Writes into <paramref name="destination"/> the fragment of the outer IPv6 <paramref name="packet"/> (40-byte
+    /// header, no extension headers) that carries <paramref name="chunk"/> bytes (a multiple of 8) of what follows the
+    /// header from <paramref name="offset"/>: the packet's header with next header 44 and the fragment's payload
+    /// length, then a Fragment header (next header 17, the offset in 8-byte units, M unless it is the last,
+    /// <paramref name="identification"/>), then the bytes. Returns the fragment's length.
+    /// </summary>
+    internal static int WriteFragment6(ReadOnlySpan<byte> packet, int offset, int chunk, uint identification, Span<byte> destination)
+    {
+        var payload = packet[Ipv6HeaderLength..];
+        var length = Math.Min(chunk, payload.Length - offset);
+        var fragment = destination[..(Ipv6HeaderLength + Ipv6FragmentHeaderLength + length)];
+        packet[..Ipv6HeaderLength].CopyTo(fragment);
+        BinaryPrimitives.WriteUInt16BigEndian(fragment[Ipv6PayloadLengthOffset..], (ushort)(Ipv6FragmentHeaderLength + length));
+        fragment[Ipv6NextHeaderOffset] = Ipv6NextHeaderFragment;
+        var header = fragment.Slice(Ipv6HeaderLength, Ipv6FragmentHeaderLength);
+        header[0] = packet[Ipv6NextHeaderOffset];
+        header[1] = 0;
+        var more = offset + length < payload.Length ? 1 : 0;
+        BinaryPrimitives.WriteUInt16BigEndian(header[2..], (ushort)(offset | more));
+        BinaryPrimitives.WriteUInt32BigEndian(header[4..], identification);
+        payload.Slice(offset, length).CopyTo(fragment[(Ipv6HeaderLength + Ipv6FragmentHeaderLength)..]);
+        return fragment.Length;
     }
 
     /// <summary>
@@ -236,12 +306,14 @@ internal sealed unsafe class FlowPortSender : IDisposable
     }
 
     /// <summary>
-    /// The MTU of the route to the outer <paramref name="packet"/>'s destination, read with IP_MTU on a UDP socket
-    /// connected there and kept for 10 s; 65 535 when it cannot be read.
+    /// The MTU of the route to the outer <paramref name="packet"/>'s destination, read with IP_MTU (IPV6_MTU) on a UDP
+    /// socket connected there and kept for 10 s; 65 535 when it cannot be read.
     /// </summary>
     private int RouteMtu(ReadOnlySpan<byte> packet)
     {
-        var destination = BinaryPrimitives.ReadUInt32BigEndian(packet[DestinationAddressOffset..]);
+        var v6 = _family == Libc.AF_INET6;
+        var destinationBytes = v6 ? packet.Slice(Ipv6DestinationOffset, 16) : packet.Slice(DestinationAddressOffset, 4);
+        var destination = v6 ? BinaryPrimitives.ReadUInt128BigEndian(destinationBytes) : BinaryPrimitives.ReadUInt32BigEndian(destinationBytes);
         var now = Environment.TickCount64;
         if (_routeMtu.TryGetValue(destination, out var known) && now < known.Until)
         {
@@ -249,17 +321,20 @@ internal sealed unsafe class FlowPortSender : IDisposable
         }
 
         var mtu = (int)ushort.MaxValue;
-        Span<byte> address = stackalloc byte[SockaddrInLength];
+        Span<byte> address = stackalloc byte[SockaddrIn6Length];
         address.Clear();
-        BinaryPrimitives.WriteUInt16LittleEndian(address, Libc.AF_INET);
-        packet.Slice(UdpDestinationPortOffset, 2).CopyTo(address[SockaddrInPortOffset..]);
-        packet.Slice(DestinationAddressOffset, 4).CopyTo(address[SockaddrInAddressOffset..]);
+        var udpDestinationPort = packet.Slice((v6 ? Ipv6HeaderLength : Ipv4HeaderLength) + 2, 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(address, (ushort)_family);
+        udpDestinationPort.CopyTo(address[SockaddrInPortOffset..]);
+        destinationBytes.CopyTo(address[(v6 ? SockaddrIn6AddressOffset : SockaddrInAddressOffset)..]);
+        var addressLength = (uint)(v6 ? SockaddrIn6Length : SockaddrInLength);
         int value;
         var length = (uint)sizeof(int);
         fixed (byte* name = address)
         {
-            if (_probeFd >= 0 && Libc.connect(_probeFd, name, SockaddrInLength) == 0
-                && Libc.getsockopt(_probeFd, Libc.IPPROTO_IP, IpMtu, &value, &length) == 0 && value >= MinimumMtu)
+            if (_probeFd >= 0 && Libc.connect(_probeFd, name, addressLength) == 0
+                && Libc.getsockopt(_probeFd, v6 ? Libc.IPPROTO_IPV6 : Libc.IPPROTO_IP, v6 ? Libc.IPV6_MTU : IpMtu, &value, &length) == 0
+                && value >= (v6 ? Ipv6MinimumMtu : MinimumMtu))
             {
                 mtu = Math.Min(value, ushort.MaxValue);
             }
@@ -289,35 +364,58 @@ internal sealed unsafe class FlowPortSender : IDisposable
         }
     }
 
-    /// <summary>Writes the outer IPv4 + UDP headers in front of the frame; false without headroom or an IPv4 peer.</summary>
+    /// <summary>Writes the outer IP + UDP headers in front of the frame; false without headroom or a peer of the tunnel's family.</summary>
     internal bool WriteHeaders(PacketBuffer buffer)
     {
         ReadOnlySpan<byte> peer = buffer.Peer.Used;
-        if (peer.Length < SockaddrInAddressOffset + 4 || buffer.Peer.Family != Libc.AF_INET)
+        var v6 = _family == Libc.AF_INET6;
+        if (buffer.Peer.Family != _family || peer.Length < (v6 ? SockaddrIn6AddressOffset + 16 : SockaddrInAddressOffset + 4))
         {
             return false;
         }
 
         var udpLength = buffer.FrameLength + UdpHeaderLength;
-        if (udpLength + Ipv4HeaderLength > ushort.MaxValue || !buffer.TryPrepend(HeaderLength, out var header))
+        if (udpLength + (v6 ? 0 : Ipv4HeaderLength) > ushort.MaxValue || !buffer.TryPrepend(_headerLength, out var header))
         {
             return false;
         }
 
-        header[0] = VersionAndIhl;
-        header[1] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(header[TotalLengthOffset..], (ushort)(udpLength + Ipv4HeaderLength));
-        BinaryPrimitives.WriteUInt16BigEndian(header[4..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(header[FlagsOffset..], DontFragment);
-        header[TtlOffset] = Ttl;
-        header[ProtocolOffset] = Libc.IPPROTO_UDP;
-        BinaryPrimitives.WriteUInt16BigEndian(header[10..], 0);
-        BinaryPrimitives.WriteUInt32BigEndian(header[SourceAddressOffset..], _source);
-        peer.Slice(SockaddrInAddressOffset, 4).CopyTo(header[DestinationAddressOffset..]);
-        BinaryPrimitives.WriteUInt16BigEndian(header[UdpSourcePortOffset..], buffer.SourcePort);
-        peer.Slice(SockaddrInPortOffset, 2).CopyTo(header[UdpDestinationPortOffset..]);
-        BinaryPrimitives.WriteUInt16BigEndian(header[UdpLengthOffset..], (ushort)udpLength);
-        BinaryPrimitives.WriteUInt16BigEndian(header[UdpChecksumOffset..], 0);
+        var udp = header[(v6 ? Ipv6HeaderLength : Ipv4HeaderLength)..];
+        if (v6)
+        {
+            // Version 6, traffic class 0, flow label = the source port (a function of the inner flow, RFC 6438).
+            BinaryPrimitives.WriteUInt32BigEndian(header, (6u << 28) | buffer.SourcePort);
+            BinaryPrimitives.WriteUInt16BigEndian(header[Ipv6PayloadLengthOffset..], (ushort)udpLength);
+            header[Ipv6NextHeaderOffset] = Libc.IPPROTO_UDP;
+            header[Ipv6HopLimitOffset] = Ttl;
+            _source.CopyTo(header[Ipv6SourceOffset..]);
+            peer.Slice(SockaddrIn6AddressOffset, 16).CopyTo(header[Ipv6DestinationOffset..]);
+        }
+        else
+        {
+            header[0] = VersionAndIhl;
+            header[1] = 0;
+            BinaryPrimitives.WriteUInt16BigEndian(header[TotalLengthOffset..], (ushort)(udpLength + Ipv4HeaderLength));
+            BinaryPrimitives.WriteUInt16BigEndian(header[4..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(header[FlagsOffset..], DontFragment);
+            header[TtlOffset] = Ttl;
+            header[ProtocolOffset] = Libc.IPPROTO_UDP;
+            BinaryPrimitives.WriteUInt16BigEndian(header[10..], 0);
+            _source.CopyTo(header[SourceAddressOffset..]);
+            peer.Slice(SockaddrInAddressOffset, 4).CopyTo(header[DestinationAddressOffset..]);
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(udp, buffer.SourcePort);
+        peer.Slice(SockaddrInPortOffset, 2).CopyTo(udp[2..]);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udpLength);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[6..], 0);
+        if (v6)
+        {
+            // An IPv6 raw socket reads the address's port as the next-header value (EINVAL above 255): 0 while it sends;
+            // RestorePeerPort puts it back from the UDP header.
+            buffer.Peer.Bytes.Slice(SockaddrInPortOffset, 2).Clear();
+        }
+
         return true;
     }
 

@@ -29,6 +29,13 @@ internal static unsafe class UdpSockets
                 throw InteropException.FromLastError($"setsockopt(IPV6_V6ONLY, udp {local})");
             }
 
+            // Peers' per-flow source ports leave through a raw socket with a UDP checksum of 0 (FlowPortSender), which
+            // IPv6 forbids unless the receiving socket accepts it for a tunnel (RFC 6935, 6936).
+            if (family == Libc.AF_INET6 && !Libc.TrySetInt(fd, Libc.IPPROTO_UDP, Libc.UDP_NO_CHECK6_RX, 1))
+            {
+                throw InteropException.FromLastError($"setsockopt(UDP_NO_CHECK6_RX, udp {local})");
+            }
+
             if (reusePort && !Libc.TrySetInt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1))
             {
                 throw InteropException.FromLastError($"setsockopt(SO_REUSEPORT, udp {local})");

@@ -21,12 +21,15 @@ internal sealed class DvaCluster : IDisposable
     private readonly string _tunnelExtra;
     private readonly string _dataPlaneExtra;
 
-    private DvaCluster(int dataPlanes, string? tunnelSecurity, string? dataPlaneExtra)
+    private DvaCluster(int dataPlanes, string? tunnelSecurity, string? dataPlaneExtra, bool ipv6Tunnel)
     {
         _tunnelExtra = tunnelSecurity is null ? "" : $", \"security\": {tunnelSecurity}";
         _dataPlaneExtra = dataPlaneExtra is null ? "" : $", {dataPlaneExtra}";
-        DataPlaneEndpoints = Enumerable.Range(1, dataPlanes).ToDictionary(i => (ushort)i, _ => Loopback(PortHelpers.FreeLoopbackPort()));
-        DispatcherEndpoint = Loopback(PortHelpers.FreeLoopbackPort());
+        Func<IPEndPoint> tunnelEndpoint = ipv6Tunnel
+            ? () => new IPEndPoint(IPAddress.IPv6Loopback, PortHelpers.FreeLoopbackPort(IPAddress.IPv6Loopback))
+            : () => Loopback(PortHelpers.FreeLoopbackPort());
+        DataPlaneEndpoints = Enumerable.Range(1, dataPlanes).ToDictionary(i => (ushort)i, _ => tunnelEndpoint());
+        DispatcherEndpoint = tunnelEndpoint();
         ClientWire = (Loopback(PortHelpers.FreeLoopbackPort()), Loopback(PortHelpers.FreeLoopbackPort()));
         ServerWire = (Loopback(PortHelpers.FreeLoopbackPort()), Loopback(PortHelpers.FreeLoopbackPort()));
     }
@@ -52,11 +55,12 @@ internal sealed class DvaCluster : IDisposable
 
     /// <summary>
     /// Starts the nodes; <paramref name="tunnelSecurity"/> is the <c>tunnel.security</c> object every node gets (null: plain),
-    /// <paramref name="dataPlaneExtra"/> more top-level members of every data plane's configuration (<c>"engines": 2</c>).
+    /// <paramref name="dataPlaneExtra"/> more top-level members of every data plane's configuration (<c>"engines": 2</c>);
+    /// with <paramref name="ipv6Tunnel"/> the nodes' tunnels listen on [::1] (the wires stay on 127.0.0.1).
     /// </summary>
-    public static async Task<DvaCluster> StartAsync(int dataPlanes, int inTable, string? tunnelSecurity = null, string? dataPlaneExtra = null)
+    public static async Task<DvaCluster> StartAsync(int dataPlanes, int inTable, string? tunnelSecurity = null, string? dataPlaneExtra = null, bool ipv6Tunnel = false)
     {
-        var cluster = new DvaCluster(dataPlanes, tunnelSecurity, dataPlaneExtra);
+        var cluster = new DvaCluster(dataPlanes, tunnelSecurity, dataPlaneExtra, ipv6Tunnel);
         try
         {
             await cluster.StartNodesAsync(inTable);

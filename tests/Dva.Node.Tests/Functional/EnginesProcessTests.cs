@@ -68,6 +68,38 @@ public class EnginesProcessTests
     }
 
     /// <summary>
+    /// The same DVA with its tunnel over IPv6 ([::1]): per-flow source ports now work there too (an IPv6 raw socket,
+    /// a zero UDP checksum the nodes' tunnel sockets accept), so each flow's datagrams reach one engine of each data
+    /// plane, whichever node sends them. Without flow ports over IPv6 the data planes' engines would be picked by the
+    /// bound port alone and datagrams would reach other engines than their flows'.
+    /// </summary>
+    [Fact]
+    public async Task Traffic_Ipv6Tunnel_TwoEnginesPerDataPlane_FlowsOnBothEnginesNoneOffEngine()
+    {
+        const int flows = 300;
+        using var cluster = await DvaCluster.StartAsync(dataPlanes: 2, inTable: 2, dataPlaneExtra: "\"engines\": 2", ipv6Tunnel: true);
+        Assert.Equal(AddressFamily.InterNetworkV6, cluster.DispatcherEndpoint.AddressFamily);
+        await cluster.RollOutAsync(cluster.FirstTable);
+        TrafficResult result;
+        using (var generator = new TrafficGenerator(cluster.Traffic(flows) with { Concurrency = 50, Rate = 300, Duration = TimeSpan.FromSeconds(20) }))
+        {
+            result = await Task.Factory.StartNew(() => generator.Run(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+                .WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        Assert.True(result.Broken == 0, $"{result.Broken} broken flows: {string.Join("; ", result.Flows.Where(f => !f.Completed).Take(5).Select(f => $"{f.Protocol} {f.Client}->{f.Server} {f.Failure}"))}");
+        Assert.Equal(flows, result.Completed);
+        foreach (var (id, node) in cluster.DataPlanes)
+        {
+            var engines = (await node.GetJsonAsync("flows")).EnumerateArray().Select(f => f.GetProperty("engine").GetInt32()).ToList();
+            Assert.True(engines.Contains(0) && engines.Contains(1), $"dp{id}: flows per engine {engines.Count(e => e == 0)} / {engines.Count(e => e == 1)}");
+            var tunnel = (await node.GetJsonAsync("counters")).GetProperty("tunnel");
+            Assert.True(tunnel.GetProperty("OffEngine").GetInt64() == 0, $"dp{id}: {tunnel}");
+            Assert.True(tunnel.GetProperty("DispatchReceived").GetInt64() > 0 && tunnel.GetProperty("EgressSent").GetInt64() > 0, $"dp{id}: {tunnel}");
+        }
+    }
+
+    /// <summary>
     /// Plays a client on the outside wire and the two members on the inside wire: each client datagram to the VIP must
     /// reach a member from the SNAT address, and the member's answer must come back to the client from the VIP.
     /// Returns the client ports that got their answer.

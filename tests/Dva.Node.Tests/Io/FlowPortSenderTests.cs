@@ -9,12 +9,17 @@ namespace Dva.Node.Tests.Io;
 public class FlowPortSenderTests
 {
     private static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
+    private static readonly IPEndPoint AnyIpv6Loopback = new(IPAddress.IPv6Loopback, 0);
 
-    [Fact]
-    public void Send_TwoFlows_EachLeavesFromThePortTheFormulaGives()
+    /// <summary>Over IPv4 and over IPv6, where the datagrams carry a UDP checksum of 0 that the peer's tunnel socket accepts.</summary>
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public void Send_TwoFlows_EachLeavesFromThePortTheFormulaGives(string loopback)
     {
-        using var tunnel = UdpTunnelSocket.Open(AnyLoopback);
-        using var peer = UdpTunnelSocket.Open(AnyLoopback);
+        var local = new IPEndPoint(IPAddress.Parse(loopback), 0);
+        using var tunnel = UdpTunnelSocket.Open(local);
+        using var peer = UdpTunnelSocket.Open(local);
         Assert.True(tunnel.EnableFlowSourcePorts(0, out var why), why);
         const ulong seed = 0x1234;
         var first = FlowHasher.Hash(Key(20001), seed);
@@ -30,6 +35,7 @@ public class FlowPortSenderTests
         Assert.Equal(PortHelpers.Pattern(1, 60), received[0].Frame);
         Assert.Equal(PortHelpers.Pattern(2, 60), received[1].Frame);
         Assert.True(received[0].Peer.IsFromTunnelPeer(PacketAddress.FromEndPoint(tunnel.LocalEndPoint)));
+        Assert.Equal(PacketAddress.FromEndPoint(peer.LocalEndPoint), buffers[0].Peer);
     }
 
     [Fact]
@@ -107,20 +113,30 @@ public class FlowPortSenderTests
 
     /// <summary>
     /// In a namespace whose loopback has a 1 500-byte MTU, a raw socket cannot send a 4 000-byte packet with its own
-    /// header (EMSGSIZE): the flow-port sender fragments it, and the peer's socket receives the datagram whole, from
-    /// its flow's port, between the small datagrams sent before and after it. It does so when the tunnel MTU says 1 500,
-    /// and when the tunnel MTU is 65 535 (super-frames) but the route to the peer has 1 500.
+    /// header (EMSGSIZE): the flow-port sender fragments it (IPv4 fragments, or IPv6 ones with a Fragment header), and
+    /// the peer's socket receives the datagram whole, from its flow's port, between the small datagrams sent before and
+    /// after it. It does so when the tunnel MTU says 1 500, and when the tunnel MTU is 65 535 (super-frames) but the
+    /// route to the peer has 1 500.
     /// </summary>
     [Theory]
     [Trait("Requires", "root")]
-    [InlineData(1500)]
-    [InlineData(65535)]
-    public void Send_DatagramLongerThanTheTunnelOrRouteMtu_LeavesAsFragmentsAndArrivesWholeInItsPlace(int tunnelMtu)
+    [InlineData(1500, "127.0.0.1")]
+    [InlineData(65535, "127.0.0.1")]
+    [InlineData(1500, "::1")]
+    [InlineData(65535, "::1")]
+    public void Send_DatagramLongerThanTheTunnelOrRouteMtu_LeavesAsFragmentsAndArrivesWholeInItsPlace(int tunnelMtu, string loopback)
     {
         using var ns = new TestNetworkNamespace();
+        var v6 = loopback.Contains(':', StringComparison.Ordinal);
+        if (v6)
+        {
+            ns.Exec("sysctl -qw net.ipv6.conf.lo.disable_ipv6=0");
+        }
+
         ns.Exec("ip link set lo mtu 1500");
-        using var tunnel = ns.Enter(() => UdpTunnelSocket.Open(AnyLoopback));
-        using var peer = ns.Enter(() => UdpTunnelSocket.Open(AnyLoopback));
+        var local = new IPEndPoint(IPAddress.Parse(loopback), 0);
+        using var tunnel = ns.Enter(() => UdpTunnelSocket.Open(local));
+        using var peer = ns.Enter(() => UdpTunnelSocket.Open(local));
         string? why = null;
         Assert.True(ns.Enter(() => tunnel.EnableFlowSourcePorts(0, out why, tunnelMtu)), why);
         var big = PacketBuffer.CreateUnpooled(frameSize: 8192);
@@ -133,17 +149,105 @@ public class FlowPortSenderTests
 
         Assert.Equal([PortHelpers.Pattern(1, 60), PortHelpers.Pattern(7, 4000), PortHelpers.Pattern(2, 60)], received.Select(r => r.Frame));
         Assert.Equal(49152 + 8192, received[1].Peer.Port);
-        var reassembled = ns.IpCounters();
-        Assert.Equal((3L, 1L), (reassembled["ReasmReqds"], reassembled["ReasmOKs"]));
+        if (v6)
+        {
+            var snmp6 = ns.Exec("cat /proc/net/snmp6");
+            Assert.Matches(@"Ip6ReasmReqds\s+3\b", snmp6);
+            Assert.Matches(@"Ip6ReasmOKs\s+1\b", snmp6);
+        }
+        else
+        {
+            var reassembled = ns.IpCounters();
+            Assert.Equal((3L, 1L), (reassembled["ReasmReqds"], reassembled["ReasmOKs"]));
+        }
+    }
+
+    [Theory]
+    [InlineData("::")]
+    [InlineData("::ffff:127.0.0.1")]
+    public void TryOpen_Ipv6TunnelOnNoOneAddress_RefusedWithReason(string address)
+    {
+        Assert.False(FlowPortSender.TryOpen(new IPEndPoint(IPAddress.Parse(address), 6090), 0, out var sender, out var why));
+
+        Assert.Null(sender);
+        Assert.Contains("one IPv6 address", why, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Why every node's IPv6 tunnel socket sets UDP_NO_CHECK6_RX: a plain IPv6 UDP socket drops a datagram whose
+    /// checksum is 0, which is what the flow-port sender sends.
+    /// </summary>
+    [Fact]
+    public void Send_Ipv6ToASocketThatRefusesZeroChecksums_Dropped()
+    {
+        using var tunnel = UdpTunnelSocket.Open(AnyIpv6Loopback);
+        using var plain = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        plain.Bind(AnyIpv6Loopback);
+        plain.ReceiveTimeout = 300;
+        Assert.True(tunnel.EnableFlowSourcePorts(0, out var why), why);
+        var to = (IPEndPoint)plain.LocalEndPoint!;
+
+        Assert.Equal(2, tunnel.Send([Datagram(1, 1, to), PortHelpers.Frame(PortHelpers.Pattern(3, 40), to)]));
+
+        // Only the probe from the bound port, checksummed by the kernel, arrives.
+        var data = new byte[256];
+        Assert.Equal(40, plain.Receive(data));
+        Assert.Equal(PortHelpers.Pattern(3, 40), data[..40]);
+        Assert.Throws<System.Net.Sockets.SocketException>(() => plain.Receive(data));
     }
 
     [Fact]
-    public void TryOpen_Ipv6Tunnel_RefusedWithReason()
+    public void WriteHeaders_Ipv6Peer_WritesOuterIpv6AndUdpByteByByte()
     {
-        Assert.False(FlowPortSender.TryOpen(new IPEndPoint(IPAddress.IPv6Loopback, 6090), 0, out var sender, out var why));
+        var packet = Ipv6OuterPacket(out var sender);
+        using var _ = sender;
 
-        Assert.Null(sender);
-        Assert.Contains("IPv6", why, StringComparison.Ordinal);
+        byte[] expected =
+        [
+            0x60, 0x00, 0xF0, 0x00, // version 6, traffic class 0, flow label = source port 61440
+            0x00, 8 + 60, 17, 64, // payload length 68, next header UDP, hop limit 64
+            0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, // source: the tunnel's bound address
+            0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, // destination: the peer
+            0xF0, 0x00, 0x17, 0xCA, // source port 49152 + (hash >> 50) = 61440, destination port 6090
+            0x00, 8 + 60, 0x00, 0x00, // UDP length 68, checksum 0 (RFC 6936)
+        ];
+        Assert.Equal(FlowPortSender.Ipv6HeaderLengthWithUdp, sender.OuterHeaderLength);
+        Assert.Equal(expected, packet[..FlowPortSender.Ipv6HeaderLengthWithUdp]);
+        Assert.Equal(PortHelpers.Pattern(6, 60), packet[FlowPortSender.Ipv6HeaderLengthWithUdp..]);
+
+        // An IPv4 peer is not this sender's: refused, nothing written.
+        var v4 = Datagram(6, 1, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 6090));
+        Assert.False(sender.WriteHeaders(v4));
+        Assert.Equal(PortHelpers.Pattern(6, 60), v4.Frame.ToArray());
+    }
+
+    [Fact]
+    public void WriteFragment6_OuterPacketInThree_HeadersAndPayloadByteByByte()
+    {
+        var packet = Ipv6OuterPacket(out var sender);
+        sender.Dispose();
+        var fragments = new List<byte[]>();
+        var destination = new byte[128];
+
+        // 68 bytes after the header (UDP header + 60) in chunks of 32: offsets 0, 32 and 64.
+        for (var offset = 0; offset < packet.Length - 40; offset += 32)
+        {
+            fragments.Add(destination[..FlowPortSender.WriteFragment6(packet, offset, 32, 0xDEADBEEF, destination)]);
+        }
+
+        Assert.Equal([40 + 8 + 32, 40 + 8 + 32, 40 + 8 + 4], fragments.Select(f => f.Length));
+        byte[][] lengthAndNext = [[0x00, 40, 44, 64], [0x00, 40, 44, 64], [0x00, 12, 44, 64]]; // payload length, Fragment, hop limit
+        Assert.Equal(lengthAndNext, fragments.Select(f => f[4..8]));
+        Assert.All(fragments, f => Assert.Equal(packet[..4], f[..4])); // version, flow label
+        Assert.All(fragments, f => Assert.Equal(packet[8..40], f[8..40])); // addresses
+        byte[][] fragmentHeaders =
+        [
+            [17, 0, 0x00, 0x01, 0xDE, 0xAD, 0xBE, 0xEF], // UDP next, offset 0, M
+            [17, 0, 0x00, 0x21, 0xDE, 0xAD, 0xBE, 0xEF], // offset 32 (4 units of 8, in the top 13 bits), M
+            [17, 0, 0x00, 0x40, 0xDE, 0xAD, 0xBE, 0xEF], // offset 64, the last: no M
+        ];
+        Assert.Equal(fragmentHeaders, fragments.Select(f => f[40..48]));
+        Assert.Equal(packet[40..], fragments.SelectMany(f => f[48..]));
     }
 
     [Theory]
@@ -175,6 +279,16 @@ public class FlowPortSenderTests
         using var _ = sender;
         var buffer = Datagram(6, 0xC000_0000_0000_0000UL, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 6090));
         Assert.True(sender!.WriteHeaders(buffer));
+        return buffer.Frame.ToArray();
+    }
+
+    /// <summary>The outer packet a sender bound to [2001:db8::3]:6090 writes for 60 bytes to [2001:db8::7]:6090 from port 61440.</summary>
+    private static byte[] Ipv6OuterPacket(out FlowPortSender sender)
+    {
+        Assert.True(FlowPortSender.TryOpen(new IPEndPoint(IPAddress.Parse("2001:db8::3"), 6090), 0, out var opened, out var why), why);
+        sender = opened!;
+        var buffer = Datagram(6, 0xC000_0000_0000_0000UL, new IPEndPoint(IPAddress.Parse("2001:db8::7"), 6090));
+        Assert.True(sender.WriteHeaders(buffer));
         return buffer.Frame.ToArray();
     }
 

@@ -88,9 +88,9 @@ internal static class PortHelpers
     }
 
     /// <summary>A loopback port that was free a moment ago (the udp: wire needs both ports before either opens).</summary>
-    public static int FreeLoopbackPort()
+    public static int FreeLoopbackPort(IPAddress? loopback = null)
     {
-        using var probe = UdpTunnelSocket.Open(new IPEndPoint(IPAddress.Loopback, 0), socketBufferBytes: 0);
+        using var probe = UdpTunnelSocket.Open(new IPEndPoint(loopback ?? IPAddress.Loopback, 0), socketBufferBytes: 0);
         return probe.LocalEndPoint.Port;
     }
 }
