@@ -132,6 +132,12 @@ internal sealed record InterfaceConfig
 
     /// <summary>Node id of the dispatcher attached to this interface (data planes send EGRESS there).</summary>
     public int Dispatcher { get; init; }
+
+    /// <summary>
+    /// The 802.1Q VLANs the interface carries besides untagged frames (a trunk), 1..4094, at most 64: a dispatcher
+    /// looks for a neighbour it has not heard from on each of them as well as untagged.
+    /// </summary>
+    public List<int> Vlans { get; init; } = [];
 }
 
 internal sealed record RouteConfig

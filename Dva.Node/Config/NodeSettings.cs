@@ -23,7 +23,15 @@ internal sealed record SharedInterface(
     IReadOnlyList<IPAddress> Addresses,
     IReadOnlyList<IPNetwork> Subnets,
     string? Source,
-    ushort Dispatcher);
+    ushort Dispatcher,
+    IReadOnlyList<ushort>? Vlans = null)
+{
+    /// <summary>Most VLANs one interface may list: an unresolved neighbour costs one ARP request per VLAN.</summary>
+    public const int MaxVlans = 64;
+
+    /// <summary>The VLANs of the trunk besides untagged frames (none: an access link).</summary>
+    public IReadOnlyList<ushort> Vlans { get; init; } = Vlans ?? [];
+}
 
 internal sealed record StaticRoute(IPNetwork Prefix, IPAddress? NextHop, byte Ifid);
 
@@ -254,10 +262,32 @@ internal static class NodeConfigValidator
                 errors.Add($"{at}.dispatcher: required on a data plane (node id of the interface's dispatcher)");
             }
 
+            var vlans = new List<ushort>();
+            if (x.Vlans.Count > SharedInterface.MaxVlans)
+            {
+                errors.Add($"{at}.vlans: {x.Vlans.Count} VLANs; at most {SharedInterface.MaxVlans}");
+            }
+
+            for (var v = 0; v < x.Vlans.Count; v++)
+            {
+                if (x.Vlans[v] is < 1 or > 4094)
+                {
+                    errors.Add($"{at}.vlans[{v}]: {x.Vlans[v]} is not a VLAN id (1..4094)");
+                }
+                else if (vlans.Contains((ushort)x.Vlans[v]))
+                {
+                    errors.Add($"{at}.vlans[{v}]: VLAN {x.Vlans[v]} is listed twice");
+                }
+                else
+                {
+                    vlans.Add((ushort)x.Vlans[v]);
+                }
+            }
+
             if (mac is not null)
             {
                 interfaces.Add(new SharedInterface((byte)x.Ifid, x.Name ?? $"if{x.Ifid}", mac, addresses, subnets, x.Source,
-                    (ushort)(x.Dispatcher == 0 ? c.NodeId : x.Dispatcher)));
+                    (ushort)(x.Dispatcher == 0 ? c.NodeId : x.Dispatcher), vlans));
             }
         }
 

@@ -281,11 +281,11 @@ internal sealed class DispatcherRole
         {
             var sender = IpAddr.FromV4(info.ArpSenderIp);
             var mac = frame.Slice(info.ArpSenderMacOffset, MacLength);
-            _neighbours.Learn(port.Ifid, sender, mac);
-            ReleasePending(port, sender, mac);
+            _neighbours.Learn(port.Ifid, sender, mac, info.VlanTci);
+            ReleasePending(port, sender, mac, info.VlanTci);
             if (_group.Length > 1)
             {
-                ReleaseOnOtherEngines(port.Ifid, sender, mac);
+                ReleaseOnOtherEngines(port.Ifid, sender, mac, info.VlanTci);
             }
         }
 
@@ -309,7 +309,7 @@ internal sealed class DispatcherRole
     /// RESOLVE came in on its tunnel socket): each engine with a queue releases what waits for the address on its own
     /// thread. An engine that queues just after this read finds the address at its next sweep (<see cref="SweepPending"/>).
     /// </summary>
-    private void ReleaseOnOtherEngines(byte ifid, IpAddr address, ReadOnlySpan<byte> mac)
+    private void ReleaseOnOtherEngines(byte ifid, IpAddr address, ReadOnlySpan<byte> mac, ushort tci)
     {
         byte[]? copy = null;
         foreach (var other in _group)
@@ -318,16 +318,16 @@ internal sealed class DispatcherRole
             {
                 copy ??= mac.ToArray();
                 var learned = copy;
-                engine.Post(() => other.ReleaseLearned(ifid, address, learned));
+                engine.Post(() => other.ReleaseLearned(ifid, address, learned, tci));
             }
         }
     }
 
-    private void ReleaseLearned(byte ifid, IpAddr address, byte[] mac)
+    private void ReleaseLearned(byte ifid, IpAddr address, byte[] mac, ushort tci)
     {
         if (_ports[ifid] is { } port)
         {
-            ReleasePending(port, address, mac);
+            ReleasePending(port, address, mac, tci);
         }
     }
 
@@ -757,9 +757,9 @@ internal sealed class DispatcherRole
             nextHop = route.NextHop;
         }
 
-        if (_neighbours.TryGet(port.Ifid, nextHop, frame[..MacLength]))
+        if (_neighbours.TryGet(port.Ifid, nextHop, frame[..MacLength], out var learnedTci))
         {
-            return TransmitFromBatch(port, batch, index, buffer);
+            return tci == 0 && learnedTci != 0 && !InsertVlan(buffer, learnedTci) ? DropReason.NoBuffer : TransmitFromBatch(port, batch, index, buffer);
         }
 
         if (!nextHop.IsV4)
@@ -805,7 +805,24 @@ internal sealed class DispatcherRole
         return null;
     }
 
+    /// <summary>
+    /// Asks for <paramref name="target"/>'s MAC on the VLAN the frames waiting for it are to leave on; when the data
+    /// plane left that open (0), untagged and on each VLAN of the trunk (<see cref="SharedPort.Vlans"/>), since the
+    /// neighbour may sit on any of them and the reply tells which.
+    /// </summary>
     private void SendArpRequest(SharedPort port, IpAddr target, ushort tci)
+    {
+        SendArpRequestOn(port, target, tci);
+        if (tci == 0)
+        {
+            foreach (var vlan in port.Vlans)
+            {
+                SendArpRequestOn(port, target, vlan);
+            }
+        }
+    }
+
+    private void SendArpRequestOn(SharedPort port, IpAddr target, ushort tci)
     {
         if (!_engine!.Pool.TryRent(out var request))
         {
@@ -823,7 +840,11 @@ internal sealed class DispatcherRole
         Transmit(port, request);
     }
 
-    private void ReleasePending(SharedPort port, IpAddr address, ReadOnlySpan<byte> mac)
+    /// <summary>
+    /// Sends what waited for <paramref name="address"/>, now learned at <paramref name="mac"/> on VLAN
+    /// <paramref name="tci"/>: frames queued untagged (their VLAN left open) leave tagged when the answer came tagged.
+    /// </summary>
+    private void ReleasePending(SharedPort port, IpAddr address, ReadOnlySpan<byte> mac, ushort tci)
     {
         if (_pending.Count == 0 || !_pending.Remove((port.Ifid, address), out var pending))
         {
@@ -837,6 +858,13 @@ internal sealed class DispatcherRole
             var buffer = pending.Frames[i];
             pending.Frames[i] = null!;
             mac.CopyTo(buffer.Frame);
+            if (pending.Tci == 0 && tci != 0 && !InsertVlan(buffer, tci))
+            {
+                buffer.Release();
+                Counters.Drop(DropReason.NoBuffer);
+                continue;
+            }
+
             Transmit(port, buffer);
         }
 
@@ -913,9 +941,9 @@ internal sealed class DispatcherRole
 
         foreach (var key in _expired)
         {
-            if (_ports[key.Ifid] is { } port && _neighbours.TryGet(key.Ifid, key.Address, mac))
+            if (_ports[key.Ifid] is { } port && _neighbours.TryGet(key.Ifid, key.Address, mac, out var tci))
             {
-                ReleasePending(port, key.Address, mac);
+                ReleasePending(port, key.Address, mac, tci);
             }
         }
 
@@ -1120,6 +1148,7 @@ internal sealed class DispatcherRole
             Ifid = shared.Ifid;
             Source = source;
             Mac = shared.Mac.GetAddressBytes();
+            Vlans = [.. shared.Vlans];
             _ipv4 = [.. shared.Addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork).Select(a => IpAddr.From(a).V4)];
             _subnets = [.. shared.Addresses.Zip(shared.Subnets)
                 .Where(p => p.First.AddressFamily == AddressFamily.InterNetwork)
@@ -1134,6 +1163,9 @@ internal sealed class DispatcherRole
         public bool CarriesOffload => Source is FrameSource { CarriesOffload: true };
 
         public byte[] Mac { get; }
+
+        /// <summary>The trunk's VLANs besides untagged (<see cref="SharedInterface.Vlans"/>).</summary>
+        public ushort[] Vlans { get; }
 
         public bool OwnsIpv4(uint address) => Array.IndexOf(_ipv4, address) >= 0;
 

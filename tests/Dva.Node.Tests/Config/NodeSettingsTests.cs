@@ -173,6 +173,37 @@ public class NodeSettingsTests
         Assert.Equal(["interfaces[0].dispatcher:", "interfaces[1].dispatcher:"], errors.Select(e => e[..(e.IndexOf(':', StringComparison.Ordinal) + 1)]));
     }
 
+    [Fact]
+    public void TryParse_InterfaceVlans_ReadInOrder()
+    {
+        var json = Edit(n => n["interfaces"]![1]!["vlans"] = new JsonArray(20, 4094, 1));
+
+        Assert.True(NodeSettings.TryParse(json, out var settings, out var errors), string.Join("; ", errors));
+        Assert.Equal([20, 4094, 1], settings!.Interfaces[1].Vlans.Select(v => (int)v));
+        Assert.Empty(settings.Interfaces[0].Vlans);
+    }
+
+    [Theory]
+    [InlineData(new[] { 0 }, "interfaces[1].vlans[0]: 0 is not a VLAN id (1..4094)")]
+    [InlineData(new[] { 20, 4095 }, "interfaces[1].vlans[1]: 4095 is not a VLAN id (1..4094)")]
+    [InlineData(new[] { 20, 30, 20 }, "interfaces[1].vlans[2]: VLAN 20 is listed twice")]
+    public void TryParse_BadVlan_NamesTheEntry(int[] vlans, string expected)
+    {
+        var json = Edit(n => n["interfaces"]![1]!["vlans"] = new JsonArray([.. vlans.Select(v => (JsonNode?)v)]));
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.Equal(expected, Assert.Single(errors));
+    }
+
+    [Fact]
+    public void TryParse_TooManyVlans_RefusedWithTheLimit()
+    {
+        var json = Edit(n => n["interfaces"]![1]!["vlans"] = new JsonArray([.. Enumerable.Range(1, 65).Select(v => (JsonNode?)v)]));
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.Equal("interfaces[1].vlans: 65 VLANs; at most 64", Assert.Single(errors));
+    }
+
     [Theory]
     [InlineData("{ \"role\": ", "invalid JSON")]
     [InlineData("{ \"rolle\": \"dispatcher\" }", "invalid JSON")]

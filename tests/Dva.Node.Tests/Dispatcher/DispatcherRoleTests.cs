@@ -203,6 +203,41 @@ public class DispatcherRoleTests
         Assert.Equal(inner[12..], sent[12..]);
     }
 
+    /// <summary>
+    /// The inside interface is a trunk of VLANs 20 and 30. A data plane asks to resolve a server it knows nothing of
+    /// (VLAN left open, TCI 0): the ARP request goes out untagged and on each VLAN, byte for byte the same request
+    /// tagged. The server answers on VLAN 20: the queued frame leaves tagged 20, and so does the next one at once.
+    /// </summary>
+    [Fact]
+    public void Egress_Resolve_UnknownNeighbourOnATrunk_AskedUntaggedAndOnEachVlan_TheAnswersVlanTagsWhatWaited()
+    {
+        using var rig = new DispatcherRig(insideVlans: "[20, 30]");
+        var inner = ServerBoundFrame();
+
+        rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 0, from: 1));
+        var requests = PortHelpers.ReceiveMatching(rig.Inside, 3).Select(r => r.Frame).ToArray();
+
+        var untagged = requests[0];
+        Assert.Equal(ParseError.None, PacketParser.TryParse(untagged, out var arp));
+        Assert.Equal((true, (ushort)1, InsideIp, ServerIp, (ushort)0), (arp.IsArp, arp.ArpOperation, arp.ArpSenderIp, arp.ArpTargetIp, arp.VlanTci));
+        Assert.Equal([untagged, Tag(untagged, 20), Tag(untagged, 30)], requests);
+
+        var reply = new byte[64];
+        var length = PacketBuilder.ArpReply(reply, ServerMac, ServerIp, InsideMac, InsideIp);
+        Send(rig.Inside, Tag(reply[..length], 20));
+        var sent = ReceiveOne(rig.Inside, f => f.Length > 40 && f[16] == 0x08 && f[17] == 0x00);
+
+        var expected = (byte[])inner.Clone();
+        ServerMac.CopyTo(expected, 0);
+        InsideMac.CopyTo(expected, 6);
+        Assert.Equal(Tag(expected, 20), sent);
+
+        rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 0, from: 1));
+        Assert.Equal(Tag(expected, 20), ReceiveOne(rig.Inside, f => f.Length > 40 && f[16] == 0x08 && f[17] == 0x00));
+        Assert.Equal(2, rig.Role.Counters.Tunnel[(int)TunnelCounter.ResolveReceived]);
+        Assert.Equal(0, rig.Role.Counters.Drops.Sum());
+    }
+
     [Fact]
     public void Egress_Resolve_ArpReplyReachesTheOtherEngine_QueuedFrameReleasedAndTheAddressKnownToBoth()
     {

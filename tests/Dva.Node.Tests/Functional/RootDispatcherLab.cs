@@ -21,6 +21,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly string _sourceKind;
     private readonly int _queues;
     private readonly bool _hostChecksumOffload;
+    private readonly string _serverVlans;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
@@ -31,8 +32,11 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     /// <param name="hostChecksumOffload">
     /// The hosts keep TX checksum offload (only TSO off): their frames reach the dispatcher with unfinished checksums.
     /// </param>
-    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1, bool hostChecksumOffload = false)
+    /// <param name="serverVlans">The server side interface's <c>vlans</c> (a JSON array): the VLANs of that trunk.</param>
+    protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1, bool hostChecksumOffload = false,
+        string serverVlans = "[]")
     {
+        _serverVlans = serverVlans;
         _hostChecksumOffload = hostChecksumOffload;
         _queues = queues;
         _sourceKind = sourceKind;
@@ -68,7 +72,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
             { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" },
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "{{_sourceKind}}:{{ClientSideDevice}}" },
-                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}" } ],
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}", "vlans": {{_serverVlans}} } ],
               {{table}} }
             """);
         var dataPlane = Settings($$"""

@@ -5,7 +5,7 @@ namespace Dva.Node.Tests.Functional;
 
 /// <summary>A dispatcher on one engine facing real Linux hosts (<see cref="RootDispatcherLab"/>). Root only.</summary>
 [Trait("Requires", "root")]
-public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix: "dv1")
+public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix: "dv1", serverVlans: "[20]")
 {
     [Fact]
     public void Arping_SharedIp_RepliesWithTheSharedMac()
@@ -190,17 +190,102 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
     }
 
     /// <summary>Runs a Python script in the client's namespace with the client's device as its argument; its output.</summary>
-    private string RunClientScript(string code)
+    private string RunClientScript(string code) => RunScript(Client, "dv1c-h", code);
+
+    private static string RunScript(Io.TestNetworkNamespace ns, string device, string code, string arguments = "")
     {
-        var script = Path.Combine(Path.GetTempPath(), $"dva-client-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
+        var script = Path.Combine(Path.GetTempPath(), $"dva-host-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
         File.WriteAllText(script, code);
         try
         {
-            return Client.Exec($"/usr/bin/python3 {script} dv1c-h", allowFailure: true);
+            return ns.Exec($"/usr/bin/python3 {script} {device} {arguments}", allowFailure: true);
         }
         finally
         {
             File.Delete(script);
+        }
+    }
+
+    /// <summary>
+    /// The server side is a trunk of VLAN 20 (<c>"vlans": [20]</c>), where a host 198.51.100.20 sits that the DVA has
+    /// never heard from (a script on a packet socket: this kernel has no VLAN devices). The client pings it: the
+    /// dispatcher asks for it untagged and on VLAN 20, the host answers on VLAN 20 only, and the echoes reach it and
+    /// their replies the client, tagged 20 on the server side. Without the trunk's VLANs the DVA's one untagged ARP
+    /// request goes unanswered and every echo is lost.
+    /// </summary>
+    [Fact]
+    public async Task Ping_ToAHostOnlyOnVlan20OfTheTrunk_FoundByTheTaggedArpAndAnswered()
+    {
+        var ready = Path.Combine(Path.GetTempPath(), $"dva-vlan-host-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var host = Task.Factory.StartNew(() => RunScript(Server, "dv1s-h", """
+            import socket, struct, sys, time
+
+            def checksum(data):
+                if len(data) % 2:
+                    data += b"\0"
+                total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+                while total >> 16:
+                    total = (total & 0xFFFF) + (total >> 16)
+                return ~total & 0xFFFF
+
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+            s.bind((sys.argv[1], 0))
+            s.setsockopt(263, 8, 1)  # PACKET_AUXDATA: the kernel takes the tag off into it
+            s.settimeout(0.2)
+            open(sys.argv[2], "w").close()
+            mine, me = bytes.fromhex("020000001414"), socket.inet_aton("198.51.100.20")
+            tag = struct.pack("!HH", 0x8100, 20)
+            asked, echoes, deadline = set(), 0, time.time() + 8
+            while time.time() < deadline and echoes < 3:
+                try:
+                    data, ancillary, _, _ = s.recvmsg(2048, 256)
+                except socket.timeout:
+                    continue
+                vlan = "none"
+                for level, kind, aux in ancillary:
+                    if level == 263 and kind == 8:
+                        status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", aux[:20])
+                        vlan = str(tci & 0xFFF) if status & 0x10 else "none"
+                if data[12:14] == b"\x08\x06" and struct.unpack("!H", data[20:22])[0] == 1 and data[38:42] == me:
+                    if vlan not in asked:
+                        print(f"arp request vlan {vlan}", flush=True)
+                        asked.add(vlan)
+                    if vlan == "20":
+                        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mine, me, data[22:28], data[28:32])
+                        s.send(data[22:28] + mine + tag + b"\x08\x06" + arp)
+                elif data[12:14] == b"\x08\x00" and data[23] == 1 and data[30:34] == me and data[34] == 8:
+                    print(f"echo request vlan {vlan}", flush=True)
+                    if vlan != "20":
+                        continue
+                    ihl = (data[14] & 0x0F) * 4
+                    ip, icmp = bytearray(data[14:14 + ihl]), bytearray(data[14 + ihl:14 + struct.unpack("!H", data[16:18])[0]])
+                    ip[12:16], ip[16:20], ip[8] = data[30:34], data[26:30], 64
+                    ip[10:12] = b"\0\0"
+                    ip[10:12] = struct.pack("!H", checksum(bytes(ip)))
+                    icmp[0], icmp[2:4] = 0, b"\0\0"
+                    icmp[2:4] = struct.pack("!H", checksum(bytes(icmp)))
+                    s.send(data[6:12] + mine + tag + b"\x08\x00" + bytes(ip) + bytes(icmp))
+                    echoes += 1
+            """, ready), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            for (var i = 0; i < 100 && !File.Exists(ready); i++)
+            {
+                await Task.Delay(50);
+            }
+
+            var ping = Client.Exec("ping -c 3 -i 0.2 -W 3 198.51.100.20", allowFailure: true);
+            var seen = await host.WaitAsync(TimeSpan.FromSeconds(20));
+
+            Assert.Contains("3 received", ping, StringComparison.Ordinal);
+            Assert.Contains("arp request vlan none", seen, StringComparison.Ordinal);
+            Assert.Contains("arp request vlan 20", seen, StringComparison.Ordinal);
+            Assert.Equal(3, seen.Split('\n').Count(l => l.Trim() == "echo request vlan 20"));
+            Assert.DoesNotContain("echo request vlan none", seen, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(ready);
         }
     }
 
