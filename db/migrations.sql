@@ -301,3 +301,18 @@ VALUES ('20261127084848_SuperFrames', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "SharedInterfaceTrunks" (
+    "InterfaceId" INTEGER NOT NULL CONSTRAINT "PK_SharedInterfaceTrunks" PRIMARY KEY,
+    "Vlans" TEXT NOT NULL,
+    CONSTRAINT "FK_SharedInterfaceTrunks_SharedInterfaces_InterfaceId" FOREIGN KEY ("InterfaceId") REFERENCES "SharedInterfaces" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "SharedInterfaceTrunks" ("InterfaceId", "Vlans") SELECT "Id", '[]' FROM "SharedInterfaces";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127170926_InterfaceTrunks', '10.0.15');
+
+COMMIT;
+

@@ -10,6 +10,9 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
 
     public List<string> Addresses { get; set; } = [];
 
+    /// <summary>The trunk's VLANs, in its own table (SharedInterfaceTrunks), as the DVA's offload settings are.</summary>
+    public InterfaceTrunk Trunk { get; set; } = new();
+
     public string AttachmentNodeName { get; set; } = "";
 
     public string AttachmentFrameSource { get; set; } = "";
@@ -20,6 +23,7 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
         Name = Name,
         Mac = Mac,
         Addresses = [.. Addresses],
+        Vlans = [.. Trunk.Vlans],
         Attachment = new InterfaceAttachment { NodeName = AttachmentNodeName, FrameSource = AttachmentFrameSource },
     };
 
@@ -29,7 +33,14 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
         Name = spec.Name;
         Mac = spec.Mac.ToLowerInvariant();
         Addresses = [.. spec.Addresses];
+        Trunk.Vlans = [.. spec.Vlans];
         AttachmentNodeName = spec.Attachment.NodeName;
         AttachmentFrameSource = spec.Attachment.FrameSource;
     }
+}
+
+internal sealed class InterfaceTrunk
+{
+    /// <summary>802.1Q VLAN ids besides untagged (<see cref="SharedInterfaceSpec.Vlans"/>).</summary>
+    public List<int> Vlans { get; set; } = [];
 }

@@ -81,6 +81,12 @@ internal sealed record SharedInterfaceSpec
     /// <summary>Shared addresses with prefix length, IPv4 or IPv6 ("192.0.2.1/24").</summary>
     public IReadOnlyList<string> Addresses { get; init; } = [];
 
+    /// <summary>
+    /// The 802.1Q VLANs the interface carries besides untagged frames (a trunk), 1..4094, at most 64: the dispatcher
+    /// looks for a neighbour it has not heard from on each of them as well as untagged.
+    /// </summary>
+    public IReadOnlyList<int> Vlans { get; init; } = [];
+
     public InterfaceAttachment Attachment { get; init; } = new();
 }
 

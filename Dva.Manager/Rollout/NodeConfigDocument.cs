@@ -59,7 +59,8 @@ internal sealed record NodeConfigDocument(
                 continue;
             }
 
-            documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? Source(i.AttachmentFrameSource, superFrames) : null, dispatcher));
+            documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? Source(i.AttachmentFrameSource, superFrames) : null, dispatcher,
+                isDispatcher && i.Trunk.Vlans.Count > 0 ? i.Trunk.Vlans : null));
         }
 
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
@@ -106,6 +107,8 @@ internal sealed record TunnelSecurityDocument(string Mode, string Cipher)
             dva.Tunnel.Cipher == TunnelCipher.ChaCha20 ? "chacha20" : "aes-gcm");
 }
 
-internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher);
+/// <param name="Vlans">The trunk's VLANs (<see cref="Model.SharedInterfaceSpec.Vlans"/>); only the dispatcher asks on them, and
+/// an interface without any has no member (null).</param>
+internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher, IReadOnlyList<int>? Vlans);
 
 internal sealed record RouteDocument(string Prefix, string? NextHop, int Ifid);

@@ -9,6 +9,9 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
 {
     public const int MaxAddresses = 64;
 
+    /// <summary>Most VLANs one trunk may list (the node's limit: an unresolved neighbour costs a request per VLAN).</summary>
+    public const int MaxVlans = 64;
+
     protected override string TargetType => "interface";
 
     protected override IQueryable<SharedInterface> Order(IQueryable<SharedInterface> query) => query.OrderBy(e => e.Ifid);
@@ -27,6 +30,13 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
 
         errors.Require(spec.Addresses.Distinct(StringComparer.OrdinalIgnoreCase).Count() == spec.Addresses.Count,
             path + "addresses", "Addresses must not repeat.");
+        errors.Require(spec.Vlans.Count <= MaxVlans, path + "vlans", $"At most {MaxVlans} VLANs.");
+        for (var i = 0; i < spec.Vlans.Count; i++)
+        {
+            errors.Require(spec.Vlans[i] is >= 1 and <= 4094, $"{path}vlans[{i}]", "Must be a VLAN id, 1..4094.");
+        }
+
+        errors.Require(spec.Vlans.Distinct().Count() == spec.Vlans.Count, path + "vlans", "VLANs must not repeat.");
         errors.Require(spec.Attachment.NodeName.Length <= 63, path + "attachment.nodeName", "At most 63 characters.");
         errors.Require(spec.Attachment.FrameSource.Length <= 256, path + "attachment.frameSource", "At most 256 characters.");
 

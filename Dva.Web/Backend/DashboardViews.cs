@@ -34,13 +34,16 @@ public sealed record DvaDetail(
     bool SuperFrames = false);
 
 /// <param name="Version">The interface's ETag for a change.</param>
+/// <param name="Vlans">The trunk's VLANs besides untagged (none: an access link).</param>
 public sealed record InterfaceView(
-    long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status, string FrameSource, long Version)
+    long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status, string FrameSource, long Version,
+    IReadOnlyList<int>? Vlans = null)
 {
     /// <summary>The view as an edit form starts from.</summary>
     public InterfaceForm ToForm() => new()
     {
         Ifid = Ifid, Name = Name, Mac = Mac, Addresses = string.Join(", ", Addresses), AttachedTo = AttachedTo, FrameSource = FrameSource,
+        Vlans = string.Join(", ", Vlans ?? []),
     };
 }
 
@@ -100,6 +103,9 @@ public sealed record InterfaceForm
 
     /// <summary>Where that unit reads frames, e.g. an AF_PACKET device or a <c>udp:</c> wire; empty for its default.</summary>
     public string FrameSource { get; set; } = "";
+
+    /// <summary>The trunk's 802.1Q VLAN ids besides untagged, separated by commas or spaces; empty for an access link.</summary>
+    public string Vlans { get; set; } = "";
 }
 
 /// <summary>The outcome of a change: success, or a message and the API's field errors (JSON paths).</summary>

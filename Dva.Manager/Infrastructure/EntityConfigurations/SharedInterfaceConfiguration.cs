@@ -16,5 +16,13 @@ internal sealed class SharedInterfaceConfiguration : IEntityTypeConfiguration<Sh
         builder.Property(e => e.Name).HasMaxLength(63);
         builder.Property(e => e.Mac).HasMaxLength(17);
         builder.PrimitiveCollection(e => e.Addresses);
+        builder.OwnsOne(e => e.Trunk, trunk =>
+        {
+            trunk.ToTable("SharedInterfaceTrunks");
+            trunk.WithOwner().HasForeignKey("InterfaceId");
+            trunk.HasKey("InterfaceId");
+            trunk.PrimitiveCollection(t => t.Vlans);
+        });
+        builder.Navigation(e => e.Trunk).IsRequired();
     }
 }

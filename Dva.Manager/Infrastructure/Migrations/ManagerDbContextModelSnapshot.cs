@@ -823,6 +823,26 @@ namespace Dva.Manager.Infrastructure.Migrations
                         .HasForeignKey("DvaId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+
+                    b.OwnsOne("Dva.Manager.Model.InterfaceTrunk", "Trunk", b1 =>
+                        {
+                            b1.Property<long>("InterfaceId")
+                                .HasColumnType("INTEGER");
+
+                            b1.PrimitiveCollection<string>("Vlans")
+                                .IsRequired()
+                                .HasColumnType("TEXT");
+
+                            b1.HasKey("InterfaceId");
+
+                            b1.ToTable("SharedInterfaceTrunks", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("InterfaceId");
+                        });
+
+                    b.Navigation("Trunk")
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Dva.Manager.Model.StaticRoute", b =>

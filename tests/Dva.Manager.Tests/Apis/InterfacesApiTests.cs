@@ -67,6 +67,27 @@ public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fix
         Assert.StartsWith("Interface 1 is attached through 'udp:LOCAL=127.0.0.1:7001", message, StringComparison.Ordinal);
     }
 
+    /// <summary>A trunk's VLANs round-trip, an empty list clears them, and each bad entry is named.</summary>
+    [Fact]
+    public async Task Vlans_RoundTripClearedAndEachBadEntryNamed()
+    {
+        var dvaId = await CreateDvaAsync();
+        object Interface(int[] vlans) => new { ifid = 2, name = "inside", mac = "02:00:5e:00:00:02", addresses = new[] { "198.51.100.1/24" }, vlans };
+
+        var created = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface([20, 30, 4094]));
+        var iface = await ExpectAsync(created, HttpStatusCode.Created);
+        var id = (long)iface["id"]!;
+        Assert.Equal([20, 30, 4094], iface["spec"]!["vlans"]!.AsArray().Select(v => (int)v!));
+        var shown = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"));
+        Assert.Equal([20, 30, 4094], shown["spec"]!["vlans"]!.AsArray().Select(v => (int)v!));
+
+        var cleared = await ExpectAsync(await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/interfaces/{id}", Interface([]), ETagOf(created))), HttpStatusCode.OK);
+        Assert.Empty(cleared["spec"]!["vlans"]!.AsArray());
+
+        await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface([0, 4095, 20, 20])), "vlans[0]", "vlans[1]", "vlans");
+        await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface([.. Enumerable.Range(1, 65)])), "vlans");
+    }
+
     [Fact]
     public async Task Create_InvalidFields_ReportsEachField()
     {

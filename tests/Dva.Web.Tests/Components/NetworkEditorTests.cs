@@ -40,6 +40,39 @@ public sealed class NetworkEditorTests(ManagerHost host) : BackendComponentTest(
         Assert.Equal("02:00:5e:00:00:aa", Assert.Single(await InterfacesAsync(dva.Id)).Spec.Mac);
     }
 
+    /// <summary>
+    /// Trunk VLANs: a bad entry is shown at its own field, good ones are stored and listed, and an edit of another field
+    /// keeps them (the form carries them, so saving does not clear them).
+    /// </summary>
+    [Fact]
+    public async Task InterfacesEditor_TrunkVlans_BadEntryAtItsFieldThenStoredListedAndKeptByAnEdit()
+    {
+        var dva = await Host.Factory.CreateDvaAsync("net-vlans");
+        var editor = Render<InterfacesEditor>(p => p.Add(e => e.DvaId, dva.Id));
+
+        editor.Find("#iface-name").Input("inside");
+        editor.Find("#iface-mac").Input("02:00:5e:00:00:02");
+        editor.Find("#iface-addresses").Input("198.51.100.1/24");
+        editor.Find("#iface-vlans").Input("20, twenty");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("VLAN id", editor.Find(".field-error[data-field='vlans[1]']").TextContent, StringComparison.Ordinal));
+        Assert.Empty(await InterfacesAsync(dva.Id));
+
+        editor.Find("#iface-vlans").Input("20 30");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Contains("VLANs 20, 30", editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        Assert.Equal([20, 30], Assert.Single(await InterfacesAsync(dva.Id)).Spec.Vlans);
+
+        editor.Find("tr.interface-row-view button").Click();
+        Assert.Equal("20, 30", editor.Find("#iface-vlans").GetAttribute("value"));
+        editor.Find("#iface-name").Input("inside-trunk");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("inside-trunk", editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        Assert.Equal([20, 30], Assert.Single(await InterfacesAsync(dva.Id)).Spec.Vlans);
+    }
+
     [Fact]
     public async Task RoutesEditor_BadPrefixAndNextHop_ShowsBothAtTheirFieldsThenAddsAndDeletesTheRoute()
     {
