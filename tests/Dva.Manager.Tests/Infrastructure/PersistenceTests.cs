@@ -56,6 +56,43 @@ public sealed partial class PersistenceTests : IDisposable
         Assert.Equal("outside", Assert.Single(interfaces!)!["spec"]!["name"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// A database from before the trunk VLANs (the InterfaceTrunks migration undone by hand: its table dropped, its
+    /// history row removed) with an interface in it: the manager's start migrates it, the interface gets its row with no
+    /// VLANs, and it reads and changes as any other.
+    /// </summary>
+    [Fact]
+    public async Task Start_DatabaseFromBeforeTrunkVlans_ExistingInterfaceMigratedWithNone()
+    {
+        long dvaId;
+        await using (var first = new ManagerFactory(_database.Path))
+        {
+            var admin = first.Admin();
+            var created = await admin.PostAsJsonAsync("/api/v1/dvas", new { name = "older" });
+            dvaId = (await created.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["id"]!.GetValue<long>();
+            (await admin.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new { ifid = 1, name = "outside", mac = "02:00:00:00:00:01", vlans = new[] { 7 } })).EnsureSuccessStatusCode();
+        }
+
+        await ExecuteAsync(_database.Path, """
+            DROP TABLE "SharedInterfaceTrunks";
+            DELETE FROM "__EFMigrationsHistory" WHERE "MigrationId" LIKE '%_InterfaceTrunks';
+            """);
+        Assert.DoesNotContain("SharedInterfaceTrunks", await TablesAsync(_database.Path));
+
+        await using var second = new ManagerFactory(_database.Path);
+        var client = second.Admin();
+        var interfaces = await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/dvas/{dvaId}/interfaces");
+        var shown = Assert.Single(interfaces!)!;
+        Assert.Empty(shown["spec"]!["vlans"]!.AsArray());
+
+        var spec = shown["spec"]!.AsObject();
+        spec["vlans"] = new System.Text.Json.Nodes.JsonArray(20);
+        using var put = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/interfaces/{(long)shown["id"]!}") { Content = JsonContent.Create(spec) };
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(put)).StatusCode);
+        var after = await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/dvas/{dvaId}/interfaces");
+        Assert.Equal(20, Assert.Single(after!)!["spec"]!["vlans"]![0]!.GetValue<int>());
+    }
+
     [Fact]
     public async Task Start_WithoutConfiguredKey_CreatesOneAdminKeyThatWorks()
     {
