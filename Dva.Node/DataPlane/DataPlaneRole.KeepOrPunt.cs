@@ -337,9 +337,9 @@ internal sealed partial class DataPlaneRole
             {
                 _neighbours.Learn(rx.IfId, IpAddr.FromV4(info.ArpSenderIp), frame.Slice(info.ArpSenderMacOffset, 6), rx.VlanTci);
             }
-            else if (info.Protocol == PacketConstants.ProtocolIcmpv6 && info.HasTransportHeader && info.IcmpType is NeighbourSolicitation or NeighbourAdvertisement)
+            else if (NeighbourDiscovery.TryReadNeighbour(frame, info, out var address, out var mac))
             {
-                LearnFromNeighbourDiscovery(rx.IfId, rx.VlanTci, frame, info);
+                _neighbours.Learn(rx.IfId, address, mac, rx.VlanTci);
             }
         }
 
@@ -359,53 +359,5 @@ internal sealed partial class DataPlaneRole
         }
 
         return Verdict.Consumed;
-    }
-
-    /*
-     Neighbour discovery (RFC 4861 §4.3, §4.4), after the ICMPv6 type, code and checksum:
-       reserved / flags (4) | target address (16) | options: type (1), length in 8-byte units (1), data
-     A solicitation carries its sender's MAC in a source link-layer address option (type 1); an advertisement
-     carries the target's MAC in a target link-layer address option (type 2).
-    */
-    private const byte NeighbourSolicitation = 135;
-    private const byte NeighbourAdvertisement = 136;
-    private const int NdTargetOffset = 8;
-    private const int NdOptionsOffset = 24;
-    private const byte SourceLinkLayerOption = 1;
-    private const byte TargetLinkLayerOption = 2;
-
-    private void LearnFromNeighbourDiscovery(byte ifid, ushort tci, ReadOnlySpan<byte> frame, in PacketInfo info)
-    {
-        var message = frame[info.L4Offset..Math.Min(frame.Length, info.L3Offset + info.IpPacketLength)];
-        if (message.Length < NdOptionsOffset)
-        {
-            return;
-        }
-
-        var solicitation = info.IcmpType == NeighbourSolicitation;
-
-        // A solicitation from :: is duplicate address detection: it names nobody.
-        var address = solicitation ? info.Source : IpAddr.Read(message.Slice(NdTargetOffset, 16));
-        var wanted = solicitation ? SourceLinkLayerOption : TargetLinkLayerOption;
-        for (var o = NdOptionsOffset; o + 8 <= message.Length;)
-        {
-            var length = message[o + 1] * 8;
-            if (length == 0)
-            {
-                return;
-            }
-
-            if (message[o] == wanted)
-            {
-                if (address.Value != UInt128.Zero)
-                {
-                    _neighbours.Learn(ifid, address, message.Slice(o + 2, 6), tci);
-                }
-
-                return;
-            }
-
-            o += length;
-        }
     }
 }

@@ -246,9 +246,14 @@ internal sealed class DispatcherRole
         }
 
         var parsed = PacketParser.TryParse(frame, out var info);
+        var neighbourDiscovery = parsed == ParseError.None && NeighbourDiscovery.Is(info);
         if (parsed == ParseError.None && info.IsArp)
         {
             OnArp(port, frame, info);
+        }
+        else if (neighbourDiscovery)
+        {
+            OnNeighbourDiscovery(port, frame, info);
         }
 
         if (group)
@@ -266,9 +271,9 @@ internal sealed class DispatcherRole
             return parsed == ParseError.StackedVlanUnsupported ? DropReason.UnsupportedEtherType : DropReason.MalformedFrame;
         }
 
-        if (info.IsArp)
+        if (info.IsArp || neighbourDiscovery)
         {
-            // A unicast ARP (a reply to our request, a refresh) also teaches the data planes.
+            // A unicast ARP or neighbour advertisement (a reply to our request, a refresh) also teaches the data planes.
             return Broadcast(port, batch, index, buffer, state, addresses);
         }
 
@@ -302,6 +307,38 @@ internal sealed class DispatcherRole
         }
 
         Transmit(port, reply);
+    }
+
+    /// <summary>
+    /// IPv6's ARP (RFC 4861): a solicitation or an advertisement teaches who is at which MAC (and releases what waited
+    /// for it, as an ARP reply does), and a solicitation for a shared address is answered with the shared MAC.
+    /// </summary>
+    private void OnNeighbourDiscovery(SharedPort port, ReadOnlySpan<byte> frame, in PacketInfo info)
+    {
+        if (NeighbourDiscovery.TryReadNeighbour(frame, info, out var neighbour, out var mac))
+        {
+            _neighbours.Learn(port.Ifid, neighbour, mac, info.VlanTci);
+            ReleasePending(port, neighbour, mac, info.VlanTci);
+            if (_group.Length > 1)
+            {
+                ReleaseOnOtherEngines(port.Ifid, neighbour, mac, info.VlanTci);
+            }
+        }
+
+        if (!NeighbourDiscovery.TryReadSolicitedTarget(frame, info, out var target) || !port.OwnsIpv6(target.Value)
+            || !_engine!.Pool.TryRent(out var advertisement))
+        {
+            return;
+        }
+
+        var length = NeighbourDiscovery.WriteAdvertisement(advertisement.Writable, frame, info, target.Value, port.Mac);
+        if (length == 0 || !advertisement.SetFrameLength(length))
+        {
+            advertisement.Release();
+            return;
+        }
+
+        Transmit(port, advertisement);
     }
 
     /// <summary>
@@ -762,12 +799,6 @@ internal sealed class DispatcherRole
             return tci == 0 && learnedTci != 0 && !InsertVlan(buffer, learnedTci) ? DropReason.NoBuffer : TransmitFromBatch(port, batch, index, buffer);
         }
 
-        if (!nextHop.IsV4)
-        {
-            // Neighbour solicitation is not sent (IPv6 neighbours are learned only when a data plane resolves them).
-            return DropReason.NeighbourUnresolved;
-        }
-
         return Enqueue(port, nextHop, batch, index, tci);
     }
 
@@ -787,7 +818,7 @@ internal sealed class DispatcherRole
             pending.Tci = tci;
             _pending[key] = pending;
             _pendingHint = _pending.Count;
-            SendArpRequest(port, nextHop, tci);
+            AskForNeighbour(port, nextHop, tci);
         }
 
         if (pending.Count >= MaxPendingPerAddress)
@@ -806,31 +837,42 @@ internal sealed class DispatcherRole
     }
 
     /// <summary>
-    /// Asks for <paramref name="target"/>'s MAC on the VLAN the frames waiting for it are to leave on; when the data
-    /// plane left that open (0), untagged and on each VLAN of the trunk (<see cref="SharedPort.Vlans"/>), since the
-    /// neighbour may sit on any of them and the reply tells which.
+    /// Asks for <paramref name="target"/>'s MAC (an ARP request, or a neighbour solicitation for IPv6) on the VLAN the
+    /// frames waiting for it are to leave on; when the data plane left that open (0), untagged and on each VLAN of the
+    /// trunk (<see cref="SharedPort.Vlans"/>), since the neighbour may sit on any of them and the reply tells which.
     /// </summary>
-    private void SendArpRequest(SharedPort port, IpAddr target, ushort tci)
+    private void AskForNeighbour(SharedPort port, IpAddr target, ushort tci)
     {
-        SendArpRequestOn(port, target, tci);
+        AskForNeighbourOn(port, target, tci);
         if (tci == 0)
         {
             foreach (var vlan in port.Vlans)
             {
-                SendArpRequestOn(port, target, vlan);
+                AskForNeighbourOn(port, target, vlan);
             }
         }
     }
 
-    private void SendArpRequestOn(SharedPort port, IpAddr target, ushort tci)
+    private void AskForNeighbourOn(SharedPort port, IpAddr target, ushort tci)
     {
+        // IPv6 asks by neighbour solicitation, from a shared IPv6 address of the interface; without one it cannot ask,
+        // and what waits expires as NeighbourUnresolved.
+        UInt128 source = 0;
+        if (!target.IsV4 && !port.TryGetIpv6For(target.Value, out source))
+        {
+            return;
+        }
+
         if (!_engine!.Pool.TryRent(out var request))
         {
             Counters.Drop(DropReason.NoBuffer);
             return;
         }
 
-        var length = PacketBuilder.ArpRequest(request.Writable, port.Mac, port.Ipv4For(target.V4), target.V4, tci != 0 ? tci : null);
+        ushort? vlan = tci != 0 ? tci : null;
+        var length = target.IsV4
+            ? PacketBuilder.ArpRequest(request.Writable, port.Mac, port.Ipv4For(target.V4), target.V4, vlan)
+            : NeighbourDiscovery.WriteSolicitation(request.Writable, port.Mac, source, target.Value, vlan);
         if (length == 0 || !request.SetFrameLength(length))
         {
             request.Release();
@@ -905,7 +947,7 @@ internal sealed class DispatcherRole
             else if (_time.GetElapsedTime(pending.LastRequest, now) >= s_arpRetry && _ports[key.Ifid] is { } port)
             {
                 pending.LastRequest = now;
-                SendArpRequest(port, key.Address, pending.Tci);
+                AskForNeighbour(port, key.Address, pending.Tci);
             }
         }
 
@@ -1142,6 +1184,7 @@ internal sealed class DispatcherRole
     {
         private readonly uint[] _ipv4;
         private readonly (uint Network, uint Mask, uint Address)[] _subnets;
+        private readonly (UInt128 Network, UInt128 Mask, UInt128 Address)[] _ipv6;
 
         public SharedPort(SharedInterface shared, PacketPort source)
         {
@@ -1150,6 +1193,9 @@ internal sealed class DispatcherRole
             Mac = shared.Mac.GetAddressBytes();
             Vlans = [.. shared.Vlans];
             _ipv4 = [.. shared.Addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork).Select(a => IpAddr.From(a).V4)];
+            _ipv6 = [.. shared.Addresses.Zip(shared.Subnets)
+                .Where(p => p.First.AddressFamily == AddressFamily.InterNetworkV6)
+                .Select(p => (IpAddr.From(p.Second.BaseAddress).Value, p.Second.PrefixLength == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - p.Second.PrefixLength), IpAddr.From(p.First).Value))];
             _subnets = [.. shared.Addresses.Zip(shared.Subnets)
                 .Where(p => p.First.AddressFamily == AddressFamily.InterNetwork)
                 .Select(p => (IpAddr.From(p.Second.BaseAddress).V4, p.Second.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - p.Second.PrefixLength), IpAddr.From(p.First).V4))];
@@ -1168,6 +1214,35 @@ internal sealed class DispatcherRole
         public ushort[] Vlans { get; }
 
         public bool OwnsIpv4(uint address) => Array.IndexOf(_ipv4, address) >= 0;
+
+        public bool OwnsIpv6(UInt128 address)
+        {
+            foreach (var (_, _, own) in _ipv6)
+            {
+                if (own == address)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>The shared IPv6 address on <paramref name="target"/>'s subnet (a solicitation's source), else the first one.</summary>
+        public bool TryGetIpv6For(UInt128 target, out UInt128 source)
+        {
+            foreach (var (network, mask, address) in _ipv6)
+            {
+                if ((target & mask) == network)
+                {
+                    source = address;
+                    return true;
+                }
+            }
+
+            source = _ipv6.Length > 0 ? _ipv6[0].Address : UInt128.Zero;
+            return _ipv6.Length > 0;
+        }
 
         /// <summary>The shared address on <paramref name="target"/>'s subnet (the ARP sender), else the first one.</summary>
         public uint Ipv4For(uint target)

@@ -238,6 +238,64 @@ public class DispatcherRoleTests
         Assert.Equal(0, rig.Role.Counters.Drops.Sum());
     }
 
+    /// <summary>
+    /// IPv6's ARP: a host on VLAN 20 asks for the inside interface's shared 2001:db8:2::1 (neighbour solicitation to its
+    /// solicited-node group). The dispatcher answers with the shared MAC on VLAN 20 (byte for byte the advertisement
+    /// scapy builds, Dva.Shared.Tests' NeighbourDiscoveryTests), and passes the solicitation down the chain, so the data
+    /// planes learn the host.
+    /// </summary>
+    [Fact]
+    public void Ipv6NeighbourSolicitation_ForTheSharedAddress_AnsweredWithTheSharedMacOnItsVlanAndPassedDownTheChain()
+    {
+        using var rig = new DispatcherRig(insideIpv6: true);
+
+        Send(rig.Inside, Convert.FromHexString(HostSolicitsTheDvaOnVlan20));
+
+        Assert.Equal(Convert.FromHexString(DvaAdvertisesToTheHostOnVlan20), ReceiveOne(rig.Inside));
+        var handedOff = ReceiveOne(rig.DataPlanes[rig.Table.Chain[0]]);
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(handedOff, out var header));
+        Assert.Equal((TunnelType.Handoff, Handoff.Broadcast, (ushort)20), (header.Type, header.Handoff, header.VlanTci));
+        Assert.Equal(0, rig.Role.Counters.Drops.Sum());
+    }
+
+    /// <summary>
+    /// A data plane asks the dispatcher to resolve an IPv6 next hop it does not know (RESOLVE): the dispatcher solicits
+    /// it (byte for byte scapy's solicitation, from the shared address on its subnet), queues the frame, and sends it to
+    /// the MAC the host's advertisement gives. Before, an IPv6 RESOLVE without a known neighbour was dropped.
+    /// </summary>
+    [Fact]
+    public void Egress_ResolveIpv6_UnknownNeighbour_SolicitedThenQueuedFrameReleasedByTheAdvertisement()
+    {
+        using var rig = new DispatcherRig(insideIpv6: true);
+        var inner = DataPlane.TestFrames.Udp("2001:db8:1::5", 40000, "2001:db8:2::a", 53);
+        static bool IsUdp6(byte[] f) => f.Length > 54 && f[12] == 0x86 && f[13] == 0xDD && f[20] == 17;
+
+        rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 0, from: 1));
+        Assert.Equal(Convert.FromHexString(DvaSolicitsTheHost), ReceiveOne(rig.Inside));
+
+        Send(rig.Inside, Convert.FromHexString(HostAdvertisesToTheDva));
+        var sent = ReceiveOne(rig.Inside, IsUdp6);
+
+        Assert.Equal((byte[])[2, 0, 0, 0, 0, 0x0A], sent[..6]);
+        Assert.Equal(InsideMac, sent[6..12]);
+        Assert.Equal(inner[12..], sent[12..]);
+        Assert.Equal(0, rig.Role.Counters.Drops.Sum());
+    }
+
+    // Made with scapy (see Dva.Shared.Tests' NeighbourDiscoveryTests): host 2001:db8:2::a at 02:00:00:00:00:0a, the
+    // inside interface 2001:db8:2::1 at 02:00:00:00:00:02.
+    private const string HostSolicitsTheDvaOnVlan20 =
+        "3333ff00000102000000000a8100001486dd6000000000203aff20010db800020000000000000000000aff0200000000000000000001ff00000187001c130000000020010db8000200000000000000000001010102000000000a";
+
+    private const string DvaAdvertisesToTheHostOnVlan20 =
+        "02000000000a0200000000028100001486dd6000000000203aff20010db800020000000000000000000120010db800020000000000000000000a88000a64e000000020010db80002000000000000000000010201020000000002";
+
+    private const string DvaSolicitsTheHost =
+        "3333ff00000a02000000000286dd6000000000203aff20010db8000200000000000000000001ff0200000000000000000001ff00000a87001c120000000020010db800020000000000000000000a0101020000000002";
+
+    private const string HostAdvertisesToTheDva =
+        "02000000000202000000000a86dd6000000000203aff20010db800020000000000000000000a20010db800020000000000000000000188008a536000000020010db800020000000000000000000a020102000000000a";
+
     [Fact]
     public void Egress_Resolve_ArpReplyReachesTheOtherEngine_QueuedFrameReleasedAndTheAddressKnownToBoth()
     {

@@ -9,7 +9,8 @@ namespace Dva.Node.Tests.Functional;
 
 /// <summary>
 /// A dispatcher on <c>afpacket:</c> (or <c>afxdp:</c>) sources facing real Linux hosts: namespace C holds a client (192.0.2.10/24),
-/// namespace S a server (198.51.100.10/24), namespace D the DVA (a dispatcher on the D ends of both veth pairs and one
+/// namespace S a server (198.51.100.10/24) (IPv6 is off on both until a test turns it on; the DVA's interfaces also
+/// have 2001:db8:1::1/64 and 2001:db8:2::1/64), namespace D the DVA (a dispatcher on the D ends of both veth pairs and one
 /// data plane, talking over D's loopback). The hosts' TX checksum offload is off unless the lab is made with
 /// <c>hostChecksumOffload</c>. Root only, like the engine's device tests.
 /// </summary>
@@ -71,15 +72,15 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
         var dispatcher = Settings($$"""
             { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" },
               "interfaces": [
-                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "{{_sourceKind}}:{{ClientSideDevice}}" },
-                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}", "vlans": {{_serverVlans}} } ],
+                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "source": "{{_sourceKind}}:{{ClientSideDevice}}" },
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}", "vlans": {{_serverVlans}} } ],
               {{table}} }
             """);
         var dataPlane = Settings($$"""
             { "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:16191" },
               "interfaces": [
-                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "dispatcher": 100 },
-                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "dispatcher": 100 } ],
+                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "dispatcher": 100 },
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "dispatcher": 100 } ],
               {{table}} }
             """);
 

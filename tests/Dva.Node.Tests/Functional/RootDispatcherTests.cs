@@ -289,6 +289,38 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
         }
     }
 
+    /// <summary>
+    /// IPv6 through the DVA between real Linux hosts that know nothing of it beforehand: the client finds the DVA's
+    /// 2001:db8:1::1 by neighbour solicitation (the dispatcher answers with the shared MAC), the data plane asks the
+    /// dispatcher to resolve the server, which solicits it, and the server finds 2001:db8:2::1 for its replies. Before,
+    /// no solicitation for a shared address was answered and an unknown IPv6 next hop was dropped.
+    /// </summary>
+    [Fact]
+    public void PingIpv6_ClientToServerThroughTheDva_NeighboursFoundBothWaysAndAnswered()
+    {
+        Client.Exec("sysctl -qw net.ipv6.conf.dv1c-h.disable_ipv6=0");
+        Server.Exec("sysctl -qw net.ipv6.conf.dv1s-h.disable_ipv6=0");
+        try
+        {
+            Client.Exec("ip -6 addr add 2001:db8:1::10/64 dev dv1c-h nodad");
+            Client.Exec("ip -6 route add 2001:db8:2::/64 via 2001:db8:1::1");
+            Server.Exec("ip -6 addr add 2001:db8:2::10/64 dev dv1s-h nodad");
+            Server.Exec("ip -6 route add 2001:db8:1::/64 via 2001:db8:2::1");
+
+            var output = Client.Exec("ping -6 -c 3 -i 0.2 -W 3 2001:db8:2::10", allowFailure: true);
+
+            Assert.Contains("3 received", output, StringComparison.Ordinal);
+            Assert.Contains("ttl=63", output, StringComparison.Ordinal);
+            Assert.Contains("02:00:00:00:00:01", Client.Exec("ip -6 neigh show 2001:db8:1::1"), StringComparison.Ordinal);
+            Assert.Contains("02:00:00:00:00:02", Server.Exec("ip -6 neigh show 2001:db8:2::1"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Client.Exec("sysctl -qw net.ipv6.conf.dv1c-h.disable_ipv6=1");
+            Server.Exec("sysctl -qw net.ipv6.conf.dv1s-h.disable_ipv6=1");
+        }
+    }
+
     [Fact]
     public void Ping_ClientToServerThroughTheDva_Answered()
     {
