@@ -306,7 +306,7 @@ internal sealed class NodeHost : IAsyncDisposable
         Role = new RoleView(
             () => Task.FromResult<object>(Array.Empty<object>()),
             () => Task.FromResult<object?>(null),
-            async () => (await role.SnapshotNeighboursAsync()).Select(n => new { n.Ifid, Address = n.Address.ToString(), n.Mac }).ToList());
+            async () => (await role.SnapshotNeighboursAsync()).Select(n => new { n.Ifid, Address = n.Address.ToString(), n.Mac, n.Vlan }).ToList());
 
     /// <summary>
     /// A data plane on several engines: one socket of the tunnel group and one role per engine. Each socket sends from

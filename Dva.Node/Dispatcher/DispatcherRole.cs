@@ -192,11 +192,11 @@ internal sealed class DispatcherRole
         }
     }
 
-    /// <summary>The neighbour table as the engine sees it now (IFID, address, MAC hex).</summary>
-    public Task<IReadOnlyList<(byte Ifid, IpAddr Address, string Mac)>> SnapshotNeighboursAsync()
+    /// <summary>The neighbour table as the engine sees it now (IFID, address, MAC hex, VLAN id).</summary>
+    public Task<IReadOnlyList<(byte Ifid, IpAddr Address, string Mac, ushort Vlan)>> SnapshotNeighboursAsync()
     {
         var engine = _engine ?? throw new InvalidOperationException("the dispatcher is not attached");
-        var done = new TaskCompletionSource<IReadOnlyList<(byte, IpAddr, string)>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<IReadOnlyList<(byte, IpAddr, string, ushort)>>(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Post(() => done.SetResult(_neighbours.Snapshot()));
         return done.Task;
     }

@@ -80,7 +80,8 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime, bool 
         }
     }
 
-    public IReadOnlyList<(byte Ifid, IpAddr Address, string Mac)> Snapshot()
+    /// <summary>Every entry: IFID, address, MAC hex and the VLAN id it was learned on (0 untagged).</summary>
+    public IReadOnlyList<(byte Ifid, IpAddr Address, string Mac, ushort Vlan)> Snapshot()
     {
         if (_lock is null)
         {
@@ -137,14 +138,14 @@ internal sealed class NeighbourTable(TimeProvider time, TimeSpan lifetime, bool 
         return removed;
     }
 
-    private List<(byte Ifid, IpAddr Address, string Mac)> SnapshotCore()
+    private List<(byte Ifid, IpAddr Address, string Mac, ushort Vlan)> SnapshotCore()
     {
         Span<byte> mac = stackalloc byte[6];
-        var list = new List<(byte, IpAddr, string)>(_entries.Count);
+        var list = new List<(byte, IpAddr, string, ushort)>(_entries.Count);
         foreach (var (key, e) in _entries)
         {
             Unpack(e.Mac, mac);
-            list.Add((key.Ifid, key.Address, Convert.ToHexString(mac)));
+            list.Add((key.Ifid, key.Address, Convert.ToHexString(mac), (ushort)((e.Mac >> 48) & 0x0FFF)));
         }
 
         return list;

@@ -209,7 +209,7 @@ public class DispatcherRoleTests
     /// tagged. The server answers on VLAN 20: the queued frame leaves tagged 20, and so does the next one at once.
     /// </summary>
     [Fact]
-    public void Egress_Resolve_UnknownNeighbourOnATrunk_AskedUntaggedAndOnEachVlan_TheAnswersVlanTagsWhatWaited()
+    public async Task Egress_Resolve_UnknownNeighbourOnATrunk_AskedUntaggedAndOnEachVlan_TheAnswersVlanTagsWhatWaited()
     {
         using var rig = new DispatcherRig(insideVlans: "[20, 30]");
         var inner = ServerBoundFrame();
@@ -235,6 +235,8 @@ public class DispatcherRoleTests
         rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 0, from: 1));
         Assert.Equal(Tag(expected, 20), ReceiveOne(rig.Inside, f => f.Length > 40 && f[16] == 0x08 && f[17] == 0x00));
         Assert.Equal(2, rig.Role.Counters.Tunnel[(int)TunnelCounter.ResolveReceived]);
+        var server = Assert.Single(await rig.Role.SnapshotNeighboursAsync(), n => n.Address.ToString() == "198.51.100.10");
+        Assert.Equal(((byte)2, Convert.ToHexString(ServerMac), (ushort)20), (server.Ifid, server.Mac, server.Vlan));
         Assert.Equal(0, rig.Role.Counters.Drops.Sum());
     }
 
