@@ -63,21 +63,7 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
     [Fact]
     public void PingFromVlan10_ToTheUntaggedServer_ReplyComesBackOnVlan10()
     {
-        var output = RunClientScript("""
-            import socket, struct, sys, time
-
-            def checksum(data):
-                if len(data) % 2:
-                    data += b"\0"
-                total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-                while total >> 16:
-                    total = (total & 0xFFFF) + (total >> 16)
-                return ~total & 0xFFFF
-
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-            s.bind((sys.argv[1], 0))
-            s.setsockopt(263, 8, 1)  # PACKET_AUXDATA
-            s.settimeout(0.2)
+        var output = RunClientScript(PacketSocketPrelude + """
             mine, shared = bytes.fromhex("020000000a0a"), bytes.fromhex("020000000001")
             me, server = socket.inet_aton("192.0.2.20"), socket.inet_aton("198.51.100.10")
             tag = struct.pack("!HH", 0x8100, 10)
@@ -91,15 +77,9 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
                 if time.time() >= next_send:
                     s.send(echo)
                     next_send = time.time() + 1
-                try:
-                    data, ancillary, _, _ = s.recvmsg(2048, 256)
-                except socket.timeout:
+                data, vlan = receive()
+                if data is None:
                     continue
-                vlan = "none"
-                for level, kind, aux in ancillary:
-                    if level == 263 and kind == 8:
-                        status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", aux[:20])
-                        vlan = str(tci) if status & 0x10 else "none"
                 if data[12:14] == b"\x08\x06" and struct.unpack("!H", data[20:22])[0] == 1 and data[38:42] == me:
                     # The DVA resolves the client's address: answer on the VLAN it asked on.
                     arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mine, me, data[22:28], data[28:32])
@@ -190,6 +170,42 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
     }
 
     /// <summary>Runs a Python script in the client's namespace with the client's device as its argument; its output.</summary>
+    /// <summary>
+    /// The start of a host script on a packet socket bound to <c>sys.argv[1]</c>: an Internet checksum, and
+    /// <c>receive()</c>, which gives (frame, VLAN id as text or "none"), or (None, None) after 0.2 s of nothing. This
+    /// kernel has no VLAN devices and clears the tag of a frame on a VLAN it has no device for before a socket bound to
+    /// one protocol sees it; a socket of every protocol (ETH_P_ALL) reads the tag from PACKET_AUXDATA.
+    /// </summary>
+    private const string PacketSocketPrelude = """
+        import socket, struct, sys, time
+
+        def checksum(data):
+            if len(data) % 2:
+                data += b"\0"
+            total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+            while total >> 16:
+                total = (total & 0xFFFF) + (total >> 16)
+            return ~total & 0xFFFF
+
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        s.bind((sys.argv[1], 0))
+        s.setsockopt(263, 8, 1)  # PACKET_AUXDATA
+        s.settimeout(0.2)
+
+        def receive():
+            try:
+                data, ancillary, _, _ = s.recvmsg(2048, 256)
+            except socket.timeout:
+                return None, None
+            vlan = "none"
+            for level, kind, aux in ancillary:
+                if level == 263 and kind == 8:
+                    status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", aux[:20])
+                    vlan = str(tci & 0xFFF) if status & 0x10 else "none"
+            return data, vlan
+
+        """;
+
     private string RunClientScript(string code) => RunScript(Client, "dv1c-h", code);
 
     private static string RunScript(Io.TestNetworkNamespace ns, string device, string code, string arguments = "")
@@ -217,35 +233,15 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
     public async Task Ping_ToAHostOnlyOnVlan20OfTheTrunk_FoundByTheTaggedArpAndAnswered()
     {
         var ready = Path.Combine(Path.GetTempPath(), $"dva-vlan-host-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        var host = Task.Factory.StartNew(() => RunScript(Server, "dv1s-h", """
-            import socket, struct, sys, time
-
-            def checksum(data):
-                if len(data) % 2:
-                    data += b"\0"
-                total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-                while total >> 16:
-                    total = (total & 0xFFFF) + (total >> 16)
-                return ~total & 0xFFFF
-
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-            s.bind((sys.argv[1], 0))
-            s.setsockopt(263, 8, 1)  # PACKET_AUXDATA: the kernel takes the tag off into it
-            s.settimeout(0.2)
+        var host = Task.Factory.StartNew(() => RunScript(Server, "dv1s-h", PacketSocketPrelude + """
             open(sys.argv[2], "w").close()
             mine, me = bytes.fromhex("020000001414"), socket.inet_aton("198.51.100.20")
             tag = struct.pack("!HH", 0x8100, 20)
             asked, echoes, deadline = set(), 0, time.time() + 8
             while time.time() < deadline and echoes < 3:
-                try:
-                    data, ancillary, _, _ = s.recvmsg(2048, 256)
-                except socket.timeout:
+                data, vlan = receive()
+                if data is None:
                     continue
-                vlan = "none"
-                for level, kind, aux in ancillary:
-                    if level == 263 and kind == 8:
-                        status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", aux[:20])
-                        vlan = str(tci & 0xFFF) if status & 0x10 else "none"
                 if data[12:14] == b"\x08\x06" and struct.unpack("!H", data[20:22])[0] == 1 and data[38:42] == me:
                     if vlan not in asked:
                         print(f"arp request vlan {vlan}", flush=True)
