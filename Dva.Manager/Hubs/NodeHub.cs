@@ -17,6 +17,7 @@ internal sealed class NodeHub(
     NodeRegistry registry,
     NodeSessions sessions,
     HeartbeatFeed feed,
+    HeartbeatWriter heartbeats,
     RegistrationRateLimiter limiter,
     RolloutCoordinator rollout,
     FleetReconciler fleet,
@@ -109,7 +110,7 @@ internal sealed class NodeHub(
         return Task.CompletedTask;
     }
 
-    public async Task Heartbeat(NodeHeartbeat heartbeat)
+    public Task Heartbeat(NodeHeartbeat heartbeat)
     {
         var session = RequireSession();
         if (HubMessageValidator.Validate(heartbeat) is { } problem)
@@ -131,8 +132,11 @@ internal sealed class NodeHub(
         }
 
         session.CountHeartbeat(Context.ConnectionId);
-        await registry.HeartbeatAsync(session.NodeKey, heartbeat.Stats.PacketsPerBusySecond, Context.ConnectionAborted);
+        // Written with every unit's others within a second (HeartbeatWriter), not awaited here: acks behind this
+        // message on the connection must not wait for the disk.
+        heartbeats.Record(session.NodeKey, heartbeat.Stats.PacketsPerBusySecond);
         feed.Publish(new HeartbeatReceived(session.NodeKey, session.Name, now, heartbeat));
+        return Task.CompletedTask;
     }
 
     /// <summary>An ack (of a table or of keys) must be there, and its error text bounded.</summary>

@@ -23,6 +23,8 @@ internal static class NodeHubExtensions
         services.AddSingleton<RegistrationRateLimiter>();
         services.AddSingleton<NodeSessions>();
         services.AddSingleton<HeartbeatFeed>();
+        services.AddSingleton<Services.HeartbeatWriter>();
+        services.AddHostedService(provider => provider.GetRequiredService<Services.HeartbeatWriter>());
         services.AddSingleton(_ => new ManagerStallClock(TimeSpan.FromSeconds(1)));
         services.AddSingleton<RolloutCoordinator>();
         services.AddSingleton<FleetReconciler>();

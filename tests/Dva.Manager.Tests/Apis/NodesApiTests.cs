@@ -190,6 +190,42 @@ public sealed class NodesApiTests : IAsyncLifetime
         Assert.Equal(assigned.Headers.ETag, after.Headers.ETag);
     }
 
+    /// <summary>
+    /// The hub notes heartbeats in the <see cref="HeartbeatWriter"/>, which writes them for all units together: the last
+    /// capacity of each unit is what lands, a unit removed meanwhile is skipped, and nothing is left pending.
+    /// </summary>
+    [Fact]
+    public async Task HeartbeatWriter_SeveralUnitsAndAGoneOne_EachUnitsLastHeartbeatWrittenTogether()
+    {
+        var a = await RegisterAsync("n-writer-a");
+        var b = await RegisterAsync("n-writer-b");
+        var writer = Factory.Services.GetRequiredService<HeartbeatWriter>();
+
+        writer.Record(a, 1e6);
+        writer.Record(b, 3e6);
+        writer.Record(a, 2e6);
+        writer.Record(987_654, 5e6);
+        await writer.FlushAsync(CancellationToken.None);
+
+        // The writer's own timer may have taken the batch first: wait for what it commits.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double[] capacities = [];
+        while (clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            capacities = [.. await Task.WhenAll(new[] { a, b }.Select(async id =>
+                (double)(await _client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/nodes/{id}"))!["measuredCapacity"]!))];
+            if (capacities.SequenceEqual([2e6, 3e6]))
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Equal([2e6, 3e6], capacities);
+        Assert.Equal(0, writer.Pending);
+    }
+
     [Fact]
     public async Task Heartbeat_UnknownNode_ReturnsFalse()
     {
