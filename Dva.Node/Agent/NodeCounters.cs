@@ -114,6 +114,23 @@ internal enum DropReason
     /// </summary>
     EgressTooBig,
 
+    // Parked payloads (appended).
+    /// <summary>The tunnel header's PARK word breaks its rules (WireError.BadPark).</summary>
+    WireBadPark,
+
+    /// <summary>
+    /// Data plane: a packet whose payload is parked at its dispatcher (SNODE) must leave by an interface of another
+    /// dispatcher, which does not have the payload. <c>parkPayloads</c> belongs only on a DVA whose one dispatcher has
+    /// every interface.
+    /// </summary>
+    ParkedPayloadElsewhere,
+
+    /// <summary>
+    /// Dispatcher: an EGRESS whose PARK ticket names no payload held here any more (it waited longer than
+    /// <c>DispatcherRole.ParkLifetime</c>, or was already joined), or whose headers are not the parked frame's.
+    /// </summary>
+    ParkedPayloadGone,
+
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
@@ -180,6 +197,21 @@ internal enum TunnelCounter
     /// (<c>IcmpRateLimiter</c>). The packets that earned them are counted under their own drop reasons.
     /// </summary>
     IcmpRateLimited,
+
+    /// <summary>Dispatcher: TCP super-frames sent into the DVA as headers only, the payload parked here (<c>parkPayloads</c>).</summary>
+    PayloadParked,
+
+    /// <summary>Dispatcher: parked payloads joined again to the headers the data planes sent back.</summary>
+    PayloadJoined,
+
+    /// <summary>
+    /// Dispatcher: parked payloads let go unjoined after <c>DispatcherRole.ParkLifetime</c> (their packet was dropped in
+    /// the DVA, e.g. by the firewall, and counted there) or when the node stopped parking.
+    /// </summary>
+    ParkExpired,
+
+    /// <summary>Dispatcher: super-frames sent whole because every park slot was in use or no buffer was free.</summary>
+    ParkFull,
 }
 
 /// <summary>

@@ -34,6 +34,13 @@ internal sealed record NodeConfig
     /// </summary>
     public bool SuperFrames { get; init; }
 
+    /// <summary>
+    /// Dispatcher, with <see cref="SuperFrames"/>: a TCP super-frame's payload waits here while only its
+    /// headers cross the DVA (docs/node.md "Parked payloads"). Only for a DVA whose one dispatcher has every interface:
+    /// a data plane drops a parked packet that must leave by another dispatcher (ParkedPayloadElsewhere).
+    /// </summary>
+    public bool ParkPayloads { get; init; }
+
     /// <summary>Local control endpoint (counters, flows, table replacement), <c>ip:port</c>; loopback by default.</summary>
     public string? Control { get; init; }
 

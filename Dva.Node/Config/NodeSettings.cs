@@ -104,6 +104,9 @@ internal sealed record NodeSettings(
     /// <summary>GSO/GRO super-frames (<c>superFrames</c>): 64 KiB packet buffers, <c>afpacket:IF?gso=1</c> sources.</summary>
     public bool SuperFrames { get; init; }
 
+    /// <summary>Dispatcher: TCP super-frames cross the DVA as headers only, their payloads parked here (<c>parkPayloads</c>).</summary>
+    public bool ParkPayloads { get; init; }
+
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
     {
@@ -343,6 +346,18 @@ internal static class NodeConfigValidator
             errors.Add("superFrames: implemented for a plain tunnel only (a sealed super-frame is not supported yet)");
         }
 
+        if (c.ParkPayloads)
+        {
+            if (role != NodeRole.Dispatcher)
+            {
+                errors.Add("parkPayloads: a dispatcher's setting (a data plane takes parked super-frames without it)");
+            }
+            else if (!c.SuperFrames)
+            {
+                errors.Add("parkPayloads: needs \"superFrames\": true (only TCP super-frames are parked)");
+            }
+        }
+
         errorList = errors;
         if (errors.Count > 0)
         {
@@ -358,6 +373,7 @@ internal static class NodeConfigValidator
             Security = security,
             Engines = c.Engines,
             SuperFrames = c.SuperFrames,
+            ParkPayloads = c.ParkPayloads,
         };
         return true;
     }

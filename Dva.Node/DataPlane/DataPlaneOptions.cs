@@ -73,6 +73,7 @@ internal static class WireDrops
         WireError.NodeIdZero or WireError.NodeIdOutOfRange => DropReason.WireBadNodeId,
         WireError.InnerFrameTooShort => DropReason.WireInnerTooShort,
         WireError.BadOffload => DropReason.WireBadOffload,
+        WireError.BadPark => DropReason.WireBadPark,
         _ => DropReason.WireOther,
     };
 }

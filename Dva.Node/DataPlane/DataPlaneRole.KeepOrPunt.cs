@@ -33,6 +33,7 @@ internal sealed partial class DataPlaneRole
         // with its hash, by the batch's prefetch pass), and the full parse waits until the packet is processed here.
         // A punted packet is never parsed. Every other frame is parsed first, as before.
         var inner = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
+        _parkedBytes = rx.Park.PayloadLength;
         PacketInfo info = default;
         var parsed = false;
         FlowKey key;
@@ -96,7 +97,7 @@ internal sealed partial class DataPlaneRole
         if (slot >= 0 && _flows[slot].SteerTo != 0)
         {
             ParseOnce(inner, ref info, ref parsed);
-            _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
+            _flows.Touch(slot, isForward, PacketBytes(info), info.TcpFlags, now);
             return HandOff(buffer, rx, _flows[slot].SteerTo, Handoff.Steer);
         }
 
@@ -173,7 +174,7 @@ internal sealed partial class DataPlaneRole
             _counters.FlowsActive = _flows.Count;
         }
 
-        _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
+        _flows.Touch(slot, isForward, PacketBytes(info), info.TcpFlags, now);
         if (!_routes.TryRoute(info.Destination, out var route))
         {
             return Drop(DropReason.NoRoute);
@@ -259,7 +260,7 @@ internal sealed partial class DataPlaneRole
 
     private Verdict Keep(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot, bool isForward, long now, bool created)
     {
-        _flows.Touch(slot, isForward, info.IpPacketLength, info.TcpFlags, now);
+        _flows.Touch(slot, isForward, PacketBytes(info), info.TcpFlags, now);
         _counters.PacketsProcessed++;
         return RunPipeline(buffer, rx, ref info, slot, isForward == _flows[slot].OriginIsForward, created);
     }

@@ -196,6 +196,14 @@ internal sealed partial class DataPlaneRole
             return Drop(DropReason.EgressDispatcherUnknown);
         }
 
+        // A parked payload waits at the dispatcher that received the frame: only that dispatcher can send it out. An
+        // answer this node built (offload none) carries no park; the dispatcher lets the payload go after a while.
+        var park = offload.IsPresent ? rx.Park : TunnelPark.None;
+        if (park.IsPresent && egress.Dispatcher != rx.SNode)
+        {
+            return Drop(DropReason.ParkedPayloadElsewhere);
+        }
+
         Span<ushort> nids = stackalloc ushort[TunnelLayout.MaxNids];
         var datagram = buffer.Frame;
         var nidCount = 0;
@@ -231,8 +239,9 @@ internal sealed partial class DataPlaneRole
             IfId = route.Ifid,
             VlanTci = flowTci ?? (resolve ? SameSegmentTci(rx, route.Ifid) : neighbourTci),
             Offload = offload,
+            Park = park,
         };
-        var headerLength = TunnelLayout.HeaderLength(TunnelFlags.None, nidCount, offload.IsPresent);
+        var headerLength = TunnelLayout.HeaderLength(fields, nidCount);
         if (headerLength > innerStart)
         {
             if (!buffer.TryPrepend(headerLength - innerStart, out _))

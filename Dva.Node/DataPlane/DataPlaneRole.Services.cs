@@ -131,7 +131,7 @@ internal sealed partial class DataPlaneRole
         }
 
         ref var nat = ref _nat[flow.NatIndex];
-        nat.Binding.Member?.CountBytes(info.IpPacketLength);
+        nat.Binding.Member?.CountBytes(PacketBytes(info));
         if (info.IsIcmpError)
         {
             return TranslateIcmpError(frame, ref info, ref nat, original);
@@ -183,7 +183,7 @@ internal sealed partial class DataPlaneRole
         nat.MemberPort = member.Port;
         nat.OriginalKey = flow.Key;
         nat.OriginalHash = flow.Hash;
-        member.CountBytes(info.IpPacketLength);
+        member.CountBytes(PacketBytes(info));
         return Rewrite(frame, ref info, destination: true, nat.Member, nat.MemberPort);
     }
 
@@ -199,12 +199,12 @@ internal sealed partial class DataPlaneRole
         ref var flow = ref _flows[slot];
         if (!created)
         {
-            rules.Counters.RecordPacket(flow.RuleIndex, info.IpPacketLength);
+            rules.Counters.RecordPacket(flow.RuleIndex, PacketBytes(info));
             return StageResult.Accept;
         }
 
         var match = rules.Classify(TupleOf(info, ingressIfid));
-        rules.Counters.RecordEvaluation(match, info.IpPacketLength);
+        rules.Counters.RecordEvaluation(match, PacketBytes(info));
         rules.Counters.RecordFlow(match.RuleIndex);
         flow.RuleIndex = match.RuleIndex;
         flow.Firewall = match.Action;
@@ -233,7 +233,7 @@ internal sealed partial class DataPlaneRole
     private Verdict Denied(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info, int slot)
     {
         ref var flow = ref _flows[slot];
-        _firewall?.Counters.RecordPacket(flow.RuleIndex, info.IpPacketLength);
+        _firewall?.Counters.RecordPacket(flow.RuleIndex, PacketBytes(info));
         return flow.Firewall == FirewallAction.Reject ? Reject(buffer, rx, ref info, slot) : Drop(DropReason.FirewallDrop);
     }
 

@@ -57,6 +57,9 @@ internal sealed partial class DataPlaneRole : IDisposable
     // sum in its field instead of a checksum. Engine thread only; set by RunPipeline for the packet it runs.
     private bool _partialChecksum;
 
+    // The payload bytes of the packet being processed that wait at its dispatcher (a PARK word), counted with it.
+    private int _parkedBytes;
+
     // Answers (ping replies, ICMP errors) are built here, then copied over the request in its own buffer.
     private readonly byte[] _scratch = new byte[BufferPool.DefaultFrameSize + BufferPool.DefaultHeadroom];
 
@@ -284,6 +287,9 @@ internal sealed partial class DataPlaneRole : IDisposable
         Handoff.Steer => TunnelCounter.SteerReceived,
         _ => TunnelCounter.DispatchReceived,
     };
+
+    /// <summary>The IP packet's length as the flow, the member and the rule count it: with a payload parked at its dispatcher.</summary>
+    private int PacketBytes(in PacketInfo info) => info.IpPacketLength + _parkedBytes;
 
     private Verdict Drop(DropReason reason)
     {

@@ -45,6 +45,13 @@ internal sealed class DispatcherRole
     private static readonly TimeSpan s_mtuRefresh = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_arpRetry = TimeSpan.FromMilliseconds(300);
     private static readonly TimeSpan s_neighbourSweep = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_parkSweep = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long a parked payload waits for its headers to come back before it is let go (<c>parkPayloads</c>).</summary>
+    public static readonly TimeSpan ParkLifetime = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The smallest TCP payload worth parking: below it the headers' own buffer costs about what the payload's copies would.</summary>
+    public const int MinParkedPayload = 1024;
 
     private const int MacLength = 6;
     private const int EtherTypeOffset = 12;
@@ -66,6 +73,7 @@ internal sealed class DispatcherRole
     private readonly Dictionary<(byte Ifid, IpAddr Address), Pending> _pending = [];
     private readonly Stack<Pending> _pendingPool = new();
     private readonly List<(byte Ifid, IpAddr Address)> _expired = [];
+    private readonly ParkingLot? _parking;
 
     private EpollEngine? _engine;
     private PacketPort? _tunnel;
@@ -77,11 +85,12 @@ internal sealed class DispatcherRole
     private volatile int _pendingHint;
 
     public DispatcherRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time)
-        : this(settings, tables, counters, time, new NeighbourTable(time, NeighbourTable.DefaultLifetime), 0)
+        : this(settings, tables, counters, time, new NeighbourTable(time, NeighbourTable.DefaultLifetime), settings?.ParkPayloads == true ? new ParkingLot() : null, 0)
     {
     }
 
-    private DispatcherRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time, NeighbourTable neighbours, int engineIndex)
+    private DispatcherRole(NodeSettings settings, TableStore tables, NodeCounters counters, TimeProvider time, NeighbourTable neighbours, ParkingLot? parking,
+        int engineIndex)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(tables);
@@ -97,6 +106,7 @@ internal sealed class DispatcherRole
         _neighbours = neighbours;
         _engineIndex = engineIndex;
         _group = [this];
+        _parking = parking;
 
         // Outer IP + UDP + the DISPATCH header (no nid list) in front of an untagged frame, plus SEQ and TAG in secure mode.
         var outerIp = settings.TunnelListen.AddressFamily == AddressFamily.InterNetworkV6 ? PacketConstants.Ipv6HeaderLength : PacketConstants.Ipv4MinHeaderLength;
@@ -119,10 +129,11 @@ internal sealed class DispatcherRole
         ArgumentOutOfRangeException.ThrowIfLessThan(engines, 1);
         ArgumentNullException.ThrowIfNull(time);
         var neighbours = new NeighbourTable(time, NeighbourTable.DefaultLifetime, shared: engines > 1);
+        var parking = settings.ParkPayloads ? new ParkingLot() : null;
         var roles = new DispatcherRole[engines];
         for (var i = 0; i < engines; i++)
         {
-            roles[i] = new DispatcherRole(settings, tables, counters, time, neighbours, i);
+            roles[i] = new DispatcherRole(settings, tables, counters, time, neighbours, parking, i);
         }
 
         foreach (var role in roles)
@@ -185,6 +196,11 @@ internal sealed class DispatcherRole
 
         engine.AddTimer(s_pendingSweep, SweepPending);
         engine.AddTimer(s_mtuRefresh, RefreshMtus);
+        if (_parking is not null && _engineIndex == 0)
+        {
+            // One sweep for the group's shared lot.
+            engine.AddTimer(s_parkSweep, SweepParked);
+        }
         if (_engineIndex == 0)
         {
             // One sweep for the group's shared table.
@@ -427,6 +443,12 @@ internal sealed class DispatcherRole
                 return DropReason.OffloadMismatch;
             }
 
+            if (_parking is not null && offload.GsoType is GsoType.TcpV4 or GsoType.TcpV6
+                && TryDispatchParked(port, batch, index, buffer, info, hash, owner, table, addresses[owner]))
+            {
+                return null;
+            }
+
             // A super-frame is segmented by the egress kernel at the sender's MSS: it was never too big for the path, only
             // perhaps for one datagram, and then it travels as two super-frames.
             if (offload.IsGso && frame.Length - TaggedExtra(frame) > MaxInnerFrame - TunnelOffload.Length)
@@ -493,6 +515,105 @@ internal sealed class DispatcherRole
         }
 
         return drop;
+    }
+
+    /// <summary>
+    /// <c>parkPayloads</c>: a TCP super-frame's payload stays here, in the buffer it was received into, and only its
+    /// headers go to the data plane, in a buffer of their own with the IP length cut to them and a PARK word naming the
+    /// payload (docs/node.md "Parked payloads"). False, with nothing changed, when the payload is too short to be worth
+    /// it or no slot or buffer is free (counted <see cref="TunnelCounter.ParkFull"/>): the frame then travels whole.
+    /// </summary>
+    private bool TryDispatchParked(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, in PacketInfo info, ulong hash, ushort owner,
+        TableVersion table, PacketAddress to)
+    {
+        var frame = buffer.Frame;
+        var headers = info.L4Offset + info.TcpHeaderLength;
+        var payload = info.L3Offset + info.IpPacketLength - headers;
+        if (payload is < MinParkedPayload or > ushort.MaxValue)
+        {
+            return false;
+        }
+
+        if (!_parking!.HasRoom || !_engine!.Pool.TryRent(out var head))
+        {
+            Counters.Count(TunnelCounter.ParkFull);
+            return false;
+        }
+
+        if (!head.TrySetFrame(frame[..headers]) || batch.Take(index) is null)
+        {
+            head.Release();
+            return false;
+        }
+
+        FrameOffload.AdjustIpLength(head.Frame, info, -payload);
+        _ = _parking.TryPark(buffer, headers, (ushort)payload, FrameOffload.TcpSequence(frame, info), _time.GetTimestamp(), out var ticket);
+        var fields = FromOutside(owner, table, port.Ifid, StripVlan(head)) with
+        {
+            Offload = buffer.Offload,
+            Park = new TunnelPark(ticket, (ushort)payload),
+        };
+        if (SendOwnedDispatch(head, fields, to, TunnelLayout.UdpSourcePort(hash), DropReason.NoBuffer))
+        {
+            Counters.Count(TunnelCounter.SuperFrameDispatched);
+            Counters.Count(TunnelCounter.PayloadParked);
+        }
+        else
+        {
+            _parking.TryTake(ticket, FrameOffload.TcpSequence(frame, info), (ushort)payload, out _)?.Release();
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// An EGRESS with a PARK word: the headers the data planes sent back go in front of the payload parked here, whose
+    /// buffer takes the datagram's place in <paramref name="batch"/> as the frame to transmit, with its IP length whole
+    /// again. The ticket must name a payload still held, parked with the headers' TCP sequence number and the word's
+    /// length (else <see cref="DropReason.ParkedPayloadGone"/>).
+    /// </summary>
+    private DropReason? JoinParked(PacketBatch batch, int index, PacketBuffer datagram, in TunnelHeader header, out PacketBuffer joined)
+    {
+        joined = datagram;
+        var returned = datagram.Frame.Slice(header.InnerOffset, header.InnerLength);
+        if (PacketParser.TryParse(returned, out var info) != ParseError.None || !info.IsIp || info.Protocol != PacketConstants.ProtocolTcp
+            || info.L4Offset + info.TcpHeaderLength != returned.Length)
+        {
+            return DropReason.MalformedFrame;
+        }
+
+        var payloadStart = 0;
+        var parked = _parking?.TryTake(header.Park.Ticket, FrameOffload.TcpSequence(returned, info), header.Park.PayloadLength, out payloadStart);
+        if (parked is null)
+        {
+            return DropReason.ParkedPayloadGone;
+        }
+
+        if (!parked.TrySetFrameAt(payloadStart - returned.Length, returned.Length + header.Park.PayloadLength))
+        {
+            // Headers longer than the payload's offset plus the buffer's headroom: no IP or TCP header grows that much.
+            parked.Release();
+            return DropReason.NoBuffer;
+        }
+
+        returned.CopyTo(parked.Frame);
+        FrameOffload.AdjustIpLength(parked.Frame, info, header.Park.PayloadLength);
+        parked.Peer = datagram.Peer;
+        _ = batch.Replace(index, parked);
+        joined = parked;
+        Counters.Count(TunnelCounter.PayloadJoined);
+        return null;
+    }
+
+    private void SweepParked()
+    {
+        if (_parking!.Count == 0)
+        {
+            return;
+        }
+
+        Counters.Tunnel[(int)TunnelCounter.ParkExpired] +=
+            _parking.ReleaseParkedBefore(_time.GetTimestamp() - (long)(ParkLifetime.TotalSeconds * _time.TimestampFrequency));
     }
 
     /// <summary>
@@ -582,7 +703,7 @@ internal sealed class DispatcherRole
         _ = StripVlan(buffer);
         buffer.SourcePort = sourcePort;
         var frameLength = buffer.FrameLength;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
+        var headerLength = TunnelLayout.HeaderLength(fields, 0);
         if (!buffer.TryPrepend(headerLength, out _)
             || TunnelWriter.TryWriteInFront(buffer.Frame, headerLength, frameLength, fields, [], out _, out _) != WireError.None)
         {
@@ -675,7 +796,7 @@ internal sealed class DispatcherRole
     private DropReason? SendTunnel(PacketBatch batch, int index, PacketBuffer buffer, in TunnelFields fields, PacketAddress to, TunnelCounter sent)
     {
         var frameLength = buffer.FrameLength;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, 0, fields.Offload.IsPresent);
+        var headerLength = TunnelLayout.HeaderLength(fields, 0);
         if (!buffer.TryPrepend(headerLength, out _))
         {
             return DropReason.NoBuffer;
@@ -755,7 +876,14 @@ internal sealed class DispatcherRole
         }
 
         Counters.Count(TunnelCounter.EgressReceived);
-        if (!buffer.TryTrimFront(header.InnerOffset) || !buffer.SetFrameLength(header.InnerLength))
+        if (header.Park.IsPresent)
+        {
+            if (JoinParked(batch, index, buffer, header, out buffer) is { } parkDrop)
+            {
+                return parkDrop;
+            }
+        }
+        else if (!buffer.TryTrimFront(header.InnerOffset) || !buffer.SetFrameLength(header.InnerLength))
         {
             return DropReason.MalformedFrame;
         }

@@ -55,6 +55,22 @@ internal sealed class PacketBatch
         return true;
     }
 
+    /// <summary>
+    /// Puts <paramref name="buffer"/>, which the caller owned, in place of packet <paramref name="index"/>, which goes back
+    /// to its pool; false, nothing changed, when that packet was already sent or taken.
+    /// </summary>
+    public bool Replace(int index, PacketBuffer buffer)
+    {
+        if (Take(index) is not { } replaced)
+        {
+            return false;
+        }
+
+        replaced.Release();
+        _slots[index] = buffer;
+        return true;
+    }
+
     /// <summary>Takes ownership of packet <paramref name="index"/> (e.g. to hold it); the caller must release or send it later.</summary>
     public PacketBuffer? Take(int index)
     {

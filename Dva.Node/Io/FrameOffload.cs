@@ -68,6 +68,27 @@ internal static class FrameOffload
         buffer.GsoHeaderLength = offload.IsGso ? (ushort)(info.L4Offset + l4Header) : (ushort)0;
     }
 
+    /// <summary>
+    /// Adds <paramref name="delta"/> (negative to cut) to the IP length of the packet <paramref name="info"/> was parsed
+    /// from (IPv4 total length, with its header checksum written again; IPv6 payload length). The transport checksum is
+    /// left as it is: a parked super-frame's pseudo-header sum keeps the length it will have again (docs/node.md
+    /// "Parked payloads").
+    /// </summary>
+    public static void AdjustIpLength(Span<byte> frame, in PacketInfo info, int delta)
+    {
+        var ip = frame[info.L3Offset..];
+        var offset = info.IpVersion == 4 ? Ipv4TotalLengthOffset : Ipv6PayloadLengthOffset;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[offset..], (ushort)(BinaryPrimitives.ReadUInt16BigEndian(ip[offset..]) + delta));
+        if (info.IpVersion == 4)
+        {
+            Checksum.WriteIpv4Header(ip[..info.IpHeaderLength]);
+        }
+    }
+
+    /// <summary>The TCP sequence number of the segment <paramref name="info"/> was parsed from.</summary>
+    public static uint TcpSequence(ReadOnlySpan<byte> frame, in PacketInfo info) =>
+        BinaryPrimitives.ReadUInt32BigEndian(frame[(info.L4Offset + TcpSequenceOffset)..]);
+
     private const int Ipv4TotalLengthOffset = 2;
     private const int Ipv4IdOffset = 4;
     private const int Ipv6PayloadLengthOffset = 4;

@@ -147,6 +147,19 @@ internal sealed unsafe class PacketBuffer
         return true;
     }
 
+    /// <summary>Makes the frame the <paramref name="length"/> bytes at <paramref name="offset"/> from the buffer's start; false if they are not all in it.</summary>
+    public bool TrySetFrameAt(int offset, int length)
+    {
+        if (offset < 0 || length < 0 || (long)offset + length > Capacity)
+        {
+            return false;
+        }
+
+        FrameOffset = offset;
+        FrameLength = length;
+        return true;
+    }
+
     /// <summary>Copies <paramref name="frame"/> in at the headroom; false if it does not fit.</summary>
     public bool TrySetFrame(ReadOnlySpan<byte> frame)
     {

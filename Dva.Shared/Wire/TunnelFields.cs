@@ -53,4 +53,7 @@ public readonly record struct TunnelFields
 
     /// <summary>G and the OFFLOAD word: a GSO super-frame or a frame whose checksum is left to the device; <see cref="TunnelOffload.None"/> for neither.</summary>
     public TunnelOffload Offload { get; init; }
+
+    /// <summary>P and the PARK word: the frame is a super-frame's headers, its payload parked at SNODE; <see cref="TunnelPark.None"/> otherwise.</summary>
+    public TunnelPark Park { get; init; }
 }

@@ -24,17 +24,18 @@ public readonly record struct TunnelHeader
      +-------+-------+-------+-------+--+--+-----------+---------------+
      | TYPE  |HANDOFF| HOOK  | TABLE |T |E | HDR SIZE  |      TTL      |
      +-------+-------+-------+-------+--+--+-----------+---------------+
-     |       SNODE (12)      |   IFID (8)    | NIDS  |G|  RESERVED     |
+     |       SNODE (12)      |   IFID (8)    | NIDS  |G|P| RESERVED    |
      +-----------------------+---------------+-------+-----------------+
      | nid0 (16)                     | nid1 (16)                       |  ... NIDS entries,
      +-------------------------------+---------------------------------+  padded to 32 bits
      [ OFFLOAD (32) — only when G: GSO SIZE 16 | GSO TYPE 4 | C | N | 0 ]
+     [ PARK (32) — only when P: TICKET 16 | PARKED LENGTH 16 ]
      | VLAN TCI (16)                 | inner Ethernet frame ...        |
      +-------------------------------+---------------------------------+
      [ TAG (16 bytes) — only when FLAGS.S ]
 
      FLAGS high to low: S (secure), E (encrypted, needs S), K (key phase, needs S), reserved 0.
-     HDR SIZE = 1 + ceil(NIDS / 2) + G. A nid is a 12-bit node id in the low bits of its 16-bit slot;
+     HDR SIZE = 1 + ceil(NIDS / 2) + G + P. A nid is a 12-bit node id in the low bits of its 16-bit slot;
      the high 4 bits and the padding slot after an odd NIDS are 0.
     */
 
@@ -43,7 +44,7 @@ public readonly record struct TunnelHeader
         Fields = fields;
         NidCount = nidCount;
         NidsOffset = TunnelLayout.L2Offset(fields.Flags) + TunnelLayout.NidListOffset;
-        InnerOffset = TunnelLayout.HeaderLength(fields.Flags, nidCount, fields.Offload.IsPresent);
+        InnerOffset = TunnelLayout.HeaderLength(fields, nidCount);
         DatagramLength = datagramLength;
         var secure = (fields.Flags & TunnelFlags.Secure) != 0;
         TagOffset = secure ? datagramLength - TunnelLayout.TagLength : -1;
@@ -103,6 +104,9 @@ public readonly record struct TunnelHeader
 
     /// <summary>G and the OFFLOAD word (<see cref="TunnelOffload.None"/> when G is clear).</summary>
     public TunnelOffload Offload => Fields.Offload;
+
+    /// <summary>P and the PARK word (<see cref="TunnelPark.None"/> when P is clear): the frame's payload waits at SNODE.</summary>
+    public TunnelPark Park => Fields.Park;
 
     /// <summary>NIDS: entries in the nid list.</summary>
     public int NidCount { get; }
@@ -192,19 +196,21 @@ public readonly record struct TunnelHeader
         var word1 = BinaryPrimitives.ReadUInt32BigEndian(datagram[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..]);
         var nidCount = (int)((word1 >> 8) & 0xF);
         var hasOffload = ((byte)word1 & TunnelLayout.OffloadBit) != 0;
+        var hasPark = ((byte)word1 & TunnelLayout.ParkBit) != 0;
         var trrEraHdrSize = (byte)(word0 >> 8);
-        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount, hasOffload))
+        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount, hasOffload, hasPark))
         {
             return WireError.HdrSizeMismatch;
         }
 
-        if (((byte)word1 & ~TunnelLayout.OffloadBit) != 0)
+        if (((byte)word1 & ~(TunnelLayout.OffloadBit | TunnelLayout.ParkBit)) != 0)
         {
             return WireError.ReservedBitSet;
         }
 
         // The TCI is read now, if present, so the fields are built once; its truncation is still reported in order below.
-        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount, hasOffload);
+        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount, hasOffload, hasPark);
+        var parkLength = hasPark ? TunnelPark.WordLength : 0;
         var vlanTci = datagram.Length >= innerOffset
             ? BinaryPrimitives.ReadUInt16BigEndian(datagram[(innerOffset - TunnelLayout.VlanTciLength)..])
             : (ushort)0;
@@ -250,13 +256,25 @@ public readonly record struct TunnelHeader
                 return WireError.BadOffload;
             }
 
-            error = TunnelOffload.TryRead(datagram[(innerOffset - TunnelLayout.VlanTciLength - TunnelOffload.Length)..], out var offload);
+            error = TunnelOffload.TryRead(datagram[(innerOffset - TunnelLayout.VlanTciLength - parkLength - TunnelOffload.Length)..], out var offload);
             if (error != WireError.None)
             {
                 return error;
             }
 
             fields = fields with { Offload = offload };
+        }
+
+        if (hasPark)
+        {
+            var park = TunnelPark.Read(datagram[(innerOffset - TunnelLayout.VlanTciLength - TunnelPark.WordLength)..]);
+            error = park.Check(fields.Type, fields.Offload);
+            if (error != WireError.None)
+            {
+                return error;
+            }
+
+            fields = fields with { Park = park };
         }
 
         var tail = (flags & TunnelFlags.Secure) != 0 ? TunnelLayout.TagLength : 0;

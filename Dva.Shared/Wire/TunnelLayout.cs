@@ -58,6 +58,9 @@ public static class TunnelLayout
     // G: the high bit of the RESERVED byte (the low byte of the second L2 word): an OFFLOAD word follows the nid list.
     internal const byte OffloadBit = 0x80;
 
+    // P: the bit below G: a PARK word follows the OFFLOAD word.
+    internal const byte ParkBit = 0x40;
+
     // Masks within the 16-bit nid slot and the 4-bit FLAGS.
     internal const ushort NodeIdMask = 0x0FFF;
     internal const byte FlagsReservedBit = 0x1;
@@ -66,12 +69,16 @@ public static class TunnelLayout
     /// <summary>Offset of L2 from the datagram start.</summary>
     public static int L2Offset(TunnelFlags flags) => (flags & TunnelFlags.Secure) != 0 ? L1Length + SeqLength : L1Length;
 
-    /// <summary>HDR SIZE for a nid count: 32-bit words after the first L2 word up to the VLAN TCI (one more with an OFFLOAD word).</summary>
-    public static int HdrSize(int nidCount, bool offload = false) => 1 + ((nidCount + 1) >> 1) + (offload ? 1 : 0);
+    /// <summary>HDR SIZE for a nid count: 32-bit words after the first L2 word up to the VLAN TCI (one more with an OFFLOAD word, one more with a PARK word).</summary>
+    public static int HdrSize(int nidCount, bool offload = false, bool park = false) => 1 + ((nidCount + 1) >> 1) + (offload ? 1 : 0) + (park ? 1 : 0);
 
-    /// <summary>Bytes from the datagram start to the inner frame (OFFLOAD word and VLAN TCI included).</summary>
-    public static int HeaderLength(TunnelFlags flags, int nidCount, bool offload = false) =>
-        L2Offset(flags) + 4 + (4 * HdrSize(nidCount, offload)) + VlanTciLength;
+    /// <summary>Bytes from the datagram start to the inner frame (OFFLOAD word, PARK word and VLAN TCI included).</summary>
+    public static int HeaderLength(TunnelFlags flags, int nidCount, bool offload = false, bool park = false) =>
+        L2Offset(flags) + 4 + (4 * HdrSize(nidCount, offload, park)) + VlanTciLength;
+
+    /// <summary>Bytes from the datagram start to the inner frame of a header with these <paramref name="fields"/>.</summary>
+    public static int HeaderLength(in TunnelFields fields, int nidCount) =>
+        HeaderLength(fields.Flags, nidCount, fields.Offload.IsPresent, fields.Park.IsPresent);
 
     /// <summary>G set: the OFFLOAD word is allowed on frame packets only, and must follow its rules (<see cref="TunnelOffload"/>).</summary>
     internal static WireError CheckOffload(TunnelType type, in TunnelOffload offload)
@@ -83,6 +90,10 @@ public static class TunnelLayout
 
         return type == TunnelType.Control ? WireError.BadOffload : offload.Check();
     }
+
+    /// <summary>P set: the PARK word's rules (<see cref="TunnelPark"/>), after the OFFLOAD word's.</summary>
+    internal static WireError CheckPark(TunnelType type, in TunnelOffload offload, in TunnelPark park) =>
+        park.IsPresent ? park.Check(type, offload) : WireError.None;
 
     /// <summary>UDP source port of the outer datagram: one path per inner flow through an ECMP fabric.</summary>
     public static ushort UdpSourcePort(ulong innerFlowHash) => (ushort)(49152 + (innerFlowHash >> 50));

@@ -147,9 +147,10 @@ public static class TunnelRewriter
         var slotOffset = l2Offset + TunnelLayout.NidListOffset + (2 * nidCount);
         // An odd NIDS fills the padding slot already in the datagram; an even one makes its word by moving the header
         // earlier, so only the VLAN TCI must follow (a CONTROL packet may end right there; found by tests/Dva.Fuzz).
-        // An OFFLOAD word (G) sits between the list and the TCI and stays put like the TCI.
+        // An OFFLOAD word (G) and a PARK word (P) sit between the list and the TCI and stay put like the TCI.
         var existingSlot = (nidCount & 1) != 0 ? 2 : 0;
-        var offloadWord = (l2[TunnelLayout.SNodeIfIdNidsOffset + 3] & TunnelLayout.OffloadBit) != 0 ? TunnelOffload.Length : 0;
+        var offloadWord = ((l2[TunnelLayout.SNodeIfIdNidsOffset + 3] & TunnelLayout.OffloadBit) != 0 ? TunnelOffload.Length : 0)
+            + ((l2[TunnelLayout.SNodeIfIdNidsOffset + 3] & TunnelLayout.ParkBit) != 0 ? TunnelPark.WordLength : 0);
         if (datagram.Length < slotOffset + existingSlot + offloadWord + TunnelLayout.VlanTciLength)
         {
             return WireError.Truncated;

@@ -34,6 +34,11 @@ public static class TunnelWriter
         }
 
         error = TunnelLayout.CheckOffload(fields.Type, fields.Offload);
+        if (error == WireError.None)
+        {
+            error = TunnelLayout.CheckPark(fields.Type, fields.Offload, fields.Park);
+        }
+
         if (error != WireError.None)
         {
             return error;
@@ -62,7 +67,8 @@ public static class TunnelWriter
 
         var secure = (fields.Flags & TunnelFlags.Secure) != 0;
         var offload = fields.Offload.IsPresent;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, offload);
+        var park = fields.Park.IsPresent;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, offload, park);
         var tail = secure ? TunnelLayout.TagLength : 0;
         if (frameOffset < headerLength || frameLength < 0 || (long)frameOffset + frameLength + tail > buffer.Length)
         {
@@ -79,18 +85,23 @@ public static class TunnelWriter
             buffer.Slice(frameOffset + frameLength, TunnelLayout.TagLength).Clear();
         }
 
-        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length, offload)
+        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length, offload, park)
             | (fields.Trr ? TunnelLayout.TrrBit : 0u)
             | (fields.Era != 0 ? TunnelLayout.EraBit : 0u);
         var word0 = ((uint)fields.Type << 28) | ((uint)fields.Handoff << 24) | ((uint)fields.Hook << 20)
             | ((uint)fields.Table << 16) | (trrEraHdrSize << 8) | fields.Ttl;
         BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.TypeHandoffOffset)..], word0);
-        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length, offload));
+        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length, offload, park));
 
-        var slotsEnd = TunnelLayout.VlanTciLength + (offload ? TunnelOffload.Length : 0);
+        var slotsEnd = TunnelLayout.VlanTciLength + (offload ? TunnelOffload.Length : 0) + (park ? TunnelPark.WordLength : 0);
         if (offload)
         {
             fields.Offload.Write(header[^slotsEnd..]);
+        }
+
+        if (park)
+        {
+            fields.Park.Write(header[^(TunnelLayout.VlanTciLength + TunnelPark.WordLength)..]);
         }
 
         var slots = header[(l2 + TunnelLayout.NidListOffset)..^slotsEnd];
@@ -111,6 +122,7 @@ public static class TunnelWriter
     internal static uint L1(TunnelFlags flags, ushort dnode, ushort hnode) =>
         ((uint)TunnelLayout.Version << 28) | ((uint)flags << 24) | ((uint)dnode << 12) | hnode;
 
-    internal static uint Word1(ushort snode, byte ifId, int nidCount, bool offload = false) =>
-        ((uint)snode << 20) | ((uint)ifId << 12) | ((uint)nidCount << 8) | (offload ? TunnelLayout.OffloadBit : 0u);
+    internal static uint Word1(ushort snode, byte ifId, int nidCount, bool offload = false, bool park = false) =>
+        ((uint)snode << 20) | ((uint)ifId << 12) | ((uint)nidCount << 8) | (offload ? TunnelLayout.OffloadBit : 0u)
+        | (park ? TunnelLayout.ParkBit : 0u);
 }

@@ -72,4 +72,7 @@ public enum WireError : byte
 
     /// <summary>The OFFLOAD word (G set) breaks a rule of <see cref="TunnelOffload"/>, or G is set on a CONTROL packet.</summary>
     BadOffload,
+
+    /// <summary>P is set without G and a TCP GSO TYPE, on a CONTROL packet, or with PARKED LENGTH 0 (<see cref="TunnelPark"/>).</summary>
+    BadPark,
 }

@@ -2,7 +2,7 @@
 # iperf3 through a DVA vs through the Linux kernel, in one run (issue 9). Not a test: a load harness that prints
 # figures. Needs root, iperf3, nftables, python3 and a built dva-node.
 #
-#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --modes "dva dva-ring dva-gso"] [--dispatcher-engines N] [--keep]
+#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --park | --modes "dva dva-ring dva-gso dva-park"] [--dispatcher-engines N] [--keep]
 #
 # --dispatcher-engines N runs the dispatcher on N engines (its afpacket: sources share each veth end by PACKET_FANOUT).
 # --keep leaves the work directory (node logs, iperf3 JSON, each node's /counters after its run) for a look.
@@ -15,6 +15,8 @@
 #   dva-gso  the same with afpacket:IF?gso=1 sources and "superFrames": true on every node: client and server keep their
 #            default offloads (TSO on), TSO super-frames travel whole through the tunnel (over loopback, MTU 65535) and
 #            the dispatcher's kernel segments them on the way out
+#   dva-park the dva-gso DVA with "parkPayloads": true on the dispatcher: a TCP super-frame's payload waits there and
+#            only its headers go to a data plane and back (docs/node.md "Parked payloads")
 #   kernel   a router namespace K: ip_forward=1 and an nftables forward chain (ct state established accept,
 #            tcp/udp dport 5201 accept, policy drop), first with the veths' default offloads (TSO/GSO), then with TX
 #            checksum offload off as on the DVA path (which also turns TSO off)
@@ -31,10 +33,11 @@ while [ $# -gt 0 ]; do
     --ring) modes="dva-ring"; shift ;;
     --no-ring) modes="dva"; shift ;;
     --gso) modes="dva-gso"; shift ;;
+    --park) modes="dva-park"; shift ;;
     --modes) modes="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --dispatcher-engines) dispatcher_engines="$2"; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--ring | --no-ring | --gso | --modes LIST] [--dispatcher-engines N] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [--ring | --no-ring | --gso | --park | --modes LIST] [--dispatcher-engines N] [--keep]" >&2; exit 2 ;;
   esac
 done
 
@@ -161,10 +164,11 @@ stop_nodes() {
   pids=()
 }
 
-dva_run() { # $1 source option ("", "?ring=1" or "?gso=1")
-  local d="dvaip-d$tag" c="dvaip-c$tag" s="dvaip-s$tag" super=""
+dva_run() { # $1 source option ("", "?ring=1" or "?gso=1"), $2 the run's name (dva$1, or dva-park), $3 "park" to park payloads
+  local d="dvaip-d$tag" c="dvaip-c$tag" s="dvaip-s$tag" super="" park=""
   add_ns "$d"
   hosts "$d" "$c" "$s"
+  [ "${3:-}" = park ] && park='"parkPayloads": true,'
   if [ "$1" = "?gso=1" ]; then
     super='"superFrames": true,'
   else
@@ -178,7 +182,7 @@ dva_run() { # $1 source option ("", "?ring=1" or "?gso=1")
       { "id": 10, "priority": 10, "action": "accept", "protocol": "tcp", "destinationPorts": "5201" },
       { "id": 20, "priority": 20, "action": "accept", "protocol": "udp", "destinationPorts": "5201" },
       { "id": 30, "priority": 30, "action": "accept", "protocol": "icmp" } ] }'
-  node_config dispatcher "{ $super \"engines\": $dispatcher_engines, \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
+  node_config dispatcher "{ $super $park \"engines\": $dispatcher_engines, \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
     \"interfaces\": [
       { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"source\": \"afpacket:ipc-m$1\" },
       { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"source\": \"afpacket:ips-m$1\" } ],
@@ -196,16 +200,16 @@ dva_run() { # $1 source option ("", "?ring=1" or "?gso=1")
   wait_for 20 ip netns exec "$c" ping -c 1 -W 1 198.51.100.11 || { echo "no path through the DVA"; cat "$work"/*.log; exit 1; }
   local before=() started=$SECONDS
   for node in dispatcher dp1 dp2; do before+=("$(cpu_seconds "${node_pid[$node]}")"); done
-  measure "$c" "$s" "dva$1"
+  measure "$c" "$s" "$2"
   local i=0 used=""
   for node in dispatcher dp1 dp2; do
     used+="$node $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "${before[$i]}" "$(cpu_seconds "${node_pid[$node]}")") s, "
     i=$((i + 1))
   done
-  echo "CPU used during the runs (${used%, }) of $((SECONDS - started)) s" >"$work/dva$1.cpu"
+  echo "CPU used during the runs (${used%, }) of $((SECONDS - started)) s" >"$work/$2.cpu"
   for node in dispatcher dp1 dp2; do
     control="$(sed -n 's/^ready .*control=\([^ ]*\).*/\1/p' "$work/$node.log" | head -n 1)"
-    ip netns exec "$d" curl -sS --max-time 5 "http://$control/counters" >"$work/dva$1-$node.counters.json" 2>&1 || true
+    ip netns exec "$d" curl -sS --max-time 5 "http://$control/counters" >"$work/$2-$node.counters.json" 2>&1 || true
   done
   stop_nodes
   for ns in "$d" "$c" "$s"; do ip netns del "$ns"; done
@@ -250,8 +254,10 @@ for mode in $modes; do
   option=""
   [ "$mode" = dva-ring ] && option="?ring=1"
   [ "$mode" = dva-gso ] && option="?gso=1"
-  dva_run "$option"
-  read -r tcp udp loss ping <"$work/dva$option.result"
+  name="dva$option"
+  if [ "$mode" = dva-park ]; then option="?gso=1"; name=dva-park; fi
+  dva_run "$option" "$name" "$( [ "$mode" = dva-park ] && echo park || true)"
+  read -r tcp udp loss ping <"$work/$name.result"
   results+=("$mode $tcp $udp $loss $ping")
 done
 
@@ -264,6 +270,7 @@ for line in "${results[@]}"; do
   label="DVA (1 dispatcher, 2 data planes, afpacket:)"
   [ "$mode" = dva-ring ] && label="DVA, afpacket:?ring=1"
   [ "$mode" = dva-gso ] && label="DVA, afpacket:?gso=1, superFrames"
+  [ "$mode" = dva-park ] && label="DVA, gso, superFrames, parkPayloads"
   [ "$dispatcher_engines" != 1 ] && label="$label, $dispatcher_engines disp. engines"
   printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")" "$ping"
 done
@@ -271,5 +278,7 @@ for mode in $modes; do
   option=""
   [ "$mode" = dva-ring ] && option="?ring=1"
   [ "$mode" = dva-gso ] && option="?gso=1"
-  echo "$mode: $(cat "$work/dva$option.cpu")"
+  name="dva$option"
+  [ "$mode" = dva-park ] && name=dva-park
+  echo "$mode: $(cat "$work/$name.cpu")"
 done

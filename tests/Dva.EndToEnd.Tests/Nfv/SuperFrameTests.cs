@@ -11,6 +11,9 @@ namespace Dva.EndToEnd.Tests.Nfv;
 /// every node. A download from nginx arrives byte-exact, and the dispatcher's counters show that super-frames (frames
 /// longer than the 1514-byte MTU) went through the DVA whole and were handed back to the kernel to segment. With a
 /// tunnel MTU of 40 000 the dispatcher must split the larger ones in two on the way in, and the download is still exact.
+/// With <c>parkPayloads</c> the payloads wait at the dispatcher and only headers reach the data planes: the download is
+/// still exact, and the data planes receive a small fraction of its bytes; also with the dispatcher on two engines, where
+/// headers parked by one engine come back to the other.
 /// </summary>
 [Trait("Requires", "root")]
 public sealed class SuperFrameTests : IDisposable
@@ -27,9 +30,11 @@ public sealed class SuperFrameTests : IDisposable
     public void Dispose() => _lab.Dispose();
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(40000)]
-    public void Download_HostsWithTso_ByteExactAndSuperFramesCarriedWhole(int tunnelMtu)
+    [InlineData(0, false, 1)]
+    [InlineData(40000, false, 1)]
+    [InlineData(0, true, 1)]
+    [InlineData(0, true, 2)]
+    public void Download_HostsWithTso_ByteExactAndSuperFramesCarriedWhole(int tunnelMtu, bool parkPayloads, int dispatcherEngines)
     {
         var content = new byte[6 << 20];
         new Random(9).NextBytes(content);
@@ -37,7 +42,7 @@ public sealed class SuperFrameTests : IDisposable
         Start("dp1", DataPlane(1, tunnelMtu));
         Start("dp2", DataPlane(2, tunnelMtu));
         Start("dispatcher", $$"""
-            { "superFrames": true, "role": "dispatcher", "nodeId": 100, "name": "dispatcher", "tunnel": { "listen": "127.0.0.1:16390", "mtu": {{tunnelMtu}} },
+            { "superFrames": true, "parkPayloads": {{(parkPayloads ? "true" : "false")}}, "engines": {{dispatcherEngines}}, "role": "dispatcher", "nodeId": 100, "name": "dispatcher", "tunnel": { "listen": "127.0.0.1:16390", "mtu": {{tunnelMtu}} },
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "afpacket:nfc-d?gso=1" },
                 { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"], "source": "afpacket:nfb-d?gso=1" } ],
@@ -56,13 +61,36 @@ public sealed class SuperFrameTests : IDisposable
         Assert.True(tunnel.GetProperty("SuperFrameTransmitted").GetInt64() > 0, $"no super-frame left the DVA\n{Diagnostics()}");
         var split = tunnel.GetProperty("SuperFrameSplit").GetInt64();
         Assert.True(tunnelMtu == 0 ? split == 0 : split > 0, $"{split} super-frames split with tunnel MTU {tunnelMtu}\n{Diagnostics()}");
-        var backendSide = counters.RootElement.GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "afpacket:nfb-d?gso=1");
-        var meanFrame = backendSide.GetProperty("receivedBytes").GetInt64() / Math.Max(1, backendSide.GetProperty("receivedPackets").GetInt64());
+        // One source per engine on each interface.
+        var backendSide = counters.RootElement.GetProperty("ports").EnumerateArray().Where(p => p.GetProperty("name").GetString() == "afpacket:nfb-d?gso=1").ToList();
+        Assert.Equal(dispatcherEngines, backendSide.Count);
+        var meanFrame = backendSide.Sum(p => p.GetProperty("receivedBytes").GetInt64()) / Math.Max(1, backendSide.Sum(p => p.GetProperty("receivedPackets").GetInt64()));
         Assert.True(meanFrame > 1514, $"frames from the backend averaged {meanFrame} bytes: no larger than the MTU\n{Diagnostics()}");
         var drops = counters.RootElement.GetProperty("drops");
-        foreach (var reason in new[] { "OffloadMismatch", "SuperFrameTooLarge", "SuperFrameNeedsGsoSource", "WireBadOffload" })
+        foreach (var reason in new[] { "OffloadMismatch", "SuperFrameTooLarge", "SuperFrameNeedsGsoSource", "WireBadOffload", "ParkedPayloadGone", "WireBadPark" })
         {
             Assert.False(drops.TryGetProperty(reason, out _), $"the dispatcher dropped frames as {reason}\n{Diagnostics()}");
+        }
+
+        var parked = tunnel.GetProperty("PayloadParked").GetInt64();
+        var joined = tunnel.GetProperty("PayloadJoined").GetInt64();
+        var dataPlaneBytes = 0L;
+        foreach (var dp in new[] { "dp1", "dp2" })
+        {
+            using var dpCounters = JsonDocument.Parse(Counters(dp));
+            dataPlaneBytes += dpCounters.RootElement.GetProperty("bytesIn").GetInt64();
+            Assert.False(dpCounters.RootElement.GetProperty("drops").TryGetProperty("ParkedPayloadElsewhere", out _), $"{dp} dropped parked packets\n{Diagnostics()}");
+        }
+
+        if (parkPayloads)
+        {
+            Assert.True(parked > 0 && joined == parked, $"{parked} payloads parked, {joined} joined\n{Diagnostics()}");
+            Assert.True(dataPlaneBytes < content.Length / 4, $"the data planes received {dataPlaneBytes} bytes of a {content.Length}-byte download\n{Diagnostics()}");
+        }
+        else
+        {
+            Assert.Equal(0, parked);
+            Assert.True(dataPlaneBytes > content.Length, $"the data planes received {dataPlaneBytes} bytes of a {content.Length}-byte download\n{Diagnostics()}");
         }
     }
 

@@ -289,6 +289,36 @@ public class NodeSettingsTests
         Assert.Contains(errors, e => e.StartsWith("tunnel.mtu: 1400 is too small for superFrames", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void TryParse_ParkPayloads_ADispatcherWithSuperFrames_ElseEachNamed()
+    {
+        static void Super(JsonNode n)
+        {
+            n["superFrames"] = true;
+            n["tunnel"]!.AsObject().Remove("mtu");
+            n["parkPayloads"] = true;
+        }
+
+        Assert.True(NodeSettings.TryParse(Edit(Super), out var parking, out var errors), string.Join("; ", errors));
+        Assert.True(parking!.ParkPayloads);
+        Assert.True(NodeSettings.TryParse(Edit(_ => { }), out var byDefault, out _));
+        Assert.False(byDefault!.ParkPayloads);
+
+        Assert.False(NodeSettings.TryParse(Edit(n => n["parkPayloads"] = true), out _, out errors));
+        Assert.Contains("parkPayloads: needs \"superFrames\": true (only TCP super-frames are parked)", errors);
+        Assert.False(NodeSettings.TryParse(Edit(n =>
+        {
+            Super(n);
+            n["role"] = "dataplane";
+            foreach (var i in n["interfaces"]!.AsArray())
+            {
+                i!.AsObject().Remove("source");
+                i["dispatcher"] = 100;
+            }
+        }), out _, out errors));
+        Assert.Contains("parkPayloads: a dispatcher's setting (a data plane takes parked super-frames without it)", errors);
+    }
+
     private static string Edit(Action<JsonNode> edit)
     {
         var node = JsonNode.Parse(Valid, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!;

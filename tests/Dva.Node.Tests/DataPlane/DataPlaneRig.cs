@@ -182,7 +182,7 @@ internal sealed class DataPlaneRig : IDisposable
         var buffer = PacketBuffer.CreateUnpooled();
         Assert.True(buffer.TrySetFrame(frame));
         nids ??= [];
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, fields.Offload.IsPresent);
+        var headerLength = TunnelLayout.HeaderLength(fields, nids.Length);
         Assert.True(buffer.TryPrepend(headerLength, out _));
         Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer.Frame, headerLength, frame.Length, fields, nids, out var start, out _));
         Assert.Equal(0, start);

@@ -3,6 +3,7 @@ using System.Net;
 using Dva.Node.Agent;
 using Dva.Node.Config;
 using Dva.Node.DataPlane;
+using Dva.Node.Io;
 using Dva.Node.Services.LoadBalancer;
 using Dva.Node.Tests.DataPlane;
 using Dva.Shared.Packets;
@@ -118,6 +119,87 @@ public sealed class SuperFramePipelineTests : IDisposable
 
         Assert.Equal(Verdict.Drop, _rigs[node].Process(buffer));
         Assert.Equal(DropReason.WireBadOffload, _rigs[node].LastRole.LastDrop);
+    }
+
+    [Fact]
+    public void ParkedSuperFrame_HeadersOnly_SameEgressHeadersAsTheWholeFrameAndTheParkWordCarried()
+    {
+        // The inside dispatcher (2) received the frame and owns the egress interface: the payload is where it must leave.
+        const string server = "198.51.100.20";
+        var syn = TestFrames.Tcp(Client, 40104, server, 443, TcpFlags.Syn);
+        var node = Table.OwnerOf(BucketOf(syn, Table));
+        var rig = _rigs[node];
+        var fromInside = Dispatch(node, Table) with { HNode = InsideDispatcher, SNode = InsideDispatcher };
+        Assert.Equal(Verdict.Send, rig.Process(Datagram(syn, fromInside)));
+        var whole = WithPartialChecksum(TestFrames.Tcp(Client, 40104, server, 443, TcpFlags.Ack | TcpFlags.Psh), payload: 2 * SegmentSize);
+        var park = new TunnelPark(0x0203, 2 * SegmentSize);
+        var before = rig.Snapshot;
+
+        var parked = Datagram(HeadersOnly(whole, 2 * SegmentSize), fromInside with { Offload = SuperFrame, Park = park });
+        Assert.Equal(Verdict.Send, rig.Process(parked));
+        var wholeBuffer = Datagram(whole, fromInside with { Offload = SuperFrame });
+        Assert.Equal(Verdict.Send, rig.Process(wholeBuffer));
+
+        var (header, _, inner) = Read(parked);
+        Assert.Equal(TunnelType.Egress, header.Type);
+        Assert.Equal(InsideDispatcher, header.DNode);
+        Assert.Equal(park, header.Park);
+        Assert.Equal(SuperFrame, header.Offload);
+        var expected = Read(wholeBuffer).Inner;
+        Assert.Equal(expected.Length - (2 * SegmentSize), inner.Length);
+
+        // Joined as the dispatcher joins it (payload behind, IP length whole again), it is the whole frame's EGRESS.
+        var joined = inner.Concat(whole[^(2 * SegmentSize)..]).ToArray();
+        var info = TestFrames.Parse(inner);
+        FrameOffload.AdjustIpLength(joined, info, 2 * SegmentSize);
+        Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(joined));
+
+        // The flow counts the parked bytes with the headers, as for the whole frame.
+        var flow = Assert.Single(rig.LastRole.CollectFlows(10), f => f.Source.EndsWith(":40104", StringComparison.Ordinal));
+        Assert.Equal(3, flow.PacketsOriginal);
+        Assert.Equal(40 + (2 * whole.Length) - (2 * 14), flow.BytesOriginal);
+        Assert.Equal(0, rig.Snapshot.TotalDrops - before.TotalDrops);
+    }
+
+    [Fact]
+    public void ParkedSuperFrame_LeavingByAnotherDispatcher_DroppedAsParkedPayloadElsewhere()
+    {
+        // Received by the outside dispatcher (1), to a VIP whose members are inside (dispatcher 2): the payload is at 1.
+        var syn = TestFrames.Tcp(Client, 40105, Vip, 80, TcpFlags.Syn);
+        var node = Table.OwnerOf(BucketOf(syn, Table));
+        var rig = _rigs[node];
+        Assert.Equal(Verdict.Send, rig.Process(Datagram(syn, Dispatch(node, Table))));
+        var whole = WithPartialChecksum(TestFrames.Tcp(Client, 40105, Vip, 80, TcpFlags.Ack), payload: 2 * SegmentSize);
+
+        var verdict = rig.Process(Datagram(HeadersOnly(whole, 2 * SegmentSize), Dispatch(node, Table) with
+        {
+            Offload = SuperFrame,
+            Park = new TunnelPark(1, 2 * SegmentSize),
+        }));
+
+        Assert.Equal(Verdict.Drop, verdict);
+        Assert.Equal(DropReason.ParkedPayloadElsewhere, rig.LastRole.LastDrop);
+        Assert.Equal(1, rig.Snapshot.Drop(DropReason.ParkedPayloadElsewhere));
+    }
+
+    [Fact]
+    public void ParkWordOnAUdpFrame_DroppedAsWireBadPark()
+    {
+        var data = TestFrames.Tcp(Client, 40106, Vip, 80, TcpFlags.Ack);
+        var node = Table.OwnerOf(BucketOf(data, Table));
+        var buffer = Datagram(data, Dispatch(node, Table) with { Offload = SuperFrame, Park = new TunnelPark(1, 900) });
+        buffer.Frame[14] = 0x38; // GSO TYPE 1 → 3 (UDP): a UDP super-frame is never parked
+
+        Assert.Equal(Verdict.Drop, _rigs[node].Process(buffer));
+        Assert.Equal(DropReason.WireBadPark, _rigs[node].LastRole.LastDrop);
+    }
+
+    /// <summary>What a parking dispatcher sends of <paramref name="frame"/>: its headers, the IP length cut to them.</summary>
+    private static byte[] HeadersOnly(byte[] frame, int payload)
+    {
+        var head = frame[..^payload];
+        FrameOffload.AdjustIpLength(head, TestFrames.Parse(frame), -payload);
+        return head;
     }
 
     /// <summary>Appends a payload, fixes the IPv4 total length and header checksum, and leaves the TCP field holding the pseudo-header sum.</summary>

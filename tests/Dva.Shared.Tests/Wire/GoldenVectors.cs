@@ -63,6 +63,16 @@ internal static class GoldenVectors
         Offload = new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true),
     };
 
+    // The super-frame DISPATCH above as headers only (P set): its payload of 64 000 bytes is parked at the dispatcher
+    // under ticket 0x0107 (generation 1, slot 7). HDR SIZE 3: the nid word, OFFLOAD, PARK.
+    public const string ParkDispatchHeader = "10 00 50 01  00 00 43 ff  00 10 20 c0  05 a8 18 00  01 07 fa 00  00 00";
+    public const string ParkDispatch = ParkDispatchHeader + " " + Frame;
+
+    public static readonly TunnelFields ParkDispatchFields = OffloadDispatchFields with
+    {
+        Park = new TunnelPark(0x0107, 64000),
+    };
+
     // The DISPATCH above in secure mode (S+E), SEQ 0x102; TAG left zero for the sealer.
     public const string SecureDispatchHeader = "1c 00 50 01  00 00 00 00 00 00 01 02  00 00 41 ff  00 10 20 00  00 00";
     public const string SecureTag = "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00";

@@ -14,6 +14,7 @@ public class TunnelHeaderTests
         { nameof(EgressResolve), EgressResolve },
         { nameof(SecureDispatch), SecureDispatch },
         { nameof(OffloadDispatch), OffloadDispatch },
+        { nameof(ParkDispatch), ParkDispatch },
     };
 
     private static TunnelHeader ReadOk(byte[] datagram)
@@ -150,9 +151,9 @@ public class TunnelHeaderTests
         var reserved = new List<(int Offset, byte Mask)> { (0, 0x01) };
         for (var bit = 0; bit < 8; bit++)
         {
-            if (bit < 7)
+            if (bit < 6)
             {
-                reserved.Add((11, (byte)(1 << bit)));   // RESERVED below G
+                reserved.Add((11, (byte)(1 << bit)));   // RESERVED below G and P
             }
 
             reserved.Add((18, (byte)(1 << bit)));   // padding slot, high byte
@@ -167,7 +168,7 @@ public class TunnelHeaderTests
             }
         }
 
-        Assert.Equal(1 + 23 + 12, reserved.Count);
+        Assert.Equal(1 + 22 + 12, reserved.Count);
         foreach (var (offset, mask) in reserved)
         {
             var datagram = Bytes(Punt);
@@ -377,6 +378,63 @@ public class TunnelHeaderTests
         for (var length = 12; length < 18; length++)
         {
             Assert.Equal(WireError.Truncated, TunnelHeader.TryRead(Bytes(OffloadDispatch).AsSpan(0, length), out _));
+        }
+    }
+
+    [Fact]
+    public void TryRead_GoldenParkDispatch_DecodesTheParkWordAfterTheOffloadWord()
+    {
+        var datagram = Bytes(ParkDispatch);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(ParkDispatchFields, header.Fields);
+        Assert.Equal(new TunnelPark(0x0107, 64000), header.Park);
+        Assert.Equal(new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true), header.Offload);
+        Assert.Equal(22, header.InnerOffset);
+        Assert.Equal(Frame.Replace(" ", "", StringComparison.Ordinal), Hex(datagram.AsSpan(header.InnerOffset, header.InnerLength)));
+    }
+
+    [Fact]
+    public void TryRead_PBitWithoutItsWord_RejectedAsHeaderSizeMismatch()
+    {
+        // P set on the G DISPATCH: HDR SIZE 2 counts the OFFLOAD word only.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(OffloadDispatch, 11, 0xc0), out _));
+
+        // The parked DISPATCH with P cleared: HDR SIZE 3 says a word the header does not have.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(ParkDispatch, 11, 0x80), out _));
+    }
+
+    [Theory]
+    [InlineData("05a8 1800", "0107 fa00", WireError.None)]      // TCPv4 super-frame
+    [InlineData("05a8 2800", "ffff 0001", WireError.None)]      // TCPv6 super-frame, one byte parked, any ticket
+    [InlineData("05a8 1800", "0107 0000", WireError.BadPark)]   // nothing parked
+    [InlineData("05a8 3800", "0107 fa00", WireError.BadPark)]   // a UDP super-frame is not parked
+    [InlineData("0000 0800", "0107 fa00", WireError.BadPark)]   // a checksum left to the device is no super-frame
+    [InlineData("05a8 1a00", "0107 fa00", WireError.BadOffload)] // the OFFLOAD word's own rules come first
+    public void TryRead_ParkWord_AcceptedOnlyWithATcpSuperFrame(string offload, string park, WireError expected)
+    {
+        var datagram = Bytes(ParkDispatch);
+        Bytes(offload).CopyTo(datagram, 12);
+        Bytes(park).CopyTo(datagram, 16);
+
+        Assert.Equal(expected, TunnelHeader.TryRead(datagram, out _));
+    }
+
+    [Fact]
+    public void TryRead_ParkWithoutOffload_RejectedAsBadPark()
+    {
+        // P alone (HDR SIZE 2): the word after the nid list is a PARK word, and there is no super-frame to park.
+        var datagram = Bytes("10 00 50 01  00 00 42 ff  00 10 20 40  01 07 fa 00  00 00 " + Frame);
+
+        Assert.Equal(WireError.BadPark, TunnelHeader.TryRead(datagram, out _));
+    }
+
+    [Fact]
+    public void TryRead_ParkCutShort_Truncated()
+    {
+        for (var length = 12; length < 22; length++)
+        {
+            Assert.Equal(WireError.Truncated, TunnelHeader.TryRead(Bytes(ParkDispatch).AsSpan(0, length), out _));
         }
     }
 

@@ -230,4 +230,21 @@ public class TunnelRewriterTests
         Assert.Equal(new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true), header.Offload);
         Assert.Equal(5, header.GetNid(buffer.AsSpan(start), 0));
     }
+
+    [Fact]
+    public void AppendNid_WithParkWord_NewSlotBeforeBothWordsWhichStayInPlace()
+    {
+        var buffer = InBuffer(ParkDispatch);
+        buffer[Headroom + 6] |= 0x80;
+        var wordsAndFrame = buffer.AsSpan(Headroom + 12).ToArray();
+
+        Assert.Equal(WireError.None, TunnelRewriter.AppendNid(buffer, Headroom, 5, out var start));
+
+        Assert.Equal(Headroom - 4, start);
+        Assert.Equal(Hex(wordsAndFrame), Hex(buffer.AsSpan(Headroom + 12)));
+        Assert.Equal("10005001" + "0000c4ff" + "001021c0" + "00050000" + "05a81800" + "0107fa00" + "0000" + Hex(Bytes(Frame)), Hex(buffer.AsSpan(start)));
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.AsSpan(start), out var header));
+        Assert.Equal(new TunnelPark(0x0107, 64000), header.Park);
+        Assert.Equal(5, header.GetNid(buffer.AsSpan(start), 0));
+    }
 }

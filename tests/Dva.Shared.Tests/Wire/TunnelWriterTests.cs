@@ -27,6 +27,7 @@ public class TunnelWriterTests
         { nameof(EgressResolve), EgressResolve, ResolveFrame, EgressResolveFields, EgressResolveNids },
         { nameof(SecureDispatch), SecureDispatch, Frame, SecureDispatchFields, [] },
         { nameof(OffloadDispatch), OffloadDispatch, Frame, OffloadDispatchFields, [] },
+        { nameof(ParkDispatch), ParkDispatch, Frame, ParkDispatchFields, [] },
     };
 
     [Theory]
@@ -248,6 +249,22 @@ public class TunnelWriterTests
         var fields = DispatchFields with { Offload = new TunnelOffload((ushort)gsoSize, type, needsChecksum) };
 
         Assert.Equal(WireError.BadOffload, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, [], out _, out _));
+    }
+
+    [Theory]
+    [InlineData(0, GsoType.None, false)]       // no OFFLOAD word at all
+    [InlineData(0, GsoType.None, true)]        // a checksum left to the device is no super-frame
+    [InlineData(1448, GsoType.UdpL4, true)]    // a UDP super-frame is not parked
+    public void TryWriteInFront_ParkWithoutATcpSuperFrame_RefusedWithBadPark(int gsoSize, GsoType type, bool needsChecksum)
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var fields = DispatchFields with
+        {
+            Offload = new TunnelOffload((ushort)gsoSize, type, needsChecksum),
+            Park = new TunnelPark(7, 64000),
+        };
+
+        Assert.Equal(WireError.BadPark, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, [], out _, out _));
     }
 
     [Fact]
