@@ -20,7 +20,8 @@ internal sealed record NodeConfigDocument(
     FirewallDocument? Firewall = null,
     LoadBalancerDocument? LoadBalancer = null,
     int? Engines = null,
-    bool? SuperFrames = null)
+    bool? SuperFrames = null,
+    bool? ParkPayloads = null)
 {
     public const string Dispatcher = "dispatcher";
     public const string DataPlane = "dataplane";
@@ -43,7 +44,9 @@ internal sealed record NodeConfigDocument(
     /// <summary>
     /// The document for <paramref name="node"/>. A dispatcher gets the interfaces attached to it, with their frame
     /// source; a data plane gets every interface whose dispatcher is allocated, naming that dispatcher's node id,
-    /// and the DVA's <paramref name="services"/> (firewall, load balancer).
+    /// and the DVA's <paramref name="services"/> (firewall, load balancer). With super-frames, a dispatcher that holds
+    /// every interface of the DVA parks payloads (docs/node.md "Parked payloads"): every EGRESS comes back to it, so the
+    /// data planes need only the headers. A DVA with interfaces on several dispatchers sends super-frames whole.
     /// </summary>
     public static NodeConfigDocument For(
         Node node, IReadOnlyList<SharedInterface> interfaces, IReadOnlyList<StaticRoute> routes, IReadOnlyDictionary<string, int> dispatcherIdsByName,
@@ -64,6 +67,8 @@ internal sealed record NodeConfigDocument(
         }
 
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
+        var holdsEveryInterface = isDispatcher && interfaces.Count > 0
+            && interfaces.All(i => dispatcherIdsByName.TryGetValue(i.AttachmentNodeName, out var holder) && holder == node.NodeId);
         return new NodeConfigDocument(
             RoleName(node.Role), node.NodeId, node.Name, new TunnelDocument(node.TunnelEndpoint, TunnelSecurityDocument.For(dva)), documents,
             [.. routes.Where(r => ifids.Contains(r.Ifid)).OrderBy(r => r.Id).Select(r => new RouteDocument(r.Prefix, r.NextHop.Length == 0 ? null : r.NextHop, r.Ifid))],
@@ -71,7 +76,8 @@ internal sealed record NodeConfigDocument(
             isDispatcher ? null : services?.LoadBalancer,
             // Each role its own engine count (docs/node.md "Engines"); 1 is the node's default and is left out.
             (isDispatcher ? dva?.Dispatcher.Engines : dva?.DataPlane.Engines) is > 1 and var engines ? engines : null,
-            superFrames ? true : null);
+            superFrames ? true : null,
+            superFrames && holdsEveryInterface ? true : null);
     }
 
     /// <summary>

@@ -8,7 +8,8 @@ namespace Dva.Manager.Tests.Rollout;
 
 /// <summary>
 /// A DVA's <c>superFrames</c> reaches every unit as the node configuration's <c>superFrames</c>, and a dispatcher's
-/// plain <c>afpacket:</c> attachment is opened with <c>?gso=1</c>; turned off, both go back.
+/// plain <c>afpacket:</c> attachment is opened with <c>?gso=1</c>; turned off, both go back. A dispatcher that holds every
+/// interface of the DVA parks payloads; once an interface is another dispatcher's, it does not.
 /// </summary>
 public sealed class SuperFramesTests : HubTestBase
 {
@@ -26,8 +27,26 @@ public sealed class SuperFramesTests : HubTestBase
         Assert.True((bool)dataPlaneConfig["superFrames"]!);
         Assert.Equal("afpacket:eth1?gso=1", (string)dispatcherConfig["interfaces"]![0]!["source"]!);
         Assert.Null(dataPlaneConfig["interfaces"]![0]!["source"]);
+        Assert.True((bool)dispatcherConfig["parkPayloads"]!);
+        Assert.Null(dataPlaneConfig["parkPayloads"]);
 
+        // A second interface on another dispatcher: EGRESS would reach it without the payload, so parking stops.
         using var client = Factory.AdminClient();
+        using (var added = await client.PostAsJsonAsync(new Uri($"/api/v1/dvas/{dva}/interfaces", UriKind.Relative), new
+        {
+            ifid = 2,
+            name = "inside",
+            mac = "02:00:5e:00:00:02",
+            addresses = new[] { "198.51.100.1/24" },
+            attachment = new { nodeName = "disp-2", frameSource = "afpacket:eth2" },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        }
+
+        await UntilAsync(() => JsonNode.Parse(dispatcher.Assignments.Last(x => x.Role == "dispatcher").ConfigJson) is { } config
+            && config["parkPayloads"] is null && (bool)config["superFrames"]!);
+
         var shown = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)))!;
         var spec = shown["spec"]!.AsObject();
         spec["superFrames"] = false;
