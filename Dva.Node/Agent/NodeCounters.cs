@@ -212,6 +212,9 @@ internal enum TunnelCounter
 
     /// <summary>Dispatcher: super-frames sent whole because every park slot was in use or no buffer was free.</summary>
     ParkFull,
+
+    /// <summary>Dispatcher: IPv6 router advertisements sent (<c>routerAdvertisements</c>; each VLAN's counts once).</summary>
+    RouterAdvertisementSent,
 }
 
 /// <summary>

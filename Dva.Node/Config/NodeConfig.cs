@@ -145,6 +145,13 @@ internal sealed record InterfaceConfig
     /// looks for a neighbour it has not heard from on each of them as well as untagged.
     /// </summary>
     public List<int> Vlans { get; init; } = [];
+
+    /// <summary>
+    /// Dispatcher: send IPv6 router advertisements on this interface (RFC 4861), so hosts take the DVA as their default
+    /// router and make addresses in its /64 prefixes by themselves (docs/node.md "IPv6 router advertisements"). Needs an
+    /// IPv6 address on the interface.
+    /// </summary>
+    public bool RouterAdvertisements { get; init; }
 }
 
 internal sealed record RouteConfig

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Dva.Node.Io;
 using Dva.Node.Services.Firewall;
 using Dva.Node.Services.LoadBalancer;
+using Dva.Shared.Packets;
 using Dva.Shared.Security;
 
 namespace Dva.Node.Config;
@@ -31,6 +32,9 @@ internal sealed record SharedInterface(
 
     /// <summary>The VLANs of the trunk besides untagged frames (none: an access link).</summary>
     public IReadOnlyList<ushort> Vlans { get; init; } = Vlans ?? [];
+
+    /// <summary>The dispatcher sends IPv6 router advertisements for this interface's prefixes (<c>routerAdvertisements</c>).</summary>
+    public bool RouterAdvertisements { get; init; }
 }
 
 internal sealed record StaticRoute(IPNetwork Prefix, IPAddress? NextHop, byte Ifid);
@@ -287,10 +291,26 @@ internal static class NodeConfigValidator
                 }
             }
 
+            if (x.RouterAdvertisements)
+            {
+                if (role != NodeRole.Dispatcher)
+                {
+                    errors.Add($"{at}.routerAdvertisements: a dispatcher's setting (the dispatcher faces the hosts)");
+                }
+                else if (!addresses.Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6))
+                {
+                    errors.Add($"{at}.routerAdvertisements: the interface has no IPv6 address, so there is no prefix to advertise");
+                }
+                else if (addresses.Count(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) > RouterAdvertisement.MaxPrefixes)
+                {
+                    errors.Add($"{at}.routerAdvertisements: at most {RouterAdvertisement.MaxPrefixes} IPv6 prefixes fit one advertisement");
+                }
+            }
+
             if (mac is not null)
             {
                 interfaces.Add(new SharedInterface((byte)x.Ifid, x.Name ?? $"if{x.Ifid}", mac, addresses, subnets, x.Source,
-                    (ushort)(x.Dispatcher == 0 ? c.NodeId : x.Dispatcher), vlans));
+                    (ushort)(x.Dispatcher == 0 ? c.NodeId : x.Dispatcher), vlans) { RouterAdvertisements = x.RouterAdvertisements });
             }
         }
 

@@ -46,6 +46,21 @@ internal sealed class DispatcherRole
     private static readonly TimeSpan s_arpRetry = TimeSpan.FromMilliseconds(300);
     private static readonly TimeSpan s_neighbourSweep = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_parkSweep = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_advertiseTick = TimeSpan.FromSeconds(1);
+
+    /// <summary>Unsolicited router advertisements after the first ones: every 200–600 s (RFC 4861 §6.2.1's defaults).</summary>
+    public static readonly TimeSpan MinAdvertInterval = TimeSpan.FromSeconds(200);
+
+    public static readonly TimeSpan MaxAdvertInterval = TimeSpan.FromSeconds(600);
+
+    /// <summary>The first unsolicited advertisements come this often (at most 16 s, RFC 4861 §6.2.4).</summary>
+    public static readonly TimeSpan InitialAdvertInterval = TimeSpan.FromSeconds(4);
+
+    /// <summary>How many of them (MAX_INITIAL_RTR_ADVERTISEMENTS).</summary>
+    public const int InitialAdverts = 3;
+
+    /// <summary>At most one advertisement per interface this often (MIN_DELAY_BETWEEN_RAS); a solicitation waits for it.</summary>
+    public static readonly TimeSpan MinDelayBetweenAdverts = TimeSpan.FromSeconds(3);
 
     /// <summary>How long a parked payload waits for its headers to come back before it is let go (<c>parkPayloads</c>).</summary>
     public static readonly TimeSpan ParkLifetime = TimeSpan.FromMilliseconds(500);
@@ -196,6 +211,12 @@ internal sealed class DispatcherRole
 
         engine.AddTimer(s_pendingSweep, SweepPending);
         engine.AddTimer(s_mtuRefresh, RefreshMtus);
+        if (_engineIndex == 0 && _ports.Any(p => p is { Advertises: true }))
+        {
+            // Unsolicited advertisements once per interface for the node; solicited ones from the engine that got the solicitation.
+            engine.AddTimer(s_advertiseTick, AdvertiseDue);
+        }
+
         if (_parking is not null && _engineIndex == 0)
         {
             // One sweep for the group's shared lot.
@@ -270,6 +291,10 @@ internal sealed class DispatcherRole
         else if (neighbourDiscovery)
         {
             OnNeighbourDiscovery(port, frame, info);
+        }
+        else if (port.Advertises && parsed == ParseError.None && RouterAdvertisement.IsSolicitation(info))
+        {
+            OnRouterSolicitation(port, info);
         }
 
         if (group)
@@ -362,6 +387,73 @@ internal sealed class DispatcherRole
     /// RESOLVE came in on its tunnel socket): each engine with a queue releases what waits for the address on its own
     /// thread. An engine that queues just after this read finds the address at its next sweep (<see cref="SweepPending"/>).
     /// </summary>
+    /// <summary>
+    /// A host asks for routers (RFC 4861 §6.2.6): it gets an advertisement now, on the solicitation's VLAN, unless this
+    /// interface advertised in the last <see cref="MinDelayBetweenAdverts"/>; then the next one (on every VLAN) is moved up
+    /// to that delay's end.
+    /// </summary>
+    private void OnRouterSolicitation(SharedPort port, in PacketInfo info)
+    {
+        var now = _time.GetTimestamp();
+        var since = _time.GetElapsedTime(port.LastAdvert, now);
+        if (port.LastAdvert != 0 && since < MinDelayBetweenAdverts)
+        {
+            port.NextAdvert = Math.Min(port.NextAdvert, port.LastAdvert + Ticks(MinDelayBetweenAdverts));
+            return;
+        }
+
+        Advertise(port, info.HasVlan ? info.VlanTci : null);
+        port.LastAdvert = now;
+    }
+
+    /// <summary>Sends every advertising interface's due unsolicited advertisement, untagged and on each of its VLANs.</summary>
+    private void AdvertiseDue()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var port in _ports)
+        {
+            if (port is not { Advertises: true } || now < port.NextAdvert)
+            {
+                continue;
+            }
+
+            Advertise(port, null);
+            foreach (var vlan in port.Vlans)
+            {
+                Advertise(port, vlan);
+            }
+
+            port.LastAdvert = now;
+            var interval = port.InitialAdvertsLeft > 1
+                ? InitialAdvertInterval
+                : MinAdvertInterval + ((MaxAdvertInterval - MinAdvertInterval) * Random.Shared.NextDouble());
+            port.InitialAdvertsLeft = Math.Max(0, port.InitialAdvertsLeft - 1);
+            port.NextAdvert = now + Ticks(interval);
+        }
+    }
+
+    private void Advertise(SharedPort port, ushort? vlanTci)
+    {
+        if (!_engine!.Pool.TryRent(out var advertisement))
+        {
+            Counters.Drop(DropReason.NoBuffer);
+            return;
+        }
+
+        var mtu = port.Source is FrameSource { Mtu: int linkMtu } ? (uint)linkMtu : 0;
+        var length = RouterAdvertisement.Write(advertisement.Writable, port.Mac, port.Prefixes, RouterAdvertisement.DefaultRouterLifetime, mtu, vlanTci);
+        if (length == 0 || !advertisement.SetFrameLength(length))
+        {
+            advertisement.Release();
+            return;
+        }
+
+        Counters.Count(TunnelCounter.RouterAdvertisementSent);
+        Transmit(port, advertisement);
+    }
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
     private void ReleaseOnOtherEngines(byte ifid, IpAddr address, ReadOnlySpan<byte> mac, ushort tci)
     {
         byte[]? copy = null;
@@ -1320,10 +1412,15 @@ internal sealed class DispatcherRole
             Source = source;
             Mac = shared.Mac.GetAddressBytes();
             Vlans = [.. shared.Vlans];
+            Advertises = shared.RouterAdvertisements;
+            InitialAdvertsLeft = InitialAdverts;
+            LinkLocal = RouterAdvertisement.LinkLocalFor(Mac);
             _ipv4 = [.. shared.Addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork).Select(a => IpAddr.From(a).V4)];
             _ipv6 = [.. shared.Addresses.Zip(shared.Subnets)
                 .Where(p => p.First.AddressFamily == AddressFamily.InterNetworkV6)
                 .Select(p => (IpAddr.From(p.Second.BaseAddress).Value, p.Second.PrefixLength == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - p.Second.PrefixLength), IpAddr.From(p.First).Value))];
+            Prefixes = [.. shared.Subnets.Where(s => s.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6)
+                .Select(s => (IpAddr.From(s.BaseAddress).Value, s.PrefixLength)).Distinct()];
             _subnets = [.. shared.Addresses.Zip(shared.Subnets)
                 .Where(p => p.First.AddressFamily == AddressFamily.InterNetwork)
                 .Select(p => (IpAddr.From(p.Second.BaseAddress).V4, p.Second.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - p.Second.PrefixLength), IpAddr.From(p.First).V4))];
@@ -1341,10 +1438,32 @@ internal sealed class DispatcherRole
         /// <summary>The trunk's VLANs besides untagged (<see cref="SharedInterface.Vlans"/>).</summary>
         public ushort[] Vlans { get; }
 
+        /// <summary>Router advertisements are sent for this interface (<see cref="SharedInterface.RouterAdvertisements"/>).</summary>
+        public bool Advertises { get; }
+
+        /// <summary>The interface's IPv6 subnets, as its advertisements carry them.</summary>
+        public (UInt128 Prefix, int Length)[] Prefixes { get; }
+
+        /// <summary>fe80:: with the shared MAC's modified EUI-64: where the DVA is on the link for IPv6 (its advertisements' source).</summary>
+        public UInt128 LinkLocal { get; }
+
+        /// <summary>When the last advertisement left (0: never), and when the next unsolicited one is due (engine timestamps).</summary>
+        public long LastAdvert { get; set; }
+
+        public long NextAdvert { get; set; }
+
+        public int InitialAdvertsLeft { get; set; }
+
         public bool OwnsIpv4(uint address) => Array.IndexOf(_ipv4, address) >= 0;
 
+        /// <summary>A shared IPv6 address of the interface, or its link-local address once it has any IPv6 address.</summary>
         public bool OwnsIpv6(UInt128 address)
         {
+            if (address == LinkLocal && _ipv6.Length > 0)
+            {
+                return true;
+            }
+
             foreach (var (_, _, own) in _ipv6)
             {
                 if (own == address)
@@ -1359,6 +1478,13 @@ internal sealed class DispatcherRole
         /// <summary>The shared IPv6 address on <paramref name="target"/>'s subnet (a solicitation's source), else the first one.</summary>
         public bool TryGetIpv6For(UInt128 target, out UInt128 source)
         {
+            if (_ipv6.Length > 0 && (target >> 118) == (0xfe80 >> 6))
+            {
+                // A link-local neighbour is asked from the link-local address (RFC 4861 §7.2.2: an address of the link).
+                source = LinkLocal;
+                return true;
+            }
+
             foreach (var (network, mask, address) in _ipv6)
             {
                 if ((target & mask) == network)

@@ -138,14 +138,7 @@ public static class NeighbourDiscovery
             return 0;
         }
 
-        var ip = destination.Slice(l3, Ipv6HeaderLength);
-        BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], MessageLength);
-        ip[6] = PacketConstants.ProtocolIcmpv6;
-        ip[7] = HopLimit;
-        BinaryPrimitives.WriteUInt128BigEndian(ip[8..], source);
-        BinaryPrimitives.WriteUInt128BigEndian(ip[24..], to);
-
+        var ip = WriteLinkHeader(destination.Slice(l3, Ipv6HeaderLength), MessageLength, source, to);
         var message = destination.Slice(l3 + Ipv6HeaderLength, MessageLength);
         message.Clear();
         message[0] = type;
@@ -154,11 +147,26 @@ public static class NeighbourDiscovery
         message[OptionsOffset] = option;
         message[OptionsOffset + 1] = 1;
         sourceMac.CopyTo(message[(OptionsOffset + 2)..]);
-
-        Span<byte> pseudo = stackalloc byte[32];
-        ip.Slice(8, 32).CopyTo(pseudo);
-        var sum = Checksum.Add(pseudo) + PacketConstants.ProtocolIcmpv6 + (uint)MessageLength;
-        BinaryPrimitives.WriteUInt16BigEndian(message[2..], Checksum.Compute(message, sum));
+        WriteChecksum(ip, message);
         return l3 + Ipv6HeaderLength + MessageLength;
+    }
+
+    /// <summary>The IPv6 header of a message that never leaves the link (ICMPv6, hop limit 255); returns <paramref name="ip"/>.</summary>
+    internal static Span<byte> WriteLinkHeader(Span<byte> ip, int messageLength, UInt128 source, UInt128 to)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)messageLength);
+        ip[6] = PacketConstants.ProtocolIcmpv6;
+        ip[7] = HopLimit;
+        BinaryPrimitives.WriteUInt128BigEndian(ip[8..], source);
+        BinaryPrimitives.WriteUInt128BigEndian(ip[24..], to);
+        return ip;
+    }
+
+    /// <summary>The ICMPv6 checksum of <paramref name="message"/> (its field zero) over the pseudo-header of <paramref name="ip"/>.</summary>
+    internal static void WriteChecksum(ReadOnlySpan<byte> ip, Span<byte> message)
+    {
+        var sum = Checksum.Add(ip.Slice(8, 32)) + PacketConstants.ProtocolIcmpv6 + (uint)message.Length;
+        BinaryPrimitives.WriteUInt16BigEndian(message[2..], Checksum.Compute(message, sum));
     }
 }

@@ -319,6 +319,32 @@ public class NodeSettingsTests
         Assert.Contains("parkPayloads: a dispatcher's setting (a data plane takes parked super-frames without it)", errors);
     }
 
+    [Fact]
+    public void TryParse_RouterAdvertisements_OnADispatchersIpv6Interface_ElseEachNamed()
+    {
+        Assert.True(NodeSettings.TryParse(Edit(n => n["interfaces"]![0]!["routerAdvertisements"] = true), out var advertising, out var errors),
+            string.Join("; ", errors));
+        Assert.True(advertising!.Interfaces[0].RouterAdvertisements);
+        Assert.False(advertising.Interfaces[1].RouterAdvertisements);
+
+        // Interface 2 has only 198.51.100.1/24: nothing to advertise.
+        Assert.False(NodeSettings.TryParse(Edit(n => n["interfaces"]![1]!["routerAdvertisements"] = true), out _, out errors));
+        Assert.Contains("interfaces[1].routerAdvertisements: the interface has no IPv6 address, so there is no prefix to advertise", errors);
+
+        Assert.False(NodeSettings.TryParse(Edit(n =>
+        {
+            n["role"] = "dataplane";
+            foreach (var i in n["interfaces"]!.AsArray())
+            {
+                i!.AsObject().Remove("source");
+                i["dispatcher"] = 100;
+            }
+
+            n["interfaces"]![0]!["routerAdvertisements"] = true;
+        }), out _, out errors));
+        Assert.Contains("interfaces[0].routerAdvertisements: a dispatcher's setting (the dispatcher faces the hosts)", errors);
+    }
+
     private static string Edit(Action<JsonNode> edit)
     {
         var node = JsonNode.Parse(Valid, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!;

@@ -23,6 +23,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly int _queues;
     private readonly bool _hostChecksumOffload;
     private readonly string _serverVlans;
+    private readonly bool _routerAdvertisements;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
@@ -34,9 +35,11 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     /// The hosts keep TX checksum offload (only TSO off): their frames reach the dispatcher with unfinished checksums.
     /// </param>
     /// <param name="serverVlans">The server side interface's <c>vlans</c> (a JSON array): the VLANs of that trunk.</param>
+    /// <param name="routerAdvertisements">The dispatcher sends IPv6 router advertisements on both interfaces.</param>
     protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1, bool hostChecksumOffload = false,
-        string serverVlans = "[]")
+        string serverVlans = "[]", bool routerAdvertisements = false)
     {
+        _routerAdvertisements = routerAdvertisements;
         _serverVlans = serverVlans;
         _hostChecksumOffload = hostChecksumOffload;
         _queues = queues;
@@ -69,11 +72,13 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
               "dataPlanes": [ { "nodeId": 1, "endpoint": "127.0.0.1:16191" } ],
               "dispatchers": [ { "nodeId": 100, "endpoint": "127.0.0.1:16190" } ] }
             """;
+        var advertise = _routerAdvertisements ? "true" : "false";
         var dispatcher = Settings($$"""
             { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" },
               "interfaces": [
-                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "source": "{{_sourceKind}}:{{ClientSideDevice}}" },
-                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}", "vlans": {{_serverVlans}} } ],
+                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "source": "{{_sourceKind}}:{{ClientSideDevice}}", "routerAdvertisements": {{advertise}} },
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}", "vlans": {{_serverVlans}},
+                  "routerAdvertisements": {{advertise}} } ],
               {{table}} }
             """);
         var dataPlane = Settings($$"""

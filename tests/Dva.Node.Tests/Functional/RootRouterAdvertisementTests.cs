@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Dva.Node.Agent;
+
+namespace Dva.Node.Tests.Functional;
+
+/// <summary>
+/// IPv6 hosts configured with nothing but IPv6 turned on, beside a dispatcher that sends router advertisements
+/// (<see cref="RootDispatcherLab"/>, <c>routerAdvertisements</c> on both interfaces): each host takes the DVA's link-local
+/// address as its default router and makes an address in the interface's /64 by itself, and the two then ping each other
+/// through the DVA. Root only.
+/// </summary>
+[Trait("Requires", "root")]
+public sealed partial class RootRouterAdvertisementTests() : RootDispatcherLab(engines: 1, prefix: "dr6", routerAdvertisements: true)
+{
+    [Fact]
+    public void HostsWithNothingConfigured_TakeTheDvaAsRouterAndMakeAddresses_ThenPingEachOtherThroughIt()
+    {
+        Client.Exec("sysctl -qw net.ipv6.conf.dr6c-h.disable_ipv6=0");
+        Server.Exec("sysctl -qw net.ipv6.conf.dr6s-h.disable_ipv6=0");
+
+        // Each host solicits once its link-local address is up; the DVA answers at once (and advertises by itself anyway).
+        var clientRoute = Until(() => Client.Exec("ip -6 route show default"), r => r.Contains("via fe80::ff:fe00:1 dev dr6c-h proto ra", StringComparison.Ordinal));
+        var serverRoute = Until(() => Server.Exec("ip -6 route show default"), r => r.Contains("via fe80::ff:fe00:2 dev dr6s-h proto ra", StringComparison.Ordinal));
+        var serverAddresses = Until(() => Server.Exec("ip -6 -o addr show dev dr6s-h scope global"),
+            a => GlobalAddress().IsMatch(a) && !a.Contains("tentative", StringComparison.Ordinal));
+        _ = Until(() => Client.Exec("ip -6 -o addr show dev dr6c-h scope global"),
+            a => a.Contains("inet6 2001:db8:1:0:", StringComparison.Ordinal) && !a.Contains("tentative", StringComparison.Ordinal));
+        var server = GlobalAddress().Match(serverAddresses).Groups[1].Value;
+
+        var output = Client.Exec($"ping -6 -c 3 -i 0.2 -W 3 {server}", allowFailure: true);
+
+        Assert.Contains("3 received", output, StringComparison.Ordinal);
+        Assert.Contains("proto ra", clientRoute, StringComparison.Ordinal);
+        Assert.Contains("proto ra", serverRoute, StringComparison.Ordinal);
+
+        // The hosts found the router's link-local address at the shared MAC, and know it for a router.
+        var neighbour = Client.Exec("ip -6 neigh show fe80::ff:fe00:1 dev dr6c-h");
+        Assert.Contains("lladdr 02:00:00:00:00:01 router", neighbour, StringComparison.Ordinal);
+        Assert.True(Hosts[1].Counters.Snapshot().Tunnel(TunnelCounter.RouterAdvertisementSent) >= 2, "fewer advertisements than interfaces");
+    }
+
+    [GeneratedRegex(@"inet6 (2001:db8:2:0:[0-9a-f:]+)/64")]
+    private static partial Regex GlobalAddress();
+
+    private static string Until(Func<string> read, Func<string, bool> done)
+    {
+        var watch = Stopwatch.StartNew();
+        var last = "";
+        while (watch.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            last = read();
+            if (done(last))
+            {
+                return last;
+            }
+
+            Thread.Sleep(200);
+        }
+
+        Assert.Fail($"not within 20 s; last: {last}");
+        return last;
+    }
+}
