@@ -154,7 +154,19 @@ internal sealed partial class ManagerProcess : IDisposable
     /// <summary>SIGKILL: the manager cannot clean up; its children must notice by themselves.</summary>
     public void KillHard() => _process.Kill(entireProcessTree: false);
 
-    public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);
+    /// <summary>Waits for the manager to exit; a timeout says what the manager wrote, the last lines being its shutdown.</summary>
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException e)
+        {
+            var output = Output;
+            throw new TimeoutException($"the manager did not exit within {timeout.TotalSeconds} s; its output:\n{output[Math.Max(0, output.Length - 12000)..]}", e);
+        }
+    }
 
     public static bool IsRunning(int pid)
     {

@@ -49,6 +49,31 @@ public class DispatcherOffloadTests
         Assert.Equal(0, rig.Role.Counters.Tunnel[(int)TunnelCounter.SuperFrameTransmitted]);
     }
 
+    /// <summary>
+    /// A parking dispatcher given back headers whose payload it does not hold (never parked here, or let go): a counted
+    /// drop, <c>ParkedPayloadGone</c>, and nothing on the wire; headers that are not exactly a TCP segment's are malformed.
+    /// The payload joined for real is covered end to end (SuperFrameTests with parkPayloads, real TSO hosts).
+    /// </summary>
+    [Fact]
+    public void Egress_ParkedTicketNotHeld_CountedAsParkedPayloadGoneNothingSent()
+    {
+        using var rig = new DispatcherRig(tunnelMtu: 65535, parkPayloads: true);
+        var headers = ServerFrame();
+        Assert.Equal(54, headers.Length);
+        var superFrame = new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true);
+
+        rig.SendFromDataPlane(2, Egress(headers, Handoff.None, tci: 0, from: 2, offload: superFrame, park: new TunnelPark(0x0107, 64000)));
+        // Bytes after the headers: not what a data plane sends back for a parked payload.
+        rig.SendFromDataPlane(2, Egress([.. headers, .. new byte[100]], Handoff.None, tci: 0, from: 2, offload: superFrame, park: new TunnelPark(0x0107, 64000)));
+        rig.SendFromDataPlane(2, Egress(ServerFrame(), Handoff.None, tci: 0, from: 2));
+        var sent = ReceiveOne(rig.Inside);
+
+        Assert.Equal(ServerFrame().Length, sent.Length);
+        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.ParkedPayloadGone]);
+        Assert.Equal(1, rig.Role.Counters.Drops[(int)DropReason.MalformedFrame]);
+        Assert.Equal(0, rig.Role.Counters.Tunnel[(int)TunnelCounter.PayloadJoined]);
+    }
+
     private static byte[] ServerFrame()
     {
         var frame = ClientSegment(flowId: 9);

@@ -41,7 +41,7 @@ internal sealed class DispatcherRig : IDisposable
     /// </param>
     /// <param name="insideMtu">A link MTU for the inside wire (<c>udp:…,MTU=n</c>); none by default.</param>
     public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false, int dataPlaneOneEngines = 1, bool secondEngine = false, int? insideMtu = null,
-        string insideVlans = "[]", bool insideIpv6 = false)
+        string insideVlans = "[]", bool insideIpv6 = false, bool parkPayloads = false)
     {
         DataPlaneOneGroup = dataPlaneOneEngines == 1 ? null : Own(TunnelSocketGroup.Open(new IPEndPoint(IPAddress.Loopback, 0), dataPlaneOneEngines));
         DataPlanes = new Dictionary<ushort, UdpTunnelSocket>
@@ -56,7 +56,7 @@ internal sealed class DispatcherRig : IDisposable
         Inside = insideHost;
         var json = $$"""
             {
-              "role": "dispatcher", "nodeId": {{Self}},
+              "role": "dispatcher", "nodeId": {{Self}}, "superFrames": {{(parkPayloads ? "true" : "false")}}, "parkPayloads": {{(parkPayloads ? "true" : "false")}},
               "tunnel": { "listen": "127.0.0.1:0", "mtu": {{tunnelMtu}} },
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "{{outsideSource}}" },
@@ -161,7 +161,7 @@ internal sealed class DispatcherRig : IDisposable
     }
 
     /// <summary>An EGRESS datagram as data plane <paramref name="from"/> writes it.</summary>
-    public static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self, TunnelOffload offload = default)
+    public static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self, TunnelOffload offload = default, TunnelPark park = default)
     {
         var buffer = new byte[128 + inner.Length];
         inner.CopyTo(buffer, 128);
@@ -177,6 +177,7 @@ internal sealed class DispatcherRig : IDisposable
             IfId = 2,
             VlanTci = tci,
             Offload = offload,
+            Park = park,
         };
         Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, 128, inner.Length, fields, [], out var start, out var length));
         return buffer[start..(start + length)];
