@@ -316,3 +316,18 @@ VALUES ('20261127170926_InterfaceTrunks', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "SharedInterfaceIpv6Routers" (
+    "InterfaceId" INTEGER NOT NULL CONSTRAINT "PK_SharedInterfaceIpv6Routers" PRIMARY KEY,
+    "RouterAdvertisements" INTEGER NOT NULL,
+    CONSTRAINT "FK_SharedInterfaceIpv6Routers_SharedInterfaces_InterfaceId" FOREIGN KEY ("InterfaceId") REFERENCES "SharedInterfaces" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "SharedInterfaceIpv6Routers" ("InterfaceId", "RouterAdvertisements") SELECT "Id", 0 FROM "SharedInterfaces";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127193426_InterfaceIpv6Routers', '10.0.15');
+
+COMMIT;
+

@@ -176,6 +176,7 @@ internal sealed partial class DashboardBackend
         // What is not a number becomes -1, which the API's validation names by its index ("vlans[1]").
         Vlans = [.. form.Vlans.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries)
             .Select(v => int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : -1)],
+        RouterAdvertisements = form.RouterAdvertisements,
         Attachment = new InterfaceAttachment { NodeName = form.AttachedTo.Trim(), FrameSource = form.FrameSource.Trim() },
     };
 

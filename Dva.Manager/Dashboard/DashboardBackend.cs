@@ -60,7 +60,7 @@ internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, Auth
             Name(dva.Spec.FirewallDefaultPolicy), dva.Spec.Scaling.MinDataPlanes, dva.Spec.Scaling.MaxDataPlanes,
             dva.Version, dva.Generation, dva.ObservedGeneration,
             [.. interfaces.Select(i => new InterfaceView(i.Id, i.Spec.Ifid, i.Spec.Name, i.Spec.Mac, i.Spec.Addresses, i.Spec.Attachment.NodeName, Status(i.Status),
-                i.Spec.Attachment.FrameSource, i.Version, i.Spec.Vlans))],
+                i.Spec.Attachment.FrameSource, i.Version, i.Spec.Vlans, i.Spec.RouterAdvertisements))],
             [.. nodes.Select(Unit)],
             serviceViews,
             dva.Spec.DataPlaneEngines,

@@ -87,6 +87,12 @@ internal sealed record SharedInterfaceSpec
     /// </summary>
     public IReadOnlyList<int> Vlans { get; init; } = [];
 
+    /// <summary>
+    /// The dispatcher sends IPv6 router advertisements on the interface: hosts take the DVA as their default router and
+    /// make addresses in its /64 prefixes (docs/node.md "IPv6 router advertisements"). Needs an IPv6 address.
+    /// </summary>
+    public bool RouterAdvertisements { get; init; }
+
     public InterfaceAttachment Attachment { get; init; } = new();
 }
 

@@ -63,7 +63,7 @@ internal sealed record NodeConfigDocument(
             }
 
             documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? Source(i.AttachmentFrameSource, superFrames) : null, dispatcher,
-                isDispatcher && i.Trunk.Vlans.Count > 0 ? i.Trunk.Vlans : null));
+                isDispatcher && i.Trunk.Vlans.Count > 0 ? i.Trunk.Vlans : null, isDispatcher && i.Ipv6Router.RouterAdvertisements ? true : null));
         }
 
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
@@ -115,6 +115,8 @@ internal sealed record TunnelSecurityDocument(string Mode, string Cipher)
 
 /// <param name="Vlans">The trunk's VLANs (<see cref="Model.SharedInterfaceSpec.Vlans"/>); only the dispatcher asks on them, and
 /// an interface without any has no member (null).</param>
-internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher, IReadOnlyList<int>? Vlans);
+/// <param name="RouterAdvertisements">The dispatcher advertises the interface as IPv6 router; null (absent) otherwise and on data planes.</param>
+internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher, IReadOnlyList<int>? Vlans,
+    bool? RouterAdvertisements = null);
 
 internal sealed record RouteDocument(string Prefix, string? NextHop, int Ifid);

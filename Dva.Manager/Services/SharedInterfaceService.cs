@@ -37,6 +37,9 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
         }
 
         errors.Require(spec.Vlans.Distinct().Count() == spec.Vlans.Count, path + "vlans", "VLANs must not repeat.");
+        errors.Require(!spec.RouterAdvertisements || spec.Addresses.Any(a => NetworkSyntax.TryParseInterfaceAddress(a ?? "", out var address, out _)
+                && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6),
+            path + "routerAdvertisements", "Needs an IPv6 address on the interface: its prefixes are what the advertisements carry.");
         errors.Require(spec.Attachment.NodeName.Length <= 63, path + "attachment.nodeName", "At most 63 characters.");
         errors.Require(spec.Attachment.FrameSource.Length <= 256, path + "attachment.frameSource", "At most 256 characters.");
 

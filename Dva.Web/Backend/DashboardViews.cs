@@ -35,15 +35,16 @@ public sealed record DvaDetail(
 
 /// <param name="Version">The interface's ETag for a change.</param>
 /// <param name="Vlans">The trunk's VLANs besides untagged (none: an access link).</param>
+/// <param name="RouterAdvertisements">The dispatcher sends IPv6 router advertisements on the interface.</param>
 public sealed record InterfaceView(
     long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status, string FrameSource, long Version,
-    IReadOnlyList<int>? Vlans = null)
+    IReadOnlyList<int>? Vlans = null, bool RouterAdvertisements = false)
 {
     /// <summary>The view as an edit form starts from.</summary>
     public InterfaceForm ToForm() => new()
     {
         Ifid = Ifid, Name = Name, Mac = Mac, Addresses = string.Join(", ", Addresses), AttachedTo = AttachedTo, FrameSource = FrameSource,
-        Vlans = string.Join(", ", Vlans ?? []),
+        Vlans = string.Join(", ", Vlans ?? []), RouterAdvertisements = RouterAdvertisements,
     };
 }
 
@@ -106,6 +107,9 @@ public sealed record InterfaceForm
 
     /// <summary>The trunk's 802.1Q VLAN ids besides untagged, separated by commas or spaces; empty for an access link.</summary>
     public string Vlans { get; set; } = "";
+
+    /// <summary>The dispatcher advertises itself as the link's IPv6 router (needs an IPv6 address).</summary>
+    public bool RouterAdvertisements { get; set; }
 }
 
 /// <summary>The outcome of a change: success, or a message and the API's field errors (JSON paths).</summary>

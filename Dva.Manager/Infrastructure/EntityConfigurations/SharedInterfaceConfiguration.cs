@@ -24,5 +24,12 @@ internal sealed class SharedInterfaceConfiguration : IEntityTypeConfiguration<Sh
             trunk.PrimitiveCollection(t => t.Vlans);
         });
         builder.Navigation(e => e.Trunk).IsRequired();
+        builder.OwnsOne(e => e.Ipv6Router, router =>
+        {
+            router.ToTable("SharedInterfaceIpv6Routers");
+            router.WithOwner().HasForeignKey("InterfaceId");
+            router.HasKey("InterfaceId");
+        });
+        builder.Navigation(e => e.Ipv6Router).IsRequired();
     }
 }

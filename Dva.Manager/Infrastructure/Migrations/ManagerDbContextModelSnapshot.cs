@@ -824,6 +824,22 @@ namespace Dva.Manager.Infrastructure.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
 
+                    b.OwnsOne("Dva.Manager.Model.InterfaceIpv6Router", "Ipv6Router", b1 =>
+                        {
+                            b1.Property<long>("InterfaceId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<bool>("RouterAdvertisements")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("InterfaceId");
+
+                            b1.ToTable("SharedInterfaceIpv6Routers", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("InterfaceId");
+                        });
+
                     b.OwnsOne("Dva.Manager.Model.InterfaceTrunk", "Trunk", b1 =>
                         {
                             b1.Property<long>("InterfaceId")
@@ -840,6 +856,9 @@ namespace Dva.Manager.Infrastructure.Migrations
                             b1.WithOwner()
                                 .HasForeignKey("InterfaceId");
                         });
+
+                    b.Navigation("Ipv6Router")
+                        .IsRequired();
 
                     b.Navigation("Trunk")
                         .IsRequired();

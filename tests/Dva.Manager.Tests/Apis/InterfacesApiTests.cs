@@ -88,6 +88,25 @@ public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fix
         await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface([.. Enumerable.Range(1, 65)])), "vlans");
     }
 
+    /// <summary>Router advertisements round-trip on an interface with an IPv6 address; without one they are refused, named.</summary>
+    [Fact]
+    public async Task RouterAdvertisements_OnlyWithAnIpv6Address_RoundTrip()
+    {
+        var dvaId = await CreateDvaAsync();
+        object Interface(string[] addresses, bool advertise) =>
+            new { ifid = 2, name = "inside", mac = "02:00:5e:00:00:02", addresses, routerAdvertisements = advertise };
+
+        var refused = await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface(["198.51.100.1/24"], true)),
+            "routerAdvertisements");
+        Assert.StartsWith("Needs an IPv6 address on the interface", (string)refused["routerAdvertisements"]![0]!, StringComparison.Ordinal);
+
+        var created = await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface(["198.51.100.1/24", "2001:db8:2::1/64"], true)),
+            HttpStatusCode.Created);
+        Assert.True((bool)created["spec"]!["routerAdvertisements"]!);
+        var shown = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{(long)created["id"]!}"));
+        Assert.True((bool)shown["spec"]!["routerAdvertisements"]!);
+    }
+
     [Fact]
     public async Task Create_InvalidFields_ReportsEachField()
     {

@@ -93,6 +93,45 @@ public sealed partial class PersistenceTests : IDisposable
         Assert.Equal(20, Assert.Single(after!)!["spec"]!["vlans"]![0]!.GetValue<int>());
     }
 
+    /// <summary>
+    /// A database from before IPv6 router advertisements (the InterfaceIpv6Routers migration undone by hand) with an
+    /// interface in it: the manager's start migrates it, the interface gets its row with advertisements off, and they can
+    /// be turned on. Without the migration's fill-in, reading the interface fails.
+    /// </summary>
+    [Fact]
+    public async Task Start_DatabaseFromBeforeRouterAdvertisements_ExistingInterfaceMigratedWithThemOff()
+    {
+        long dvaId;
+        await using (var first = new ManagerFactory(_database.Path))
+        {
+            var admin = first.Admin();
+            var created = await admin.PostAsJsonAsync("/api/v1/dvas", new { name = "older" });
+            dvaId = (await created.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["id"]!.GetValue<long>();
+            (await admin.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new
+            {
+                ifid = 1, name = "outside", mac = "02:00:00:00:00:01", addresses = new[] { "2001:db8:1::1/64" }, routerAdvertisements = true,
+            })).EnsureSuccessStatusCode();
+        }
+
+        await ExecuteAsync(_database.Path, """
+            DROP TABLE "SharedInterfaceIpv6Routers";
+            DELETE FROM "__EFMigrationsHistory" WHERE "MigrationId" LIKE '%_InterfaceIpv6Routers';
+            """);
+        Assert.DoesNotContain("SharedInterfaceIpv6Routers", await TablesAsync(_database.Path));
+
+        await using var second = new ManagerFactory(_database.Path);
+        var client = second.Admin();
+        var shown = Assert.Single((await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/dvas/{dvaId}/interfaces"))!)!;
+        Assert.False(shown["spec"]!["routerAdvertisements"]!.GetValue<bool>());
+
+        var spec = shown["spec"]!.AsObject();
+        spec["routerAdvertisements"] = true;
+        using var put = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/interfaces/{(long)shown["id"]!}") { Content = JsonContent.Create(spec) };
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(put)).StatusCode);
+        var after = await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/dvas/{dvaId}/interfaces");
+        Assert.True(Assert.Single(after!)!["spec"]!["routerAdvertisements"]!.GetValue<bool>());
+    }
+
     [Fact]
     public async Task Start_WithoutConfiguredKey_CreatesOneAdminKeyThatWorks()
     {

@@ -73,6 +73,39 @@ public sealed class NetworkEditorTests(ManagerHost host) : BackendComponentTest(
         Assert.Equal([20, 30], Assert.Single(await InterfacesAsync(dva.Id)).Spec.Vlans);
     }
 
+    /// <summary>
+    /// IPv6 router advertisements: refused at their field on an interface without an IPv6 address, stored and shown once
+    /// it has one, and kept by an edit of another field.
+    /// </summary>
+    [Fact]
+    public async Task InterfacesEditor_RouterAdvertisements_RefusedWithoutIpv6ThenStoredShownAndKeptByAnEdit()
+    {
+        var dva = await Host.Factory.CreateDvaAsync("net-router-adverts");
+        var editor = Render<InterfacesEditor>(p => p.Add(e => e.DvaId, dva.Id));
+
+        editor.Find("#iface-name").Input("inside");
+        editor.Find("#iface-mac").Input("02:00:5e:00:00:02");
+        editor.Find("#iface-addresses").Input("198.51.100.1/24");
+        editor.Find("#iface-router-adverts").Change(true);
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("IPv6 address", editor.Find(".field-error[data-field='routerAdvertisements']").TextContent, StringComparison.Ordinal));
+        Assert.Empty(await InterfacesAsync(dva.Id));
+
+        editor.Find("#iface-addresses").Input("198.51.100.1/24, 2001:db8:2::1/64");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Contains("IPv6 router advertisements", editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        Assert.True(Assert.Single(await InterfacesAsync(dva.Id)).Spec.RouterAdvertisements);
+
+        editor.Find("tr.interface-row-view button").Click();
+        Assert.True(editor.Find("#iface-router-adverts").HasAttribute("checked"));
+        editor.Find("#iface-name").Input("inside-v6");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("inside-v6", editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        Assert.True(Assert.Single(await InterfacesAsync(dva.Id)).Spec.RouterAdvertisements);
+    }
+
     [Fact]
     public async Task RoutesEditor_BadPrefixAndNextHop_ShowsBothAtTheirFieldsThenAddsAndDeletesTheRoute()
     {

@@ -1,0 +1,68 @@
+extern alias node;
+
+using Dva.Manager.Model;
+using Dva.Manager.Rollout;
+using NodeSettings = node::Dva.Node.Config.NodeSettings;
+
+namespace Dva.Manager.Tests.Rollout;
+
+/// <summary>
+/// The configuration the manager sends a unit is read by the node's own parser (<c>dva-node run --config</c>), field by
+/// field: a misspelt or mistyped member would be ignored or refused there, and the unit would not run as the DVA says.
+/// </summary>
+public class NodeConfigContractTests
+{
+    private static readonly Dictionary<string, int> Dispatchers = new() { ["disp-1"] = 100 };
+
+    [Fact]
+    public void DispatcherDocument_WithEveryInterfaceOption_ParsedByTheNodeAsMeant()
+    {
+        var document = NodeConfigDocument.For(Unit("disp-1", NodeRole.Dispatcher, 100), [Outside()], [], Dispatchers, SuperFrames());
+
+        Assert.True(NodeSettings.TryParse(document.ToJson(), out var settings, out var errors), string.Join("; ", errors));
+
+        Assert.True(settings!.SuperFrames);
+        Assert.True(settings.ParkPayloads);
+        var shared = Assert.Single(settings.Interfaces);
+        Assert.Equal("afpacket:eth1?gso=1", shared.Source);
+        Assert.Equal([20], shared.Vlans);
+        Assert.True(shared.RouterAdvertisements);
+        Assert.Equal(2, shared.Addresses.Count);
+    }
+
+    [Fact]
+    public void DataPlaneDocument_ParsedByTheNode_WithoutTheDispatchersOptions()
+    {
+        var document = NodeConfigDocument.For(Unit("dp-a", NodeRole.DataPlane, 1), [Outside()], [], Dispatchers, SuperFrames());
+
+        Assert.True(NodeSettings.TryParse(document.ToJson(), out var settings, out var errors), string.Join("; ", errors));
+
+        Assert.True(settings!.SuperFrames);
+        Assert.False(settings.ParkPayloads);
+        var shared = Assert.Single(settings.Interfaces);
+        Assert.Equal(100, shared.Dispatcher);
+        Assert.False(shared.RouterAdvertisements);
+        Assert.Empty(shared.Vlans);
+    }
+
+    private static Node Unit(string name, NodeRole role, int nodeId) => new() { Name = name, Role = role, NodeId = nodeId, TunnelEndpoint = "127.0.0.1:6090" };
+
+    private static SharedInterface Outside() => new()
+    {
+        Ifid = 1,
+        Name = "outside",
+        Mac = "02:00:5e:00:00:01",
+        Addresses = ["192.0.2.1/24", "2001:db8:1::1/64"],
+        Trunk = new InterfaceTrunk { Vlans = [20] },
+        Ipv6Router = new InterfaceIpv6Router { RouterAdvertisements = true },
+        AttachmentNodeName = "disp-1",
+        AttachmentFrameSource = "afpacket:eth1",
+    };
+
+    private static Appliance SuperFrames()
+    {
+        var dva = new Appliance();
+        dva.Offload.SuperFrames = true;
+        return dva;
+    }
+}
