@@ -371,6 +371,12 @@ internal sealed class NodeHost : IAsyncDisposable
             await _control.DisposeAsync();
         }
 
+        // A dispatcher's last words (final router advertisements), queued before its engine stops and sends them.
+        foreach (var dispatcher in Dispatchers)
+        {
+            _ = await Task.WhenAny(dispatcher.RetireAsync(), Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+
         // Engines first: one may be inside recvmmsg on a port; closing the fd under it would be a use-after-close.
         foreach (var engine in _engines)
         {

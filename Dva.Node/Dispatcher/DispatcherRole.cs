@@ -432,7 +432,46 @@ internal sealed class DispatcherRole
         }
     }
 
-    private void Advertise(SharedPort port, ushort? vlanTci)
+    /// <summary>
+    /// Before the node stops (any thread; runs on the engine): a final advertisement with router lifetime 0 on every
+    /// advertising interface and VLAN, so hosts drop the DVA as their default router at once instead of after up to 30
+    /// minutes (RFC 4861 §6.2.5), and the parked payloads are let go. Completes when the engine has queued them; the
+    /// engine's stop sends what is queued. A role that never started completes at once.
+    /// </summary>
+    public Task RetireAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_engine is null)
+        {
+            done.SetResult();
+            return done.Task;
+        }
+
+        _engine.Post(() =>
+        {
+            if (_engineIndex == 0)
+            {
+                foreach (var port in _ports)
+                {
+                    if (port is { Advertises: true })
+                    {
+                        Advertise(port, null, routerLifetime: 0);
+                        foreach (var vlan in port.Vlans)
+                        {
+                            Advertise(port, vlan, routerLifetime: 0);
+                        }
+                    }
+                }
+
+                Counters.Tunnel[(int)TunnelCounter.ParkExpired] += _parking?.ReleaseParkedBefore(long.MaxValue) ?? 0;
+            }
+
+            done.SetResult();
+        });
+        return done.Task;
+    }
+
+    private void Advertise(SharedPort port, ushort? vlanTci, ushort routerLifetime = RouterAdvertisement.DefaultRouterLifetime)
     {
         if (!_engine!.Pool.TryRent(out var advertisement))
         {
@@ -441,7 +480,7 @@ internal sealed class DispatcherRole
         }
 
         var mtu = port.Source is FrameSource { Mtu: int linkMtu } ? (uint)linkMtu : 0;
-        var length = RouterAdvertisement.Write(advertisement.Writable, port.Mac, port.Prefixes, RouterAdvertisement.DefaultRouterLifetime, mtu, vlanTci);
+        var length = RouterAdvertisement.Write(advertisement.Writable, port.Mac, port.Prefixes, routerLifetime, mtu, vlanTci);
         if (length == 0 || !advertisement.SetFrameLength(length))
         {
             advertisement.Release();

@@ -8,13 +8,14 @@ namespace Dva.Node.Tests.Functional;
 /// IPv6 hosts configured with nothing but IPv6 turned on, beside a dispatcher that sends router advertisements
 /// (<see cref="RootDispatcherLab"/>, <c>routerAdvertisements</c> on both interfaces): each host takes the DVA's link-local
 /// address as its default router and makes an address in the interface's /64 by itself, and the two then ping each other
-/// through the DVA. Root only.
+/// through the DVA; when the dispatcher stops, its last advertisement (router lifetime 0) takes the default route away
+/// at once. Root only.
 /// </summary>
 [Trait("Requires", "root")]
 public sealed partial class RootRouterAdvertisementTests() : RootDispatcherLab(engines: 1, prefix: "dr6", routerAdvertisements: true)
 {
     [Fact]
-    public void HostsWithNothingConfigured_TakeTheDvaAsRouterAndMakeAddresses_ThenPingEachOtherThroughIt()
+    public async Task HostsWithNothingConfigured_TakeTheDvaAsRouterAndMakeAddresses_PingThroughIt_ThenForgetItWhenItStops()
     {
         Client.Exec("sysctl -qw net.ipv6.conf.dr6c-h.disable_ipv6=0");
         Server.Exec("sysctl -qw net.ipv6.conf.dr6s-h.disable_ipv6=0");
@@ -38,6 +39,11 @@ public sealed partial class RootRouterAdvertisementTests() : RootDispatcherLab(e
         var neighbour = Client.Exec("ip -6 neigh show fe80::ff:fe00:1 dev dr6c-h");
         Assert.Contains("lladdr 02:00:00:00:00:01 router", neighbour, StringComparison.Ordinal);
         Assert.True(Hosts[1].Counters.Snapshot().Tunnel(TunnelCounter.RouterAdvertisementSent) >= 2, "fewer advertisements than interfaces");
+
+        // The dispatcher stops: without its final advertisement the hosts would keep the route for the 1 800-s lifetime.
+        await Hosts[1].DisposeAsync();
+        _ = Until(() => Client.Exec("ip -6 route show default"), r => !r.Contains("fe80::ff:fe00:1", StringComparison.Ordinal));
+        _ = Until(() => Server.Exec("ip -6 route show default"), r => !r.Contains("fe80::ff:fe00:2", StringComparison.Ordinal));
     }
 
     [GeneratedRegex(@"inet6 (2001:db8:2:0:[0-9a-f:]+)/64")]
