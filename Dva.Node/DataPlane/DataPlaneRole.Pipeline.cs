@@ -42,7 +42,7 @@ internal sealed partial class DataPlaneRole
             return Drop(stage.Reason);
         }
 
-        if (_routes.IsLocal(info.Destination, out _))
+        if (_routes.IsLocal(info.Destination, out _) || _routes.IsLinkLocalOf(rx.IfId, info.Destination))
         {
             var local = Input(buffer, rx, ref info);
             if (created && local == Verdict.Drop)
@@ -149,11 +149,22 @@ internal sealed partial class DataPlaneRole
         return length == 0 ? Verdict.Drop : SendAnswer(buffer, rx, length);
     }
 
-    // An answer built in _scratch replaces the request's frame in the same buffer and is routed like any packet.
+    // An answer built in _scratch replaces the request's frame in the same buffer and is routed like any packet; one to a
+    // link-local address goes back on the link the request came from, where that address means something.
     private Verdict SendAnswer(PacketBuffer buffer, in TunnelHeader rx, int length)
     {
         var answer = _scratch.AsSpan(0, length);
-        if (PacketParser.TryParse(answer, out var parsed) != ParseError.None || !_routes.TryRoute(parsed.Destination, out var route))
+        if (PacketParser.TryParse(answer, out var parsed) != ParseError.None)
+        {
+            return Drop(DropReason.NoRoute);
+        }
+
+        RouteResult route;
+        if (RouteTable.IsLinkLocal(parsed.Destination))
+        {
+            route = new RouteResult(rx.IfId, parsed.Destination, Connected: true);
+        }
+        else if (!_routes.TryRoute(parsed.Destination, out route))
         {
             return Drop(DropReason.NoRoute);
         }

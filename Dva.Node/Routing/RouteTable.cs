@@ -16,6 +16,7 @@ internal sealed class RouteTable
 {
     private readonly Entry[] _entries;
     private readonly (byte Ifid, IpAddr Address)[] _local;
+    private readonly (byte Ifid, IpAddr Address)[] _linkLocal;
 
     public RouteTable(IEnumerable<SharedInterface> interfaces, IEnumerable<StaticRoute> routes)
     {
@@ -23,8 +24,14 @@ internal sealed class RouteTable
         ArgumentNullException.ThrowIfNull(routes);
         var entries = new List<Entry>();
         var local = new List<(byte, IpAddr)>();
+        var linkLocal = new List<(byte, IpAddr)>();
         foreach (var i in interfaces)
         {
+            if (i.Addresses.Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6))
+            {
+                linkLocal.Add((i.Ifid, IpAddr.FromV6(RouterAdvertisement.LinkLocalFor(i.Mac.GetAddressBytes()))));
+            }
+
             foreach (var a in i.Addresses)
             {
                 local.Add((i.Ifid, IpAddr.From(a)));
@@ -43,6 +50,27 @@ internal sealed class RouteTable
 
         _entries = [.. entries.OrderByDescending(e => e.PrefixLength).ThenByDescending(e => e.Connected)];
         _local = [.. local];
+        _linkLocal = [.. linkLocal];
+    }
+
+    /// <summary>True for fe80::/10: an address that means something on one link only, never routed (RFC 4291 §2.5.6).</summary>
+    public static bool IsLinkLocal(IpAddr address) => address.Version == 6 && (address.Value >> 118) == 0x3FA;
+
+    /// <summary>
+    /// True when <paramref name="address"/> is the link-local address of interface <paramref name="ifid"/> (fe80:: with
+    /// its shared MAC's modified EUI-64; an interface with an IPv6 address has one): the DVA answers it on that link only.
+    /// </summary>
+    public bool IsLinkLocalOf(byte ifid, IpAddr address)
+    {
+        foreach (var (i, a) in _linkLocal)
+        {
+            if (i == ifid && a == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>True when <paramref name="address"/> is one of the DVA's own shared addresses (the INPUT hook).</summary>

@@ -8,7 +8,7 @@ namespace Dva.Node.Tests.Functional;
 /// IPv6 hosts configured with nothing but IPv6 turned on, beside a dispatcher that sends router advertisements
 /// (<see cref="RootDispatcherLab"/>, <c>routerAdvertisements</c> on both interfaces): each host takes the DVA's link-local
 /// address as its default router and makes an address in the interface's /64 by itself, and the two then ping each other
-/// through the DVA; when the dispatcher stops, its last advertisement (router lifetime 0) takes the default route away
+/// through the DVA, and ping the router's link-local address; when the dispatcher stops, its last advertisement (router lifetime 0) takes the default route away
 /// at once. Root only.
 /// </summary>
 [Trait("Requires", "root")]
@@ -34,6 +34,11 @@ public sealed partial class RootRouterAdvertisementTests() : RootDispatcherLab(e
         Assert.Contains("3 received", output, StringComparison.Ordinal);
         Assert.Contains("proto ra", clientRoute, StringComparison.Ordinal);
         Assert.Contains("proto ra", serverRoute, StringComparison.Ordinal);
+
+        // Its default router answers ping at its link-local address, as any router's does, from that address.
+        var gateway = Client.Exec("ping -6 -c 2 -i 0.2 -W 3 fe80::ff:fe00:1%dr6c-h", allowFailure: true);
+        Assert.Contains("2 received", gateway, StringComparison.Ordinal);
+        Assert.Contains("from fe80::ff:fe00:1%dr6c-h", gateway, StringComparison.Ordinal);
 
         // The hosts found the router's link-local address at the shared MAC, and know it for a router.
         var neighbour = Client.Exec("ip -6 neigh show fe80::ff:fe00:1 dev dr6c-h");

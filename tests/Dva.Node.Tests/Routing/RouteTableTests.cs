@@ -36,6 +36,26 @@ public class RouteTableTests
         Assert.Equal(new RouteResult((byte)ifid, IpAddr.From(IPAddress.Parse(nextHop)), connected), route);
     }
 
+    /// <summary>
+    /// An interface with an IPv6 address has a link-local one from its MAC's modified EUI-64, which counts on that
+    /// interface only; link-local destinations are never routed.
+    /// </summary>
+    [Fact]
+    public void LinkLocal_OnlyOnItsOwnIpv6Interface_NeverRouted()
+    {
+        var mine = IpAddr.From(IPAddress.Parse("fe80::ff:fe00:1"));
+
+        Assert.True(RouteTable.IsLinkLocal(mine));
+        Assert.True(RouteTable.IsLinkLocal(IpAddr.From(IPAddress.Parse("febf::1"))));
+        Assert.False(RouteTable.IsLinkLocal(IpAddr.From(IPAddress.Parse("fec0::1"))));
+        Assert.False(RouteTable.IsLinkLocal(IpAddr.From(IPAddress.Parse("2001:db8:1::1"))));
+        Assert.True(Table.IsLinkLocalOf(1, mine));
+        Assert.False(Table.IsLinkLocalOf(2, mine));
+        Assert.False(Table.IsLinkLocalOf(2, IpAddr.From(IPAddress.Parse("fe80::ff:fe00:2")))); // interface 2 is IPv4 only
+        Assert.False(Table.IsLocal(mine, out _));
+        Assert.False(Table.TryRoute(IpAddr.From(IPAddress.Parse("fe80::1")), out _));
+    }
+
     [Fact]
     public void TryRoute_Ipv6WithoutMatchingPrefix_NoRoute()
     {
