@@ -46,7 +46,10 @@ internal sealed partial class ManagerProcess : IDisposable
         _directory = options.Directory ?? Directory.CreateTempSubdirectory("dva-demo-").FullName;
         var port = options.Port == 0 ? FreeTcpPort() : options.Port;
         BaseAddress = new Uri($"http://{options.Listen}:{port}/");
-        var start = new ProcessStartInfo("dotnet")
+        // Through env --default-signal=INT: a test run started as a background job of a shell without job control (nohup
+        // ./test.sh &) has SIGINT ignored, every child inherits that across exec, and .NET leaves an inherited ignored
+        // SIGINT alone, so Interrupt would do nothing. env execs dotnet in its own process: the pid stays the manager's.
+        var start = new ProcessStartInfo("env")
         {
             WorkingDirectory = AppContext.BaseDirectory,
             RedirectStandardOutput = true,
@@ -56,6 +59,8 @@ internal sealed partial class ManagerProcess : IDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment.Remove("DOTNET_ENVIRONMENT");
         foreach (var argument in (string[])[
+            "--default-signal=INT",
+            "dotnet",
             Path.Combine(AppContext.BaseDirectory, "Dva.Manager.dll"),
             "--urls", BaseAddress.ToString().TrimEnd('/'),
             $"--Dva:Database={Path.Combine(_directory, "dva.db")}",

@@ -30,12 +30,21 @@ public sealed class SuperFrameTests : IDisposable
     public void Dispose() => _lab.Dispose();
 
     [Theory]
-    [InlineData(0, false, 1)]
-    [InlineData(40000, false, 1)]
-    [InlineData(0, true, 1)]
-    [InlineData(0, true, 2)]
-    public void Download_HostsWithTso_ByteExactAndSuperFramesCarriedWhole(int tunnelMtu, bool parkPayloads, int dispatcherEngines)
+    [InlineData(0, false, 1, 0)]
+    [InlineData(40000, false, 1, 0)]
+    [InlineData(0, false, 1, 1500)]
+    [InlineData(0, true, 1, 0)]
+    [InlineData(0, true, 2, 0)]
+    public void Download_HostsWithTso_ByteExactAndSuperFramesCarriedWhole(int tunnelMtu, bool parkPayloads, int dispatcherEngines, int fabricMtu)
     {
+        // A 1 500-byte fabric (the DVA namespace's loopback): each 64 KiB tunnel datagram leaves as IPv4 fragments (the
+        // flow-port sender fragments to the route's MTU) and the receiving node's kernel reassembles it.
+        if (fabricMtu != 0)
+        {
+            Assert.Equal(0, NfvLab.Exec(_lab.Dva, $"ip link set lo mtu {fabricMtu}").Code);
+        }
+
+        var reassembledBefore = Reassembled();
         var content = new byte[6 << 20];
         new Random(9).NextBytes(content);
         File.WriteAllBytes(Path.Combine(_lab.Directory, "b1", "random.bin"), content);
@@ -72,6 +81,8 @@ public sealed class SuperFrameTests : IDisposable
             Assert.False(drops.TryGetProperty(reason, out _), $"the dispatcher dropped frames as {reason}\n{Diagnostics()}");
         }
 
+        var reassembled = Reassembled() - reassembledBefore;
+        Assert.True(fabricMtu == 0 ? reassembled == 0 : reassembled > 0, $"{reassembled} datagrams reassembled over a {fabricMtu}-byte fabric\n{Diagnostics()}");
         var parked = tunnel.GetProperty("PayloadParked").GetInt64();
         var joined = tunnel.GetProperty("PayloadJoined").GetInt64();
         var dataPlaneBytes = 0L;
@@ -139,6 +150,15 @@ public sealed class SuperFrameTests : IDisposable
         Assert.True(ready.Task.Wait(TimeSpan.FromSeconds(30)), $"{name} did not report ready: {Output()}");
         var control = ready.Task.Result.Split(' ').Single(p => p.StartsWith("control=", StringComparison.Ordinal))["control=".Length..];
         _nodes.Add((name, control));
+    }
+
+    /// <summary>IPv4 datagrams the DVA namespace's kernel reassembled from fragments (/proc/net/snmp ReasmOKs).</summary>
+    private long Reassembled()
+    {
+        var (code, output) = NfvLab.Exec(_lab.Dva, "cat /proc/net/snmp");
+        Assert.True(code == 0, output);
+        var lines = output.Split('\n').Where(l => l.StartsWith("Ip: ", StringComparison.Ordinal)).Select(l => l.Split(' ')).ToArray();
+        return long.Parse(lines[1][Array.IndexOf(lines[0], "ReasmOKs")], CultureInfo.InvariantCulture);
     }
 
     private string Counters(string node)
