@@ -417,12 +417,7 @@ internal sealed class DispatcherRole
                 continue;
             }
 
-            Advertise(port, null);
-            foreach (var vlan in port.Vlans)
-            {
-                Advertise(port, vlan);
-            }
-
+            AdvertiseOnEveryVlan(port, RouterAdvertisement.DefaultRouterLifetime);
             port.LastAdvert = now;
             var interval = port.InitialAdvertsLeft > 1
                 ? InitialAdvertInterval
@@ -455,11 +450,7 @@ internal sealed class DispatcherRole
                 {
                     if (port is { Advertises: true })
                     {
-                        Advertise(port, null, routerLifetime: 0);
-                        foreach (var vlan in port.Vlans)
-                        {
-                            Advertise(port, vlan, routerLifetime: 0);
-                        }
+                        AdvertiseOnEveryVlan(port, routerLifetime: 0);
                     }
                 }
 
@@ -469,6 +460,16 @@ internal sealed class DispatcherRole
             done.SetResult();
         });
         return done.Task;
+    }
+
+    /// <summary>An advertisement untagged and one on each of the interface's VLANs.</summary>
+    private void AdvertiseOnEveryVlan(SharedPort port, ushort routerLifetime)
+    {
+        Advertise(port, null, routerLifetime);
+        foreach (var vlan in port.Vlans)
+        {
+            Advertise(port, vlan, routerLifetime);
+        }
     }
 
     private void Advertise(SharedPort port, ushort? vlanTci, ushort routerLifetime = RouterAdvertisement.DefaultRouterLifetime)
