@@ -666,20 +666,31 @@ internal sealed class DispatcherRole
             return false;
         }
 
-        if (!_parking!.HasRoom || !_engine!.Pool.TryRent(out var head))
+        if (!_engine!.Pool.TryRent(out var head))
         {
             Counters.Count(TunnelCounter.ParkFull);
             return false;
         }
 
-        if (!head.TrySetFrame(frame[..headers]) || batch.Take(index) is null)
+        // The slot is taken before the buffer leaves the batch: the lot is shared by the engines, so a free slot seen
+        // a moment ago may be gone.
+        var sequence = FrameOffload.TcpSequence(frame, info);
+        if (!head.TrySetFrame(frame[..headers]) || !_parking!.TryPark(buffer, headers, (ushort)payload, sequence, _time.GetTimestamp(), out var ticket))
         {
+            head.Release();
+            Counters.Count(TunnelCounter.ParkFull);
+            return false;
+        }
+
+        if (batch.Take(index) is null)
+        {
+            // Still the batch's: out of the lot again, not released.
+            _ = _parking.TryTake(ticket, sequence, (ushort)payload, out _);
             head.Release();
             return false;
         }
 
         FrameOffload.AdjustIpLength(head.Frame, info, -payload);
-        _ = _parking.TryPark(buffer, headers, (ushort)payload, FrameOffload.TcpSequence(frame, info), _time.GetTimestamp(), out var ticket);
         var fields = FromOutside(owner, table, port.Ifid, StripVlan(head)) with
         {
             Offload = buffer.Offload,
@@ -692,7 +703,7 @@ internal sealed class DispatcherRole
         }
         else
         {
-            _parking.TryTake(ticket, FrameOffload.TcpSequence(frame, info), (ushort)payload, out _)?.Release();
+            _parking.TryTake(ticket, sequence, (ushort)payload, out _)?.Release();
         }
 
         return true;
