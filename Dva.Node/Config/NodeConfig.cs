@@ -147,11 +147,27 @@ internal sealed record InterfaceConfig
     public List<int> Vlans { get; init; } = [];
 
     /// <summary>
+    /// VLAN sub-interfaces: a VLAN of the trunk with subnets of its own (<c>{"vlan": 20, "addresses":
+    /// ["198.51.100.1/24"]}</c>). Their addresses are shared addresses of this interface, answered on that VLAN only,
+    /// and a packet routed into their subnets leaves tagged with it (docs/node.md "VLANs").
+    /// </summary>
+    public List<SubInterfaceConfig> SubInterfaces { get; init; } = [];
+
+    /// <summary>
     /// Dispatcher: send IPv6 router advertisements on this interface (RFC 4861), so hosts take the DVA as their default
     /// router and make addresses in its /64 prefixes by themselves (docs/node.md "IPv6 router advertisements"). Needs an
     /// IPv6 address on the interface.
     /// </summary>
     public bool RouterAdvertisements { get; init; }
+}
+
+internal sealed record SubInterfaceConfig
+{
+    /// <summary>The 802.1Q VLAN id, 1..4094.</summary>
+    public int Vlan { get; init; }
+
+    /// <summary>The sub-interface's shared addresses with their prefix, as an interface's <c>addresses</c>.</summary>
+    public List<string> Addresses { get; init; } = [];
 }
 
 internal sealed record RouteConfig

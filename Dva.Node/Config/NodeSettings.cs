@@ -35,6 +35,16 @@ internal sealed record SharedInterface(
 
     /// <summary>The dispatcher sends IPv6 router advertisements for this interface's prefixes (<c>routerAdvertisements</c>).</summary>
     public bool RouterAdvertisements { get; init; }
+
+    /// <summary>
+    /// The VLAN of each of <see cref="Addresses"/> (same index): 0 for the interface's own addresses (answered on the
+    /// untagged link and on every VLAN of the trunk), a VLAN id for a sub-interface's (answered on that VLAN only, and
+    /// its subnet reached tagged with it). Empty means all 0.
+    /// </summary>
+    public IReadOnlyList<ushort> AddressVlans { get; init; } = [];
+
+    /// <summary>The VLAN of address <paramref name="index"/>: 0 unless it belongs to a sub-interface.</summary>
+    public ushort VlanOf(int index) => index < AddressVlans.Count ? AddressVlans[index] : (ushort)0;
 }
 
 internal sealed record StaticRoute(IPNetwork Prefix, IPAddress? NextHop, byte Ifid);
@@ -228,21 +238,8 @@ internal static class NodeConfigValidator
 
             var addresses = new List<IPAddress>();
             var subnets = new List<IPNetwork>();
-            for (var a = 0; a < x.Addresses.Count; a++)
-            {
-                var text = x.Addresses[a];
-                var slash = text?.IndexOf('/', StringComparison.Ordinal) ?? -1;
-                if (text is null || slash < 0 || !IPAddress.TryParse(text.AsSpan(0, slash), out var addr)
-                    || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var len)
-                    || len > (addr.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
-                {
-                    errors.Add($"{at}.addresses[{a}]: '{text}' is not an address with prefix length (192.0.2.1/24)");
-                    continue;
-                }
-
-                addresses.Add(addr);
-                subnets.Add(new IPNetwork(Mask(addr, len), len));
-            }
+            var addressVlans = new List<ushort>();
+            ParseAddresses(x.Addresses, $"{at}.addresses", 0, addresses, subnets, addressVlans, errors);
 
             if (role == NodeRole.Dispatcher && string.IsNullOrWhiteSpace(x.Source))
             {
@@ -291,6 +288,54 @@ internal static class NodeConfigValidator
                 }
             }
 
+            var subVlans = new HashSet<int>();
+            for (var v = 0; v < x.SubInterfaces.Count; v++)
+            {
+                var sub = x.SubInterfaces[v];
+                var subAt = $"{at}.subInterfaces[{v}]";
+                if (sub.Vlan is < 1 or > 4094)
+                {
+                    errors.Add($"{subAt}.vlan: {sub.Vlan} is not a VLAN id (1..4094)");
+                    continue;
+                }
+
+                if (!subVlans.Add(sub.Vlan))
+                {
+                    errors.Add($"{subAt}.vlan: VLAN {sub.Vlan} has another sub-interface; list all its addresses in one");
+                    continue;
+                }
+
+                if (sub.Addresses.Count == 0)
+                {
+                    errors.Add($"{subAt}.addresses: a sub-interface needs at least one address (198.51.100.1/24)");
+                }
+
+                ParseAddresses(sub.Addresses, $"{subAt}.addresses", (ushort)sub.Vlan, addresses, subnets, addressVlans, errors);
+                if (!vlans.Contains((ushort)sub.Vlan))
+                {
+                    // A sub-interface's VLAN is one of the trunk's (an unknown neighbour is looked for on it too).
+                    vlans.Add((ushort)sub.Vlan);
+                }
+            }
+
+            if (vlans.Count > SharedInterface.MaxVlans && x.Vlans.Count <= SharedInterface.MaxVlans)
+            {
+                errors.Add($"{at}.subInterfaces: with the sub-interfaces' VLANs the trunk has {vlans.Count} VLANs; at most {SharedInterface.MaxVlans}");
+            }
+
+            for (var a = 0; a < subnets.Count; a++)
+            {
+                for (var b = 0; b < a; b++)
+                {
+                    if (addressVlans[a] != addressVlans[b] && subnets[a].BaseAddress.AddressFamily == subnets[b].BaseAddress.AddressFamily
+                        && (subnets[a].Contains(subnets[b].BaseAddress) || subnets[b].Contains(subnets[a].BaseAddress)))
+                    {
+                        errors.Add($"{at}: {subnets[a]} ({LinkName(addressVlans[a])}) overlaps {subnets[b]} ({LinkName(addressVlans[b])}); "
+                            + "a subnet is on one link");
+                    }
+                }
+            }
+
             if (x.RouterAdvertisements)
             {
                 if (role != NodeRole.Dispatcher)
@@ -301,16 +346,22 @@ internal static class NodeConfigValidator
                 {
                     errors.Add($"{at}.routerAdvertisements: the interface has no IPv6 address, so there is no prefix to advertise");
                 }
-                else if (addresses.Count(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) > RouterAdvertisement.MaxPrefixes)
+                else if (addresses.Select((a, n) => (Address: a, Vlan: addressVlans[n]))
+                    .Where(p => p.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+                    .GroupBy(p => p.Vlan).Any(g => g.Count() > RouterAdvertisement.MaxPrefixes))
                 {
-                    errors.Add($"{at}.routerAdvertisements: at most {RouterAdvertisement.MaxPrefixes} IPv6 prefixes fit one advertisement");
+                    errors.Add($"{at}.routerAdvertisements: at most {RouterAdvertisement.MaxPrefixes} IPv6 prefixes fit one advertisement (per link)");
                 }
             }
 
             if (mac is not null)
             {
                 interfaces.Add(new SharedInterface((byte)x.Ifid, x.Name ?? $"if{x.Ifid}", mac, addresses, subnets, x.Source,
-                    (ushort)(x.Dispatcher == 0 ? c.NodeId : x.Dispatcher), vlans) { RouterAdvertisements = x.RouterAdvertisements });
+                    (ushort)(x.Dispatcher == 0 ? c.NodeId : x.Dispatcher), vlans)
+                {
+                    RouterAdvertisements = x.RouterAdvertisements,
+                    AddressVlans = addressVlans,
+                });
             }
         }
 
@@ -528,6 +579,36 @@ internal static class NodeConfigValidator
 
         return ep;
     }
+
+    /// <summary>Parses <c>192.0.2.1/24</c> addresses into the interface's lists, each on link <paramref name="vlan"/> (0 untagged).</summary>
+    private static void ParseAddresses(List<string> texts, string at, ushort vlan, List<IPAddress> addresses, List<IPNetwork> subnets,
+        List<ushort> addressVlans, List<string> errors)
+    {
+        for (var a = 0; a < texts.Count; a++)
+        {
+            var text = texts[a];
+            var slash = text?.IndexOf('/', StringComparison.Ordinal) ?? -1;
+            if (text is null || slash < 0 || !IPAddress.TryParse(text.AsSpan(0, slash), out var addr)
+                || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var len)
+                || len > (addr.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
+            {
+                errors.Add($"{at}[{a}]: '{text}' is not an address with prefix length (192.0.2.1/24)");
+                continue;
+            }
+
+            if (addresses.Contains(addr))
+            {
+                errors.Add($"{at}[{a}]: {addr} is already an address of this interface");
+                continue;
+            }
+
+            addresses.Add(addr);
+            subnets.Add(new IPNetwork(Mask(addr, len), len));
+            addressVlans.Add(vlan);
+        }
+    }
+
+    private static string LinkName(ushort vlan) => vlan == 0 ? "untagged" : $"VLAN {vlan}";
 
     private static IPAddress Mask(IPAddress address, int prefixLength)
     {

@@ -131,7 +131,7 @@ internal sealed partial class DataPlaneRole
     private Verdict TimeExceeded(PacketBuffer buffer, in TunnelHeader rx, ref PacketInfo info)
     {
         Drop(DropReason.IpTtlExpired);
-        if (!_routes.TryGetLocalAddress(rx.IfId, info.IpVersion, out var source))
+        if (!_routes.TryGetLocalAddress(rx.IfId, info.IpVersion, rx.VlanId, out var source))
         {
             return Verdict.Drop;
         }
@@ -188,7 +188,8 @@ internal sealed partial class DataPlaneRole
     /// the <paramref name="offload"/> it came with (a super-frame stays one); an answer this node built has none.
     /// The VLAN TCI it leaves with (0 = untagged), first rule that knows: <paramref name="flowTci"/>, the tag the flow's
     /// other side last came in with when it came in by the egress interface (a reply goes back on its originator's VLAN,
-    /// also when the flow crossed interfaces); the tag the next hop's ARP or neighbour discovery came in with (a host
+    /// also when the flow crossed interfaces); the VLAN of the sub-interface whose subnet holds the next hop (the
+    /// configuration says where that subnet is); the tag the next hop's ARP or neighbour discovery came in with (a host
     /// sits on the VLAN it announced itself on); the packet's own tag when it leaves by the interface it came in on;
     /// untagged.
     /// </summary>
@@ -248,7 +249,7 @@ internal sealed partial class DataPlaneRole
             Ttl = rx.Ttl,
             SNode = rx.SNode,
             IfId = route.Ifid,
-            VlanTci = flowTci ?? (resolve ? SameSegmentTci(rx, route.Ifid) : neighbourTci),
+            VlanTci = flowTci ?? (route.Vlan != 0 ? route.Vlan : resolve ? SameSegmentTci(rx, route.Ifid) : neighbourTci),
             Offload = offload,
             Park = park,
         };

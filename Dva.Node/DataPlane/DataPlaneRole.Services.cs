@@ -260,7 +260,7 @@ internal sealed partial class DataPlaneRole
         {
             length = PacketBuilder.TcpRst(_scratch, frame, info);
         }
-        else if (!_routes.TryGetLocalAddress(rx.IfId, info.IpVersion, out var source))
+        else if (!_routes.TryGetLocalAddress(rx.IfId, info.IpVersion, rx.VlanId, out var source))
         {
             length = 0;
         }

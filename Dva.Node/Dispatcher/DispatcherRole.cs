@@ -335,7 +335,7 @@ internal sealed class DispatcherRole
             }
         }
 
-        if (info.ArpOperation != ArpRequestOperation || !port.OwnsIpv4(info.ArpTargetIp) || !_engine!.Pool.TryRent(out var reply))
+        if (info.ArpOperation != ArpRequestOperation || !port.OwnsIpv4(info.ArpTargetIp, info.VlanId) || !_engine!.Pool.TryRent(out var reply))
         {
             return;
         }
@@ -366,7 +366,7 @@ internal sealed class DispatcherRole
             }
         }
 
-        if (!NeighbourDiscovery.TryReadSolicitedTarget(frame, info, out var target) || !port.OwnsIpv6(target.Value)
+        if (!NeighbourDiscovery.TryReadSolicitedTarget(frame, info, out var target) || !port.OwnsIpv6(target.Value, info.VlanId)
             || !_engine!.Pool.TryRent(out var advertisement))
         {
             return;
@@ -474,6 +474,13 @@ internal sealed class DispatcherRole
 
     private void Advertise(SharedPort port, ushort? vlanTci, ushort routerLifetime = RouterAdvertisement.DefaultRouterLifetime)
     {
+        // A link without IPv6 (a sub-interface with IPv4 addresses only) gets no advertisement.
+        var prefixes = port.PrefixesFor((ushort)((vlanTci ?? 0) & 0x0FFF));
+        if (prefixes.Length == 0)
+        {
+            return;
+        }
+
         if (!_engine!.Pool.TryRent(out var advertisement))
         {
             Counters.Drop(DropReason.NoBuffer);
@@ -481,7 +488,7 @@ internal sealed class DispatcherRole
         }
 
         var mtu = port.Source is FrameSource { Mtu: int linkMtu } ? (uint)linkMtu : 0;
-        var length = RouterAdvertisement.Write(advertisement.Writable, port.Mac, port.Prefixes, routerLifetime, mtu, vlanTci);
+        var length = RouterAdvertisement.Write(advertisement.Writable, port.Mac, prefixes, routerLifetime, mtu, vlanTci);
         if (length == 0 || !advertisement.SetFrameLength(length))
         {
             advertisement.Release();
@@ -777,7 +784,7 @@ internal sealed class DispatcherRole
     private DropReason TooBig(SharedPort port, ReadOnlySpan<byte> frame, in PacketInfo info)
     {
         var mayAnswer = info.IpVersion == 6 || (frame[info.L3Offset + Ipv4FlagsOffset] & Ipv4DontFragment) != 0;
-        if (!mayAnswer || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, out var source))
+        if (!mayAnswer || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, info.VlanId, out var source))
         {
             return DropReason.Oversize;
         }
@@ -879,7 +886,7 @@ internal sealed class DispatcherRole
     private void ReportTooBig(SharedPort port, ReadOnlySpan<byte> frame, int mtu)
     {
         if (PacketParser.TryParse(frame, out var info) != ParseError.None || !info.IsIp
-            || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, out var source))
+            || !_routes.TryGetLocalAddress(port.Ifid, info.IpVersion, info.VlanId, out var source))
         {
             return;
         }
@@ -1129,7 +1136,7 @@ internal sealed class DispatcherRole
         // IPv6 asks by neighbour solicitation, from a shared IPv6 address of the interface; without one it cannot ask,
         // and what waits expires as NeighbourUnresolved.
         UInt128 source = 0;
-        if (!target.IsV4 && !port.TryGetIpv6For(target.Value, out source))
+        if (!target.IsV4 && !port.TryGetIpv6For(target.Value, (ushort)(tci & 0x0FFF), out source))
         {
             return;
         }
@@ -1142,7 +1149,7 @@ internal sealed class DispatcherRole
 
         ushort? vlan = tci != 0 ? tci : null;
         var length = target.IsV4
-            ? PacketBuilder.ArpRequest(request.Writable, port.Mac, port.Ipv4For(target.V4), target.V4, vlan)
+            ? PacketBuilder.ArpRequest(request.Writable, port.Mac, port.Ipv4For(target.V4, (ushort)(tci & 0x0FFF)), target.V4, vlan)
             : NeighbourDiscovery.WriteSolicitation(request.Writable, port.Mac, source, target.Value, vlan);
         if (length == 0 || !request.SetFrameLength(length))
         {
@@ -1450,12 +1457,17 @@ internal sealed class DispatcherRole
         return true;
     }
 
-    /// <summary>A shared interface as the engine thread uses it: its frame source, MAC bytes and IPv4 addresses.</summary>
+    /// <summary>
+    /// A shared interface as the engine thread uses it: its frame source, MAC bytes and addresses, each with the link it
+    /// is on (VLAN 0: the interface's own, answered untagged and on every VLAN; else a sub-interface's, on its VLAN only).
+    /// </summary>
     private sealed class SharedPort
     {
-        private readonly uint[] _ipv4;
-        private readonly (uint Network, uint Mask, uint Address)[] _subnets;
-        private readonly (UInt128 Network, UInt128 Mask, UInt128 Address)[] _ipv6;
+        private static readonly (UInt128 Prefix, int Length)[] NoPrefixes = [];
+
+        private readonly (uint Network, uint Mask, uint Address, ushort Vlan)[] _ipv4;
+        private readonly (UInt128 Network, UInt128 Mask, UInt128 Address, ushort Vlan)[] _ipv6;
+        private readonly Dictionary<ushort, (UInt128 Prefix, int Length)[]> _prefixes;
 
         public SharedPort(SharedInterface shared, PacketPort source)
         {
@@ -1466,15 +1478,14 @@ internal sealed class DispatcherRole
             Advertises = shared.RouterAdvertisements;
             InitialAdvertsLeft = InitialAdverts;
             LinkLocal = RouterAdvertisement.LinkLocalFor(Mac);
-            _ipv4 = [.. shared.Addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork).Select(a => IpAddr.From(a).V4)];
-            _ipv6 = [.. shared.Addresses.Zip(shared.Subnets)
-                .Where(p => p.First.AddressFamily == AddressFamily.InterNetworkV6)
-                .Select(p => (IpAddr.From(p.Second.BaseAddress).Value, p.Second.PrefixLength == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - p.Second.PrefixLength), IpAddr.From(p.First).Value))];
-            Prefixes = [.. shared.Subnets.Where(s => s.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6)
-                .Select(s => (IpAddr.From(s.BaseAddress).Value, s.PrefixLength)).Distinct()];
-            _subnets = [.. shared.Addresses.Zip(shared.Subnets)
-                .Where(p => p.First.AddressFamily == AddressFamily.InterNetwork)
-                .Select(p => (IpAddr.From(p.Second.BaseAddress).V4, p.Second.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - p.Second.PrefixLength), IpAddr.From(p.First).V4))];
+            var links = shared.Addresses.Select((a, n) => (Address: a, Subnet: shared.Subnets[n], Vlan: shared.VlanOf(n))).ToArray();
+            _ipv4 = [.. links.Where(l => l.Address.AddressFamily == AddressFamily.InterNetwork)
+                .Select(l => (IpAddr.From(l.Subnet.BaseAddress).V4, l.Subnet.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - l.Subnet.PrefixLength), IpAddr.From(l.Address).V4, l.Vlan))];
+            _ipv6 = [.. links.Where(l => l.Address.AddressFamily == AddressFamily.InterNetworkV6)
+                .Select(l => (IpAddr.From(l.Subnet.BaseAddress).Value, l.Subnet.PrefixLength == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - l.Subnet.PrefixLength), IpAddr.From(l.Address).Value, l.Vlan))];
+            _prefixes = links.GroupBy(l => l.Vlan).ToDictionary(g => g.Key, g => g
+                .Where(l => l.Subnet.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6)
+                .Select(l => (IpAddr.From(l.Subnet.BaseAddress).Value, l.Subnet.PrefixLength)).Distinct().ToArray());
         }
 
         public byte Ifid { get; }
@@ -1486,14 +1497,11 @@ internal sealed class DispatcherRole
 
         public byte[] Mac { get; }
 
-        /// <summary>The trunk's VLANs besides untagged (<see cref="SharedInterface.Vlans"/>).</summary>
+        /// <summary>The trunk's VLANs besides untagged (<see cref="SharedInterface.Vlans"/>, the sub-interfaces' among them).</summary>
         public ushort[] Vlans { get; }
 
         /// <summary>Router advertisements are sent for this interface (<see cref="SharedInterface.RouterAdvertisements"/>).</summary>
         public bool Advertises { get; }
-
-        /// <summary>The interface's IPv6 subnets, as its advertisements carry them.</summary>
-        public (UInt128 Prefix, int Length)[] Prefixes { get; }
 
         /// <summary>fe80:: with the shared MAC's modified EUI-64: where the DVA is on the link for IPv6 (its advertisements' source).</summary>
         public UInt128 LinkLocal { get; }
@@ -1505,19 +1513,19 @@ internal sealed class DispatcherRole
 
         public int InitialAdvertsLeft { get; set; }
 
-        public bool OwnsIpv4(uint address) => Array.IndexOf(_ipv4, address) >= 0;
+        /// <summary>
+        /// The IPv6 subnets an advertisement on VLAN <paramref name="vlan"/> (0 untagged) carries: a sub-interface's own;
+        /// on the untagged link and on a VLAN without a sub-interface, the interface's. Empty: no IPv6 on that link.
+        /// </summary>
+        public (UInt128 Prefix, int Length)[] PrefixesFor(ushort vlan) =>
+            _prefixes.TryGetValue(vlan, out var own) ? own : _prefixes.GetValueOrDefault((ushort)0, NoPrefixes);
 
-        /// <summary>A shared IPv6 address of the interface, or its link-local address once it has any IPv6 address.</summary>
-        public bool OwnsIpv6(UInt128 address)
+        /// <summary>A shared IPv4 address answered on VLAN <paramref name="vlan"/> (0 untagged).</summary>
+        public bool OwnsIpv4(uint address, ushort vlan)
         {
-            if (address == LinkLocal && _ipv6.Length > 0)
+            foreach (var (_, _, own, on) in _ipv4)
             {
-                return true;
-            }
-
-            foreach (var (_, _, own) in _ipv6)
-            {
-                if (own == address)
+                if (own == address && (on == 0 || on == vlan))
                 {
                     return true;
                 }
@@ -1526,8 +1534,30 @@ internal sealed class DispatcherRole
             return false;
         }
 
-        /// <summary>The shared IPv6 address on <paramref name="target"/>'s subnet (a solicitation's source), else the first one.</summary>
-        public bool TryGetIpv6For(UInt128 target, out UInt128 source)
+        /// <summary>A shared IPv6 address answered on VLAN <paramref name="vlan"/>, or the link-local address once the interface has any IPv6 address.</summary>
+        public bool OwnsIpv6(UInt128 address, ushort vlan)
+        {
+            if (address == LinkLocal && _ipv6.Length > 0)
+            {
+                return true;
+            }
+
+            foreach (var (_, _, own, on) in _ipv6)
+            {
+                if (own == address && (on == 0 || on == vlan))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>
+        /// The shared IPv6 address a solicitation for <paramref name="target"/> on VLAN <paramref name="vlan"/> comes
+        /// from: the link-local address for a link-local target, else the one on the target's subnet, else the link's.
+        /// </summary>
+        public bool TryGetIpv6For(UInt128 target, ushort vlan, out UInt128 source)
         {
             if (_ipv6.Length > 0 && (target >> 118) == (0xfe80 >> 6))
             {
@@ -1536,32 +1566,40 @@ internal sealed class DispatcherRole
                 return true;
             }
 
-            foreach (var (network, mask, address) in _ipv6)
+            var rank = int.MaxValue;
+            source = UInt128.Zero;
+            foreach (var (network, mask, address, on) in _ipv6)
             {
-                if ((target & mask) == network)
+                var r = Rank((target & mask) == network, on, vlan);
+                if (r < rank)
                 {
-                    source = address;
-                    return true;
+                    (rank, source) = (r, address);
                 }
             }
 
-            source = _ipv6.Length > 0 ? _ipv6[0].Address : UInt128.Zero;
-            return _ipv6.Length > 0;
+            return rank != int.MaxValue;
         }
 
-        /// <summary>The shared address on <paramref name="target"/>'s subnet (the ARP sender), else the first one.</summary>
-        public uint Ipv4For(uint target)
+        /// <summary>The shared IPv4 address an ARP request for <paramref name="target"/> on VLAN <paramref name="vlan"/> comes from, chosen as <see cref="TryGetIpv6For"/>.</summary>
+        public uint Ipv4For(uint target, ushort vlan)
         {
-            foreach (var (network, mask, address) in _subnets)
+            var rank = int.MaxValue;
+            var source = 0u;
+            foreach (var (network, mask, address, on) in _ipv4)
             {
-                if ((target & mask) == network)
+                var r = Rank((target & mask) == network, on, vlan);
+                if (r < rank)
                 {
-                    return address;
+                    (rank, source) = (r, address);
                 }
             }
 
-            return _ipv4.Length > 0 ? _ipv4[0] : 0;
+            return source;
         }
+
+        // Best first: on the target's subnet and its link, on its subnet, on the asking link, the interface's own, any.
+        private static int Rank(bool onSubnet, ushort on, ushort vlan) =>
+            (on == vlan ? 0 : on == 0 ? 1 : 2) + (onSubnet ? 0 : 3);
     }
 
     /// <summary>Frames waiting for one neighbour's MAC; reused from a pool.</summary>

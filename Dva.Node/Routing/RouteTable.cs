@@ -4,8 +4,11 @@ using Dva.Shared.Packets;
 
 namespace Dva.Node.Routing;
 
-/// <summary>Where a routed packet leaves: the shared interface and the address whose MAC it needs.</summary>
-internal readonly record struct RouteResult(byte Ifid, IpAddr NextHop, bool Connected);
+/// <summary>
+/// Where a routed packet leaves: the shared interface and the address whose MAC it needs; <paramref name="Vlan"/> is the
+/// VLAN of the sub-interface whose subnet holds the next hop (0: none, the VLAN is left to the flow and the neighbour).
+/// </summary>
+internal readonly record struct RouteResult(byte Ifid, IpAddr NextHop, bool Connected, ushort Vlan = 0);
 
 /// <summary>
 /// Longest-prefix routing over the shared interfaces' connected subnets and the static routes. A DVA has a
@@ -15,7 +18,7 @@ internal readonly record struct RouteResult(byte Ifid, IpAddr NextHop, bool Conn
 internal sealed class RouteTable
 {
     private readonly Entry[] _entries;
-    private readonly (byte Ifid, IpAddr Address)[] _local;
+    private readonly (byte Ifid, IpAddr Address, ushort Vlan)[] _local;
     private readonly (byte Ifid, IpAddr Address)[] _linkLocal;
 
     public RouteTable(IEnumerable<SharedInterface> interfaces, IEnumerable<StaticRoute> routes)
@@ -23,7 +26,7 @@ internal sealed class RouteTable
         ArgumentNullException.ThrowIfNull(interfaces);
         ArgumentNullException.ThrowIfNull(routes);
         var entries = new List<Entry>();
-        var local = new List<(byte, IpAddr)>();
+        var local = new List<(byte, IpAddr, ushort)>();
         var linkLocal = new List<(byte, IpAddr)>();
         foreach (var i in interfaces)
         {
@@ -32,20 +35,25 @@ internal sealed class RouteTable
                 linkLocal.Add((i.Ifid, IpAddr.FromV6(RouterAdvertisement.LinkLocalFor(i.Mac.GetAddressBytes()))));
             }
 
-            foreach (var a in i.Addresses)
+            for (var n = 0; n < i.Addresses.Count; n++)
             {
-                local.Add((i.Ifid, IpAddr.From(a)));
+                local.Add((i.Ifid, IpAddr.From(i.Addresses[n]), i.VlanOf(n)));
             }
 
-            foreach (var s in i.Subnets)
+            for (var n = 0; n < i.Subnets.Count; n++)
             {
-                entries.Add(Entry.Create(s, i.Ifid, default, connected: true));
+                entries.Add(Entry.Create(i.Subnets[n], i.Ifid, default, connected: true, i.VlanOf(n)));
             }
         }
 
+        var connected = entries.OrderByDescending(e => e.PrefixLength).ToArray();
         foreach (var r in routes)
         {
-            entries.Add(Entry.Create(r.Prefix, r.Ifid, r.NextHop is null ? default : IpAddr.From(r.NextHop), connected: false));
+            // A gateway in a sub-interface's subnet is reached on that VLAN.
+            var nextHop = r.NextHop is null ? default : IpAddr.From(r.NextHop);
+            var vlan = r.NextHop is null ? (ushort)0
+                : connected.FirstOrDefault(e => e.Ifid == r.Ifid && e.Version == nextHop.Version && (nextHop.Value & e.Mask) == e.Prefix).Vlan;
+            entries.Add(Entry.Create(r.Prefix, r.Ifid, nextHop, connected: false, vlan));
         }
 
         _entries = [.. entries.OrderByDescending(e => e.PrefixLength).ThenByDescending(e => e.Connected)];
@@ -76,7 +84,7 @@ internal sealed class RouteTable
     /// <summary>True when <paramref name="address"/> is one of the DVA's own shared addresses (the INPUT hook).</summary>
     public bool IsLocal(IpAddr address, out byte ifid)
     {
-        foreach (var (i, a) in _local)
+        foreach (var (i, a, _) in _local)
         {
             if (a == address)
             {
@@ -90,19 +98,31 @@ internal sealed class RouteTable
     }
 
     /// <summary>A shared address of <paramref name="ifid"/> of the same IP version, for answers the DVA sends itself.</summary>
-    public bool TryGetLocalAddress(byte ifid, byte version, out IpAddr address)
+    public bool TryGetLocalAddress(byte ifid, byte version, out IpAddr address) => TryGetLocalAddress(ifid, version, 0, out address);
+
+    /// <summary>
+    /// A shared address of <paramref name="ifid"/> of the same IP version for an answer into VLAN <paramref name="vlan"/>
+    /// (0 untagged): the sub-interface's own address on that VLAN, else the interface's, else any it has.
+    /// </summary>
+    public bool TryGetLocalAddress(byte ifid, byte version, ushort vlan, out IpAddr address)
     {
-        foreach (var (i, a) in _local)
+        var rank = int.MaxValue;
+        address = default;
+        foreach (var (i, a, v) in _local)
         {
-            if (i == ifid && a.Version == version)
+            if (i != ifid || a.Version != version)
             {
-                address = a;
-                return true;
+                continue;
+            }
+
+            var r = v == vlan ? 0 : v == 0 ? 1 : 2;
+            if (r < rank)
+            {
+                (rank, address) = (r, a);
             }
         }
 
-        address = default;
-        return false;
+        return rank != int.MaxValue;
     }
 
     public bool TryRoute(IpAddr destination, out RouteResult result)
@@ -112,7 +132,7 @@ internal sealed class RouteTable
             if (e.Version == destination.Version && (destination.Value & e.Mask) == e.Prefix)
             {
                 var nextHop = e.Connected || e.NextHop.Version == 0 ? destination : e.NextHop;
-                result = new RouteResult(e.Ifid, nextHop, e.Connected);
+                result = new RouteResult(e.Ifid, nextHop, e.Connected, e.Vlan);
                 return true;
             }
         }
@@ -121,14 +141,14 @@ internal sealed class RouteTable
         return false;
     }
 
-    private readonly record struct Entry(byte Version, UInt128 Prefix, UInt128 Mask, int PrefixLength, byte Ifid, IpAddr NextHop, bool Connected)
+    private readonly record struct Entry(byte Version, UInt128 Prefix, UInt128 Mask, int PrefixLength, byte Ifid, IpAddr NextHop, bool Connected, ushort Vlan)
     {
-        public static Entry Create(IPNetwork network, byte ifid, IpAddr nextHop, bool connected)
+        public static Entry Create(IPNetwork network, byte ifid, IpAddr nextHop, bool connected, ushort vlan)
         {
             var address = IpAddr.From(network.BaseAddress);
             var bits = address.IsV4 ? 32 : 128;
             var mask = network.PrefixLength == 0 ? UInt128.Zero : (UInt128.MaxValue << (bits - network.PrefixLength)) & (address.IsV4 ? (UInt128)uint.MaxValue : UInt128.MaxValue);
-            return new Entry(address.Version, address.Value & mask, mask, network.PrefixLength, ifid, nextHop, connected);
+            return new Entry(address.Version, address.Value & mask, mask, network.PrefixLength, ifid, nextHop, connected, vlan);
         }
     }
 }

@@ -102,6 +102,9 @@ public readonly record struct TunnelHeader
     /// <summary>VLAN TCI.</summary>
     public ushort VlanTci => Fields.VlanTci;
 
+    /// <summary>The VLAN id of <see cref="VlanTci"/> (its low 12 bits; 0 untagged).</summary>
+    public ushort VlanId => (ushort)(Fields.VlanTci & 0x0FFF);
+
     /// <summary>G and the OFFLOAD word (<see cref="TunnelOffload.None"/> when G is clear).</summary>
     public TunnelOffload Offload => Fields.Offload;
 

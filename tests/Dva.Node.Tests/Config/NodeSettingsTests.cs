@@ -204,6 +204,55 @@ public class NodeSettingsTests
         Assert.Equal("interfaces[1].vlans: 65 VLANs; at most 64", Assert.Single(errors));
     }
 
+    [Fact]
+    public void TryParse_SubInterfaces_AddressesOnTheirVlanAndTheVlanOnTheTrunk()
+    {
+        var json = Edit(n =>
+        {
+            n["interfaces"]![1]!["vlans"] = new JsonArray(30);
+            n["interfaces"]![1]!["subInterfaces"] = JsonNode.Parse("""
+                [ { "vlan": 20, "addresses": ["203.0.113.1/25", "2001:db8:20::1/64"] }, { "vlan": 30, "addresses": ["203.0.113.129/25"] } ]
+                """);
+        });
+
+        Assert.True(NodeSettings.TryParse(json, out var settings, out var errors), string.Join("; ", errors));
+        var i = settings!.Interfaces[1];
+        Assert.Equal(["198.51.100.1", "203.0.113.1", "2001:db8:20::1", "203.0.113.129"], i.Addresses.Select(a => a.ToString()));
+        Assert.Equal([0, 20, 20, 30], Enumerable.Range(0, i.Addresses.Count).Select(n => (int)i.VlanOf(n)));
+        Assert.Equal(IPNetwork.Parse("203.0.113.128/25"), i.Subnets[3]);
+        Assert.Equal([30, 20], i.Vlans.Select(v => (int)v));
+        Assert.Equal(0, settings.Interfaces[0].VlanOf(0));
+    }
+
+    [Theory]
+    [InlineData("""[ { "vlan": 4095, "addresses": ["203.0.113.1/24"] } ]""", "interfaces[1].subInterfaces[0].vlan: 4095 is not a VLAN id (1..4094)")]
+    [InlineData("""[ { "vlan": 20, "addresses": [] } ]""", "interfaces[1].subInterfaces[0].addresses: a sub-interface needs at least one address (198.51.100.1/24)")]
+    [InlineData("""[ { "vlan": 20, "addresses": ["203.0.113.1/25"] }, { "vlan": 20, "addresses": ["203.0.113.129/25"] } ]""",
+        "interfaces[1].subInterfaces[1].vlan: VLAN 20 has another sub-interface; list all its addresses in one")]
+    [InlineData("""[ { "vlan": 20, "addresses": ["203.0.113.1"] } ]""", "interfaces[1].subInterfaces[0].addresses[0]: '203.0.113.1' is not an address with prefix length (192.0.2.1/24)")]
+    [InlineData("""[ { "vlan": 20, "addresses": ["198.51.100.1/24"] } ]""", "interfaces[1].subInterfaces[0].addresses[0]: 198.51.100.1 is already an address of this interface")]
+    [InlineData("""[ { "vlan": 20, "addresses": ["198.51.100.200/25"] } ]""", "interfaces[1]: 198.51.100.128/25 (VLAN 20) overlaps 198.51.100.0/24 (untagged); a subnet is on one link")]
+    public void TryParse_BadSubInterface_NamesTheEntry(string subInterfaces, string expected)
+    {
+        var json = Edit(n => n["interfaces"]![1]!["subInterfaces"] = JsonNode.Parse(subInterfaces));
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.Equal(expected, Assert.Single(errors));
+    }
+
+    [Fact]
+    public void TryParse_SubInterfacesBeyondTheVlanLimit_Refused()
+    {
+        var json = Edit(n =>
+        {
+            n["interfaces"]![1]!["vlans"] = new JsonArray([.. Enumerable.Range(1, 64).Select(v => (JsonNode?)v)]);
+            n["interfaces"]![1]!["subInterfaces"] = JsonNode.Parse("""[ { "vlan": 100, "addresses": ["203.0.113.1/24"] } ]""");
+        });
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.Equal("interfaces[1].subInterfaces: with the sub-interfaces' VLANs the trunk has 65 VLANs; at most 64", Assert.Single(errors));
+    }
+
     [Theory]
     [InlineData("{ \"role\": ", "invalid JSON")]
     [InlineData("{ \"rolle\": \"dispatcher\" }", "invalid JSON")]

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using Dva.Node.Agent;
 using Dva.Node.DataPlane;
 using Dva.Node.Io;
@@ -262,6 +263,68 @@ public class PipelineTests
         Assert.Equal((Inside, Handoff.None, (ushort)0x0014), (header.IfId, header.Handoff, header.VlanTci));
         Assert.Equal(HostMac, inner[..6]);
         Assert.Equal((Inside, (ushort)0), (Read(toUntagged).Header.IfId, Read(toUntagged).Header.VlanTci));
+    }
+
+    // The inside trunk with a sub-interface: VLAN 20 holds 203.0.113.128/25 (longer than the static 203.0.113.0/24).
+    private static DataPlaneRig SubInterfaceRig()
+    {
+        var rig = new DataPlaneRig(10, configure: s => s with
+        {
+            Interfaces =
+            [
+                s.Interfaces[0],
+                s.Interfaces[1] with
+                {
+                    Addresses = [.. s.Interfaces[1].Addresses, IPAddress.Parse("203.0.113.129")],
+                    Subnets = [.. s.Interfaces[1].Subnets, IPNetwork.Parse("203.0.113.128/25")],
+                    AddressVlans = [0, 20],
+                    Vlans = [20],
+                },
+            ],
+        });
+        rig.Install(Table);
+        return rig;
+    }
+
+    // Nothing was ever heard from the host, but its subnet is VLAN 20's: the first packet already leaves tagged, and the
+    // dispatcher is asked to resolve it on VLAN 20 only.
+    [Fact]
+    public void Forward_NewFlowIntoASubInterfacesSubnet_LeavesOnItsVlanAtOnce()
+    {
+        using var rig = SubInterfaceRig();
+        var toVlan20 = Datagram(TestFrames.Udp(Client, 4000, "203.0.113.130", 53), Dispatch(10, Table));
+        var beyond = Datagram(TestFrames.Udp(Client, 4000, "203.0.113.5", 53), Dispatch(10, Table));
+
+        Assert.Equal(Verdict.Send, rig.Process(toVlan20));
+        Assert.Equal(Verdict.Send, rig.Process(beyond));
+
+        var (header, _, inner) = Read(toVlan20);
+        Assert.Equal((Inside, Handoff.Resolve, (ushort)20), (header.IfId, header.Handoff, header.VlanTci));
+        Assert.Equal("203.0.113.130", TestFrames.Parse(inner).Destination.ToString());
+        Assert.Equal((Inside, (ushort)0), (Read(beyond).Header.IfId, Read(beyond).Header.VlanTci));
+    }
+
+    // A host on VLAN 20 pings the sub-interface's address and traceroutes through it: both answers come from VLAN 20's
+    // address and go back tagged.
+    [Fact]
+    public void Input_FromASubInterface_AnsweredFromItsAddressOnItsVlan()
+    {
+        using var rig = SubInterfaceRig();
+        var fromVlan20 = Dispatch(10, Table) with { HNode = InsideDispatcher, SNode = InsideDispatcher, IfId = Inside, VlanTci = 20 };
+        var ping = Datagram(TestFrames.EchoRequest("203.0.113.140", "203.0.113.129", id: 7, sequence: 1), fromVlan20);
+        var expiring = Datagram(TestFrames.Udp("203.0.113.140", 4000, Client, 53, ttl: 1), fromVlan20);
+
+        Assert.Equal(Verdict.Send, rig.Process(ping));
+        Assert.Equal(Verdict.Send, rig.Process(expiring));
+
+        foreach (var (buffer, type) in new[] { (ping, 0), (expiring, 11) })
+        {
+            var (header, _, inner) = Read(buffer);
+            Assert.Equal((Inside, (ushort)20), (header.IfId, header.VlanTci));
+            var info = TestFrames.Parse(inner);
+            Assert.Equal((type, "203.0.113.129", "203.0.113.140"), (info.IcmpType, info.Source.ToString(), info.Destination.ToString()));
+            Assert.True(Checksum.VerifyTransport(inner, info));
+        }
     }
 
     // A flow the inside starts toward the outside: no outside side is known for it, so it leaves untagged even when

@@ -40,8 +40,11 @@ internal sealed class DispatcherRig : IDisposable
     /// tunnel socket and wires (<see cref="Second"/>), as the second engine of a node whose afpacket: sources fan out.
     /// </param>
     /// <param name="insideMtu">A link MTU for the inside wire (<c>udp:…,MTU=n</c>); none by default.</param>
+    /// <param name="insideSubInterfaces">The inside interface's <c>subInterfaces</c> (JSON).</param>
+    /// <param name="insideRouterAdvertisements">The inside interface sends IPv6 router advertisements (needs an IPv6 address).</param>
     public DispatcherRig(int tunnelMtu = 1500, bool flowSourcePorts = false, int dataPlaneOneEngines = 1, bool secondEngine = false, int? insideMtu = null,
-        string insideVlans = "[]", bool insideIpv6 = false, bool parkPayloads = false)
+        string insideVlans = "[]", bool insideIpv6 = false, bool parkPayloads = false, string insideSubInterfaces = "[]",
+        bool insideRouterAdvertisements = false)
     {
         DataPlaneOneGroup = dataPlaneOneEngines == 1 ? null : Own(TunnelSocketGroup.Open(new IPEndPoint(IPAddress.Loopback, 0), dataPlaneOneEngines));
         DataPlanes = new Dictionary<ushort, UdpTunnelSocket>
@@ -60,7 +63,8 @@ internal sealed class DispatcherRig : IDisposable
               "tunnel": { "listen": "127.0.0.1:0", "mtu": {{tunnelMtu}} },
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24"], "source": "{{outsideSource}}" },
-                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"{{(insideIpv6 ? ", \"2001:db8:2::1/64\"" : "")}}], "source": "{{insideSource}}", "vlans": {{insideVlans}} }
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24"{{(insideIpv6 ? ", \"2001:db8:2::1/64\"" : "")}}], "source": "{{insideSource}}", "vlans": {{insideVlans}},
+                  "subInterfaces": {{insideSubInterfaces}}, "routerAdvertisements": {{(insideRouterAdvertisements ? "true" : "false")}} }
               ],
               "routes": [ { "prefix": "203.0.113.0/24", "nextHop": "198.51.100.254", "ifid": 2 } ],
               "table": {

@@ -240,6 +240,89 @@ public class DispatcherRoleTests
         Assert.Equal(0, rig.Role.Counters.Drops.Sum());
     }
 
+    private const string InsideVlan20 = """[ { "vlan": 20, "addresses": ["203.0.113.129/25", "2001:db8:20::1/64"] } ]""";
+    private const uint Vlan20Ip = 0xCB007181; // 203.0.113.129
+    private const uint Vlan20HostIp = 0xCB00718C; // 203.0.113.140
+
+    /// <summary>
+    /// A sub-interface's address is VLAN 20's: asked for untagged or on VLAN 30 it stays silent, on VLAN 20 it answers
+    /// tagged. The interface's own address is still answered on every VLAN of the trunk.
+    /// </summary>
+    [Fact]
+    public void ArpRequest_ForASubInterfacesAddress_AnsweredOnItsVlanOnly()
+    {
+        using var rig = new DispatcherRig(insideVlans: "[30]", insideSubInterfaces: InsideVlan20);
+        var request = new byte[64];
+        var length = PacketBuilder.ArpRequest(request, ServerMac, Vlan20HostIp, Vlan20Ip);
+        var forOwn = new byte[64];
+        var forOwnLength = PacketBuilder.ArpRequest(forOwn, ServerMac, Vlan20HostIp, InsideIp);
+
+        Send(rig.Inside, request[..length]);
+        Send(rig.Inside, Tag(request[..length], 30));
+        Send(rig.Inside, Tag(request[..length], 20));
+        Send(rig.Inside, Tag(forOwn[..forOwnLength], 20));
+        var replies = PortHelpers.ReceiveMatching(rig.Inside, 2).Select(r => r.Frame).ToArray();
+
+        var expected = new byte[64];
+        var expectedLength = PacketBuilder.ArpReply(expected, InsideMac, Vlan20Ip, ServerMac, Vlan20HostIp);
+        Assert.Equal(Tag(expected[..expectedLength], 20), replies[0]);
+        expectedLength = PacketBuilder.ArpReply(expected, InsideMac, InsideIp, ServerMac, Vlan20HostIp);
+        Assert.Equal(Tag(expected[..expectedLength], 20), replies[1]);
+        Assert.Equal(0, rig.Role.Counters.Drops.Sum());
+    }
+
+    /// <summary>
+    /// A data plane resolves a host in VLAN 20's subnet (TCI 20, as its route says): one ARP request, on VLAN 20 only,
+    /// from the sub-interface's address; the answer releases the frame tagged.
+    /// </summary>
+    [Fact]
+    public void Egress_Resolve_InASubInterfacesSubnet_AskedOnItsVlanFromItsAddress()
+    {
+        using var rig = new DispatcherRig(insideVlans: "[30]", insideSubInterfaces: InsideVlan20);
+        var inner = DataPlane.TestFrames.Udp("192.0.2.10", 40000, "203.0.113.140", 53);
+
+        rig.SendFromDataPlane(1, Egress(inner, Handoff.Resolve, tci: 20, from: 1));
+        var request = ReceiveOne(rig.Inside);
+
+        var expected = new byte[64];
+        var expectedLength = PacketBuilder.ArpRequest(expected, InsideMac, Vlan20Ip, Vlan20HostIp, 20);
+        Assert.Equal(expected[..expectedLength], request);
+
+        var reply = new byte[64];
+        var length = PacketBuilder.ArpReply(reply, ServerMac, Vlan20HostIp, InsideMac, Vlan20Ip);
+        Send(rig.Inside, Tag(reply[..length], 20));
+        var sent = ReceiveOne(rig.Inside, f => f.Length > 40 && f[16] == 0x08 && f[17] == 0x00);
+        var released = (byte[])inner.Clone();
+        ServerMac.CopyTo(released, 0);
+        InsideMac.CopyTo(released, 6);
+        Assert.Equal(Tag(released, 20), sent);
+        Assert.Equal(0, rig.Role.Counters.Drops.Sum());
+    }
+
+    /// <summary>
+    /// Router advertisements per link: untagged and on VLAN 30 (no sub-interface) the interface's 2001:db8:2::/64, on
+    /// VLAN 20 the sub-interface's own 2001:db8:20::/64 only.
+    /// </summary>
+    [Fact]
+    public void RouterAdvertisements_OnATrunkWithASubInterface_EachLinkGetsItsOwnPrefixes()
+    {
+        using var rig = new DispatcherRig(insideVlans: "[30]", insideIpv6: true, insideSubInterfaces: InsideVlan20, insideRouterAdvertisements: true);
+
+        var adverts = PortHelpers.ReceiveMatching(rig.Inside, 3).Select(r => r.Frame).ToArray();
+
+        (UInt128, int)[] own = [(IpAddr.From(IPAddress.Parse("2001:db8:2::")).Value, 64)];
+        (UInt128, int)[] vlan20 = [(IpAddr.From(IPAddress.Parse("2001:db8:20::")).Value, 64)];
+        Assert.Equal([Advert(own, null), Advert(own, 30), Advert(vlan20, 20)], adverts);
+        Assert.Equal(3, rig.Role.Counters.Tunnel[(int)TunnelCounter.RouterAdvertisementSent]);
+
+        static byte[] Advert((UInt128, int)[] prefixes, ushort? vlan)
+        {
+            var frame = new byte[256];
+            var length = RouterAdvertisement.Write(frame, InsideMac, prefixes, RouterAdvertisement.DefaultRouterLifetime, 0, vlan);
+            return frame[..length];
+        }
+    }
+
     /// <summary>
     /// IPv6's ARP: a host on VLAN 20 asks for the inside interface's shared 2001:db8:2::1 (neighbour solicitation to its
     /// solicited-node group). The dispatcher answers with the shared MAC on VLAN 20 (byte for byte the advertisement

@@ -80,6 +80,38 @@ public class RouteTableTests
         Assert.False(Table.TryGetLocalAddress(2, 6, out _));
     }
 
+    /// <summary>
+    /// A sub-interface's subnet is reached on its VLAN, and so is a gateway in it; an answer into a VLAN comes from that
+    /// VLAN's address, else the interface's own.
+    /// </summary>
+    [Theory]
+    [InlineData("203.0.113.7", "203.0.113.7", true, 20)]
+    [InlineData("2001:db8:20::9", "2001:db8:20::9", true, 20)]
+    [InlineData("192.0.2.9", "192.0.2.9", true, 0)]
+    [InlineData("198.51.100.9", "203.0.113.254", false, 20)] // static route via a gateway on VLAN 20
+    [InlineData("10.1.2.3", "192.0.2.254", false, 0)] // default route via an untagged gateway
+    public void TryRoute_IntoASubInterfacesSubnet_CarriesItsVlan(string destination, string nextHop, bool connected, int vlan)
+    {
+        var trunk = Interface(1, "192.0.2.1/24", "203.0.113.1/24", "2001:db8:20::1/64") with { AddressVlans = [0, 20, 20] };
+        var table = new RouteTable([trunk],
+        [
+            new StaticRoute(IPNetwork.Parse("0.0.0.0/0"), IPAddress.Parse("192.0.2.254"), 1),
+            new StaticRoute(IPNetwork.Parse("198.51.100.0/24"), IPAddress.Parse("203.0.113.254"), 1),
+        ]);
+
+        Assert.True(table.TryRoute(IpAddr.From(IPAddress.Parse(destination)), out var route));
+
+        Assert.Equal(new RouteResult(1, IpAddr.From(IPAddress.Parse(nextHop)), connected, (ushort)vlan), route);
+        Assert.True(table.IsLocal(IpAddr.From(IPAddress.Parse("203.0.113.1")), out var ifid));
+        Assert.Equal(1, ifid);
+        Assert.True(table.TryGetLocalAddress(1, 4, 20, out var onVlan20));
+        Assert.Equal("203.0.113.1", onVlan20.ToString());
+        Assert.True(table.TryGetLocalAddress(1, 4, 30, out var onVlan30));
+        Assert.Equal("192.0.2.1", onVlan30.ToString());
+        Assert.True(table.TryGetLocalAddress(1, 6, 0, out var v6));
+        Assert.Equal("2001:db8:20::1", v6.ToString());
+    }
+
     private static SharedInterface Interface(byte ifid, params string[] addresses)
     {
         var parsed = addresses.Select(a => (Address: IPAddress.Parse(a[..a.IndexOf('/', StringComparison.Ordinal)]), Prefix: int.Parse(a[(a.IndexOf('/', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture))).ToList();
