@@ -24,6 +24,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly bool _hostChecksumOffload;
     private readonly string _serverVlans;
     private readonly bool _routerAdvertisements;
+    private readonly string _serverSubInterfaces;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
@@ -36,9 +37,11 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     /// </param>
     /// <param name="serverVlans">The server side interface's <c>vlans</c> (a JSON array): the VLANs of that trunk.</param>
     /// <param name="routerAdvertisements">The dispatcher sends IPv6 router advertisements on both interfaces.</param>
+    /// <param name="serverSubInterfaces">The server side interface's <c>subInterfaces</c> (JSON), on the dispatcher and the data plane.</param>
     protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1, bool hostChecksumOffload = false,
-        string serverVlans = "[]", bool routerAdvertisements = false)
+        string serverVlans = "[]", bool routerAdvertisements = false, string serverSubInterfaces = "[]")
     {
+        _serverSubInterfaces = serverSubInterfaces;
         _routerAdvertisements = routerAdvertisements;
         _serverVlans = serverVlans;
         _hostChecksumOffload = hostChecksumOffload;
@@ -78,14 +81,15 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "source": "{{_sourceKind}}:{{ClientSideDevice}}", "routerAdvertisements": {{advertise}} },
                 { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}", "vlans": {{_serverVlans}},
-                  "routerAdvertisements": {{advertise}} } ],
+                  "subInterfaces": {{_serverSubInterfaces}}, "routerAdvertisements": {{advertise}} } ],
               {{table}} }
             """);
         var dataPlane = Settings($$"""
             { "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:16191" },
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "dispatcher": 100 },
-                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "dispatcher": 100 } ],
+                { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "dispatcher": 100,
+                  "subInterfaces": {{_serverSubInterfaces}} } ],
               {{table}} }
             """);
 
@@ -165,6 +169,90 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
 
         await server;
         return answers;
+    }
+
+    /// <summary>
+    /// Python for a host on a packet socket: <c>checksum</c>, <c>receive()</c> giving a frame and its VLAN ("none"
+    /// untagged), and the frames answering an ARP request and an echo request (<c>arp_reply</c>, <c>echo_reply</c>).
+    /// </summary>
+    private protected const string PacketSocketPrelude = """
+        import socket, struct, sys, time
+
+        def checksum(data):
+            if len(data) % 2:
+                data += b"\0"
+            total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+            while total >> 16:
+                total = (total & 0xFFFF) + (total >> 16)
+            return ~total & 0xFFFF
+
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        s.bind((sys.argv[1], 0))
+        s.setsockopt(263, 8, 1)  # PACKET_AUXDATA
+        s.settimeout(0.2)
+
+        def receive():
+            try:
+                data, ancillary, _, _ = s.recvmsg(2048, 256)
+            except socket.timeout:
+                return None, None
+            vlan = "none"
+            for level, kind, aux in ancillary:
+                if level == 263 and kind == 8:
+                    status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", aux[:20])
+                    vlan = str(tci & 0xFFF) if status & 0x10 else "none"
+            return data, vlan
+
+        def arp_reply(request, mine, me, tag):
+            arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mine, me, request[22:28], request[28:32])
+            return request[22:28] + mine + tag + b"\x08\x06" + arp
+
+        def echo_reply(request, mine, tag):
+            ihl = (request[14] & 0x0F) * 4
+            ip = bytearray(request[14:14 + ihl])
+            icmp = bytearray(request[14 + ihl:14 + struct.unpack("!H", request[16:18])[0]])
+            ip[12:16], ip[16:20], ip[8] = request[30:34], request[26:30], 64
+            ip[10:12] = b"\0\0"
+            ip[10:12] = struct.pack("!H", checksum(bytes(ip)))
+            icmp[0], icmp[2:4] = 0, b"\0\0"
+            icmp[2:4] = struct.pack("!H", checksum(bytes(icmp)))
+            return request[6:12] + mine + tag + b"\x08\x00" + bytes(ip) + bytes(icmp)
+
+        """;
+
+    /// <summary>Runs a Python script in <paramref name="ns"/> with the device as its first argument; returns what it printed.</summary>
+    private protected static string RunScript(TestNetworkNamespace ns, string device, string code, string arguments = "")
+    {
+        var script = Path.Combine(Path.GetTempPath(), $"dva-host-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
+        File.WriteAllText(script, code);
+        try
+        {
+            return ns.Exec($"/usr/bin/python3 {script} {device} {arguments}", allowFailure: true);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    /// <summary>Reads until <paramref name="done"/> holds, for up to 20 s; fails with the last reading.</summary>
+    private protected static string Until(Func<string> read, Func<string, bool> done)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var last = "";
+        while (watch.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            last = read();
+            if (done(last))
+            {
+                return last;
+            }
+
+            Thread.Sleep(200);
+        }
+
+        Assert.Fail($"not within 20 s; last: {last}");
+        return last;
     }
 
     private static NodeSettings Settings(string json)

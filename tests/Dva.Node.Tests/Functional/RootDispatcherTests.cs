@@ -176,51 +176,7 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
     /// kernel has no VLAN devices and clears the tag of a frame on a VLAN it has no device for before a socket bound to
     /// one protocol sees it; a socket of every protocol (ETH_P_ALL) reads the tag from PACKET_AUXDATA.
     /// </summary>
-    private const string PacketSocketPrelude = """
-        import socket, struct, sys, time
-
-        def checksum(data):
-            if len(data) % 2:
-                data += b"\0"
-            total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-            while total >> 16:
-                total = (total & 0xFFFF) + (total >> 16)
-            return ~total & 0xFFFF
-
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-        s.bind((sys.argv[1], 0))
-        s.setsockopt(263, 8, 1)  # PACKET_AUXDATA
-        s.settimeout(0.2)
-
-        def receive():
-            try:
-                data, ancillary, _, _ = s.recvmsg(2048, 256)
-            except socket.timeout:
-                return None, None
-            vlan = "none"
-            for level, kind, aux in ancillary:
-                if level == 263 and kind == 8:
-                    status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", aux[:20])
-                    vlan = str(tci & 0xFFF) if status & 0x10 else "none"
-            return data, vlan
-
-        """;
-
     private string RunClientScript(string code) => RunScript(Client, "dv1c-h", code);
-
-    private static string RunScript(Io.TestNetworkNamespace ns, string device, string code, string arguments = "")
-    {
-        var script = Path.Combine(Path.GetTempPath(), $"dva-host-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
-        File.WriteAllText(script, code);
-        try
-        {
-            return ns.Exec($"/usr/bin/python3 {script} {device} {arguments}", allowFailure: true);
-        }
-        finally
-        {
-            File.Delete(script);
-        }
-    }
 
     /// <summary>
     /// The server side is a trunk of VLAN 20 (<c>"vlans": [20]</c>), where a host 198.51.100.20 sits that the DVA has
@@ -247,20 +203,12 @@ public sealed class RootDispatcherTests() : RootDispatcherLab(engines: 1, prefix
                         print(f"arp request vlan {vlan}", flush=True)
                         asked.add(vlan)
                     if vlan == "20":
-                        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mine, me, data[22:28], data[28:32])
-                        s.send(data[22:28] + mine + tag + b"\x08\x06" + arp)
+                        s.send(arp_reply(data, mine, me, tag))
                 elif data[12:14] == b"\x08\x00" and data[23] == 1 and data[30:34] == me and data[34] == 8:
                     print(f"echo request vlan {vlan}", flush=True)
                     if vlan != "20":
                         continue
-                    ihl = (data[14] & 0x0F) * 4
-                    ip, icmp = bytearray(data[14:14 + ihl]), bytearray(data[14 + ihl:14 + struct.unpack("!H", data[16:18])[0]])
-                    ip[12:16], ip[16:20], ip[8] = data[30:34], data[26:30], 64
-                    ip[10:12] = b"\0\0"
-                    ip[10:12] = struct.pack("!H", checksum(bytes(ip)))
-                    icmp[0], icmp[2:4] = 0, b"\0\0"
-                    icmp[2:4] = struct.pack("!H", checksum(bytes(icmp)))
-                    s.send(data[6:12] + mine + tag + b"\x08\x00" + bytes(ip) + bytes(icmp))
+                    s.send(echo_reply(data, mine, tag))
                     echoes += 1
             """, ready), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try

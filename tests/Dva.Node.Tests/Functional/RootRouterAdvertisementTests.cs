@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Dva.Node.Agent;
 
@@ -53,23 +52,4 @@ public sealed partial class RootRouterAdvertisementTests() : RootDispatcherLab(e
 
     [GeneratedRegex(@"inet6 (2001:db8:2:0:[0-9a-f:]+)/64")]
     private static partial Regex GlobalAddress();
-
-    private static string Until(Func<string> read, Func<string, bool> done)
-    {
-        var watch = Stopwatch.StartNew();
-        var last = "";
-        while (watch.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            last = read();
-            if (done(last))
-            {
-                return last;
-            }
-
-            Thread.Sleep(200);
-        }
-
-        Assert.Fail($"not within 20 s; last: {last}");
-        return last;
-    }
 }
