@@ -331,3 +331,18 @@ VALUES ('20261127193426_InterfaceIpv6Routers', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "SharedInterfaceSubInterfaces" (
+    "Vlan" INTEGER NOT NULL,
+    "InterfaceId" INTEGER NOT NULL,
+    "Addresses" TEXT NOT NULL,
+    CONSTRAINT "PK_SharedInterfaceSubInterfaces" PRIMARY KEY ("InterfaceId", "Vlan"),
+    CONSTRAINT "FK_SharedInterfaceSubInterfaces_SharedInterfaces_InterfaceId" FOREIGN KEY ("InterfaceId") REFERENCES "SharedInterfaces" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127214403_InterfaceSubInterfaces', '10.0.15');
+
+COMMIT;
+

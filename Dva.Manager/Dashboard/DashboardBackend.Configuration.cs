@@ -177,8 +177,17 @@ internal sealed partial class DashboardBackend
         Vlans = [.. form.Vlans.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries)
             .Select(v => int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : -1)],
         RouterAdvertisements = form.RouterAdvertisements,
+        SubInterfaces = [.. form.SubInterfaces.Split([';', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SubInterface)],
         Attachment = new InterfaceAttachment { NodeName = form.AttachedTo.Trim(), FrameSource = form.FrameSource.Trim() },
     };
+
+    // "20=203.0.113.1/24 2001:db8:20::1/64"; a VLAN that is not a number becomes -1, named by the API ("subInterfaces[0].vlan").
+    private static SubInterfaceSpec SubInterface(string text)
+    {
+        var equals = text.IndexOf('=', StringComparison.Ordinal);
+        var vlan = equals > 0 && int.TryParse(text.AsSpan(0, equals).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : -1;
+        return new SubInterfaceSpec { Vlan = vlan, Addresses = text[(equals + 1)..].Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries) };
+    }
 
     /// <summary>An enum from the name the REST API uses ("weightedRoundRobin"), or the field error it would give.</summary>
     private static bool TryParseName<TEnum>(string value, string field, string message, out TEnum parsed, out ChangeResult invalid)

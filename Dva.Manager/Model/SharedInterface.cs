@@ -16,6 +16,9 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
     /// <summary>How the dispatcher acts as the link's IPv6 router, in its own table (SharedInterfaceIpv6Routers).</summary>
     public InterfaceIpv6Router Ipv6Router { get; set; } = new();
 
+    /// <summary>VLAN sub-interfaces with their own addresses, in their own table (SharedInterfaceSubInterfaces).</summary>
+    public List<SubInterface> SubInterfaces { get; set; } = [];
+
     public string AttachmentNodeName { get; set; } = "";
 
     public string AttachmentFrameSource { get; set; } = "";
@@ -27,6 +30,7 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
         Mac = Mac,
         Addresses = [.. Addresses],
         Vlans = [.. Trunk.Vlans],
+        SubInterfaces = [.. SubInterfaces.OrderBy(v => v.Vlan).Select(v => new SubInterfaceSpec { Vlan = v.Vlan, Addresses = [.. v.Addresses] })],
         RouterAdvertisements = Ipv6Router.RouterAdvertisements,
         Attachment = new InterfaceAttachment { NodeName = AttachmentNodeName, FrameSource = AttachmentFrameSource },
     };
@@ -38,6 +42,19 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
         Mac = spec.Mac.ToLowerInvariant();
         Addresses = [.. spec.Addresses];
         Trunk.Vlans = [.. spec.Vlans];
+        // Kept rows are updated in place: EF tracks an owned row by its key (interface, VLAN), and a new object with a
+        // tracked key would clash with the old one.
+        SubInterfaces.RemoveAll(v => !spec.SubInterfaces.Any(w => w.Vlan == v.Vlan));
+        foreach (var wanted in spec.SubInterfaces)
+        {
+            var row = SubInterfaces.Find(v => v.Vlan == wanted.Vlan);
+            if (row is null)
+            {
+                SubInterfaces.Add(row = new SubInterface { Vlan = wanted.Vlan });
+            }
+
+            row.Addresses = [.. wanted.Addresses];
+        }
         Ipv6Router.RouterAdvertisements = spec.RouterAdvertisements;
         AttachmentNodeName = spec.Attachment.NodeName;
         AttachmentFrameSource = spec.Attachment.FrameSource;
@@ -48,6 +65,14 @@ internal sealed class InterfaceIpv6Router
 {
     /// <summary>The dispatcher sends IPv6 router advertisements on the interface (<see cref="SharedInterfaceSpec.RouterAdvertisements"/>).</summary>
     public bool RouterAdvertisements { get; set; }
+}
+
+internal sealed class SubInterface
+{
+    /// <summary>The VLAN id (<see cref="SubInterfaceSpec.Vlan"/>).</summary>
+    public int Vlan { get; set; }
+
+    public List<string> Addresses { get; set; } = [];
 }
 
 internal sealed class InterfaceTrunk

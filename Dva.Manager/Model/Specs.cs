@@ -88,12 +88,27 @@ internal sealed record SharedInterfaceSpec
     public IReadOnlyList<int> Vlans { get; init; } = [];
 
     /// <summary>
+    /// VLAN sub-interfaces: a VLAN of the trunk with subnets of its own. Their addresses are shared addresses of the
+    /// interface answered on that VLAN only, and their subnets are reached tagged with it (docs/node.md "VLANs").
+    /// </summary>
+    public IReadOnlyList<SubInterfaceSpec> SubInterfaces { get; init; } = [];
+
+    /// <summary>
     /// The dispatcher sends IPv6 router advertisements on the interface: hosts take the DVA as their default router and
     /// make addresses in its /64 prefixes (docs/node.md "IPv6 router advertisements"). Needs an IPv6 address.
     /// </summary>
     public bool RouterAdvertisements { get; init; }
 
     public InterfaceAttachment Attachment { get; init; } = new();
+}
+
+internal sealed record SubInterfaceSpec
+{
+    /// <summary>The 802.1Q VLAN id, 1..4094, one sub-interface per VLAN.</summary>
+    public int Vlan { get; init; }
+
+    /// <summary>Its shared addresses with prefix length ("198.51.100.1/24"), at least one.</summary>
+    public IReadOnlyList<string> Addresses { get; init; } = [];
 }
 
 internal sealed record InterfaceAttachment

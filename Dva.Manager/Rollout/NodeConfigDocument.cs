@@ -63,7 +63,8 @@ internal sealed record NodeConfigDocument(
             }
 
             documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? Source(i.AttachmentFrameSource, superFrames) : null, dispatcher,
-                isDispatcher && i.Trunk.Vlans.Count > 0 ? i.Trunk.Vlans : null, isDispatcher && i.Ipv6Router.RouterAdvertisements ? true : null));
+                isDispatcher && i.Trunk.Vlans.Count > 0 ? i.Trunk.Vlans : null, isDispatcher && i.Ipv6Router.RouterAdvertisements ? true : null,
+                i.SubInterfaces.Count == 0 ? null : [.. i.SubInterfaces.OrderBy(v => v.Vlan).Select(v => new SubInterfaceDocument(v.Vlan, v.Addresses))]));
         }
 
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
@@ -116,7 +117,10 @@ internal sealed record TunnelSecurityDocument(string Mode, string Cipher)
 /// <param name="Vlans">The trunk's VLANs (<see cref="Model.SharedInterfaceSpec.Vlans"/>); only the dispatcher asks on them, and
 /// an interface without any has no member (null).</param>
 /// <param name="RouterAdvertisements">The dispatcher advertises the interface as IPv6 router; null (absent) otherwise and on data planes.</param>
+/// <param name="SubInterfaces">The VLAN sub-interfaces, for every unit (data planes route into their subnets); null without any.</param>
 internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher, IReadOnlyList<int>? Vlans,
-    bool? RouterAdvertisements = null);
+    bool? RouterAdvertisements = null, IReadOnlyList<SubInterfaceDocument>? SubInterfaces = null);
+
+internal sealed record SubInterfaceDocument(int Vlan, IReadOnlyList<string> Addresses);
 
 internal sealed record RouteDocument(string Prefix, string? NextHop, int Ifid);

@@ -1,3 +1,4 @@
+using System.Net;
 using Dva.Manager.Infrastructure;
 using Dva.Manager.Model;
 using Microsoft.EntityFrameworkCore;
@@ -37,9 +38,9 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
         }
 
         errors.Require(spec.Vlans.Distinct().Count() == spec.Vlans.Count, path + "vlans", "VLANs must not repeat.");
-        errors.Require(!spec.RouterAdvertisements || spec.Addresses.Any(a => NetworkSyntax.TryParseInterfaceAddress(a ?? "", out var address, out _)
-                && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6),
-            path + "routerAdvertisements", "Needs an IPv6 address on the interface: its prefixes are what the advertisements carry.");
+        var links = ValidateSubInterfaces(spec, errors, path);
+        errors.Require(!spec.RouterAdvertisements || links.Any(l => l.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6),
+            path + "routerAdvertisements", "Needs an IPv6 address on the interface or a sub-interface: its prefixes are what the advertisements carry.");
         errors.Require(spec.Attachment.NodeName.Length <= 63, path + "attachment.nodeName", "At most 63 characters.");
         errors.Require(spec.Attachment.FrameSource.Length <= 256, path + "attachment.frameSource", "At most 256 characters.");
 
@@ -60,6 +61,80 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
             errors.Add(path + "name", $"An interface named '{spec.Name}' already exists in this DVA.");
         }
     }
+
+    /// <summary>
+    /// Checks the sub-interfaces (VLAN, addresses) and that every address of the interface is on one link only and no
+    /// subnet spans two links; returns every well-formed address with its subnet and link (0: the untagged one).
+    /// </summary>
+    private static List<(IPAddress Address, IPNetwork Subnet, int Vlan, string Path)> ValidateSubInterfaces(SharedInterfaceSpec spec, ValidationErrors errors, string path)
+    {
+        var links = new List<(IPAddress Address, IPNetwork Subnet, int Vlan, string Path)>();
+        for (var i = 0; i < spec.Addresses.Count; i++)
+        {
+            if (NetworkSyntax.TryParseInterfaceAddress(spec.Addresses[i] ?? "", out var address, out var length))
+            {
+                links.Add((address, Network(address, length), 0, $"{path}addresses[{i}]"));
+            }
+        }
+
+        for (var v = 0; v < spec.SubInterfaces.Count; v++)
+        {
+            var sub = spec.SubInterfaces[v];
+            var at = $"{path}subInterfaces[{v}]";
+            errors.Require(sub.Vlan is >= 1 and <= 4094, at + ".vlan", "Must be a VLAN id, 1..4094.");
+            errors.Require(sub.Addresses.Count > 0, at + ".addresses", "A sub-interface needs at least one address, such as 198.51.100.1/24.");
+            for (var a = 0; a < sub.Addresses.Count; a++)
+            {
+                if (NetworkSyntax.TryParseInterfaceAddress(sub.Addresses[a] ?? "", out var address, out var length))
+                {
+                    links.Add((address, Network(address, length), sub.Vlan, $"{at}.addresses[{a}]"));
+                }
+                else
+                {
+                    errors.Add($"{at}.addresses[{a}]", "Must be an IPv4 or IPv6 address with prefix length, such as 198.51.100.1/24.");
+                }
+            }
+        }
+
+        errors.Require(spec.SubInterfaces.Select(v => v.Vlan).Distinct().Count() == spec.SubInterfaces.Count,
+            path + "subInterfaces", "One sub-interface per VLAN: list all of a VLAN's addresses in one.");
+        errors.Require(spec.Addresses.Count + spec.SubInterfaces.Sum(v => v.Addresses.Count) <= MaxAddresses, path + "subInterfaces",
+            $"At most {MaxAddresses} addresses on the interface and its sub-interfaces together.");
+        var vlans = spec.Vlans.Union(spec.SubInterfaces.Select(v => v.Vlan)).Count();
+        errors.Require(vlans <= MaxVlans, path + "subInterfaces", $"With the sub-interfaces' VLANs the trunk has {vlans} VLANs; at most {MaxVlans}.");
+        for (var a = 0; a < links.Count; a++)
+        {
+            for (var b = 0; b < a; b++)
+            {
+                var (x, y) = (links[a], links[b]);
+                if (x.Address.Equals(y.Address) && (x.Vlan != 0 || y.Vlan != 0))
+                {
+                    errors.Add(x.Path, $"{x.Address} is already an address of this interface ({y.Path}).");
+                }
+                else if (x.Vlan != y.Vlan && x.Address.AddressFamily == y.Address.AddressFamily
+                    && (x.Subnet.Contains(y.Subnet.BaseAddress) || y.Subnet.Contains(x.Subnet.BaseAddress)))
+                {
+                    errors.Add(x.Path, $"{x.Subnet} ({LinkName(x.Vlan)}) overlaps {y.Subnet} ({LinkName(y.Vlan)}); a subnet is on one link.");
+                }
+            }
+        }
+
+        return links;
+    }
+
+    private static IPNetwork Network(IPAddress address, int prefixLength)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var keep = Math.Clamp(prefixLength - (i * 8), 0, 8);
+            bytes[i] &= (byte)(0xFF << (8 - keep));
+        }
+
+        return new IPNetwork(new IPAddress(bytes), prefixLength);
+    }
+
+    private static string LinkName(int vlan) => vlan == 0 ? "untagged" : $"VLAN {vlan}";
 
     protected override async Task<ServiceFailure?> CheckDeleteAsync(SharedInterface entity, CancellationToken ct)
     {

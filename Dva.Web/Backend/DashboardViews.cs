@@ -36,16 +36,24 @@ public sealed record DvaDetail(
 /// <param name="Version">The interface's ETag for a change.</param>
 /// <param name="Vlans">The trunk's VLANs besides untagged (none: an access link).</param>
 /// <param name="RouterAdvertisements">The dispatcher sends IPv6 router advertisements on the interface.</param>
+/// <param name="SubInterfaces">VLAN sub-interfaces with their own addresses.</param>
 public sealed record InterfaceView(
     long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status, string FrameSource, long Version,
-    IReadOnlyList<int>? Vlans = null, bool RouterAdvertisements = false)
+    IReadOnlyList<int>? Vlans = null, bool RouterAdvertisements = false, IReadOnlyList<SubInterfaceView>? SubInterfaces = null)
 {
     /// <summary>The view as an edit form starts from.</summary>
     public InterfaceForm ToForm() => new()
     {
         Ifid = Ifid, Name = Name, Mac = Mac, Addresses = string.Join(", ", Addresses), AttachedTo = AttachedTo, FrameSource = FrameSource,
         Vlans = string.Join(", ", Vlans ?? []), RouterAdvertisements = RouterAdvertisements,
+        SubInterfaces = string.Join("; ", (SubInterfaces ?? []).Select(v => v.ToString())),
     };
+}
+
+/// <summary>A VLAN of the trunk with addresses of its own; written <c>20=203.0.113.1/24 2001:db8:20::1/64</c>.</summary>
+public sealed record SubInterfaceView(int Vlan, IReadOnlyList<string> Addresses)
+{
+    public override string ToString() => $"{Vlan}={string.Join(' ', Addresses)}";
 }
 
 /// <summary>A compute unit (node) of a DVA.</summary>
@@ -110,6 +118,9 @@ public sealed record InterfaceForm
 
     /// <summary>The dispatcher advertises itself as the link's IPv6 router (needs an IPv6 address).</summary>
     public bool RouterAdvertisements { get; set; }
+
+    /// <summary>VLAN sub-interfaces, <c>VLAN=addresses</c> separated by semicolons or lines: <c>20=203.0.113.1/24; 30=192.0.2.129/25</c>.</summary>
+    public string SubInterfaces { get; set; } = "";
 }
 
 /// <summary>The outcome of a change: success, or a message and the API's field errors (JSON paths).</summary>

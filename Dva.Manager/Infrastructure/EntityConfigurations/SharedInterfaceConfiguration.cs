@@ -31,5 +31,13 @@ internal sealed class SharedInterfaceConfiguration : IEntityTypeConfiguration<Sh
             router.HasKey("InterfaceId");
         });
         builder.Navigation(e => e.Ipv6Router).IsRequired();
+        builder.OwnsMany(e => e.SubInterfaces, sub =>
+        {
+            sub.ToTable("SharedInterfaceSubInterfaces");
+            sub.WithOwner().HasForeignKey("InterfaceId");
+            sub.HasKey("InterfaceId", nameof(SubInterface.Vlan));
+            sub.Property(v => v.Vlan).ValueGeneratedNever();
+            sub.PrimitiveCollection(v => v.Addresses);
+        });
     }
 }

@@ -857,8 +857,30 @@ namespace Dva.Manager.Infrastructure.Migrations
                                 .HasForeignKey("InterfaceId");
                         });
 
+                    b.OwnsMany("Dva.Manager.Model.SubInterface", "SubInterfaces", b1 =>
+                        {
+                            b1.Property<long>("InterfaceId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<int>("Vlan")
+                                .HasColumnType("INTEGER");
+
+                            b1.PrimitiveCollection<string>("Addresses")
+                                .IsRequired()
+                                .HasColumnType("TEXT");
+
+                            b1.HasKey("InterfaceId", "Vlan");
+
+                            b1.ToTable("SharedInterfaceSubInterfaces", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("InterfaceId");
+                        });
+
                     b.Navigation("Ipv6Router")
                         .IsRequired();
+
+                    b.Navigation("SubInterfaces");
 
                     b.Navigation("Trunk")
                         .IsRequired();

@@ -107,6 +107,48 @@ public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fix
         Assert.True((bool)shown["spec"]!["routerAdvertisements"]!);
     }
 
+    /// <summary>
+    /// Sub-interfaces round-trip; a change keeps, edits, adds and drops them by VLAN; each bad entry is named: a bad VLAN,
+    /// none or a bad address, a VLAN given twice, an address on two links, a subnet overlapping another link's.
+    /// </summary>
+    [Fact]
+    public async Task SubInterfaces_RoundTripEditedByVlanAndEachBadEntryNamed()
+    {
+        var dvaId = await CreateDvaAsync();
+        object Interface(object[] subInterfaces) => new
+        {
+            ifid = 2, name = "inside", mac = "02:00:5e:00:00:02", addresses = new[] { "198.51.100.1/24" }, vlans = new[] { 30 }, subInterfaces,
+        };
+
+        var created = await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface(
+            [new { vlan = 20, addresses = new[] { "203.0.113.1/25", "2001:db8:20::1/64" } }, new { vlan = 40, addresses = new[] { "203.0.113.129/25" } }]));
+        var iface = await ExpectAsync(created, HttpStatusCode.Created);
+        var id = (long)iface["id"]!;
+        var shown = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"));
+        Assert.Equal("""[{"vlan":20,"addresses":["203.0.113.1/25","2001:db8:20::1/64"]},{"vlan":40,"addresses":["203.0.113.129/25"]}]""",
+            shown["spec"]!["subInterfaces"]!.ToJsonString());
+
+        var edited = await ExpectAsync(await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/interfaces/{id}", Interface(
+            [new { vlan = 50, addresses = new[] { "192.0.2.129/25" } }, new { vlan = 20, addresses = new[] { "203.0.113.2/25" } }]), ETagOf(created))), HttpStatusCode.OK);
+        Assert.Equal("""[{"vlan":20,"addresses":["203.0.113.2/25"]},{"vlan":50,"addresses":["192.0.2.129/25"]}]""",
+            edited["spec"]!["subInterfaces"]!.ToJsonString());
+        shown = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{id}"));
+        Assert.Equal(edited["spec"]!["subInterfaces"]!.ToJsonString(), shown["spec"]!["subInterfaces"]!.ToJsonString());
+
+        await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface(
+            [new { vlan = 0, addresses = Array.Empty<string>() }, new { vlan = 20, addresses = new[] { "203.0.113.1" } }])),
+            "subInterfaces[0].vlan", "subInterfaces[0].addresses", "subInterfaces[1].addresses[0]");
+        await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface(
+            [new { vlan = 20, addresses = new[] { "203.0.113.1/25" } }, new { vlan = 20, addresses = new[] { "203.0.113.129/25" } }])), "subInterfaces");
+        var twice = await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface(
+            [new { vlan = 20, addresses = new[] { "198.51.100.1/24" } }])), "subInterfaces[0].addresses[0]");
+        Assert.Equal("198.51.100.1 is already an address of this interface (addresses[0]).", (string)twice["subInterfaces[0].addresses[0]"]![0]!);
+        var overlap = await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", Interface(
+            [new { vlan = 20, addresses = new[] { "198.51.100.200/25" } }])), "subInterfaces[0].addresses[0]");
+        Assert.Equal("198.51.100.128/25 (VLAN 20) overlaps 198.51.100.0/24 (untagged); a subnet is on one link.",
+            (string)overlap["subInterfaces[0].addresses[0]"]![0]!);
+    }
+
     [Fact]
     public async Task Create_InvalidFields_ReportsEachField()
     {

@@ -25,13 +25,14 @@ public class NodeConfigContractTests
         Assert.True(settings.ParkPayloads);
         var shared = Assert.Single(settings.Interfaces);
         Assert.Equal("afpacket:eth1?gso=1", shared.Source);
-        Assert.Equal([20], shared.Vlans);
+        Assert.Equal([20, 30], shared.Vlans);
         Assert.True(shared.RouterAdvertisements);
-        Assert.Equal(2, shared.Addresses.Count);
+        Assert.Equal(["192.0.2.1", "2001:db8:1::1", "203.0.113.1"], shared.Addresses.Select(a => a.ToString()));
+        Assert.Equal(30, shared.VlanOf(2));
     }
 
     [Fact]
-    public void DataPlaneDocument_ParsedByTheNode_WithoutTheDispatchersOptions()
+    public void DataPlaneDocument_ParsedByTheNode_WithoutTheDispatchersOptions_WithTheSubInterfaces()
     {
         var document = NodeConfigDocument.For(Unit("dp-a", NodeRole.DataPlane, 1), [Outside()], [], Dispatchers, SuperFrames());
 
@@ -42,7 +43,8 @@ public class NodeConfigContractTests
         var shared = Assert.Single(settings.Interfaces);
         Assert.Equal(100, shared.Dispatcher);
         Assert.False(shared.RouterAdvertisements);
-        Assert.Empty(shared.Vlans);
+        Assert.Equal("203.0.113.1", shared.Addresses[2].ToString());
+        Assert.Equal(30, shared.VlanOf(2));
     }
 
     private static Node Unit(string name, NodeRole role, int nodeId) => new() { Name = name, Role = role, NodeId = nodeId, TunnelEndpoint = "127.0.0.1:6090" };
@@ -55,6 +57,7 @@ public class NodeConfigContractTests
         Addresses = ["192.0.2.1/24", "2001:db8:1::1/64"],
         Trunk = new InterfaceTrunk { Vlans = [20] },
         Ipv6Router = new InterfaceIpv6Router { RouterAdvertisements = true },
+        SubInterfaces = [new SubInterface { Vlan = 30, Addresses = ["203.0.113.1/24"] }],
         AttachmentNodeName = "disp-1",
         AttachmentFrameSource = "afpacket:eth1",
     };

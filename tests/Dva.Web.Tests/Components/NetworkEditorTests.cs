@@ -106,6 +106,41 @@ public sealed class NetworkEditorTests(ManagerHost host) : BackendComponentTest(
         Assert.True(Assert.Single(await InterfacesAsync(dva.Id)).Spec.RouterAdvertisements);
     }
 
+    /// <summary>
+    /// VLAN sub-interfaces: a subnet overlapping the interface's own is refused at the sub-interface's field; once fixed
+    /// they are stored by VLAN, shown in the list, and kept by an edit of another field.
+    /// </summary>
+    [Fact]
+    public async Task InterfacesEditor_SubInterfaces_OverlapRefusedThenStoredShownAndKeptByAnEdit()
+    {
+        var dva = await Host.Factory.CreateDvaAsync("net-sub-interfaces");
+        var editor = Render<InterfacesEditor>(p => p.Add(e => e.DvaId, dva.Id));
+
+        editor.Find("#iface-name").Input("inside");
+        editor.Find("#iface-mac").Input("02:00:5e:00:00:02");
+        editor.Find("#iface-addresses").Input("198.51.100.1/24");
+        editor.Find("#iface-sub-interfaces").Input("20=203.0.113.1/24 2001:db8:20::1/64; 30=198.51.100.200/25");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("overlaps 198.51.100.0/24 (untagged)",
+            editor.Find(".field-error[data-field='subInterfaces[1].addresses[0]']").TextContent, StringComparison.Ordinal));
+        Assert.Empty(await InterfacesAsync(dva.Id));
+
+        editor.Find("#iface-sub-interfaces").Input("20=203.0.113.1/24 2001:db8:20::1/64; 30=192.0.2.129/25");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Contains("VLAN 20: 203.0.113.1/24, 2001:db8:20::1/64", editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        Assert.Equal([(20, "203.0.113.1/24 2001:db8:20::1/64"), (30, "192.0.2.129/25")],
+            Assert.Single(await InterfacesAsync(dva.Id)).Spec.SubInterfaces.Select(v => (v.Vlan, string.Join(' ', v.Addresses))));
+
+        editor.Find("tr.interface-row-view button").Click();
+        Assert.Equal("20=203.0.113.1/24 2001:db8:20::1/64; 30=192.0.2.129/25", editor.Find("#iface-sub-interfaces").GetAttribute("value"));
+        editor.Find("#iface-name").Input("inside-trunk");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("inside-trunk", editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        Assert.Equal(2, Assert.Single(await InterfacesAsync(dva.Id)).Spec.SubInterfaces.Count);
+    }
+
     [Fact]
     public async Task RoutesEditor_BadPrefixAndNextHop_ShowsBothAtTheirFieldsThenAddsAndDeletesTheRoute()
     {
