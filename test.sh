@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Debian packages used by the tests (real peers in network namespaces, the browser for dashboard tests).
-APT_PACKAGES=(iproute2 iputils-ping arping iperf3 curl socat nginx-light tcpdump tshark chromium python3-scapy procps)
+APT_PACKAGES=(iproute2 iputils-ping arping iperf3 curl socat nginx-light tcpdump tshark chromium python3-scapy procps ndisc6)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -159,6 +159,18 @@ internal sealed record InterfaceConfig
     /// IPv6 address on the interface.
     /// </summary>
     public bool RouterAdvertisements { get; init; }
+
+    /// <summary>
+    /// With router advertisements: where hosts get more than SLAAC gives, <c>none</c> (default), <c>other</c> (the O flag:
+    /// other configuration by DHCPv6) or <c>managed</c> (M and O: addresses by DHCPv6 too).
+    /// </summary>
+    public string? Dhcpv6 { get; init; }
+
+    /// <summary>With router advertisements: IPv6 DNS servers they announce (RDNSS, RFC 8106), at most 8.</summary>
+    public List<string> DnsServers { get; init; } = [];
+
+    /// <summary>With router advertisements: DNS search domains they announce (DNSSL, RFC 8106), at most 8.</summary>
+    public List<string> DnsSearch { get; init; } = [];
 }
 
 internal sealed record SubInterfaceConfig

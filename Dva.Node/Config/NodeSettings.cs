@@ -43,6 +43,9 @@ internal sealed record SharedInterface(
     /// </summary>
     public IReadOnlyList<ushort> AddressVlans { get; init; } = [];
 
+    /// <summary>What the router advertisements tell hosts besides the prefixes: DHCPv6 flags, DNS servers, search list.</summary>
+    public HostConfiguration HostConfiguration { get; init; } = HostConfiguration.None;
+
     /// <summary>The VLAN of address <paramref name="index"/>: 0 unless it belongs to a sub-interface.</summary>
     public ushort VlanOf(int index) => index < AddressVlans.Count ? AddressVlans[index] : (ushort)0;
 }
@@ -354,6 +357,7 @@ internal static class NodeConfigValidator
                 }
             }
 
+            var hostConfiguration = ParseHostConfiguration(x, at, errors);
             if (mac is not null)
             {
                 interfaces.Add(new SharedInterface((byte)x.Ifid, x.Name ?? $"if{x.Ifid}", mac, addresses, subnets, x.Source,
@@ -361,6 +365,7 @@ internal static class NodeConfigValidator
                 {
                     RouterAdvertisements = x.RouterAdvertisements,
                     AddressVlans = addressVlans,
+                    HostConfiguration = hostConfiguration,
                 });
             }
         }
@@ -606,6 +611,49 @@ internal static class NodeConfigValidator
             subnets.Add(new IPNetwork(Mask(addr, len), len));
             addressVlans.Add(vlan);
         }
+    }
+
+    /// <summary>The DHCPv6 flags, DNS servers and search list an interface's router advertisements carry.</summary>
+    private static HostConfiguration ParseHostConfiguration(InterfaceConfig x, string at, List<string> errors)
+    {
+        var mode = Dhcpv6Mode.None;
+        switch (x.Dhcpv6?.ToLowerInvariant())
+        {
+            case null or "none": break;
+            case "other": mode = Dhcpv6Mode.Other; break;
+            case "managed": mode = Dhcpv6Mode.Managed; break;
+            default: errors.Add($"{at}.dhcpv6: '{x.Dhcpv6}' is not one of none, other, managed"); break;
+        }
+
+        var servers = new List<UInt128>();
+        for (var i = 0; i < x.DnsServers.Count; i++)
+        {
+            if (!IPAddress.TryParse(x.DnsServers[i] ?? "", out var server) || server.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                errors.Add($"{at}.dnsServers[{i}]: '{x.DnsServers[i]}' is not an IPv6 address (router advertisements carry IPv6 DNS servers only)");
+            }
+            else
+            {
+                servers.Add(IpAddr.From(server).Value);
+            }
+        }
+
+        if (x.DnsServers.Count > RouterAdvertisement.MaxDnsServers)
+        {
+            errors.Add($"{at}.dnsServers: {x.DnsServers.Count} servers; at most {RouterAdvertisement.MaxDnsServers}");
+        }
+
+        if (!RouterAdvertisement.TryEncodeSearchList(x.DnsSearch, out var searchList, out var why))
+        {
+            errors.Add($"{at}.dnsSearch: {why}");
+        }
+
+        if (!x.RouterAdvertisements && (mode != Dhcpv6Mode.None || x.DnsServers.Count > 0 || x.DnsSearch.Count > 0))
+        {
+            errors.Add($"{at}: dhcpv6, dnsServers and dnsSearch are sent in router advertisements; set \"routerAdvertisements\": true");
+        }
+
+        return mode == Dhcpv6Mode.None && servers.Count == 0 && searchList.Length == 0 ? HostConfiguration.None : new HostConfiguration(mode, servers, searchList);
     }
 
     private static string LinkName(ushort vlan) => vlan == 0 ? "untagged" : $"VLAN {vlan}";

@@ -488,7 +488,7 @@ internal sealed class DispatcherRole
         }
 
         var mtu = port.Source is FrameSource { Mtu: int linkMtu } ? (uint)linkMtu : 0;
-        var length = RouterAdvertisement.Write(advertisement.Writable, port.Mac, prefixes, routerLifetime, mtu, vlanTci);
+        var length = RouterAdvertisement.Write(advertisement.Writable, port.Mac, prefixes, routerLifetime, mtu, vlanTci, port.HostConfiguration);
         if (length == 0 || !advertisement.SetFrameLength(length))
         {
             advertisement.Release();
@@ -1476,6 +1476,7 @@ internal sealed class DispatcherRole
             Mac = shared.Mac.GetAddressBytes();
             Vlans = [.. shared.Vlans];
             Advertises = shared.RouterAdvertisements;
+            HostConfiguration = shared.HostConfiguration;
             InitialAdvertsLeft = InitialAdverts;
             LinkLocal = RouterAdvertisement.LinkLocalFor(Mac);
             var links = shared.Addresses.Select((a, n) => (Address: a, Subnet: shared.Subnets[n], Vlan: shared.VlanOf(n))).ToArray();
@@ -1502,6 +1503,9 @@ internal sealed class DispatcherRole
 
         /// <summary>Router advertisements are sent for this interface (<see cref="SharedInterface.RouterAdvertisements"/>).</summary>
         public bool Advertises { get; }
+
+        /// <summary>What the advertisements tell hosts besides the prefixes (<see cref="SharedInterface.HostConfiguration"/>).</summary>
+        public HostConfiguration HostConfiguration { get; }
 
         /// <summary>fe80:: with the shared MAC's modified EUI-64: where the DVA is on the link for IPv6 (its advertisements' source).</summary>
         public UInt128 LinkLocal { get; }

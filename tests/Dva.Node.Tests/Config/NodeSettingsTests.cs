@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Dva.Node.Config;
+using Dva.Shared.Packets;
 
 namespace Dva.Node.Tests.Config;
 
@@ -392,6 +393,47 @@ public class NodeSettingsTests
             n["interfaces"]![0]!["routerAdvertisements"] = true;
         }), out _, out errors));
         Assert.Contains("interfaces[0].routerAdvertisements: a dispatcher's setting (the dispatcher faces the hosts)", errors);
+    }
+
+    [Fact]
+    public void TryParse_Dhcpv6FlagsDnsServersAndSearch_TypedForTheAdvertisements()
+    {
+        var json = Edit(n =>
+        {
+            var i = n["interfaces"]![0]!;
+            i["routerAdvertisements"] = true;
+            i["dhcpv6"] = "Other";
+            i["dnsServers"] = new JsonArray("2001:db8::53", "2001:db8:1::35");
+            i["dnsSearch"] = new JsonArray("corp.example");
+        });
+
+        Assert.True(NodeSettings.TryParse(json, out var settings, out var errors), string.Join("; ", errors));
+        var host = settings!.Interfaces[0].HostConfiguration;
+        Assert.Equal(Dhcpv6Mode.Other, host.Dhcpv6);
+        Assert.Equal(["2001:db8::53", "2001:db8:1::35"], host.DnsServers.Select(a => IpAddr.FromV6(a).ToString()));
+        Assert.Equal("04636F7270076578616D706C65000000", Convert.ToHexString(host.SearchList));
+        Assert.Same(HostConfiguration.None, settings.Interfaces[1].HostConfiguration);
+    }
+
+    [Fact]
+    public void TryParse_BadHostConfiguration_EachNamed()
+    {
+        var json = Edit(n =>
+        {
+            var i = n["interfaces"]![1]!;
+            i["dhcpv6"] = "stateful";
+            i["dnsServers"] = new JsonArray("198.51.100.53", "2001:db8::53");
+            i["dnsSearch"] = new JsonArray("corp_example");
+        });
+
+        Assert.False(NodeSettings.TryParse(json, out _, out var errors));
+        Assert.Equal(
+        [
+            "interfaces[1].dhcpv6: 'stateful' is not one of none, other, managed",
+            "interfaces[1].dnsServers[0]: '198.51.100.53' is not an IPv6 address (router advertisements carry IPv6 DNS servers only)",
+            "interfaces[1].dnsSearch: 'corp_example' is not a domain name (labels of letters, digits and hyphens)",
+            "interfaces[1]: dhcpv6, dnsServers and dnsSearch are sent in router advertisements; set \"routerAdvertisements\": true",
+        ], errors);
     }
 
     private static string Edit(Action<JsonNode> edit)

@@ -25,6 +25,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly string _serverVlans;
     private readonly bool _routerAdvertisements;
     private readonly string _serverSubInterfaces;
+    private readonly string _clientInterfaceOptions;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
@@ -38,9 +39,11 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     /// <param name="serverVlans">The server side interface's <c>vlans</c> (a JSON array): the VLANs of that trunk.</param>
     /// <param name="routerAdvertisements">The dispatcher sends IPv6 router advertisements on both interfaces.</param>
     /// <param name="serverSubInterfaces">The server side interface's <c>subInterfaces</c> (JSON), on the dispatcher and the data plane.</param>
+    /// <param name="clientInterfaceOptions">More members of the dispatcher's client side interface (JSON, each followed by a comma).</param>
     protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1, bool hostChecksumOffload = false,
-        string serverVlans = "[]", bool routerAdvertisements = false, string serverSubInterfaces = "[]")
+        string serverVlans = "[]", bool routerAdvertisements = false, string serverSubInterfaces = "[]", string clientInterfaceOptions = "")
     {
+        _clientInterfaceOptions = clientInterfaceOptions;
         _serverSubInterfaces = serverSubInterfaces;
         _routerAdvertisements = routerAdvertisements;
         _serverVlans = serverVlans;
@@ -79,7 +82,8 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
         var dispatcher = Settings($$"""
             { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" },
               "interfaces": [
-                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "source": "{{_sourceKind}}:{{ClientSideDevice}}", "routerAdvertisements": {{advertise}} },
+                { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "source": "{{_sourceKind}}:{{ClientSideDevice}}", {{_clientInterfaceOptions}}
+                  "routerAdvertisements": {{advertise}} },
                 { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "source": "{{_sourceKind}}:{{ServerSideDevice}}{{_serverSourceOptions}}", "vlans": {{_serverVlans}},
                   "subInterfaces": {{_serverSubInterfaces}}, "routerAdvertisements": {{advertise}} } ],
               {{table}} }

@@ -11,8 +11,31 @@ namespace Dva.Node.Tests.Functional;
 /// at once. Root only.
 /// </summary>
 [Trait("Requires", "root")]
-public sealed partial class RootRouterAdvertisementTests() : RootDispatcherLab(engines: 1, prefix: "dr6", routerAdvertisements: true)
+public sealed partial class RootRouterAdvertisementTests() : RootDispatcherLab(engines: 1, prefix: "dr6", routerAdvertisements: true,
+    clientInterfaceOptions: """ "dhcpv6": "other", "dnsServers": ["2001:db8:1::53", "2001:db8::35"], "dnsSearch": ["corp.example"], """)
 {
+    /// <summary>
+    /// The client side also announces DNS: rdisc6 (ndisc6), soliciting as any host would, reads the O flag (other
+    /// configuration by DHCPv6), both DNS servers and the search domain from the advertisement, beside the prefix and MTU.
+    /// </summary>
+    [Fact]
+    public void Solicited_AdvertisementCarriesTheDhcpv6FlagsDnsServersAndSearchList_AsRdisc6ReadsThem()
+    {
+        Client.Exec("sysctl -qw net.ipv6.conf.dr6c-h.disable_ipv6=0");
+        _ = Until(() => Client.Exec("ip -6 -o addr show dev dr6c-h scope link"), a => a.Contains("fe80::", StringComparison.Ordinal)
+            && !a.Contains("tentative", StringComparison.Ordinal));
+
+        var output = Client.Exec("rdisc6 -1 -w 3000 dr6c-h", allowFailure: true);
+
+        Assert.Matches(@"Stateful address conf\.\s*:\s*No", output);
+        Assert.Matches(@"Stateful other conf\.\s*:\s*Yes", output);
+        Assert.Matches(@"Recursive DNS server\s*:\s*2001:db8:1::53", output);
+        Assert.Matches(@"Recursive DNS server\s*:\s*2001:db8::35", output);
+        Assert.Matches(@"DNS search list\s*:\s*corp\.example", output);
+        Assert.Matches(@"Prefix\s*:\s*2001:db8:1::/64", output);
+        Assert.Matches(@"from fe80::ff:fe00:1", output);
+    }
+
     [Fact]
     public async Task HostsWithNothingConfigured_TakeTheDvaAsRouterAndMakeAddresses_PingThroughIt_ThenForgetItWhenItStops()
     {

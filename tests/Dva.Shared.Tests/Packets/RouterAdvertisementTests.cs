@@ -21,6 +21,15 @@ public class RouterAdvertisementTests
     private static readonly byte[] TaggedSlash48 = Convert.FromHexString(
         "3333000000010200000000028100001486dd6000000000383afffe80000000000000000000fffe000002ff02000000000000000000000000000186000a0b40000708000000000000000001010200000000020304308000278d0000093a800000000020010db8000200000000000000000000");
 
+    // As Untagged, with the O flag (other configuration by DHCPv6), DNS servers 2001:db8:1::53 and 2001:db8::35 and the
+    // search list corp.example, example.net (scapy's ICMPv6NDOptRDNSS and ICMPv6NDOptDNSSL, lifetime 1800).
+    private static readonly byte[] WithDns = Convert.FromHexString(
+        "33330000000102000000000186dd6000000000903afffe80000000000000000000fffe000001ff02000000000000000000000000000186000995404007080000000000000000010102000000000105010000000005dc030440c000278d0000093a800000000020010db8000100000000000000000000190500000000070820010db800010000000000000000005320010db80000000000000000000000351f0500000000070804636f7270076578616d706c6500076578616d706c65036e6574000000000000");
+
+    // A final one on VLAN 20 (router lifetime 0) with M and O and one DNS server: the DNS lifetime is 0 too.
+    private static readonly byte[] FinalManaged = Convert.FromHexString(
+        "3333000000010200000000028100001486dd6000000000503afffe80000000000000000000fffe000002ff0200000000000000000000000000018600b8e940c0000000000000000000000101020000000002030440c000278d0000093a800000000020010db8000200000000000000000000190300000000000020010db8000200000000000000000053");
+
     // A host's solicitation to ff02::2 with its link-layer option; then the same with hop limit 64 (it crossed a router).
     private static readonly byte[] Solicitation = Convert.FromHexString(
         "33330000000202c10000000a86dd6000000000103afffe8000000000000000c100fffe00000aff0200000000000000000000000000028500799800000000010102c10000000a");
@@ -56,6 +65,34 @@ public class RouterAdvertisementTests
         var length = RouterAdvertisement.Write(buffer, InsideMac, [(Parse("2001:db8:2::").Value, 48)], RouterAdvertisement.DefaultRouterLifetime, 0, vlanTci: 20);
 
         Assert.Equal(Convert.ToHexString(TaggedSlash48), Convert.ToHexString(buffer, 0, length));
+    }
+
+    [Fact]
+    public void Write_WithDhcpv6FlagsDnsServersAndSearchList_ScapysBytes()
+    {
+        Assert.True(RouterAdvertisement.TryEncodeSearchList(["corp.example", "Example.NET."], out var searchList, out var error), error);
+        var other = new HostConfiguration(Dhcpv6Mode.Other, [Parse("2001:db8:1::53").Value, Parse("2001:db8::35").Value], searchList);
+        var managed = new HostConfiguration(Dhcpv6Mode.Managed, [Parse("2001:db8:2::53").Value], []);
+        var buffer = new byte[512];
+
+        var length = RouterAdvertisement.Write(buffer, OutsideMac, [(Parse("2001:db8:1::").Value, 64)], RouterAdvertisement.DefaultRouterLifetime, 1500, null, other);
+        Assert.Equal(Convert.ToHexString(WithDns), Convert.ToHexString(buffer, 0, length));
+
+        length = RouterAdvertisement.Write(buffer, InsideMac, [(Parse("2001:db8:2::").Value, 64)], routerLifetime: 0, 0, vlanTci: 20, managed);
+        Assert.Equal(Convert.ToHexString(FinalManaged), Convert.ToHexString(buffer, 0, length));
+    }
+
+    [Theory]
+    [InlineData("-corp.example", "'-corp.example' is not a domain name (labels of letters, digits and hyphens)")]
+    [InlineData("corp..example", "'corp..example' is not a domain name (labels of letters, digits and hyphens)")]
+    [InlineData("corp_example", "'corp_example' is not a domain name (labels of letters, digits and hyphens)")]
+    [InlineData("", "'' is not a domain name")]
+    public void TryEncodeSearchList_NotAHostName_Refused(string domain, string expected)
+    {
+        Assert.False(RouterAdvertisement.TryEncodeSearchList(["example.net", domain], out _, out var error));
+        Assert.Equal(expected, error);
+        Assert.False(RouterAdvertisement.TryEncodeSearchList([.. Enumerable.Range(0, 9).Select(i => $"d{i}.example")], out _, out error));
+        Assert.Equal("at most 8 search domains", error);
     }
 
     [Fact]
