@@ -346,3 +346,20 @@ VALUES ('20261127214403_InterfaceSubInterfaces', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "SharedInterfaceHostConfigurations" (
+    "InterfaceId" INTEGER NOT NULL CONSTRAINT "PK_SharedInterfaceHostConfigurations" PRIMARY KEY,
+    "Dhcpv6" TEXT NOT NULL,
+    "DnsServers" TEXT NOT NULL,
+    "DnsSearch" TEXT NOT NULL,
+    CONSTRAINT "FK_SharedInterfaceHostConfigurations_SharedInterfaces_InterfaceId" FOREIGN KEY ("InterfaceId") REFERENCES "SharedInterfaces" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "SharedInterfaceHostConfigurations" ("InterfaceId", "Dhcpv6", "DnsServers", "DnsSearch") SELECT "Id", 'none', '[]', '[]' FROM "SharedInterfaces";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127220947_InterfaceHostConfigurations', '10.0.15');
+
+COMMIT;
+

@@ -177,6 +177,9 @@ internal sealed partial class DashboardBackend
         Vlans = [.. form.Vlans.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries)
             .Select(v => int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : -1)],
         RouterAdvertisements = form.RouterAdvertisements,
+        Dhcpv6 = form.Dhcpv6,
+        DnsServers = form.DnsServers.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries),
+        DnsSearch = form.DnsSearch.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries),
         SubInterfaces = [.. form.SubInterfaces.Split([';', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SubInterface)],
         Attachment = new InterfaceAttachment { NodeName = form.AttachedTo.Trim(), FrameSource = form.FrameSource.Trim() },
     };

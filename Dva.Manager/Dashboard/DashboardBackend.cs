@@ -61,7 +61,7 @@ internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, Auth
             dva.Version, dva.Generation, dva.ObservedGeneration,
             [.. interfaces.Select(i => new InterfaceView(i.Id, i.Spec.Ifid, i.Spec.Name, i.Spec.Mac, i.Spec.Addresses, i.Spec.Attachment.NodeName, Status(i.Status),
                 i.Spec.Attachment.FrameSource, i.Version, i.Spec.Vlans, i.Spec.RouterAdvertisements,
-                [.. i.Spec.SubInterfaces.Select(v => new SubInterfaceView(v.Vlan, v.Addresses))]))],
+                [.. i.Spec.SubInterfaces.Select(v => new SubInterfaceView(v.Vlan, v.Addresses))], i.Spec.Dhcpv6, i.Spec.DnsServers, i.Spec.DnsSearch))],
             [.. nodes.Select(Unit)],
             serviceViews,
             dva.Spec.DataPlaneEngines,

@@ -16,6 +16,9 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
     /// <summary>How the dispatcher acts as the link's IPv6 router, in its own table (SharedInterfaceIpv6Routers).</summary>
     public InterfaceIpv6Router Ipv6Router { get; set; } = new();
 
+    /// <summary>DHCPv6 flags and DNS the advertisements carry, in its own table (SharedInterfaceHostConfigurations).</summary>
+    public InterfaceHostConfiguration HostConfiguration { get; set; } = new();
+
     /// <summary>VLAN sub-interfaces with their own addresses, in their own table (SharedInterfaceSubInterfaces).</summary>
     public List<SubInterface> SubInterfaces { get; set; } = [];
 
@@ -32,6 +35,9 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
         Vlans = [.. Trunk.Vlans],
         SubInterfaces = [.. SubInterfaces.OrderBy(v => v.Vlan).Select(v => new SubInterfaceSpec { Vlan = v.Vlan, Addresses = [.. v.Addresses] })],
         RouterAdvertisements = Ipv6Router.RouterAdvertisements,
+        Dhcpv6 = HostConfiguration.Dhcpv6,
+        DnsServers = [.. HostConfiguration.DnsServers],
+        DnsSearch = [.. HostConfiguration.DnsSearch],
         Attachment = new InterfaceAttachment { NodeName = AttachmentNodeName, FrameSource = AttachmentFrameSource },
     };
 
@@ -56,6 +62,9 @@ internal sealed class SharedInterface : DvaChildEntity<SharedInterfaceSpec>
             row.Addresses = [.. wanted.Addresses];
         }
         Ipv6Router.RouterAdvertisements = spec.RouterAdvertisements;
+        HostConfiguration.Dhcpv6 = (spec.Dhcpv6 ?? "none").ToLowerInvariant();
+        HostConfiguration.DnsServers = [.. spec.DnsServers];
+        HostConfiguration.DnsSearch = [.. spec.DnsSearch];
         AttachmentNodeName = spec.Attachment.NodeName;
         AttachmentFrameSource = spec.Attachment.FrameSource;
     }
@@ -65,6 +74,17 @@ internal sealed class InterfaceIpv6Router
 {
     /// <summary>The dispatcher sends IPv6 router advertisements on the interface (<see cref="SharedInterfaceSpec.RouterAdvertisements"/>).</summary>
     public bool RouterAdvertisements { get; set; }
+}
+
+/// <summary>What the advertisements tell hosts besides the prefixes, in its own table (SharedInterfaceHostConfigurations).</summary>
+internal sealed class InterfaceHostConfiguration
+{
+    /// <summary>none, other or managed (<see cref="SharedInterfaceSpec.Dhcpv6"/>).</summary>
+    public string Dhcpv6 { get; set; } = "none";
+
+    public List<string> DnsServers { get; set; } = [];
+
+    public List<string> DnsSearch { get; set; } = [];
 }
 
 internal sealed class SubInterface

@@ -99,6 +99,18 @@ internal sealed record SharedInterfaceSpec
     /// </summary>
     public bool RouterAdvertisements { get; init; }
 
+    /// <summary>
+    /// With router advertisements: where hosts get more than SLAAC gives: "none" (default), "other" (the O flag: other
+    /// configuration by DHCPv6) or "managed" (M and O: addresses by DHCPv6 too).
+    /// </summary>
+    public string Dhcpv6 { get; init; } = "none";
+
+    /// <summary>With router advertisements: the IPv6 DNS servers they announce (RDNSS), at most 8.</summary>
+    public IReadOnlyList<string> DnsServers { get; init; } = [];
+
+    /// <summary>With router advertisements: the DNS search domains they announce (DNSSL), at most 8.</summary>
+    public IReadOnlyList<string> DnsSearch { get; init; } = [];
+
     public InterfaceAttachment Attachment { get; init; } = new();
 }
 

@@ -64,7 +64,10 @@ internal sealed record NodeConfigDocument(
 
             documents.Add(new InterfaceDocument(i.Ifid, i.Name, i.Mac, i.Addresses, isDispatcher ? Source(i.AttachmentFrameSource, superFrames) : null, dispatcher,
                 isDispatcher && i.Trunk.Vlans.Count > 0 ? i.Trunk.Vlans : null, isDispatcher && i.Ipv6Router.RouterAdvertisements ? true : null,
-                i.SubInterfaces.Count == 0 ? null : [.. i.SubInterfaces.OrderBy(v => v.Vlan).Select(v => new SubInterfaceDocument(v.Vlan, v.Addresses))]));
+                i.SubInterfaces.Count == 0 ? null : [.. i.SubInterfaces.OrderBy(v => v.Vlan).Select(v => new SubInterfaceDocument(v.Vlan, v.Addresses))],
+                isDispatcher && i.Ipv6Router.RouterAdvertisements && i.HostConfiguration.Dhcpv6 != "none" ? i.HostConfiguration.Dhcpv6 : null,
+                isDispatcher && i.Ipv6Router.RouterAdvertisements && i.HostConfiguration.DnsServers.Count > 0 ? i.HostConfiguration.DnsServers : null,
+                isDispatcher && i.Ipv6Router.RouterAdvertisements && i.HostConfiguration.DnsSearch.Count > 0 ? i.HostConfiguration.DnsSearch : null));
         }
 
         var ifids = documents.Select(d => d.Ifid).ToHashSet();
@@ -117,9 +120,13 @@ internal sealed record TunnelSecurityDocument(string Mode, string Cipher)
 /// <param name="Vlans">The trunk's VLANs (<see cref="Model.SharedInterfaceSpec.Vlans"/>); only the dispatcher asks on them, and
 /// an interface without any has no member (null).</param>
 /// <param name="RouterAdvertisements">The dispatcher advertises the interface as IPv6 router; null (absent) otherwise and on data planes.</param>
+/// <param name="Dhcpv6">With router advertisements, on the dispatcher: other or managed; null for none.</param>
+/// <param name="DnsServers">With router advertisements, on the dispatcher: the DNS servers they announce; null for none.</param>
+/// <param name="DnsSearch">With router advertisements, on the dispatcher: the search domains they announce; null for none.</param>
 /// <param name="SubInterfaces">The VLAN sub-interfaces, for every unit (data planes route into their subnets); null without any.</param>
 internal sealed record InterfaceDocument(int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string? Source, int Dispatcher, IReadOnlyList<int>? Vlans,
-    bool? RouterAdvertisements = null, IReadOnlyList<SubInterfaceDocument>? SubInterfaces = null);
+    bool? RouterAdvertisements = null, IReadOnlyList<SubInterfaceDocument>? SubInterfaces = null, string? Dhcpv6 = null, IReadOnlyList<string>? DnsServers = null,
+    IReadOnlyList<string>? DnsSearch = null);
 
 internal sealed record SubInterfaceDocument(int Vlan, IReadOnlyList<string> Addresses);
 

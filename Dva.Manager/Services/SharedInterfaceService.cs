@@ -41,6 +41,7 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
         var links = ValidateSubInterfaces(spec, errors, path);
         errors.Require(!spec.RouterAdvertisements || links.Any(l => l.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6),
             path + "routerAdvertisements", "Needs an IPv6 address on the interface or a sub-interface: its prefixes are what the advertisements carry.");
+        ValidateHostConfiguration(spec, errors, path);
         errors.Require(spec.Attachment.NodeName.Length <= 63, path + "attachment.nodeName", "At most 63 characters.");
         errors.Require(spec.Attachment.FrameSource.Length <= 256, path + "attachment.frameSource", "At most 256 characters.");
 
@@ -120,6 +121,28 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
         }
 
         return links;
+    }
+
+    /// <summary>The DHCPv6 flags, DNS servers and search list the advertisements carry, as the node checks them.</summary>
+    private static void ValidateHostConfiguration(SharedInterfaceSpec spec, ValidationErrors errors, string path)
+    {
+        errors.Require((spec.Dhcpv6 ?? "none").ToLowerInvariant() is "none" or "other" or "managed", path + "dhcpv6",
+            "Must be none, other (hosts ask DHCPv6 for DNS and more) or managed (for their addresses too).");
+        errors.Require(spec.DnsServers.Count <= Dva.Shared.Packets.RouterAdvertisement.MaxDnsServers, path + "dnsServers",
+            $"At most {Dva.Shared.Packets.RouterAdvertisement.MaxDnsServers} DNS servers.");
+        for (var i = 0; i < spec.DnsServers.Count; i++)
+        {
+            errors.Require(IPAddress.TryParse(spec.DnsServers[i] ?? "", out var server) && server.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6,
+                $"{path}dnsServers[{i}]", "Must be an IPv6 address: router advertisements carry IPv6 DNS servers only.");
+        }
+
+        if (!Dva.Shared.Packets.RouterAdvertisement.TryEncodeSearchList([.. spec.DnsSearch.Select(d => d ?? "")], out _, out var why))
+        {
+            errors.Add(path + "dnsSearch", char.ToUpperInvariant(why![0]) + why[1..] + ".");
+        }
+
+        errors.Require(spec.RouterAdvertisements || ((spec.Dhcpv6 ?? "none").Equals("none", StringComparison.OrdinalIgnoreCase) && spec.DnsServers.Count == 0 && spec.DnsSearch.Count == 0),
+            path + "routerAdvertisements", "dhcpv6, dnsServers and dnsSearch are sent in router advertisements; turn them on.");
     }
 
     private static IPNetwork Network(IPAddress address, int prefixLength)

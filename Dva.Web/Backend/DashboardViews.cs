@@ -37,9 +37,13 @@ public sealed record DvaDetail(
 /// <param name="Vlans">The trunk's VLANs besides untagged (none: an access link).</param>
 /// <param name="RouterAdvertisements">The dispatcher sends IPv6 router advertisements on the interface.</param>
 /// <param name="SubInterfaces">VLAN sub-interfaces with their own addresses.</param>
+/// <param name="Dhcpv6">What the advertisements' M and O flags say: none, other or managed.</param>
+/// <param name="DnsServers">DNS servers the advertisements announce.</param>
+/// <param name="DnsSearch">Search domains the advertisements announce.</param>
 public sealed record InterfaceView(
     long Id, int Ifid, string Name, string Mac, IReadOnlyList<string> Addresses, string AttachedTo, StatusView Status, string FrameSource, long Version,
-    IReadOnlyList<int>? Vlans = null, bool RouterAdvertisements = false, IReadOnlyList<SubInterfaceView>? SubInterfaces = null)
+    IReadOnlyList<int>? Vlans = null, bool RouterAdvertisements = false, IReadOnlyList<SubInterfaceView>? SubInterfaces = null,
+    string Dhcpv6 = "none", IReadOnlyList<string>? DnsServers = null, IReadOnlyList<string>? DnsSearch = null)
 {
     /// <summary>The view as an edit form starts from.</summary>
     public InterfaceForm ToForm() => new()
@@ -47,6 +51,7 @@ public sealed record InterfaceView(
         Ifid = Ifid, Name = Name, Mac = Mac, Addresses = string.Join(", ", Addresses), AttachedTo = AttachedTo, FrameSource = FrameSource,
         Vlans = string.Join(", ", Vlans ?? []), RouterAdvertisements = RouterAdvertisements,
         SubInterfaces = string.Join("; ", (SubInterfaces ?? []).Select(v => v.ToString())),
+        Dhcpv6 = Dhcpv6, DnsServers = string.Join(", ", DnsServers ?? []), DnsSearch = string.Join(", ", DnsSearch ?? []),
     };
 }
 
@@ -121,6 +126,15 @@ public sealed record InterfaceForm
 
     /// <summary>VLAN sub-interfaces, <c>VLAN=addresses</c> separated by semicolons or lines: <c>20=203.0.113.1/24; 30=192.0.2.129/25</c>.</summary>
     public string SubInterfaces { get; set; } = "";
+
+    /// <summary>none, other or managed: what the advertisements' M and O flags tell hosts to ask DHCPv6 for.</summary>
+    public string Dhcpv6 { get; set; } = "none";
+
+    /// <summary>IPv6 DNS servers the advertisements announce, separated by commas or spaces.</summary>
+    public string DnsServers { get; set; } = "";
+
+    /// <summary>DNS search domains the advertisements announce, separated by commas or spaces.</summary>
+    public string DnsSearch { get; set; } = "";
 }
 
 /// <summary>The outcome of a change: success, or a message and the API's field errors (JSON paths).</summary>

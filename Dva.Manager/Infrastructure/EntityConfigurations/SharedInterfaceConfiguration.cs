@@ -31,6 +31,16 @@ internal sealed class SharedInterfaceConfiguration : IEntityTypeConfiguration<Sh
             router.HasKey("InterfaceId");
         });
         builder.Navigation(e => e.Ipv6Router).IsRequired();
+        builder.OwnsOne(e => e.HostConfiguration, host =>
+        {
+            host.ToTable("SharedInterfaceHostConfigurations");
+            host.WithOwner().HasForeignKey("InterfaceId");
+            host.HasKey("InterfaceId");
+            host.Property(h => h.Dhcpv6).HasMaxLength(8);
+            host.PrimitiveCollection(h => h.DnsServers);
+            host.PrimitiveCollection(h => h.DnsSearch);
+        });
+        builder.Navigation(e => e.HostConfiguration).IsRequired();
         builder.OwnsMany(e => e.SubInterfaces, sub =>
         {
             sub.ToTable("SharedInterfaceSubInterfaces");

@@ -824,6 +824,32 @@ namespace Dva.Manager.Infrastructure.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
 
+                    b.OwnsOne("Dva.Manager.Model.InterfaceHostConfiguration", "HostConfiguration", b1 =>
+                        {
+                            b1.Property<long>("InterfaceId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<string>("Dhcpv6")
+                                .IsRequired()
+                                .HasMaxLength(8)
+                                .HasColumnType("TEXT");
+
+                            b1.PrimitiveCollection<string>("DnsSearch")
+                                .IsRequired()
+                                .HasColumnType("TEXT");
+
+                            b1.PrimitiveCollection<string>("DnsServers")
+                                .IsRequired()
+                                .HasColumnType("TEXT");
+
+                            b1.HasKey("InterfaceId");
+
+                            b1.ToTable("SharedInterfaceHostConfigurations", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("InterfaceId");
+                        });
+
                     b.OwnsOne("Dva.Manager.Model.InterfaceIpv6Router", "Ipv6Router", b1 =>
                         {
                             b1.Property<long>("InterfaceId")
@@ -876,6 +902,9 @@ namespace Dva.Manager.Infrastructure.Migrations
                             b1.WithOwner()
                                 .HasForeignKey("InterfaceId");
                         });
+
+                    b.Navigation("HostConfiguration")
+                        .IsRequired();
 
                     b.Navigation("Ipv6Router")
                         .IsRequired();

@@ -149,6 +149,33 @@ public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fix
             (string)overlap["subInterfaces[0].addresses[0]"]![0]!);
     }
 
+    /// <summary>
+    /// DHCPv6 flags, DNS servers and search domains round-trip with router advertisements on; each bad entry is named,
+    /// and without router advertisements they are refused.
+    /// </summary>
+    [Fact]
+    public async Task Dhcpv6AndDns_RoundTripWithRouterAdvertisements_EachBadEntryNamed()
+    {
+        var dvaId = await CreateDvaAsync();
+        object Interface(bool advertise, string dhcpv6, string[] dnsServers, string[] dnsSearch) => new
+        {
+            ifid = 2, name = "inside", mac = "02:00:5e:00:00:02", addresses = new[] { "2001:db8:2::1/64" }, routerAdvertisements = advertise,
+            dhcpv6, dnsServers, dnsSearch,
+        };
+
+        var created = await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces",
+            Interface(true, "Managed", ["2001:db8::53"], ["corp.example"])), HttpStatusCode.Created);
+        var shown = (await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{(long)created["id"]!}")))["spec"]!;
+        Assert.Equal(("managed", """["2001:db8::53"]""", """["corp.example"]"""),
+            ((string)shown["dhcpv6"]!, shown["dnsServers"]!.ToJsonString(), shown["dnsSearch"]!.ToJsonString()));
+
+        var bad = await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces",
+            Interface(true, "stateful", ["198.51.100.53"], ["corp_example"])), "dhcpv6", "dnsServers[0]", "dnsSearch");
+        Assert.Equal("'corp_example' is not a domain name (labels of letters, digits and hyphens).", (string)bad["dnsSearch"]![0]!);
+        await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces",
+            Interface(false, "other", [], [])), "routerAdvertisements");
+    }
+
     [Fact]
     public async Task Create_InvalidFields_ReportsEachField()
     {

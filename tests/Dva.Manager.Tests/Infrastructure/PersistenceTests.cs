@@ -101,35 +101,80 @@ public sealed partial class PersistenceTests : IDisposable
     [Fact]
     public async Task Start_DatabaseFromBeforeRouterAdvertisements_ExistingInterfaceMigratedWithThemOff()
     {
+        var dvaId = await InterfaceInADatabaseFromBeforeAsync(
+            new { ifid = 1, name = "outside", mac = "02:00:00:00:00:01", addresses = new[] { "2001:db8:1::1/64" }, routerAdvertisements = true },
+            "InterfaceIpv6Routers", "SharedInterfaceIpv6Routers");
+
+        await using var second = new ManagerFactory(_database.Path);
+        var shown = await ChangeTheInterfaceAsync(second.Admin(), dvaId, spec => Assert.False(spec["routerAdvertisements"]!.GetValue<bool>()),
+            spec => spec["routerAdvertisements"] = true);
+        Assert.True(shown["routerAdvertisements"]!.GetValue<bool>());
+    }
+
+    /// <summary>
+    /// A database from before VLAN sub-interfaces and the advertisements' DHCPv6 and DNS options (both migrations undone
+    /// by hand): the interface comes back with none of either, and both can be set. Without the fill-in of the host
+    /// configuration's rows, reading the interface fails.
+    /// </summary>
+    [Fact]
+    public async Task Start_DatabaseFromBeforeSubInterfacesAndDns_ExistingInterfaceMigratedWithoutThem()
+    {
+        var dvaId = await InterfaceInADatabaseFromBeforeAsync(
+            new { ifid = 1, name = "outside", mac = "02:00:00:00:00:01", addresses = new[] { "2001:db8:1::1/64" }, routerAdvertisements = true },
+            "InterfaceHostConfigurations", "SharedInterfaceHostConfigurations", "InterfaceSubInterfaces", "SharedInterfaceSubInterfaces");
+
+        await using var second = new ManagerFactory(_database.Path);
+        var shown = await ChangeTheInterfaceAsync(second.Admin(), dvaId,
+            spec => Assert.Equal(("none", "[]", "[]"), ((string)spec["dhcpv6"]!, spec["dnsServers"]!.ToJsonString(), spec["subInterfaces"]!.ToJsonString())),
+            spec =>
+            {
+                spec["dhcpv6"] = "other";
+                spec["dnsServers"] = new System.Text.Json.Nodes.JsonArray("2001:db8::53");
+                spec["subInterfaces"] = System.Text.Json.Nodes.JsonNode.Parse("""[{"vlan":20,"addresses":["203.0.113.1/24"]}]""");
+            });
+        Assert.Equal(("other", """["2001:db8::53"]""", """[{"vlan":20,"addresses":["203.0.113.1/24"]}]"""),
+            ((string)shown["dhcpv6"]!, shown["dnsServers"]!.ToJsonString(), shown["subInterfaces"]!.ToJsonString()));
+    }
+
+    /// <summary>
+    /// Makes a DVA with <paramref name="iface"/>, then undoes migrations by hand as a database from before them would be:
+    /// each (migration, table) pair of <paramref name="undo"/> drops the table and forgets the migration. Returns the DVA's id.
+    /// </summary>
+    private async Task<long> InterfaceInADatabaseFromBeforeAsync(object iface, params string[] undo)
+    {
         long dvaId;
         await using (var first = new ManagerFactory(_database.Path))
         {
             var admin = first.Admin();
             var created = await admin.PostAsJsonAsync("/api/v1/dvas", new { name = "older" });
             dvaId = (await created.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["id"]!.GetValue<long>();
-            (await admin.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new
-            {
-                ifid = 1, name = "outside", mac = "02:00:00:00:00:01", addresses = new[] { "2001:db8:1::1/64" }, routerAdvertisements = true,
-            })).EnsureSuccessStatusCode();
+            (await admin.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", iface)).EnsureSuccessStatusCode();
         }
 
-        await ExecuteAsync(_database.Path, """
-            DROP TABLE "SharedInterfaceIpv6Routers";
-            DELETE FROM "__EFMigrationsHistory" WHERE "MigrationId" LIKE '%_InterfaceIpv6Routers';
-            """);
-        Assert.DoesNotContain("SharedInterfaceIpv6Routers", await TablesAsync(_database.Path));
+        for (var i = 0; i < undo.Length; i += 2)
+        {
+            await ExecuteAsync(_database.Path, $"""
+                DROP TABLE "{undo[i + 1]}";
+                DELETE FROM "__EFMigrationsHistory" WHERE "MigrationId" LIKE '%_{undo[i]}';
+                """);
+            Assert.DoesNotContain(undo[i + 1], await TablesAsync(_database.Path));
+        }
 
-        await using var second = new ManagerFactory(_database.Path);
-        var client = second.Admin();
+        return dvaId;
+    }
+
+    /// <summary>Reads the DVA's one interface, checks its spec, changes it with a PUT, and returns the spec read back.</summary>
+    private static async Task<System.Text.Json.Nodes.JsonObject> ChangeTheInterfaceAsync(HttpClient client, long dvaId,
+        Action<System.Text.Json.Nodes.JsonObject> before, Action<System.Text.Json.Nodes.JsonObject> change)
+    {
         var shown = Assert.Single((await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/dvas/{dvaId}/interfaces"))!)!;
-        Assert.False(shown["spec"]!["routerAdvertisements"]!.GetValue<bool>());
-
         var spec = shown["spec"]!.AsObject();
-        spec["routerAdvertisements"] = true;
+        before(spec);
+        change(spec);
         using var put = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/interfaces/{(long)shown["id"]!}") { Content = JsonContent.Create(spec) };
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(put)).StatusCode);
         var after = await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>($"/api/v1/dvas/{dvaId}/interfaces");
-        Assert.True(Assert.Single(after!)!["spec"]!["routerAdvertisements"]!.GetValue<bool>());
+        return Assert.Single(after!)!["spec"]!.AsObject();
     }
 
     [Fact]

@@ -27,6 +27,9 @@ public class NodeConfigContractTests
         Assert.Equal("afpacket:eth1?gso=1", shared.Source);
         Assert.Equal([20, 30], shared.Vlans);
         Assert.True(shared.RouterAdvertisements);
+        Assert.Equal(Dva.Shared.Packets.Dhcpv6Mode.Other, shared.HostConfiguration.Dhcpv6);
+        Assert.Single(shared.HostConfiguration.DnsServers);
+        Assert.NotEmpty(shared.HostConfiguration.SearchList);
         Assert.Equal(["192.0.2.1", "2001:db8:1::1", "203.0.113.1"], shared.Addresses.Select(a => a.ToString()));
         Assert.Equal(30, shared.VlanOf(2));
     }
@@ -43,6 +46,7 @@ public class NodeConfigContractTests
         var shared = Assert.Single(settings.Interfaces);
         Assert.Equal(100, shared.Dispatcher);
         Assert.False(shared.RouterAdvertisements);
+        Assert.Equal(Dva.Shared.Packets.Dhcpv6Mode.None, shared.HostConfiguration.Dhcpv6);
         Assert.Equal("203.0.113.1", shared.Addresses[2].ToString());
         Assert.Equal(30, shared.VlanOf(2));
     }
@@ -57,6 +61,7 @@ public class NodeConfigContractTests
         Addresses = ["192.0.2.1/24", "2001:db8:1::1/64"],
         Trunk = new InterfaceTrunk { Vlans = [20] },
         Ipv6Router = new InterfaceIpv6Router { RouterAdvertisements = true },
+        HostConfiguration = new InterfaceHostConfiguration { Dhcpv6 = "other", DnsServers = ["2001:db8:1::53"], DnsSearch = ["corp.example"] },
         SubInterfaces = [new SubInterface { Vlan = 30, Addresses = ["203.0.113.1/24"] }],
         AttachmentNodeName = "disp-1",
         AttachmentFrameSource = "afpacket:eth1",

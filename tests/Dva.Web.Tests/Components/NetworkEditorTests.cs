@@ -141,6 +141,42 @@ public sealed class NetworkEditorTests(ManagerHost host) : BackendComponentTest(
         Assert.Equal(2, Assert.Single(await InterfacesAsync(dva.Id)).Spec.SubInterfaces.Count);
     }
 
+    /// <summary>
+    /// The advertisements' DHCPv6 flags and DNS: a bad server and search domain are refused at their fields; then stored,
+    /// shown beside "IPv6 router advertisements", and in the form again for an edit.
+    /// </summary>
+    [Fact]
+    public async Task InterfacesEditor_Dhcpv6AndDns_BadEntriesAtTheirFieldsThenStoredAndShown()
+    {
+        var dva = await Host.Factory.CreateDvaAsync("net-dns");
+        var editor = Render<InterfacesEditor>(p => p.Add(e => e.DvaId, dva.Id));
+
+        editor.Find("#iface-name").Input("inside");
+        editor.Find("#iface-mac").Input("02:00:5e:00:00:02");
+        editor.Find("#iface-addresses").Input("2001:db8:2::1/64");
+        editor.Find("#iface-router-adverts").Change(true);
+        editor.Find("#iface-dhcpv6").Change("other");
+        editor.Find("#iface-dns-servers").Input("2001:db8::53, 198.51.100.53");
+        editor.Find("#iface-dns-search").Input("corp_example");
+        editor.Find("form").Submit();
+
+        editor.WaitForAssertion(() => Assert.Contains("IPv6 address", editor.Find(".field-error[data-field='dnsServers[1]']").TextContent, StringComparison.Ordinal));
+        Assert.Contains("not a domain name", editor.Find(".field-error[data-field='dnsSearch']").TextContent, StringComparison.Ordinal);
+        Assert.Empty(await InterfacesAsync(dva.Id));
+
+        editor.Find("#iface-dns-servers").Input("2001:db8::53");
+        editor.Find("#iface-dns-search").Input("corp.example");
+        editor.Find("form").Submit();
+        editor.WaitForAssertion(() => Assert.Contains("IPv6 router advertisements: DHCPv6 other; DNS 2001:db8::53; search corp.example",
+            editor.Find("tr.interface-row-view").TextContent, StringComparison.Ordinal));
+        var spec = Assert.Single(await InterfacesAsync(dva.Id)).Spec;
+        Assert.Equal(("other", "2001:db8::53", "corp.example"), (spec.Dhcpv6, Assert.Single(spec.DnsServers), Assert.Single(spec.DnsSearch)));
+
+        editor.Find("tr.interface-row-view button").Click();
+        Assert.Equal("2001:db8::53", editor.Find("#iface-dns-servers").GetAttribute("value"));
+        Assert.Equal("other", editor.Find("#iface-dhcpv6").GetAttribute("value"));
+    }
+
     [Fact]
     public async Task RoutesEditor_BadPrefixAndNextHop_ShowsBothAtTheirFieldsThenAddsAndDeletesTheRoute()
     {
