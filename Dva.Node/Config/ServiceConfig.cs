@@ -45,6 +45,9 @@ internal sealed record RuleConfig
     /// <summary>The shared interface the flow's first packet came in on.</summary>
     public int? Ifid { get; init; }
 
+    /// <summary>The VLAN id the flow's first packet came in tagged with: 0 untagged, 1..4094 (a sub-interface's, say).</summary>
+    public int? Vlan { get; init; }
+
     public int? IcmpType { get; init; }
 
     public bool Enabled { get; init; } = true;
@@ -128,6 +131,11 @@ internal static class ServiceConfigValidator
                 errors.Add($"{at}.ifid: {ifid} is out of range (1..255)");
             }
 
+            if (r.Vlan is { } vlan and (< 0 or > 4094))
+            {
+                errors.Add($"{at}.vlan: {vlan} is not a VLAN id (0 untagged, 1..4094)");
+            }
+
             if (r.IcmpType is { } type and (< 0 or > 255))
             {
                 errors.Add($"{at}.icmpType: {type} is out of range (0..255)");
@@ -144,6 +152,7 @@ internal static class ServiceConfigValidator
                 SourcePorts = sourcePorts,
                 DestinationPorts = destinationPorts,
                 IngressIfid = r.Ifid is { } f ? (byte)f : null,
+                IngressVlan = r.Vlan is { } v and >= 0 and <= 4094 ? (ushort)v : null,
                 IcmpType = r.IcmpType is { } t ? (byte)t : null,
                 Enabled = r.Enabled,
                 Description = r.Description ?? "",

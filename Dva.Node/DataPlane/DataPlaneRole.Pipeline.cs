@@ -65,7 +65,7 @@ internal sealed partial class DataPlaneRole
             return Drop(DropReason.NoRoute);
         }
 
-        stage = Forward(ref info, rx.IfId, slot, created);
+        stage = Forward(ref info, rx.IfId, rx.VlanId, slot, created);
         if (!stage.Accepted)
         {
             return stage.Reason == DropReason.FirewallReject ? Reject(buffer, rx, ref info, slot) : Drop(stage.Reason);

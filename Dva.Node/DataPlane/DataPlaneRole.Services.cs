@@ -188,7 +188,7 @@ internal sealed partial class DataPlaneRole
     }
 
     /// <summary>FORWARD (filter): the first packet of a flow is classified and the verdict stored; later packets are counted on the rule.</summary>
-    private StageResult Forward(ref PacketInfo info, byte ingressIfid, int slot, bool created)
+    private StageResult Forward(ref PacketInfo info, byte ingressIfid, ushort ingressVlan, int slot, bool created)
     {
         var rules = _firewall;
         if (rules is null)
@@ -203,7 +203,7 @@ internal sealed partial class DataPlaneRole
             return StageResult.Accept;
         }
 
-        var match = rules.Classify(TupleOf(info, ingressIfid));
+        var match = rules.Classify(TupleOf(info, ingressIfid, ingressVlan));
         rules.Counters.RecordEvaluation(match, PacketBytes(info));
         rules.Counters.RecordFlow(match.RuleIndex);
         flow.RuleIndex = match.RuleIndex;
@@ -417,7 +417,7 @@ internal sealed partial class DataPlaneRole
         return StageResult.Accept;
     }
 
-    private static FlowTuple TupleOf(in PacketInfo info, byte ingressIfid) => new(
+    private static FlowTuple TupleOf(in PacketInfo info, byte ingressIfid, ushort ingressVlan = 0) => new(
         info.IpVersion == 6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork,
         info.Source.Value,
         info.Destination.Value,
@@ -425,7 +425,8 @@ internal sealed partial class DataPlaneRole
         info.HasPorts ? info.SrcPort : (ushort)0,
         info.HasPorts ? info.DstPort : (ushort)0,
         ingressIfid,
-        info.HasTransportHeader ? info.IcmpType : (byte)0);
+        info.HasTransportHeader ? info.IcmpType : (byte)0,
+        ingressVlan);
 
     /// <summary>
     /// A free port whose reply reaches this engine, whatever bucket it hashes to (a STEER then covers the bucket). With N

@@ -16,7 +16,7 @@ internal readonly struct FlowTuple
 {
     public FlowTuple(
         AddressFamily family, UInt128 source, UInt128 destination, byte protocol,
-        ushort sourcePort, ushort destinationPort, byte ingressIfid, byte icmpType)
+        ushort sourcePort, ushort destinationPort, byte ingressIfid, byte icmpType, ushort ingressVlan = 0)
     {
         Family = family;
         Source = source;
@@ -26,6 +26,7 @@ internal readonly struct FlowTuple
         DestinationPort = destinationPort;
         IngressIfid = ingressIfid;
         IcmpType = icmpType;
+        IngressVlan = ingressVlan;
     }
 
     public AddressFamily Family { get; }
@@ -37,6 +38,9 @@ internal readonly struct FlowTuple
     public byte IngressIfid { get; }
     public byte IcmpType { get; }
 
+    /// <summary>The VLAN id the flow's first packet came in tagged with, 0 untagged.</summary>
+    public ushort IngressVlan { get; }
+
     public bool IsIPv6 => Family == AddressFamily.InterNetworkV6;
 
     /// <summary>TCP, UDP and SCTP carry ports; for anything else the port fields mean nothing.</summary>
@@ -47,18 +51,18 @@ internal readonly struct FlowTuple
 
     public static FlowTuple IPv4(
         uint source, uint destination, byte protocol, ushort sourcePort, ushort destinationPort,
-        byte ingressIfid = 0, byte icmpType = 0) =>
-        new(AddressFamily.InterNetwork, source, destination, protocol, sourcePort, destinationPort, ingressIfid, icmpType);
+        byte ingressIfid = 0, byte icmpType = 0, ushort ingressVlan = 0) =>
+        new(AddressFamily.InterNetwork, source, destination, protocol, sourcePort, destinationPort, ingressIfid, icmpType, ingressVlan);
 
     public static FlowTuple IPv6(
         UInt128 source, UInt128 destination, byte protocol, ushort sourcePort, ushort destinationPort,
-        byte ingressIfid = 0, byte icmpType = 0) =>
-        new(AddressFamily.InterNetworkV6, source, destination, protocol, sourcePort, destinationPort, ingressIfid, icmpType);
+        byte ingressIfid = 0, byte icmpType = 0, ushort ingressVlan = 0) =>
+        new(AddressFamily.InterNetworkV6, source, destination, protocol, sourcePort, destinationPort, ingressIfid, icmpType, ingressVlan);
 
     /// <summary>Builds a tuple from <see cref="IPAddress"/> values; for configuration and tests, not per packet.</summary>
     public static FlowTuple From(
         IPAddress source, IPAddress destination, byte protocol, ushort sourcePort = 0, ushort destinationPort = 0,
-        byte ingressIfid = 0, byte icmpType = 0)
+        byte ingressIfid = 0, byte icmpType = 0, ushort ingressVlan = 0)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -69,7 +73,7 @@ internal readonly struct FlowTuple
 
         return new FlowTuple(
             source.AddressFamily, AddressBits.ToUInt128(source), AddressBits.ToUInt128(destination),
-            protocol, sourcePort, destinationPort, ingressIfid, icmpType);
+            protocol, sourcePort, destinationPort, ingressIfid, icmpType, ingressVlan);
     }
 }
 

@@ -50,6 +50,9 @@ internal sealed record FirewallRule
     public PortRange? DestinationPorts { get; init; }
     public byte? IngressIfid { get; init; }
 
+    /// <summary>Matches only flows whose first packet came in with this VLAN id (0: untagged), e.g. one sub-interface's.</summary>
+    public ushort? IngressVlan { get; init; }
+
     /// <summary>Matches only ICMP (over IPv4) or ICMPv6 (over IPv6) packets of this type.</summary>
     public byte? IcmpType { get; init; }
 
@@ -72,6 +75,7 @@ internal sealed record FirewallRule
             && (SourcePorts is not { } sp || (tuple.HasPorts && sp.Contains(tuple.SourcePort)))
             && (DestinationPorts is not { } dp || (tuple.HasPorts && dp.Contains(tuple.DestinationPort)))
             && (IngressIfid is not { } ifid || ifid == tuple.IngressIfid)
+            && (IngressVlan is not { } vlan || vlan == tuple.IngressVlan)
             && (IcmpType is not { } t || (tuple.IsIcmp && t == tuple.IcmpType));
     }
 
@@ -124,6 +128,11 @@ internal sealed record FirewallPolicy
 
             ValidatePorts(rule, rule.SourcePorts, "source", errors);
             ValidatePorts(rule, rule.DestinationPorts, "destination", errors);
+
+            if (rule.IngressVlan is > RuleSet.MaxVlan)
+            {
+                errors.Add($"rule {rule.Id}: VLAN {rule.IngressVlan} is not a VLAN id (0 untagged, 1..4094)");
+            }
 
             if (rule.IcmpType is not null && rule.Protocol is { } p && p is not (IpProtocols.Icmp or IpProtocols.IcmpV6))
             {

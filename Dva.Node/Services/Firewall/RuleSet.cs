@@ -38,6 +38,12 @@ internal sealed class RuleSet
     private const int NotIcmp = 256;
     private const int ByteDomain = 256;
 
+    /// <summary>The largest VLAN id a rule may name (0 is untagged); a tuple's VLAN is read through <see cref="MaxVlanBits"/>.</summary>
+    public const int MaxVlan = 4094;
+
+    private const int VlanDomain = 4096;
+    private const int MaxVlanBits = 0x0FFF;
+
     private readonly FirewallMatch _default;
     private readonly FirewallMatch[] _matches;
 
@@ -65,6 +71,8 @@ internal sealed class RuleSet
     private readonly FieldRows _ifid;
     private readonly int[] _icmpIds;
     private readonly FieldRows _icmp;
+    private readonly int[] _vlanIds;
+    private readonly FieldRows _vlan;
 
     private RuleSet(FirewallPolicy policy, FirewallRule[] rules, RuleCounters? previousCounters)
     {
@@ -90,6 +98,7 @@ internal sealed class RuleSet
         var dstPort = new BitVectorField.FieldRange[n];
         var ifid = new BitVectorField.FieldRange[n];
         var icmp = new BitVectorField.FieldRange[n];
+        var vlan = new BitVectorField.FieldRange[n];
         for (int r = 0; r < n; r++)
         {
             FirewallRule rule = rules[r];
@@ -103,6 +112,7 @@ internal sealed class RuleSet
             dstPort[r] = rule.DestinationPorts is { } dp ? new(true, dp.From, dp.To) : BitVectorField.FieldRange.All(PortDomain - 1);
             ifid[r] = Exact(rule.IngressIfid, ByteDomain);
             icmp[r] = Exact(rule.IcmpType, IcmpDomain);
+            vlan[r] = rule.IngressVlan is { } v ? new(true, v, v) : BitVectorField.FieldRange.All(VlanDomain - 1);
         }
 
         (_srcV4Starts, _srcV4Ids, _srcV4) = BuildV4(srcV4, words);
@@ -114,6 +124,7 @@ internal sealed class RuleSet
         (_dstPortIds, _dstPort) = BuildDirect(dstPort, PortDomain, words);
         (_ifidIds, _ifid) = BuildDirect(ifid, ByteDomain, words);
         (_icmpIds, _icmp) = BuildDirect(icmp, IcmpDomain, words);
+        (_vlanIds, _vlan) = BuildDirect(vlan, VlanDomain, words);
     }
 
     public static RuleSet Empty { get; } = new(new FirewallPolicy(), [], null);
@@ -127,7 +138,7 @@ internal sealed class RuleSet
 
     /// <summary>Total bytes held by the classification rows (for the operator's view of memory).</summary>
     public long RowBytes =>
-        new[] { _srcV4, _srcV6, _dstV4, _dstV6, _protocol, _srcPort, _dstPort, _ifid, _icmp }.Sum(f => f.Bytes);
+        new[] { _srcV4, _srcV6, _dstV4, _dstV6, _protocol, _srcPort, _dstPort, _ifid, _icmp, _vlan }.Sum(f => f.Bytes);
 
     /// <summary>
     /// Compiles a policy; throws <see cref="ArgumentException"/> listing every problem if it is invalid.
@@ -171,6 +182,7 @@ internal sealed class RuleSet
         int dp = _dstPortIds[ports ? tuple.DestinationPort : NoPorts];
         int i = _ifidIds[tuple.IngressIfid];
         int t = _icmpIds[tuple.IsIcmp ? tuple.IcmpType : NotIcmp];
+        int v = _vlanIds[tuple.IngressVlan & MaxVlanBits];
 
         int summaryWords = srcRows.SummaryWords;
         for (int sw = 0; sw < summaryWords; sw++)
@@ -178,14 +190,14 @@ internal sealed class RuleSet
             ulong candidates = Unsafe.Add(ref srcRows.Summary(src), sw) & Unsafe.Add(ref dstRows.Summary(dst), sw)
                 & Unsafe.Add(ref _protocol.Summary(p), sw) & Unsafe.Add(ref _srcPort.Summary(sp), sw)
                 & Unsafe.Add(ref _dstPort.Summary(dp), sw) & Unsafe.Add(ref _ifid.Summary(i), sw)
-                & Unsafe.Add(ref _icmp.Summary(t), sw);
+                & Unsafe.Add(ref _icmp.Summary(t), sw) & Unsafe.Add(ref _vlan.Summary(v), sw);
             while (candidates != 0)
             {
                 int w = (sw << 6) + BitOperations.TrailingZeroCount(candidates);
                 ulong x = Unsafe.Add(ref srcRows.Row(src), w) & Unsafe.Add(ref dstRows.Row(dst), w)
                     & Unsafe.Add(ref _protocol.Row(p), w) & Unsafe.Add(ref _srcPort.Row(sp), w)
                     & Unsafe.Add(ref _dstPort.Row(dp), w) & Unsafe.Add(ref _ifid.Row(i), w)
-                    & Unsafe.Add(ref _icmp.Row(t), w);
+                    & Unsafe.Add(ref _icmp.Row(t), w) & Unsafe.Add(ref _vlan.Row(v), w);
                 if (x != 0)
                 {
                     return _matches[(w << 6) + BitOperations.TrailingZeroCount(x)];

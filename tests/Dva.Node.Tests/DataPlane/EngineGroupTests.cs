@@ -193,6 +193,29 @@ public sealed class EngineGroupTests : IDisposable
         Assert.Equal(20, counters.Single(c => c.IsDefault).Evaluations);
     }
 
+    /// <summary>A rule for VLAN 20 of the outside trunk decides the flows that start there; untagged ones go to the default.</summary>
+    [Fact]
+    public void Firewall_RuleForOneVlan_DecidesOnlyTheFlowsThatCameInOnIt()
+    {
+        var rig = new DataPlaneRig(10);
+        _owned.Add(rig);
+        var table = First(10);
+        rig.Install(table);
+        var published = rig.Role.PublishFirewall(new FirewallPolicy
+        {
+            DefaultAction = FirewallAction.Accept,
+            Rules = [new FirewallRule { Id = 20, Action = FirewallAction.Drop, IngressIfid = 1, IngressVlan = 20 }],
+        });
+
+        var fromVlan20 = Datagram(TestFrames.Udp(Client, 30000, "198.51.100.7", 53), Dispatch(10, table) with { VlanTci = 0x2014 });
+        var untagged = Datagram(TestFrames.Udp(Client, 30001, "198.51.100.7", 53), Dispatch(10, table));
+
+        Assert.Equal(Verdict.Drop, rig.Process(fromVlan20));
+        Assert.Equal(Verdict.Send, rig.Process(untagged));
+        Assert.Equal(1, published!.Counters.Snapshot().Single(c => c.RuleId == 20).Flows);
+        Assert.Equal(1, rig.Snapshot.Drop(DropReason.FirewallDrop));
+    }
+
     [Fact]
     public void Process_DatagramOnAnotherEngineThanItsFlows_CountedOffEngineAndStillForwarded()
     {

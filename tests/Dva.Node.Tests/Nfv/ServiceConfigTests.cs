@@ -28,7 +28,7 @@ public class ServiceConfigTests
         var (settings, errors) = Parse("""
             "firewall": {
               "defaultAction": "reject", "midStream": "loose",
-              "rules": [ { "id": 7, "priority": 5, "action": "accept", "protocol": "tcp", "source": "192.0.2.0/24", "destinationPorts": "80-81", "ifid": 1 } ]
+              "rules": [ { "id": 7, "priority": 5, "action": "accept", "protocol": "tcp", "source": "192.0.2.0/24", "destinationPorts": "80-81", "ifid": 1, "vlan": 20 } ]
             },
             "loadBalancer": {
               "vips": [ { "address": "192.0.2.1", "port": 80, "method": "weightedRoundRobin",
@@ -46,6 +46,7 @@ public class ServiceConfigTests
         Assert.Equal(new PortRange(80, 81), rule.DestinationPorts);
         Assert.Equal(IPNetwork.Parse("192.0.2.0/24"), rule.Source);
         Assert.Equal((byte)1, rule.IngressIfid);
+        Assert.Equal((ushort)20, rule.IngressVlan);
         var vip = Assert.Single(settings.LoadBalancer!.Vips);
         Assert.Equal(LbMethod.WeightedRoundRobin, vip.Pool.Method);
         Assert.Equal(3, vip.Pool.Members[0].Weight);
@@ -58,7 +59,7 @@ public class ServiceConfigTests
     {
         var (settings, errors) = Parse("""
             "firewall": { "defaultAction": "allow", "midStream": "lax",
-              "rules": [ { "id": 1, "action": "deny", "protocol": "tcpx", "source": "192.0.2.1/24", "destinationPorts": "90-80" } ] },
+              "rules": [ { "id": 1, "action": "deny", "protocol": "tcpx", "source": "192.0.2.1/24", "destinationPorts": "90-80", "vlan": 4095 } ] },
             "loadBalancer": {
               "vips": [ { "address": "192.0.2.x", "port": 0, "method": "random",
                           "members": [ { "address": "198.51.100.11", "port": 70000, "weight": 0, "state": "sleepy" } ] } ],
@@ -69,7 +70,7 @@ public class ServiceConfigTests
         Assert.Null(settings);
         foreach (var field in (string[])[
             "firewall.defaultAction", "firewall.midStream", "firewall.rules[0].action", "firewall.rules[0].protocol",
-            "firewall.rules[0].source", "firewall.rules[0].destinationPorts", "loadBalancer.vips[0].address", "loadBalancer.vips[0].port",
+            "firewall.rules[0].source", "firewall.rules[0].destinationPorts", "firewall.rules[0].vlan", "loadBalancer.vips[0].address", "loadBalancer.vips[0].port",
             "loadBalancer.vips[0].method", "loadBalancer.vips[0].members[0].port", "loadBalancer.vips[0].members[0].weight",
             "loadBalancer.vips[0].members[0].state", "loadBalancer.snat[0].ifid", "loadBalancer.snat[0].address"])
         {

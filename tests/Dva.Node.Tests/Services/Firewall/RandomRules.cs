@@ -33,6 +33,7 @@ internal static class RandomRules
                 DestinationPorts = ports && random.Next(2) == 0 ? Range(random) : null,
                 IngressIfid = random.Next(5) == 0 ? (byte)random.Next(4) : null,
                 IcmpType = icmp && random.Next(5) == 0 ? (byte)random.Next(4) : null,
+                IngressVlan = random.Next(5) == 0 ? (ushort)(random.Next(3) * 10) : null,
                 Enabled = random.Next(20) != 0,
             };
         }
@@ -55,7 +56,7 @@ internal static class RandomRules
         AddressFamily family = rule.Family ?? (random.Next(2) == 0 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6);
         bool v6 = family == AddressFamily.InterNetworkV6;
         byte protocol = rule.Protocol ?? Protocols[random.Next(Protocols.Length)];
-        int nudge = random.Next(8);
+        int nudge = random.Next(9);
         return new FlowTuple(
             family,
             Address(random, rule.Source, v6, nudge == 0),
@@ -64,7 +65,8 @@ internal static class RandomRules
             Port(random, rule.SourcePorts, nudge == 3),
             Port(random, rule.DestinationPorts, nudge == 4),
             nudge == 5 ? (byte)random.Next(4) : rule.IngressIfid ?? (byte)random.Next(4),
-            nudge == 6 ? (byte)random.Next(4) : rule.IcmpType ?? (byte)random.Next(4));
+            nudge == 6 ? (byte)random.Next(4) : rule.IcmpType ?? (byte)random.Next(4),
+            nudge == 7 ? (ushort)(random.Next(3) * 10) : rule.IngressVlan ?? (ushort)(random.Next(3) * 10));
     }
 
     private static IPNetwork Network(Random random, bool v6)

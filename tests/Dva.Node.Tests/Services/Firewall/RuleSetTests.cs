@@ -181,6 +181,21 @@ public class RuleSetTests
     }
 
     [Fact]
+    public void Classify_IngressVlanRule_MatchesOnlyThatVlan_ZeroForUntagged()
+    {
+        RuleSet set = Compile(FirewallAction.Accept,
+            new FirewallRule { Id = 1, IngressVlan = 20, Action = FirewallAction.Drop },
+            new FirewallRule { Id = 2, IngressVlan = 0, IngressIfid = 2, Action = FirewallAction.Reject });
+
+        Assert.Equal(1, set.Classify(FlowTuple.From(Client, Server, IpProtocols.Tcp, 40000, 443, ingressIfid: 2, ingressVlan: 20)).RuleId);
+        Assert.Equal(2, set.Classify(FlowTuple.From(Client, Server, IpProtocols.Tcp, 40000, 443, ingressIfid: 2)).RuleId);
+        Assert.True(set.Classify(FlowTuple.From(Client, Server, IpProtocols.Tcp, 40000, 443, ingressIfid: 2, ingressVlan: 30)).IsDefault);
+        Assert.True(set.Classify(FlowTuple.From(Client, Server, IpProtocols.Tcp, 40000, 443, ingressIfid: 1)).IsDefault);
+        Assert.Equal(["rule 3: VLAN 4095 is not a VLAN id (0 untagged, 1..4094)"],
+            new FirewallPolicy { Rules = [new FirewallRule { Id = 3, IngressVlan = 4095 }] }.Validate());
+    }
+
+    [Fact]
     public void Classify_IcmpTypeRule_MatchesOnlyIcmpOfThatType()
     {
         RuleSet set = Compile(FirewallAction.Drop, new FirewallRule { Id = 1, IcmpType = 8 });
