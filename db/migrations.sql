@@ -363,3 +363,18 @@ VALUES ('20261127220947_InterfaceHostConfigurations', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "FirewallRuleVlans" (
+    "RuleId" INTEGER NOT NULL CONSTRAINT "PK_FirewallRuleVlans" PRIMARY KEY,
+    "IngressVlan" INTEGER NULL,
+    CONSTRAINT "FK_FirewallRuleVlans_FirewallRules_RuleId" FOREIGN KEY ("RuleId") REFERENCES "FirewallRules" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "FirewallRuleVlans" ("RuleId", "IngressVlan") SELECT "Id", NULL FROM "FirewallRules";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127223134_FirewallRuleVlans', '10.0.15');
+
+COMMIT;
+

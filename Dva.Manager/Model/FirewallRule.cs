@@ -18,6 +18,9 @@ internal sealed class FirewallRule : DvaChildEntity<FirewallRuleSpec>
 
     public int? IngressIfid { get; set; }
 
+    /// <summary>The VLAN match, in its own table (FirewallRuleVlans).</summary>
+    public RuleVlanMatch Vlan { get; set; } = new();
+
     public int? IcmpType { get; set; }
 
     public bool Enabled { get; set; } = true;
@@ -34,6 +37,7 @@ internal sealed class FirewallRule : DvaChildEntity<FirewallRuleSpec>
         SourcePorts = SourcePorts,
         DestinationPorts = DestinationPorts,
         IngressIfid = IngressIfid,
+        IngressVlan = Vlan.IngressVlan,
         IcmpType = IcmpType,
         Enabled = Enabled,
         Description = Description,
@@ -49,8 +53,15 @@ internal sealed class FirewallRule : DvaChildEntity<FirewallRuleSpec>
         SourcePorts = spec.SourcePorts;
         DestinationPorts = spec.DestinationPorts;
         IngressIfid = spec.IngressIfid;
+        Vlan.IngressVlan = spec.IngressVlan;
         IcmpType = spec.IcmpType;
         Enabled = spec.Enabled;
         Description = spec.Description;
     }
+}
+
+internal sealed class RuleVlanMatch
+{
+    /// <summary>The VLAN id a flow's first packet must come in with (<see cref="FirewallRuleSpec.IngressVlan"/>); null = any.</summary>
+    public int? IngressVlan { get; set; }
 }

@@ -166,6 +166,9 @@ internal sealed record FirewallRuleSpec
     /// <summary>IFID the packet must arrive on; null = any.</summary>
     public int? IngressIfid { get; init; }
 
+    /// <summary>VLAN id the packet must arrive with, 0 = untagged, 1..4094 (a sub-interface's); null = any.</summary>
+    public int? IngressVlan { get; init; }
+
     /// <summary>ICMP type 0..255; only with ICMP or ICMPv6.</summary>
     public int? IcmpType { get; init; }
 
@@ -193,6 +196,8 @@ internal sealed record FirewallRulePatch
 
     public int? IngressIfid { get; init; }
 
+    public int? IngressVlan { get; init; }
+
     public int? IcmpType { get; init; }
 
     public bool? Enabled { get; init; }
@@ -209,6 +214,7 @@ internal sealed record FirewallRulePatch
         SourcePorts = SourcePorts ?? spec.SourcePorts,
         DestinationPorts = DestinationPorts ?? spec.DestinationPorts,
         IngressIfid = IngressIfid ?? spec.IngressIfid,
+        IngressVlan = IngressVlan ?? spec.IngressVlan,
         IcmpType = IcmpType ?? spec.IcmpType,
         Enabled = Enabled ?? spec.Enabled,
         Description = Description ?? spec.Description,

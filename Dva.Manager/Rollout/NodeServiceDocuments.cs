@@ -42,10 +42,10 @@ internal sealed record NodeServices(FirewallDocument? Firewall, LoadBalancerDocu
         return new NodeServices(firewall, loadBalancer);
     }
 
-    private static RuleDocument Rule(FirewallRule r) => new(
+    internal static RuleDocument Rule(FirewallRule r) => new(
         checked((int)r.Id), r.Priority, Name(r.Action), r.Protocol == RuleProtocol.Any ? null : r.Protocol.ToString().ToLowerInvariant(),
         Blank(r.Source), Blank(r.Destination), Blank(r.SourcePorts), Blank(r.DestinationPorts), r.IngressIfid, r.IcmpType, r.Enabled,
-        Blank(r.Description));
+        Blank(r.Description), r.Vlan.IngressVlan);
 
     /// <summary>A member whose health check failed takes no new flow, like one the operator disabled.</summary>
     private static string MemberState(Member m) => m.Health == MemberHealth.Down ? "disabled" : Name(m.AdminState);
@@ -60,7 +60,7 @@ internal sealed record FirewallDocument(string DefaultAction, string MidStream, 
 
 internal sealed record RuleDocument(
     int Id, int Priority, string Action, string? Protocol, string? Source, string? Destination, string? SourcePorts, string? DestinationPorts,
-    int? Ifid, int? IcmpType, bool Enabled, string? Description);
+    int? Ifid, int? IcmpType, bool Enabled, string? Description, int? Vlan = null);
 
 /// <summary>No SNAT list: each data plane uses the egress interface's first shared address.</summary>
 internal sealed record LoadBalancerDocument(IReadOnlyList<VipDocument> Vips);

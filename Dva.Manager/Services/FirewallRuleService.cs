@@ -172,6 +172,7 @@ internal sealed class FirewallRuleService(ManagerDbContext db, AuditLog audit)
             errors.Add(path + "ingressIfid", $"No shared interface with IFID {ifid} in this DVA.");
         }
 
+        errors.Require(spec.IngressVlan is null or (>= 0 and <= 4094), path + "ingressVlan", "Must be a VLAN id, 1..4094, or 0 for untagged.");
         errors.Require(spec.Description.Length <= 1024, path + "description", "At most 1024 characters.");
     }
 

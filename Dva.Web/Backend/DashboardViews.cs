@@ -174,6 +174,9 @@ public sealed record FirewallRuleForm
 
     public int? IngressIfid { get; set; }
 
+    /// <summary>The VLAN a flow must come in with: 0 untagged, 1..4094; empty for any.</summary>
+    public int? IngressVlan { get; set; }
+
     public int? IcmpType { get; set; }
 
     public bool Enabled { get; set; } = true;

@@ -17,5 +17,12 @@ internal sealed class FirewallRuleConfiguration : IEntityTypeConfiguration<Firew
         builder.Property(e => e.SourcePorts).HasMaxLength(11);
         builder.Property(e => e.DestinationPorts).HasMaxLength(11);
         builder.Property(e => e.Description).HasMaxLength(1024);
+        builder.OwnsOne(e => e.Vlan, vlan =>
+        {
+            vlan.ToTable("FirewallRuleVlans");
+            vlan.WithOwner().HasForeignKey("RuleId");
+            vlan.HasKey("RuleId");
+        });
+        builder.Navigation(e => e.Vlan).IsRequired();
     }
 }

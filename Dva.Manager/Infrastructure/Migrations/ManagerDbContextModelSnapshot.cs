@@ -774,6 +774,25 @@ namespace Dva.Manager.Infrastructure.Migrations
                         .HasForeignKey("DvaId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+
+                    b.OwnsOne("Dva.Manager.Model.RuleVlanMatch", "Vlan", b1 =>
+                        {
+                            b1.Property<long>("RuleId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<int?>("IngressVlan")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("RuleId");
+
+                            b1.ToTable("FirewallRuleVlans", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("RuleId");
+                        });
+
+                    b.Navigation("Vlan")
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Dva.Manager.Model.FleetMark", b =>

@@ -73,13 +73,13 @@ public sealed class FirewallRulesApiTests(ManagerFixture fixture) : ApiTestBase(
             new { action = "accept", protocol = "tcp", destinationPorts = "443" },
             new { action = "accept", protocol = "any", destinationPorts = "80", source = "192.0.2.1/24" },
             new { action = "accept", protocol = "tcp", source = "192.0.2.0/24", destination = "2001:db8::/32", sourcePorts = "9-1" },
-            new { action = "drop", protocol = "icmpV6", source = "192.0.2.0/24", icmpType = 300, ingressIfid = 42 },
+            new { action = "drop", protocol = "icmpV6", source = "192.0.2.0/24", icmpType = 300, ingressIfid = 42, ingressVlan = 4095 },
         ];
 
         var response = await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{dvaId}/firewall-rules", rules, etag));
 
         var errors = await ExpectFieldErrorsAsync(response,
-            "[1].destinationPorts", "[1].source", "[2].destination", "[2].sourcePorts", "[3].icmpType", "[3].protocol", "[3].ingressIfid");
+            "[1].destinationPorts", "[1].source", "[2].destination", "[2].sourcePorts", "[3].icmpType", "[3].protocol", "[3].ingressIfid", "[3].ingressVlan");
         Assert.DoesNotContain(errors, e => e.Key.StartsWith("[0]", StringComparison.Ordinal));
     }
 
@@ -107,6 +107,23 @@ public sealed class FirewallRulesApiTests(ManagerFixture fixture) : ApiTestBase(
         Assert.Equal("\"4\"", ETagOf(listResponse));
         await ExpectAsync(await Client.DeleteAsync($"/api/v1/dvas/{dvaId}/firewall-rules/{id}"), HttpStatusCode.NoContent);
         Assert.Single((await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/firewall-rules")))["rules"]!.AsArray());
+    }
+
+    /// <summary>A rule's VLAN match round-trips, is patched to untagged (0), and survives a patch of another field.</summary>
+    [Fact]
+    public async Task IngressVlan_RoundTripsPatchedToUntaggedAndKept()
+    {
+        var dvaId = await CreateDvaAsync();
+        var created = await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/firewall-rules",
+            new { action = "drop", ingressVlan = 20 }), HttpStatusCode.Created);
+        var id = (long)created["id"]!;
+        Assert.Equal(20, (int)created["spec"]!["ingressVlan"]!);
+
+        var untagged = await ExpectAsync(await Client.PatchAsJsonAsync($"/api/v1/dvas/{dvaId}/firewall-rules/{id}", new { ingressVlan = 0 }), HttpStatusCode.OK);
+        Assert.Equal(0, (int)untagged["spec"]!["ingressVlan"]!);
+        await ExpectAsync(await Client.PatchAsJsonAsync($"/api/v1/dvas/{dvaId}/firewall-rules/{id}", new { description = "untagged only" }), HttpStatusCode.OK);
+        var shown = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/firewall-rules/{id}"));
+        Assert.Equal((0, "untagged only"), ((int)shown["spec"]!["ingressVlan"]!, (string)shown["spec"]!["description"]!));
     }
 
     [Fact]

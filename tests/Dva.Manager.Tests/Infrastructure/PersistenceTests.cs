@@ -137,10 +137,34 @@ public sealed partial class PersistenceTests : IDisposable
     }
 
     /// <summary>
+    /// A database from before firewall rules matched a VLAN (FirewallRuleVlans undone by hand) with a rule in it: the rule
+    /// comes back matching any VLAN, and a VLAN can be set. Without the fill-in, reading the rule fails.
+    /// </summary>
+    [Fact]
+    public async Task Start_DatabaseFromBeforeRuleVlans_ExistingRuleMatchesAnyVlan()
+    {
+        var dvaId = await ChildInADatabaseFromBeforeAsync("firewall-rules", new { action = "drop", source = "198.51.100.0/24" },
+            "FirewallRuleVlans", "FirewallRuleVlans");
+
+        await using var second = new ManagerFactory(_database.Path);
+        var client = second.Admin();
+        var rule = Assert.Single((await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/dvas/{dvaId}/firewall-rules"))!["rules"]!.AsArray())!;
+        Assert.Null(rule["spec"]!["ingressVlan"]);
+        var patched = await client.PatchAsJsonAsync($"/api/v1/dvas/{dvaId}/firewall-rules/{(long)rule["id"]!}", new { ingressVlan = 20 });
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var after = Assert.Single((await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/dvas/{dvaId}/firewall-rules"))!["rules"]!.AsArray())!;
+        Assert.Equal(20, (int)after["spec"]!["ingressVlan"]!);
+    }
+
+    /// <summary>
     /// Makes a DVA with <paramref name="iface"/>, then undoes migrations by hand as a database from before them would be:
     /// each (migration, table) pair of <paramref name="undo"/> drops the table and forgets the migration. Returns the DVA's id.
     /// </summary>
-    private async Task<long> InterfaceInADatabaseFromBeforeAsync(object iface, params string[] undo)
+    private async Task<long> InterfaceInADatabaseFromBeforeAsync(object iface, params string[] undo) =>
+        await ChildInADatabaseFromBeforeAsync("interfaces", iface, undo);
+
+    /// <summary>As <see cref="InterfaceInADatabaseFromBeforeAsync"/>, with <paramref name="child"/> posted to the DVA's <paramref name="collection"/>.</summary>
+    private async Task<long> ChildInADatabaseFromBeforeAsync(string collection, object child, params string[] undo)
     {
         long dvaId;
         await using (var first = new ManagerFactory(_database.Path))
@@ -148,7 +172,7 @@ public sealed partial class PersistenceTests : IDisposable
             var admin = first.Admin();
             var created = await admin.PostAsJsonAsync("/api/v1/dvas", new { name = "older" });
             dvaId = (await created.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["id"]!.GetValue<long>();
-            (await admin.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", iface)).EnsureSuccessStatusCode();
+            (await admin.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/{collection}", child)).EnsureSuccessStatusCode();
         }
 
         for (var i = 0; i < undo.Length; i += 2)

@@ -51,6 +51,20 @@ public class NodeConfigContractTests
         Assert.Equal(30, shared.VlanOf(2));
     }
 
+    /// <summary>A firewall rule's VLAN match reaches the data plane's parser as the rule's ingress VLAN.</summary>
+    [Fact]
+    public void DataPlaneDocument_RuleWithAnIngressVlan_ParsedByTheNodeWithIt()
+    {
+        var rule = new FirewallRule { Id = 3, Action = RuleAction.Drop, IngressIfid = 1, Vlan = new RuleVlanMatch { IngressVlan = 30 } };
+        var services = new NodeServices(new FirewallDocument("accept", "strict", [NodeServices.Rule(rule)]), null);
+
+        var document = NodeConfigDocument.For(Unit("dp-a", NodeRole.DataPlane, 1), [Outside()], [], Dispatchers, services: services);
+
+        Assert.True(NodeSettings.TryParse(document.ToJson(), out var settings, out var errors), string.Join("; ", errors));
+        var parsed = Assert.Single(settings!.Firewall!.Rules);
+        Assert.Equal(((byte?)1, (ushort?)30), (parsed.IngressIfid, parsed.IngressVlan));
+    }
+
     private static Node Unit(string name, NodeRole role, int nodeId) => new() { Name = name, Role = role, NodeId = nodeId, TunnelEndpoint = "127.0.0.1:6090" };
 
     private static SharedInterface Outside() => new()

@@ -42,11 +42,12 @@ public sealed class DashboardBackendTests(ManagerHost host) : IClassFixture<Mana
         var backend = Factory.BackendAs(DashboardRoles.Operator);
 
         var result = await backend.AddFirewallRuleAsync(dva.Id,
-            new FirewallRuleForm { Source = "203.0.113.1/16", Protocol = "icmp", DestinationPorts = "80" }, CancellationToken.None);
+            new FirewallRuleForm { Source = "203.0.113.1/16", Protocol = "icmp", DestinationPorts = "80", IngressVlan = 4095 }, CancellationToken.None);
 
         Assert.False(result.Succeeded);
         Assert.Contains("host bits", result.ErrorFor("source"), StringComparison.Ordinal);
         Assert.Contains("tcp, udp or sctp", result.ErrorFor("destinationPorts"), StringComparison.Ordinal);
+        Assert.Contains("VLAN id", result.ErrorFor("ingressVlan"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -86,16 +86,19 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         await page.FillAsync("#rule-source", "198.51.100.0/24");
         await page.FillAsync("#rule-destination-ports", "23");
         await page.FillAsync("#rule-description", "no telnet from the lab");
+        await page.FillAsync("#rule-vlan", "20");
         await page.ClickAsync("#save-rule");
 
         var row = page.Locator("tr.rule-row");
         await Expect(row).ToHaveCountAsync(1);
         await Expect(row).ToContainTextAsync("198.51.100.0/24");
         await Expect(row).ToContainTextAsync("no telnet from the lab");
+        await Expect(row).ToContainTextAsync("on VLAN 20");
         var stored = await Factory.WithServiceAsync<FirewallRuleService, ServiceResult<FirewallRuleListView>>(s => s.GetListAsync(dva.Id, CancellationToken.None));
-        Assert.Equal("198.51.100.0/24", Assert.Single(stored.Value!.Rules).Spec.Source);
+        Assert.Equal(("198.51.100.0/24", (int?)20), (Assert.Single(stored.Value!.Rules).Spec.Source, stored.Value!.Rules[0].Spec.IngressVlan));
 
         await page.FillAsync("#rule-source", "");
+        await page.FillAsync("#rule-vlan", "");
         await page.FillAsync("#rule-description", "web");
         await page.SelectOptionAsync("#rule-protocol", "tcp");
         await page.FillAsync("#rule-destination-ports", "443");
