@@ -106,9 +106,12 @@ internal sealed partial class DataPlaneRole
 
     /// <summary>
     /// The packet's own VLAN TCI when it leaves by the interface it came in on (a hairpin on one segment), else untagged
-    /// (another interface is another L2 segment): the last rule of <see cref="PostRouting"/>'s choice.
+    /// (another interface is another L2 segment): the last rule of <see cref="PostRouting"/>'s choice. Not when it came
+    /// in on a sub-interface's VLAN: its route did not lead back into that VLAN's subnets (<see cref="RouteResult.Vlan"/>
+    /// would have said so), so it is routed between VLANs and its next hop is looked for on the whole trunk.
     /// </summary>
-    private static ushort SameSegmentTci(in TunnelHeader rx, byte egressIfId) => egressIfId == rx.IfId ? rx.VlanTci : (ushort)0;
+    private ushort SameSegmentTci(in TunnelHeader rx, byte egressIfId) =>
+        egressIfId == rx.IfId && !_routes.IsSubInterfaceVlan(egressIfId, rx.VlanId) ? rx.VlanTci : (ushort)0;
 
     /// <summary>
     /// INPUT: a packet to one of the DVA's own shared addresses. The DVA answers ping (ICMP and ICMPv6 echo) from the

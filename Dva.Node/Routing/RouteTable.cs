@@ -61,6 +61,25 @@ internal sealed class RouteTable
         _linkLocal = [.. linkLocal];
     }
 
+    /// <summary>True when <paramref name="vlan"/> is the VLAN of one of interface <paramref name="ifid"/>'s sub-interfaces.</summary>
+    public bool IsSubInterfaceVlan(byte ifid, ushort vlan)
+    {
+        if (vlan == 0)
+        {
+            return false;
+        }
+
+        foreach (var (i, _, v) in _local)
+        {
+            if (i == ifid && v == vlan)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>True for fe80::/10: an address that means something on one link only, never routed (RFC 4291 §2.5.6).</summary>
     public static bool IsLinkLocal(IpAddr address) => address.Version == 6 && (address.Value >> 118) == 0x3FA;
 

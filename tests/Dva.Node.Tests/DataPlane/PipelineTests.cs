@@ -304,6 +304,28 @@ public class PipelineTests
         Assert.Equal((Inside, (ushort)0), (Read(beyond).Header.IfId, Read(beyond).Header.VlanTci));
     }
 
+    // Routed between the links of one trunk: from VLAN 20 to a host of the interface's own subnet nobody has heard from,
+    // the packet leaves with its VLAN open (the dispatcher looks untagged and on every VLAN), not back into VLAN 20;
+    // from the untagged link into VLAN 20's subnet it leaves tagged 20; the reply goes back where its flow came from.
+    [Fact]
+    public void Forward_BetweenASubInterfaceAndTheUntaggedLink_RoutedBetweenVlans()
+    {
+        using var rig = SubInterfaceRig();
+        var fromVlan20 = Dispatch(10, Table) with { HNode = InsideDispatcher, SNode = InsideDispatcher, IfId = Inside, VlanTci = 20 };
+        var fromUntagged = Dispatch(10, Table) with { HNode = InsideDispatcher, SNode = InsideDispatcher, IfId = Inside };
+        var out20 = Datagram(TestFrames.Udp("203.0.113.140", 4000, "198.51.100.7", 53), fromVlan20);
+        var into20 = Datagram(TestFrames.Udp("198.51.100.8", 4001, "203.0.113.141", 53), fromUntagged);
+        var reply = Datagram(TestFrames.Udp("198.51.100.7", 53, "203.0.113.140", 4000), fromUntagged);
+
+        Assert.Equal(Verdict.Send, rig.Process(out20));
+        Assert.Equal(Verdict.Send, rig.Process(into20));
+        Assert.Equal(Verdict.Send, rig.Process(reply));
+
+        Assert.Equal((Inside, Handoff.Resolve, (ushort)0), (Read(out20).Header.IfId, Read(out20).Header.Handoff, Read(out20).Header.VlanTci));
+        Assert.Equal((Inside, (ushort)20), (Read(into20).Header.IfId, Read(into20).Header.VlanTci));
+        Assert.Equal((Inside, (ushort)20), (Read(reply).Header.IfId, Read(reply).Header.VlanTci));
+    }
+
     // A host on VLAN 20 pings the sub-interface's address and traceroutes through it: both answers come from VLAN 20's
     // address and go back tagged.
     [Fact]
