@@ -76,7 +76,7 @@ internal sealed partial class DataPlaneRole
             return TimeExceeded(buffer, rx, ref info);
         }
 
-        stage = SourceNat(frame, ref info, slot, original, created, route.Ifid);
+        stage = SourceNat(frame, ref info, slot, original, created, route.Ifid, route.Vlan);
         if (!stage.Accepted)
         {
             if (created)

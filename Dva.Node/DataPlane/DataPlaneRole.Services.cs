@@ -40,6 +40,10 @@ internal sealed partial class DataPlaneRole
     private readonly SnatPortAllocator _snatPorts;
     private readonly IpAddr[] _snatV4 = new IpAddr[256];
     private readonly IpAddr[] _snatV6 = new IpAddr[256];
+
+    /// <summary>Interfaces whose SNAT address of the family is configured (<c>loadBalancer.snat</c>), not the default.</summary>
+    private readonly bool[] _snatConfiguredV4 = new bool[256];
+    private readonly bool[] _snatConfiguredV6 = new bool[256];
     private volatile RuleSet? _firewall;
 
     /// <summary>The compiled firewall; null when none is configured (every flow is accepted).</summary>
@@ -100,6 +104,7 @@ internal sealed partial class DataPlaneRole
             {
                 var a = IpAddr.From(address);
                 (a.IsV4 ? _snatV4 : _snatV6)[ifid] = a;
+                (a.IsV4 ? _snatConfiguredV4 : _snatConfiguredV6)[ifid] = true;
             }
 
             if (sharesServicesOf is null)
@@ -283,7 +288,7 @@ internal sealed partial class DataPlaneRole
     /// POSTROUTING (nat): the first packet of a translated flow gets its SNAT address and port, and the flow its
     /// reply key; later packets the stored source (original direction) or the VIP as source (reply direction).
     /// </summary>
-    private StageResult SourceNat(Span<byte> frame, ref PacketInfo info, int slot, bool original, bool created, byte egressIfid)
+    private StageResult SourceNat(Span<byte> frame, ref PacketInfo info, int slot, bool original, bool created, byte egressIfid, ushort egressVlan)
     {
         ref var flow = ref _flows[slot];
         if (flow.NatIndex == 0)
@@ -294,7 +299,7 @@ internal sealed partial class DataPlaneRole
         ref var nat = ref _nat[flow.NatIndex];
         if (created)
         {
-            return BindSource(frame, ref info, slot, ref nat, egressIfid);
+            return BindSource(frame, ref info, slot, ref nat, egressIfid, egressVlan);
         }
 
         if (info.IsIcmpError)
@@ -335,7 +340,20 @@ internal sealed partial class DataPlaneRole
         return translated ? StageResult.Accept : StageResult.Dropped(DropReason.MalformedFrame);
     }
 
-    private StageResult BindSource(Span<byte> frame, ref PacketInfo info, int slot, ref NatEntry nat, byte egressIfid)
+    /// <summary>
+    /// The source a translated flow leaving by <paramref name="ifid"/> gets: the configured SNAT address; else, toward a
+    /// sub-interface's subnet (<paramref name="vlan"/> not 0), that sub-interface's address, so the member answers on
+    /// its own link; else the interface's first address of the family. None (version 0): DNAT only.
+    /// </summary>
+    private IpAddr SnatAddress(bool v4, byte ifid, ushort vlan)
+    {
+        var configured = (v4 ? _snatConfiguredV4 : _snatConfiguredV6)[ifid];
+        return !configured && vlan != 0 && _routes.TryGetLocalAddress(ifid, v4 ? (byte)4 : (byte)6, vlan, out var own)
+            ? own
+            : (v4 ? _snatV4 : _snatV6)[ifid];
+    }
+
+    private StageResult BindSource(Span<byte> frame, ref PacketInfo info, int slot, ref NatEntry nat, byte egressIfid, ushort egressVlan)
     {
         ref var flow = ref _flows[slot];
         var table = _tables.State.Current;
@@ -345,7 +363,7 @@ internal sealed partial class DataPlaneRole
         }
 
         var member = nat.Binding.Member!;
-        var snat = (nat.Member.IsV4 ? _snatV4 : _snatV6)[egressIfid];
+        var snat = SnatAddress(nat.Member.IsV4, egressIfid, egressVlan);
         FlowKey replyKey;
         if (snat.Version == 0)
         {

@@ -3,7 +3,9 @@ using System.Net;
 using Dva.Node.Agent;
 using Dva.Node.DataPlane;
 using Dva.Node.Io;
+using Dva.Node.Config;
 using Dva.Node.Routing;
+using Dva.Node.Services.LoadBalancer;
 using Dva.Shared.Packets;
 using Dva.Shared.Tables;
 using Dva.Shared.Wire;
@@ -266,10 +268,11 @@ public class PipelineTests
     }
 
     // The inside trunk with a sub-interface: VLAN 20 holds 203.0.113.128/25 (longer than the static 203.0.113.0/24).
-    private static DataPlaneRig SubInterfaceRig()
+    private static DataPlaneRig SubInterfaceRig(LoadBalancerSettings? loadBalancer = null)
     {
         var rig = new DataPlaneRig(10, configure: s => s with
         {
+            LoadBalancer = loadBalancer,
             Interfaces =
             [
                 s.Interfaces[0],
@@ -324,6 +327,36 @@ public class PipelineTests
         Assert.Equal((Inside, Handoff.Resolve, (ushort)0), (Read(out20).Header.IfId, Read(out20).Header.Handoff, Read(out20).Header.VlanTci));
         Assert.Equal((Inside, (ushort)20), (Read(into20).Header.IfId, Read(into20).Header.VlanTci));
         Assert.Equal((Inside, (ushort)20), (Read(reply).Header.IfId, Read(reply).Header.VlanTci));
+    }
+
+    // A load-balanced flow to a member on VLAN 20 gets VLAN 20's address as its source (the member answers on its own
+    // link), and leaves tagged 20; with a configured SNAT address for the interface, that address wins.
+    [Fact]
+    public void LoadBalancer_MemberOnASubInterface_SnatFromThatSubInterfacesAddress()
+    {
+        Vip[] vips =
+        [
+            new Vip
+            {
+                Address = IPAddress.Parse("192.0.2.1"),
+                Port = 80,
+                Pool = new Pool { Method = LbMethod.RoundRobin, Members = [new Member { Address = IPAddress.Parse("203.0.113.140"), Port = 8080 }] },
+            },
+        ];
+        using var rig = SubInterfaceRig(new LoadBalancerSettings(vips, new Dictionary<byte, IPAddress>()));
+        using var configured = SubInterfaceRig(new LoadBalancerSettings(vips, new Dictionary<byte, IPAddress> { [Inside] = IPAddress.Parse("198.51.100.1") }));
+        var syn = Datagram(TestFrames.Tcp(Client, 40000, "192.0.2.1", 80, TcpFlags.Syn), Dispatch(10, Table));
+        var synToConfigured = Datagram(TestFrames.Tcp(Client, 40000, "192.0.2.1", 80, TcpFlags.Syn), Dispatch(10, Table));
+
+        Assert.Equal(Verdict.Send, rig.Process(syn));
+        Assert.Equal(Verdict.Send, configured.Process(synToConfigured));
+
+        var (header, _, inner) = Read(syn);
+        var info = TestFrames.Parse(inner);
+        Assert.Equal((Inside, (ushort)20), (header.IfId, header.VlanTci));
+        Assert.Equal(("203.0.113.129", "203.0.113.140", (ushort)8080), (info.Source.ToString(), info.Destination.ToString(), info.DstPort));
+        Assert.True(Checksum.VerifyTransport(inner, info));
+        Assert.Equal("198.51.100.1", TestFrames.Parse(Read(synToConfigured).Inner).Source.ToString());
     }
 
     // A host on VLAN 20 pings the sub-interface's address and traceroutes through it: both answers come from VLAN 20's
