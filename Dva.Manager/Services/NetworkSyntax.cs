@@ -49,6 +49,19 @@ internal static class NetworkSyntax
             && prefixLength <= max;
     }
 
+    /// <summary>The network an interface address lies in: <paramref name="address"/> with its host bits cleared.</summary>
+    public static IPNetwork NetworkOf(IPAddress address, int prefixLength)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var keep = Math.Clamp(prefixLength - (i * 8), 0, 8);
+            bytes[i] &= (byte)(0xFF << (8 - keep));
+        }
+
+        return new IPNetwork(new IPAddress(bytes), prefixLength);
+    }
+
     /// <summary>A network prefix with no host bits set; a bare address means a host prefix (/32 or /128).</summary>
     public static bool TryParsePrefix(string text, out IPNetwork network)
     {

@@ -74,7 +74,7 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
         {
             if (NetworkSyntax.TryParseInterfaceAddress(spec.Addresses[i] ?? "", out var address, out var length))
             {
-                links.Add((address, Network(address, length), 0, $"{path}addresses[{i}]"));
+                links.Add((address, NetworkSyntax.NetworkOf(address, length), 0, $"{path}addresses[{i}]"));
             }
         }
 
@@ -88,7 +88,7 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
             {
                 if (NetworkSyntax.TryParseInterfaceAddress(sub.Addresses[a] ?? "", out var address, out var length))
                 {
-                    links.Add((address, Network(address, length), sub.Vlan, $"{at}.addresses[{a}]"));
+                    links.Add((address, NetworkSyntax.NetworkOf(address, length), sub.Vlan, $"{at}.addresses[{a}]"));
                 }
                 else
                 {
@@ -143,18 +143,6 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
 
         errors.Require(spec.RouterAdvertisements || ((spec.Dhcpv6 ?? "none").Equals("none", StringComparison.OrdinalIgnoreCase) && spec.DnsServers.Count == 0 && spec.DnsSearch.Count == 0),
             path + "routerAdvertisements", "dhcpv6, dnsServers and dnsSearch are sent in router advertisements; turn them on.");
-    }
-
-    private static IPNetwork Network(IPAddress address, int prefixLength)
-    {
-        var bytes = address.GetAddressBytes();
-        for (var i = 0; i < bytes.Length; i++)
-        {
-            var keep = Math.Clamp(prefixLength - (i * 8), 0, 8);
-            bytes[i] &= (byte)(0xFF << (8 - keep));
-        }
-
-        return new IPNetwork(new IPAddress(bytes), prefixLength);
     }
 
     private static string LinkName(int vlan) => vlan == 0 ? "untagged" : $"VLAN {vlan}";

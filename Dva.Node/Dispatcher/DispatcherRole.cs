@@ -1602,8 +1602,7 @@ internal sealed class DispatcherRole
         }
 
         // Best first: on the target's subnet and its link, on its subnet, on the asking link, the interface's own, any.
-        private static int Rank(bool onSubnet, ushort on, ushort vlan) =>
-            (on == vlan ? 0 : on == 0 ? 1 : 2) + (onSubnet ? 0 : 3);
+        private static int Rank(bool onSubnet, ushort on, ushort vlan) => RouteTable.LinkRank(on, vlan) + (onSubnet ? 0 : 3);
     }
 
     /// <summary>Frames waiting for one neighbour's MAC; reused from a pool.</summary>

@@ -134,7 +134,7 @@ internal sealed class RouteTable
                 continue;
             }
 
-            var r = v == vlan ? 0 : v == 0 ? 1 : 2;
+            var r = LinkRank(v, vlan);
             if (r < rank)
             {
                 (rank, address) = (r, a);
@@ -143,6 +143,12 @@ internal sealed class RouteTable
 
         return rank != int.MaxValue;
     }
+
+    /// <summary>
+    /// How well an address on link <paramref name="on"/> (0: the interface's own) serves link <paramref name="vlan"/>:
+    /// 0 the same link, 1 the interface's own, 2 another sub-interface's. Lower is better.
+    /// </summary>
+    public static int LinkRank(ushort on, ushort vlan) => on == vlan ? 0 : on == 0 ? 1 : 2;
 
     public bool TryRoute(IpAddr destination, out RouteResult result)
     {
