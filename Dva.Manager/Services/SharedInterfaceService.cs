@@ -41,6 +41,10 @@ internal sealed class SharedInterfaceService(ManagerDbContext db, AuditLog audit
         var links = ValidateSubInterfaces(spec, errors, path);
         errors.Require(!spec.RouterAdvertisements || links.Any(l => l.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6),
             path + "routerAdvertisements", "Needs an IPv6 address on the interface or a sub-interface: its prefixes are what the advertisements carry.");
+        var maxPrefixes = Dva.Shared.Packets.RouterAdvertisement.MaxPrefixes;
+        errors.Require(!spec.RouterAdvertisements || links.Where(l => l.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+                .GroupBy(l => l.Vlan).All(g => g.Count() <= maxPrefixes),
+            path + "routerAdvertisements", $"At most {maxPrefixes} IPv6 prefixes per link fit one advertisement.");
         ValidateHostConfiguration(spec, errors, path);
         errors.Require(spec.Attachment.NodeName.Length <= 63, path + "attachment.nodeName", "At most 63 characters.");
         errors.Require(spec.Attachment.FrameSource.Length <= 256, path + "attachment.frameSource", "At most 256 characters.");

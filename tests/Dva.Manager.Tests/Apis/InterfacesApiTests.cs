@@ -105,6 +105,12 @@ public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fix
         Assert.True((bool)created["spec"]!["routerAdvertisements"]!);
         var shown = await ReadJsonAsync(await Client.GetAsync($"/api/v1/dvas/{dvaId}/interfaces/{(long)created["id"]!}"));
         Assert.True((bool)shown["spec"]!["routerAdvertisements"]!);
+
+        // The node takes at most 16 prefixes per advertisement: 17 IPv6 subnets on one link are refused here already.
+        var tooMany = await ExpectFieldErrorsAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces",
+            new { ifid = 3, name = "many", mac = "02:00:5e:00:00:03", addresses = Enumerable.Range(1, 17).Select(i => $"2001:db8:{i:x}::1/64").ToArray(), routerAdvertisements = true }),
+            "routerAdvertisements");
+        Assert.Equal("At most 16 IPv6 prefixes per link fit one advertisement.", (string)tooMany["routerAdvertisements"]![0]!);
     }
 
     /// <summary>
