@@ -1,0 +1,347 @@
+using System.Buffers.Binary;
+using System.Text;
+using Dva.Node.Interop;
+
+namespace Dva.Node.Shortcut;
+
+/// <summary>What <see cref="ShortcutTable.Install"/> did.</summary>
+internal enum ShortcutInstall
+{
+    /// <summary>A new entry (or one that replaced a withdrawn or changed entry).</summary>
+    Installed,
+
+    /// <summary>The entry was there with the same route: its lease is renewed, its counters kept.</summary>
+    Renewed,
+
+    /// <summary>The map is full; the flow stays on the data-plane path.</summary>
+    Full,
+}
+
+/// <summary>
+/// The kernel side of the dispatcher's shortcut: the flow map (a BPF hash map), a small state map with two counters, the
+/// verdict program every AF_PACKET socket of a shared interface carries, and the forward program on each interface's tcx
+/// ingress. Programs are attached through links and socket options, so they go away with the process, even on a crash.
+/// Not thread-safe: one dispatcher thread installs and sweeps.
+/// </summary>
+internal sealed unsafe class ShortcutTable : IDisposable
+{
+    private const int BpfMapLookupElem = 1;
+    private const int BpfMapUpdateElem = 2;
+    private const int BpfMapDeleteElem = 3;
+    private const int BpfMapGetNextKey = 4;
+    private const int BpfProgLoad = 5;
+    private const int BpfLinkCreate = 28;
+    private const int BpfMapTypeHash = 1;
+    private const int BpfMapTypeArray = 2;
+    private const int BpfProgTypeSocketFilter = 1;
+    private const int BpfProgTypeSchedCls = 3;
+    private const int BpfTcxIngress = 46;
+    private const int SoAttachBpf = 50;
+    private const int ENOENT = 2;
+    private const int E2BIG = 7;
+
+    private static readonly byte[] License = Encoding.ASCII.GetBytes("Dual MIT/GPL\0");
+
+    private readonly List<int> _links = [];
+    private int _map;
+    private int _state;
+    private int _verdict;
+    private int _forward;
+
+    private ShortcutTable(int map, int state, int verdict, int forward, int capacity, long leaseNanoseconds)
+    {
+        _map = map;
+        _state = state;
+        _verdict = verdict;
+        _forward = forward;
+        Capacity = capacity;
+        LeaseNanoseconds = leaseNanoseconds;
+    }
+
+    public int Capacity { get; }
+
+    public long LeaseNanoseconds { get; }
+
+    /// <summary>Creates the maps and loads both programs. Setup path: throws a readable error, with the verifier's log if it refused.</summary>
+    public static ShortcutTable Create(int capacity, TimeSpan lease)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        var leaseNs = (long)(lease.TotalMilliseconds * 1_000_000);
+        var map = CreateMap(BpfMapTypeHash, ShortcutLayout.KeySize, ShortcutLayout.ValueSize, capacity, "flows");
+        var state = -1;
+        var verdict = -1;
+        try
+        {
+            state = CreateMap(BpfMapTypeArray, sizeof(uint), ShortcutLayout.StateSize, 1, "state");
+            verdict = LoadProgram(BpfProgTypeSocketFilter, ShortcutPrograms.Verdict(map, leaseNs), "dva_sc_verdict", 0);
+            var forward = LoadProgram(BpfProgTypeSchedCls, ShortcutPrograms.Forward(map, state), "dva_sc_forward", BpfTcxIngress);
+            return new ShortcutTable(map, state, verdict, forward, capacity, leaseNs);
+        }
+        catch
+        {
+            foreach (var fd in new[] { verdict, state, map })
+            {
+                if (fd >= 0)
+                {
+                    _ = Libc.close(fd);
+                }
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Puts the verdict program on an AF_PACKET socket of a shared interface (every engine's socket needs it).</summary>
+    public void AttachVerdict(int socketFd, string interfaceName)
+    {
+        var program = _verdict;
+        if (Libc.setsockopt(socketFd, Libc.SOL_SOCKET, SoAttachBpf, &program, sizeof(int)) != 0)
+        {
+            throw InteropException.FromLastError($"setsockopt(SO_ATTACH_BPF shortcut verdict, {interfaceName})");
+        }
+    }
+
+    /// <summary>Attaches the forward program to the interface's tcx ingress (after any program already there).</summary>
+    public void AttachForward(int ifIndex, string interfaceName)
+    {
+        Span<byte> attribute = stackalloc byte[32];
+        attribute.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_forward);
+        BinaryPrimitives.WriteUInt32LittleEndian(attribute[4..], (uint)ifIndex);
+        BinaryPrimitives.WriteUInt32LittleEndian(attribute[8..], BpfTcxIngress);
+        var link = Libc.Bpf(BpfLinkCreate, attribute);
+        if (link < 0)
+        {
+            throw InteropException.FromLastError($"bpf(BPF_LINK_CREATE tcx ingress, {interfaceName})");
+        }
+
+        _links.Add(link);
+    }
+
+    /// <summary>
+    /// Installs or renews the shortcut for <paramref name="key"/>: an entry with the same route keeps its counters and gets
+    /// a fresh lease; a missing, withdrawn or different one is replaced with zeroed counters. Returns what happened.
+    /// </summary>
+    public ShortcutInstall Install(ReadOnlySpan<byte> key, in ShortcutRoute route, ulong nowNs)
+    {
+        Span<byte> value = stackalloc byte[ShortcutLayout.ValueSize];
+        var entry = new ShortcutEntry(route, 0, 0, 0, nowNs, nowNs);
+        var result = ShortcutInstall.Installed;
+        if (TryLookup(key, value))
+        {
+            var existing = ShortcutEntry.Read(value);
+            if (!existing.Withdrawn && existing.Route.Equals(route))
+            {
+                entry = existing with { Flags = 0, LeaseNs = nowNs };
+                result = ShortcutInstall.Renewed;
+            }
+        }
+
+        entry.Write(value);
+        if (!Update(key, value))
+        {
+            if (Libc.LastErrno == (Errno)E2BIG)
+            {
+                return ShortcutInstall.Full;
+            }
+
+            throw InteropException.FromLastError("bpf(BPF_MAP_UPDATE_ELEM shortcut)");
+        }
+
+        return result;
+    }
+
+    /// <summary>Reads the entry for <paramref name="key"/>; false if there is none.</summary>
+    public bool TryGet(ReadOnlySpan<byte> key, out ShortcutEntry entry)
+    {
+        Span<byte> value = stackalloc byte[ShortcutLayout.ValueSize];
+        if (!TryLookup(key, value))
+        {
+            entry = default;
+            return false;
+        }
+
+        entry = ShortcutEntry.Read(value);
+        return true;
+    }
+
+    /// <summary>Deletes the entry for <paramref name="key"/>; false if there was none.</summary>
+    public bool Remove(ReadOnlySpan<byte> key)
+    {
+        Span<byte> attribute = stackalloc byte[32];
+        attribute.Clear();
+        fixed (byte* keyPointer = key)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)keyPointer);
+            if (Libc.Bpf(BpfMapDeleteElem, attribute) == 0)
+            {
+                return true;
+            }
+        }
+
+        return Libc.LastErrno == (Errno)ENOENT ? false : throw InteropException.FromLastError("bpf(BPF_MAP_DELETE_ELEM shortcut)");
+    }
+
+    /// <summary>Every key in the map (a snapshot; entries may come and go meanwhile).</summary>
+    public List<byte[]> Keys()
+    {
+        var keys = new List<byte[]>();
+        var previous = Array.Empty<byte>();
+        Span<byte> attribute = stackalloc byte[32];
+        while (true)
+        {
+            var next = new byte[ShortcutLayout.KeySize];
+            attribute.Clear();
+            fixed (byte* previousPointer = previous)
+            fixed (byte* nextPointer = next)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
+                BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], previous.Length == 0 ? 0UL : (ulong)previousPointer);
+                BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)nextPointer);
+                if (Libc.Bpf(BpfMapGetNextKey, attribute) != 0)
+                {
+                    return Libc.LastErrno == (Errno)ENOENT ? keys : throw InteropException.FromLastError("bpf(BPF_MAP_GET_NEXT_KEY shortcut)");
+                }
+            }
+
+            keys.Add(next);
+            previous = next;
+        }
+    }
+
+    /// <summary>The forward program's counters: frames with verdict FAST whose entry was gone, and shortcut frames without a verdict.</summary>
+    public (ulong Lost, ulong Unverdicted) ReadState()
+    {
+        Span<byte> value = stackalloc byte[ShortcutLayout.StateSize];
+        var key = 0u;
+        Span<byte> attribute = stackalloc byte[32];
+        attribute.Clear();
+        fixed (byte* valuePointer = value)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_state);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)&key);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)valuePointer);
+            if (Libc.Bpf(BpfMapLookupElem, attribute) != 0)
+            {
+                throw InteropException.FromLastError("bpf(BPF_MAP_LOOKUP_ELEM shortcut state)");
+            }
+        }
+
+        return (BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.StateLost..]), BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.StateUnverdicted..]));
+    }
+
+    /// <summary>CLOCK_MONOTONIC in nanoseconds: the clock the programs' bpf_ktime_get_ns reads.</summary>
+    public static ulong MonotonicNanoseconds()
+    {
+        Timespec time;
+        _ = Libc.clock_gettime(1, &time);
+        return ((ulong)time.Seconds * 1_000_000_000UL) + (ulong)time.Nanoseconds;
+    }
+
+    public void Dispose()
+    {
+        foreach (var link in _links)
+        {
+            _ = Libc.close(link);
+        }
+
+        _links.Clear();
+        foreach (var fd in new[] { Interlocked.Exchange(ref _forward, -1), Interlocked.Exchange(ref _verdict, -1), Interlocked.Exchange(ref _state, -1), Interlocked.Exchange(ref _map, -1) })
+        {
+            if (fd >= 0)
+            {
+                _ = Libc.close(fd);
+            }
+        }
+    }
+
+    private bool TryLookup(ReadOnlySpan<byte> key, Span<byte> value)
+    {
+        Span<byte> attribute = stackalloc byte[32];
+        attribute.Clear();
+        fixed (byte* keyPointer = key)
+        fixed (byte* valuePointer = value)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)keyPointer);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)valuePointer);
+            if (Libc.Bpf(BpfMapLookupElem, attribute) == 0)
+            {
+                return true;
+            }
+        }
+
+        return Libc.LastErrno == (Errno)ENOENT ? false : throw InteropException.FromLastError("bpf(BPF_MAP_LOOKUP_ELEM shortcut)");
+    }
+
+    private bool Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        Span<byte> attribute = stackalloc byte[32];
+        attribute.Clear();
+        fixed (byte* keyPointer = key)
+        fixed (byte* valuePointer = value)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)keyPointer);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)valuePointer);
+            return Libc.Bpf(BpfMapUpdateElem, attribute) == 0;
+        }
+    }
+
+    private static int CreateMap(int type, int keySize, int valueSize, int entries, string name)
+    {
+        Span<byte> attribute = stackalloc byte[72];
+        attribute.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)type);
+        BinaryPrimitives.WriteUInt32LittleEndian(attribute[4..], (uint)keySize);
+        BinaryPrimitives.WriteUInt32LittleEndian(attribute[8..], (uint)valueSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(attribute[12..], (uint)entries);
+        Encoding.ASCII.GetBytes("dva_sc_" + name).CopyTo(attribute[28..]);              // map_name[16]
+        var fd = Libc.Bpf(Libc.BPF_MAP_CREATE, attribute);
+        return fd >= 0 ? fd : throw InteropException.FromLastError($"bpf(BPF_MAP_CREATE shortcut {name}, {entries} entries)");
+    }
+
+    private static int LoadProgram(int type, byte[] code, string name, int expectedAttachType)
+    {
+        var fd = Load(type, code, name, expectedAttachType, 0, out _);
+        if (fd >= 0)
+        {
+            return fd;
+        }
+
+        var errno = Libc.LastErrno;
+        _ = Load(type, code, name, expectedAttachType, 1, out var log);
+        throw new InteropException($"bpf(BPF_PROG_LOAD {name}) failed: {errno}; verifier: {(log.Length == 0 ? "(no log)" : log)}");
+    }
+
+    private static int Load(int type, byte[] code, string name, int expectedAttachType, int logLevel, out string log)
+    {
+        var logBuffer = new byte[logLevel == 0 ? 0 : 1 << 20];
+        Span<byte> attribute = stackalloc byte[128];
+        attribute.Clear();
+        fixed (byte* instructions = code)
+        fixed (byte* license = License)
+        fixed (byte* logPointer = logBuffer)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)type);
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute[4..], (uint)(code.Length / BpfAssembler.InstructionSize));
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)instructions);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)license);
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute[24..], (uint)logLevel);
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute[28..], (uint)logBuffer.Length);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[32..], (ulong)logPointer);
+            Encoding.ASCII.GetBytes(name).CopyTo(attribute[48..]);                      // prog_name[16]
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute[68..], (uint)expectedAttachType);
+            var fd = Libc.Bpf(BpfProgLoad, attribute[..72]);
+            var end = Array.IndexOf(logBuffer, (byte)0);
+            log = Encoding.ASCII.GetString(logBuffer, 0, end < 0 ? logBuffer.Length : end).Trim();
+            if (log.Length > 4000)
+            {
+                log = "…" + log[^4000..];
+            }
+
+            return fd;
+        }
+    }
+}

@@ -1,0 +1,250 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.NetworkInformation;
+using Dva.Node.Interop;
+using Dva.Node.Io;
+using Dva.Node.Shortcut;
+using Dva.Node.Tests.DataPlane;
+using Dva.Node.Tests.Io;
+using Dva.Shared.Packets;
+
+namespace Dva.Node.Tests.Shortcut;
+
+/// <summary>
+/// The shortcut's two BPF programs in the real kernel, byte by byte. One namespace, two veth pairs: frames written on
+/// <c>in-h</c> arrive at <c>in-d</c>, which carries the verdict program on an AF_PACKET socket (the dispatcher's, here the
+/// test's) and the forward program on its tcx ingress; a shortcut frame leaves by <c>out-d</c> and is read on
+/// <c>out-h</c>. Root only.
+/// </summary>
+[Trait("Requires", "root")]
+public sealed unsafe class ShortcutKernelTests : IDisposable
+{
+    private static readonly PhysicalAddress ServerMac = PhysicalAddress.Parse("02-5E-00-00-00-10");
+    private static readonly PhysicalAddress SharedMac = PhysicalAddress.Parse("02-00-00-00-00-02");
+
+    private readonly TestNetworkNamespace _ns = new();
+    private readonly ShortcutTable _table;
+    private readonly int _inject;
+    private readonly int _dispatcher;
+    private readonly int _sink;
+    private readonly int _inIndex;
+    private readonly int _outIndex;
+
+    public ShortcutKernelTests()
+    {
+        TestNetworkNamespace.Ip($"-n {_ns.Name} link add in-h type veth peer name in-d");
+        TestNetworkNamespace.Ip($"-n {_ns.Name} link add out-d type veth peer name out-h");
+        foreach (var device in new[] { "in-h", "in-d", "out-d", "out-h" })
+        {
+            TestNetworkNamespace.Ip($"-n {_ns.Name} link set {device} up");
+        }
+
+        (_table, _inject, _dispatcher, _sink, _inIndex, _outIndex) = _ns.Enter(() =>
+        {
+            var table = ShortcutTable.Create(1024, TimeSpan.FromMilliseconds(300));
+            var inject = AfPacketSocket.Open("in-h", promiscuous: false, 1 << 20, out _, receive: false);
+            var dispatcher = AfPacketSocket.Open("in-d", promiscuous: true, 1 << 20, out var inIndex);
+            table.AttachVerdict(dispatcher, "in-d");
+            table.AttachForward(inIndex, "in-d");
+            var sink = AfPacketSocket.Open("out-h", promiscuous: true, 1 << 20, out _);
+            return (table, inject, dispatcher, sink, inIndex, NetworkInterfaceControl.GetIndex("out-d"));
+        });
+    }
+
+    [Fact]
+    public void UdpFrames_OfAShortcutFlow_LeaveRewrittenByTheKernel_AndTheSocketNeverSeesThem()
+    {
+        Install(Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000));
+
+        for (var i = 0; i < 5; i++)
+        {
+            Send(TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000, payload: 100, ttl: 64));
+        }
+
+        var frames = Drain(_sink, expected: 5);
+        Assert.Equal(5, frames.Count);
+        var original = TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000, payload: 100, ttl: 64);
+        foreach (var frame in frames)
+        {
+            Assert.Equal(original.Length, frame.Length);
+            Assert.Equal(ServerMac.GetAddressBytes(), frame[..6]);
+            Assert.Equal(SharedMac.GetAddressBytes(), frame[6..12]);
+            Assert.Equal(63, frame[14 + 8]);
+            Assert.True(Checksum.VerifyIpv4Header(frame.AsSpan(14, 20)), "the IPv4 header checksum after the TTL change");
+
+            // Everything else is the frame as sent: addresses, ports, payload, UDP checksum.
+            Assert.Equal(original[(14 + 9)..(14 + 10)], frame[(14 + 9)..(14 + 10)]);
+            Assert.Equal(original[(14 + 12)..], frame[(14 + 12)..]);
+        }
+
+        Assert.Empty(Drain(_dispatcher, expected: 0));
+        Assert.True(TryGet(Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000), out var entry));
+        Assert.Equal(5UL, entry.Packets);
+        Assert.Equal((ulong)(5 * original.Length), entry.Bytes);
+        Assert.Equal((0UL, 0UL), _table.ReadState());
+    }
+
+    [Fact]
+    public void FramesOfOtherFlows_AndTtlOne_AndFragments_GoToTheSocket_Unchanged()
+    {
+        Install(Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000));
+        var otherPort = TestFrames.Udp("192.0.2.10", 5001, "198.51.100.10", 6000);
+        var ttlOne = TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000, ttl: 1);
+        var fragment = TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000);
+        fragment[14 + 6] = 0x20;                                                  // MF
+        Checksum.WriteIpv4Header(fragment.AsSpan(14, 20));
+
+        foreach (var frame in new[] { otherPort, ttlOne, fragment })
+        {
+            Send(frame);
+        }
+
+        var seen = Drain(_dispatcher, expected: 3);
+        Assert.Equal([otherPort, ttlOne, fragment], seen);
+        Assert.Empty(Drain(_sink, expected: 0));
+    }
+
+    [Fact]
+    public void Lease_OneFramePerIntervalGoesToTheSocket_AndAnUnrenewedLeaseSendsTheFlowBack()
+    {
+        var key = Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000);
+        Install(key);
+        var frame = TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000);
+
+        Send(frame);
+        Assert.Single(Drain(_sink, expected: 1));
+        Thread.Sleep(400);
+        Send(frame);                                                              // the lease is over: the keep-alive
+        Send(frame);                                                              // and the lease still holds for this one
+        Assert.Single(Drain(_dispatcher, expected: 1));
+        Assert.Single(Drain(_sink, expected: 1));
+        Assert.True(TryGet(key, out var pending));
+        Assert.True(pending.Pending);
+
+        Thread.Sleep(400);                                                        // nobody renewed it
+        Send(frame);
+        Send(frame);
+        Assert.Equal(2, Drain(_dispatcher, expected: 2).Count);
+        Assert.Empty(Drain(_sink, expected: 0));
+
+        Assert.Equal(ShortcutInstall.Renewed, Install(key));
+        Send(frame);
+        Assert.Single(Drain(_sink, expected: 1));
+        Assert.True(TryGet(key, out var renewed));
+        Assert.Equal(3UL, renewed.Packets);
+    }
+
+    [Fact]
+    public void TcpFin_GoesToTheSocket_AndWithdrawsTheShortcut()
+    {
+        var key = Key(6, "192.0.2.10", 40000, "198.51.100.10", 80);
+        Install(key);
+        var data = TestFrames.Tcp("192.0.2.10", 40000, "198.51.100.10", 80, TcpFlags.Ack | TcpFlags.Psh);
+        var fin = TestFrames.Tcp("192.0.2.10", 40000, "198.51.100.10", 80, TcpFlags.Ack | TcpFlags.Fin);
+
+        Send(data);
+        Assert.Single(Drain(_sink, expected: 1));
+        Send(fin);
+        Send(data);
+
+        Assert.Equal([fin, data], Drain(_dispatcher, expected: 2));
+        Assert.True(TryGet(key, out var entry));
+        Assert.True(entry.Withdrawn);
+        Assert.Equal(ShortcutInstall.Installed, Install(key));
+    }
+
+    [Fact]
+    public void Ipv6_HopLimitDecremented_AndATooBigFrame_GoesToTheSocket()
+    {
+        Install(Key(17, "2001:db8:1::10", 5000, "2001:db8:2::10", 6000), mtu: 1280);
+        var small = TestFrames.Udp("2001:db8:1::10", 5000, "2001:db8:2::10", 6000, payload: 100);
+        var big = TestFrames.Udp("2001:db8:1::10", 5000, "2001:db8:2::10", 6000, payload: 1300);
+
+        Send(small);
+        Send(big);
+
+        var forwarded = Assert.Single(Drain(_sink, expected: 1));
+        Assert.Equal(63, forwarded[14 + 7]);
+        Assert.Equal(small[(14 + 8)..], forwarded[(14 + 8)..]);
+        Assert.Equal([big], Drain(_dispatcher, expected: 1));
+    }
+
+    [Fact]
+    public void KeyFromAnotherInterface_DoesNotMatch()
+    {
+        Install(Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000) with { IfIndex = _outIndex });
+
+        var frame = TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000);
+        Send(frame);
+
+        Assert.Equal([frame], Drain(_dispatcher, expected: 1));
+    }
+
+    public void Dispose()
+    {
+        foreach (var fd in new[] { _inject, _dispatcher, _sink })
+        {
+            _ = Libc.close(fd);
+        }
+
+        _table.Dispose();
+        _ns.Dispose();
+    }
+
+    private ShortcutKey Key(byte protocol, string source, ushort sourcePort, string destination, ushort destinationPort) =>
+        new(_inIndex, 0, protocol, IPAddress.Parse(source), IPAddress.Parse(destination), sourcePort, destinationPort);
+
+    private ShortcutInstall Install(ShortcutKey key, int mtu = 1500)
+    {
+        Span<byte> bytes = stackalloc byte[ShortcutLayout.KeySize];
+        key.Write(bytes);
+        return _table.Install(bytes, new ShortcutRoute(_outIndex, 0, ServerMac, SharedMac, mtu), ShortcutTable.MonotonicNanoseconds());
+    }
+
+    private bool TryGet(ShortcutKey key, out ShortcutEntry entry)
+    {
+        Span<byte> bytes = stackalloc byte[ShortcutLayout.KeySize];
+        key.Write(bytes);
+        return _table.TryGet(bytes, out entry);
+    }
+
+    private void Send(byte[] frame)
+    {
+        fixed (byte* pointer = frame)
+        {
+            Assert.Equal(frame.Length, (int)Libc.write(_inject, pointer, (nuint)frame.Length));
+        }
+    }
+
+    /// <summary>The frames the socket holds: waits up to a second for <paramref name="expected"/>, then 100 ms for any more.</summary>
+    private static List<byte[]> Drain(int fd, int expected)
+    {
+        var frames = new List<byte[]>();
+        var buffer = new byte[70000];
+        var deadline = Environment.TickCount64 + 1000;
+        var quietUntil = long.MaxValue;
+        while (Environment.TickCount64 < Math.Min(deadline, quietUntil))
+        {
+            nint n;
+            fixed (byte* pointer = buffer)
+            {
+                n = Libc.read(fd, pointer, (nuint)buffer.Length);
+            }
+
+            if (n > 0)
+            {
+                frames.Add(buffer[..(int)n]);
+                continue;
+            }
+
+            if (frames.Count >= expected && quietUntil == long.MaxValue)
+            {
+                quietUntil = Environment.TickCount64 + 100;
+            }
+
+            Thread.Sleep(5);
+        }
+
+        return frames;
+    }
+}
