@@ -131,6 +131,11 @@ internal enum DropReason
     /// </summary>
     ParkedPayloadGone,
 
+    // Shortcuts (appended).
+    /// <summary>
+    /// The tunnel header's SHORTCUT word breaks its rules, or X is set on anything but a final EGRESS (WireError.BadShortcut).
+    /// </summary>
+    WireBadShortcut,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>

@@ -74,6 +74,7 @@ internal static class WireDrops
         WireError.InnerFrameTooShort => DropReason.WireInnerTooShort,
         WireError.BadOffload => DropReason.WireBadOffload,
         WireError.BadPark => DropReason.WireBadPark,
+        WireError.BadShortcut => DropReason.WireBadShortcut,
         _ => DropReason.WireOther,
     };
 }

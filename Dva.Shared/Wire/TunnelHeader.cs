@@ -24,18 +24,19 @@ public readonly record struct TunnelHeader
      +-------+-------+-------+-------+--+--+-----------+---------------+
      | TYPE  |HANDOFF| HOOK  | TABLE |T |E | HDR SIZE  |      TTL      |
      +-------+-------+-------+-------+--+--+-----------+---------------+
-     |       SNODE (12)      |   IFID (8)    | NIDS  |G|P| RESERVED    |
+     |       SNODE (12)      |   IFID (8)    | NIDS  |G|P|X| RESERVED  |
      +-----------------------+---------------+-------+-----------------+
      | nid0 (16)                     | nid1 (16)                       |  ... NIDS entries,
      +-------------------------------+---------------------------------+  padded to 32 bits
      [ OFFLOAD (32) — only when G: GSO SIZE 16 | GSO TYPE 4 | C | N | 0 ]
      [ PARK (32) — only when P: TICKET 16 | PARKED LENGTH 16 ]
+     [ SHORTCUT (32) — only when X: INGRESS IFID 8 | 0 (12) | INGRESS VLAN 12 ]
      | VLAN TCI (16)                 | inner Ethernet frame ...        |
      +-------------------------------+---------------------------------+
      [ TAG (16 bytes) — only when FLAGS.S ]
 
      FLAGS high to low: S (secure), E (encrypted, needs S), K (key phase, needs S), reserved 0.
-     HDR SIZE = 1 + ceil(NIDS / 2) + G + P. A nid is a 12-bit node id in the low bits of its 16-bit slot;
+     HDR SIZE = 1 + ceil(NIDS / 2) + G + P + X. A nid is a 12-bit node id in the low bits of its 16-bit slot;
      the high 4 bits and the padding slot after an odd NIDS are 0.
     */
 
@@ -111,6 +112,9 @@ public readonly record struct TunnelHeader
     /// <summary>P and the PARK word (<see cref="TunnelPark.None"/> when P is clear): the frame's payload waits at SNODE.</summary>
     public TunnelPark Park => Fields.Park;
 
+    /// <summary>X and the SHORTCUT word (<see cref="TunnelShortcut.None"/> when X is clear): the dispatcher may forward the flow's later packets itself.</summary>
+    public TunnelShortcut Shortcut => Fields.Shortcut;
+
     /// <summary>NIDS: entries in the nid list.</summary>
     public int NidCount { get; }
 
@@ -135,7 +139,7 @@ public readonly record struct TunnelHeader
     /// <summary>Offset of the VLAN TCI word.</summary>
     public int VlanTciOffset => InnerOffset - TunnelLayout.VlanTciLength;
 
-    /// <summary>Secure mode: associated data is datagram[0..AadLength) = L1 ‖ SEQ ‖ L2 with its nid list.</summary>
+    /// <summary>Secure mode: associated data is datagram[0..AadLength) = L1 ‖ SEQ ‖ L2 with its nid list and OFFLOAD, PARK and SHORTCUT words.</summary>
     public int AadLength => VlanTciOffset;
 
     /// <summary>Secure mode: the sealed payload starts at the VLAN TCI.</summary>
@@ -200,20 +204,23 @@ public readonly record struct TunnelHeader
         var nidCount = (int)((word1 >> 8) & 0xF);
         var hasOffload = ((byte)word1 & TunnelLayout.OffloadBit) != 0;
         var hasPark = ((byte)word1 & TunnelLayout.ParkBit) != 0;
+        var hasShortcut = ((byte)word1 & TunnelLayout.ShortcutBit) != 0;
         var trrEraHdrSize = (byte)(word0 >> 8);
-        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount, hasOffload, hasPark))
+        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount, hasOffload, hasPark, hasShortcut))
         {
             return WireError.HdrSizeMismatch;
         }
 
-        if (((byte)word1 & ~(TunnelLayout.OffloadBit | TunnelLayout.ParkBit)) != 0)
+        if (((byte)word1 & ~(TunnelLayout.OffloadBit | TunnelLayout.ParkBit | TunnelLayout.ShortcutBit)) != 0)
         {
             return WireError.ReservedBitSet;
         }
 
         // The TCI is read now, if present, so the fields are built once; its truncation is still reported in order below.
-        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount, hasOffload, hasPark);
-        var parkLength = hasPark ? TunnelPark.WordLength : 0;
+        // The optional words end at the TCI in the order OFFLOAD, PARK, SHORTCUT: each word's offset counts those after it.
+        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount, hasOffload, hasPark, hasShortcut);
+        var shortcutOffset = innerOffset - TunnelLayout.VlanTciLength - (hasShortcut ? TunnelShortcut.WordLength : 0);
+        var parkOffset = shortcutOffset - (hasPark ? TunnelPark.WordLength : 0);
         var vlanTci = datagram.Length >= innerOffset
             ? BinaryPrimitives.ReadUInt16BigEndian(datagram[(innerOffset - TunnelLayout.VlanTciLength)..])
             : (ushort)0;
@@ -259,7 +266,7 @@ public readonly record struct TunnelHeader
                 return WireError.BadOffload;
             }
 
-            error = TunnelOffload.TryRead(datagram[(innerOffset - TunnelLayout.VlanTciLength - parkLength - TunnelOffload.Length)..], out var offload);
+            error = TunnelOffload.TryRead(datagram[(parkOffset - TunnelOffload.Length)..], out var offload);
             if (error != WireError.None)
             {
                 return error;
@@ -270,7 +277,7 @@ public readonly record struct TunnelHeader
 
         if (hasPark)
         {
-            var park = TunnelPark.Read(datagram[(innerOffset - TunnelLayout.VlanTciLength - TunnelPark.WordLength)..]);
+            var park = TunnelPark.Read(datagram[parkOffset..]);
             error = park.Check(fields.Type, fields.Offload);
             if (error != WireError.None)
             {
@@ -278,6 +285,22 @@ public readonly record struct TunnelHeader
             }
 
             fields = fields with { Park = park };
+        }
+
+        if (hasShortcut)
+        {
+            error = TunnelShortcut.TryRead(datagram[shortcutOffset..], out var shortcut);
+            if (error == WireError.None)
+            {
+                error = shortcut.Check(fields.Type, fields.Handoff);
+            }
+
+            if (error != WireError.None)
+            {
+                return error;
+            }
+
+            fields = fields with { Shortcut = shortcut };
         }
 
         var tail = (flags & TunnelFlags.Secure) != 0 ? TunnelLayout.TagLength : 0;

@@ -36,8 +36,11 @@ public static class TunnelLayout
     /// <summary>Highest usable node id; 4095 is reserved and 0 means none.</summary>
     public const ushort MaxNodeId = 4094;
 
-    /// <summary>Longest header (secure, 15 nids) up to the inner frame: the headroom a writer may need.</summary>
-    public const int MaxHeaderLength = L1Length + SeqLength + L2FixedLength + 4 * ((MaxNids + 1) / 2) + VlanTciLength;
+    /// <summary>
+    /// Longest header (secure, 15 nids, a SHORTCUT word) up to the inner frame: the headroom a writer may need. The OFFLOAD
+    /// and PARK words are left out: a super-frame never meets secure mode (refused at configuration, docs/node.md).
+    /// </summary>
+    public const int MaxHeaderLength = L1Length + SeqLength + L2FixedLength + 4 * ((MaxNids + 1) / 2) + TunnelShortcut.WordLength + VlanTciLength;
 
     // L1, relative to the datagram start. VER|FLAGS is one byte; DNODE|HNODE are 24 bits read with it as one word.
     internal const int VerFlagsOffset = 0;
@@ -61,6 +64,9 @@ public static class TunnelLayout
     // P: the bit below G: a PARK word follows the OFFLOAD word.
     internal const byte ParkBit = 0x40;
 
+    // X: the bit below P: a SHORTCUT word follows the PARK word (or whichever of the OFFLOAD word and the nid list is last).
+    internal const byte ShortcutBit = 0x20;
+
     // Masks within the 16-bit nid slot and the 4-bit FLAGS.
     internal const ushort NodeIdMask = 0x0FFF;
     internal const byte FlagsReservedBit = 0x1;
@@ -69,16 +75,29 @@ public static class TunnelLayout
     /// <summary>Offset of L2 from the datagram start.</summary>
     public static int L2Offset(TunnelFlags flags) => (flags & TunnelFlags.Secure) != 0 ? L1Length + SeqLength : L1Length;
 
-    /// <summary>HDR SIZE for a nid count: 32-bit words after the first L2 word up to the VLAN TCI (one more with an OFFLOAD word, one more with a PARK word).</summary>
-    public static int HdrSize(int nidCount, bool offload = false, bool park = false) => 1 + ((nidCount + 1) >> 1) + (offload ? 1 : 0) + (park ? 1 : 0);
+    /// <summary>
+    /// HDR SIZE for a nid count: 32-bit words after the first L2 word up to the VLAN TCI (one more with an OFFLOAD word,
+    /// one more with a PARK word, one more with a SHORTCUT word).
+    /// </summary>
+    public static int HdrSize(int nidCount, bool offload = false, bool park = false, bool shortcut = false) =>
+        1 + ((nidCount + 1) >> 1) + (offload ? 1 : 0) + (park ? 1 : 0) + (shortcut ? 1 : 0);
 
-    /// <summary>Bytes from the datagram start to the inner frame (OFFLOAD word, PARK word and VLAN TCI included).</summary>
-    public static int HeaderLength(TunnelFlags flags, int nidCount, bool offload = false, bool park = false) =>
-        L2Offset(flags) + 4 + (4 * HdrSize(nidCount, offload, park)) + VlanTciLength;
+    /// <summary>Bytes from the datagram start to the inner frame (OFFLOAD, PARK and SHORTCUT words and VLAN TCI included).</summary>
+    public static int HeaderLength(TunnelFlags flags, int nidCount, bool offload = false, bool park = false, bool shortcut = false) =>
+        L2Offset(flags) + 4 + (4 * HdrSize(nidCount, offload, park, shortcut)) + VlanTciLength;
 
     /// <summary>Bytes from the datagram start to the inner frame of a header with these <paramref name="fields"/>.</summary>
     public static int HeaderLength(in TunnelFields fields, int nidCount) =>
-        HeaderLength(fields.Flags, nidCount, fields.Offload.IsPresent, fields.Park.IsPresent);
+        HeaderLength(fields.Flags, nidCount, fields.Offload.IsPresent, fields.Park.IsPresent, fields.Shortcut.IsPresent);
+
+    /// <summary>
+    /// Bytes of the optional words (OFFLOAD, PARK, SHORTCUT) between the nid list and the VLAN TCI, from the G, P and X
+    /// bits of the RESERVED byte (the low byte of the second L2 word).
+    /// </summary>
+    internal static int WordsLength(byte reservedByte) =>
+        ((reservedByte & OffloadBit) != 0 ? TunnelOffload.Length : 0)
+        + ((reservedByte & ParkBit) != 0 ? TunnelPark.WordLength : 0)
+        + ((reservedByte & ShortcutBit) != 0 ? TunnelShortcut.WordLength : 0);
 
     /// <summary>G set: the OFFLOAD word is allowed on frame packets only, and must follow its rules (<see cref="TunnelOffload"/>).</summary>
     internal static WireError CheckOffload(TunnelType type, in TunnelOffload offload)
@@ -94,6 +113,10 @@ public static class TunnelLayout
     /// <summary>P set: the PARK word's rules (<see cref="TunnelPark"/>), after the OFFLOAD word's.</summary>
     internal static WireError CheckPark(TunnelType type, in TunnelOffload offload, in TunnelPark park) =>
         park.IsPresent ? park.Check(type, offload) : WireError.None;
+
+    /// <summary>X set: the SHORTCUT word's rules (<see cref="TunnelShortcut"/>), after the PARK word's.</summary>
+    internal static WireError CheckShortcut(TunnelType type, Handoff handoff, in TunnelShortcut shortcut) =>
+        shortcut.IsPresent ? shortcut.Check(type, handoff) : WireError.None;
 
     /// <summary>UDP source port of the outer datagram: one path per inner flow through an ECMP fabric.</summary>
     public static ushort UdpSourcePort(ulong innerFlowHash) => (ushort)(49152 + (innerFlowHash >> 50));

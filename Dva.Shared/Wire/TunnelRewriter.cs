@@ -35,7 +35,10 @@ public static class TunnelRewriter
         return WireError.None;
     }
 
-    /// <summary>Sets TYPE and HANDOFF (for example DISPATCH → HANDOFF PUNT, PUNT → CLAIM).</summary>
+    /// <summary>
+    /// Sets TYPE and HANDOFF (for example DISPATCH → HANDOFF PUNT, PUNT → CLAIM). A packet with a SHORTCUT word (X) stays a
+    /// final EGRESS (<see cref="WireError.BadShortcut"/> otherwise).
+    /// </summary>
     public static WireError SetType(Span<byte> datagram, TunnelType type, Handoff handoff)
     {
         if (!TryL2(datagram, out var l2))
@@ -60,6 +63,11 @@ public static class TunnelRewriter
         if (snode == 0 && type is TunnelType.Dispatch or TunnelType.Handoff)
         {
             return WireError.NodeIdZero;
+        }
+
+        if ((l2[TunnelLayout.SNodeIfIdNidsOffset + 3] & TunnelLayout.ShortcutBit) != 0 && !TunnelShortcut.AllowedOn(type, handoff))
+        {
+            return WireError.BadShortcut;
         }
 
         l2[TunnelLayout.TypeHandoffOffset] = (byte)(((byte)type << 4) | (byte)handoff);
@@ -109,8 +117,8 @@ public static class TunnelRewriter
     /// in <paramref name="buffer"/> (T must be set). When NIDS goes from odd to even the nid fills the padding
     /// slot and nothing moves. When NIDS goes from even to odd the header grows by one 32-bit word: L1, SEQ
     /// and L2 move 4 bytes earlier, so the caller needs 4 bytes of headroom before <paramref name="headerStart"/>;
-    /// the OFFLOAD word, the VLAN TCI, the frame and the TAG stay where they are. The datagram then starts at
-    /// <paramref name="newHeaderStart"/> and is 4 bytes longer.
+    /// the OFFLOAD, PARK and SHORTCUT words, the VLAN TCI, the frame and the TAG stay where they are. The datagram
+    /// then starts at <paramref name="newHeaderStart"/> and is 4 bytes longer.
     /// </summary>
     public static WireError AppendNid(Span<byte> buffer, int headerStart, ushort nid, out int newHeaderStart)
     {
@@ -147,11 +155,10 @@ public static class TunnelRewriter
         var slotOffset = l2Offset + TunnelLayout.NidListOffset + (2 * nidCount);
         // An odd NIDS fills the padding slot already in the datagram; an even one makes its word by moving the header
         // earlier, so only the VLAN TCI must follow (a CONTROL packet may end right there; found by tests/Dva.Fuzz).
-        // An OFFLOAD word (G) and a PARK word (P) sit between the list and the TCI and stay put like the TCI.
+        // The OFFLOAD (G), PARK (P) and SHORTCUT (X) words sit between the list and the TCI and stay put like the TCI.
         var existingSlot = (nidCount & 1) != 0 ? 2 : 0;
-        var offloadWord = ((l2[TunnelLayout.SNodeIfIdNidsOffset + 3] & TunnelLayout.OffloadBit) != 0 ? TunnelOffload.Length : 0)
-            + ((l2[TunnelLayout.SNodeIfIdNidsOffset + 3] & TunnelLayout.ParkBit) != 0 ? TunnelPark.WordLength : 0);
-        if (datagram.Length < slotOffset + existingSlot + offloadWord + TunnelLayout.VlanTciLength)
+        var words = TunnelLayout.WordsLength(l2[TunnelLayout.SNodeIfIdNidsOffset + 3]);
+        if (datagram.Length < slotOffset + existingSlot + words + TunnelLayout.VlanTciLength)
         {
             return WireError.Truncated;
         }

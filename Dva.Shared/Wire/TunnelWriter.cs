@@ -39,6 +39,11 @@ public static class TunnelWriter
             error = TunnelLayout.CheckPark(fields.Type, fields.Offload, fields.Park);
         }
 
+        if (error == WireError.None)
+        {
+            error = TunnelLayout.CheckShortcut(fields.Type, fields.Handoff, fields.Shortcut);
+        }
+
         if (error != WireError.None)
         {
             return error;
@@ -68,7 +73,8 @@ public static class TunnelWriter
         var secure = (fields.Flags & TunnelFlags.Secure) != 0;
         var offload = fields.Offload.IsPresent;
         var park = fields.Park.IsPresent;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, offload, park);
+        var shortcut = fields.Shortcut.IsPresent;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, offload, park, shortcut);
         var tail = secure ? TunnelLayout.TagLength : 0;
         if (frameOffset < headerLength || frameLength < 0 || (long)frameOffset + frameLength + tail > buffer.Length)
         {
@@ -85,26 +91,34 @@ public static class TunnelWriter
             buffer.Slice(frameOffset + frameLength, TunnelLayout.TagLength).Clear();
         }
 
-        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length, offload, park)
+        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length, offload, park, shortcut)
             | (fields.Trr ? TunnelLayout.TrrBit : 0u)
             | (fields.Era != 0 ? TunnelLayout.EraBit : 0u);
         var word0 = ((uint)fields.Type << 28) | ((uint)fields.Handoff << 24) | ((uint)fields.Hook << 20)
             | ((uint)fields.Table << 16) | (trrEraHdrSize << 8) | fields.Ttl;
         BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.TypeHandoffOffset)..], word0);
-        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length, offload, park));
+        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length, offload, park, shortcut));
 
-        var slotsEnd = TunnelLayout.VlanTciLength + (offload ? TunnelOffload.Length : 0) + (park ? TunnelPark.WordLength : 0);
-        if (offload)
+        // The optional words end at the TCI in the order OFFLOAD, PARK, SHORTCUT: each is written where the one after it starts.
+        var wordsEnd = TunnelLayout.VlanTciLength + (shortcut ? TunnelShortcut.WordLength : 0);
+        if (shortcut)
         {
-            fields.Offload.Write(header[^slotsEnd..]);
+            fields.Shortcut.Write(header[^wordsEnd..]);
         }
 
         if (park)
         {
-            fields.Park.Write(header[^(TunnelLayout.VlanTciLength + TunnelPark.WordLength)..]);
+            wordsEnd += TunnelPark.WordLength;
+            fields.Park.Write(header[^wordsEnd..]);
         }
 
-        var slots = header[(l2 + TunnelLayout.NidListOffset)..^slotsEnd];
+        if (offload)
+        {
+            wordsEnd += TunnelOffload.Length;
+            fields.Offload.Write(header[^wordsEnd..]);
+        }
+
+        var slots = header[(l2 + TunnelLayout.NidListOffset)..^wordsEnd];
         for (var i = 0; i < nids.Length; i++)
         {
             BinaryPrimitives.WriteUInt16BigEndian(slots[(2 * i)..], nids[i]);
@@ -122,7 +136,7 @@ public static class TunnelWriter
     internal static uint L1(TunnelFlags flags, ushort dnode, ushort hnode) =>
         ((uint)TunnelLayout.Version << 28) | ((uint)flags << 24) | ((uint)dnode << 12) | hnode;
 
-    internal static uint Word1(ushort snode, byte ifId, int nidCount, bool offload = false, bool park = false) =>
+    internal static uint Word1(ushort snode, byte ifId, int nidCount, bool offload = false, bool park = false, bool shortcut = false) =>
         ((uint)snode << 20) | ((uint)ifId << 12) | ((uint)nidCount << 8) | (offload ? TunnelLayout.OffloadBit : 0u)
-        | (park ? TunnelLayout.ParkBit : 0u);
+        | (park ? TunnelLayout.ParkBit : 0u) | (shortcut ? TunnelLayout.ShortcutBit : 0u);
 }

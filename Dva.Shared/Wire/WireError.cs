@@ -25,7 +25,7 @@ public enum WireError : byte
     /// <summary>FLAGS.K without FLAGS.S: a key phase means nothing in plain mode.</summary>
     KeyPhaseWithoutSecure,
 
-    /// <summary>HDR SIZE is not 1 + ceil(NIDS / 2).</summary>
+    /// <summary>HDR SIZE is not 1 + ceil(NIDS / 2) + G + P + X.</summary>
     HdrSizeMismatch,
 
     /// <summary>More than 15 nids (writer, append); the 4-bit NIDS field cannot say more.</summary>
@@ -75,4 +75,10 @@ public enum WireError : byte
 
     /// <summary>P is set without G and a TCP GSO TYPE, on a CONTROL packet, or with PARKED LENGTH 0 (<see cref="TunnelPark"/>).</summary>
     BadPark,
+
+    /// <summary>
+    /// X is set on anything but a final EGRESS (TYPE 2, HANDOFF 0), or the SHORTCUT word has a reserved bit set or INGRESS
+    /// VLAN 4095 (<see cref="TunnelShortcut"/>).
+    /// </summary>
+    BadShortcut,
 }

@@ -75,6 +75,16 @@ public class ValidationTests
     }
 
     [Fact]
+    public void Process_ShortcutWordOnADispatch_DroppedWithWireReason()
+    {
+        // X belongs on a final EGRESS only: written on one, then re-typed DISPATCH byte by byte (the rewriter refuses to).
+        using var rig = Rig();
+        var buffer = Datagram(Frame, Dispatch(10, Table) with { Type = TunnelType.Egress, Shortcut = new TunnelShortcut(Outside, 0) });
+        buffer.Frame[TunnelLayout.L1Length] = 0x00; // TYPE DISPATCH, HANDOFF 0
+        AssertDropped(rig, buffer, DropReason.WireBadShortcut);
+    }
+
+    [Fact]
     public void Process_EgressAtDataPlane_DroppedUnexpectedType()
     {
         using var rig = Rig();
@@ -110,6 +120,7 @@ public class ValidationTests
     [InlineData(WireError.UnknownHandoff, nameof(DropReason.WireUnknownHandoff))]
     [InlineData(WireError.NodeIdOutOfRange, nameof(DropReason.WireBadNodeId))]
     [InlineData(WireError.InnerFrameTooShort, nameof(DropReason.WireInnerTooShort))]
+    [InlineData(WireError.BadShortcut, nameof(DropReason.WireBadShortcut))]
     [InlineData(WireError.ControlLengthMismatch, nameof(DropReason.WireOther))]
     public void ToDropReason_EachWireError_NamedReason(WireError error, string expected) =>
         Assert.Equal(expected, WireDrops.ToDropReason(error).ToString());

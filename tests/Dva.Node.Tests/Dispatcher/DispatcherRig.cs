@@ -165,7 +165,8 @@ internal sealed class DispatcherRig : IDisposable
     }
 
     /// <summary>An EGRESS datagram as data plane <paramref name="from"/> writes it.</summary>
-    public static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self, TunnelOffload offload = default, TunnelPark park = default)
+    public static byte[] Egress(byte[] inner, Handoff handoff, ushort tci, ushort from, ushort to = Self, TunnelOffload offload = default, TunnelPark park = default,
+        TunnelShortcut shortcut = default)
     {
         var buffer = new byte[128 + inner.Length];
         inner.CopyTo(buffer, 128);
@@ -182,6 +183,7 @@ internal sealed class DispatcherRig : IDisposable
             VlanTci = tci,
             Offload = offload,
             Park = park,
+            Shortcut = shortcut,
         };
         Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, 128, inner.Length, fields, [], out var start, out var length));
         return buffer[start..(start + length)];

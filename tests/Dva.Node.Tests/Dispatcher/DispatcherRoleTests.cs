@@ -166,19 +166,27 @@ public class DispatcherRoleTests
         Assert.Equal(inner[12..], sent[12..]);
     }
 
-    [Fact]
-    public void Egress_Final_WithTci_RetaggedAndSourceMacForced()
+    /// <summary>
+    /// A SHORTCUT word changes nothing here: a dispatcher may ignore it (docs/protocol.md §2), and this one takes no
+    /// shortcuts yet, so the frame goes out as any final EGRESS.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Egress_Final_WithTci_RetaggedAndSourceMacForced(bool shortcutOffered)
     {
         using var rig = new DispatcherRig();
         var inner = ServerBoundFrame();
         ServerMac.CopyTo(inner, 0);
+        var shortcut = shortcutOffered ? new TunnelShortcut(1, 0x0064) : TunnelShortcut.None;
 
-        rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0x0064, from: 2));
+        rig.SendFromDataPlane(2, Egress(inner, Handoff.None, tci: 0x0064, from: 2, shortcut: shortcut));
         var sent = ReceiveOne(rig.Inside);
 
         var expected = Tag(inner, 0x0064);
         InsideMac.CopyTo(expected, 6);
         Assert.Equal(expected, sent);
+        Assert.Equal(0, rig.Role.Counters.Drops.Sum());
     }
 
     [Fact]

@@ -76,8 +76,10 @@ internal static class SharedFuzzTargets
         Require(ttl == (header.Ttl > 1 ? WireError.None : WireError.TtlZero), $"DecrementTtl at TTL {header.Ttl}: {ttl}");
         if (header.Type != TunnelType.Control)
         {
+            // A SHORTCUT word keeps a packet a final EGRESS; SNODE's rule is checked first, as the reader does.
             var type = TunnelRewriter.SetType(datagram, TunnelType.Handoff, Handoff.Steer);
-            Require(type == (header.SNode == 0 ? WireError.NodeIdZero : WireError.None), $"SetType STEER with SNODE {header.SNode}: {type}");
+            var refused = header.SNode == 0 ? WireError.NodeIdZero : header.Shortcut.IsPresent ? WireError.BadShortcut : WireError.None;
+            Require(type == refused, $"SetType STEER with SNODE {header.SNode}, X={header.Shortcut.IsPresent}: {type}");
         }
 
         var appended = TunnelRewriter.AppendNid(buffer, 4, 7, out var newStart);

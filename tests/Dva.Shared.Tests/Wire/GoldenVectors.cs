@@ -73,6 +73,19 @@ internal static class GoldenVectors
         Park = new TunnelPark(0x0107, 64000),
     };
 
+    // DP 12 sends a final frame after POSTROUTING/nat to dispatcher 2 of interface 3 (T set, nid 12) and offers it a
+    // shortcut for the flow's later packets arriving on interface 2 in VLAN 2000 (X set). HDR SIZE 3: the nid word,
+    // SHORTCUT 02 00 07 d0 (INGRESS IFID 2, INGRESS VLAN 0x7d0).
+    public const string ShortcutEgressHeader = "10 00 20 0c  20 53 c3 ff  00 10 31 20  00 0c 00 00  02 00 07 d0  00 00";
+    public const string ShortcutEgress = ShortcutEgressHeader + " " + Frame;
+    public static readonly ushort[] ShortcutEgressNids = [12];
+
+    public static readonly TunnelFields ShortcutEgressFields = EgressResolveFields with
+    {
+        Handoff = Handoff.None,
+        Shortcut = new TunnelShortcut(2, 2000),
+    };
+
     // The DISPATCH above in secure mode (S+E), SEQ 0x102; TAG left zero for the sealer.
     public const string SecureDispatchHeader = "1c 00 50 01  00 00 00 00 00 00 01 02  00 00 41 ff  00 10 20 00  00 00";
     public const string SecureTag = "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00";

@@ -15,6 +15,7 @@ public class TunnelHeaderTests
         { nameof(SecureDispatch), SecureDispatch },
         { nameof(OffloadDispatch), OffloadDispatch },
         { nameof(ParkDispatch), ParkDispatch },
+        { nameof(ShortcutEgress), ShortcutEgress },
     };
 
     private static TunnelHeader ReadOk(byte[] datagram)
@@ -151,9 +152,9 @@ public class TunnelHeaderTests
         var reserved = new List<(int Offset, byte Mask)> { (0, 0x01) };
         for (var bit = 0; bit < 8; bit++)
         {
-            if (bit < 6)
+            if (bit < 5)
             {
-                reserved.Add((11, (byte)(1 << bit)));   // RESERVED below G and P
+                reserved.Add((11, (byte)(1 << bit)));   // RESERVED below G, P and X
             }
 
             reserved.Add((18, (byte)(1 << bit)));   // padding slot, high byte
@@ -168,7 +169,7 @@ public class TunnelHeaderTests
             }
         }
 
-        Assert.Equal(1 + 22 + 12, reserved.Count);
+        Assert.Equal(1 + 21 + 12, reserved.Count);
         foreach (var (offset, mask) in reserved)
         {
             var datagram = Bytes(Punt);
@@ -274,7 +275,7 @@ public class TunnelHeaderTests
     {
         // Whatever the reader accepts, the writer must reproduce bit for bit: there is one encoding per header.
         var random = new Random(20261126);
-        string[] seeds = [Dispatch, Punt, Broadcast, EgressResolve, SecureDispatch, Control];
+        string[] seeds = [Dispatch, Punt, Broadcast, EgressResolve, SecureDispatch, Control, ShortcutEgress];
         var nids = new ushort[TunnelLayout.MaxNids];
         var accepted = 0;
         for (var i = 0; i < 20000; i++)
@@ -372,12 +373,18 @@ public class TunnelHeaderTests
         Assert.Equal(expected, TunnelHeader.TryRead(datagram, out _));
     }
 
-    [Fact]
-    public void TryRead_OffloadCutShort_Truncated()
+    [Theory]
+    [InlineData(nameof(OffloadDispatch), OffloadDispatch)]
+    [InlineData(nameof(ParkDispatch), ParkDispatch)]
+    [InlineData(nameof(ShortcutEgress), ShortcutEgress)]
+    public void TryRead_OptionalWordCutShort_Truncated(string name, string hex)
     {
-        for (var length = 12; length < 18; length++)
+        // Cut after the fixed L2 words but before the VLAN TCI ends: inside the nid list or an OFFLOAD, PARK or SHORTCUT word.
+        var full = Bytes(hex);
+        var header = ReadOk(full);
+        for (var length = 12; length < header.InnerOffset; length++)
         {
-            Assert.Equal(WireError.Truncated, TunnelHeader.TryRead(Bytes(OffloadDispatch).AsSpan(0, length), out _));
+            Assert.True(TunnelHeader.TryRead(full.AsSpan(0, length), out _) == WireError.Truncated, $"{name} cut at {length}");
         }
     }
 
@@ -430,12 +437,99 @@ public class TunnelHeaderTests
     }
 
     [Fact]
-    public void TryRead_ParkCutShort_Truncated()
+    public void TryRead_GoldenShortcutEgress_DecodesTheShortcutWordBeforeTheTci()
     {
-        for (var length = 12; length < 22; length++)
+        var datagram = Bytes(ShortcutEgress);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(ShortcutEgressFields, header.Fields);
+        Assert.Equal(new TunnelShortcut(2, 2000), header.Shortcut);
+        Assert.True(header.Shortcut.IsPresent);
+        Assert.Equal(1, header.NidCount);
+        Assert.Equal(12, header.GetNid(datagram, 0));
+        Assert.Equal(22, header.InnerOffset);
+        Assert.Equal(20, header.VlanTciOffset);
+        Assert.Equal(Frame.Replace(" ", "", StringComparison.Ordinal), Hex(datagram.AsSpan(header.InnerOffset, header.InnerLength)));
+    }
+
+    [Fact]
+    public void TryRead_WithoutX_ShortcutIsNone()
+    {
+        var header = ReadOk(Bytes(EgressResolve));
+
+        Assert.Equal(TunnelShortcut.None, header.Shortcut);
+        Assert.False(header.Shortcut.IsPresent);
+    }
+
+    [Fact]
+    public void TryRead_XBitWithoutItsWord_RejectedAsHeaderSizeMismatch()
+    {
+        // X set on a final EGRESS without a word: HDR SIZE 2 counts the nid word only.
+        var withoutWord = With(EgressResolve, 4, 0x20);
+        withoutWord[11] = 0x20;
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(withoutWord, out _));
+
+        // The shortcut EGRESS with X cleared: HDR SIZE 3 says a word the header does not have.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(ShortcutEgress, 11, 0x00), out _));
+
+        // X and P swapped: the word count is right but P must come with G.
+        Assert.Equal(WireError.BadPark, TunnelHeader.TryRead(With(ShortcutEgress, 11, 0x40), out _));
+    }
+
+    [Theory]
+    [InlineData(0x00, WireError.BadShortcut)]   // DISPATCH
+    [InlineData(0x11, WireError.BadShortcut)]   // HANDOFF PUNT
+    [InlineData(0x14, WireError.BadShortcut)]   // HANDOFF STEER
+    [InlineData(0x25, WireError.BadShortcut)]   // EGRESS RESOLVE: the frame is not final yet
+    [InlineData(0x30, WireError.BadShortcut)]   // CONTROL
+    [InlineData(0x20, WireError.None)]          // EGRESS, frame final
+    public void TryRead_ShortcutWord_AcceptedOnlyOnAFinalEgress(byte typeHandoff, WireError expected)
+    {
+        Assert.Equal(expected, TunnelHeader.TryRead(With(ShortcutEgress, 4, typeHandoff), out _));
+    }
+
+    [Theory]
+    [InlineData("02 00 07 d0", WireError.None)]
+    [InlineData("00 00 00 00", WireError.None)]           // IFID 0, untagged: a shortcut all the same (X says so)
+    [InlineData("ff 00 0f fe", WireError.None)]           // VLAN 4094
+    [InlineData("02 00 0f ff", WireError.BadShortcut)]    // VLAN 4095 is reserved
+    public void TryRead_ShortcutVlan_UpTo4094(string word, WireError expected)
+    {
+        var datagram = Bytes(ShortcutEgress);
+        Bytes(word).CopyTo(datagram, 16);
+
+        Assert.Equal(expected, TunnelHeader.TryRead(datagram, out var header));
+        if (expected == WireError.None)
         {
-            Assert.Equal(WireError.Truncated, TunnelHeader.TryRead(Bytes(ParkDispatch).AsSpan(0, length), out _));
+            Assert.True(header.Shortcut.IsPresent);
+            Assert.Equal(datagram[16], header.Shortcut.IngressIfId);
         }
+    }
+
+    [Fact]
+    public void TryRead_EveryShortcutReservedBitFlipped_RejectedAsBadShortcut()
+    {
+        // The 12 reserved bits: the second byte of the word and the high nibble of the third.
+        for (var bit = 12; bit < 24; bit++)
+        {
+            var datagram = Bytes(ShortcutEgress);
+            datagram[16 + 3 - (bit / 8)] ^= (byte)(1 << (bit % 8));
+
+            Assert.True(TunnelHeader.TryRead(datagram, out _) == WireError.BadShortcut, $"bit {bit}");
+        }
+    }
+
+    [Fact]
+    public void TryRead_ShortcutAfterTheOtherRules_FieldErrorsAndParkComeFirst()
+    {
+        // A field rule (TTL 0) is reported before the word's; so is the PARK word's (parse order, docs/protocol.md).
+        var datagram = With(ShortcutEgress, 7, 0x00);
+        datagram[4] = 0x00;
+        Assert.Equal(WireError.TtlZero, TunnelHeader.TryRead(datagram, out _));
+
+        // EGRESS RESOLVE with a PARK word but no OFFLOAD word and a SHORTCUT word: both wrong, PARK named.
+        var both = Bytes("10 00 20 0c  25 53 c4 ff  00 10 31 60  00 0c 00 00  01 07 fa 00  02 00 07 d0  00 00 " + Frame);
+        Assert.Equal(WireError.BadPark, TunnelHeader.TryRead(both, out _));
     }
 
     [Fact]

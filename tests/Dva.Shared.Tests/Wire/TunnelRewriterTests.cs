@@ -247,4 +247,48 @@ public class TunnelRewriterTests
         Assert.Equal(new TunnelPark(0x0107, 64000), header.Park);
         Assert.Equal(5, header.GetNid(buffer.AsSpan(start), 0));
     }
+
+    [Fact]
+    public void AppendNid_WithShortcutWord_GrowsIntoTheGoldenShortcutEgressAndTheWordStaysInPlace()
+    {
+        // The golden shortcut EGRESS before DP 12 recorded itself: T set, no nids, HDR SIZE 2 (nid word missing, SHORTCUT).
+        var buffer = InBuffer("10 00 20 0c  20 53 c2 ff  00 10 30 20  02 00 07 d0  00 00 " + Frame);
+        var wordAndFrame = buffer.AsSpan(Headroom + 12).ToArray();
+
+        Assert.Equal(WireError.None, TunnelRewriter.AppendNid(buffer, Headroom, 12, out var start));
+
+        Assert.Equal(Headroom - 4, start);
+        Assert.Equal(Hex(wordAndFrame), Hex(buffer.AsSpan(Headroom + 12)));
+        Assert.Equal(Hex(Bytes(ShortcutEgress)), Hex(buffer.AsSpan(start)));
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.AsSpan(start), out var header));
+        Assert.Equal(new TunnelShortcut(2, 2000), header.Shortcut);
+    }
+
+    [Fact]
+    public void AppendNid_CutInsideTheShortcutWord_TruncatedAndUnchanged()
+    {
+        // Without the SHORTCUT word counted, 16 bytes would look like a header whose TCI follows the list.
+        var buffer = InBuffer("10 00 20 0c  20 53 c2 ff  00 10 30 20  02 00 07 d0");
+        var before = (byte[])buffer.Clone();
+
+        Assert.Equal(WireError.Truncated, TunnelRewriter.AppendNid(buffer, Headroom, 12, out var start));
+
+        Assert.Equal(Headroom, start);
+        Assert.Equal(before, buffer);
+    }
+
+    [Theory]
+    [InlineData(TunnelType.Handoff, Handoff.Steer, WireError.BadShortcut)]
+    [InlineData(TunnelType.Dispatch, Handoff.None, WireError.BadShortcut)]
+    [InlineData(TunnelType.Egress, Handoff.Resolve, WireError.BadShortcut)]
+    [InlineData(TunnelType.Egress, Handoff.None, WireError.None)]
+    public void SetType_WithShortcutWord_OnlyAFinalEgress(TunnelType type, Handoff handoff, WireError expected)
+    {
+        var datagram = Bytes(ShortcutEgress);
+
+        Assert.Equal(expected, TunnelRewriter.SetType(datagram, type, handoff));
+
+        Assert.Equal(Hex(Bytes(ShortcutEgress)), Hex(datagram));
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out _));
+    }
 }

@@ -28,6 +28,7 @@ public class TunnelWriterTests
         { nameof(SecureDispatch), SecureDispatch, Frame, SecureDispatchFields, [] },
         { nameof(OffloadDispatch), OffloadDispatch, Frame, OffloadDispatchFields, [] },
         { nameof(ParkDispatch), ParkDispatch, Frame, ParkDispatchFields, [] },
+        { nameof(ShortcutEgress), ShortcutEgress, Frame, ShortcutEgressFields, ShortcutEgressNids },
     };
 
     [Theory]
@@ -86,6 +87,11 @@ public class TunnelWriterTests
                 IfId = (byte)random.Next(256),
                 VlanTci = type == TunnelType.Control ? (ushort)0 : (ushort)random.Next(65536),
             };
+            if (type == TunnelType.Egress && fields.Handoff == Handoff.None && random.Next(2) == 0)
+            {
+                fields = fields with { Shortcut = new TunnelShortcut((byte)random.Next(256), (ushort)random.Next(TunnelShortcut.MaxVlan + 1)) };
+            }
+
             var frame = new byte[random.Next(TunnelLayout.MinInnerFrameLength, 300)];
             random.NextBytes(frame);
             frame.CopyTo(buffer, Headroom);
@@ -129,6 +135,12 @@ public class TunnelWriterTests
         { DispatchFields with { SNode = 0 }, 0, WireError.NodeIdZero },
         { DispatchFields with { SNode = 4095 }, 0, WireError.NodeIdOutOfRange },
         { ControlFields with { VlanTci = 1 }, 0, WireError.ReservedBitSet },
+        { DispatchFields with { Shortcut = new TunnelShortcut(2, 0) }, 0, WireError.BadShortcut },
+        { PuntFields with { Shortcut = new TunnelShortcut(2, 0) }, 3, WireError.BadShortcut },
+        { EgressResolveFields with { Shortcut = new TunnelShortcut(2, 0) }, 1, WireError.BadShortcut },
+        { ControlFields with { Shortcut = new TunnelShortcut(2, 0) }, 0, WireError.BadShortcut },
+        { ShortcutEgressFields with { Shortcut = new TunnelShortcut(2, 4095) }, 1, WireError.BadShortcut },
+        { ShortcutEgressFields with { Shortcut = new TunnelShortcut(2, 0x1000) }, 1, WireError.BadShortcut },
     };
 
     [Theory]
@@ -184,13 +196,14 @@ public class TunnelWriterTests
     [Fact]
     public void TryWriteInFront_LongestHeader_FitsMaxHeaderLength()
     {
+        // Secure, 15 nids and a SHORTCUT word; OFFLOAD and PARK never meet secure mode (docs/protocol.md, "Lengths").
         var buffer = BufferWithFrame(Frame, out var frameLength);
         var nids = Enumerable.Range(1, TunnelLayout.MaxNids).Select(n => (ushort)n).ToArray();
-        var fields = PuntFields with { Flags = TunnelFlags.Secure };
+        var fields = ShortcutEgressFields with { Flags = TunnelFlags.Secure };
 
         Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, TunnelLayout.MaxHeaderLength, frameLength, fields, nids, out var start, out _));
         Assert.Equal(0, start);
-        Assert.Equal(54, TunnelLayout.MaxHeaderLength);
+        Assert.Equal(58, TunnelLayout.MaxHeaderLength);
     }
 
     [Fact]
@@ -265,6 +278,66 @@ public class TunnelWriterTests
         };
 
         Assert.Equal(WireError.BadPark, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, [], out _, out _));
+    }
+
+    [Fact]
+    public void TryWriteInFront_SecureEgressWithEveryWord_OffloadParkShortcutThenTciAllInTheAad()
+    {
+        var frame = Bytes(Frame);
+        var buffer = new byte[Headroom + frame.Length + TunnelLayout.TagLength];
+        frame.CopyTo(buffer, Headroom);
+        var fields = ShortcutEgressFields with
+        {
+            Flags = TunnelFlags.Secure, Seq = 0x102, VlanTci = 100,
+            Offload = new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true),
+            Park = new TunnelPark(0x0107, 64000),
+        };
+
+        Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frame.Length, fields, [12, 13], out var start, out var length));
+
+        // HDR SIZE 1 + 1 + G + P + X = 5 (0xc5 with T and E), G|P|X = 0xe0, then OFFLOAD, PARK, SHORTCUT, the TCI 0064.
+        var aad = "1800200c" + "0000000000000102" + "2053c5ff" + "001032e0" + "000c000d" + "05a81800" + "0107fa00" + "020007d0";
+        Assert.Equal(aad + "0064" + Hex(frame) + new string('0', 32), Hex(buffer.AsSpan(start, length)));
+        var datagram = buffer.AsSpan(start, length);
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+        Assert.Equal(fields, header.Fields);
+        Assert.Equal(38, header.InnerOffset);
+        Assert.Equal(aad, Hex(TunnelSecurity.Aad(datagram, header)));
+    }
+
+    [Fact]
+    public void TryWriteInFront_ShortcutWithAndWithoutTheOtherWords_RoundTripThroughReader()
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var readNids = new ushort[TunnelLayout.MaxNids];
+        var superFrame = new TunnelOffload(1448, GsoType.TcpV6, NeedsChecksum: true);
+        foreach (var flags in new[] { TunnelFlags.None, TunnelFlags.Secure | TunnelFlags.Encrypted })
+        {
+            foreach (var nidCount in new[] { 0, 1, 2, TunnelLayout.MaxNids })
+            {
+                foreach (var (offload, park) in new[] { (TunnelOffload.None, TunnelPark.None), (superFrame, TunnelPark.None), (superFrame, new TunnelPark(9, 1)) })
+                {
+                    var nids = Enumerable.Range(100, nidCount).Select(n => (ushort)n).ToArray();
+                    var fields = ShortcutEgressFields with { Flags = flags, Trr = nidCount > 0, Offload = offload, Park = park, Shortcut = new TunnelShortcut(7, 4094) };
+                    var name = $"{flags} nids={nidCount} G={offload.IsPresent} P={park.IsPresent}";
+
+                    Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, nids, out var start, out var length));
+                    var datagram = buffer.AsSpan(start, length);
+                    Assert.True(TunnelHeader.TryRead(datagram, out var header) == WireError.None, name);
+                    Assert.True(fields == header.Fields, name);
+                    Assert.Equal(nids, readNids.AsSpan(0, header.CopyNids(datagram, readNids)).ToArray());
+                    Assert.Equal(TunnelLayout.HeaderLength(fields, nidCount), header.InnerOffset);
+                    Assert.Equal(Headroom - start, header.InnerOffset);
+                    Assert.Equal(Hex(Bytes(Frame)), Hex(datagram.Slice(header.InnerOffset, header.InnerLength)));
+
+                    // The same header without X is 4 bytes shorter and has no word.
+                    Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields with { Shortcut = TunnelShortcut.None }, nids, out var without, out _));
+                    Assert.Equal(start + TunnelShortcut.WordLength, without);
+                    Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.AsSpan(without, length - TunnelShortcut.WordLength), out var plain));
+                    Assert.False(plain.Shortcut.IsPresent);
+                }
+            }
+        }
     }
 
     [Fact]
