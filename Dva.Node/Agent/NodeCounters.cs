@@ -136,6 +136,12 @@ internal enum DropReason
     /// The tunnel header's SHORTCUT word breaks its rules, or X is set on anything but a final EGRESS (WireError.BadShortcut).
     /// </summary>
     WireBadShortcut,
+
+    /// <summary>
+    /// Dispatcher with shortcuts: frames the verdict program took from the socket for the kernel to forward whose
+    /// shortcut entry was gone when the forward program looked (the kernel dropped them; from the BPF state map).
+    /// </summary>
+    ShortcutLost,
 }
 
 /// <summary>What a node sent and received, per tunnel packet kind.</summary>
@@ -220,6 +226,42 @@ internal enum TunnelCounter
 
     /// <summary>Dispatcher: IPv6 router advertisements sent (<c>routerAdvertisements</c>; each VLAN's counts once).</summary>
     RouterAdvertisementSent,
+
+    /// <summary>Data plane (<c>shortcuts</c>): final EGRESS frames that offered their flow a kernel shortcut (SHORTCUT word).</summary>
+    ShortcutOffered,
+
+    /// <summary>Dispatcher: shortcut offers that made a new entry in the kernel's map.</summary>
+    ShortcutInstalled,
+
+    /// <summary>Dispatcher: shortcut offers that renewed an entry's lease (the keep-alive frame's answer).</summary>
+    ShortcutRenewed,
+
+    /// <summary>Dispatcher: offers not taken: the node has no shortcuts, or the interfaces are not afpacket: ones with the shortcut.</summary>
+    ShortcutNotTaken,
+
+    /// <summary>Dispatcher: offers for a frame the programs do not match (not TCP/UDP, IPv4 options or fragments, IPv6 extension headers).</summary>
+    ShortcutNotMatched,
+
+    /// <summary>Dispatcher: offers refused because the kernel's map was full (<c>shortcutCapacity</c>).</summary>
+    ShortcutFull,
+
+    /// <summary>Dispatcher: entries removed by the sweep (withdrawn by SYN/FIN/RST, lease not renewed, or idle).</summary>
+    ShortcutRemoved,
+
+    /// <summary>Dispatcher: frames the kernel forwarded for shortcut flows (a total as of the last sweep, once a second).</summary>
+    ShortcutFramesForwarded,
+
+    /// <summary>Dispatcher: bytes of those frames (Ethernet frames; a super-frame counts whole).</summary>
+    ShortcutBytesForwarded,
+
+    /// <summary>Dispatcher: entries in the kernel's shortcut map at the last sweep.</summary>
+    ShortcutEntries,
+
+    /// <summary>
+    /// Dispatcher: shortcut frames that reached the forward program without the verdict program's answer (another socket
+    /// filter on the interface cleared it); left to the kernel's stack, so the dispatcher may or may not have seen them.
+    /// </summary>
+    ShortcutUnverdicted,
 }
 
 /// <summary>

@@ -4,6 +4,7 @@ using Dva.Node.DataPlane;
 using Dva.Node.Dispatcher;
 using Dva.Node.Engine;
 using Dva.Node.Io;
+using Dva.Node.Shortcut;
 using Dva.Shared.Security;
 using Dva.Shared.Tables;
 
@@ -136,6 +137,9 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>A dispatcher's role of every engine, in engine order (empty on a data plane).</summary>
     internal IReadOnlyList<DispatcherRole> Dispatchers { get; private set; } = [];
 
+    /// <summary>A dispatcher's kernel shortcut (<c>shortcuts</c>); null otherwise.</summary>
+    internal DispatcherShortcuts? Shortcuts { get; private set; }
+
     public RoleView Role { get; private set; } = new(() => Task.FromResult<object>(Array.Empty<object>()), () => Task.FromResult<object?>(null), () => Task.FromResult<object?>(null));
 
     /// <summary>Opens everything, installs the static table, starts the engine and the control API. Throws a readable error when the system refuses.</summary>
@@ -219,6 +223,7 @@ internal sealed class NodeHost : IAsyncDisposable
 
         if (Settings.Role == NodeRole.Dispatcher)
         {
+            var shortcuts = OpenShortcuts();
             var sources = new Dictionary<byte, PacketPort>();
             foreach (var (shared, spec) in SourceSpecs())
             {
@@ -226,9 +231,15 @@ internal sealed class NodeHost : IAsyncDisposable
                 var source = spec.Open(promiscuous: spec.Kind is FrameSourceKind.AfPacket or FrameSourceKind.AfXdp, SocketBufferBytes);
                 _ports.Add(source);
                 sources[shared.Ifid] = source;
+                AttachShortcut(shortcuts, source);
             }
 
             var role = new DispatcherRole(Settings, Tables, Counters, Time);
+            if (shortcuts is not null)
+            {
+                role.UseShortcuts(shortcuts);
+            }
+
             role.Attach(_engines[0], tunnel, sources);
             Dispatchers = [role];
             UseDispatcher(role);
@@ -258,6 +269,7 @@ internal sealed class NodeHost : IAsyncDisposable
             Queues: s.Spec.Kind == FrameSourceKind.AfXdp ? new XdpQueueGroup(_engines.Length) : null)).ToList();
 
         var roles = DispatcherRole.CreateGroup(Settings, Tables, Counters, Time, _engines.Length);
+        var shortcuts = OpenShortcuts();
         for (var i = 0; i < roles.Length; i++)
         {
             var sources = new Dictionary<byte, PacketPort>();
@@ -267,6 +279,12 @@ internal sealed class NodeHost : IAsyncDisposable
                 var source = spec.Open(promiscuous: true, SocketBufferBytes, fanout, queues);
                 _ports.Add(source);
                 sources[shared.Ifid] = source;
+                AttachShortcut(shortcuts, source);
+            }
+
+            if (shortcuts is not null)
+            {
+                roles[i].UseShortcuts(shortcuts);
             }
 
             roles[i].Attach(_engines[i], group.Sockets[i], sources);
@@ -277,6 +295,34 @@ internal sealed class NodeHost : IAsyncDisposable
         foreach (var engine in _engines)
         {
             engine.Start();
+        }
+    }
+
+    /// <summary>The kernel shortcut of a dispatcher with <c>shortcuts</c> (disposed with the host, which closes its programs' links).</summary>
+    private DispatcherShortcuts? OpenShortcuts()
+    {
+        if (!Settings.Shortcuts)
+        {
+            return null;
+        }
+
+        var shortcuts = DispatcherShortcuts.Create(Settings.ShortcutCapacity);
+        Shortcuts = shortcuts;
+        _disposables.Add(shortcuts);
+        return shortcuts;
+    }
+
+    /// <summary>An afpacket: source's socket gets the verdict program and its interface the forward program; other kinds have no shortcut.</summary>
+    private static void AttachShortcut(DispatcherShortcuts? shortcuts, PacketPort source)
+    {
+        switch (shortcuts is null ? null : source)
+        {
+            case AfPacketFrameSource afPacket:
+                shortcuts!.AttachSocket(afPacket.Fd, afPacket.InterfaceIndex, afPacket.Spec.InterfaceName!);
+                break;
+            case AfPacketRingFrameSource ring:
+                shortcuts!.AttachSocket(ring.Fd, ring.InterfaceIndex, ring.Spec.InterfaceName!);
+                break;
         }
     }
 

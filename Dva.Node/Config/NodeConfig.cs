@@ -41,6 +41,16 @@ internal sealed record NodeConfig
     /// </summary>
     public bool ParkPayloads { get; init; }
 
+    /// <summary>
+    /// The kernel shortcut (docs/node.md "Kernel shortcut"). A data plane offers it for its established flows (a SHORTCUT
+    /// word on their EGRESS); a dispatcher takes the offers for its <c>afpacket:</c> interfaces and lets the kernel forward
+    /// those flows' frames itself (BPF on the interface), sending one frame per lease to the data plane.
+    /// </summary>
+    public bool Shortcuts { get; init; }
+
+    /// <summary>Dispatcher with <see cref="Shortcuts"/>: most flow directions in the kernel's shortcut map (65 536 unless set).</summary>
+    public int? ShortcutCapacity { get; init; }
+
     /// <summary>Local control endpoint (counters, flows, table replacement), <c>ip:port</c>; loopback by default.</summary>
     public string? Control { get; init; }
 

@@ -124,6 +124,15 @@ internal sealed record NodeSettings(
     /// <summary>Dispatcher: TCP super-frames cross the DVA as headers only, their payloads parked here (<c>parkPayloads</c>).</summary>
     public bool ParkPayloads { get; init; }
 
+    /// <summary>The kernel shortcut (<c>shortcuts</c>): a data plane offers it, a dispatcher takes it for its afpacket: interfaces.</summary>
+    public bool Shortcuts { get; init; }
+
+    /// <summary>Dispatcher: entries of the kernel's shortcut map (<c>shortcutCapacity</c>).</summary>
+    public int ShortcutCapacity { get; init; } = DefaultShortcutCapacity;
+
+    public const int DefaultShortcutCapacity = 65536;
+    public const int MaxShortcutCapacity = 4 << 20;
+
     /// <summary>Reads and validates a configuration file; on failure <paramref name="errors"/> names every bad field.</summary>
     public static bool TryLoad(string path, out NodeSettings? settings, out IReadOnlyList<string> errors)
     {
@@ -434,6 +443,7 @@ internal static class NodeConfigValidator
             }
         }
 
+        CheckShortcuts(c, role, interfaces, errors);
         errorList = errors;
         if (errors.Count > 0)
         {
@@ -450,8 +460,31 @@ internal static class NodeConfigValidator
             Engines = c.Engines,
             SuperFrames = c.SuperFrames,
             ParkPayloads = c.ParkPayloads,
+            Shortcuts = c.Shortcuts,
+            ShortcutCapacity = c.ShortcutCapacity ?? NodeSettings.DefaultShortcutCapacity,
         };
         return true;
+    }
+
+    private static void CheckShortcuts(NodeConfig c, NodeRole role, List<SharedInterface> interfaces, List<string> errors)
+    {
+        if (c.ShortcutCapacity is { } capacity)
+        {
+            if (role != NodeRole.Dispatcher || !c.Shortcuts)
+            {
+                errors.Add("shortcutCapacity: a dispatcher's setting, with \"shortcuts\": true");
+            }
+            else if (capacity is < 1 or > NodeSettings.MaxShortcutCapacity)
+            {
+                errors.Add($"shortcutCapacity: {capacity} is out of range (1..{NodeSettings.MaxShortcutCapacity})");
+            }
+        }
+
+        if (c.Shortcuts && role == NodeRole.Dispatcher
+            && !interfaces.Any(i => i.Source is { } source && FrameSourceSpec.TryParse(source, out var spec, out _) && spec.Kind == FrameSourceKind.AfPacket))
+        {
+            errors.Add("shortcuts: the kernel forwards shortcut flows between afpacket: interfaces, and this dispatcher has none");
+        }
     }
 
     private const int MaxEngines = 64;

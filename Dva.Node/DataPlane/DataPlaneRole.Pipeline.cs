@@ -101,7 +101,24 @@ internal sealed partial class DataPlaneRole
         }
 
         return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload,
-            _flows.TryGetPeerTci(slot, original, route.Ifid, out var flowTci) ? flowTci : null);
+            _flows.TryGetPeerTci(slot, original, route.Ifid, out var flowTci) ? flowTci : null,
+            _shortcuts && !created && natIndex == 0 && MayShortcut(slot, info) ? new TunnelShortcut(rx.IfId, rx.VlanId) : TunnelShortcut.None);
+    }
+
+    /// <summary>
+    /// A flow whose packets need nothing of this node but their verdict, which stands (docs/node.md "Kernel shortcut"):
+    /// accepted, not translated, and a TCP connection established (its SYN, FIN and RST still come here: the kernel
+    /// sends those to the data plane) or UDP after its first packet. Its packets are still counted here one per lease.
+    /// </summary>
+    private bool MayShortcut(int slot, in PacketInfo info)
+    {
+        ref readonly var flow = ref _flows[slot];
+        return flow.Firewall == FirewallAction.Accept && flow.SteerTo == 0 && info.Protocol switch
+        {
+            PacketConstants.ProtocolTcp => flow.Tcp.State == Services.Conntrack.TcpState.Established,
+            PacketConstants.ProtocolUdp => true,
+            _ => false,
+        };
     }
 
     /// <summary>
@@ -196,7 +213,8 @@ internal sealed partial class DataPlaneRole
     /// sits on the VLAN it announced itself on); the packet's own tag when it leaves by the interface it came in on;
     /// untagged.
     /// </summary>
-    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route, in TunnelOffload offload, ushort? flowTci)
+    private Verdict PostRouting(PacketBuffer buffer, in TunnelHeader rx, int innerStart, int innerLength, in RouteResult route, in TunnelOffload offload, ushort? flowTci,
+        TunnelShortcut shortcut = default)
     {
         var egress = _interfaces[route.Ifid];
         var mac = _interfaceMacs[route.Ifid];
@@ -255,6 +273,9 @@ internal sealed partial class DataPlaneRole
             VlanTci = flowTci ?? (route.Vlan != 0 ? route.Vlan : resolve ? SameSegmentTci(rx, route.Ifid) : neighbourTci),
             Offload = offload,
             Park = park,
+
+            // The kernel forwards only between the interfaces of one dispatcher: the one the packet came in by.
+            Shortcut = !resolve && egress.Dispatcher == rx.SNode ? shortcut : TunnelShortcut.None,
         };
         var headerLength = TunnelLayout.HeaderLength(fields, nidCount);
         if (headerLength > innerStart)
@@ -277,6 +298,11 @@ internal sealed partial class DataPlaneRole
         _ = buffer.SetFrameLength(length);
         buffer.Peer = dispatcher;
         _counters.Count(TunnelCounter.EgressSent);
+        if (fields.Shortcut.IsPresent)
+        {
+            _counters.Count(TunnelCounter.ShortcutOffered);
+        }
+
         if (resolve)
         {
             _counters.Count(TunnelCounter.ResolveSent);

@@ -45,6 +45,9 @@ internal sealed partial class DataPlaneRole : IDisposable
     private readonly IcmpRateLimiter _icmpLimit;
     private readonly DataPlaneOptions _options;
     private readonly ushort _self;
+
+    // shortcuts: established flows that need nothing per packet offer their dispatcher the kernel shortcut.
+    private readonly bool _shortcuts;
     private readonly CounterBlock _counters;
     private readonly FlowTable _flows;
     private readonly HoldQueue _hold;
@@ -97,6 +100,7 @@ internal sealed partial class DataPlaneRole : IDisposable
         _icmpLimit = new IcmpRateLimiter(time);
         _options = options;
         _self = settings.NodeId;
+        _shortcuts = settings.Shortcuts;
         _engineSlot = engineSlot;
         _group = [this];
         _counters = counters.CreateBlock();

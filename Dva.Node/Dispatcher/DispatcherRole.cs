@@ -4,6 +4,7 @@ using Dva.Node.Agent;
 using Dva.Node.Config;
 using Dva.Node.Engine;
 using Dva.Node.Io;
+using Dva.Node.Shortcut;
 using Dva.Node.Routing;
 using Dva.Shared.Flows;
 using Dva.Shared.Packets;
@@ -89,6 +90,7 @@ internal sealed class DispatcherRole
     private readonly Stack<Pending> _pendingPool = new();
     private readonly List<(byte Ifid, IpAddr Address)> _expired = [];
     private readonly ParkingLot? _parking;
+    private DispatcherShortcuts? _shortcuts;
 
     private EpollEngine? _engine;
     private PacketPort? _tunnel;
@@ -173,6 +175,12 @@ internal sealed class DispatcherRole
         (ushort)(MaxInnerIpPacket - (ipVersion == 6 ? PacketConstants.Ipv6HeaderLength : PacketConstants.Ipv4MinHeaderLength) - PacketConstants.TcpMinHeaderLength);
 
     /// <summary>
+    /// The node's kernel shortcut (<c>shortcuts</c>), shared by every engine's role: offers in final EGRESS frames are
+    /// taken into it. Before <see cref="Attach"/>, which starts its sweep on engine 0.
+    /// </summary>
+    internal void UseShortcuts(DispatcherShortcuts shortcuts) => _shortcuts = shortcuts;
+
+    /// <summary>
     /// Registers the tunnel socket and every shared interface's frame source (keyed by IFID) with
     /// <paramref name="engine"/>, and the resolve and neighbour timers. Before the engine starts.
     /// </summary>
@@ -226,6 +234,11 @@ internal sealed class DispatcherRole
         {
             // One sweep for the group's shared table.
             engine.AddTimer(s_neighbourSweep, () => _neighbours.Expire());
+        }
+
+        if (_shortcuts is not null && _engineIndex == 0)
+        {
+            engine.AddTimer(DispatcherShortcuts.Lease, SweepShortcuts);
         }
     }
 
@@ -1055,7 +1068,57 @@ internal sealed class DispatcherRole
             return Resolve(port, batch, index, buffer, header.VlanTci);
         }
 
+        if (header.Shortcut.IsPresent)
+        {
+            TakeShortcut(port, header.VlanTci, header.Shortcut, buffer.Frame);
+        }
+
         return TransmitFromBatch(port, batch, index, buffer);
+    }
+
+    /// <summary>
+    /// A data plane offers the kernel shortcut for <paramref name="frame"/>'s flow (docs/node.md "Kernel shortcut"): the
+    /// frame is final, so later frames of the flow that come in where the offer says may leave as this one does.
+    /// </summary>
+    private void TakeShortcut(SharedPort egress, ushort egressTci, in TunnelShortcut offer, ReadOnlySpan<byte> frame)
+    {
+        var ingress = _ports[offer.IngressIfId];
+        if (_shortcuts is null || ingress is null || IfIndexOf(ingress.Source) is not { } ingressIndex || IfIndexOf(egress.Source) is not { } egressIndex)
+        {
+            Counters.Count(TunnelCounter.ShortcutNotTaken);
+            return;
+        }
+
+        var mtu = egress.Source is FrameSource { Mtu: int known } ? known : ushort.MaxValue;
+        Counters.Count(_shortcuts.Offer(ingressIndex, offer.IngressVlan, egressIndex, egressTci, mtu, frame) switch
+        {
+            ShortcutOffer.Installed => TunnelCounter.ShortcutInstalled,
+            ShortcutOffer.Renewed => TunnelCounter.ShortcutRenewed,
+            ShortcutOffer.Full => TunnelCounter.ShortcutFull,
+            ShortcutOffer.NotShortcutFrame => TunnelCounter.ShortcutNotMatched,
+            _ => TunnelCounter.ShortcutNotTaken,
+        });
+    }
+
+    private static int? IfIndexOf(PacketPort source) => source switch
+    {
+        AfPacketFrameSource afPacket => afPacket.InterfaceIndex,
+        AfPacketRingFrameSource ring => ring.InterfaceIndex,
+        _ => null,
+    };
+
+    /// <summary>Engine 0, once a lease: the shortcut map's dead entries go, and its totals become counters.</summary>
+    private void SweepShortcuts()
+    {
+        var shortcuts = _shortcuts!;
+        var removed = shortcuts.Sweep();
+        var totals = shortcuts.Totals;
+        Counters.Tunnel[(int)TunnelCounter.ShortcutRemoved] += removed;
+        Counters.Tunnel[(int)TunnelCounter.ShortcutFramesForwarded] = (long)totals.Packets;
+        Counters.Tunnel[(int)TunnelCounter.ShortcutBytesForwarded] = (long)totals.Bytes;
+        Counters.Tunnel[(int)TunnelCounter.ShortcutEntries] = totals.Entries;
+        Counters.Tunnel[(int)TunnelCounter.ShortcutUnverdicted] = (long)totals.Unverdicted;
+        Counters.Drops[(int)DropReason.ShortcutLost] = (long)totals.Lost;
     }
 
     private DropReason? Resolve(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ushort tci)

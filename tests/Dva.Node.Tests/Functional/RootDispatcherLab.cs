@@ -26,6 +26,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     private readonly bool _routerAdvertisements;
     private readonly string _serverSubInterfaces;
     private readonly string _clientInterfaceOptions;
+    private readonly bool _shortcuts;
     private readonly List<NodeHost> _hosts = [];
 
     /// <param name="engines">The dispatcher's engines.</param>
@@ -40,9 +41,11 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     /// <param name="routerAdvertisements">The dispatcher sends IPv6 router advertisements on both interfaces.</param>
     /// <param name="serverSubInterfaces">The server side interface's <c>subInterfaces</c> (JSON), on the dispatcher and the data plane.</param>
     /// <param name="clientInterfaceOptions">More members of the dispatcher's client side interface (JSON, each followed by a comma).</param>
+    /// <param name="shortcuts">Both nodes have <c>shortcuts</c>: the kernel shortcut (docs/node.md "Kernel shortcut").</param>
     protected RootDispatcherLab(int engines, string prefix, string serverSourceOptions = "", string sourceKind = "afpacket", int queues = 1, bool hostChecksumOffload = false,
-        string serverVlans = "[]", bool routerAdvertisements = false, string serverSubInterfaces = "[]", string clientInterfaceOptions = "")
+        string serverVlans = "[]", bool routerAdvertisements = false, string serverSubInterfaces = "[]", string clientInterfaceOptions = "", bool shortcuts = false)
     {
+        _shortcuts = shortcuts;
         _clientInterfaceOptions = clientInterfaceOptions;
         _serverSubInterfaces = serverSubInterfaces;
         _routerAdvertisements = routerAdvertisements;
@@ -79,8 +82,9 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
               "dispatchers": [ { "nodeId": 100, "endpoint": "127.0.0.1:16190" } ] }
             """;
         var advertise = _routerAdvertisements ? "true" : "false";
+        var shortcuts = _shortcuts ? "true" : "false";
         var dispatcher = Settings($$"""
-            { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" },
+            { "role": "dispatcher", "nodeId": 100, "engines": {{_engines}}, "tunnel": { "listen": "127.0.0.1:16190" }, "shortcuts": {{shortcuts}},
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "source": "{{_sourceKind}}:{{ClientSideDevice}}", {{_clientInterfaceOptions}}
                   "routerAdvertisements": {{advertise}} },
@@ -89,7 +93,7 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
               {{table}} }
             """);
         var dataPlane = Settings($$"""
-            { "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:16191" },
+            { "role": "dataplane", "nodeId": 1, "tunnel": { "listen": "127.0.0.1:16191" }, "shortcuts": {{shortcuts}},
               "interfaces": [
                 { "ifid": 1, "mac": "02:00:00:00:00:01", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "dispatcher": 100 },
                 { "ifid": 2, "mac": "02:00:00:00:00:02", "addresses": ["198.51.100.1/24", "2001:db8:2::1/64"], "dispatcher": 100,

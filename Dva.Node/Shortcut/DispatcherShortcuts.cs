@@ -1,0 +1,245 @@
+using System.Buffers.Binary;
+using System.Net.NetworkInformation;
+using Dva.Node.Interop;
+using Dva.Shared.Packets;
+
+namespace Dva.Node.Shortcut;
+
+/// <summary>What became of a data plane's shortcut offer at the dispatcher.</summary>
+internal enum ShortcutOffer
+{
+    Installed,
+    Renewed,
+
+    /// <summary>The map is full: the flow stays on the data-plane path.</summary>
+    Full,
+
+    /// <summary>The ingress or egress interface is not an <c>afpacket:</c> one with the shortcut on it, or the IFID is unknown.</summary>
+    NotShortcutInterface,
+
+    /// <summary>The frame is not one the programs match: TCP or UDP over IPv4 without options or fragments, or IPv6 without extension headers.</summary>
+    NotShortcutFrame,
+}
+
+/// <summary>
+/// A dispatcher node's kernel shortcut (docs/node.md "Kernel shortcut"): the <see cref="ShortcutTable"/> its engines
+/// share, the interfaces it is attached to, and the totals of what the kernel forwarded. Offers come from every engine
+/// (a lock: at most one per flow direction and lease); the sweep runs on one engine's timer.
+/// </summary>
+internal sealed class DispatcherShortcuts : IDisposable
+{
+    /// <summary>How long a data plane's offer holds without a frame reaching the data plane (the keep-alive interval).</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(1);
+
+    /// <summary>An entry no frame used for this long is removed (the flow's next frame goes to the data plane again).</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly ShortcutTable _table;
+    private readonly HashSet<int> _attached = [];
+    private readonly Lock _lock = new();
+    private ulong _retiredPackets;
+    private ulong _retiredBytes;
+
+    private DispatcherShortcuts(ShortcutTable table) => _table = table;
+
+    /// <summary>Frames and bytes the kernel forwarded for shortcut flows, entries in the map, and the programs' two counters.</summary>
+    public ShortcutTotals Totals { get; private set; }
+
+    public static DispatcherShortcuts Create(int capacity) => new(ShortcutTable.Create(capacity, Lease));
+
+    /// <summary>Puts the verdict program on an AF_PACKET socket of the interface, and the forward program on the interface once.</summary>
+    public void AttachSocket(int socketFd, int ifIndex, string interfaceName)
+    {
+        _table.AttachVerdict(socketFd, interfaceName);
+        lock (_lock)
+        {
+            if (_attached.Add(ifIndex))
+            {
+                _table.AttachForward(ifIndex, interfaceName);
+            }
+        }
+    }
+
+    public bool IsAttached(int ifIndex)
+    {
+        lock (_lock)
+        {
+            return _attached.Contains(ifIndex);
+        }
+    }
+
+    /// <summary>
+    /// A data plane's offer: later frames of <paramref name="frame"/>'s flow that arrive on <paramref name="ingressIfIndex"/>
+    /// (VLAN <paramref name="ingressVlan"/>) may leave as <paramref name="frame"/> did — by <paramref name="egressIfIndex"/>,
+    /// tagged <paramref name="egressTci"/>, with its MACs — if they fit <paramref name="egressMtu"/>. <paramref name="frame"/>
+    /// is the final frame as transmitted (its VLAN tag, if any, in the frame).
+    /// </summary>
+    public ShortcutOffer Offer(int ingressIfIndex, ushort ingressVlan, int egressIfIndex, ushort egressTci, int egressMtu, ReadOnlySpan<byte> frame)
+    {
+        if (!IsAttached(ingressIfIndex) || !IsAttached(egressIfIndex))
+        {
+            return ShortcutOffer.NotShortcutInterface;
+        }
+
+        Span<byte> key = stackalloc byte[ShortcutLayout.KeySize];
+        if (!TryWriteKey(frame, ingressIfIndex, ingressVlan, key))
+        {
+            return ShortcutOffer.NotShortcutFrame;
+        }
+
+        var route = new ShortcutRoute(egressIfIndex, egressTci, new PhysicalAddress(frame[..6].ToArray()), new PhysicalAddress(frame[6..12].ToArray()), egressMtu);
+        lock (_lock)
+        {
+            if (_table.TryGet(key, out var old) && (old.Withdrawn || !old.Route.Equals(route)))
+            {
+                Retire(old);
+            }
+
+            return _table.Install(key, route, ShortcutTable.MonotonicNanoseconds()) switch
+            {
+                ShortcutInstall.Installed => ShortcutOffer.Installed,
+                ShortcutInstall.Renewed => ShortcutOffer.Renewed,
+                _ => ShortcutOffer.Full,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Removes entries that serve no more: withdrawn (SYN, FIN or RST seen) or with a lease over for a whole interval more
+    /// (the data plane did not renew it: the flow is back on its path), and idle ones. Then refreshes <see cref="Totals"/>.
+    /// Returns the entries removed.
+    /// </summary>
+    public int Sweep()
+    {
+        var now = ShortcutTable.MonotonicNanoseconds();
+        var lease = (ulong)_table.LeaseNanoseconds;
+        var idle = (ulong)(IdleTimeout.TotalMilliseconds * 1_000_000);
+        var removed = 0;
+        ulong livePackets = 0, liveBytes = 0;
+        var live = 0;
+        lock (_lock)
+        {
+            foreach (var key in _table.Keys())
+            {
+                if (!_table.TryGet(key, out var entry))
+                {
+                    continue;
+                }
+
+                var leaseOver = now > entry.LeaseNs && now - entry.LeaseNs >= 2 * lease;
+                var unused = now > entry.LastUsedNs && now - entry.LastUsedNs >= idle;
+                if ((entry.Withdrawn && now - entry.LastUsedNs >= lease) || (entry.Pending && leaseOver) || unused)
+                {
+                    if (_table.Remove(key))
+                    {
+                        Retire(entry);
+                        removed++;
+                    }
+
+                    continue;
+                }
+
+                live++;
+                livePackets += entry.Packets;
+                liveBytes += entry.Bytes;
+            }
+
+            var (lost, unverdicted) = _table.ReadState();
+            Totals = new ShortcutTotals(_retiredPackets + livePackets, _retiredBytes + liveBytes, live, lost, unverdicted);
+        }
+
+        return removed;
+    }
+
+    /// <summary>Every entry now, for the control API and tests.</summary>
+    public List<(ShortcutKey Key, ShortcutEntry Entry)> Snapshot()
+    {
+        var entries = new List<(ShortcutKey, ShortcutEntry)>();
+        lock (_lock)
+        {
+            foreach (var key in _table.Keys())
+            {
+                if (_table.TryGet(key, out var entry))
+                {
+                    entries.Add((ShortcutKey.Read(key), entry));
+                }
+            }
+        }
+
+        return entries;
+    }
+
+    public void Dispose() => _table.Dispose();
+
+    /// <summary>
+    /// The key of <paramref name="frame"/>'s flow as the programs build it: false for a frame they do not match (see
+    /// <see cref="ShortcutOffer.NotShortcutFrame"/>). A tag in the frame is skipped.
+    /// </summary>
+    internal static bool TryWriteKey(ReadOnlySpan<byte> frame, int ifIndex, ushort vlan, Span<byte> key)
+    {
+        var ethertypeAt = 12;
+        if (frame.Length >= 18 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) is PacketConstants.EtherTypeVlan)
+        {
+            ethertypeAt = 16;
+        }
+
+        if (frame.Length < ethertypeAt + 2)
+        {
+            return false;
+        }
+
+        var ip = frame[(ethertypeAt + 2)..];
+        key[..ShortcutLayout.KeySize].Clear();
+        int transportAt;
+        byte protocol;
+        switch (BinaryPrimitives.ReadUInt16BigEndian(frame[ethertypeAt..]))
+        {
+            case PacketConstants.EtherTypeIpv4:
+                if (ip.Length < 20 || ip[0] != 0x45 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0)
+                {
+                    return false;
+                }
+
+                protocol = ip[9];
+                key[ShortcutLayout.KeyFamily] = 4;
+                ip.Slice(12, 4).CopyTo(key[ShortcutLayout.KeySource..]);
+                ip.Slice(16, 4).CopyTo(key[ShortcutLayout.KeyDestination..]);
+                transportAt = 20;
+                break;
+            case PacketConstants.EtherTypeIpv6:
+                if (ip.Length < 40 || ip[0] >> 4 != 6)
+                {
+                    return false;
+                }
+
+                protocol = ip[6];
+                key[ShortcutLayout.KeyFamily] = 6;
+                ip.Slice(8, 16).CopyTo(key[ShortcutLayout.KeySource..]);
+                ip.Slice(24, 16).CopyTo(key[ShortcutLayout.KeyDestination..]);
+                transportAt = 40;
+                break;
+            default:
+                return false;
+        }
+
+        if (protocol is not (PacketConstants.ProtocolTcp or PacketConstants.ProtocolUdp) || ip.Length < transportAt + 4)
+        {
+            return false;
+        }
+
+        BinaryPrimitives.WriteInt32LittleEndian(key[ShortcutLayout.KeyIfIndex..], ifIndex);
+        BinaryPrimitives.WriteUInt16LittleEndian(key[ShortcutLayout.KeyVlan..], vlan);
+        key[ShortcutLayout.KeyProtocol] = protocol;
+        ip.Slice(transportAt, 4).CopyTo(key[ShortcutLayout.KeyPorts..]);
+        return true;
+    }
+
+    private void Retire(in ShortcutEntry entry)
+    {
+        _retiredPackets += entry.Packets;
+        _retiredBytes += entry.Bytes;
+    }
+}
+
+/// <summary>What the kernel did for shortcut flows since the node started (as of the last sweep).</summary>
+internal readonly record struct ShortcutTotals(ulong Packets, ulong Bytes, int Entries, ulong Lost, ulong Unverdicted);

@@ -1,0 +1,149 @@
+using System.Net;
+using System.Net.Sockets;
+using Dva.Node.Agent;
+using Dva.Node.DataPlane;
+
+namespace Dva.Node.Tests.Functional;
+
+/// <summary>
+/// The kernel shortcut through a real dispatcher and data plane (<see cref="RootDispatcherLab"/> with <c>shortcuts</c>):
+/// established flows are forwarded by the kernel between the dispatcher's two interfaces, one frame per lease still
+/// crosses the data plane, and the flow's end sends it back. Root only.
+/// </summary>
+[Trait("Requires", "root")]
+public sealed class RootShortcutTests() : RootDispatcherLab(engines: 1, prefix: "dv7", shortcuts: true)
+{
+    private NodeHost DataPlaneHost => Hosts[0];
+
+    private NodeHost DispatcherHost => Hosts[1];
+
+    /// <summary>8 MiB from the server to the client: it arrives whole, and the kernel forwarded most of its frames.</summary>
+    [Fact]
+    public async Task TcpTransfer_ArrivesWhole_AndTheKernelForwardsMostFrames()
+    {
+        var payload = new byte[8 << 20];
+        new Random(5).NextBytes(payload);
+
+        var received = await TransferAsync(payload, port: 7101);
+
+        Assert.True(payload.AsSpan().SequenceEqual(received), $"received {received.Length} of {payload.Length} bytes, or different ones");
+        var counters = await SweptAsync(c => c.Tunnel(TunnelCounter.ShortcutFramesForwarded) > 0);
+        var kernel = counters.Tunnel(TunnelCounter.ShortcutFramesForwarded);
+        var dispatcher = counters.FramesOut;
+        Assert.True(kernel > 4 * dispatcher, $"the kernel forwarded {kernel} frames, the dispatcher sent {dispatcher}");
+        Assert.True(counters.Tunnel(TunnelCounter.ShortcutInstalled) >= 2, "one shortcut per direction");
+        Assert.True(counters.Tunnel(TunnelCounter.ShortcutBytesForwarded) > payload.Length / 2);
+        Assert.Equal(0, counters.Drop(DropReason.ShortcutLost));
+        Assert.Equal(0, counters.Tunnel(TunnelCounter.ShortcutUnverdicted));
+        Assert.True(DataPlaneHost.Counters.Snapshot().Tunnel(TunnelCounter.ShortcutOffered) >= 2);
+    }
+
+    /// <summary>
+    /// A connection that talks for three seconds: the data plane keeps seeing it (one frame a lease, which renews the
+    /// shortcut), and once it closes the shortcut entries go.
+    /// </summary>
+    [Fact]
+    public async Task LongConnection_KeepsItsDataPlaneState_AndItsEndRemovesTheShortcuts()
+    {
+        using var listener = Server.Enter(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7102));
+            socket.Listen(4);
+            return socket;
+        });
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var echo = Task.Run(async () =>
+        {
+            using var accepted = await listener.AcceptAsync(stop.Token);
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await accepted.ReceiveAsync(buffer, stop.Token)) > 0)
+            {
+                await accepted.SendAsync(buffer.AsMemory(0, n), stop.Token);
+            }
+        });
+
+        using (var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
+        {
+            await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7102), stop.Token);
+            var message = new byte[1000];
+            var answer = new byte[1000];
+            for (var i = 0; i < 60; i++)
+            {
+                message.AsSpan().Fill((byte)i);
+                await client.SendAsync(message, stop.Token);
+                var read = 0;
+                while (read < answer.Length)
+                {
+                    read += await client.ReceiveAsync(answer.AsMemory(read), stop.Token);
+                }
+
+                Assert.Equal(message, answer);
+                await Task.Delay(50, stop.Token);
+            }
+
+            var live = DispatcherHost.Shortcuts!.Snapshot();
+            Assert.Equal(2, live.Count(e => !e.Entry.Withdrawn && e.Key.Protocol == 6));
+            var counters = DispatcherHost.Counters.Snapshot();
+            Assert.True(counters.Tunnel(TunnelCounter.ShortcutRenewed) >= 2, $"renewed {counters.Tunnel(TunnelCounter.ShortcutRenewed)} times in 3 s");
+            var flow = Assert.Single(await FlowsAsync(), f => f.Destination.EndsWith(":7102", StringComparison.Ordinal));
+            Assert.Equal("established", flow.State);
+            Assert.True(flow.PacketsOriginal < 60, $"the data plane saw {flow.PacketsOriginal} of the client's 60+ packets");
+            Assert.True(DateTimeOffset.UtcNow - flow.LastSeen < TimeSpan.FromSeconds(1.5), $"last seen {flow.LastSeen:O}");
+            client.Shutdown(SocketShutdown.Both);
+        }
+
+        await echo;
+        var swept = await SweptAsync(c => c.Tunnel(TunnelCounter.ShortcutEntries) == 0, TimeSpan.FromSeconds(6));
+        Assert.Equal(0, swept.Tunnel(TunnelCounter.ShortcutEntries));
+        Assert.True(swept.Tunnel(TunnelCounter.ShortcutRemoved) >= 2);
+    }
+
+    private async Task<byte[]> TransferAsync(byte[] payload, int port)
+    {
+        using var listener = Server.Enter(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port));
+            socket.Listen(4);
+            return socket;
+        });
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var server = Task.Run(async () =>
+        {
+            using var accepted = await listener.AcceptAsync(stop.Token);
+            await accepted.SendAsync(payload, stop.Token);
+            accepted.Shutdown(SocketShutdown.Send);
+        });
+
+        using var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port), stop.Token);
+        using var received = new MemoryStream();
+        var buffer = new byte[65536];
+        int n;
+        while ((n = await client.ReceiveAsync(buffer, stop.Token)) > 0)
+        {
+            received.Write(buffer, 0, n);
+        }
+
+        await server;
+        return received.ToArray();
+    }
+
+    private async Task<List<FlowInfo>> FlowsAsync() => [.. ((IEnumerable<FlowInfo>)await DataPlaneHost.Role.Flows())];
+
+    /// <summary>The dispatcher's counters once <paramref name="until"/> holds (the sweep writes the shortcut totals once a second).</summary>
+    private async Task<CounterSnapshot> SweptAsync(Func<CounterSnapshot, bool> until, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(4));
+        var counters = DispatcherHost.Counters.Snapshot();
+        while (!until(counters) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            counters = DispatcherHost.Counters.Snapshot();
+        }
+
+        return counters;
+    }
+}
