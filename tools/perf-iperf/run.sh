@@ -2,7 +2,7 @@
 # iperf3 through a DVA vs through the Linux kernel, in one run (issue 9). Not a test: a load harness that prints
 # figures. Needs root, iperf3, nftables, python3 and a built dva-node.
 #
-#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --park | --modes "dva dva-ring dva-gso dva-park"] [--dispatcher-engines N] [--keep]
+#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --park | --shortcut | --modes "dva dva-ring dva-gso dva-park dva-shortcut"] [--dispatcher-engines N] [--keep]
 #
 # --dispatcher-engines N runs the dispatcher on N engines (its afpacket: sources share each veth end by PACKET_FANOUT).
 # --keep leaves the work directory (node logs, iperf3 JSON, each node's /counters after its run) for a look.
@@ -17,6 +17,9 @@
 #            the dispatcher's kernel segments them on the way out
 #   dva-park the dva-gso DVA with "parkPayloads": true on the dispatcher: a TCP super-frame's payload waits there and
 #            only its headers go to a data plane and back (docs/node.md "Parked payloads")
+#   dva-shortcut the dva-gso DVA with "shortcuts": true on every node: the data planes offer established flows the kernel
+#            shortcut and the dispatcher's kernel forwards their frames between the veth ends (BPF on the interfaces),
+#            one frame a second still crossing a data plane (docs/node.md "Kernel shortcut")
 #   kernel   a router namespace K: ip_forward=1 and an nftables forward chain (ct state established accept,
 #            tcp/udp dport 5201 accept, policy drop), first with the veths' default offloads (TSO/GSO), then with TX
 #            checksum offload off as on the DVA path (which also turns TSO off)
@@ -34,10 +37,11 @@ while [ $# -gt 0 ]; do
     --no-ring) modes="dva"; shift ;;
     --gso) modes="dva-gso"; shift ;;
     --park) modes="dva-park"; shift ;;
+    --shortcut) modes="dva-shortcut"; shift ;;
     --modes) modes="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --dispatcher-engines) dispatcher_engines="$2"; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--ring | --no-ring | --gso | --park | --modes LIST] [--dispatcher-engines N] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [--ring | --no-ring | --gso | --park | --shortcut | --modes LIST] [--dispatcher-engines N] [--keep]" >&2; exit 2 ;;
   esac
 done
 
@@ -164,11 +168,12 @@ stop_nodes() {
   pids=()
 }
 
-dva_run() { # $1 source option ("", "?ring=1" or "?gso=1"), $2 the run's name (dva$1, or dva-park), $3 "park" to park payloads
-  local d="dvaip-d$tag" c="dvaip-c$tag" s="dvaip-s$tag" super="" park=""
+dva_run() { # $1 source option ("", "?ring=1" or "?gso=1"), $2 the run's name (dva$1, dva-park or dva-shortcut), $3 "park" to park payloads, "shortcut" for shortcuts
+  local d="dvaip-d$tag" c="dvaip-c$tag" s="dvaip-s$tag" super="" park="" shortcut=""
   add_ns "$d"
   hosts "$d" "$c" "$s"
   [ "${3:-}" = park ] && park='"parkPayloads": true,'
+  [ "${3:-}" = shortcut ] && shortcut='"shortcuts": true,'
   if [ "$1" = "?gso=1" ]; then
     super='"superFrames": true,'
   else
@@ -182,13 +187,13 @@ dva_run() { # $1 source option ("", "?ring=1" or "?gso=1"), $2 the run's name (d
       { "id": 10, "priority": 10, "action": "accept", "protocol": "tcp", "destinationPorts": "5201" },
       { "id": 20, "priority": 20, "action": "accept", "protocol": "udp", "destinationPorts": "5201" },
       { "id": 30, "priority": 30, "action": "accept", "protocol": "icmp" } ] }'
-  node_config dispatcher "{ $super $park \"engines\": $dispatcher_engines, \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
+  node_config dispatcher "{ $super $park $shortcut \"engines\": $dispatcher_engines, \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
     \"interfaces\": [
       { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"source\": \"afpacket:ipc-m$1\" },
       { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"source\": \"afpacket:ips-m$1\" } ],
     $table }"
   for n in 1 2; do
-    node_config "dp$n" "{ $super \"role\": \"dataplane\", \"nodeId\": $n, \"name\": \"dp$n\", \"tunnel\": { \"listen\": \"127.0.0.1:1639$n\" },
+    node_config "dp$n" "{ $super $shortcut \"role\": \"dataplane\", \"nodeId\": $n, \"name\": \"dp$n\", \"tunnel\": { \"listen\": \"127.0.0.1:1639$n\" },
       \"interfaces\": [
         { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"dispatcher\": 100 },
         { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"dispatcher\": 100 } ],
@@ -256,7 +261,8 @@ for mode in $modes; do
   [ "$mode" = dva-gso ] && option="?gso=1"
   name="dva$option"
   if [ "$mode" = dva-park ]; then option="?gso=1"; name=dva-park; fi
-  dva_run "$option" "$name" "$( [ "$mode" = dva-park ] && echo park || true)"
+  if [ "$mode" = dva-shortcut ]; then option="?gso=1"; name=dva-shortcut; fi
+  dva_run "$option" "$name" "$( [ "$mode" = dva-park ] && echo park || true)$( [ "$mode" = dva-shortcut ] && echo shortcut || true)"
   read -r tcp udp loss ping <"$work/$name.result"
   results+=("$mode $tcp $udp $loss $ping")
 done
@@ -271,6 +277,7 @@ for line in "${results[@]}"; do
   [ "$mode" = dva-ring ] && label="DVA, afpacket:?ring=1"
   [ "$mode" = dva-gso ] && label="DVA, afpacket:?gso=1, superFrames"
   [ "$mode" = dva-park ] && label="DVA, gso, superFrames, parkPayloads"
+  [ "$mode" = dva-shortcut ] && label="DVA, gso, superFrames, shortcuts"
   [ "$dispatcher_engines" != 1 ] && label="$label, $dispatcher_engines disp. engines"
   printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")" "$ping"
 done
@@ -280,5 +287,6 @@ for mode in $modes; do
   [ "$mode" = dva-gso ] && option="?gso=1"
   name="dva$option"
   [ "$mode" = dva-park ] && name=dva-park
+  [ "$mode" = dva-shortcut ] && name=dva-shortcut
   echo "$mode: $(cat "$work/$name.cpu")"
 done
