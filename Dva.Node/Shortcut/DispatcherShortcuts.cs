@@ -72,9 +72,9 @@ internal sealed class DispatcherShortcuts : IDisposable
     /// A data plane's offer: later frames of <paramref name="frame"/>'s flow that arrive on <paramref name="ingressIfIndex"/>
     /// (VLAN <paramref name="ingressVlan"/>) may leave as <paramref name="frame"/> did — by <paramref name="egressIfIndex"/>,
     /// tagged <paramref name="egressTci"/>, with its MACs — if they fit <paramref name="egressMtu"/>. <paramref name="frame"/>
-    /// is the final frame as transmitted (its VLAN tag, if any, in the frame).
+    /// is the final frame as transmitted (its VLAN tag, if any, in the frame). Only frames to <paramref name="ingressMac"/> match.
     /// </summary>
-    public ShortcutOffer Offer(int ingressIfIndex, ushort ingressVlan, int egressIfIndex, ushort egressTci, int egressMtu, ReadOnlySpan<byte> frame)
+    public ShortcutOffer Offer(int ingressIfIndex, ushort ingressVlan, ReadOnlySpan<byte> ingressMac, int egressIfIndex, ushort egressTci, int egressMtu, ReadOnlySpan<byte> frame)
     {
         if (!IsAttached(ingressIfIndex) || !IsAttached(egressIfIndex))
         {
@@ -87,7 +87,8 @@ internal sealed class DispatcherShortcuts : IDisposable
             return ShortcutOffer.NotShortcutFrame;
         }
 
-        var route = new ShortcutRoute(egressIfIndex, egressTci, new PhysicalAddress(frame[..6].ToArray()), new PhysicalAddress(frame[6..12].ToArray()), egressMtu);
+        var route = new ShortcutRoute(egressIfIndex, egressTci, new PhysicalAddress(frame[..6].ToArray()), new PhysicalAddress(frame[6..12].ToArray()), egressMtu,
+            new PhysicalAddress(ingressMac.ToArray()));
         lock (_lock)
         {
             if (_table.TryGet(key, out var old) && (old.Withdrawn || !old.Route.Equals(route)))

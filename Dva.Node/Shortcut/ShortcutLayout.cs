@@ -11,12 +11,13 @@ namespace Dva.Node.Shortcut;
 /// destination address (16).</para>
 /// <para>Value, 64 bytes: egress ifindex (u32) | egress VLAN TCI (u16, 0 untagged) | flags (u16: 1 withdrawn, 2 lease
 /// pending) | destination MAC (6) | source MAC (6) | reserved (u32) | packets (u64) | bytes (u64) | last used (u64,
-/// CLOCK_MONOTONIC ns) | lease start (u64, ns) | egress IP MTU (u32) | reserved (u32).</para>
+/// CLOCK_MONOTONIC ns) | lease start (u64, ns) | egress IP MTU (u32) | reserved (u32) | the ingress interface's shared
+/// MAC (6: a frame to another destination MAC is not the DVA's) | reserved (2).</para>
 /// </summary>
 internal static class ShortcutLayout
 {
     public const int KeySize = 44;
-    public const int ValueSize = 64;
+    public const int ValueSize = 72;
     public const int StateSize = 16;
 
     public const short KeyIfIndex = 0;
@@ -37,6 +38,7 @@ internal static class ShortcutLayout
     public const short ValueLastUsedNs = 40;
     public const short ValueLeaseNs = 48;
     public const short ValueMtu = 56;
+    public const short ValueIngressMac = 64;
 
     public const int FlagWithdrawn = 1;
     public const int FlagPending = 2;
@@ -82,8 +84,11 @@ internal readonly record struct ShortcutKey(int IfIndex, ushort Vlan, byte Proto
         $"{Source}:{SourcePort} > {Destination}:{DestinationPort} in ifindex {IfIndex}{(Vlan == 0 ? string.Empty : $" vlan {Vlan}")}";
 }
 
-/// <summary>How the kernel sends a shortcut flow's frames: out of which interface, tagged how, with which MACs, up to which MTU.</summary>
-internal readonly record struct ShortcutRoute(int EgressIfIndex, ushort EgressTci, PhysicalAddress Destination, PhysicalAddress Source, int Mtu);
+/// <summary>
+/// How the kernel sends a shortcut flow's frames: out of which interface, tagged how, with which MACs, up to which MTU;
+/// and the destination MAC a frame must have come in with (the ingress interface's shared MAC).
+/// </summary>
+internal readonly record struct ShortcutRoute(int EgressIfIndex, ushort EgressTci, PhysicalAddress Destination, PhysicalAddress Source, int Mtu, PhysicalAddress IngressMac);
 
 /// <summary>An entry of the shortcut map as read back: its route, flags and counters.</summary>
 internal readonly record struct ShortcutEntry(ShortcutRoute Route, int Flags, ulong Packets, ulong Bytes, ulong LastUsedNs, ulong LeaseNs)
@@ -105,6 +110,7 @@ internal readonly record struct ShortcutEntry(ShortcutRoute Route, int Flags, ul
         BinaryPrimitives.WriteUInt64LittleEndian(value[ShortcutLayout.ValueLastUsedNs..], LastUsedNs);
         BinaryPrimitives.WriteUInt64LittleEndian(value[ShortcutLayout.ValueLeaseNs..], LeaseNs);
         BinaryPrimitives.WriteInt32LittleEndian(value[ShortcutLayout.ValueMtu..], Route.Mtu);
+        Route.IngressMac.GetAddressBytes().CopyTo(value[ShortcutLayout.ValueIngressMac..]);
     }
 
     public static ShortcutEntry Read(ReadOnlySpan<byte> value) => new(
@@ -113,7 +119,8 @@ internal readonly record struct ShortcutEntry(ShortcutRoute Route, int Flags, ul
             BinaryPrimitives.ReadUInt16LittleEndian(value[ShortcutLayout.ValueEgressTci..]),
             new PhysicalAddress(value.Slice(ShortcutLayout.ValueDestinationMac, 6).ToArray()),
             new PhysicalAddress(value.Slice(ShortcutLayout.ValueSourceMac, 6).ToArray()),
-            BinaryPrimitives.ReadInt32LittleEndian(value[ShortcutLayout.ValueMtu..])),
+            BinaryPrimitives.ReadInt32LittleEndian(value[ShortcutLayout.ValueMtu..]),
+            new PhysicalAddress(value.Slice(ShortcutLayout.ValueIngressMac, 6).ToArray())),
         BinaryPrimitives.ReadUInt16LittleEndian(value[ShortcutLayout.ValueFlags..]),
         BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.ValuePackets..]),
         BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.ValueBytes..]),

@@ -207,7 +207,8 @@ internal static class ShortcutPrograms
 
     /// <summary>
     /// Parses the frame (IPv4 without options or fragments, or IPv6 without extension headers; TCP or UDP; TTL or hop
-    /// limit above 1), builds the key on the stack and looks it up. Falls through with r7 = the entry, r8 = 4 or 6,
+    /// limit above 1), builds the key on the stack and looks it up, and checks the frame went to the entry's ingress MAC.
+    /// Falls through with r7 = the entry, r8 = 4 or 6,
     /// r9 = the IP and transport header length, and the TCP SYN/FIN/RST bits at <see cref="TcpFlags"/>; jumps to
     /// <paramref name="miss"/> otherwise. r6 holds the context.
     /// </summary>
@@ -299,6 +300,14 @@ internal static class ShortcutPrograms
         asm.Call(HelperMapLookup);
         asm.If(Reg.R0, Jump.Eq, 0, miss);
         asm.Mov(Reg.R7, Reg.R0);
+
+        // Only a frame to the shared MAC is the DVA's (a promiscuous interface also sees its neighbours' unicast).
+        for (short half = 0; half < 6; half += 2)
+        {
+            asm.Load(Width.H, Reg.R1, Reg.Fp, (short)(Frame + half));
+            asm.Load(Width.H, Reg.R2, Reg.R7, (short)(ShortcutLayout.ValueIngressMac + half));
+            asm.If(Reg.R1, Jump.Ne, Reg.R2, miss);
+        }
     }
 
     /// <summary>bpf_skb_load_bytes(ctx, frameOffset, fp + stackAt, length); a short frame jumps to <paramref name="fail"/>.</summary>

@@ -21,6 +21,7 @@ public sealed unsafe class ShortcutKernelTests : IDisposable
 {
     private static readonly PhysicalAddress ServerMac = PhysicalAddress.Parse("02-5E-00-00-00-10");
     private static readonly PhysicalAddress SharedMac = PhysicalAddress.Parse("02-00-00-00-00-02");
+    private static readonly PhysicalAddress InMac = new(TestFrames.SharedMacOutside);
 
     private readonly TestNetworkNamespace _ns = new();
     private readonly ShortcutTable _table;
@@ -170,6 +171,42 @@ public sealed unsafe class ShortcutKernelTests : IDisposable
     }
 
     [Fact]
+    public void FrameToAnotherDestinationMac_GoesToTheSocket()
+    {
+        Install(Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000));
+        var frame = TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000);
+        frame[5] = 0x77;                                                          // a neighbour's unicast, seen in promiscuous mode
+
+        Send(frame);
+
+        Assert.Equal([frame], Drain(_dispatcher, expected: 1));
+        Assert.Empty(Drain(_sink, expected: 0));
+    }
+
+    /// <summary>A tagged frame matches the key of its VLAN only, and leaves tagged as the entry says (tcpdump reads the tag).</summary>
+    [Fact]
+    public void Vlan_TheIngressTagIsPartOfTheKey_AndTheEgressTagIsTheEntrys()
+    {
+        var tagged20 = Tagged(TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000), 20);
+        var tagged40 = Tagged(TestFrames.Udp("192.0.2.10", 5000, "198.51.100.10", 6000), 40);
+        using var capture = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
+            "ip", $"netns exec {_ns.Name} timeout 5 tcpdump -i out-h -e -nn -c 1 -l")
+        { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        Thread.Sleep(1000);                                                       // tcpdump's socket is open
+        Install(Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000) with { Vlan = 20 }, egressTci: 30);
+
+        Send(tagged20);
+        Send(tagged40);
+
+        capture.WaitForExit(6000);
+        var line = capture.StandardOutput.ReadToEnd();
+        Assert.Contains("vlan 30", line, StringComparison.Ordinal);
+        Assert.Contains("192.0.2.10.5000 > 198.51.100.10.6000", line, StringComparison.Ordinal);
+        var seen = Assert.Single(Drain(_dispatcher, expected: 1));
+        Assert.Equal(tagged40.Length - 4, seen.Length);                            // the socket gets it with the tag taken off
+    }
+
+    [Fact]
     public void KeyFromAnotherInterface_DoesNotMatch()
     {
         Install(Key(17, "192.0.2.10", 5000, "198.51.100.10", 6000) with { IfIndex = _outIndex });
@@ -194,11 +231,21 @@ public sealed unsafe class ShortcutKernelTests : IDisposable
     private ShortcutKey Key(byte protocol, string source, ushort sourcePort, string destination, ushort destinationPort) =>
         new(_inIndex, 0, protocol, IPAddress.Parse(source), IPAddress.Parse(destination), sourcePort, destinationPort);
 
-    private ShortcutInstall Install(ShortcutKey key, int mtu = 1500)
+    private ShortcutInstall Install(ShortcutKey key, int mtu = 1500, ushort egressTci = 0)
     {
         Span<byte> bytes = stackalloc byte[ShortcutLayout.KeySize];
         key.Write(bytes);
-        return _table.Install(bytes, new ShortcutRoute(_outIndex, 0, ServerMac, SharedMac, mtu), ShortcutTable.MonotonicNanoseconds());
+        return _table.Install(bytes, new ShortcutRoute(_outIndex, egressTci, ServerMac, SharedMac, mtu, InMac), ShortcutTable.MonotonicNanoseconds());
+    }
+
+    private static byte[] Tagged(byte[] frame, ushort vlan)
+    {
+        var tagged = new byte[frame.Length + 4];
+        frame.AsSpan(0, 12).CopyTo(tagged);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(12), 0x8100);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(14), vlan);
+        frame.AsSpan(12).CopyTo(tagged.AsSpan(16));
+        return tagged;
     }
 
     private bool TryGet(ShortcutKey key, out ShortcutEntry entry)
