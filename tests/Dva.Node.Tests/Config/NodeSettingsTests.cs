@@ -370,6 +370,36 @@ public class NodeSettingsTests
     }
 
     [Fact]
+    public void TryParse_Shortcuts_OnADispatcherWithAnAfPacketInterface_AndOnADataPlane_ElseEachNamed()
+    {
+        Assert.True(NodeSettings.TryParse(Edit(n => { n["shortcuts"] = true; n["shortcutCapacity"] = 1000; }), out var dispatcher, out var errors), string.Join("; ", errors));
+        Assert.True(dispatcher!.Shortcuts);
+        Assert.Equal(1000, dispatcher.ShortcutCapacity);
+        Assert.True(NodeSettings.TryParse(Edit(n => n["shortcuts"] = true), out var byDefault, out _));
+        Assert.Equal(65536, byDefault!.ShortcutCapacity);
+        Assert.True(NodeSettings.TryParse(Edit(_ => { }), out var off, out _));
+        Assert.False(off!.Shortcuts);
+        Assert.True(NodeSettings.TryParse(Edit(n =>
+        {
+            n["shortcuts"] = true;
+            n["role"] = "dataplane";
+            foreach (var i in n["interfaces"]!.AsArray())
+            {
+                i!.AsObject().Remove("source");
+                i["dispatcher"] = 100;
+            }
+        }), out var dataPlane, out errors), string.Join("; ", errors));
+        Assert.True(dataPlane!.Shortcuts);
+
+        Assert.False(NodeSettings.TryParse(Edit(n => { n["shortcuts"] = true; n["interfaces"]![1]!["source"] = "tap:dva1"; }), out _, out errors));
+        Assert.Equal(["shortcuts: the kernel forwards shortcut flows between afpacket: interfaces, and this dispatcher has none"], errors);
+        Assert.False(NodeSettings.TryParse(Edit(n => n["shortcutCapacity"] = 10), out _, out errors));
+        Assert.Equal(["shortcutCapacity: a dispatcher's setting, with \"shortcuts\": true"], errors);
+        Assert.False(NodeSettings.TryParse(Edit(n => { n["shortcuts"] = true; n["shortcutCapacity"] = 0; }), out _, out errors));
+        Assert.Equal(["shortcutCapacity: 0 is out of range (1..4194304)"], errors);
+    }
+
+    [Fact]
     public void TryParse_RouterAdvertisements_OnADispatchersIpv6Interface_ElseEachNamed()
     {
         Assert.True(NodeSettings.TryParse(Edit(n => n["interfaces"]![0]!["routerAdvertisements"] = true), out var advertising, out var errors),

@@ -167,8 +167,8 @@ public class DispatcherRoleTests
     }
 
     /// <summary>
-    /// A SHORTCUT word changes nothing here: a dispatcher may ignore it (docs/protocol.md §2), and this one takes no
-    /// shortcuts yet, so the frame goes out as any final EGRESS.
+    /// A SHORTCUT word does not change the frame: a dispatcher without <c>shortcuts</c> (and this rig's udp: wires could not
+    /// take one) sends it as any final EGRESS and counts the offer not taken.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -187,6 +187,7 @@ public class DispatcherRoleTests
         InsideMac.CopyTo(expected, 6);
         Assert.Equal(expected, sent);
         Assert.Equal(0, rig.Role.Counters.Drops.Sum());
+        Assert.Equal(shortcutOffered ? 1 : 0, rig.Role.Counters.Tunnel[(int)TunnelCounter.ShortcutNotTaken]);
     }
 
     [Fact]
