@@ -166,22 +166,9 @@ internal sealed unsafe class ShortcutTable : IDisposable
     }
 
     /// <summary>Deletes the entry for <paramref name="key"/>; false if there was none.</summary>
-    public bool Remove(ReadOnlySpan<byte> key)
-    {
-        Span<byte> attribute = stackalloc byte[32];
-        attribute.Clear();
-        fixed (byte* keyPointer = key)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)keyPointer);
-            if (Libc.Bpf(BpfMapDeleteElem, attribute) == 0)
-            {
-                return true;
-            }
-        }
-
-        return Libc.LastErrno == (Errno)ENOENT ? false : throw InteropException.FromLastError("bpf(BPF_MAP_DELETE_ELEM shortcut)");
-    }
+    public bool Remove(ReadOnlySpan<byte> key) =>
+        Element(BpfMapDeleteElem, key, default)
+        || (Libc.LastErrno == (Errno)ENOENT ? false : throw InteropException.FromLastError("bpf(BPF_MAP_DELETE_ELEM shortcut)"));
 
     /// <summary>Every key in the map (a snapshot; entries may come and go meanwhile).</summary>
     public List<byte[]> Keys()
@@ -256,7 +243,14 @@ internal sealed unsafe class ShortcutTable : IDisposable
         }
     }
 
-    private bool TryLookup(ReadOnlySpan<byte> key, Span<byte> value)
+    private bool TryLookup(ReadOnlySpan<byte> key, Span<byte> value) =>
+        Element(BpfMapLookupElem, key, value)
+        || (Libc.LastErrno == (Errno)ENOENT ? false : throw InteropException.FromLastError("bpf(BPF_MAP_LOOKUP_ELEM shortcut)"));
+
+    private bool Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Element(BpfMapUpdateElem, key, value);
+
+    /// <summary>A map command on one element of the flow map (union bpf_attr: map_fd, key, value); true on success.</summary>
+    private bool Element(int command, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         Span<byte> attribute = stackalloc byte[32];
         attribute.Clear();
@@ -266,26 +260,7 @@ internal sealed unsafe class ShortcutTable : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
             BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)keyPointer);
             BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)valuePointer);
-            if (Libc.Bpf(BpfMapLookupElem, attribute) == 0)
-            {
-                return true;
-            }
-        }
-
-        return Libc.LastErrno == (Errno)ENOENT ? false : throw InteropException.FromLastError("bpf(BPF_MAP_LOOKUP_ELEM shortcut)");
-    }
-
-    private bool Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
-    {
-        Span<byte> attribute = stackalloc byte[32];
-        attribute.Clear();
-        fixed (byte* keyPointer = key)
-        fixed (byte* valuePointer = value)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)keyPointer);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)valuePointer);
-            return Libc.Bpf(BpfMapUpdateElem, attribute) == 0;
+            return Libc.Bpf(command, attribute) == 0;
         }
     }
 

@@ -125,6 +125,38 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>A TCP transfer of <paramref name="payload"/> from the server (198.51.100.10:<paramref name="port"/>) to the client; what the client read.</summary>
+    private protected async Task<byte[]> ServerToClientAsync(byte[] payload, int port)
+    {
+        using var listener = Server.Enter(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port));
+            socket.Listen(4);
+            return socket;
+        });
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var server = Task.Run(async () =>
+        {
+            using var accepted = await listener.AcceptAsync(stop.Token);
+            await accepted.SendAsync(payload, stop.Token);
+            accepted.Shutdown(SocketShutdown.Send);
+        });
+
+        using var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port), stop.Token);
+        using var received = new MemoryStream();
+        var buffer = new byte[65536];
+        int n;
+        while ((n = await client.ReceiveAsync(buffer, stop.Token)) > 0)
+        {
+            received.Write(buffer, 0, n);
+        }
+
+        await server;
+        return received.ToArray();
+    }
+
     /// <summary>
     /// <paramref name="connections"/> TCP connections from the client to the server (198.51.100.10:7000), one after
     /// another, each from its own port: each sends <c>hello i</c> and reads the server's <c>echo hello i</c> to the end.

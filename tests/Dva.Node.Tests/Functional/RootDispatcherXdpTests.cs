@@ -38,33 +38,10 @@ public sealed class RootDispatcherXdpTests() : RootDispatcherLab(engines: 1, pre
     {
         var payload = new byte[4 << 20];
         new Random(9).NextBytes(payload);
-        using var listener = Server.Enter(() =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7001));
-            socket.Listen(4);
-            return socket;
-        });
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var server = Task.Run(async () =>
-        {
-            using var accepted = await listener.AcceptAsync(stop.Token);
-            await accepted.SendAsync(payload, stop.Token);
-            accepted.Shutdown(SocketShutdown.Send);
-        });
 
-        using var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), 7001), stop.Token);
-        using var received = new MemoryStream();
-        var buffer = new byte[65536];
-        int n;
-        while ((n = await client.ReceiveAsync(buffer, stop.Token)) > 0)
-        {
-            received.Write(buffer, 0, n);
-        }
+        var received = await ServerToClientAsync(payload, port: 7001);
 
-        await server;
-        Assert.True(payload.AsSpan().SequenceEqual(received.ToArray()), $"received {received.Length} of {payload.Length} bytes, or different ones");
+        Assert.True(payload.AsSpan().SequenceEqual(received), $"received {received.Length} of {payload.Length} bytes, or different ones");
         var drops = new Dictionary<string, long>();
         foreach (var source in Hosts[1].Ports.OfType<AfXdpFrameSource>())
         {

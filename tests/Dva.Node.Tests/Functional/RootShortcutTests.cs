@@ -8,10 +8,13 @@ namespace Dva.Node.Tests.Functional;
 /// <summary>
 /// The kernel shortcut through a real dispatcher and data plane (<see cref="RootDispatcherLab"/> with <c>shortcuts</c>):
 /// established flows are forwarded by the kernel between the dispatcher's two interfaces, one frame per lease still
-/// crosses the data plane, and the flow's end sends it back. Root only.
+/// crosses the data plane, and the flow's end sends it back. On one engine with recvmmsg sources, and on two engines
+/// whose sources are PACKET_MMAP rings in a PACKET_FANOUT group on the server side (every socket carries the verdict
+/// program). Root only.
 /// </summary>
 [Trait("Requires", "root")]
-public sealed class RootShortcutTests() : RootDispatcherLab(engines: 1, prefix: "dv7", shortcuts: true)
+public abstract class RootShortcutTests(int engines, string prefix, string serverSourceOptions)
+    : RootDispatcherLab(engines, prefix, serverSourceOptions, shortcuts: true)
 {
     private NodeHost DataPlaneHost => Hosts[0];
 
@@ -24,7 +27,7 @@ public sealed class RootShortcutTests() : RootDispatcherLab(engines: 1, prefix: 
         var payload = new byte[8 << 20];
         new Random(5).NextBytes(payload);
 
-        var received = await TransferAsync(payload, port: 7101);
+        var received = await ServerToClientAsync(payload, port: 7101);
 
         Assert.True(payload.AsSpan().SequenceEqual(received), $"received {received.Length} of {payload.Length} bytes, or different ones");
         var counters = await SweptAsync(c => c.Tunnel(TunnelCounter.ShortcutFramesForwarded) > 0);
@@ -100,37 +103,6 @@ public sealed class RootShortcutTests() : RootDispatcherLab(engines: 1, prefix: 
         Assert.True(swept.Tunnel(TunnelCounter.ShortcutRemoved) >= 2);
     }
 
-    private async Task<byte[]> TransferAsync(byte[] payload, int port)
-    {
-        using var listener = Server.Enter(() =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port));
-            socket.Listen(4);
-            return socket;
-        });
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var server = Task.Run(async () =>
-        {
-            using var accepted = await listener.AcceptAsync(stop.Token);
-            await accepted.SendAsync(payload, stop.Token);
-            accepted.Shutdown(SocketShutdown.Send);
-        });
-
-        using var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port), stop.Token);
-        using var received = new MemoryStream();
-        var buffer = new byte[65536];
-        int n;
-        while ((n = await client.ReceiveAsync(buffer, stop.Token)) > 0)
-        {
-            received.Write(buffer, 0, n);
-        }
-
-        await server;
-        return received.ToArray();
-    }
-
     private async Task<List<FlowInfo>> FlowsAsync() => [.. ((IEnumerable<FlowInfo>)await DataPlaneHost.Role.Flows())];
 
     /// <summary>The dispatcher's counters once <paramref name="until"/> holds (the sweep writes the shortcut totals once a second).</summary>
@@ -147,3 +119,11 @@ public sealed class RootShortcutTests() : RootDispatcherLab(engines: 1, prefix: 
         return counters;
     }
 }
+
+/// <summary>One engine, recvmmsg sources.</summary>
+[Trait("Requires", "root")]
+public sealed class RootShortcutOneEngineTests() : RootShortcutTests(engines: 1, prefix: "dv7", serverSourceOptions: "");
+
+/// <summary>Two engines (PACKET_FANOUT), the server side read from a PACKET_MMAP ring.</summary>
+[Trait("Requires", "root")]
+public sealed class RootShortcutTwoEnginesTests() : RootShortcutTests(engines: 2, prefix: "dv8", serverSourceOptions: "?ring=1");
