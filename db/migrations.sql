@@ -378,3 +378,18 @@ VALUES ('20261127223134_FirewallRuleVlans', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+
+CREATE TABLE IF NOT EXISTS "DvaShortcuts" (
+    "DvaId" INTEGER NOT NULL CONSTRAINT "PK_DvaShortcuts" PRIMARY KEY,
+    "Enabled" INTEGER NOT NULL,
+    CONSTRAINT "FK_DvaShortcuts_Dvas_DvaId" FOREIGN KEY ("DvaId") REFERENCES "Dvas" ("Id") ON DELETE CASCADE
+);
+
+INSERT OR IGNORE INTO "DvaShortcuts" ("DvaId", "Enabled") SELECT "Id", 0 FROM "Dvas";
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261128001904_DvaShortcuts', '10.0.15');
+
+COMMIT;
+

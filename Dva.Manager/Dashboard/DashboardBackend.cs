@@ -66,7 +66,8 @@ internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, Auth
             serviceViews,
             dva.Spec.DataPlaneEngines,
             dva.Spec.DispatcherEngines,
-            dva.Spec.SuperFrames);
+            dva.Spec.SuperFrames,
+            dva.Spec.Shortcuts);
     });
 
     public async Task<ChangeResult> CreateDvaAsync(DvaCreateRequest request, CancellationToken ct)
@@ -85,6 +86,7 @@ internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, Auth
             DataPlaneEngines = request.DataPlaneEngines,
             DispatcherEngines = request.DispatcherEngines,
             SuperFrames = request.SuperFrames,
+            Shortcuts = request.Shortcuts,
         };
         return await ChangeAsync(async services =>
         {

@@ -33,6 +33,9 @@ internal sealed class Appliance : ManagedEntity
     /// <summary>What the units carry whole (super-frames), in its own table (DvaOffloads), as <see cref="DataPlane"/>.</summary>
     public ApplianceOffload Offload { get; set; } = new();
 
+    /// <summary>The kernel shortcut, in its own table (DvaShortcuts), as <see cref="DataPlane"/>.</summary>
+    public ApplianceShortcut Shortcut { get; set; } = new();
+
     public FirewallPolicy FirewallDefaultPolicy { get; set; }
 
     public MidStreamPolicy MidStreamPolicy { get; set; }
@@ -61,6 +64,7 @@ internal sealed class Appliance : ManagedEntity
         DataPlaneEngines = DataPlane.Engines,
         DispatcherEngines = Dispatcher.Engines,
         SuperFrames = Offload.SuperFrames,
+        Shortcuts = Shortcut.Enabled,
         FirewallDefaultPolicy = FirewallDefaultPolicy,
         MidStreamPolicy = MidStreamPolicy,
         Scaling = new ScalingPolicy
@@ -84,6 +88,7 @@ internal sealed class Appliance : ManagedEntity
         DataPlane.Engines = spec.DataPlaneEngines;
         Dispatcher.Engines = spec.DispatcherEngines;
         Offload.SuperFrames = spec.SuperFrames;
+        Shortcut.Enabled = spec.Shortcuts;
         FirewallDefaultPolicy = spec.FirewallDefaultPolicy;
         MidStreamPolicy = spec.MidStreamPolicy;
         MinDataPlanes = spec.Scaling.MinDataPlanes;
@@ -106,6 +111,13 @@ internal sealed class ApplianceOffload
 {
     /// <summary>GSO/GRO super-frames end to end (the node configuration's <c>superFrames</c>).</summary>
     public bool SuperFrames { get; set; }
+}
+
+/// <summary>The kernel shortcut for the DVA's established flows.</summary>
+internal sealed class ApplianceShortcut
+{
+    /// <summary>The node configuration's <c>shortcuts</c>: every data plane, and each dispatcher with an <c>afpacket:</c> interface.</summary>
+    public bool Enabled { get; set; }
 }
 
 internal sealed class ApplianceDispatcher

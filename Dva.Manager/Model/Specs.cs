@@ -51,6 +51,17 @@ internal sealed record DvaSpec
     /// </summary>
     public bool SuperFrames { get; init; }
 
+    /// <summary>
+    /// The kernel shortcut for established flows (docs/node.md "Kernel shortcut"): every data plane gets
+    /// <c>shortcuts</c> and offers its dispatcher the established, untranslated flows, and a dispatcher lets the kernel
+    /// (BPF on its <c>afpacket:</c> interfaces) forward those flows' frames itself, one frame a second still crossing a
+    /// data plane. A dispatcher gets <c>shortcuts</c> only while at least one of its interfaces is attached through
+    /// <c>afpacket:</c> (the kernel forwards between those only); one whose attachments are all <c>tap:</c>, <c>udp:</c>
+    /// or <c>afxdp:</c> runs without it, and its data planes' offers are ignored. Any tunnel security, with or without
+    /// super-frames: the shortcut does not touch the tunnel.
+    /// </summary>
+    public bool Shortcuts { get; init; }
+
     public FirewallPolicy FirewallDefaultPolicy { get; init; } = FirewallPolicy.Drop;
 
     public MidStreamPolicy MidStreamPolicy { get; init; } = MidStreamPolicy.Strict;

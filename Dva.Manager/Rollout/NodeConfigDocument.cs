@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dva.Manager.Model;
@@ -21,7 +22,8 @@ internal sealed record NodeConfigDocument(
     LoadBalancerDocument? LoadBalancer = null,
     int? Engines = null,
     bool? SuperFrames = null,
-    bool? ParkPayloads = null)
+    bool? ParkPayloads = null,
+    bool? Shortcuts = null)
 {
     public const string Dispatcher = "dispatcher";
     public const string DataPlane = "dataplane";
@@ -46,7 +48,9 @@ internal sealed record NodeConfigDocument(
     /// source; a data plane gets every interface whose dispatcher is allocated, naming that dispatcher's node id,
     /// and the DVA's <paramref name="services"/> (firewall, load balancer). With super-frames, a dispatcher that holds
     /// every interface of the DVA parks payloads (docs/node.md "Parked payloads"): every EGRESS comes back to it, so the
-    /// data planes need only the headers. A DVA with interfaces on several dispatchers sends super-frames whole.
+    /// data planes need only the headers. A DVA with interfaces on several dispatchers sends super-frames whole. With the
+    /// kernel shortcut every data plane offers it, and a dispatcher takes it only with an <c>afpacket:</c> interface: the
+    /// node refuses <c>shortcuts</c> on a dispatcher without one, so such a dispatcher runs without it.
     /// </summary>
     public static NodeConfigDocument For(
         Node node, IReadOnlyList<SharedInterface> interfaces, IReadOnlyList<StaticRoute> routes, IReadOnlyDictionary<string, int> dispatcherIdsByName,
@@ -54,6 +58,7 @@ internal sealed record NodeConfigDocument(
     {
         var isDispatcher = node.Role == NodeRole.Dispatcher;
         var superFrames = dva?.Offload.SuperFrames == true;
+        var shortcuts = dva?.Shortcut.Enabled == true;
         var documents = new List<InterfaceDocument>();
         foreach (var i in interfaces.OrderBy(i => i.Ifid))
         {
@@ -81,8 +86,12 @@ internal sealed record NodeConfigDocument(
             // Each role its own engine count (docs/node.md "Engines"); 1 is the node's default and is left out.
             (isDispatcher ? dva?.Dispatcher.Engines : dva?.DataPlane.Engines) is > 1 and var engines ? engines : null,
             superFrames ? true : null,
-            superFrames && holdsEveryInterface ? true : null);
+            superFrames && holdsEveryInterface ? true : null,
+            shortcuts && (!isDispatcher || documents.Any(d => IsAfPacket(d.Source))) ? true : null);
     }
+
+    /// <summary>True for an <c>afpacket:</c> frame source (with or without options): the only kind the kernel shortcut forwards between.</summary>
+    public static bool IsAfPacket([NotNullWhen(true)] string? source) => source is not null && source.StartsWith("afpacket:", StringComparison.Ordinal);
 
     /// <summary>
     /// The frame source a dispatcher opens for an attachment: with super-frames a plain <c>afpacket:IF</c> becomes
@@ -96,11 +105,11 @@ internal sealed record NodeConfigDocument(
     /// </summary>
     public static bool CarriesSuperFrames(string attachment) =>
         attachment.Length == 0
-        || attachment.StartsWith("afpacket:", StringComparison.Ordinal)
+        || IsAfPacket(attachment)
         && (!attachment.Contains('?', StringComparison.Ordinal) || attachment.EndsWith("?gso=1", StringComparison.Ordinal));
 
     public static string? Source(string? attachment, bool superFrames) =>
-        superFrames && attachment is not null && attachment.StartsWith("afpacket:", StringComparison.Ordinal) && !attachment.Contains('?', StringComparison.Ordinal)
+        superFrames && IsAfPacket(attachment) && !attachment.Contains('?', StringComparison.Ordinal)
             ? attachment + "?gso=1"
             : attachment;
 }

@@ -31,7 +31,8 @@ public sealed record DvaDetail(
     IReadOnlyList<ServiceView> Services,
     int DataPlaneEngines = 1,
     int DispatcherEngines = 1,
-    bool SuperFrames = false);
+    bool SuperFrames = false,
+    bool Shortcuts = false);
 
 /// <param name="Version">The interface's ETag for a change.</param>
 /// <param name="Vlans">The trunk's VLANs besides untagged (none: an access link).</param>
@@ -97,6 +98,9 @@ public sealed record DvaCreateRequest
 
     /// <summary>GSO/GRO super-frames end to end (docs/node.md "Super-frames").</summary>
     public bool SuperFrames { get; set; }
+
+    /// <summary>The kernel shortcut for established flows (docs/node.md "Kernel shortcut").</summary>
+    public bool Shortcuts { get; set; }
 
     public List<InterfaceForm> Interfaces { get; set; } = [];
 }

@@ -44,5 +44,12 @@ internal sealed class ApplianceConfiguration : IEntityTypeConfiguration<Applianc
             offload.HasKey("DvaId");
         });
         builder.Navigation(e => e.Offload).IsRequired();
+        builder.OwnsOne(e => e.Shortcut, shortcut =>
+        {
+            shortcut.ToTable("DvaShortcuts");
+            shortcut.WithOwner().HasForeignKey("DvaId");
+            shortcut.HasKey("DvaId");
+        });
+        builder.Navigation(e => e.Shortcut).IsRequired();
     }
 }

@@ -728,6 +728,22 @@ namespace Dva.Manager.Infrastructure.Migrations
                                 .HasForeignKey("DvaId");
                         });
 
+                    b.OwnsOne("Dva.Manager.Model.ApplianceShortcut", "Shortcut", b1 =>
+                        {
+                            b1.Property<long>("DvaId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<bool>("Enabled")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("DvaId");
+
+                            b1.ToTable("DvaShortcuts", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("DvaId");
+                        });
+
                     b.OwnsOne("Dva.Manager.Model.ApplianceTunnel", "Tunnel", b1 =>
                         {
                             b1.Property<long>("DvaId")
@@ -761,6 +777,9 @@ namespace Dva.Manager.Infrastructure.Migrations
                         .IsRequired();
 
                     b.Navigation("Offload")
+                        .IsRequired();
+
+                    b.Navigation("Shortcut")
                         .IsRequired();
 
                     b.Navigation("Tunnel")

@@ -22,6 +22,7 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
         Assert.Equal(1, (int)spec["dataPlaneEngines"]!);
         Assert.Equal(1, (int)spec["dispatcherEngines"]!);
         Assert.False((bool)spec["superFrames"]!);
+        Assert.False((bool)spec["shortcuts"]!);
         Assert.Matches("^0x[0-9a-f]{16}$", (string)dva["seed"]!);
         Assert.Equal(1, (int)dva["generation"]!);
         Assert.Equal(0, (int)dva["observedGeneration"]!);
@@ -136,17 +137,37 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
     [Fact]
     public async Task Create_SuperFramesOnAPlainTunnel_IsStoredAndShownAndCanBeTurnedOff()
     {
-        var created = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "sf-plain", superFrames = true }), HttpStatusCode.Created);
+        await StoredShownAndTurnedOffAsync(new { name = "sf-plain", superFrames = true }, "superFrames");
+    }
+
+    /// <summary>The kernel shortcut does not touch the tunnel and needs no super-frames: a sealed tunnel takes it.</summary>
+    [Fact]
+    public async Task Create_ShortcutsOnASecureTunnelWithoutSuperFrames_IsStoredAndShownAndCanBeTurnedOff()
+    {
+        var spec = await StoredShownAndTurnedOffAsync(new { name = "shortcuts-sealed", shortcuts = true, tunnelSecurity = "encrypted" }, "shortcuts");
+
+        Assert.Equal(("encrypted", false), ((string)spec["tunnelSecurity"]!, (bool)spec["superFrames"]!));
+    }
+
+    /// <summary>
+    /// Creates a DVA from <paramref name="body"/>, which turns <paramref name="field"/> on; checks that GET shows it on,
+    /// turns it off with a PUT and checks that GET shows it off. Returns the spec read last.
+    /// </summary>
+    private async Task<System.Text.Json.Nodes.JsonObject> StoredShownAndTurnedOffAsync(object body, string field)
+    {
+        var created = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", body), HttpStatusCode.Created);
         var uri = new Uri($"/api/v1/dvas/{created["id"]}", UriKind.Relative);
 
         var shown = await ExpectAsync(await Client.GetAsync(uri), HttpStatusCode.OK);
-        Assert.True((bool)shown["spec"]!["superFrames"]!);
+        Assert.True((bool)shown["spec"]![field]!);
 
         var spec = shown["spec"]!.AsObject();
-        spec["superFrames"] = false;
+        spec[field] = false;
         using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = JsonContent.Create(spec) };
         await ExpectAsync(await Client.SendAsync(request), HttpStatusCode.OK);
-        Assert.False((bool)(await ExpectAsync(await Client.GetAsync(uri), HttpStatusCode.OK))["spec"]!["superFrames"]!);
+        var after = (await ExpectAsync(await Client.GetAsync(uri), HttpStatusCode.OK))["spec"]!.AsObject();
+        Assert.False((bool)after[field]!);
+        return after;
     }
 
     [Fact]
@@ -236,6 +257,7 @@ public sealed class DvasApiTests(ManagerFixture fixture) : ApiTestBase(fixture)
     [InlineData("{\"name\": ")]
     [InlineData("{\"name\": \"x\", \"bucketCount\": \"many\"}")]
     [InlineData("{\"name\": \"x\", \"serviceKind\": \"router\"}")]
+    [InlineData("{\"name\": \"x\", \"shortcuts\": \"yes\"}")]
     [InlineData("{\"name\": null}")]
     [InlineData("{\"name\": \"x\", \"bukketCount\": 4096}")]
     [InlineData("[1, 2]")]

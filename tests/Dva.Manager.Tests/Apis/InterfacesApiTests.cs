@@ -67,6 +67,26 @@ public sealed class InterfacesApiTests(ManagerFixture fixture) : ApiTestBase(fix
         Assert.StartsWith("Interface 1 is attached through 'udp:LOCAL=127.0.0.1:7001", message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Unlike super-frames, the kernel shortcut takes any attachment: a dispatcher without an afpacket: one simply runs
+    /// without it. A tap: interface joins a DVA with shortcuts, and a DVA with a udp: interface turns them on.
+    /// </summary>
+    [Fact]
+    public async Task Shortcuts_AttachmentOtherThanAfPacket_AcceptedBothWays()
+    {
+        var withShortcuts = (long)(await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "sc-attach", shortcuts = true }), HttpStatusCode.Created))["id"]!;
+        object Interface(string frameSource) => new { ifid = 1, name = "outside", mac = "02:00:5e:00:00:01", attachment = new { nodeName = "disp-1", frameSource } };
+        await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{withShortcuts}/interfaces", Interface("tap:dva0")), HttpStatusCode.Created);
+
+        var plain = await ExpectAsync(await Client.PostAsJsonAsync("/api/v1/dvas", new { name = "sc-later" }), HttpStatusCode.Created);
+        var plainId = (long)plain["id"]!;
+        await ExpectAsync(await Client.PostAsJsonAsync($"/api/v1/dvas/{plainId}/interfaces", Interface("udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002")), HttpStatusCode.Created);
+        var spec = plain["spec"]!.AsObject();
+        spec["shortcuts"] = true;
+        var turnedOn = await ExpectAsync(await Client.SendAsync(Request(HttpMethod.Put, $"/api/v1/dvas/{plainId}", spec, null)), HttpStatusCode.OK);
+        Assert.True((bool)turnedOn["spec"]!["shortcuts"]!);
+    }
+
     /// <summary>A trunk's VLANs round-trip, an empty list clears them, and each bad entry is named.</summary>
     [Fact]
     public async Task Vlans_RoundTripClearedAndEachBadEntryNamed()

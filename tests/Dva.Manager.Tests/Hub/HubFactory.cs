@@ -82,7 +82,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     /// <summary>A DVA wanting <paramref name="dataPlanes"/> data planes, with one interface attached to <paramref name="dispatcher"/>.</summary>
     public async Task<long> CreateDvaAsync(
         string name, string dispatcher, int dataPlanes, int maxDataPlanes = 8, string tunnelSecurity = "plain", string serviceKind = "firewall",
-        int dataPlaneEngines = 1, int dispatcherEngines = 1, bool superFrames = false, string frameSource = "udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002")
+        int dataPlaneEngines = 1, int dispatcherEngines = 1, bool superFrames = false, bool shortcuts = false, string frameSource = "udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002")
     {
         using var client = AdminClient();
         var created = await client.PostAsJsonAsync("/api/v1/dvas", new
@@ -93,6 +93,7 @@ public sealed class HubFactory : WebApplicationFactory<Program>
             dataPlaneEngines,
             dispatcherEngines,
             superFrames,
+            shortcuts,
             scaling = new { minDataPlanes = 1, maxDataPlanes, targetUtilizationPercent = 30 },
         });
         created.EnsureSuccessStatusCode();
@@ -114,6 +115,32 @@ public sealed class HubFactory : WebApplicationFactory<Program>
     {
         using var client = AdminClient();
         (await client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}:scale", new { dataPlanes })).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>A second interface of the DVA (ifid 2, "inside"), attached to <paramref name="dispatcher"/> through <paramref name="frameSource"/>.</summary>
+    public async Task AddInsideInterfaceAsync(long dvaId, string dispatcher, string frameSource)
+    {
+        using var client = AdminClient();
+        using var added = await client.PostAsJsonAsync($"/api/v1/dvas/{dvaId}/interfaces", new
+        {
+            ifid = 2,
+            name = "inside",
+            mac = "02:00:5e:00:00:02",
+            addresses = new[] { "198.51.100.1/24" },
+            attachment = new { nodeName = dispatcher, frameSource },
+        });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+    }
+
+    /// <summary>Reads the DVA's spec, sets <paramref name="field"/> to <paramref name="value"/> and PUTs it back.</summary>
+    public async Task ChangeDvaSpecAsync(long dvaId, string field, JsonNode value)
+    {
+        using var client = AdminClient();
+        var spec = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dvaId}", UriKind.Relative)))!["spec"]!.AsObject();
+        spec[field] = value;
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri($"/api/v1/dvas/{dvaId}", UriKind.Relative)) { Content = JsonContent.Create(spec) };
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     /// <summary>Waits for a committed version of the DVA that satisfies <paramref name="predicate"/> (the current one counts).</summary>

@@ -157,6 +157,29 @@ public sealed partial class PersistenceTests : IDisposable
     }
 
     /// <summary>
+    /// A database from before the kernel shortcut (DvaShortcuts undone by hand) with a DVA in it: the DVA comes back with
+    /// shortcuts off, and they can be turned on. Without the migration's fill-in, reading the DVA fails.
+    /// </summary>
+    [Fact]
+    public async Task Start_DatabaseFromBeforeShortcuts_ExistingDvaMigratedWithThemOff()
+    {
+        var dvaId = await InterfaceInADatabaseFromBeforeAsync(
+            new { ifid = 1, name = "outside", mac = "02:00:00:00:00:01", attachment = new { nodeName = "disp-1", frameSource = "afpacket:eth1" } },
+            "DvaShortcuts", "DvaShortcuts");
+
+        await using var second = new ManagerFactory(_database.Path);
+        var client = second.Admin();
+        var shown = (await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/dvas/{dvaId}"))!;
+        var spec = shown["spec"]!.AsObject();
+        Assert.False(spec["shortcuts"]!.GetValue<bool>());
+        spec["shortcuts"] = true;
+        using var put = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/dvas/{dvaId}") { Content = JsonContent.Create(spec) };
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(put)).StatusCode);
+        var after = await client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"/api/v1/dvas/{dvaId}");
+        Assert.True(after!["spec"]!["shortcuts"]!.GetValue<bool>());
+    }
+
+    /// <summary>
     /// Makes a DVA with <paramref name="iface"/>, then undoes migrations by hand as a database from before them would be:
     /// each (migration, table) pair of <paramref name="undo"/> drops the table and forgets the migration. Returns the DVA's id.
     /// </summary>

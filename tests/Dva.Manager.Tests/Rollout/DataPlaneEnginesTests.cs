@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Dva.Manager.Tests.Hub;
 
@@ -24,13 +22,7 @@ public sealed class DataPlaneEnginesTests : HubTestBase
         Assert.Equal(2, (int)dataPlaneConfig["engines"]!);
         Assert.Null(dispatcherConfig["engines"]);
 
-        using var client = Factory.AdminClient();
-        var shown = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)))!;
-        var spec = shown["spec"]!.AsObject();
-        spec["dataPlaneEngines"] = 1;
-        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)) { Content = JsonContent.Create(spec) };
-        using var response = await client.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Factory.ChangeDvaSpecAsync(dva, "dataPlaneEngines", 1);
 
         await UntilAsync(() => dataPlane.Assignments.Last(x => x.Role == "dataplane") is var last
             && JsonNode.Parse(last.ConfigJson)!["engines"] is null);
@@ -49,13 +41,7 @@ public sealed class DataPlaneEnginesTests : HubTestBase
         Assert.Equal(2, (int)dispatcherConfig["engines"]!);
         Assert.Null(dataPlaneConfig["engines"]);
 
-        using var client = Factory.AdminClient();
-        var shown = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)))!;
-        var spec = shown["spec"]!.AsObject();
-        spec["dispatcherEngines"] = 1;
-        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)) { Content = JsonContent.Create(spec) };
-        using var response = await client.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Factory.ChangeDvaSpecAsync(dva, "dispatcherEngines", 1);
 
         await UntilAsync(() => dispatcher.Assignments.Last(x => x.Role == "dispatcher") is var last
             && JsonNode.Parse(last.ConfigJson)!["engines"] is null);

@@ -17,12 +17,13 @@ public class NodeConfigContractTests
     [Fact]
     public void DispatcherDocument_WithEveryInterfaceOption_ParsedByTheNodeAsMeant()
     {
-        var document = NodeConfigDocument.For(Unit("disp-1", NodeRole.Dispatcher, 100), [Outside()], [], Dispatchers, SuperFrames());
+        var document = NodeConfigDocument.For(Unit("disp-1", NodeRole.Dispatcher, 100), [Outside()], [], Dispatchers, SuperFramesAndShortcuts());
 
         Assert.True(NodeSettings.TryParse(document.ToJson(), out var settings, out var errors), string.Join("; ", errors));
 
         Assert.True(settings!.SuperFrames);
         Assert.True(settings.ParkPayloads);
+        Assert.True(settings.Shortcuts);
         var shared = Assert.Single(settings.Interfaces);
         Assert.Equal("afpacket:eth1?gso=1", shared.Source);
         Assert.Equal([20, 30], shared.Vlans);
@@ -37,18 +38,49 @@ public class NodeConfigContractTests
     [Fact]
     public void DataPlaneDocument_ParsedByTheNode_WithoutTheDispatchersOptions_WithTheSubInterfaces()
     {
-        var document = NodeConfigDocument.For(Unit("dp-a", NodeRole.DataPlane, 1), [Outside()], [], Dispatchers, SuperFrames());
+        var document = NodeConfigDocument.For(Unit("dp-a", NodeRole.DataPlane, 1), [Outside()], [], Dispatchers, SuperFramesAndShortcuts());
 
         Assert.True(NodeSettings.TryParse(document.ToJson(), out var settings, out var errors), string.Join("; ", errors));
 
         Assert.True(settings!.SuperFrames);
         Assert.False(settings.ParkPayloads);
+        Assert.True(settings.Shortcuts);
         var shared = Assert.Single(settings.Interfaces);
         Assert.Equal(100, shared.Dispatcher);
         Assert.False(shared.RouterAdvertisements);
         Assert.Equal(Dva.Shared.Packets.Dhcpv6Mode.None, shared.HostConfiguration.Dhcpv6);
         Assert.Equal("203.0.113.1", shared.Addresses[2].ToString());
         Assert.Equal(30, shared.VlanOf(2));
+    }
+
+    /// <summary>
+    /// The node refuses <c>shortcuts</c> on a dispatcher without an <c>afpacket:</c> interface, so a dispatcher whose
+    /// interfaces are <c>udp:</c> wires gets a document without it, which the node takes; its data planes still get it.
+    /// </summary>
+    [Fact]
+    public void DispatcherDocument_ShortcutsWithoutAnAfPacketInterface_LeftOutSoTheNodeTakesIt()
+    {
+        var wire = Outside();
+        wire.AttachmentFrameSource = "udp:LOCAL=127.0.0.1:7001,PEER=127.0.0.1:7002";
+        var dva = new Appliance();
+        dva.Shortcut.Enabled = true;
+
+        var document = NodeConfigDocument.For(Unit("disp-1", NodeRole.Dispatcher, 100), [wire], [], Dispatchers, dva);
+
+        Assert.Null(document.Shortcuts);
+        Assert.True(NodeSettings.TryParse(document.ToJson(), out var settings, out var errors), string.Join("; ", errors));
+        Assert.False(settings!.Shortcuts);
+        Assert.False(NodeSettings.TryParse((document with { Shortcuts = true }).ToJson(), out _, out errors));
+        Assert.Contains(errors, e => e.StartsWith("shortcuts:", StringComparison.Ordinal));
+        Assert.True(NodeConfigDocument.For(Unit("dp-a", NodeRole.DataPlane, 1), [wire], [], Dispatchers, dva).Shortcuts);
+    }
+
+    /// <summary>A DVA without the shortcut sends documents without the field, as before it existed.</summary>
+    [Fact]
+    public void Documents_DvaWithoutShortcuts_HaveNoShortcutsField()
+    {
+        Assert.DoesNotContain("shortcuts", NodeConfigDocument.For(Unit("disp-1", NodeRole.Dispatcher, 100), [Outside()], [], Dispatchers, new Appliance()).ToJson(), StringComparison.Ordinal);
+        Assert.DoesNotContain("shortcuts", NodeConfigDocument.For(Unit("dp-a", NodeRole.DataPlane, 1), [Outside()], [], Dispatchers, new Appliance()).ToJson(), StringComparison.Ordinal);
     }
 
     /// <summary>A firewall rule's VLAN match reaches the data plane's parser as the rule's ingress VLAN.</summary>
@@ -81,10 +113,11 @@ public class NodeConfigContractTests
         AttachmentFrameSource = "afpacket:eth1",
     };
 
-    private static Appliance SuperFrames()
+    private static Appliance SuperFramesAndShortcuts()
     {
         var dva = new Appliance();
         dva.Offload.SuperFrames = true;
+        dva.Shortcut.Enabled = true;
         return dva;
     }
 }

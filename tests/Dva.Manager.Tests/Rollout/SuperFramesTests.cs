@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Dva.Manager.Rollout;
 using Dva.Manager.Tests.Hub;
@@ -31,28 +29,12 @@ public sealed class SuperFramesTests : HubTestBase
         Assert.Null(dataPlaneConfig["parkPayloads"]);
 
         // A second interface on another dispatcher: EGRESS would reach it without the payload, so parking stops.
-        using var client = Factory.AdminClient();
-        using (var added = await client.PostAsJsonAsync(new Uri($"/api/v1/dvas/{dva}/interfaces", UriKind.Relative), new
-        {
-            ifid = 2,
-            name = "inside",
-            mac = "02:00:5e:00:00:02",
-            addresses = new[] { "198.51.100.1/24" },
-            attachment = new { nodeName = "disp-2", frameSource = "afpacket:eth2" },
-        }))
-        {
-            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
-        }
+        await Factory.AddInsideInterfaceAsync(dva, "disp-2", "afpacket:eth2");
 
         await UntilAsync(() => JsonNode.Parse(dispatcher.Assignments.Last(x => x.Role == "dispatcher").ConfigJson) is { } config
             && config["parkPayloads"] is null && (bool)config["superFrames"]!);
 
-        var shown = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)))!;
-        var spec = shown["spec"]!.AsObject();
-        spec["superFrames"] = false;
-        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri($"/api/v1/dvas/{dva}", UriKind.Relative)) { Content = JsonContent.Create(spec) };
-        using var response = await client.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Factory.ChangeDvaSpecAsync(dva, "superFrames", false);
 
         await UntilAsync(() => dispatcher.Assignments.Last(x => x.Role == "dispatcher") is var last
             && JsonNode.Parse(last.ConfigJson) is { } config

@@ -56,6 +56,27 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         await Expect(page.GetByTestId("dva-list")).ToContainTextAsync("edge-firewall");
     }
 
+    /// <summary>The kernel shortcut ticked in the create form: the DVA's overview says it is on, and so does the REST API.</summary>
+    [Fact]
+    public async Task CreateForm_KernelShortcutTicked_ShownOnTheOverviewAndInTheApi()
+    {
+        var page = await OpenCreateFormAsync("shortcut-edge");
+
+        await page.CheckAsync("#dva-shortcuts");
+        await page.ClickAsync("button#create-dva");
+
+        await Expect(page.Locator("h1")).ToHaveTextAsync("shortcut-edge");
+        await Expect(page.GetByTestId("shortcuts")).ToHaveTextAsync("on (the kernel forwards established flows)");
+        await Expect(page.GetByTestId("super-frames")).ToHaveTextAsync("off");
+        var id = new Uri(page.Url).Segments[^1];
+        var response = await page.APIRequest.GetAsync($"/api/v1/dvas/{id}", new()
+        {
+            Headers = new Dictionary<string, string> { ["Authorization"] = $"Bearer {DashboardFactory.AdminKey}" },
+        });
+        Assert.Equal((int)HttpStatusCode.OK, response.Status);
+        Assert.True((bool)System.Text.Json.Nodes.JsonNode.Parse(await response.TextAsync())!["spec"]!["shortcuts"]!);
+    }
+
     [Fact]
     public async Task CreateForm_BadBucketCount_ShowsTheErrorNextToTheField()
     {

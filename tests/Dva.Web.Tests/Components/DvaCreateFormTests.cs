@@ -59,7 +59,7 @@ public sealed class DvaCreateFormTests(ManagerHost host) : BackendComponentTest(
     }
 
     [Fact]
-    public async Task Submit_EnginesAndSuperFrames_CreatesTheDvaWithThemAndATapAttachmentIsRefusedAtItsField()
+    public async Task Submit_EnginesSuperFramesAndShortcuts_CreatesTheDvaWithThemAndATapAttachmentIsRefusedAtItsField()
     {
         var form = Render<DvaCreateForm>();
 
@@ -67,6 +67,7 @@ public sealed class DvaCreateFormTests(ManagerHost host) : BackendComponentTest(
         form.Find("#dva-dp-engines").Input("2");
         form.Find("#dva-disp-engines").Input("3");
         form.Find("#dva-super-frames").Change(true);
+        form.Find("#dva-shortcuts").Change(true);
         AddInterface(form, "outside", "02:00:5e:00:00:01", "192.0.2.1/24");
         form.Find("#if-0-source").Input("tap:dva0");
         form.Find("form").Submit();
@@ -81,12 +82,13 @@ public sealed class DvaCreateFormTests(ManagerHost host) : BackendComponentTest(
         var navigation = Services.GetRequiredService<Bunit.TestDoubles.BunitNavigationManager>();
         form.WaitForAssertion(() => Assert.Contains("/dvas/", navigation.Uri, StringComparison.Ordinal));
         var dva = (await NamedAsync("engines-sf"))!;
-        Assert.Equal((2, 3, true), (dva.Spec.DataPlaneEngines, dva.Spec.DispatcherEngines, dva.Spec.SuperFrames));
+        Assert.Equal((2, 3, true, true), (dva.Spec.DataPlaneEngines, dva.Spec.DispatcherEngines, dva.Spec.SuperFrames, dva.Spec.Shortcuts));
 
         // The DVA's page says so.
         var page = Render<Dva.Web.Pages.DvaOverview>(p => p.Add(o => o.DvaId, dva.Id));
         page.WaitForAssertion(() => Assert.Equal("2 per data plane, 3 per dispatcher", page.Find("[data-testid=engines]").TextContent));
         Assert.StartsWith("on", page.Find("[data-testid=super-frames]").TextContent, StringComparison.Ordinal);
+        Assert.Equal("on (the kernel forwards established flows)", page.Find("[data-testid=shortcuts]").TextContent);
     }
 
     private static void AddInterface(IRenderedComponent<DvaCreateForm> form, string name, string mac, string addresses)
