@@ -12,6 +12,9 @@ internal static unsafe partial class Libc
     public const int PACKET_FANOUT = 18;
     public const int PACKET_FANOUT_HASH = 0;
     public const int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
+
+    /// <summary>The group's hook skips the interface's outgoing frames: a member's PACKET_IGNORE_OUTGOING does not reach it.</summary>
+    public const int PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000;
     public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
 
     public const int PROT_READ = 0x1;

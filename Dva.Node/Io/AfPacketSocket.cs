@@ -100,7 +100,11 @@ internal static unsafe class AfPacketSocket
 /// </summary>
 internal sealed unsafe class AfPacketFanout
 {
-    private const int Flags = Libc.PACKET_FANOUT_FLAG_DEFRAG;
+    // IGNORE_OUTGOING: the kernel hands frames to the group's own hook, not to the members', so a member's
+    // PACKET_IGNORE_OUTGOING does nothing there. The group's own sends are skipped anyway (the kernel matches the
+    // sender to the group), but without the flag the engines read back everything else sent out of the interface —
+    // the kernel shortcut's frames, another process's — and drop it as NotForSharedMac, a copy per frame for nothing.
+    private const int Flags = Libc.PACKET_FANOUT_FLAG_DEFRAG | Libc.PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
 
     /// <summary>The kernel's id of the group; 0 until the first socket joined.</summary>
     public ushort Id { get; private set; }
