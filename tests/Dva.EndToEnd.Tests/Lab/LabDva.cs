@@ -33,7 +33,8 @@ internal sealed class LabDva
     private HttpClient Api => _lab.Api;
 
     /// <param name="superFrames">The spec's <c>superFrames</c>: GSO/GRO super-frames through the DVA (docs/node.md "Super-frames").</param>
-    public static async Task<LabDva> CreateAsync(Lab lab, bool superFrames = false)
+    /// <param name="shortcuts">The spec's <c>shortcuts</c>: the kernel forwards established flows (docs/node.md "Kernel shortcut").</param>
+    public static async Task<LabDva> CreateAsync(Lab lab, bool superFrames = false, bool shortcuts = false)
     {
         ArgumentNullException.ThrowIfNull(lab);
         var id = (await PostAsync(lab.Api, "api/v1/dvas", new
@@ -44,6 +45,7 @@ internal sealed class LabDva
             firewallDefaultPolicy = "drop",
             midStreamPolicy = "loose",
             superFrames,
+            shortcuts,
             scaling = new { minDataPlanes = 1, maxDataPlanes = 8, targetUtilizationPercent = 60 },
         })).GetProperty("id").GetInt64();
         var dva = $"api/v1/dvas/{id}";

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Globalization;
 using Dva.EndToEnd.Tests.Demo;
 using Dva.EndToEnd.Tests.Nfv;
@@ -444,6 +445,39 @@ public sealed class LabTests
         Assert.Empty(Lab.Leftovers(tag));
     }
 
+    /// <summary>
+    /// A DVA made over REST with <c>shortcuts</c>: the manager's documents turn the kernel shortcut on in the real unit
+    /// processes, an iperf3 TCP run from the client straight to a backend (a firewall flow, not translated) is carried
+    /// by the dispatcher's kernel, and the VIP (translated, so never shortcut) still answers through the data plane.
+    /// </summary>
+    [Fact]
+    public async Task Dva_ShortcutsThroughApi_FirewallFlowForwardedByTheKernel_VipStillServed()
+    {
+        string tag;
+        using (var lab = new Lab(1, LoadedMachineAckTimeout))
+        {
+            tag = lab.Tag;
+            _ = await StartServingAsync(lab, 1, shortcuts: true);
+
+            var (code, output) = await Lab.ExecAsync(lab.Client, "iperf3 -c 198.51.100.11 -p 5201 -t 3 --connect-timeout 5000", TimeSpan.FromSeconds(60));
+            Assert.True(code == 0, $"iperf3 failed ({code}): {output}");
+            var counters = await lab.Manager!.WaitForAsync("the kernel's shortcut totals", Step, () => Task.FromResult(
+                Lab.Control(lab.Dispatcher, "counters") is { } c && c.GetProperty("tunnel").GetProperty("ShortcutFramesForwarded").GetInt64() > 1000 ? (object)c : null));
+            var tunnel = ((JsonElement)counters).GetProperty("tunnel");
+            var forwarded = tunnel.GetProperty("ShortcutFramesForwarded").GetInt64();
+            var handled = ((JsonElement)counters).GetProperty("framesOut").GetInt64();
+            Assert.True(forwarded > handled, $"the kernel forwarded {forwarded} frames, the dispatcher sent {handled}\n{lab.Diagnostics()}");
+            Assert.True(tunnel.GetProperty("ShortcutInstalled").GetInt64() >= 2, $"fewer than one shortcut per direction\n{lab.Diagnostics()}");
+            Assert.False(((JsonElement)counters).GetProperty("drops").TryGetProperty("ShortcutLost", out _), lab.Diagnostics());
+
+            var (curlCode, curlOutput) = await Lab.ExecAsync(lab.Client,
+                $"for i in $(seq 5); do curl -sS --max-time 5 http://{LabDva.Vip}/ || exit 1; echo; done", TimeSpan.FromSeconds(60));
+            Assert.True(curlCode == 0, curlOutput);
+        }
+
+        Assert.Empty(Lab.Leftovers(tag));
+    }
+
     /// <summary>IPv4 datagrams the kernel reassembled from fragments in <paramref name="unit"/>'s namespace (/proc/net/snmp ReasmOKs).</summary>
     private static long ReassembledDatagrams(LabUnit unit)
     {
@@ -457,10 +491,10 @@ public sealed class LabTests
     /// The manager, the DVA made over REST, every unit's agent, <paramref name="dataPlanes"/> of them serving and the VIP
     /// answering; iperf3 servers on B1:5201 and B2:5201.
     /// </summary>
-    private static async Task<LabDva> StartServingAsync(Lab lab, int dataPlanes, bool superFrames = false)
+    private static async Task<LabDva> StartServingAsync(Lab lab, int dataPlanes, bool superFrames = false, bool shortcuts = false)
     {
         await lab.StartManagerAsync();
-        var dva = await LabDva.CreateAsync(lab, superFrames);
+        var dva = await LabDva.CreateAsync(lab, superFrames, shortcuts);
         lab.StartUnit(lab.Dispatcher);
         foreach (var unit in lab.DataPlanes)
         {
