@@ -248,6 +248,9 @@ internal enum TunnelCounter
     /// <summary>Dispatcher: entries removed by the sweep (withdrawn by SYN/FIN/RST, lease not renewed, or idle).</summary>
     ShortcutRemoved,
 
+    /// <summary>Dispatcher: sweeps of the shortcut map a bpf system call refused (the totals stay as they were; the next sweep tries again).</summary>
+    ShortcutSweepFailed,
+
     /// <summary>Dispatcher: frames the kernel forwarded for shortcut flows (a total as of the last sweep, once a second).</summary>
     ShortcutFramesForwarded,
 

@@ -241,6 +241,7 @@ internal sealed class NodeHost : IAsyncDisposable
             }
 
             role.Attach(_engines[0], tunnel, sources);
+            shortcuts?.Start();
             Dispatchers = [role];
             UseDispatcher(role);
         }
@@ -290,6 +291,7 @@ internal sealed class NodeHost : IAsyncDisposable
             roles[i].Attach(_engines[i], group.Sockets[i], sources);
         }
 
+        shortcuts?.Start();
         Dispatchers = roles;
         UseDispatcher(roles[0]);
         foreach (var engine in _engines)
@@ -306,7 +308,7 @@ internal sealed class NodeHost : IAsyncDisposable
             return null;
         }
 
-        var shortcuts = DispatcherShortcuts.Create(Settings.ShortcutCapacity);
+        var shortcuts = DispatcherShortcuts.Create(Settings.ShortcutCapacity, Counters);
         Shortcuts = shortcuts;
         _disposables.Add(shortcuts);
         return shortcuts;

@@ -176,7 +176,7 @@ internal sealed class DispatcherRole
 
     /// <summary>
     /// The node's kernel shortcut (<c>shortcuts</c>), shared by every engine's role: offers in final EGRESS frames are
-    /// taken into it. Before <see cref="Attach"/>, which starts its sweep on engine 0.
+    /// taken into it. Before <see cref="Attach"/>.
     /// </summary>
     internal void UseShortcuts(DispatcherShortcuts shortcuts) => _shortcuts = shortcuts;
 
@@ -234,11 +234,6 @@ internal sealed class DispatcherRole
         {
             // One sweep for the group's shared table.
             engine.AddTimer(s_neighbourSweep, () => _neighbours.Expire());
-        }
-
-        if (_shortcuts is not null && _engineIndex == 0)
-        {
-            engine.AddTimer(DispatcherShortcuts.Lease, SweepShortcuts);
         }
     }
 
@@ -1107,19 +1102,6 @@ internal sealed class DispatcherRole
         _ => null,
     };
 
-    /// <summary>Engine 0, once a lease: the shortcut map's dead entries go, and its totals become counters.</summary>
-    private void SweepShortcuts()
-    {
-        var shortcuts = _shortcuts!;
-        var removed = shortcuts.Sweep();
-        var totals = shortcuts.Totals;
-        Counters.Tunnel[(int)TunnelCounter.ShortcutRemoved] += removed;
-        Counters.Tunnel[(int)TunnelCounter.ShortcutFramesForwarded] = (long)totals.Packets;
-        Counters.Tunnel[(int)TunnelCounter.ShortcutBytesForwarded] = (long)totals.Bytes;
-        Counters.Tunnel[(int)TunnelCounter.ShortcutEntries] = totals.Entries;
-        Counters.Tunnel[(int)TunnelCounter.ShortcutUnverdicted] = (long)totals.Unverdicted;
-        Counters.Drops[(int)DropReason.ShortcutLost] = (long)totals.Lost;
-    }
 
     private DropReason? Resolve(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ushort tci)
     {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.NetworkInformation;
+using Dva.Node.Agent;
 using Dva.Node.Interop;
 using Dva.Shared.Packets;
 
@@ -24,7 +25,9 @@ internal enum ShortcutOffer
 /// <summary>
 /// A dispatcher node's kernel shortcut (docs/node.md "Kernel shortcut"): the <see cref="ShortcutTable"/> its engines
 /// share, the interfaces it is attached to, and the totals of what the kernel forwarded. Offers come from every engine
-/// (a lock: at most one per flow direction and lease); the sweep runs on one engine's timer.
+/// (at most one per flow direction and lease); the sweep runs once a lease on a timer thread of its own, off the
+/// engines, reading the map a thousand entries per system call, and writes its counters to a block of its own.
+/// Interfaces are attached before the engines start and not after.
 /// </summary>
 internal sealed class DispatcherShortcuts : IDisposable
 {
@@ -36,35 +39,51 @@ internal sealed class DispatcherShortcuts : IDisposable
 
     private readonly ShortcutTable _table;
     private readonly HashSet<int> _attached = [];
+    private readonly CounterBlock? _counters;
+
+    // Guards the retired totals (an offer that replaces an entry, a sweep that removes one) and the disposal.
     private readonly Lock _lock = new();
+    private Timer? _sweep;
+    private bool _disposed;
     private ulong _retiredPackets;
     private ulong _retiredBytes;
 
-    private DispatcherShortcuts(ShortcutTable table) => _table = table;
+    /// <summary>Around a table already made (tests); <see cref="Create"/> makes one.</summary>
+    internal DispatcherShortcuts(ShortcutTable table, CounterBlock? counters)
+    {
+        _table = table;
+        _counters = counters;
+    }
 
     /// <summary>Frames and bytes the kernel forwarded for shortcut flows, entries in the map, and the programs' two counters.</summary>
     public ShortcutTotals Totals { get; private set; }
 
-    public static DispatcherShortcuts Create(int capacity) => new(ShortcutTable.Create(capacity, Lease));
+    /// <summary>The map and programs; the sweep's counters (ShortcutRemoved and the totals) go to a block of <paramref name="counters"/>.</summary>
+    public static DispatcherShortcuts Create(int capacity, NodeCounters? counters = null) =>
+        new(ShortcutTable.Create(capacity, Lease), counters?.CreateBlock());
 
-    /// <summary>Puts the verdict program on an AF_PACKET socket of the interface, and the forward program on the interface once.</summary>
+    /// <summary>Puts the verdict program on an AF_PACKET socket of the interface, and the forward program on the interface once. Setup only.</summary>
     public void AttachSocket(int socketFd, int ifIndex, string interfaceName)
     {
         _table.AttachVerdict(socketFd, interfaceName);
-        lock (_lock)
+        if (_attached.Add(ifIndex))
         {
-            if (_attached.Add(ifIndex))
-            {
-                _table.AttachForward(ifIndex, interfaceName);
-            }
+            _table.AttachForward(ifIndex, interfaceName);
         }
     }
 
-    public bool IsAttached(int ifIndex)
+    /// <summary>Read by the engines: the set does not change once they run.</summary>
+    public bool IsAttached(int ifIndex) => _attached.Contains(ifIndex);
+
+    /// <summary>Starts the sweep: once a lease on a timer thread.</summary>
+    public void Start()
     {
         lock (_lock)
         {
-            return _attached.Contains(ifIndex);
+            if (!_disposed && _sweep is null)
+            {
+                _sweep = new Timer(_ => SweepAndCount(), null, Lease, Lease);
+            }
         }
     }
 
@@ -89,26 +108,24 @@ internal sealed class DispatcherShortcuts : IDisposable
 
         var route = new ShortcutRoute(egressIfIndex, egressTci, new PhysicalAddress(frame[..6].ToArray()), new PhysicalAddress(frame[6..12].ToArray()), egressMtu,
             new PhysicalAddress(ingressMac.ToArray()));
-        lock (_lock)
+        if (_table.TryGet(key, out var old) && (old.Withdrawn || !old.Route.Equals(route)))
         {
-            if (_table.TryGet(key, out var old) && (old.Withdrawn || !old.Route.Equals(route)))
-            {
-                Retire(old);
-            }
-
-            return _table.Install(key, route, ShortcutTable.MonotonicNanoseconds()) switch
-            {
-                ShortcutInstall.Installed => ShortcutOffer.Installed,
-                ShortcutInstall.Renewed => ShortcutOffer.Renewed,
-                _ => ShortcutOffer.Full,
-            };
+            Retire(old);
         }
+
+        return _table.Install(key, route, ShortcutTable.MonotonicNanoseconds()) switch
+        {
+            ShortcutInstall.Installed => ShortcutOffer.Installed,
+            ShortcutInstall.Renewed => ShortcutOffer.Renewed,
+            _ => ShortcutOffer.Full,
+        };
     }
 
     /// <summary>
     /// Removes entries that serve no more: withdrawn (SYN, FIN or RST seen) or with a lease over for a whole interval more
     /// (the data plane did not renew it: the flow is back on its path), and idle ones. Then refreshes <see cref="Totals"/>.
-    /// Returns the entries removed.
+    /// Returns the entries removed. An offer that renews an entry while the sweep removes it costs the flow a few packets
+    /// through the data plane, which offers it again.
     /// </summary>
     public int Sweep()
     {
@@ -118,34 +135,25 @@ internal sealed class DispatcherShortcuts : IDisposable
         var removed = 0;
         ulong livePackets = 0, liveBytes = 0;
         var live = 0;
-        lock (_lock)
+        foreach (var (key, entry) in _table.ReadAll())
         {
-            foreach (var key in _table.Keys())
+            var leaseOver = now > entry.LeaseNs && now - entry.LeaseNs >= 2 * lease;
+            var unused = now > entry.LastUsedNs && now - entry.LastUsedNs >= idle;
+            if (((entry.Withdrawn && now - entry.LastUsedNs >= lease) || (entry.Pending && leaseOver) || unused) && _table.Remove(key))
             {
-                if (!_table.TryGet(key, out var entry))
-                {
-                    continue;
-                }
-
-                var leaseOver = now > entry.LeaseNs && now - entry.LeaseNs >= 2 * lease;
-                var unused = now > entry.LastUsedNs && now - entry.LastUsedNs >= idle;
-                if ((entry.Withdrawn && now - entry.LastUsedNs >= lease) || (entry.Pending && leaseOver) || unused)
-                {
-                    if (_table.Remove(key))
-                    {
-                        Retire(entry);
-                        removed++;
-                    }
-
-                    continue;
-                }
-
-                live++;
-                livePackets += entry.Packets;
-                liveBytes += entry.Bytes;
+                Retire(entry);
+                removed++;
+                continue;
             }
 
-            var (lost, unverdicted) = _table.ReadState();
+            live++;
+            livePackets += entry.Packets;
+            liveBytes += entry.Bytes;
+        }
+
+        var (lost, unverdicted) = _table.ReadState();
+        lock (_lock)
+        {
             Totals = new ShortcutTotals(_retiredPackets + livePackets, _retiredBytes + liveBytes, live, lost, unverdicted);
         }
 
@@ -153,24 +161,56 @@ internal sealed class DispatcherShortcuts : IDisposable
     }
 
     /// <summary>Every entry now, for the control API and tests.</summary>
-    public List<(ShortcutKey Key, ShortcutEntry Entry)> Snapshot()
+    public List<(ShortcutKey Key, ShortcutEntry Entry)> Snapshot() => [.. _table.ReadAll().Select(e => (ShortcutKey.Read(e.Key), e.Entry))];
+
+    public void Dispose()
     {
-        var entries = new List<(ShortcutKey, ShortcutEntry)>();
+        Timer? sweep;
         lock (_lock)
         {
-            foreach (var key in _table.Keys())
+            _disposed = true;
+            sweep = _sweep;
+            _sweep = null;
+        }
+
+        if (sweep is not null)
+        {
+            // Waits for a sweep under way, so the table is not closed under it.
+            using var done = new ManualResetEvent(false);
+            if (sweep.Dispose(done))
             {
-                if (_table.TryGet(key, out var entry))
-                {
-                    entries.Add((ShortcutKey.Read(key), entry));
-                }
+                done.WaitOne(TimeSpan.FromSeconds(5));
             }
         }
 
-        return entries;
+        _table.Dispose();
     }
 
-    public void Dispose() => _table.Dispose();
+    /// <summary>The timer's work: a sweep, its result in the counters. A failure is counted, never thrown on the timer thread.</summary>
+    private void SweepAndCount()
+    {
+        var counters = _counters;
+        try
+        {
+            var removed = Sweep();
+            if (counters is null)
+            {
+                return;
+            }
+
+            var totals = Totals;
+            counters.Tunnel[(int)TunnelCounter.ShortcutRemoved] += removed;
+            counters.Tunnel[(int)TunnelCounter.ShortcutFramesForwarded] = (long)totals.Packets;
+            counters.Tunnel[(int)TunnelCounter.ShortcutBytesForwarded] = (long)totals.Bytes;
+            counters.Tunnel[(int)TunnelCounter.ShortcutEntries] = totals.Entries;
+            counters.Tunnel[(int)TunnelCounter.ShortcutUnverdicted] = (long)totals.Unverdicted;
+            counters.Drops[(int)DropReason.ShortcutLost] = (long)totals.Lost;
+        }
+        catch (InteropException)
+        {
+            counters?.Count(TunnelCounter.ShortcutSweepFailed);
+        }
+    }
 
     /// <summary>
     /// The key of <paramref name="frame"/>'s flow as the programs build it: false for a frame they do not match (see
@@ -237,8 +277,11 @@ internal sealed class DispatcherShortcuts : IDisposable
 
     private void Retire(in ShortcutEntry entry)
     {
-        _retiredPackets += entry.Packets;
-        _retiredBytes += entry.Bytes;
+        lock (_lock)
+        {
+            _retiredPackets += entry.Packets;
+            _retiredBytes += entry.Bytes;
+        }
     }
 }
 

@@ -28,9 +28,10 @@ internal sealed unsafe class ShortcutTable : IDisposable
     private const int BpfMapLookupElem = 1;
     private const int BpfMapUpdateElem = 2;
     private const int BpfMapDeleteElem = 3;
-    private const int BpfMapGetNextKey = 4;
     private const int BpfProgLoad = 5;
     private const int BpfLinkCreate = 28;
+    private const int BpfMapLookupBatch = 24;
+    private const int BatchSize = 1024;
     private const int BpfMapTypeHash = 1;
     private const int BpfMapTypeArray = 2;
     private const int BpfProgTypeSocketFilter = 1;
@@ -170,30 +171,52 @@ internal sealed unsafe class ShortcutTable : IDisposable
         Element(BpfMapDeleteElem, key, default)
         || (Libc.LastErrno == (Errno)ENOENT ? false : throw InteropException.FromLastError("bpf(BPF_MAP_DELETE_ELEM shortcut)"));
 
-    /// <summary>Every key in the map (a snapshot; entries may come and go meanwhile).</summary>
-    public List<byte[]> Keys()
+    /// <summary>
+    /// Every entry with its key, read a thousand at a time (BPF_MAP_LOOKUP_BATCH): a snapshot, in which an entry that
+    /// comes or goes meanwhile may be missing.
+    /// </summary>
+    public List<(byte[] Key, ShortcutEntry Entry)> ReadAll()
     {
-        var keys = new List<byte[]>();
-        var previous = Array.Empty<byte>();
-        Span<byte> attribute = stackalloc byte[32];
+        var entries = new List<(byte[] Key, ShortcutEntry Entry)>();
+        var keys = new byte[BatchSize * ShortcutLayout.KeySize];
+        var values = new byte[BatchSize * ShortcutLayout.ValueSize];
+        Span<byte> attribute = stackalloc byte[56];
+        ulong inToken = 0, outToken = 0;
+        var first = true;
         while (true)
         {
-            var next = new byte[ShortcutLayout.KeySize];
             attribute.Clear();
-            fixed (byte* previousPointer = previous)
-            fixed (byte* nextPointer = next)
+            uint count;
+            fixed (byte* keysPointer = keys)
+            fixed (byte* valuesPointer = values)
             {
-                BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)_map);
-                BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], previous.Length == 0 ? 0UL : (ulong)previousPointer);
-                BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)nextPointer);
-                if (Libc.Bpf(BpfMapGetNextKey, attribute) != 0)
+                BinaryPrimitives.WriteUInt64LittleEndian(attribute, first ? 0UL : (ulong)&inToken);
+                BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)&outToken);
+                BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)keysPointer);
+                BinaryPrimitives.WriteUInt64LittleEndian(attribute[24..], (ulong)valuesPointer);
+                BinaryPrimitives.WriteUInt32LittleEndian(attribute[32..], BatchSize);
+                BinaryPrimitives.WriteUInt32LittleEndian(attribute[36..], (uint)_map);
+                var result = Libc.Bpf(BpfMapLookupBatch, attribute);
+                count = BinaryPrimitives.ReadUInt32LittleEndian(attribute[32..]);
+                if (result != 0 && Libc.LastErrno != (Errno)ENOENT)
                 {
-                    return Libc.LastErrno == (Errno)ENOENT ? keys : throw InteropException.FromLastError("bpf(BPF_MAP_GET_NEXT_KEY shortcut)");
+                    throw InteropException.FromLastError("bpf(BPF_MAP_LOOKUP_BATCH shortcut)");
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    entries.Add((keys.AsSpan(i * ShortcutLayout.KeySize, ShortcutLayout.KeySize).ToArray(),
+                        ShortcutEntry.Read(values.AsSpan(i * ShortcutLayout.ValueSize, ShortcutLayout.ValueSize))));
+                }
+
+                if (result != 0)
+                {
+                    return entries;                                               // ENOENT: that was the last batch
                 }
             }
 
-            keys.Add(next);
-            previous = next;
+            inToken = outToken;
+            first = false;
         }
     }
 

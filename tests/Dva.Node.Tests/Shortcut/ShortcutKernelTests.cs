@@ -45,7 +45,7 @@ public sealed unsafe class ShortcutKernelTests : IDisposable
 
         (_table, _inject, _dispatcher, _sink, _inIndex, _outIndex) = _ns.Enter(() =>
         {
-            var table = ShortcutTable.Create(1024, Lease);
+            var table = ShortcutTable.Create(4096, Lease);
             var inject = AfPacketSocket.Open("in-h", promiscuous: false, 1 << 20, out _, receive: false);
             var dispatcher = AfPacketSocket.Open("in-d", promiscuous: true, 1 << 20, out var inIndex);
             table.AttachVerdict(dispatcher, "in-d");
@@ -207,6 +207,34 @@ public sealed unsafe class ShortcutKernelTests : IDisposable
         Assert.Contains("192.0.2.10.5000 > 198.51.100.10.6000", line, StringComparison.Ordinal);
         var seen = Assert.Single(Drain(_dispatcher, expected: 1));
         Assert.Equal(tagged40.Length - 4, seen.Length);                            // the socket gets it with the tag taken off
+    }
+
+    /// <summary>The sweep reads the map in batches of 1 024 and removes what serves no more, keeping what it forwarded in the totals.</summary>
+    [Fact]
+    public void Sweep_RemovesAWithdrawnEntryAfterALease_KeepsTheLiveOnes_AndTotalsCountBoth()
+    {
+        var shortcuts = new DispatcherShortcuts(_table, counters: null);
+        var closed = Key(6, "192.0.2.10", 40000, "198.51.100.10", 80);
+        Install(closed);
+        for (ushort port = 1; port <= 3000; port++)
+        {
+            Install(Key(17, "192.0.2.20", port, "198.51.100.10", 6000));
+        }
+
+        Send(TestFrames.Tcp("192.0.2.10", 40000, "198.51.100.10", 80, TcpFlags.Ack));
+        Send(TestFrames.Tcp("192.0.2.10", 40000, "198.51.100.10", 80, TcpFlags.Ack | TcpFlags.Fin));
+        Send(TestFrames.Udp("192.0.2.20", 7, "198.51.100.10", 6000));
+        Assert.Equal(2, Drain(_sink, expected: 2).Count);
+
+        Assert.Equal(0, shortcuts.Sweep());                                       // withdrawn, but not a lease ago
+        Assert.Equal(3001, shortcuts.Snapshot().Count);
+        Thread.Sleep(Lease + TimeSpan.FromMilliseconds(200));
+        Assert.Equal(1, shortcuts.Sweep());
+
+        var left = shortcuts.Snapshot();
+        Assert.Equal(3000, left.Count);
+        Assert.DoesNotContain(left, e => e.Key.Protocol == 6);
+        Assert.Equal((2UL, 3000), (shortcuts.Totals.Packets, shortcuts.Totals.Entries));
     }
 
     [Fact]
