@@ -17,6 +17,7 @@ internal static class Program
           dva-node relay ...                    measure the engine's relay rate on loopback (relay --help)
           dva-node afpacket-bench ...           recvmmsg vs PACKET_MMAP ring (--xdp: and AF_XDP) receive on a veth pair (root)
           dva-node dispatcher-bench ...         the real dispatcher on 1 and N engines (PACKET_FANOUT) on a veth pair (root)
+          dva-node shortcut-bench ...           the kernel shortcut's BPF programs per frame, timed by the kernel (root)
           dva-node help                         this text
 
         exit codes: 0 success, 1 failure while running, 2 bad command line or configuration.
@@ -53,6 +54,8 @@ internal static class Program
                 return AfPacketRingHarness.Run(rest, Console.Out, Console.Error);
             case "dispatcher-bench":
                 return await DispatcherEnginesHarness.RunAsync(rest, Console.Out, Console.Error);
+            case "shortcut-bench":
+                return ShortcutProgramHarness.Run(rest, Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine($"dva-node: unknown command '{args[0]}'. Run 'dva-node help' for the list of commands.");
                 return 2;

@@ -4,6 +4,15 @@ using Dva.Node.Interop;
 
 namespace Dva.Node.Shortcut;
 
+/// <summary>A program <see cref="ShortcutTable.TestRun"/> runs.</summary>
+internal enum ShortcutProgram
+{
+    /// <summary>Benchmark only: a tc program that returns TC_ACT_OK at once, the cost of running any program.</summary>
+    Baseline,
+    Verdict,
+    Forward,
+}
+
 /// <summary>What <see cref="ShortcutTable.Install"/> did.</summary>
 internal enum ShortcutInstall
 {
@@ -30,6 +39,7 @@ internal sealed unsafe class ShortcutTable : IDisposable
     private const int BpfMapDeleteElem = 3;
     private const int BpfProgLoad = 5;
     private const int BpfLinkCreate = 28;
+    private const int BpfProgTestRun = 10;
     private const int BpfMapLookupBatch = 24;
     private const int BatchSize = 1024;
     private const int BpfMapTypeHash = 1;
@@ -48,6 +58,7 @@ internal sealed unsafe class ShortcutTable : IDisposable
     private int _state;
     private int _verdict;
     private int _forward;
+    private int _baseline = -1;
 
     private ShortcutTable(int map, int state, int verdict, int forward, int capacity, long leaseNanoseconds)
     {
@@ -63,8 +74,12 @@ internal sealed unsafe class ShortcutTable : IDisposable
 
     public long LeaseNanoseconds { get; }
 
-    /// <summary>Creates the maps and loads both programs. Setup path: throws a readable error, with the verifier's log if it refused.</summary>
-    public static ShortcutTable Create(int capacity, TimeSpan lease)
+    /// <summary>
+    /// Creates the maps and loads both programs. Setup path: throws a readable error, with the verifier's log if it refused.
+    /// <paramref name="verdictAsClassifier"/> (the benchmark): the verdict's instructions are loaded as a tc program,
+    /// which BPF_PROG_TEST_RUN hands whole Ethernet frames (a socket filter gets them from the IP header on).
+    /// </summary>
+    public static ShortcutTable Create(int capacity, TimeSpan lease, bool verdictAsClassifier = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         var leaseNs = (long)(lease.TotalMilliseconds * 1_000_000);
@@ -74,9 +89,20 @@ internal sealed unsafe class ShortcutTable : IDisposable
         try
         {
             state = CreateMap(BpfMapTypeArray, sizeof(uint), ShortcutLayout.StateSize, 1, "state");
-            verdict = LoadProgram(BpfProgTypeSocketFilter, ShortcutPrograms.Verdict(map, leaseNs), "dva_sc_verdict", 0);
+            verdict = verdictAsClassifier
+                ? LoadProgram(BpfProgTypeSchedCls, ShortcutPrograms.Verdict(map, leaseNs), "dva_sc_verdict", BpfTcxIngress)
+                : LoadProgram(BpfProgTypeSocketFilter, ShortcutPrograms.Verdict(map, leaseNs), "dva_sc_verdict", 0);
             var forward = LoadProgram(BpfProgTypeSchedCls, ShortcutPrograms.Forward(map, state), "dva_sc_forward", BpfTcxIngress);
-            return new ShortcutTable(map, state, verdict, forward, capacity, leaseNs);
+            var table = new ShortcutTable(map, state, verdict, forward, capacity, leaseNs);
+            if (verdictAsClassifier)
+            {
+                var baseline = new BpfAssembler();
+                baseline.Mov(Reg.R0, ShortcutPrograms.TcActOk);
+                baseline.Exit();
+                table._baseline = LoadProgram(BpfProgTypeSchedCls, baseline.Build(), "dva_sc_baseline", BpfTcxIngress);
+            }
+
+            return table;
         }
         catch
         {
@@ -241,6 +267,44 @@ internal sealed unsafe class ShortcutTable : IDisposable
         return (BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.StateLost..]), BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.StateUnverdicted..]));
     }
 
+    /// <summary>
+    /// BPF_PROG_TEST_RUN: runs <paramref name="program"/> <paramref name="repeat"/> times on <paramref name="frame"/> with
+    /// <c>cb[0]</c> = <paramref name="verdict"/>, on the loopback device (ifindex 1)
+    /// of the caller's namespace. Returns the program's last return value and the kernel's mean time per run in ns. Each
+    /// run sees the frame as the previous one left it (the forward program decrements its TTL).
+    /// </summary>
+    public (int ReturnValue, int NanosecondsPerRun) TestRun(ShortcutProgram program, ReadOnlySpan<byte> frame, int verdict, int repeat)
+    {
+        var fd = program switch
+        {
+            ShortcutProgram.Verdict => _verdict,
+            ShortcutProgram.Forward => _forward,
+            _ => _baseline >= 0 ? _baseline : throw new InvalidOperationException("the baseline program is loaded for the benchmark only"),
+        };
+        const int SkBuffSize = 192;
+        Span<byte> context = stackalloc byte[SkBuffSize];
+        context.Clear();
+        BinaryPrimitives.WriteInt32LittleEndian(context[48..], verdict);                  // __sk_buff.cb[0]
+        Span<byte> attribute = stackalloc byte[80];
+        attribute.Clear();
+        fixed (byte* data = frame)
+        fixed (byte* contextPointer = context)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)fd);
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute[8..], (uint)frame.Length);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)data);
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute[32..], (uint)repeat);
+            BinaryPrimitives.WriteUInt32LittleEndian(attribute[40..], SkBuffSize);
+            BinaryPrimitives.WriteUInt64LittleEndian(attribute[48..], (ulong)contextPointer);
+            if (Libc.Bpf(BpfProgTestRun, attribute) != 0)
+            {
+                throw InteropException.FromLastError("bpf(BPF_PROG_TEST_RUN shortcut)");
+            }
+        }
+
+        return (BinaryPrimitives.ReadInt32LittleEndian(attribute[4..]), BinaryPrimitives.ReadInt32LittleEndian(attribute[36..]));
+    }
+
     /// <summary>CLOCK_MONOTONIC in nanoseconds: the clock the programs' bpf_ktime_get_ns reads.</summary>
     public static ulong MonotonicNanoseconds()
     {
@@ -257,7 +321,7 @@ internal sealed unsafe class ShortcutTable : IDisposable
         }
 
         _links.Clear();
-        foreach (var fd in new[] { Interlocked.Exchange(ref _forward, -1), Interlocked.Exchange(ref _verdict, -1), Interlocked.Exchange(ref _state, -1), Interlocked.Exchange(ref _map, -1) })
+        foreach (var fd in new[] { Interlocked.Exchange(ref _baseline, -1), Interlocked.Exchange(ref _forward, -1), Interlocked.Exchange(ref _verdict, -1), Interlocked.Exchange(ref _state, -1), Interlocked.Exchange(ref _map, -1) })
         {
             if (fd >= 0)
             {
