@@ -70,6 +70,11 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
     /// <summary>The D ends of the veth pairs, client side and server side.</summary>
     protected string ClientSideDevice => $"{_prefix}c-d";
 
+    /// <summary>The host ends of the veth pairs, in the client's and the server's namespace.</summary>
+    protected string ClientHostDevice => $"{_prefix}c-h";
+
+    protected string ServerHostDevice => $"{_prefix}s-h";
+
     protected string ServerSideDevice => $"{_prefix}s-d";
 
     public async Task InitializeAsync()
@@ -125,13 +130,17 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>A TCP transfer of <paramref name="payload"/> from the server (198.51.100.10:<paramref name="port"/>) to the client; what the client read.</summary>
-    private protected async Task<byte[]> ServerToClientAsync(byte[] payload, int port)
+    /// <summary>
+    /// A TCP transfer of <paramref name="payload"/> from the server (<paramref name="serverAddress"/>, 198.51.100.10 unless
+    /// given, port <paramref name="port"/>) to the client; what the client read.
+    /// </summary>
+    private protected async Task<byte[]> ServerToClientAsync(byte[] payload, int port, string serverAddress = "198.51.100.10")
     {
+        var address = IPAddress.Parse(serverAddress);
         using var listener = Server.Enter(() =>
         {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port));
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(address, port));
             socket.Listen(4);
             return socket;
         });
@@ -143,8 +152,8 @@ public abstract class RootDispatcherLab : IAsyncLifetime, IDisposable
             accepted.Shutdown(SocketShutdown.Send);
         });
 
-        using var client = Client.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("198.51.100.10"), port), stop.Token);
+        using var client = Client.Enter(() => new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
+        await client.ConnectAsync(new IPEndPoint(address, port), stop.Token);
         using var received = new MemoryStream();
         var buffer = new byte[65536];
         int n;

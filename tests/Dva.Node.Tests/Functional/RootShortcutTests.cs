@@ -46,6 +46,35 @@ public abstract class RootShortcutTests(int engines, string prefix, string serve
         Assert.True(DataPlaneHost.Counters.Snapshot().Tunnel(TunnelCounter.ShortcutOffered) >= 2);
     }
 
+    /// <summary>IPv6: 4 MiB from the server's 2001:db8:2::10 to the client, whole, the kernel forwarding it (hop limit, no checksum to fix).</summary>
+    [Fact]
+    public async Task Ipv6TcpTransfer_ArrivesWhole_ThroughTheShortcut()
+    {
+        Client.Exec($"sysctl -qw net.ipv6.conf.{ClientHostDevice}.disable_ipv6=0");
+        Server.Exec($"sysctl -qw net.ipv6.conf.{ServerHostDevice}.disable_ipv6=0");
+        try
+        {
+            Client.Exec($"ip -6 addr add 2001:db8:1::10/64 dev {ClientHostDevice} nodad");
+            Client.Exec("ip -6 route add 2001:db8:2::/64 via 2001:db8:1::1");
+            Server.Exec($"ip -6 addr add 2001:db8:2::10/64 dev {ServerHostDevice} nodad");
+            Server.Exec("ip -6 route add 2001:db8:1::/64 via 2001:db8:2::1");
+            var payload = new byte[4 << 20];
+            new Random(6).NextBytes(payload);
+
+            var received = await ServerToClientAsync(payload, port: 7103, serverAddress: "2001:db8:2::10");
+
+            Assert.True(payload.AsSpan().SequenceEqual(received), $"received {received.Length} of {payload.Length} bytes, or different ones");
+            var entries = DispatcherHost.Shortcuts!.Snapshot().Where(e => e.Key.Source.AddressFamily == AddressFamily.InterNetworkV6).ToList();
+            Assert.True(entries.Count >= 2, $"{entries.Count} IPv6 shortcut entries");
+            Assert.True(entries.Sum(e => (long)e.Entry.Packets) > 100, $"the kernel forwarded {entries.Sum(e => (long)e.Entry.Packets)} IPv6 frames");
+        }
+        finally
+        {
+            Client.Exec($"sysctl -qw net.ipv6.conf.{ClientHostDevice}.disable_ipv6=1");
+            Server.Exec($"sysctl -qw net.ipv6.conf.{ServerHostDevice}.disable_ipv6=1");
+        }
+    }
+
     /// <summary>
     /// A connection that talks for three seconds: the data plane keeps seeing it (one frame a lease, which renews the
     /// shortcut), and once it closes the shortcut entries go.
