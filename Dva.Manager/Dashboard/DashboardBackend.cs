@@ -236,12 +236,19 @@ internal sealed partial class DashboardBackend(IServiceScopeFactory scopes, Auth
 
         var stats = node.Heartbeat.Stats;
         var punts = stats.Tunnel.Where(t => t.Key.Contains("punt", StringComparison.OrdinalIgnoreCase)).Sum(t => t.Value);
+        var entries = LiveState.Tunnel(node.Heartbeat, LiveState.ShortcutEntries);
+        // A unit whose kernel never carried a flow (every data plane, a dispatcher without shortcuts) shows nothing
+        // more; one that did keeps its line when the traffic stops, so the figure does not come and go.
+        var shortcut = entries > 0 || LiveState.Tunnel(node.Heartbeat, LiveState.ShortcutInstalled) > 0
+                || LiveState.Tunnel(node.Heartbeat, LiveState.ShortcutFramesForwarded) > 0
+            ? new ShortcutLive(node.Latest?.ShortcutPps ?? 0, node.Latest?.ShortcutBitsPerSecond ?? 0, entries)
+            : null;
         return new UnitLive(nodeKey, node.At, node.Latest?.PpsIn ?? 0, node.Latest?.PpsOut ?? 0, stats.CpuBusy, stats.PacketsPerBusySecond,
-            stats.FlowsActive, node.Heartbeat.TableVersion, punts, stats.Drops);
+            stats.FlowsActive, node.Heartbeat.TableVersion, punts, stats.Drops, shortcut);
     }
 
     public IReadOnlyList<ChartPoint> GetUnitChart(long nodeKey) =>
-        [.. live.Samples(nodeKey).Select(s => new ChartPoint(s.At, s.PpsIn, s.PpsOut, s.CpuBusy))];
+        [.. live.Samples(nodeKey).Select(s => new ChartPoint(s.At, s.PpsIn, s.PpsOut, s.CpuBusy, s.ShortcutPps))];
 
     public IReadOnlyList<FlowRow> GetFlows(long dvaId) =>
         [.. live.Flows(dvaId).Select(f => new FlowRow(f.At, f.Flow.Protocol, f.Flow.Source, f.Flow.Destination, f.Flow.Bucket, f.Flow.NodeId,

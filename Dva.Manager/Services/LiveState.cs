@@ -7,7 +7,13 @@ namespace Dva.Manager.Services;
 /// <summary>One point of a node's live charts, computed from two consecutive heartbeats.</summary>
 /// <param name="PpsIn">Frames in per second over the interval (counter delta / elapsed time).</param>
 /// <param name="CpuBusy">Share of the engine thread's time spent on packets, 0..1, as the node reported it.</param>
-internal sealed record NodeSample(DateTimeOffset At, double PpsIn, double PpsOut, double CpuBusy, long FlowsActive);
+/// <param name="ShortcutPps">
+/// Frames per second a dispatcher's kernel forwarded through the kernel shortcut (docs/node.md, "Kernel shortcut"): traffic
+/// the dispatcher's own <paramref name="PpsIn"/> and <paramref name="PpsOut"/> do not include. 0 for other nodes.
+/// </param>
+/// <param name="ShortcutBitsPerSecond">Bits per second of those frames (Ethernet frames, as the kernel counts them).</param>
+internal sealed record NodeSample(
+    DateTimeOffset At, double PpsIn, double PpsOut, double CpuBusy, long FlowsActive, double ShortcutPps, double ShortcutBitsPerSecond);
 
 /// <summary>The latest heartbeat of a node and when it arrived.</summary>
 internal sealed record NodeLive(long NodeKey, NodeHeartbeat Heartbeat, DateTimeOffset At, NodeSample? Latest);
@@ -69,6 +75,18 @@ internal sealed class LiveState(TimeProvider time)
     private readonly Lock _subscribersLock = new();
     private Action<LiveChange>[] _subscribers = [];
 
+    /// <summary>The dispatcher's cumulative count of frames its kernel forwarded through the shortcut (a heartbeat's tunnel counter).</summary>
+    public const string ShortcutFramesForwarded = "ShortcutFramesForwarded";
+
+    /// <summary>The bytes of those frames, cumulative.</summary>
+    public const string ShortcutBytesForwarded = "ShortcutBytesForwarded";
+
+    /// <summary>Live entries of the dispatcher's shortcut map (a gauge): one per flow direction the kernel carries.</summary>
+    public const string ShortcutEntries = "ShortcutEntries";
+
+    /// <summary>Entries the dispatcher ever installed, cumulative.</summary>
+    public const string ShortcutInstalled = "ShortcutInstalled";
+
     /// <summary>
     /// Records a heartbeat that arrived at <paramref name="at"/>: the node's latest state, one chart sample
     /// (rates from the counter deltas since its previous heartbeat) and its flow samples under its DVA.
@@ -86,10 +104,13 @@ internal sealed class LiveState(TimeProvider time)
                 var seconds = (at - previous.At).TotalSeconds;
                 var framesIn = heartbeat.Stats.FramesIn - previous.Heartbeat.Stats.FramesIn;
                 var framesOut = heartbeat.Stats.FramesOut - previous.Heartbeat.Stats.FramesOut;
+                var shortcutFrames = Tunnel(heartbeat, ShortcutFramesForwarded) - Tunnel(previous.Heartbeat, ShortcutFramesForwarded);
+                var shortcutBytes = Tunnel(heartbeat, ShortcutBytesForwarded) - Tunnel(previous.Heartbeat, ShortcutBytesForwarded);
                 // Counters going backwards mean the agent restarted: that interval has no rate.
-                if (framesIn >= 0 && framesOut >= 0)
+                if (framesIn >= 0 && framesOut >= 0 && shortcutFrames >= 0 && shortcutBytes >= 0)
                 {
-                    sample = new NodeSample(at, framesIn / seconds, framesOut / seconds, heartbeat.Stats.CpuBusy, heartbeat.Stats.FlowsActive);
+                    sample = new NodeSample(at, framesIn / seconds, framesOut / seconds, heartbeat.Stats.CpuBusy, heartbeat.Stats.FlowsActive,
+                        shortcutFrames / seconds, shortcutBytes * 8 / seconds);
                     node.Samples.Enqueue(sample);
                 }
             }
@@ -377,6 +398,10 @@ internal sealed class LiveState(TimeProvider time)
             ? _dvas.GetOrAdd(mapped, static _ => new DvaEntry())
             : _dvas.GetOrAdd(UnmappedKey(dvaId), static _ => new DvaEntry());
     }
+
+    /// <summary>A tunnel counter of a heartbeat; 0 when the node does not report it (an agent older than the counter).</summary>
+    public static long Tunnel(NodeHeartbeat heartbeat, string counter) =>
+        heartbeat.Stats.Tunnel.TryGetValue(counter, out var value) ? value : 0;
 
     // Negative keys never collide with database ids, which start at 1.
     private static long UnmappedKey(Guid dvaId) => -1 - (BitConverter.ToInt64(dvaId.ToByteArray()) & long.MaxValue);

@@ -220,11 +220,20 @@ public sealed record EraView(
     ulong Version, int Era, string Cause, int? MovedBuckets, TimeSpan? RolloutDuration, DateTimeOffset At, DateTimeOffset? RolledOut, bool Stored);
 
 /// <summary>A unit's latest heartbeat, as the nodes table shows it.</summary>
+/// <param name="Shortcut">What a dispatcher's kernel shortcut carries; null for a unit whose kernel never carried a flow.</param>
 public sealed record UnitLive(
     long NodeKey, DateTimeOffset At, double PpsIn, double PpsOut, double CpuBusy, double PacketsPerBusySecond,
-    long FlowsActive, ulong TableVersion, long Punts, IReadOnlyDictionary<string, long> Drops);
+    long FlowsActive, ulong TableVersion, long Punts, IReadOnlyDictionary<string, long> Drops, ShortcutLive? Shortcut);
 
-public sealed record ChartPoint(DateTimeOffset At, double PpsIn, double PpsOut, double CpuBusy);
+/// <summary>
+/// A dispatcher's kernel shortcut (docs/node.md, "Kernel shortcut"): traffic its kernel forwards itself, which the
+/// unit's own pps in and out leave out.
+/// </summary>
+/// <param name="Entries">Live entries of the shortcut map: one per flow direction the kernel carries.</param>
+public sealed record ShortcutLive(double FramesPerSecond, double BitsPerSecond, long Entries);
+
+/// <param name="ShortcutPps">Frames per second the unit's kernel shortcut forwarded; 0 for units without it.</param>
+public sealed record ChartPoint(DateTimeOffset At, double PpsIn, double PpsOut, double CpuBusy, double ShortcutPps);
 
 public sealed record FlowRow(
     DateTimeOffset At, string Protocol, string Source, string Destination, int Bucket, int NodeId, string State,

@@ -29,6 +29,15 @@ internal static class Format
         _ => value.ToString("0", CultureInfo.InvariantCulture),
     };
 
+    /// <summary>850 bit/s, 12.3 Mbit/s, 30.1 Gbit/s: a link's rate as network people say it (powers of 1000).</summary>
+    public static string Bits(double bitsPerSecond) => bitsPerSecond switch
+    {
+        >= 1e9 => (bitsPerSecond / 1e9).ToString("0.0", CultureInfo.InvariantCulture) + " Gbit/s",
+        >= 1e6 => (bitsPerSecond / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + " Mbit/s",
+        >= 1e3 => (bitsPerSecond / 1e3).ToString("0.0", CultureInfo.InvariantCulture) + " kbit/s",
+        _ => bitsPerSecond.ToString("0", CultureInfo.InvariantCulture) + " bit/s",
+    };
+
     public static string Bytes(long value) => value switch
     {
         >= 1L << 30 => (value / (double)(1L << 30)).ToString("0.0", CultureInfo.InvariantCulture) + " GiB",

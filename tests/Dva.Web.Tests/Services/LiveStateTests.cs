@@ -25,6 +25,7 @@ public sealed class LiveStateTests
         Assert.Equal(10_000, sample.PpsIn);
         Assert.Equal(5_000, sample.PpsOut);
         Assert.Equal(0.4, sample.CpuBusy);
+        Assert.Equal(0, sample.ShortcutPps);
         Assert.Equal(sample, live.Node(7)!.Latest);
         Assert.Equal(21_000, live.Node(7)!.Heartbeat.Stats.FramesIn);
     }
@@ -40,6 +41,34 @@ public sealed class LiveStateTests
 
         var sample = Assert.Single(live.Samples(1));
         Assert.Equal(1_000, sample.PpsIn);
+    }
+
+    [Fact]
+    public void Record_TwoHeartbeatsWithShortcutTotals_ComputesTheKernelShortcutsRates()
+    {
+        var live = new LiveState(_time);
+
+        live.Record(Heartbeat(100, tunnel: ShortcutTotals(frames: 1_000_000, bytes: 1_500_000_000)), Start);
+        live.Record(Heartbeat(100, tunnel: ShortcutTotals(frames: 1_424_000, bytes: 9_025_000_000)), Start.AddSeconds(2));
+
+        var sample = Assert.Single(live.Samples(100));
+        Assert.Equal(212_000, sample.ShortcutPps);
+        Assert.Equal(30.1e9, sample.ShortcutBitsPerSecond);
+        Assert.Equal(0, sample.PpsIn);
+    }
+
+    [Fact]
+    public void Record_ShortcutTotalsWentBackwards_AddsNoRateForThatInterval()
+    {
+        var live = new LiveState(_time);
+
+        live.Record(Heartbeat(100, tunnel: ShortcutTotals(frames: 5_000_000, bytes: 7_000_000_000)), Start);
+        live.Record(Heartbeat(100, tunnel: ShortcutTotals(frames: 100, bytes: 150_000)), Start.AddSeconds(1));
+        live.Record(Heartbeat(100, tunnel: ShortcutTotals(frames: 1_100, bytes: 1_650_000)), Start.AddSeconds(2));
+
+        var sample = Assert.Single(live.Samples(100));
+        Assert.Equal(1_000, sample.ShortcutPps);
+        Assert.Equal(12e6, sample.ShortcutBitsPerSecond);
     }
 
     [Fact]
@@ -163,11 +192,25 @@ public sealed class LiveStateTests
         Assert.Equal(LiveState.FlowSamplesPerDva, live.Flows(5).Count);
     }
 
-    internal static NodeHeartbeat Heartbeat(long node, long framesIn = 0, long framesOut = 0, double cpu = 0.1, IReadOnlyList<FlowSample>? flows = null) =>
+    /// <param name="tunnel">The tunnel counters; by default a punt counter only.</param>
+    internal static NodeHeartbeat Heartbeat(
+        long node, long framesIn = 0, long framesOut = 0, double cpu = 0.1, IReadOnlyList<FlowSample>? flows = null,
+        IReadOnlyDictionary<string, long>? tunnel = null) =>
         new(node, DvaGuid, (ushort)node, 1,
             new NodeStats(framesIn, framesOut, framesIn * 100, framesOut * 100, framesIn, cpu, 1_000_000, 42, 100, 58,
-                new Dictionary<string, long> { ["punt_sent"] = 3 }, new Dictionary<string, long> { ["ttl_expired"] = 1 }),
+                tunnel ?? new Dictionary<string, long> { ["punt_sent"] = 3 }, new Dictionary<string, long> { ["ttl_expired"] = 1 }),
             [], flows ?? []);
+
+    /// <summary>A dispatcher's kernel shortcut counters as its agent sends them (every node sends them, zero without shortcuts).</summary>
+    internal static Dictionary<string, long> ShortcutTotals(long frames, long bytes, long entries = 0, long installed = 0) => new()
+    {
+        ["ShortcutFramesForwarded"] = frames,
+        ["ShortcutBytesForwarded"] = bytes,
+        ["ShortcutEntries"] = entries,
+        ["ShortcutInstalled"] = installed,
+        ["ShortcutRenewed"] = 0,
+        ["ShortcutRemoved"] = 0,
+    };
 
     internal static FlowSample Flow(int n) =>
         new("tcp", $"198.51.100.{n % 250}:{40000 + n}", "203.0.113.10:443", n % 4096, 1, "established", "accept", "rule 10", null, n, n * 100L);
