@@ -10,14 +10,15 @@ namespace Dva.Node.Shortcut;
 /// source and destination port (network order, as in the frame) | source address (16, IPv4 in the first 4) |
 /// destination address (16).</para>
 /// <para>Value, 64 bytes: egress ifindex (u32) | egress VLAN TCI (u16, 0 untagged) | flags (u16: 1 withdrawn, 2 lease
-/// pending) | destination MAC (6) | source MAC (6) | reserved (u32) | packets (u64) | bytes (u64) | last used (u64,
+/// pending, 4 rewrite) | destination MAC (6) | source MAC (6) | reserved (u32) | packets (u64) | bytes (u64) | last used (u64,
 /// CLOCK_MONOTONIC ns) | lease start (u64, ns) | egress IP MTU (u32) | reserved (u32) | the ingress interface's shared
-/// MAC (6: a frame to another destination MAC is not the DVA's) | reserved (2).</para>
+/// MAC (6: a frame to another destination MAC is not the DVA's) | reserved (2) | with flag 4 (rewrite), the addresses and
+/// ports the frame leaves with: source (16), destination (16), source and destination port (network order) | reserved (4).</para>
 /// </summary>
 internal static class ShortcutLayout
 {
     public const int KeySize = 44;
-    public const int ValueSize = 72;
+    public const int ValueSize = 112;
     public const int StateSize = 16;
 
     public const short KeyIfIndex = 0;
@@ -39,9 +40,13 @@ internal static class ShortcutLayout
     public const short ValueLeaseNs = 48;
     public const short ValueMtu = 56;
     public const short ValueIngressMac = 64;
+    public const short ValueRewriteSource = 72;
+    public const short ValueRewriteDestination = 88;
+    public const short ValueRewritePorts = 104;
 
     public const int FlagWithdrawn = 1;
     public const int FlagPending = 2;
+    public const int FlagRewrite = 4;
 
     public const short StateLost = 0;
     public const short StateUnverdicted = 8;
@@ -88,7 +93,14 @@ internal readonly record struct ShortcutKey(int IfIndex, ushort Vlan, byte Proto
 /// How the kernel sends a shortcut flow's frames: out of which interface, tagged how, with which MACs, up to which MTU;
 /// and the destination MAC a frame must have come in with (the ingress interface's shared MAC).
 /// </summary>
-internal readonly record struct ShortcutRoute(int EgressIfIndex, ushort EgressTci, PhysicalAddress Destination, PhysicalAddress Source, int Mtu, PhysicalAddress IngressMac);
+internal readonly record struct ShortcutRoute(int EgressIfIndex, ushort EgressTci, PhysicalAddress Destination, PhysicalAddress Source, int Mtu, PhysicalAddress IngressMac,
+    ShortcutRewrite? Rewrite = null);
+
+/// <summary>
+/// The addresses and ports a translated flow's frames leave with (the load balancer's or SNAT's mapping): the 16-byte
+/// fields read big-endian, an IPv4 address in the first 4 bytes; ports in host order.
+/// </summary>
+internal readonly record struct ShortcutRewrite(UInt128 Source, UInt128 Destination, ushort SourcePort, ushort DestinationPort);
 
 /// <summary>An entry of the shortcut map as read back: its route, flags and counters.</summary>
 internal readonly record struct ShortcutEntry(ShortcutRoute Route, int Flags, ulong Packets, ulong Bytes, ulong LastUsedNs, ulong LeaseNs)
@@ -111,6 +123,14 @@ internal readonly record struct ShortcutEntry(ShortcutRoute Route, int Flags, ul
         BinaryPrimitives.WriteUInt64LittleEndian(value[ShortcutLayout.ValueLeaseNs..], LeaseNs);
         BinaryPrimitives.WriteInt32LittleEndian(value[ShortcutLayout.ValueMtu..], Route.Mtu);
         Route.IngressMac.GetAddressBytes().CopyTo(value[ShortcutLayout.ValueIngressMac..]);
+        if (Route.Rewrite is { } rewrite)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(value[ShortcutLayout.ValueFlags..], (ushort)(Flags | ShortcutLayout.FlagRewrite));
+            BinaryPrimitives.WriteUInt128BigEndian(value[ShortcutLayout.ValueRewriteSource..], rewrite.Source);
+            BinaryPrimitives.WriteUInt128BigEndian(value[ShortcutLayout.ValueRewriteDestination..], rewrite.Destination);
+            BinaryPrimitives.WriteUInt16BigEndian(value[ShortcutLayout.ValueRewritePorts..], rewrite.SourcePort);
+            BinaryPrimitives.WriteUInt16BigEndian(value[(ShortcutLayout.ValueRewritePorts + 2)..], rewrite.DestinationPort);
+        }
     }
 
     public static ShortcutEntry Read(ReadOnlySpan<byte> value) => new(
@@ -120,8 +140,15 @@ internal readonly record struct ShortcutEntry(ShortcutRoute Route, int Flags, ul
             new PhysicalAddress(value.Slice(ShortcutLayout.ValueDestinationMac, 6).ToArray()),
             new PhysicalAddress(value.Slice(ShortcutLayout.ValueSourceMac, 6).ToArray()),
             BinaryPrimitives.ReadInt32LittleEndian(value[ShortcutLayout.ValueMtu..]),
-            new PhysicalAddress(value.Slice(ShortcutLayout.ValueIngressMac, 6).ToArray())),
-        BinaryPrimitives.ReadUInt16LittleEndian(value[ShortcutLayout.ValueFlags..]),
+            new PhysicalAddress(value.Slice(ShortcutLayout.ValueIngressMac, 6).ToArray()),
+            (BinaryPrimitives.ReadUInt16LittleEndian(value[ShortcutLayout.ValueFlags..]) & ShortcutLayout.FlagRewrite) == 0
+                ? null
+                : new ShortcutRewrite(
+                    BinaryPrimitives.ReadUInt128BigEndian(value[ShortcutLayout.ValueRewriteSource..]),
+                    BinaryPrimitives.ReadUInt128BigEndian(value[ShortcutLayout.ValueRewriteDestination..]),
+                    BinaryPrimitives.ReadUInt16BigEndian(value[ShortcutLayout.ValueRewritePorts..]),
+                    BinaryPrimitives.ReadUInt16BigEndian(value[(ShortcutLayout.ValueRewritePorts + 2)..]))),
+        BinaryPrimitives.ReadUInt16LittleEndian(value[ShortcutLayout.ValueFlags..]) & ~ShortcutLayout.FlagRewrite,
         BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.ValuePackets..]),
         BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.ValueBytes..]),
         BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.ValueLastUsedNs..]),

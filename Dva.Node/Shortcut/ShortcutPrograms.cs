@@ -29,6 +29,9 @@ internal static class ShortcutPrograms
     private const int HelperKtimeGetNs = 5;
     private const int HelperSkbStoreBytes = 9;
     private const int HelperL3CsumReplace = 10;
+    private const int HelperL4CsumReplace = 11;
+    private const int CsumPseudoHeader = 1 << 4;                      // BPF_F_PSEUDO_HDR
+    private const int CsumMangledZero = 1 << 5;                       // BPF_F_MARK_MANGLED_0: a UDP checksum of 0 stays 0
     private const int HelperVlanPush = 18;
     private const int HelperVlanPop = 19;
     private const int HelperRedirect = 23;
@@ -51,6 +54,9 @@ internal static class ShortcutPrograms
     private const short StateKey = -144;
     private const short SavedVerdict = -148;
     private const short KeyAt = -48;
+    private const short L4ChecksumAt = -152;
+    private const short L4FlagsAt = -156;
+    private const short L4At = -160;
 
     /// <summary>The verdict program (BPF_PROG_TYPE_SOCKET_FILTER) for the shortcut map <paramref name="mapFd"/>.</summary>
     public static byte[] Verdict(int mapFd, long leaseNanoseconds)
@@ -129,6 +135,7 @@ internal static class ShortcutPrograms
         asm.AtomicAdd64(Reg.R7, ShortcutLayout.ValueBytes, Reg.R1);
         asm.Call(HelperKtimeGetNs);
         asm.Store(Width.DW, Reg.R7, ShortcutLayout.ValueLastUsedNs, Reg.R0);
+        EmitRewrite(asm);
         asm.Load(Width.W, Reg.R1, Reg.R6, SkbVlanPresent);
         asm.If(Reg.R1, Jump.Eq, 0, noVlan);
         asm.Mov(Reg.R1, Reg.R6);
@@ -203,6 +210,112 @@ internal static class ShortcutPrograms
         asm.Mov(Reg.R0, TcActOk);
         asm.Exit();
         return asm.Build();
+    }
+
+    /// <summary>
+    /// A translated flow's entry (flag rewrite): every address word and port that differs from the entry's is written,
+    /// the IPv4 header checksum and the transport checksum updated incrementally (the helpers also handle a checksum left
+    /// to the device: addresses as a pseudo-header change, ports not at all; a UDP checksum of 0 stays 0). r6 context,
+    /// r7 entry, r8 family; the frame's old addresses and ports are on the stack.
+    /// </summary>
+    private static void EmitRewrite(BpfAssembler asm)
+    {
+        var done = new BpfLabel();
+        var v6 = new BpfLabel();
+        var ports = new BpfLabel();
+        var tcp = new BpfLabel();
+        var offsets = new BpfLabel();
+        asm.Load(Width.H, Reg.R1, Reg.R7, ShortcutLayout.ValueFlags);
+        asm.AndImm(Reg.R1, ShortcutLayout.FlagRewrite);
+        asm.If(Reg.R1, Jump.Eq, 0, done);
+
+        // Where the transport header and its checksum are, and the checksum flags, kept on the stack across the calls.
+        asm.Mov(Reg.R2, 14 + 20);
+        asm.If(Reg.R8, Jump.Eq, 4, offsets);
+        asm.Mov(Reg.R2, 14 + 40);
+        asm.Mark(offsets);
+        asm.Store(Width.W, Reg.Fp, L4At, Reg.R2);
+        asm.Load(Width.B, Reg.R1, Reg.Fp, KeyAt + ShortcutLayout.KeyProtocol);
+        asm.Mov(Reg.R3, CsumPseudoHeader | CsumMangledZero);
+        asm.AddImm(Reg.R2, 6);                                          // UDP: checksum at 6
+        asm.If(Reg.R1, Jump.Ne, 6, tcp);
+        asm.Mov(Reg.R3, CsumPseudoHeader);
+        asm.AddImm(Reg.R2, 10);                                         // TCP: at 16
+        asm.Mark(tcp);
+        asm.Store(Width.W, Reg.Fp, L4ChecksumAt, Reg.R2);
+        asm.Store(Width.W, Reg.Fp, L4FlagsAt, Reg.R3);
+
+        asm.If(Reg.R8, Jump.Eq, 6, v6);
+        EmitRewriteWord(asm, frameOffset: 26, valueOffset: ShortcutLayout.ValueRewriteSource, ipv4: true);
+        EmitRewriteWord(asm, frameOffset: 30, valueOffset: ShortcutLayout.ValueRewriteDestination, ipv4: true);
+        asm.Goto(ports);
+        asm.Mark(v6);
+        for (short word = 0; word < 4; word++)
+        {
+            EmitRewriteWord(asm, frameOffset: (short)(22 + (4 * word)), valueOffset: (short)(ShortcutLayout.ValueRewriteSource + (4 * word)), ipv4: false);
+            EmitRewriteWord(asm, frameOffset: (short)(38 + (4 * word)), valueOffset: (short)(ShortcutLayout.ValueRewriteDestination + (4 * word)), ipv4: false);
+        }
+
+        asm.Mark(ports);
+        EmitRewritePort(asm, 0);
+        EmitRewritePort(asm, 2);
+        asm.Mark(done);
+    }
+
+    /// <summary>One 32-bit address word at <paramref name="frameOffset"/> of the frame, if the entry's differs.</summary>
+    private static void EmitRewriteWord(BpfAssembler asm, short frameOffset, short valueOffset, bool ipv4)
+    {
+        var same = new BpfLabel();
+        asm.Load(Width.W, Reg.R3, Reg.Fp, (short)(Frame + frameOffset));
+        asm.Load(Width.W, Reg.R4, Reg.R7, valueOffset);
+        asm.If(Reg.R3, Jump.Eq, Reg.R4, same);
+        if (ipv4)
+        {
+            asm.Mov(Reg.R1, Reg.R6);
+            asm.Mov(Reg.R2, 14 + 10);
+            asm.Mov(Reg.R5, 4);
+            asm.Call(HelperL3CsumReplace);
+            asm.Load(Width.W, Reg.R3, Reg.Fp, (short)(Frame + frameOffset));
+            asm.Load(Width.W, Reg.R4, Reg.R7, valueOffset);
+        }
+
+        asm.Mov(Reg.R1, Reg.R6);
+        asm.Load(Width.W, Reg.R2, Reg.Fp, L4ChecksumAt);
+        asm.Load(Width.W, Reg.R5, Reg.Fp, L4FlagsAt);
+        asm.OrImm(Reg.R5, 4);
+        asm.Call(HelperL4CsumReplace);
+        asm.Mov(Reg.R1, Reg.R6);
+        asm.Mov(Reg.R2, frameOffset);
+        asm.Mov(Reg.R3, Reg.R7);
+        asm.AddImm(Reg.R3, valueOffset);
+        asm.Mov(Reg.R4, 4);
+        asm.Mov(Reg.R5, 0);
+        asm.Call(HelperSkbStoreBytes);
+        asm.Mark(same);
+    }
+
+    /// <summary>The source (0) or destination (2) port, if the entry's differs: not part of the pseudo-header.</summary>
+    private static void EmitRewritePort(BpfAssembler asm, short at)
+    {
+        var same = new BpfLabel();
+        asm.Load(Width.H, Reg.R3, Reg.Fp, (short)(L4 + at));
+        asm.Load(Width.H, Reg.R4, Reg.R7, (short)(ShortcutLayout.ValueRewritePorts + at));
+        asm.If(Reg.R3, Jump.Eq, Reg.R4, same);
+        asm.Mov(Reg.R1, Reg.R6);
+        asm.Load(Width.W, Reg.R2, Reg.Fp, L4ChecksumAt);
+        asm.Load(Width.W, Reg.R5, Reg.Fp, L4FlagsAt);
+        asm.AndImm(Reg.R5, CsumMangledZero);
+        asm.OrImm(Reg.R5, 2);
+        asm.Call(HelperL4CsumReplace);
+        asm.Mov(Reg.R1, Reg.R6);
+        asm.Load(Width.W, Reg.R2, Reg.Fp, L4At);
+        asm.AddImm(Reg.R2, at);
+        asm.Mov(Reg.R3, Reg.R7);
+        asm.AddImm(Reg.R3, (short)(ShortcutLayout.ValueRewritePorts + at));
+        asm.Mov(Reg.R4, 2);
+        asm.Mov(Reg.R5, 0);
+        asm.Call(HelperSkbStoreBytes);
+        asm.Mark(same);
     }
 
     /// <summary>

@@ -237,6 +237,66 @@ public sealed unsafe class ShortcutKernelTests : IDisposable
         Assert.Equal((2UL, 3000), (shortcuts.Totals.Packets, shortcuts.Totals.Entries));
     }
 
+    /// <summary>
+    /// A translated flow (the load balancer's DNAT and SNAT at once): the kernel writes the entry's addresses and ports,
+    /// and both the IPv4 header checksum and the TCP checksum are right afterwards (recomputed here in full).
+    /// </summary>
+    [Fact]
+    public void Rewrite_Ipv4Tcp_AddressesAndPortsWritten_ChecksumsRight()
+    {
+        var rewrite = new ShortcutRewrite(V4("198.51.100.1"), V4("198.51.100.20"), 61000, 8080);
+        Install(Key(6, "192.0.2.10", 40000, "192.0.2.100", 80), rewrite: rewrite);
+        var frame = TestFrames.Tcp("192.0.2.10", 40000, "192.0.2.100", 80, TcpFlags.Ack | TcpFlags.Psh);
+
+        Send(frame);
+
+        var sent = Assert.Single(Drain(_sink, expected: 1));
+        Assert.Equal(frame.Length, sent.Length);
+        Assert.Equal(IPAddress.Parse("198.51.100.1").GetAddressBytes(), sent[26..30]);
+        Assert.Equal(IPAddress.Parse("198.51.100.20").GetAddressBytes(), sent[30..34]);
+        Assert.Equal((61000, 8080), (BinaryPrimitives.ReadUInt16BigEndian(sent.AsSpan(34)), BinaryPrimitives.ReadUInt16BigEndian(sent.AsSpan(36))));
+        Assert.Equal(63, sent[22]);
+        Assert.True(Checksum.VerifyIpv4Header(sent.AsSpan(14, 20)), "the IPv4 header checksum");
+        var segment = sent.AsSpan(34);
+        Assert.True(Checksum.Verify(segment, Checksum.PseudoHeaderV4(sent.AsSpan(26, 4), sent.AsSpan(30, 4), 6, segment.Length)), "the TCP checksum");
+        Assert.Equal(frame[38..50], sent[38..50]);                                // sequence, ack, offset, flags, window
+    }
+
+    /// <summary>IPv6 UDP, destination only: the addresses' four words each and the port, and the UDP checksum right.</summary>
+    [Fact]
+    public void Rewrite_Ipv6Udp_DestinationRewritten_ChecksumRight()
+    {
+        var rewrite = new ShortcutRewrite(V6("2001:db8:1::10"), V6("2001:db8:2::20"), 5000, 7000);
+        Install(Key(17, "2001:db8:1::10", 5000, "2001:db8:1::100", 53), rewrite: rewrite);
+        var frame = TestFrames.Udp("2001:db8:1::10", 5000, "2001:db8:1::100", 53, payload: 40);
+
+        Send(frame);
+
+        var sent = Assert.Single(Drain(_sink, expected: 1));
+        Assert.Equal(frame[22..38], sent[22..38]);
+        Assert.Equal(IPAddress.Parse("2001:db8:2::20").GetAddressBytes(), sent[38..54]);
+        Assert.Equal(7000, BinaryPrimitives.ReadUInt16BigEndian(sent.AsSpan(56)));
+        var datagram = sent.AsSpan(54);
+        Assert.True(Checksum.Verify(datagram, Checksum.PseudoHeaderV6(sent.AsSpan(22, 16), sent.AsSpan(38, 16), 17, datagram.Length)), "the UDP checksum");
+        Assert.Equal(frame[62..], sent[62..]);
+    }
+
+    /// <summary>An IPv4 UDP datagram without a checksum (0) keeps none after the rewrite.</summary>
+    [Fact]
+    public void Rewrite_Ipv4UdpWithoutChecksum_StaysWithout()
+    {
+        Install(Key(17, "192.0.2.10", 5000, "192.0.2.100", 53), rewrite: new ShortcutRewrite(V4("192.0.2.10"), V4("198.51.100.20"), 5000, 53));
+        var frame = TestFrames.Udp("192.0.2.10", 5000, "192.0.2.100", 53);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(40), 0);
+
+        Send(frame);
+
+        var sent = Assert.Single(Drain(_sink, expected: 1));
+        Assert.Equal(IPAddress.Parse("198.51.100.20").GetAddressBytes(), sent[30..34]);
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(sent.AsSpan(40)));
+        Assert.True(Checksum.VerifyIpv4Header(sent.AsSpan(14, 20)));
+    }
+
     [Fact]
     public void KeyFromAnotherInterface_DoesNotMatch()
     {
@@ -262,12 +322,16 @@ public sealed unsafe class ShortcutKernelTests : IDisposable
     private ShortcutKey Key(byte protocol, string source, ushort sourcePort, string destination, ushort destinationPort) =>
         new(_inIndex, 0, protocol, IPAddress.Parse(source), IPAddress.Parse(destination), sourcePort, destinationPort);
 
-    private ShortcutInstall Install(ShortcutKey key, int mtu = 1500, ushort egressTci = 0)
+    private ShortcutInstall Install(ShortcutKey key, int mtu = 1500, ushort egressTci = 0, ShortcutRewrite? rewrite = null)
     {
         Span<byte> bytes = stackalloc byte[ShortcutLayout.KeySize];
         key.Write(bytes);
-        return _table.Install(bytes, new ShortcutRoute(_outIndex, egressTci, ServerMac, SharedMac, mtu, InMac), ShortcutTable.MonotonicNanoseconds());
+        return _table.Install(bytes, new ShortcutRoute(_outIndex, egressTci, ServerMac, SharedMac, mtu, InMac, rewrite), ShortcutTable.MonotonicNanoseconds());
     }
+
+    private static UInt128 V4(string address) => BinaryPrimitives.ReadUInt128BigEndian([.. IPAddress.Parse(address).GetAddressBytes(), .. new byte[12]]);
+
+    private static UInt128 V6(string address) => BinaryPrimitives.ReadUInt128BigEndian(IPAddress.Parse(address).GetAddressBytes());
 
     private static byte[] Tagged(byte[] frame, ushort vlan)
     {
