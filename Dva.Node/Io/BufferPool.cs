@@ -10,7 +10,13 @@ namespace Dva.Node.Io;
 /// </summary>
 internal sealed class BufferPool
 {
-    /// <summary>Room for the outer IPv6 + UDP + tunnel header with a full node-id list in front of a frame.</summary>
+    /// <summary>
+    /// Room for the outer IPv6 + UDP header (48 bytes) and a secure tunnel header with a full node-id list and a SHORTCUT
+    /// word (58) in front of a frame received at the headroom. A header with an ORIGIN block as well is longer
+    /// (<see cref="Dva.Shared.Wire.TunnelLayout.MaxHeaderLength"/>, 94), but only a data plane's EGRESS carries one, and it
+    /// is written over the tunnel header the frame came in with (at least 14 bytes): at most 44 more, so 36 bytes are
+    /// still left after SEQ and the outer IPv6 + UDP header.
+    /// </summary>
     public const int DefaultHeadroom = 128;
 
     /// <summary>A 1500-byte MTU Ethernet frame with VLAN tags fits with room to spare.</summary>

@@ -57,6 +57,9 @@ public readonly record struct TunnelFields
     /// <summary>P and the PARK word: the frame is a super-frame's headers, its payload parked at SNODE; <see cref="TunnelPark.None"/> otherwise.</summary>
     public TunnelPark Park { get; init; }
 
-    /// <summary>X and the SHORTCUT word: a final EGRESS offers the dispatcher to forward the flow's later packets itself; <see cref="TunnelShortcut.None"/> otherwise.</summary>
+    /// <summary>
+    /// X and the SHORTCUT word (with Y, its ORIGIN block): a final EGRESS offers the dispatcher to forward the flow's later
+    /// packets itself; <see cref="TunnelShortcut.None"/> otherwise.
+    /// </summary>
     public TunnelShortcut Shortcut { get; init; }
 }

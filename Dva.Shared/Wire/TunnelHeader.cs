@@ -24,19 +24,20 @@ public readonly record struct TunnelHeader
      +-------+-------+-------+-------+--+--+-----------+---------------+
      | TYPE  |HANDOFF| HOOK  | TABLE |T |E | HDR SIZE  |      TTL      |
      +-------+-------+-------+-------+--+--+-----------+---------------+
-     |       SNODE (12)      |   IFID (8)    | NIDS  |G|P|X| RESERVED  |
+     |       SNODE (12)      |   IFID (8)    | NIDS  |G|P|X|Y|RESERVED |
      +-----------------------+---------------+-------+-----------------+
      | nid0 (16)                     | nid1 (16)                       |  ... NIDS entries,
      +-------------------------------+---------------------------------+  padded to 32 bits
      [ OFFLOAD (32) — only when G: GSO SIZE 16 | GSO TYPE 4 | C | N | 0 ]
      [ PARK (32) — only when P: TICKET 16 | PARKED LENGTH 16 ]
      [ SHORTCUT (32) — only when X: INGRESS IFID 8 | 0 (12) | INGRESS VLAN 12 ]
+     [ ORIGIN (288) — only when Y (needs X): SOURCE ADDRESS 128 | DESTINATION ADDRESS 128 | SOURCE PORT 16 | DESTINATION PORT 16 ]
      | VLAN TCI (16)                 | inner Ethernet frame ...        |
      +-------------------------------+---------------------------------+
      [ TAG (16 bytes) — only when FLAGS.S ]
 
      FLAGS high to low: S (secure), E (encrypted, needs S), K (key phase, needs S), reserved 0.
-     HDR SIZE = 1 + ceil(NIDS / 2) + G + P + X. A nid is a 12-bit node id in the low bits of its 16-bit slot;
+     HDR SIZE = 1 + ceil(NIDS / 2) + G + P + X + 9 × Y. A nid is a 12-bit node id in the low bits of its 16-bit slot;
      the high 4 bits and the padding slot after an odd NIDS are 0.
     */
 
@@ -139,7 +140,7 @@ public readonly record struct TunnelHeader
     /// <summary>Offset of the VLAN TCI word.</summary>
     public int VlanTciOffset => InnerOffset - TunnelLayout.VlanTciLength;
 
-    /// <summary>Secure mode: associated data is datagram[0..AadLength) = L1 ‖ SEQ ‖ L2 with its nid list and OFFLOAD, PARK and SHORTCUT words.</summary>
+    /// <summary>Secure mode: associated data is datagram[0..AadLength) = L1 ‖ SEQ ‖ L2 with its nid list, OFFLOAD, PARK and SHORTCUT words and ORIGIN block.</summary>
     public int AadLength => VlanTciOffset;
 
     /// <summary>Secure mode: the sealed payload starts at the VLAN TCI.</summary>
@@ -205,21 +206,23 @@ public readonly record struct TunnelHeader
         var hasOffload = ((byte)word1 & TunnelLayout.OffloadBit) != 0;
         var hasPark = ((byte)word1 & TunnelLayout.ParkBit) != 0;
         var hasShortcut = ((byte)word1 & TunnelLayout.ShortcutBit) != 0;
+        var hasOrigin = ((byte)word1 & TunnelLayout.OriginBit) != 0;
         var trrEraHdrSize = (byte)(word0 >> 8);
-        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount, hasOffload, hasPark, hasShortcut))
+        if ((trrEraHdrSize & TunnelLayout.HdrSizeMask) != TunnelLayout.HdrSize(nidCount, hasOffload, hasPark, hasShortcut, hasOrigin))
         {
             return WireError.HdrSizeMismatch;
         }
 
-        if (((byte)word1 & ~(TunnelLayout.OffloadBit | TunnelLayout.ParkBit | TunnelLayout.ShortcutBit)) != 0)
+        if (((byte)word1 & ~(TunnelLayout.OffloadBit | TunnelLayout.ParkBit | TunnelLayout.ShortcutBit | TunnelLayout.OriginBit)) != 0)
         {
             return WireError.ReservedBitSet;
         }
 
         // The TCI is read now, if present, so the fields are built once; its truncation is still reported in order below.
-        // The optional words end at the TCI in the order OFFLOAD, PARK, SHORTCUT: each word's offset counts those after it.
-        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount, hasOffload, hasPark, hasShortcut);
-        var shortcutOffset = innerOffset - TunnelLayout.VlanTciLength - (hasShortcut ? TunnelShortcut.WordLength : 0);
+        // The optional words end at the TCI in the order OFFLOAD, PARK, SHORTCUT, ORIGIN: each word's offset counts those after it.
+        var innerOffset = TunnelLayout.HeaderLength(flags, nidCount, hasOffload, hasPark, hasShortcut, hasOrigin);
+        var shortcutOffset = innerOffset - TunnelLayout.VlanTciLength - (hasOrigin ? TunnelShortcutOrigin.Length : 0)
+            - (hasShortcut ? TunnelShortcut.WordLength : 0);
         var parkOffset = shortcutOffset - (hasPark ? TunnelPark.WordLength : 0);
         var vlanTci = datagram.Length >= innerOffset
             ? BinaryPrimitives.ReadUInt16BigEndian(datagram[(innerOffset - TunnelLayout.VlanTciLength)..])
@@ -287,9 +290,15 @@ public readonly record struct TunnelHeader
             fields = fields with { Park = park };
         }
 
+        // Y needs X: an ORIGIN block without its SHORTCUT word offers nothing.
+        if (hasOrigin && !hasShortcut)
+        {
+            return WireError.BadShortcut;
+        }
+
         if (hasShortcut)
         {
-            error = TunnelShortcut.TryRead(datagram[shortcutOffset..], out var shortcut);
+            error = TunnelShortcut.TryRead(datagram[shortcutOffset..], hasOrigin, out var shortcut);
             if (error == WireError.None)
             {
                 error = shortcut.Check(fields.Type, fields.Handoff);

@@ -37,10 +37,12 @@ public static class TunnelLayout
     public const ushort MaxNodeId = 4094;
 
     /// <summary>
-    /// Longest header (secure, 15 nids, a SHORTCUT word) up to the inner frame: the headroom a writer may need. The OFFLOAD
-    /// and PARK words are left out: a super-frame never meets secure mode (refused at configuration, docs/node.md).
+    /// Longest header (secure, 15 nids, a SHORTCUT word and its ORIGIN block) up to the inner frame: the headroom a writer
+    /// may need. The OFFLOAD and PARK words are left out: a super-frame never meets secure mode (refused at configuration,
+    /// docs/node.md).
     /// </summary>
-    public const int MaxHeaderLength = L1Length + SeqLength + L2FixedLength + 4 * ((MaxNids + 1) / 2) + TunnelShortcut.WordLength + VlanTciLength;
+    public const int MaxHeaderLength = L1Length + SeqLength + L2FixedLength + 4 * ((MaxNids + 1) / 2) + TunnelShortcut.WordLength
+        + TunnelShortcutOrigin.Length + VlanTciLength;
 
     // L1, relative to the datagram start. VER|FLAGS is one byte; DNODE|HNODE are 24 bits read with it as one word.
     internal const int VerFlagsOffset = 0;
@@ -67,6 +69,9 @@ public static class TunnelLayout
     // X: the bit below P: a SHORTCUT word follows the PARK word (or whichever of the OFFLOAD word and the nid list is last).
     internal const byte ShortcutBit = 0x20;
 
+    // Y: the bit below X: an ORIGIN block follows the SHORTCUT word (only with X).
+    internal const byte OriginBit = 0x10;
+
     // Masks within the 16-bit nid slot and the 4-bit FLAGS.
     internal const ushort NodeIdMask = 0x0FFF;
     internal const byte FlagsReservedBit = 0x1;
@@ -77,27 +82,28 @@ public static class TunnelLayout
 
     /// <summary>
     /// HDR SIZE for a nid count: 32-bit words after the first L2 word up to the VLAN TCI (one more with an OFFLOAD word,
-    /// one more with a PARK word, one more with a SHORTCUT word).
+    /// one more with a PARK word, one more with a SHORTCUT word, nine more with an ORIGIN block).
     /// </summary>
-    public static int HdrSize(int nidCount, bool offload = false, bool park = false, bool shortcut = false) =>
-        1 + ((nidCount + 1) >> 1) + (offload ? 1 : 0) + (park ? 1 : 0) + (shortcut ? 1 : 0);
+    public static int HdrSize(int nidCount, bool offload = false, bool park = false, bool shortcut = false, bool origin = false) =>
+        1 + ((nidCount + 1) >> 1) + (offload ? 1 : 0) + (park ? 1 : 0) + (shortcut ? 1 : 0) + (origin ? TunnelShortcutOrigin.Length / 4 : 0);
 
-    /// <summary>Bytes from the datagram start to the inner frame (OFFLOAD, PARK and SHORTCUT words and VLAN TCI included).</summary>
-    public static int HeaderLength(TunnelFlags flags, int nidCount, bool offload = false, bool park = false, bool shortcut = false) =>
-        L2Offset(flags) + 4 + (4 * HdrSize(nidCount, offload, park, shortcut)) + VlanTciLength;
+    /// <summary>Bytes from the datagram start to the inner frame (OFFLOAD, PARK and SHORTCUT words, ORIGIN block and VLAN TCI included).</summary>
+    public static int HeaderLength(TunnelFlags flags, int nidCount, bool offload = false, bool park = false, bool shortcut = false, bool origin = false) =>
+        L2Offset(flags) + 4 + (4 * HdrSize(nidCount, offload, park, shortcut, origin)) + VlanTciLength;
 
     /// <summary>Bytes from the datagram start to the inner frame of a header with these <paramref name="fields"/>.</summary>
     public static int HeaderLength(in TunnelFields fields, int nidCount) =>
-        HeaderLength(fields.Flags, nidCount, fields.Offload.IsPresent, fields.Park.IsPresent, fields.Shortcut.IsPresent);
+        HeaderLength(fields.Flags, nidCount, fields.Offload.IsPresent, fields.Park.IsPresent, fields.Shortcut.IsPresent, fields.Shortcut.HasOrigin);
 
     /// <summary>
-    /// Bytes of the optional words (OFFLOAD, PARK, SHORTCUT) between the nid list and the VLAN TCI, from the G, P and X
-    /// bits of the RESERVED byte (the low byte of the second L2 word).
+    /// Bytes of the optional words (OFFLOAD, PARK, SHORTCUT, ORIGIN) between the nid list and the VLAN TCI, from the G, P, X
+    /// and Y bits of the RESERVED byte (the low byte of the second L2 word).
     /// </summary>
     internal static int WordsLength(byte reservedByte) =>
         ((reservedByte & OffloadBit) != 0 ? TunnelOffload.Length : 0)
         + ((reservedByte & ParkBit) != 0 ? TunnelPark.WordLength : 0)
-        + ((reservedByte & ShortcutBit) != 0 ? TunnelShortcut.WordLength : 0);
+        + ((reservedByte & ShortcutBit) != 0 ? TunnelShortcut.WordLength : 0)
+        + ((reservedByte & OriginBit) != 0 ? TunnelShortcutOrigin.Length : 0);
 
     /// <summary>G set: the OFFLOAD word is allowed on frame packets only, and must follow its rules (<see cref="TunnelOffload"/>).</summary>
     internal static WireError CheckOffload(TunnelType type, in TunnelOffload offload)

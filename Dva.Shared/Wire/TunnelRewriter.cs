@@ -117,8 +117,8 @@ public static class TunnelRewriter
     /// in <paramref name="buffer"/> (T must be set). When NIDS goes from odd to even the nid fills the padding
     /// slot and nothing moves. When NIDS goes from even to odd the header grows by one 32-bit word: L1, SEQ
     /// and L2 move 4 bytes earlier, so the caller needs 4 bytes of headroom before <paramref name="headerStart"/>;
-    /// the OFFLOAD, PARK and SHORTCUT words, the VLAN TCI, the frame and the TAG stay where they are. The datagram
-    /// then starts at <paramref name="newHeaderStart"/> and is 4 bytes longer.
+    /// the OFFLOAD, PARK and SHORTCUT words, the ORIGIN block, the VLAN TCI, the frame and the TAG stay where they are. The
+    /// datagram then starts at <paramref name="newHeaderStart"/> and is 4 bytes longer.
     /// </summary>
     public static WireError AppendNid(Span<byte> buffer, int headerStart, ushort nid, out int newHeaderStart)
     {
@@ -155,7 +155,8 @@ public static class TunnelRewriter
         var slotOffset = l2Offset + TunnelLayout.NidListOffset + (2 * nidCount);
         // An odd NIDS fills the padding slot already in the datagram; an even one makes its word by moving the header
         // earlier, so only the VLAN TCI must follow (a CONTROL packet may end right there; found by tests/Dva.Fuzz).
-        // The OFFLOAD (G), PARK (P) and SHORTCUT (X) words sit between the list and the TCI and stay put like the TCI.
+        // The OFFLOAD (G), PARK (P) and SHORTCUT (X) words and the ORIGIN block (Y) sit between the list and the TCI and stay
+        // put like the TCI.
         var existingSlot = (nidCount & 1) != 0 ? 2 : 0;
         var words = TunnelLayout.WordsLength(l2[TunnelLayout.SNodeIfIdNidsOffset + 3]);
         if (datagram.Length < slotOffset + existingSlot + words + TunnelLayout.VlanTciLength)

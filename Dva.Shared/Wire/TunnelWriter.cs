@@ -74,7 +74,8 @@ public static class TunnelWriter
         var offload = fields.Offload.IsPresent;
         var park = fields.Park.IsPresent;
         var shortcut = fields.Shortcut.IsPresent;
-        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, offload, park, shortcut);
+        var origin = fields.Shortcut.HasOrigin;
+        var headerLength = TunnelLayout.HeaderLength(fields.Flags, nids.Length, offload, park, shortcut, origin);
         var tail = secure ? TunnelLayout.TagLength : 0;
         if (frameOffset < headerLength || frameLength < 0 || (long)frameOffset + frameLength + tail > buffer.Length)
         {
@@ -91,16 +92,17 @@ public static class TunnelWriter
             buffer.Slice(frameOffset + frameLength, TunnelLayout.TagLength).Clear();
         }
 
-        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length, offload, park, shortcut)
+        var trrEraHdrSize = (uint)TunnelLayout.HdrSize(nids.Length, offload, park, shortcut, origin)
             | (fields.Trr ? TunnelLayout.TrrBit : 0u)
             | (fields.Era != 0 ? TunnelLayout.EraBit : 0u);
         var word0 = ((uint)fields.Type << 28) | ((uint)fields.Handoff << 24) | ((uint)fields.Hook << 20)
             | ((uint)fields.Table << 16) | (trrEraHdrSize << 8) | fields.Ttl;
         BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.TypeHandoffOffset)..], word0);
-        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length, offload, park, shortcut));
+        BinaryPrimitives.WriteUInt32BigEndian(header[(l2 + TunnelLayout.SNodeIfIdNidsOffset)..], Word1(fields.SNode, fields.IfId, nids.Length, offload, park, shortcut, origin));
 
-        // The optional words end at the TCI in the order OFFLOAD, PARK, SHORTCUT: each is written where the one after it starts.
-        var wordsEnd = TunnelLayout.VlanTciLength + (shortcut ? TunnelShortcut.WordLength : 0);
+        // The optional words end at the TCI in the order OFFLOAD, PARK, SHORTCUT (with its ORIGIN block): each is written where
+        // the one after it starts.
+        var wordsEnd = TunnelLayout.VlanTciLength + fields.Shortcut.Length;
         if (shortcut)
         {
             fields.Shortcut.Write(header[^wordsEnd..]);
@@ -136,7 +138,7 @@ public static class TunnelWriter
     internal static uint L1(TunnelFlags flags, ushort dnode, ushort hnode) =>
         ((uint)TunnelLayout.Version << 28) | ((uint)flags << 24) | ((uint)dnode << 12) | hnode;
 
-    internal static uint Word1(ushort snode, byte ifId, int nidCount, bool offload = false, bool park = false, bool shortcut = false) =>
+    internal static uint Word1(ushort snode, byte ifId, int nidCount, bool offload = false, bool park = false, bool shortcut = false, bool origin = false) =>
         ((uint)snode << 20) | ((uint)ifId << 12) | ((uint)nidCount << 8) | (offload ? TunnelLayout.OffloadBit : 0u)
-        | (park ? TunnelLayout.ParkBit : 0u) | (shortcut ? TunnelLayout.ShortcutBit : 0u);
+        | (park ? TunnelLayout.ParkBit : 0u) | (shortcut ? TunnelLayout.ShortcutBit : 0u) | (origin ? TunnelLayout.OriginBit : 0u);
 }

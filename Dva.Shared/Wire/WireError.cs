@@ -77,8 +77,8 @@ public enum WireError : byte
     BadPark,
 
     /// <summary>
-    /// X is set on anything but a final EGRESS (TYPE 2, HANDOFF 0), or the SHORTCUT word has a reserved bit set or INGRESS
-    /// VLAN 4095 (<see cref="TunnelShortcut"/>).
+    /// X is set on anything but a final EGRESS (TYPE 2, HANDOFF 0), the SHORTCUT word has a reserved bit set or INGRESS
+    /// VLAN 4095 (<see cref="TunnelShortcut"/>), or Y (an ORIGIN block) is set without X.
     /// </summary>
     BadShortcut,
 }

@@ -19,6 +19,7 @@ internal static class FuzzSeeds
         GoldenVectors.Bytes(GoldenVectors.SecureDispatch),
         GoldenVectors.Bytes(GoldenVectors.Control),
         GoldenVectors.Bytes(GoldenVectors.ShortcutEgress),
+        GoldenVectors.Bytes(GoldenVectors.OriginEgress),
         Convert.FromHexString("1c0050010000000000000102000041ff00102000ce0467fd066ded5504a58bc8de577f4b66a675ad868c8c64312f15478437e12e8a85"),
     ];
 

@@ -19,7 +19,8 @@ internal sealed class FuzzInvariantException(string message) : Exception(message
 /// </summary>
 internal static class SharedFuzzTargets
 {
-    private const int Headroom = 64;
+    // The longest header the reader accepts: MaxHeaderLength leaves out OFFLOAD and PARK, which the wire allows with S.
+    private const int Headroom = TunnelLayout.MaxHeaderLength + TunnelOffload.Length + TunnelPark.WordLength;
 
     private static readonly TunnelKeyRing Keys = NewRing();
     private static readonly TunnelSealer Sealer = new(Keys, new TunnelSequence(1UL << 40));

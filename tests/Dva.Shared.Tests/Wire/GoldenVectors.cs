@@ -86,6 +86,20 @@ internal static class GoldenVectors
         Shortcut = new TunnelShortcut(2, 2000),
     };
 
+    // The shortcut EGRESS above for a flow the load balancer translates (Y set): its packets arrive at the dispatcher from
+    // 198.51.100.7:40000 for 203.0.113.10:443. HDR SIZE 12: the nid word, SHORTCUT, ORIGIN (9 words: each IPv4 address
+    // then 12 zero bytes, then the two ports).
+    public const string OriginEgressHeader = "10 00 20 0c  20 53 cc ff  00 10 31 30  00 0c 00 00  02 00 07 d0  "
+        + "c6 33 64 07  00 00 00 00  00 00 00 00  00 00 00 00  cb 00 71 0a  00 00 00 00  00 00 00 00  00 00 00 00  9c 40 01 bb  00 00";
+    public const string OriginEgress = OriginEgressHeader + " " + Frame;
+
+    public static readonly TunnelShortcutOrigin OriginEgressOrigin = new((UInt128)0xc6336407 << 96, (UInt128)0xcb00710a << 96, 40000, 443);
+
+    public static readonly TunnelFields OriginEgressFields = ShortcutEgressFields with
+    {
+        Shortcut = new TunnelShortcut(2, 2000, OriginEgressOrigin),
+    };
+
     // The DISPATCH above in secure mode (S+E), SEQ 0x102; TAG left zero for the sealer.
     public const string SecureDispatchHeader = "1c 00 50 01  00 00 00 00 00 00 01 02  00 00 41 ff  00 10 20 00  00 00";
     public const string SecureTag = "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00";

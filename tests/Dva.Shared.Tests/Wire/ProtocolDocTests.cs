@@ -26,7 +26,7 @@ public class ProtocolDocTests
             Frame, BroadcastFrame, ResolveFrame,
             DispatchHeader + "  F", PuntHeader + "  F", BroadcastHeader + "  FB", EgressResolveHeader + "  FR",
             SecureDispatchHeader + "  F\n" + SecureTag, ControlHeader + "  " + ControlPayload,
-            OffloadDispatchHeader + "  F", ParkDispatchHeader + "  F", ShortcutEgressHeader + "  F",
+            OffloadDispatchHeader + "  F", ParkDispatchHeader + "  F", ShortcutEgressHeader + "  F", OriginEgressHeader + "  F",
         ];
 
         foreach (var text in expected)

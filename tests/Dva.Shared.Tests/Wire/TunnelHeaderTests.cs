@@ -16,6 +16,7 @@ public class TunnelHeaderTests
         { nameof(OffloadDispatch), OffloadDispatch },
         { nameof(ParkDispatch), ParkDispatch },
         { nameof(ShortcutEgress), ShortcutEgress },
+        { nameof(OriginEgress), OriginEgress },
     };
 
     private static TunnelHeader ReadOk(byte[] datagram)
@@ -152,9 +153,9 @@ public class TunnelHeaderTests
         var reserved = new List<(int Offset, byte Mask)> { (0, 0x01) };
         for (var bit = 0; bit < 8; bit++)
         {
-            if (bit < 5)
+            if (bit < 4)
             {
-                reserved.Add((11, (byte)(1 << bit)));   // RESERVED below G, P and X
+                reserved.Add((11, (byte)(1 << bit)));   // RESERVED below G, P, X and Y
             }
 
             reserved.Add((18, (byte)(1 << bit)));   // padding slot, high byte
@@ -169,7 +170,7 @@ public class TunnelHeaderTests
             }
         }
 
-        Assert.Equal(1 + 21 + 12, reserved.Count);
+        Assert.Equal(1 + 20 + 12, reserved.Count);
         foreach (var (offset, mask) in reserved)
         {
             var datagram = Bytes(Punt);
@@ -275,7 +276,7 @@ public class TunnelHeaderTests
     {
         // Whatever the reader accepts, the writer must reproduce bit for bit: there is one encoding per header.
         var random = new Random(20261126);
-        string[] seeds = [Dispatch, Punt, Broadcast, EgressResolve, SecureDispatch, Control, ShortcutEgress];
+        string[] seeds = [Dispatch, Punt, Broadcast, EgressResolve, SecureDispatch, Control, ShortcutEgress, OriginEgress];
         var nids = new ushort[TunnelLayout.MaxNids];
         var accepted = 0;
         for (var i = 0; i < 20000; i++)
@@ -377,9 +378,11 @@ public class TunnelHeaderTests
     [InlineData(nameof(OffloadDispatch), OffloadDispatch)]
     [InlineData(nameof(ParkDispatch), ParkDispatch)]
     [InlineData(nameof(ShortcutEgress), ShortcutEgress)]
+    [InlineData(nameof(OriginEgress), OriginEgress)]
     public void TryRead_OptionalWordCutShort_Truncated(string name, string hex)
     {
-        // Cut after the fixed L2 words but before the VLAN TCI ends: inside the nid list or an OFFLOAD, PARK or SHORTCUT word.
+        // Cut after the fixed L2 words but before the VLAN TCI ends: inside the nid list, an OFFLOAD, PARK or SHORTCUT word
+        // or the ORIGIN block.
         var full = Bytes(hex);
         var header = ReadOk(full);
         for (var length = 12; length < header.InnerOffset; length++)
@@ -530,6 +533,85 @@ public class TunnelHeaderTests
         // EGRESS RESOLVE with a PARK word but no OFFLOAD word and a SHORTCUT word: both wrong, PARK named.
         var both = Bytes("10 00 20 0c  25 53 c4 ff  00 10 31 60  00 0c 00 00  01 07 fa 00  02 00 07 d0  00 00 " + Frame);
         Assert.Equal(WireError.BadPark, TunnelHeader.TryRead(both, out _));
+    }
+
+    [Fact]
+    public void TryRead_GoldenOriginEgress_DecodesTheOriginBlockAfterTheShortcutWord()
+    {
+        var datagram = Bytes(OriginEgress);
+        var header = ReadOk(datagram);
+
+        Assert.Equal(OriginEgressFields, header.Fields);
+        Assert.True(header.Shortcut.IsPresent);
+        Assert.True(header.Shortcut.HasOrigin);
+        Assert.Equal((2, 2000), (header.Shortcut.IngressIfId, header.Shortcut.IngressVlan));
+        Assert.Equal(new TunnelShortcutOrigin((UInt128)0xc6336407 << 96, (UInt128)0xcb00710a << 96, 40000, 443), header.Shortcut.Origin);
+        Assert.Equal(12, header.GetNid(datagram, 0));
+        Assert.Equal(58, header.InnerOffset);
+        Assert.Equal(56, header.VlanTciOffset);
+        Assert.Equal(Frame.Replace(" ", "", StringComparison.Ordinal), Hex(datagram.AsSpan(header.InnerOffset, header.InnerLength)));
+    }
+
+    [Fact]
+    public void TryRead_WithoutY_NoOrigin()
+    {
+        var header = ReadOk(Bytes(ShortcutEgress));
+
+        Assert.True(header.Shortcut.IsPresent);
+        Assert.False(header.Shortcut.HasOrigin);
+        Assert.Equal(default, header.Shortcut.Origin);
+        Assert.Equal(new TunnelShortcut(2, 2000), header.Shortcut);
+    }
+
+    [Fact]
+    public void TryRead_OriginBlock_AnyBytesAccepted()
+    {
+        // Nothing in the block is checked: an IPv6 tuple, or bytes no IP version would write, read back as they are.
+        var datagram = Bytes(OriginEgress);
+        Bytes("20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01  20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 02  00 35 ff ff")
+            .CopyTo(datagram, 20);
+        Assert.Equal(
+            new TunnelShortcutOrigin(new UInt128(0x20010db800000000, 1), new UInt128(0x20010db800000000, 2), 53, 65535),
+            ReadOk(datagram).Shortcut.Origin);
+
+        datagram.AsSpan(20, TunnelShortcutOrigin.Length).Fill(0xff);
+        Assert.Equal(new TunnelShortcutOrigin(UInt128.MaxValue, UInt128.MaxValue, 65535, 65535), ReadOk(datagram).Shortcut.Origin);
+    }
+
+    [Fact]
+    public void TryRead_YWithoutX_RejectedAsBadShortcut()
+    {
+        // The golden ORIGIN EGRESS without its SHORTCUT word: Y set, X clear, HDR SIZE 11 counts the block right.
+        var finalEgress = Bytes("10 00 20 0c  20 53 cb ff  00 10 31 10  00 0c 00 00  "
+            + OriginEgressHeader.Replace(" ", "", StringComparison.Ordinal)[40..] + Frame.Replace(" ", "", StringComparison.Ordinal));
+        Assert.Equal(WireError.BadShortcut, TunnelHeader.TryRead(finalEgress, out _));
+
+        // The same on a DISPATCH, which could never carry X.
+        var dispatch = Bytes("10 00 50 01  00 00 4a ff  00 10 20 10  " + new string('0', 72) + "  00 00 " + Frame);
+        Assert.Equal(WireError.BadShortcut, TunnelHeader.TryRead(dispatch, out _));
+    }
+
+    [Fact]
+    public void TryRead_YAndItsBlockDisagreeWithHdrSize_RejectedAsHeaderSizeMismatch()
+    {
+        // Y cleared: HDR SIZE 12 counts a block the header no longer says it has.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(OriginEgress, 11, 0x20), out _));
+
+        // HDR SIZE of the plain shortcut EGRESS (3) with Y set.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(OriginEgress, 6, 0xc3), out _));
+
+        // Y set on the plain shortcut EGRESS without its block.
+        Assert.Equal(WireError.HdrSizeMismatch, TunnelHeader.TryRead(With(ShortcutEgress, 11, 0x30), out _));
+    }
+
+    [Theory]
+    [InlineData(0x00)]   // DISPATCH
+    [InlineData(0x11)]   // HANDOFF PUNT
+    [InlineData(0x25)]   // EGRESS RESOLVE
+    [InlineData(0x30)]   // CONTROL
+    public void TryRead_OriginOnAnythingButAFinalEgress_RejectedAsBadShortcut(byte typeHandoff)
+    {
+        Assert.Equal(WireError.BadShortcut, TunnelHeader.TryRead(With(OriginEgress, 4, typeHandoff), out _));
     }
 
     [Fact]

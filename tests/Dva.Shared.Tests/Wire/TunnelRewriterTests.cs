@@ -248,27 +248,35 @@ public class TunnelRewriterTests
         Assert.Equal(5, header.GetNid(buffer.AsSpan(start), 0));
     }
 
-    [Fact]
-    public void AppendNid_WithShortcutWord_GrowsIntoTheGoldenShortcutEgressAndTheWordStaysInPlace()
+    // The golden shortcut EGRESSes before DP 12 recorded itself: T set, no nids, so HDR SIZE one less (the nid word missing).
+    private const string ShortcutBeforeNid = "10 00 20 0c  20 53 c2 ff  00 10 30 20  02 00 07 d0  00 00 " + Frame;
+    private const string OriginBeforeNid = "10 00 20 0c  20 53 cb ff  00 10 30 30  02 00 07 d0  "
+        + "c6 33 64 07  00 00 00 00  00 00 00 00  00 00 00 00  cb 00 71 0a  00 00 00 00  00 00 00 00  00 00 00 00  9c 40 01 bb  00 00 " + Frame;
+
+    [Theory]
+    [InlineData(ShortcutBeforeNid, ShortcutEgress)]
+    [InlineData(OriginBeforeNid, OriginEgress)]
+    public void AppendNid_WithShortcutWord_GrowsIntoTheGoldenEgressAndTheWordsStayInPlace(string before, string golden)
     {
-        // The golden shortcut EGRESS before DP 12 recorded itself: T set, no nids, HDR SIZE 2 (nid word missing, SHORTCUT).
-        var buffer = InBuffer("10 00 20 0c  20 53 c2 ff  00 10 30 20  02 00 07 d0  00 00 " + Frame);
-        var wordAndFrame = buffer.AsSpan(Headroom + 12).ToArray();
+        var buffer = InBuffer(before);
+        var wordsAndFrame = buffer.AsSpan(Headroom + 12).ToArray();
 
         Assert.Equal(WireError.None, TunnelRewriter.AppendNid(buffer, Headroom, 12, out var start));
 
         Assert.Equal(Headroom - 4, start);
-        Assert.Equal(Hex(wordAndFrame), Hex(buffer.AsSpan(Headroom + 12)));
-        Assert.Equal(Hex(Bytes(ShortcutEgress)), Hex(buffer.AsSpan(start)));
+        Assert.Equal(Hex(wordsAndFrame), Hex(buffer.AsSpan(Headroom + 12)));
+        Assert.Equal(Hex(Bytes(golden)), Hex(buffer.AsSpan(start)));
         Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.AsSpan(start), out var header));
-        Assert.Equal(new TunnelShortcut(2, 2000), header.Shortcut);
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(Bytes(golden), out var expected));
+        Assert.Equal(expected.Shortcut, header.Shortcut);
     }
 
-    [Fact]
-    public void AppendNid_CutInsideTheShortcutWord_TruncatedAndUnchanged()
+    [Theory]
+    [InlineData(ShortcutBeforeNid, 16)]   // without the SHORTCUT word counted, a header whose TCI follows the list
+    [InlineData(OriginBeforeNid, 36)]     // without the ORIGIN block counted, 20 bytes of it would look like room for the TCI
+    public void AppendNid_CutInsideTheShortcutWords_TruncatedAndUnchanged(string hex, int length)
     {
-        // Without the SHORTCUT word counted, 16 bytes would look like a header whose TCI follows the list.
-        var buffer = InBuffer("10 00 20 0c  20 53 c2 ff  00 10 30 20  02 00 07 d0");
+        var buffer = InBuffer(hex)[..(Headroom + length)];
         var before = (byte[])buffer.Clone();
 
         Assert.Equal(WireError.Truncated, TunnelRewriter.AppendNid(buffer, Headroom, 12, out var start));
@@ -278,17 +286,36 @@ public class TunnelRewriterTests
     }
 
     [Theory]
-    [InlineData(TunnelType.Handoff, Handoff.Steer, WireError.BadShortcut)]
-    [InlineData(TunnelType.Dispatch, Handoff.None, WireError.BadShortcut)]
-    [InlineData(TunnelType.Egress, Handoff.Resolve, WireError.BadShortcut)]
-    [InlineData(TunnelType.Egress, Handoff.None, WireError.None)]
-    public void SetType_WithShortcutWord_OnlyAFinalEgress(TunnelType type, Handoff handoff, WireError expected)
+    [InlineData(ShortcutEgress, TunnelType.Handoff, Handoff.Steer, WireError.BadShortcut)]
+    [InlineData(ShortcutEgress, TunnelType.Dispatch, Handoff.None, WireError.BadShortcut)]
+    [InlineData(ShortcutEgress, TunnelType.Egress, Handoff.Resolve, WireError.BadShortcut)]
+    [InlineData(ShortcutEgress, TunnelType.Egress, Handoff.None, WireError.None)]
+    [InlineData(OriginEgress, TunnelType.Handoff, Handoff.Steer, WireError.BadShortcut)]
+    [InlineData(OriginEgress, TunnelType.Egress, Handoff.Resolve, WireError.BadShortcut)]
+    [InlineData(OriginEgress, TunnelType.Egress, Handoff.None, WireError.None)]
+    public void SetType_WithShortcutWord_OnlyAFinalEgress(string golden, TunnelType type, Handoff handoff, WireError expected)
     {
-        var datagram = Bytes(ShortcutEgress);
+        var datagram = Bytes(golden);
 
         Assert.Equal(expected, TunnelRewriter.SetType(datagram, type, handoff));
 
-        Assert.Equal(Hex(Bytes(ShortcutEgress)), Hex(datagram));
+        Assert.Equal(Hex(Bytes(golden)), Hex(datagram));
         Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out _));
+    }
+
+    [Fact]
+    public void DecrementTtlAndSetNodes_WithOriginBlock_OnlyTheirBytesChange()
+    {
+        var datagram = Bytes(OriginEgress);
+
+        Assert.Equal(WireError.None, TunnelRewriter.SetNodes(datagram, dnode: 3, hnode: 12));
+        Assert.Equal(WireError.None, TunnelRewriter.DecrementTtl(datagram));
+
+        var expected = Bytes(OriginEgress);
+        expected[2] = 0x30;
+        expected[7] = 0xfe;
+        Assert.Equal(Hex(expected), Hex(datagram));
+        Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
+        Assert.Equal(OriginEgressFields.Shortcut, header.Shortcut);
     }
 }

@@ -28,6 +28,7 @@ public class TunnelWriterTests
         { nameof(SecureDispatch), SecureDispatch, Frame, SecureDispatchFields, [] },
         { nameof(OffloadDispatch), OffloadDispatch, Frame, OffloadDispatchFields, [] },
         { nameof(ParkDispatch), ParkDispatch, Frame, ParkDispatchFields, [] },
+        { nameof(OriginEgress), OriginEgress, Frame, OriginEgressFields, ShortcutEgressNids },
         { nameof(ShortcutEgress), ShortcutEgress, Frame, ShortcutEgressFields, ShortcutEgressNids },
     };
 
@@ -89,7 +90,11 @@ public class TunnelWriterTests
             };
             if (type == TunnelType.Egress && fields.Handoff == Handoff.None && random.Next(2) == 0)
             {
-                fields = fields with { Shortcut = new TunnelShortcut((byte)random.Next(256), (ushort)random.Next(TunnelShortcut.MaxVlan + 1)) };
+                var (ifId, vlan) = ((byte)random.Next(256), (ushort)random.Next(TunnelShortcut.MaxVlan + 1));
+                var origin = new TunnelShortcutOrigin(
+                    new UInt128((ulong)random.NextInt64(), (ulong)random.NextInt64()), new UInt128((ulong)random.NextInt64(), (ulong)random.NextInt64()),
+                    (ushort)random.Next(65536), (ushort)random.Next(65536));
+                fields = fields with { Shortcut = random.Next(2) == 0 ? new TunnelShortcut(ifId, vlan) : new TunnelShortcut(ifId, vlan, origin) };
             }
 
             var frame = new byte[random.Next(TunnelLayout.MinInnerFrameLength, 300)];
@@ -141,6 +146,10 @@ public class TunnelWriterTests
         { ControlFields with { Shortcut = new TunnelShortcut(2, 0) }, 0, WireError.BadShortcut },
         { ShortcutEgressFields with { Shortcut = new TunnelShortcut(2, 4095) }, 1, WireError.BadShortcut },
         { ShortcutEgressFields with { Shortcut = new TunnelShortcut(2, 0x1000) }, 1, WireError.BadShortcut },
+        { DispatchFields with { Shortcut = OriginEgressFields.Shortcut }, 0, WireError.BadShortcut },
+        { EgressResolveFields with { Shortcut = OriginEgressFields.Shortcut }, 1, WireError.BadShortcut },
+        { ControlFields with { Shortcut = OriginEgressFields.Shortcut }, 0, WireError.BadShortcut },
+        { OriginEgressFields with { Shortcut = new TunnelShortcut(2, 4095, OriginEgressOrigin) }, 1, WireError.BadShortcut },
     };
 
     [Theory]
@@ -196,14 +205,14 @@ public class TunnelWriterTests
     [Fact]
     public void TryWriteInFront_LongestHeader_FitsMaxHeaderLength()
     {
-        // Secure, 15 nids and a SHORTCUT word; OFFLOAD and PARK never meet secure mode (docs/protocol.md, "Lengths").
+        // Secure, 15 nids, a SHORTCUT word and its ORIGIN block; OFFLOAD and PARK never meet secure mode (docs/protocol.md, "Lengths").
         var buffer = BufferWithFrame(Frame, out var frameLength);
         var nids = Enumerable.Range(1, TunnelLayout.MaxNids).Select(n => (ushort)n).ToArray();
-        var fields = ShortcutEgressFields with { Flags = TunnelFlags.Secure };
+        var fields = OriginEgressFields with { Flags = TunnelFlags.Secure };
 
         Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, TunnelLayout.MaxHeaderLength, frameLength, fields, nids, out var start, out _));
         Assert.Equal(0, start);
-        Assert.Equal(58, TunnelLayout.MaxHeaderLength);
+        Assert.Equal(94, TunnelLayout.MaxHeaderLength);
     }
 
     [Fact]
@@ -281,12 +290,12 @@ public class TunnelWriterTests
     }
 
     [Fact]
-    public void TryWriteInFront_SecureEgressWithEveryWord_OffloadParkShortcutThenTciAllInTheAad()
+    public void TryWriteInFront_SecureEgressWithEveryWord_OffloadParkShortcutOriginThenTciAllInTheAad()
     {
         var frame = Bytes(Frame);
         var buffer = new byte[Headroom + frame.Length + TunnelLayout.TagLength];
         frame.CopyTo(buffer, Headroom);
-        var fields = ShortcutEgressFields with
+        var fields = OriginEgressFields with
         {
             Flags = TunnelFlags.Secure, Seq = 0x102, VlanTci = 100,
             Offload = new TunnelOffload(1448, GsoType.TcpV4, NeedsChecksum: true),
@@ -295,13 +304,15 @@ public class TunnelWriterTests
 
         Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frame.Length, fields, [12, 13], out var start, out var length));
 
-        // HDR SIZE 1 + 1 + G + P + X = 5 (0xc5 with T and E), G|P|X = 0xe0, then OFFLOAD, PARK, SHORTCUT, the TCI 0064.
-        var aad = "1800200c" + "0000000000000102" + "2053c5ff" + "001032e0" + "000c000d" + "05a81800" + "0107fa00" + "020007d0";
+        // HDR SIZE 1 + 1 + G + P + X + 9 × Y = 14 (0xce with T and E), G|P|X|Y = 0xf0, then OFFLOAD, PARK, SHORTCUT, ORIGIN,
+        // the TCI 0064.
+        var aad = "1800200c" + "0000000000000102" + "2053ceff" + "001032f0" + "000c000d" + "05a81800" + "0107fa00" + "020007d0"
+            + "c6336407000000000000000000000000" + "cb00710a000000000000000000000000" + "9c4001bb";
         Assert.Equal(aad + "0064" + Hex(frame) + new string('0', 32), Hex(buffer.AsSpan(start, length)));
         var datagram = buffer.AsSpan(start, length);
         Assert.Equal(WireError.None, TunnelHeader.TryRead(datagram, out var header));
         Assert.Equal(fields, header.Fields);
-        Assert.Equal(38, header.InnerOffset);
+        Assert.Equal(74, header.InnerOffset);
         Assert.Equal(aad, Hex(TunnelSecurity.Aad(datagram, header)));
     }
 
@@ -338,6 +349,61 @@ public class TunnelWriterTests
                 }
             }
         }
+    }
+
+    [Fact]
+    public void TryWriteInFront_OriginWithAndWithoutTheOtherWords_RoundTripThroughReader()
+    {
+        var buffer = BufferWithFrame(Frame, out var frameLength);
+        var readNids = new ushort[TunnelLayout.MaxNids];
+        var superFrame = new TunnelOffload(1448, GsoType.TcpV6, NeedsChecksum: true);
+        var origin = new TunnelShortcutOrigin(new UInt128(0x20010db800000000, 7), new UInt128(0x20010db8ffff0000, 0x80), 51000, 80);
+        foreach (var flags in new[] { TunnelFlags.None, TunnelFlags.Secure | TunnelFlags.Encrypted })
+        {
+            foreach (var nidCount in new[] { 0, 1, 2, TunnelLayout.MaxNids })
+            {
+                foreach (var (offload, park) in new[] { (TunnelOffload.None, TunnelPark.None), (superFrame, TunnelPark.None), (superFrame, new TunnelPark(9, 1)) })
+                {
+                    var nids = Enumerable.Range(100, nidCount).Select(n => (ushort)n).ToArray();
+                    var fields = ShortcutEgressFields with { Flags = flags, Trr = nidCount > 0, Offload = offload, Park = park, Shortcut = new TunnelShortcut(7, 4094, origin) };
+                    var name = $"{flags} nids={nidCount} G={offload.IsPresent} P={park.IsPresent}";
+
+                    Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields, nids, out var start, out var length));
+                    var datagram = buffer.AsSpan(start, length);
+                    Assert.True(TunnelHeader.TryRead(datagram, out var header) == WireError.None, name);
+                    Assert.True(fields == header.Fields, name);
+                    Assert.Equal(origin, header.Shortcut.Origin);
+                    Assert.Equal(nids, readNids.AsSpan(0, header.CopyNids(datagram, readNids)).ToArray());
+                    Assert.Equal(TunnelLayout.HeaderLength(fields, nidCount), header.InnerOffset);
+                    Assert.Equal(Headroom - start, header.InnerOffset);
+
+                    // The block sits between the SHORTCUT word and the TCI, in network byte order.
+                    var block = datagram.Slice(header.VlanTciOffset - TunnelShortcutOrigin.Length, TunnelShortcutOrigin.Length);
+                    Assert.Equal("20010db8000000000000000000000007" + "20010db8ffff00000000000000000080" + "c7380050", Hex(block));
+                    Assert.Equal("07000ffe", Hex(datagram.Slice(header.VlanTciOffset - TunnelShortcutOrigin.Length - TunnelShortcut.WordLength, 4)));
+                    Assert.Equal(Hex(Bytes(Frame)), Hex(datagram.Slice(header.InnerOffset, header.InnerLength)));
+
+                    // The same shortcut without Y is 36 bytes shorter and reads back without an origin.
+                    Assert.Equal(WireError.None, TunnelWriter.TryWriteInFront(buffer, Headroom, frameLength, fields with { Shortcut = new TunnelShortcut(7, 4094) }, nids, out var without, out _));
+                    Assert.Equal(start + TunnelShortcutOrigin.Length, without);
+                    Assert.Equal(WireError.None, TunnelHeader.TryRead(buffer.AsSpan(without, length - TunnelShortcutOrigin.Length), out var plain));
+                    Assert.True(plain.Shortcut.IsPresent);
+                    Assert.False(plain.Shortcut.HasOrigin);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void TunnelShortcut_Constructors_OnlyTheOneWithAnOriginSetsY()
+    {
+        var origin = OriginEgressOrigin;
+
+        Assert.Equal((true, true, origin), (new TunnelShortcut(2, 2000, origin).IsPresent, new TunnelShortcut(2, 2000, origin).HasOrigin, new TunnelShortcut(2, 2000, origin).Origin));
+        Assert.Equal((true, false, default(TunnelShortcutOrigin)), (new TunnelShortcut(2, 2000).IsPresent, new TunnelShortcut(2, 2000).HasOrigin, new TunnelShortcut(2, 2000).Origin));
+        Assert.False(TunnelShortcut.None.HasOrigin);
+        Assert.NotEqual(new TunnelShortcut(2, 2000), new TunnelShortcut(2, 2000, default));
+        Assert.Equal(TunnelLayout.HeaderLength(ShortcutEgressFields, 1) + TunnelShortcutOrigin.Length, TunnelLayout.HeaderLength(OriginEgressFields, 1));
     }
 
     [Fact]
