@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dva.Node.Config;
 using Dva.Node.DataPlane;
 using Dva.Node.Io;
+using Dva.Node.Shortcut;
 using Dva.Shared.Contracts;
 using Dva.Shared.Security;
 using Dva.Shared.Tables;
@@ -48,6 +49,7 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
         app.MapGet("/counters", GetCountersAsync);
         app.MapGet("/flows", GetFlowsAsync);
         app.MapGet("/neighbours", GetNeighboursAsync);
+        app.MapGet("/shortcuts", GetShortcuts);
         app.MapGet("/table", GetTable);
         app.MapPut("/table", PutTableAsync);
         app.MapPost("/table/drop-previous", DropPrevious);
@@ -126,6 +128,20 @@ internal sealed class ControlApi(NodeHost host) : IAsyncDisposable
     internal static async Task<Ok<object>> GetFlowsAsync(NodeHost host) => TypedResults.Ok(await host.Role.Flows());
 
     internal static async Task<Ok<object?>> GetNeighboursAsync(NodeHost host) => TypedResults.Ok<object?>(await host.Role.Neighbours());
+
+    /// <summary>
+    /// A dispatcher's kernel shortcut entries (docs/node.md "Kernel shortcut"): each flow direction the kernel forwards,
+    /// where it leaves, what it is rewritten to (a translated flow), its counters and state. 404 on a node without shortcuts.
+    /// </summary>
+    internal static Results<Ok<List<ShortcutView>>, ProblemHttpResult> GetShortcuts(NodeHost host)
+    {
+        if (host.Shortcuts is not { } shortcuts)
+        {
+            return TypedResults.Problem(title: "no kernel shortcut", detail: "this node is not a dispatcher with \"shortcuts\": true", statusCode: StatusCodes.Status404NotFound);
+        }
+
+        return TypedResults.Ok(shortcuts.Snapshot().Select(e => ShortcutView.From(e.Key, e.Entry)).ToList());
+    }
 
     internal static Results<Ok<TableView>, NotFound> GetTable(NodeHost host) =>
         host.Tables.State.Current is { } current ? TypedResults.Ok(TableView.From(current, host.Tables.State.Previous)) : TypedResults.NotFound();

@@ -29,6 +29,10 @@ internal sealed partial class DataPlaneRole
         }
 
         _flows.RememberIngress(slot, original, rx.IfId, rx.VlanTci);
+
+        // The tuple the packet arrived with: a translated flow's shortcut offer names it (PREROUTING and POSTROUTING
+        // rewrite info in place).
+        var arrived = _shortcuts && info.HasPorts ? OriginOf(info) : default;
         var frame = buffer.Frame.Slice(rx.InnerOffset, rx.InnerLength);
         var stage = PreRouting(frame, ref info, slot, original, created);
         if (!stage.Accepted)
@@ -102,13 +106,23 @@ internal sealed partial class DataPlaneRole
 
         return PostRouting(buffer, rx, rx.InnerOffset, rx.InnerLength, route, rx.Offload,
             _flows.TryGetPeerTci(slot, original, route.Ifid, out var flowTci) ? flowTci : null,
-            _shortcuts && !created && natIndex == 0 && MayShortcut(slot, info) ? new TunnelShortcut(rx.IfId, rx.VlanId) : TunnelShortcut.None);
+            !_shortcuts || created || !MayShortcut(slot, info) ? TunnelShortcut.None
+            : natIndex == 0 ? new TunnelShortcut(rx.IfId, rx.VlanId)
+            : new TunnelShortcut(rx.IfId, rx.VlanId, arrived));
     }
 
+    /// <summary>The packet's addresses and ports as a SHORTCUT word's ORIGIN block has them (an IPv4 address in the first 4 bytes).</summary>
+    private static TunnelShortcutOrigin OriginOf(in PacketInfo info) => new(
+        info.Source.IsV4 ? (UInt128)info.Source.V4 << 96 : info.Source.Value,
+        info.Destination.IsV4 ? (UInt128)info.Destination.V4 << 96 : info.Destination.Value,
+        info.SrcPort,
+        info.DstPort);
+
     /// <summary>
-    /// A flow whose packets need nothing of this node but their verdict, which stands (docs/node.md "Kernel shortcut"):
-    /// accepted, not translated, and a TCP connection established (its SYN, FIN and RST still come here: the kernel
-    /// sends those to the data plane) or UDP after its first packet. Its packets are still counted here one per lease.
+    /// A flow whose packets need nothing of this node but their verdict and its translation, which stand (docs/node.md
+    /// "Kernel shortcut"): accepted, not a steer stub, and a TCP connection established (its SYN, FIN and RST still come
+    /// here: the kernel sends those to the data plane) or UDP after its first packet. A translated flow's offer carries
+    /// the tuple its packets arrive with. Its packets are still counted here one per lease.
     /// </summary>
     private bool MayShortcut(int slot, in PacketInfo info)
     {

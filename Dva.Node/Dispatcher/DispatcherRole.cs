@@ -1085,7 +1085,7 @@ internal sealed class DispatcherRole
         }
 
         var mtu = egress.Source is FrameSource { Mtu: int known } ? known : ushort.MaxValue;
-        Counters.Count(_shortcuts.Offer(ingressIndex, offer.IngressVlan, ingress.Mac, egressIndex, egressTci, mtu, frame) switch
+        Counters.Count(_shortcuts.Offer(ingressIndex, offer.IngressVlan, ingress.Mac, egressIndex, egressTci, mtu, frame, offer.HasOrigin ? offer.Origin : null) switch
         {
             ShortcutOffer.Installed => TunnelCounter.ShortcutInstalled,
             ShortcutOffer.Renewed => TunnelCounter.ShortcutRenewed,

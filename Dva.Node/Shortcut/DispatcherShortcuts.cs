@@ -3,6 +3,7 @@ using System.Net.NetworkInformation;
 using Dva.Node.Agent;
 using Dva.Node.Interop;
 using Dva.Shared.Packets;
+using Dva.Shared.Wire;
 
 namespace Dva.Node.Shortcut;
 
@@ -92,8 +93,11 @@ internal sealed class DispatcherShortcuts : IDisposable
     /// (VLAN <paramref name="ingressVlan"/>) may leave as <paramref name="frame"/> did — by <paramref name="egressIfIndex"/>,
     /// tagged <paramref name="egressTci"/>, with its MACs — if they fit <paramref name="egressMtu"/>. <paramref name="frame"/>
     /// is the final frame as transmitted (its VLAN tag, if any, in the frame). Only frames to <paramref name="ingressMac"/> match.
+    /// A translated flow's offer has its <paramref name="origin"/>: the addresses and ports its frames arrive with, which
+    /// the key takes, while the entry rewrites them into the frame's.
     /// </summary>
-    public ShortcutOffer Offer(int ingressIfIndex, ushort ingressVlan, ReadOnlySpan<byte> ingressMac, int egressIfIndex, ushort egressTci, int egressMtu, ReadOnlySpan<byte> frame)
+    public ShortcutOffer Offer(int ingressIfIndex, ushort ingressVlan, ReadOnlySpan<byte> ingressMac, int egressIfIndex, ushort egressTci, int egressMtu, ReadOnlySpan<byte> frame,
+        TunnelShortcutOrigin? origin = null)
     {
         if (!IsAttached(ingressIfIndex) || !IsAttached(egressIfIndex))
         {
@@ -106,8 +110,9 @@ internal sealed class DispatcherShortcuts : IDisposable
             return ShortcutOffer.NotShortcutFrame;
         }
 
+        var rewrite = origin is { } arrived ? Translate(key, arrived) : null;
         var route = new ShortcutRoute(egressIfIndex, egressTci, new PhysicalAddress(frame[..6].ToArray()), new PhysicalAddress(frame[6..12].ToArray()), egressMtu,
-            new PhysicalAddress(ingressMac.ToArray()));
+            new PhysicalAddress(ingressMac.ToArray()), rewrite);
         if (_table.TryGet(key, out var old) && (old.Withdrawn || !old.Route.Equals(route)))
         {
             Retire(old);
@@ -273,6 +278,30 @@ internal sealed class DispatcherShortcuts : IDisposable
         key[ShortcutLayout.KeyProtocol] = protocol;
         ip.Slice(transportAt, 4).CopyTo(key[ShortcutLayout.KeyPorts..]);
         return true;
+    }
+
+    /// <summary>
+    /// Turns <paramref name="key"/> (written from the frame as it leaves) into the key of the flow as it arrives
+    /// (<paramref name="origin"/>), and returns the rewrite from the one to the other; null when they are the same.
+    /// </summary>
+    internal static ShortcutRewrite? Translate(Span<byte> key, in TunnelShortcutOrigin origin)
+    {
+        var leaves = new ShortcutRewrite(
+            BinaryPrimitives.ReadUInt128BigEndian(key[ShortcutLayout.KeySource..]),
+            BinaryPrimitives.ReadUInt128BigEndian(key[ShortcutLayout.KeyDestination..]),
+            BinaryPrimitives.ReadUInt16BigEndian(key[ShortcutLayout.KeyPorts..]),
+            BinaryPrimitives.ReadUInt16BigEndian(key[(ShortcutLayout.KeyPorts + 2)..]));
+        var arrives = new ShortcutRewrite(origin.Source, origin.Destination, origin.SourcePort, origin.DestinationPort);
+        if (leaves == arrives)
+        {
+            return null;
+        }
+
+        BinaryPrimitives.WriteUInt128BigEndian(key[ShortcutLayout.KeySource..], origin.Source);
+        BinaryPrimitives.WriteUInt128BigEndian(key[ShortcutLayout.KeyDestination..], origin.Destination);
+        BinaryPrimitives.WriteUInt16BigEndian(key[ShortcutLayout.KeyPorts..], origin.SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(key[(ShortcutLayout.KeyPorts + 2)..], origin.DestinationPort);
+        return leaves;
     }
 
     private void Retire(in ShortcutEntry entry)

@@ -154,3 +154,27 @@ internal readonly record struct ShortcutEntry(ShortcutRoute Route, int Flags, ul
         BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.ValueLastUsedNs..]),
         BinaryPrimitives.ReadUInt64LittleEndian(value[ShortcutLayout.ValueLeaseNs..]));
 }
+
+/// <summary>One shortcut entry as the control API shows it (<c>GET /shortcuts</c>).</summary>
+/// <param name="Flow">The direction as it arrives, e.g. <c>tcp 192.0.2.10:40000 &gt; 192.0.2.100:80 in ifindex 4</c>.</param>
+/// <param name="RewrittenTo">A translated flow: what the kernel rewrites it to (<c>198.51.100.1:61000 &gt; 198.51.100.11:8080</c>); null otherwise.</param>
+/// <param name="State">live, pending (a keep-alive went to the data plane, the renewal is awaited) or withdrawn.</param>
+internal sealed record ShortcutView(string Flow, int EgressIfIndex, int EgressVlan, string DestinationMac, string? RewrittenTo, ulong Packets, ulong Bytes, string State)
+{
+    public static ShortcutView From(in ShortcutKey key, in ShortcutEntry entry) => new(
+        key.ToString(),
+        entry.Route.EgressIfIndex,
+        entry.Route.EgressTci & 0x0fff,
+        string.Join(':', entry.Route.Destination.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))),
+        entry.Route.Rewrite is { } r ? $"{Address(r.Source, key)}:{r.SourcePort} > {Address(r.Destination, key)}:{r.DestinationPort}" : null,
+        entry.Packets,
+        entry.Bytes,
+        entry.Withdrawn ? "withdrawn" : entry.Pending ? "pending" : "live");
+
+    private static string Address(UInt128 field, in ShortcutKey key)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, field);
+        return new IPAddress(key.Source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? bytes[..4] : bytes).ToString();
+    }
+}

@@ -95,18 +95,69 @@ public class ShortcutOfferTests
         Assert.Equal((Outside, (ushort)20), (header.Shortcut.IngressIfId, header.Shortcut.IngressVlan));
     }
 
+    /// <summary>
+    /// The load balancer's flow (DNAT to a member, SNAT to the inside address): both directions offer, each with the
+    /// tuple its packets arrive with (ORIGIN), while the EGRESS frame carries the translated one.
+    /// </summary>
+    [Fact]
+    public void TranslatedFlow_BothDirectionsOfferWithTheTupleTheyArriveWith()
+    {
+        using var rig = Rig(loadBalancer: true);
+        var vip = Nfv.LoadBalancerPipelineTests.Vip;
+
+        var syn = ForwardFrame(rig, TestFrames.Tcp(Client, 40000, vip, 80, TcpFlags.Syn));
+        var snatPort = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(syn.Inner.AsSpan(34));
+        var member = new System.Net.IPAddress(syn.Inner.AsSpan(30, 4)).ToString();
+        _ = ForwardFrame(rig, TestFrames.Tcp(member, 8080, "198.51.100.1", snatPort, TcpFlags.Syn | TcpFlags.Ack), Inside);
+        _ = ForwardFrame(rig, TestFrames.Tcp(Client, 40000, vip, 80, TcpFlags.Ack));
+        var data = ForwardFrame(rig, TestFrames.Tcp(Client, 40000, vip, 80, TcpFlags.Ack | TcpFlags.Psh));
+        var reply = ForwardFrame(rig, TestFrames.Tcp(member, 8080, "198.51.100.1", snatPort, TcpFlags.Ack | TcpFlags.Psh), Inside);
+
+        Assert.False(syn.Header.Shortcut.IsPresent);
+        Assert.True(data.Header.Shortcut.HasOrigin);
+        Assert.Equal(new TunnelShortcutOrigin(V4(Client), V4(vip), 40000, 80), data.Header.Shortcut.Origin);
+        Assert.Equal(new System.Net.IPAddress(data.Inner.AsSpan(30, 4)).ToString(), member);
+        Assert.True(reply.Header.Shortcut.HasOrigin);
+        Assert.Equal(Inside, reply.Header.Shortcut.IngressIfId);
+        Assert.Equal(new TunnelShortcutOrigin(V4(member), V4("198.51.100.1"), 8080, snatPort), reply.Header.Shortcut.Origin);
+        Assert.Equal(vip, new System.Net.IPAddress(reply.Inner.AsSpan(26, 4)).ToString());
+    }
+
+    /// <summary>An untranslated flow's offer has no ORIGIN block.</summary>
+    [Fact]
+    public void UntranslatedFlow_OfferWithoutOrigin()
+    {
+        using var rig = Rig();
+
+        _ = Forward(rig, TestFrames.Udp(Client, 4000, Server, 53));
+        var second = Forward(rig, TestFrames.Udp(Client, 4000, Server, 53));
+
+        Assert.True(second.Shortcut.IsPresent);
+        Assert.False(second.Shortcut.HasOrigin);
+    }
+
+    private static UInt128 V4(string address) => (UInt128)TestFrames.V4(address) << 96;
+
     /// <summary>A rig whose two interfaces are both served by dispatcher 1 (unless not <paramref name="sameDispatcher"/>), neighbours known.</summary>
-    private static DataPlaneRig Rig(bool shortcuts = true, bool sameDispatcher = true, bool learn = true)
+    private static DataPlaneRig Rig(bool shortcuts = true, bool sameDispatcher = true, bool learn = true, bool loadBalancer = false)
     {
         var rig = new DataPlaneRig(10, configure: s => s with
         {
             Shortcuts = shortcuts,
             Interfaces = [.. s.Interfaces.Select(i => sameDispatcher ? i with { Dispatcher = OutsideDispatcher } : i)],
+            LoadBalancer = loadBalancer
+                ? new LoadBalancerSettings(Nfv.LoadBalancerPipelineTests.Vips(Dva.Node.Services.LoadBalancer.MemberAdminState.Enabled), new Dictionary<byte, System.Net.IPAddress>())
+                : s.LoadBalancer,
         });
         rig.Install(Table);
         if (learn)
         {
             var dispatcher = sameDispatcher ? OutsideDispatcher : InsideDispatcher;
+            foreach (var member in (string[])["198.51.100.11", "198.51.100.12"])
+            {
+                Assert.Equal(Verdict.Consumed, rig.Process(Datagram(TestFrames.ArpRequest(ServerMac, member, "198.51.100.1"), BroadcastFields(10, Table, dispatcher, Inside))));
+            }
+
             Assert.Equal(Verdict.Consumed, rig.Process(Datagram(TestFrames.ArpRequest(ServerMac, Server, "198.51.100.1"), BroadcastFields(10, Table, dispatcher, Inside))));
             Assert.Equal(Verdict.Consumed, rig.Process(Datagram(TestFrames.ArpRequest(ClientMac, Client, "192.0.2.1"), BroadcastFields(10, Table, OutsideDispatcher, Outside))));
         }
@@ -115,10 +166,14 @@ public class ShortcutOfferTests
     }
 
     /// <summary>A packet from outside (or from inside, by dispatcher 1) through the data plane; the EGRESS header it left with.</summary>
-    private static TunnelHeader Forward(DataPlaneRig rig, byte[] frame, byte ifid = Outside)
+    private static TunnelHeader Forward(DataPlaneRig rig, byte[] frame, byte ifid = Outside) => ForwardFrame(rig, frame, ifid).Header;
+
+    /// <summary>As <see cref="Forward"/>, with the frame the EGRESS carries.</summary>
+    private static (TunnelHeader Header, byte[] Inner) ForwardFrame(DataPlaneRig rig, byte[] frame, byte ifid = Outside)
     {
         var buffer = Datagram(frame, Dispatch(10, Table) with { IfId = ifid });
         Assert.Equal(Verdict.Send, rig.Process(buffer));
-        return Read(buffer).Header;
+        var (header, _, inner) = Read(buffer);
+        return (header, inner);
     }
 }

@@ -44,6 +44,15 @@ public abstract class RootShortcutTests(int engines, string prefix, string serve
         Assert.Equal(0, counters.Drop(DropReason.NotForSharedMac));
         Assert.Equal(0, counters.Tunnel(TunnelCounter.ShortcutUnverdicted));
         Assert.True(DataPlaneHost.Counters.Snapshot().Tunnel(TunnelCounter.ShortcutOffered) >= 2);
+
+        // GET /shortcuts shows the entries (one per direction) with their counters; a node without shortcuts says 404.
+        var listed = Assert.IsType<Microsoft.AspNetCore.Http.HttpResults.Ok<List<Dva.Node.Shortcut.ShortcutView>>>(ControlApi.GetShortcuts(DispatcherHost).Result).Value!;
+        var transfer = listed.Where(v => v.Flow.Contains(":7101", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, transfer.Count);
+        Assert.Contains(transfer, v => v.Flow.StartsWith("tcp 198.51.100.10:7101 > 192.0.2.10:", StringComparison.Ordinal) && v.Bytes > (ulong)payload.Length / 2);
+        Assert.All(transfer, v => Assert.Null(v.RewrittenTo));
+        var none = Assert.IsType<Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult>(ControlApi.GetShortcuts(DataPlaneHost).Result);
+        Assert.Equal(404, none.StatusCode);
     }
 
     /// <summary>IPv6: 4 MiB from the server's 2001:db8:2::10 to the client, whole, the kernel forwarding it (hop limit, no checksum to fix).</summary>

@@ -66,6 +66,47 @@ public class ShortcutLayoutTests
         Assert.False(DispatcherShortcuts.TryWriteKey(new byte[20], 1, 0, key));
     }
 
+    /// <summary>
+    /// A translated flow's offer: the key becomes the tuple the flow arrives with (the ORIGIN block), the rewrite the
+    /// tuple of the frame as it leaves; an origin equal to the frame's means no rewrite.
+    /// </summary>
+    [Fact]
+    public void Translate_KeyTakesTheOrigin_RewriteTakesTheFramesTuple()
+    {
+        var leaving = TestFrames.Tcp("198.51.100.1", 61000, "198.51.100.11", 8080, TcpFlags.Ack);
+        var key = new byte[ShortcutLayout.KeySize];
+        Assert.True(DispatcherShortcuts.TryWriteKey(leaving, 4, 0, key));
+        static UInt128 V4(string a) => (UInt128)TestFrames.V4(a) << 96;
+
+        var rewrite = DispatcherShortcuts.Translate(key, new Dva.Shared.Wire.TunnelShortcutOrigin(V4("192.0.2.50"), V4("192.0.2.100"), 40000, 80));
+
+        Assert.Equal(new ShortcutRewrite(V4("198.51.100.1"), V4("198.51.100.11"), 61000, 8080), rewrite);
+        var expected = new byte[ShortcutLayout.KeySize];
+        new ShortcutKey(4, 0, 6, IPAddress.Parse("192.0.2.50"), IPAddress.Parse("192.0.2.100"), 40000, 80).Write(expected);
+        Assert.Equal(expected, key);
+
+        Assert.Null(DispatcherShortcuts.Translate(key, new Dva.Shared.Wire.TunnelShortcutOrigin(V4("192.0.2.50"), V4("192.0.2.100"), 40000, 80)));
+        Assert.Equal(expected, key);
+    }
+
+    /// <summary>An entry's value byte by byte, with a rewrite: flag 4 and the leaving tuple at the end.</summary>
+    [Fact]
+    public void EntryValue_WithARewrite_ByteForByte()
+    {
+        var route = new ShortcutRoute(3, 0x0014, System.Net.NetworkInformation.PhysicalAddress.Parse("02-5E-00-00-00-10"),
+            System.Net.NetworkInformation.PhysicalAddress.Parse("02-00-00-00-00-02"), 1500, System.Net.NetworkInformation.PhysicalAddress.Parse("02-00-00-00-00-01"),
+            new ShortcutRewrite((UInt128)0xc6336401 << 96, (UInt128)0xc633640b << 96, 61000, 8080));
+        var value = new byte[ShortcutLayout.ValueSize];
+
+        new ShortcutEntry(route, ShortcutLayout.FlagPending, 5, 600, 7, 8).Write(value);
+
+        Assert.Equal(Convert.FromHexString("03000000" + "1400" + "0600" + "025e00000010" + "020000000002" + "00000000"
+            + "0500000000000000" + "5802000000000000" + "0700000000000000" + "0800000000000000" + "dc050000" + "00000000"
+            + "020000000001" + "0000"
+            + "c6336401000000000000000000000000" + "c633640b000000000000000000000000" + "ee48" + "1f90" + "00000000"), value);
+        Assert.Equal(new ShortcutEntry(route, ShortcutLayout.FlagPending, 5, 600, 7, 8), ShortcutEntry.Read(value));
+    }
+
     [Fact]
     public void Assembler_EncodesRegistersOffsetsAndForwardJumps()
     {
