@@ -2,7 +2,7 @@
 # iperf3 through a DVA vs through the Linux kernel, in one run (issue 9). Not a test: a load harness that prints
 # figures. Needs root, iperf3, nftables, python3 and a built dva-node.
 #
-#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --park | --shortcut | --modes "dva dva-ring dva-gso dva-park dva-shortcut"] [--dispatcher-engines N] [--keep]
+#   tools/perf-iperf/run.sh [--seconds N] [--ring | --no-ring | --gso | --park | --shortcut | --modes "dva dva-ring dva-gso dva-park dva-shortcut dva-lb-shortcut"] [--dispatcher-engines N] [--keep]
 #
 # --dispatcher-engines N runs the dispatcher on N engines (its afpacket: sources share each veth end by PACKET_FANOUT).
 # --keep leaves the work directory (node logs, iperf3 JSON, each node's /counters after its run) for a look.
@@ -20,6 +20,9 @@
 #   dva-shortcut the dva-gso DVA with "shortcuts": true on every node: the data planes offer established flows the kernel
 #            shortcut and the dispatcher's kernel forwards their frames between the veth ends (BPF on the interfaces),
 #            one frame a second still crossing a data plane (docs/node.md "Kernel shortcut")
+#   dva-lb-shortcut the dva-shortcut DVA as a load balancer: the client runs iperf3 against the VIP 192.0.2.100:5201
+#            (tcp and udp), which the data planes translate to the server 198.51.100.11:5201 (DNAT, and SNAT to
+#            198.51.100.1); the kernel shortcut rewrites the translated flows' addresses and ports
 #   kernel   a router namespace K: ip_forward=1 and an nftables forward chain (ct state established accept,
 #            tcp/udp dport 5201 accept, policy drop), first with the veths' default offloads (TSO/GSO), then with TX
 #            checksum offload off as on the DVA path (which also turns TSO off)
@@ -112,15 +115,17 @@ wait_for() { # $1 seconds, $2... command
 
 # ping (50 echoes, 20 ms apart: the latency at a low rate), then iperf3 TCP -P 4 and UDP from $1 to the server in
 # $2; writes "tcp_mbps udp_mbps udp_loss ping_avg_ms" to $work/$3.result.
+target=198.51.100.11   # what the client's iperf3 and ping aim at: the server, or a DVA's VIP
+
 measure() {
   local client="$1" server="$2" name="$3"
   ip netns exec "$server" iperf3 -s -B 198.51.100.11 -p 5201 >"$work/$name-server.log" 2>&1 &
   local server_pid=$!
   pids+=("$server_pid")
   wait_for 10 ip netns exec "$server" sh -c "ss -ltn | grep -q '198.51.100.11:5201 '"
-  ip netns exec "$client" ping -q -c 50 -i 0.02 198.51.100.11 >"$work/$name-ping.txt" 2>&1 || true
-  ip netns exec "$client" iperf3 -c 198.51.100.11 -p 5201 -P 4 -t "$seconds" -J --connect-timeout 5000 >"$work/$name-tcp.json" || true
-  ip netns exec "$client" iperf3 -c 198.51.100.11 -p 5201 -u -b 0 -l 1350 -t "$seconds" -J --connect-timeout 5000 >"$work/$name-udp.json" || true
+  ip netns exec "$client" ping -q -c 50 -i 0.02 "$target" >"$work/$name-ping.txt" 2>&1 || true
+  ip netns exec "$client" iperf3 -c "$target" -p 5201 -P 4 -t "$seconds" -J --connect-timeout 5000 >"$work/$name-tcp.json" || true
+  ip netns exec "$client" iperf3 -c "$target" -p 5201 -u -b 0 -l 1350 -t "$seconds" -J --connect-timeout 5000 >"$work/$name-udp.json" || true
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   {
@@ -173,7 +178,17 @@ dva_run() { # $1 source option ("", "?ring=1" or "?gso=1"), $2 the run's name (d
   add_ns "$d"
   hosts "$d" "$c" "$s"
   [ "${3:-}" = park ] && park='"parkPayloads": true,'
-  [ "${3:-}" = shortcut ] && shortcut='"shortcuts": true,'
+  local vip="" lb=""
+  case "${3:-}" in
+    shortcut) shortcut='"shortcuts": true,' ;;
+    lbshortcut)
+      shortcut='"shortcuts": true,'
+      vip=', "192.0.2.100/24"'
+      lb='"loadBalancer": { "vips": [
+          { "address": "192.0.2.100", "port": 5201, "protocol": "tcp", "members": [ { "address": "198.51.100.11", "port": 5201 } ] },
+          { "address": "192.0.2.100", "port": 5201, "protocol": "udp", "members": [ { "address": "198.51.100.11", "port": 5201 } ] } ],
+        "snat": [ { "ifid": 2, "address": "198.51.100.1" } ] },' ;;
+  esac
   if [ "$1" = "?gso=1" ]; then
     super='"superFrames": true,'
   else
@@ -189,15 +204,15 @@ dva_run() { # $1 source option ("", "?ring=1" or "?gso=1"), $2 the run's name (d
       { "id": 30, "priority": 30, "action": "accept", "protocol": "icmp" } ] }'
   node_config dispatcher "{ $super $park $shortcut \"engines\": $dispatcher_engines, \"role\": \"dispatcher\", \"nodeId\": 100, \"name\": \"dispatcher\", \"tunnel\": { \"listen\": \"127.0.0.1:16390\" },
     \"interfaces\": [
-      { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"source\": \"afpacket:ipc-m$1\" },
+      { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"$vip], \"source\": \"afpacket:ipc-m$1\" },
       { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"source\": \"afpacket:ips-m$1\" } ],
     $table }"
   for n in 1 2; do
     node_config "dp$n" "{ $super $shortcut \"role\": \"dataplane\", \"nodeId\": $n, \"name\": \"dp$n\", \"tunnel\": { \"listen\": \"127.0.0.1:1639$n\" },
       \"interfaces\": [
-        { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"], \"dispatcher\": 100 },
+        { \"ifid\": 1, \"mac\": \"02:00:00:00:00:01\", \"addresses\": [\"192.0.2.1/24\"$vip], \"dispatcher\": 100 },
         { \"ifid\": 2, \"mac\": \"02:00:00:00:00:02\", \"addresses\": [\"198.51.100.1/24\"], \"dispatcher\": 100 } ],
-      $firewall, $table }"
+      $lb $firewall, $table }"
   done
   start_node "$d" dp1
   start_node "$d" dp2
@@ -262,7 +277,9 @@ for mode in $modes; do
   name="dva$option"
   if [ "$mode" = dva-park ]; then option="?gso=1"; name=dva-park; fi
   if [ "$mode" = dva-shortcut ]; then option="?gso=1"; name=dva-shortcut; fi
-  dva_run "$option" "$name" "$( [ "$mode" = dva-park ] && echo park || true)$( [ "$mode" = dva-shortcut ] && echo shortcut || true)"
+  if [ "$mode" = dva-lb-shortcut ]; then option="?gso=1"; name=dva-lb-shortcut; target=192.0.2.100; fi
+  dva_run "$option" "$name" "$( [ "$mode" = dva-park ] && echo park || true)$( [ "$mode" = dva-shortcut ] && echo shortcut || true)$( [ "$mode" = dva-lb-shortcut ] && echo lbshortcut || true)"
+  target=198.51.100.11
   read -r tcp udp loss ping <"$work/$name.result"
   results+=("$mode $tcp $udp $loss $ping")
 done
@@ -278,6 +295,7 @@ for line in "${results[@]}"; do
   [ "$mode" = dva-gso ] && label="DVA, afpacket:?gso=1, superFrames"
   [ "$mode" = dva-park ] && label="DVA, gso, superFrames, parkPayloads"
   [ "$mode" = dva-shortcut ] && label="DVA, gso, superFrames, shortcuts"
+  [ "$mode" = dva-lb-shortcut ] && label="DVA load balancer (VIP), shortcuts"
   [ "$dispatcher_engines" != 1 ] && label="$label, $dispatcher_engines disp. engines"
   printf '%-40s %12s %8s %14s %9s%% %8s %10s\n' "$label" "$tcp" "$(ratio "$tcp" "$k_tcp")" "$udp" "$loss" "$(ratio "$udp" "$k_udp")" "$ping"
 done
@@ -288,5 +306,6 @@ for mode in $modes; do
   name="dva$option"
   [ "$mode" = dva-park ] && name=dva-park
   [ "$mode" = dva-shortcut ] && name=dva-shortcut
+  [ "$mode" = dva-lb-shortcut ] && name=dva-lb-shortcut
   echo "$mode: $(cat "$work/$name.cpu")"
 done

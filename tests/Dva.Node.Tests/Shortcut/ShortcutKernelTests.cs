@@ -17,6 +17,7 @@ namespace Dva.Node.Tests.Shortcut;
 /// <c>out-h</c>. Root only.
 /// </summary>
 [Trait("Requires", "root")]
+[Collection(Functional.KernelShortcutTests.Name)]
 public sealed unsafe class ShortcutKernelTests : IDisposable
 {
     private static readonly PhysicalAddress ServerMac = PhysicalAddress.Parse("02-5E-00-00-00-10");
