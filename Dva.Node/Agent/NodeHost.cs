@@ -317,14 +317,9 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>An afpacket: source's socket gets the verdict program and its interface the forward program; other kinds have no shortcut.</summary>
     private static void AttachShortcut(DispatcherShortcuts? shortcuts, PacketPort source)
     {
-        switch (shortcuts is null ? null : source)
+        if (shortcuts is not null && DispatcherShortcuts.InterfaceIndexOf(source) is { } ifIndex && source is FrameSource frames)
         {
-            case AfPacketFrameSource afPacket:
-                shortcuts!.AttachSocket(afPacket.Fd, afPacket.InterfaceIndex, afPacket.Spec.InterfaceName!);
-                break;
-            case AfPacketRingFrameSource ring:
-                shortcuts!.AttachSocket(ring.Fd, ring.InterfaceIndex, ring.Spec.InterfaceName!);
-                break;
+            shortcuts.AttachSocket(frames.Fd, ifIndex, frames.Spec.InterfaceName!);
         }
     }
 

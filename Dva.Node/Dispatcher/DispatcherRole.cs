@@ -1078,7 +1078,7 @@ internal sealed class DispatcherRole
     private void TakeShortcut(SharedPort egress, ushort egressTci, in TunnelShortcut offer, ReadOnlySpan<byte> frame)
     {
         var ingress = _ports[offer.IngressIfId];
-        if (_shortcuts is null || ingress is null || IfIndexOf(ingress.Source) is not { } ingressIndex || IfIndexOf(egress.Source) is not { } egressIndex)
+        if (_shortcuts is null || ingress is null || DispatcherShortcuts.InterfaceIndexOf(ingress.Source) is not { } ingressIndex || DispatcherShortcuts.InterfaceIndexOf(egress.Source) is not { } egressIndex)
         {
             Counters.Count(TunnelCounter.ShortcutNotTaken);
             return;
@@ -1094,13 +1094,6 @@ internal sealed class DispatcherRole
             _ => TunnelCounter.ShortcutNotTaken,
         });
     }
-
-    private static int? IfIndexOf(PacketPort source) => source switch
-    {
-        AfPacketFrameSource afPacket => afPacket.InterfaceIndex,
-        AfPacketRingFrameSource ring => ring.InterfaceIndex,
-        _ => null,
-    };
 
 
     private DropReason? Resolve(SharedPort port, PacketBatch batch, int index, PacketBuffer buffer, ushort tci)

@@ -39,8 +39,7 @@ internal sealed class XdpRedirectProgram : IDisposable
 
     private const int XdpPass = 2;
     private const int RedirectMapHelper = 51;
-    private static readonly byte[] License = Encoding.ASCII.GetBytes("Dual MIT/GPL\0");
-    private static readonly byte[] Name = Encoding.ASCII.GetBytes("dva_xsk_redir");
+    private const string Name = "dva_xsk_redir";
 
     private int _map;
     private int _program;
@@ -86,13 +85,15 @@ internal sealed class XdpRedirectProgram : IDisposable
             throw InteropException.FromLastError($"bpf(BPF_MAP_CREATE XSKMAP, {interfaceName})");
         }
 
-        var program = LoadProgram(map, logLevel: 0, out _);
-        if (program < 0)
+        int program;
+        try
         {
-            var errno = Libc.LastErrno;
-            _ = LoadProgram(map, logLevel: 1, out var log);
+            program = BpfLoader.LoadProgram(Libc.BPF_PROG_TYPE_XDP, Instructions(map), Name, Libc.BPF_XDP, $"XDP, {interfaceName}");
+        }
+        catch
+        {
             _ = Libc.close(map);
-            throw new InteropException($"bpf(BPF_PROG_LOAD XDP, {interfaceName}) failed: {errno}; verifier: {(log.Length == 0 ? "(no log)" : log)}");
+            throw;
         }
 
         return new XdpRedirectProgram(interfaceName, map, program);
@@ -165,32 +166,6 @@ internal sealed class XdpRedirectProgram : IDisposable
         at[1] = (byte)((src << 4) | dst);
         BinaryPrimitives.WriteInt16LittleEndian(at[2..], offset);
         BinaryPrimitives.WriteInt32LittleEndian(at[4..], immediate);
-    }
-
-    private static unsafe int LoadProgram(int map, int logLevel, out string log)
-    {
-        var code = Instructions(map);
-        var logBuffer = new byte[logLevel == 0 ? 0 : 16384];
-        Span<byte> attribute = stackalloc byte[128];
-        attribute.Clear();
-        fixed (byte* instructions = code)
-        fixed (byte* license = License)
-        fixed (byte* logPointer = logBuffer)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute, Libc.BPF_PROG_TYPE_XDP);
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[4..], InstructionCount);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)instructions);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)license);
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[24..], (uint)logLevel);
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[28..], (uint)logBuffer.Length);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[32..], (ulong)logPointer);
-            Name.CopyTo(attribute[48..]);                                                // prog_name[16]
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[68..], Libc.BPF_XDP);     // expected_attach_type
-            var fd = Libc.Bpf(Libc.BPF_PROG_LOAD, attribute[..72]);
-            var end = Array.IndexOf(logBuffer, (byte)0);
-            log = Encoding.ASCII.GetString(logBuffer, 0, end < 0 ? logBuffer.Length : end).Trim();
-            return fd;
-        }
     }
 
     private int CreateLink(int ifIndex, int flags)

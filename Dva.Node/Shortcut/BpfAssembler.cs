@@ -52,7 +52,7 @@ internal sealed class BpfLabel
 /// </summary>
 internal sealed class BpfAssembler
 {
-    public const int InstructionSize = 8;
+    public const int InstructionSize = Interop.BpfLoader.InstructionSize;
 
     private const byte ClassLd = 0x00;
     private const byte ClassLdx = 0x01;

@@ -73,6 +73,14 @@ internal sealed class DispatcherShortcuts : IDisposable
         }
     }
 
+    /// <summary>The interface index of an <c>afpacket:</c> source (plain or ring), the only kind the shortcut works on; null for any other.</summary>
+    internal static int? InterfaceIndexOf(Io.PacketPort source) => source switch
+    {
+        Io.AfPacketFrameSource afPacket => afPacket.InterfaceIndex,
+        Io.AfPacketRingFrameSource ring => ring.InterfaceIndex,
+        _ => null,
+    };
+
     /// <summary>Read by the engines: the set does not change once they run.</summary>
     public bool IsAttached(int ifIndex) => _attached.Contains(ifIndex);
 

@@ -156,33 +156,15 @@ internal static class ShortcutPrograms
         asm.Mov(Reg.R2, 14 + 10);
         asm.Mov(Reg.R5, 2);
         asm.Call(HelperL3CsumReplace);
-        asm.Mov(Reg.R1, Reg.R6);
-        asm.Mov(Reg.R2, 14 + 8);
-        asm.Mov(Reg.R3, Reg.Fp);
-        asm.AddImm(Reg.R3, Scratch);
-        asm.Mov(Reg.R4, 2);
-        asm.Mov(Reg.R5, 0);
-        asm.Call(HelperSkbStoreBytes);
+        EmitStoreBytes(asm, Reg.Fp, Scratch, 2, frameOffset: 14 + 8);
         asm.Goto(macs);
         asm.Mark(hopLimit);
         asm.Load(Width.B, Reg.R1, Reg.Fp, Frame + 21);
         asm.SubImm(Reg.R1, 1);
         asm.Store(Width.B, Reg.Fp, Scratch, Reg.R1);
-        asm.Mov(Reg.R1, Reg.R6);
-        asm.Mov(Reg.R2, 14 + 7);
-        asm.Mov(Reg.R3, Reg.Fp);
-        asm.AddImm(Reg.R3, Scratch);
-        asm.Mov(Reg.R4, 1);
-        asm.Mov(Reg.R5, 0);
-        asm.Call(HelperSkbStoreBytes);
+        EmitStoreBytes(asm, Reg.Fp, Scratch, 1, frameOffset: 14 + 7);
         asm.Mark(macs);
-        asm.Mov(Reg.R1, Reg.R6);
-        asm.Mov(Reg.R2, 0);
-        asm.Mov(Reg.R3, Reg.R7);
-        asm.AddImm(Reg.R3, ShortcutLayout.ValueDestinationMac);
-        asm.Mov(Reg.R4, 12);
-        asm.Mov(Reg.R5, 0);
-        asm.Call(HelperSkbStoreBytes);
+        EmitStoreBytes(asm, Reg.R7, ShortcutLayout.ValueDestinationMac, 12, frameOffset: 0);
         asm.Load(Width.W, Reg.R1, Reg.R7, ShortcutLayout.ValueEgressIfIndex);
         asm.Mov(Reg.R2, 0);
         asm.Call(HelperRedirect);
@@ -284,13 +266,7 @@ internal static class ShortcutPrograms
         asm.Load(Width.W, Reg.R5, Reg.Fp, L4FlagsAt);
         asm.OrImm(Reg.R5, 4);
         asm.Call(HelperL4CsumReplace);
-        asm.Mov(Reg.R1, Reg.R6);
-        asm.Mov(Reg.R2, frameOffset);
-        asm.Mov(Reg.R3, Reg.R7);
-        asm.AddImm(Reg.R3, valueOffset);
-        asm.Mov(Reg.R4, 4);
-        asm.Mov(Reg.R5, 0);
-        asm.Call(HelperSkbStoreBytes);
+        EmitStoreBytes(asm, Reg.R7, valueOffset, 4, frameOffset);
         asm.Mark(same);
     }
 
@@ -307,14 +283,9 @@ internal static class ShortcutPrograms
         asm.AndImm(Reg.R5, CsumMangledZero);
         asm.OrImm(Reg.R5, 2);
         asm.Call(HelperL4CsumReplace);
-        asm.Mov(Reg.R1, Reg.R6);
         asm.Load(Width.W, Reg.R2, Reg.Fp, L4At);
         asm.AddImm(Reg.R2, at);
-        asm.Mov(Reg.R3, Reg.R7);
-        asm.AddImm(Reg.R3, (short)(ShortcutLayout.ValueRewritePorts + at));
-        asm.Mov(Reg.R4, 2);
-        asm.Mov(Reg.R5, 0);
-        asm.Call(HelperSkbStoreBytes);
+        EmitStoreBytes(asm, Reg.R7, (short)(ShortcutLayout.ValueRewritePorts + at), 2, frameOffset: null);
         asm.Mark(same);
     }
 
@@ -423,11 +394,37 @@ internal static class ShortcutPrograms
         }
     }
 
-    /// <summary>bpf_skb_load_bytes(ctx, frameOffset, fp + stackAt, length); a short frame jumps to <paramref name="fail"/>.</summary>
-    private static void EmitLoadBytes(BpfAssembler asm, int frameOffset, short stackAt, int length, BpfLabel fail)
+    /// <summary>
+    /// bpf_skb_store_bytes(ctx, frameOffset, from + fromOffset, length, 0): <paramref name="from"/> is the stack (r10) or
+    /// the entry (r7). A null <paramref name="frameOffset"/>: the caller has put the offset in r2.
+    /// </summary>
+    private static void EmitStoreBytes(BpfAssembler asm, Reg from, short fromOffset, int length, int? frameOffset)
     {
         asm.Mov(Reg.R1, Reg.R6);
-        asm.Mov(Reg.R2, frameOffset);
+        if (frameOffset is { } offset)
+        {
+            asm.Mov(Reg.R2, offset);
+        }
+
+        asm.Mov(Reg.R3, from);
+        asm.AddImm(Reg.R3, fromOffset);
+        asm.Mov(Reg.R4, length);
+        asm.Mov(Reg.R5, 0);
+        asm.Call(HelperSkbStoreBytes);
+    }
+
+    /// <summary>
+    /// bpf_skb_load_bytes(ctx, frameOffset, fp + stackAt, length); a short frame jumps to <paramref name="fail"/>. A null
+    /// <paramref name="frameOffset"/>: the caller has put the offset in r2.
+    /// </summary>
+    private static void EmitLoadBytes(BpfAssembler asm, int? frameOffset, short stackAt, int length, BpfLabel fail)
+    {
+        asm.Mov(Reg.R1, Reg.R6);
+        if (frameOffset is { } offset)
+        {
+            asm.Mov(Reg.R2, offset);
+        }
+
         asm.Mov(Reg.R3, Reg.Fp);
         asm.AddImm(Reg.R3, stackAt);
         asm.Mov(Reg.R4, length);
@@ -438,14 +435,9 @@ internal static class ShortcutPrograms
     /// <summary>The transport header's first <paramref name="length"/> bytes, at 14 + r9, to <see cref="L4"/>.</summary>
     private static void EmitLoadTransport(BpfAssembler asm, int length, BpfLabel fail)
     {
-        asm.Mov(Reg.R1, Reg.R6);
         asm.Mov(Reg.R2, Reg.R9);
         asm.AddImm(Reg.R2, 14);
-        asm.Mov(Reg.R3, Reg.Fp);
-        asm.AddImm(Reg.R3, L4);
-        asm.Mov(Reg.R4, length);
-        asm.Call(HelperSkbLoadBytes);
-        asm.If(Reg.R0, Jump.Ne, 0, fail);
+        EmitLoadBytes(asm, frameOffset: null, L4, length, fail);
     }
 
     /// <summary>

@@ -37,7 +37,6 @@ internal sealed unsafe class ShortcutTable : IDisposable
     private const int BpfMapLookupElem = 1;
     private const int BpfMapUpdateElem = 2;
     private const int BpfMapDeleteElem = 3;
-    private const int BpfProgLoad = 5;
     private const int BpfLinkCreate = 28;
     private const int BpfProgTestRun = 10;
     private const int BpfMapLookupBatch = 24;
@@ -50,8 +49,6 @@ internal sealed unsafe class ShortcutTable : IDisposable
     private const int SoAttachBpf = 50;
     private const int ENOENT = 2;
     private const int E2BIG = 7;
-
-    private static readonly byte[] License = Encoding.ASCII.GetBytes("Dual MIT/GPL\0");
 
     private readonly List<int> _links = [];
     private int _map;
@@ -351,59 +348,9 @@ internal sealed unsafe class ShortcutTable : IDisposable
         }
     }
 
-    private static int CreateMap(int type, int keySize, int valueSize, int entries, string name)
-    {
-        Span<byte> attribute = stackalloc byte[72];
-        attribute.Clear();
-        BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)type);
-        BinaryPrimitives.WriteUInt32LittleEndian(attribute[4..], (uint)keySize);
-        BinaryPrimitives.WriteUInt32LittleEndian(attribute[8..], (uint)valueSize);
-        BinaryPrimitives.WriteUInt32LittleEndian(attribute[12..], (uint)entries);
-        Encoding.ASCII.GetBytes("dva_sc_" + name).CopyTo(attribute[28..]);              // map_name[16]
-        var fd = Libc.Bpf(Libc.BPF_MAP_CREATE, attribute);
-        return fd >= 0 ? fd : throw InteropException.FromLastError($"bpf(BPF_MAP_CREATE shortcut {name}, {entries} entries)");
-    }
+    private static int CreateMap(int type, int keySize, int valueSize, int entries, string name) =>
+        BpfLoader.CreateMap(type, keySize, valueSize, entries, "dva_sc_" + name, $"shortcut {name}");
 
-    private static int LoadProgram(int type, byte[] code, string name, int expectedAttachType)
-    {
-        var fd = Load(type, code, name, expectedAttachType, 0, out _);
-        if (fd >= 0)
-        {
-            return fd;
-        }
-
-        var errno = Libc.LastErrno;
-        _ = Load(type, code, name, expectedAttachType, 1, out var log);
-        throw new InteropException($"bpf(BPF_PROG_LOAD {name}) failed: {errno}; verifier: {(log.Length == 0 ? "(no log)" : log)}");
-    }
-
-    private static int Load(int type, byte[] code, string name, int expectedAttachType, int logLevel, out string log)
-    {
-        var logBuffer = new byte[logLevel == 0 ? 0 : 1 << 20];
-        Span<byte> attribute = stackalloc byte[128];
-        attribute.Clear();
-        fixed (byte* instructions = code)
-        fixed (byte* license = License)
-        fixed (byte* logPointer = logBuffer)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute, (uint)type);
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[4..], (uint)(code.Length / BpfAssembler.InstructionSize));
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[8..], (ulong)instructions);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[16..], (ulong)license);
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[24..], (uint)logLevel);
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[28..], (uint)logBuffer.Length);
-            BinaryPrimitives.WriteUInt64LittleEndian(attribute[32..], (ulong)logPointer);
-            Encoding.ASCII.GetBytes(name).CopyTo(attribute[48..]);                      // prog_name[16]
-            BinaryPrimitives.WriteUInt32LittleEndian(attribute[68..], (uint)expectedAttachType);
-            var fd = Libc.Bpf(BpfProgLoad, attribute[..72]);
-            var end = Array.IndexOf(logBuffer, (byte)0);
-            log = Encoding.ASCII.GetString(logBuffer, 0, end < 0 ? logBuffer.Length : end).Trim();
-            if (log.Length > 4000)
-            {
-                log = "…" + log[^4000..];
-            }
-
-            return fd;
-        }
-    }
+    private static int LoadProgram(int type, byte[] code, string name, int expectedAttachType) =>
+        BpfLoader.LoadProgram(type, code, name, expectedAttachType, name);
 }
